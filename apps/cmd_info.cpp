@@ -1,0 +1,161 @@
+// cmd_info.cpp: `vkrwkv info`: devices, the chosen device's capabilities and memory (text or JSON).
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "vkr/context.hpp"
+#include "vkr/kernel.hpp"
+
+namespace vkr::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::string component_name(VkComponentTypeNV t) {
+  switch (t) {
+    case VK_COMPONENT_TYPE_FLOAT16_NV: return "f16";
+    case VK_COMPONENT_TYPE_FLOAT32_NV: return "f32";
+    case VK_COMPONENT_TYPE_SINT8_NV: return "i8";
+    case VK_COMPONENT_TYPE_SINT32_NV: return "i32";
+    case VK_COMPONENT_TYPE_UINT8_NV: return "u8";
+    case VK_COMPONENT_TYPE_UINT32_NV: return "u32";
+    default: return fmt::format("type{}", static_cast<int>(t));
+  }
+}
+
+json caps_json(const Context& ctx) {
+  const auto& c = ctx.caps();
+  json coop = json::array();
+  for (const auto& s : c.nv_coopmat_shapes) {
+    coop.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"a", component_name(s.a)},
+                    {"b", component_name(s.b)}, {"c", component_name(s.c)},
+                    {"result", component_name(s.result)}});
+  }
+  json heaps = json::array();
+  for (const auto& h : ctx.memory_budget()) {
+    heaps.push_back({{"size", h.size}, {"budget", h.budget}, {"usage", h.usage},
+                     {"device_local", h.device_local}});
+  }
+  return {
+      {"index", ctx.device_index()},
+      {"name", c.device_name},
+      {"type", device_type_name(c.device_type)},
+      {"vendor_id", c.vendor_id},
+      {"device_id", c.device_id},
+      {"api_version", version_string(c.api_version)},
+      {"driver", c.driver_name},
+      {"driver_info", c.driver_info},
+      {"fp16_storage", c.fp16_storage},
+      {"fp16_arith", c.fp16_arith},
+      {"int8_storage", c.int8_storage},
+      {"int8_arith", c.int8_arith},
+      {"bf16_ext", c.bf16_ext},
+      {"subgroup_size", c.subgroup_size},
+      {"subgroup_size_range", {c.min_subgroup_size, c.max_subgroup_size}},
+      {"subgroup_ops", subgroup_ops_string(c.subgroup_ops)},
+      {"subgroup_size_control", c.subgroup_size_control},
+      {"max_shared_memory", c.max_shared_memory},
+      {"max_storage_buffer_range", c.max_storage_buffer_range},
+      {"max_push_constants", c.max_push_constants},
+      {"max_workgroup_size", c.max_workgroup_size},
+      {"max_workgroup_invocations", c.max_workgroup_invocations},
+      {"max_workgroup_count", c.max_workgroup_count},
+      {"max_allocation_size", c.max_allocation_size},
+      {"max_buffer_size", c.max_buffer_size},
+      {"push_descriptors", c.push_descriptors},
+      {"memory_budget_ext", c.memory_budget},
+      {"nv_cooperative_matrix", c.nv_cooperative_matrix},
+      {"nv_cooperative_matrix_shapes", coop},
+      {"khr_cooperative_matrix", c.khr_cooperative_matrix},
+      {"timestamps", c.timestamps},
+      {"timestamp_period_ns", c.timestamp_period_ns},
+      {"timestamp_valid_bits", c.timestamp_valid_bits},
+      {"memory_heaps", heaps},
+  };
+}
+
+std::string yes(bool b) { return b ? "yes" : "no"; }
+
+std::string mib(uint64_t bytes) { return fmt::format("{:.0f} MiB", static_cast<double>(bytes) / 1048576.0); }
+
+void print_text(const std::vector<DeviceReport>& devices, const Context& ctx) {
+  fmt::print("Vulkan devices:\n");
+  for (const auto& d : devices) {
+    fmt::print("  {}{}: {} [{}, Vulkan {}]{}\n", d.index == ctx.device_index() ? "*" : " ", d.index,
+               d.name, device_type_name(d.type), version_string(d.api_version),
+               d.usable ? "" : fmt::format(" rejected: {}", d.reason));
+  }
+  const auto& c = ctx.caps();
+  fmt::print("\nSelected device {}: {}\n", ctx.device_index(), c.device_name);
+  fmt::print("  driver              {} ({}), Vulkan {}\n", c.driver_name, c.driver_info,
+             version_string(c.api_version));
+  fmt::print("  fp16 storage/arith  {} / {}\n", yes(c.fp16_storage), yes(c.fp16_arith));
+  fmt::print("  int8 storage/arith  {} / {}\n", yes(c.int8_storage), yes(c.int8_arith));
+  fmt::print("  bf16                stored as 16-bit words{}\n",
+             c.bf16_ext ? " (VK_KHR_shader_bfloat16 advertised)" : "");
+  fmt::print("  subgroup size       {} (range {}..{}, size control {})\n", c.subgroup_size,
+             c.min_subgroup_size, c.max_subgroup_size, yes(c.subgroup_size_control));
+  fmt::print("  subgroup ops        {}\n", subgroup_ops_string(c.subgroup_ops));
+  fmt::print("  shared memory       {} KiB\n", c.max_shared_memory / 1024);
+  fmt::print("  max storage range   {}\n", mib(c.max_storage_buffer_range));
+  fmt::print("  max buffer / alloc  {} / {}\n", mib(c.max_buffer_size), mib(c.max_allocation_size));
+  fmt::print("  push constants      {} bytes\n", c.max_push_constants);
+  fmt::print("  workgroup size      {} x {} x {} (max {} invocations)\n", c.max_workgroup_size[0],
+             c.max_workgroup_size[1], c.max_workgroup_size[2], c.max_workgroup_invocations);
+  fmt::print("  workgroup count     {} x {} x {}\n", c.max_workgroup_count[0],
+             c.max_workgroup_count[1], c.max_workgroup_count[2]);
+  fmt::print("  push descriptors    {}\n", yes(c.push_descriptors));
+  fmt::print("  cooperative matrix  NV {} ({} shapes), KHR {}\n", yes(c.nv_cooperative_matrix),
+             c.nv_coopmat_shapes.size(), yes(c.khr_cooperative_matrix));
+  for (const auto& s : c.nv_coopmat_shapes) {
+    fmt::print("    {}x{}x{} {}*{}+{}->{}\n", s.m, s.n, s.k, component_name(s.a),
+               component_name(s.b), component_name(s.c), component_name(s.result));
+  }
+  fmt::print("  timestamps          {} (period {} ns, {} valid bits)\n", yes(c.timestamps),
+             c.timestamp_period_ns, c.timestamp_valid_bits);
+  fmt::print("  memory heaps{}\n", c.memory_budget ? " (size / budget / usage)" : " (size)");
+  auto heaps = ctx.memory_budget();
+  for (size_t i = 0; i < heaps.size(); ++i) {
+    const auto& h = heaps[i];
+    fmt::print("    {}: {}{}{}\n", i, mib(h.size),
+               c.memory_budget ? fmt::format(" / {} / {}", mib(h.budget), mib(h.usage)) : "",
+               h.device_local ? " device-local" : "");
+  }
+}
+
+}  // namespace
+
+Command add_info(CLI::App& app, CommonOptions& common) {
+  auto* sub = app.add_subcommand("info", "List Vulkan devices and the chosen device's capabilities");
+  auto json_out = std::make_shared<bool>(false);
+  sub->add_option("-d,--device", common.device,
+                  "Device index or name substring (default: $VKR_DEVICE, else the best device)");
+  sub->add_flag("--json", *json_out, "Print one JSON object instead of text");
+  sub->add_flag("--validation", common.validation, "Enable the Khronos validation layer");
+  return {sub, [&common, json_out] {
+            auto devices = Context::list_devices();
+            ContextOptions opt;
+            opt.device = common.device;
+            opt.validation = common.validation;
+            opt.persist_pipeline_cache = false;
+            auto ctx = Context::create(opt);
+            if (*json_out) {
+              json devs = json::array();
+              for (const auto& d : devices) {
+                devs.push_back({{"index", d.index}, {"name", d.name},
+                                {"type", device_type_name(d.type)},
+                                {"api_version", version_string(d.api_version)},
+                                {"usable", d.usable}, {"reason", d.reason}});
+              }
+              json out = {{"version", VKR_VERSION}, {"devices", devs}, {"selected", caps_json(*ctx)}};
+              fmt::print("{}\n", out.dump(2));
+            } else {
+              print_text(devices, *ctx);
+            }
+            return 0;
+          }};
+}
+
+}  // namespace vkr::cli

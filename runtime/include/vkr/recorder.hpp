@@ -1,0 +1,85 @@
+// recorder.hpp: Recorder records dispatches, copies, fills, barriers and timestamps into one
+// VkCommandBuffer (its own, or a host app's borrowed one). It never submits; Queue does.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include "vkr/buffer.hpp"
+#include "vkr/capabilities.hpp"
+#include "vkr/kernel.hpp"
+#include "vkr/queue.hpp"
+
+namespace vkr {
+
+class GpuTimer;
+
+struct Grid {
+  uint32_t x = 1, y = 1, z = 1;
+};
+
+// Splits `groups` workgroups over x and y so neither exceeds the device's maxComputeWorkGroupCount
+// (shaders rebuild the linear index with linear_invocation_id()).
+Grid grid_1d(uint64_t groups, const Capabilities& caps);
+
+class Recorder {
+ public:
+  explicit Recorder(Context& ctx);                     // owns a command pool + buffer
+  Recorder(Context& ctx, VkCommandBuffer borrowed);    // records into a host app's buffer
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Checks the kernel's interface (binding count, push size, ranges vs maxStorageBufferRange and
+  // alignment, grid vs limits) before recording; throws ShapeMismatch naming the kernel.
+  void dispatch(const Kernel& k, std::span<const BufferRange> bindings,
+                std::span<const std::byte> push, Grid groups);
+  template <typename Push>
+  void dispatch(const Kernel& k, std::initializer_list<BufferRange> bindings, const Push& push,
+                Grid groups) {
+    dispatch(k, std::span<const BufferRange>(bindings.begin(), bindings.size()),
+             std::as_bytes(std::span<const Push>(&push, 1)), groups);
+  }
+
+  void copy(const BufferRange& src, const BufferRange& dst);
+  void fill(const BufferRange& dst, uint32_t value);  // offset and size multiples of 4
+  // One global memory barrier between dependent stages (compute/transfer writes -> compute/transfer
+  // reads and writes): coarse on purpose, see DESIGN.md §4.7.
+  void barrier();
+  // Device writes -> host reads, before mapping results.
+  void host_barrier();
+  void reset_timer(GpuTimer& timer);
+  void timestamp(GpuTimer& timer, uint32_t index);
+
+  VkCommandBuffer command_buffer() const { return cb_; }
+  bool borrowed() const { return borrowed_; }
+  uint32_t dispatch_count() const { return dispatches_; }
+  bool empty() const { return commands_ == 0; }
+
+  // Finishes recording (own buffer only). Queue::submit calls it.
+  void end();
+  // Waits for this recorder's last submission, then makes it ready to record again.
+  void reset();
+
+  // Queue bookkeeping.
+  void mark_submitted(const Ticket& t) { in_flight_ = t; }
+
+ private:
+  void ensure_recording();
+  VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+
+  Context& ctx_;
+  bool borrowed_ = false;
+  Unique<VkCommandPool> pool_;
+  VkCommandBuffer cb_ = VK_NULL_HANDLE;
+  bool recording_ = false;
+  uint32_t dispatches_ = 0, commands_ = 0;
+  Ticket in_flight_;
+  // Fallback when VK_KHR_push_descriptor is absent: sets from pools, recycled on reset().
+  std::vector<Unique<VkDescriptorPool>> set_pools_;
+  uint32_t sets_in_pool_ = 0;
+};
+
+}  // namespace vkr

@@ -1,0 +1,70 @@
+// tensor.cpp: Shape/Tensor helpers and the shape check used by every kernel twin.
+#include "vkr/tensor.hpp"
+
+#include <fmt/format.h>
+
+#include "vkr/error.hpp"
+
+namespace vkr {
+
+std::string_view dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+    case DType::I32: return "i32";
+    case DType::U32: return "u32";
+    case DType::U8: return "u8";
+  }
+  return "?";
+}
+
+Shape::Shape(std::initializer_list<uint64_t> dims) {
+  require(dims.size() <= 4, ErrorCode::ShapeMismatch, "shape of rank {} (max 4)", dims.size());
+  for (uint64_t d : dims) dims_[rank_++] = d;
+}
+
+uint64_t Shape::elements() const {
+  uint64_t n = 1;
+  for (uint32_t i = 0; i < rank_; ++i) n *= dims_[i];
+  return n;
+}
+
+std::string Shape::str() const {
+  std::string s = "(";
+  for (uint32_t i = 0; i < rank_; ++i) s += fmt::format("{}{}", i ? ", " : "", dims_[i]);
+  return s + ")";
+}
+
+Tensor Tensor::of(const Buffer& b, Shape shape, DType dtype, VkDeviceSize offset) {
+  Tensor t{b.handle(), offset, shape, dtype};
+  require(offset + t.bytes() <= b.size(), ErrorCode::ShapeMismatch,
+          "tensor {} {} at byte {} does not fit in buffer '{}' ({} bytes)", shape.str(),
+          dtype_name(dtype), offset, b.name(), b.size());
+  return t;
+}
+
+Tensor Tensor::rows(uint64_t first, uint64_t count) const {
+  require(shape.rank() > 0 && first + count <= shape[0], ErrorCode::ShapeMismatch,
+          "rows [{}, {}) of a tensor of shape {}", first, first + count, shape.str());
+  const uint64_t row_bytes = shape[0] ? bytes() / shape[0] : 0;
+  Tensor t = *this;
+  t.offset += first * row_bytes;
+  switch (shape.rank()) {
+    case 1: t.shape = Shape{count}; break;
+    case 2: t.shape = Shape{count, shape[1]}; break;
+    case 3: t.shape = Shape{count, shape[1], shape[2]}; break;
+    default: t.shape = Shape{count, shape[1], shape[2], shape[3]}; break;
+  }
+  return t;
+}
+
+void check_tensor(std::string_view kernel, std::string_view arg, const Tensor& t,
+                  const Shape& expected, DType dtype) {
+  require(t.buffer != VK_NULL_HANDLE, ErrorCode::ShapeMismatch, "{}: {} is not bound", kernel, arg);
+  require(t.shape == expected && t.dtype == dtype, ErrorCode::ShapeMismatch,
+          "{}: {} has shape {} dtype {}, expected {} dtype {}", kernel, arg, t.shape.str(),
+          dtype_name(t.dtype), expected.str(), dtype_name(dtype));
+}
+
+}  // namespace vkr

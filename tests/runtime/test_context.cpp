@@ -1,0 +1,161 @@
+// test_context.cpp: device listing and selection errors, recorded capabilities, pipeline cache
+// (in-memory hit, on-disk persistence), and a context borrowed from another one's handles.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "kernels/test_ops.hpp"
+#include "support/gpu_env.hpp"
+#include "vkr/error.hpp"
+#include "vkr/kernel.hpp"
+#include "vkr/queue.hpp"
+#include "vkr/staging.hpp"
+
+namespace vkr {
+namespace {
+
+class ContextTest : public test::GpuTest {};
+
+TEST_F(ContextTest, ListsDevicesWithVerdicts) {
+  auto devices = Context::list_devices();
+  ASSERT_FALSE(devices.empty());
+  bool any_usable = false;
+  for (const auto& d : devices) {
+    EXPECT_FALSE(d.name.empty());
+    EXPECT_EQ(d.usable, d.reason.empty());
+    any_usable |= d.usable;
+  }
+  EXPECT_TRUE(any_usable);
+}
+
+TEST_F(ContextTest, BadDeviceSelectionListsDevices) {
+  auto opt = test::test_options();
+  for (std::string bad : {"99", "no-such-gpu-name"}) {
+    opt.device = bad;
+    try {
+      Context::create(opt);
+      FAIL() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+      std::string what = e.what();
+      EXPECT_NE(what.find(bad), std::string::npos) << what;
+      EXPECT_NE(what.find(ctx().caps().device_name), std::string::npos) << what;  // the list
+    }
+  }
+}
+
+TEST_F(ContextTest, SelectsByIndexAndNameSubstring) {
+  auto opt = test::test_options();
+  opt.device = std::to_string(ctx().device_index());
+  EXPECT_EQ(Context::create(opt)->caps().device_name, ctx().caps().device_name);
+  opt.device = ctx().caps().device_name.substr(0, 4);
+  EXPECT_EQ(Context::create(opt)->caps().device_name, ctx().caps().device_name);
+}
+
+TEST_F(ContextTest, CapabilitiesAreRecorded) {
+  const auto& c = ctx().caps();
+  EXPECT_GE(c.api_version, VK_API_VERSION_1_2);
+  EXPECT_GT(c.subgroup_size, 0u);
+  EXPECT_LE(c.min_subgroup_size, c.subgroup_size);
+  EXPECT_GE(c.max_subgroup_size, c.subgroup_size);
+  EXPECT_GE(c.max_shared_memory, 16384u);
+  EXPECT_GE(c.max_storage_buffer_range, 1u << 27);
+  EXPECT_GE(c.max_push_constants, 128u);
+  EXPECT_GT(c.max_workgroup_invocations, 0u);
+  EXPECT_TRUE(c.timeline_semaphore);
+  ASSERT_FALSE(c.heaps.empty());
+  ASSERT_EQ(ctx().memory_budget().size(), c.heaps.size());
+  if (c.driver_name.find("llvmpipe") != std::string::npos) {
+    // lavapipe's real limits (Mesa 22.3): these are what the brief says we design around.
+    EXPECT_EQ(c.subgroup_size, 8u);
+    EXPECT_EQ(c.max_shared_memory, 32768u);
+    EXPECT_EQ(c.max_storage_buffer_range, 128u << 20);
+    EXPECT_TRUE(c.push_descriptors);
+  }
+}
+
+TEST_F(ContextTest, PipelineCacheHitsInMemoryAndPersistsToDisk) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("vkr-cache-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+              "-" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+  std::filesystem::remove_all(dir);
+  auto opt = test::test_options();
+  opt.persist_pipeline_cache = true;
+  opt.cache_dir = dir;
+  const KernelDesc desc{ShaderId::test_ops, 2, sizeof(kernels::TestOpsPush)};
+  std::filesystem::path file;
+  {
+    auto c1 = Context::create(opt);
+    EXPECT_EQ(c1->pipelines().stats().loaded_bytes, 0u);  // cold start
+    const Kernel& a = c1->pipelines().get(desc, {64, 1});
+    const Kernel& b = c1->pipelines().get(desc, {64, 1});
+    const Kernel& other = c1->pipelines().get(desc, {64, 2});
+    EXPECT_EQ(&a, &b);
+    EXPECT_NE(&a, &other);
+    auto s = c1->pipelines().stats();
+    EXPECT_EQ(s.misses, 2u);
+    EXPECT_EQ(s.hits, 1u);
+    file = c1->pipelines().file();
+    test::expect_no_validation_messages(*c1);
+  }
+  ASSERT_TRUE(std::filesystem::exists(file)) << file;
+  EXPECT_GT(std::filesystem::file_size(file), 0u);
+  {
+    auto c2 = Context::create(opt);
+    EXPECT_EQ(c2->pipelines().stats().loaded_bytes, std::filesystem::file_size(file));
+    c2->pipelines().get(desc, {64, 1});
+    test::expect_no_validation_messages(*c2);
+  }
+  // A corrupt cache file is ignored, not fatal.
+  std::filesystem::resize_file(file, 7);
+  EXPECT_NO_THROW(Context::create(opt)->pipelines().get(desc, {64, 1}));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ContextTest, BorrowedContextUsesHostHandlesAndLeavesThemAlive) {
+  auto host = Context::create(test::test_options());
+  ExternalDevice ext;
+  ext.instance = host->instance();
+  ext.physical_device = host->physical_device();
+  ext.device = host->device();
+  ext.queue_family = host->queue_family();
+  ext.queue = host->queue().handle();
+  ext.get_instance_proc_addr = host->instance_fns().get_instance_proc_addr;
+  std::mutex queue_mutex;
+  ext.queue_mutex = &queue_mutex;
+  const size_t n = 1000;
+  {
+    auto guest = Context::borrow(ext, test::test_options());
+    EXPECT_TRUE(guest->borrowed());
+    Buffer b = Buffer::create(*guest, Lifetime::Activations, n * 4);
+    Tensor t = Tensor::of(b, Shape{n}, DType::F32);
+    Recorder rec(*guest);
+    kernels::test_ops(*guest, rec, {kernels::TestOp::Iota, t, t});
+    guest->queue().submit(rec).wait();
+    std::vector<uint32_t> back(n);
+    guest->staging().download(b, std::span<uint32_t>(back));
+    EXPECT_EQ(back[n - 1], n - 1);
+  }
+  // The host's device still works after the guest is gone.
+  Buffer b = Buffer::create(*host, Lifetime::Activations, n * 4);
+  Tensor t = Tensor::of(b, Shape{n}, DType::F32);
+  Recorder rec(*host);
+  kernels::test_ops(*host, rec, {kernels::TestOp::Iota, t, t, 1.0f, 0.0f, 5});
+  host->queue().submit(rec).wait();
+  std::vector<uint32_t> back(n);
+  host->staging().download(b, std::span<uint32_t>(back));
+  EXPECT_EQ(back[0], 5u);
+  test::expect_no_validation_messages(*host);
+}
+
+TEST(ContextNoFixture, BorrowRejectsMissingHandles) {
+  try {
+    Context::borrow(ExternalDevice{});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace vkr
