@@ -20,5 +20,6 @@ struct Command {
   std::function<int()> run;
 };
 Command add_info(CLI::App& app, CommonOptions& common);
+Command add_bench(CLI::App& app, CommonOptions& common);  // only with VKR_HAVE_BENCH
 
 }  // namespace vkr::cli

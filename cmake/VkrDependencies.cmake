@@ -25,7 +25,7 @@ find_package(fmt QUIET)
 vkr_require(fmt_FOUND "fmt" libfmt-dev)
 find_package(Threads REQUIRED)
 
-if(VKR_BUILD_APPS)
+if(VKR_BUILD_APPS OR VKR_BUILD_BENCH)
   find_package(CLI11 QUIET CONFIG)
   vkr_require(CLI11_FOUND "CLI11" libcli11-dev)
   find_package(nlohmann_json QUIET CONFIG)

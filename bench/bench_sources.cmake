@@ -1,0 +1,3 @@
+# bench_sources.cmake: one line per bench family source.
+# Append with: echo 'list(APPEND VKR_BENCH_SOURCES bench_<k>.cpp)' >> bench/bench_sources.cmake
+set(VKR_BENCH_SOURCES "")

@@ -1,0 +1,178 @@
+// harness.cpp: timing with GPU timestamps, the peak probes, and row output (table / JSON Lines).
+#include "harness.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "vkr/error.hpp"
+#include "vkr/gpu_timer.hpp"
+#include "vkr/kernel.hpp"
+
+namespace vkr::bench {
+
+namespace {
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+std::string_view peak_name(PeakKind k) {
+  switch (k) {
+    case PeakKind::Bandwidth: return "copy_bw";
+    case PeakKind::F32: return "fma_f32";
+    case PeakKind::F16: return "fma_f16";
+    case PeakKind::CoopMat: return "coopmat";
+    default: return "";
+  }
+}
+
+std::string shape_string(const std::map<std::string, int64_t>& shape) {
+  std::string s;
+  for (const auto& [k, v] : shape) s += fmt::format("{}{}={}", s.empty() ? "" : " ", k, v);
+  return s;
+}
+
+}  // namespace
+
+Harness::Harness(Context& ctx, Options options) : ctx_(ctx), options_(std::move(options)) {}
+
+bool Harness::selected(std::string_view kernel, std::string_view variant) const {
+  if (options_.filter.empty()) return true;
+  const std::string name = fmt::format("{}/{}", kernel, variant);
+  size_t start = 0;
+  while (start <= options_.filter.size()) {
+    size_t end = options_.filter.find(',', start);
+    if (end == std::string::npos) end = options_.filter.size();
+    const std::string part = options_.filter.substr(start, end - start);
+    if (!part.empty() && name.find(part) != std::string::npos) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+Timing Harness::time(const std::function<void(Recorder&)>& record) {
+  GpuTimer timer(ctx_, 2);
+  Recorder rec(ctx_);
+  std::vector<double> us;
+  const int reps = std::max(1, options_.quick ? std::min(options_.reps, 5) : options_.reps);
+  for (int i = 0; i < options_.warmup + reps; ++i) {
+    rec.reset();
+    rec.reset_timer(timer);
+    rec.timestamp(timer, 0);
+    record(rec);
+    rec.timestamp(timer, 1);
+    ctx_.queue().submit(rec).wait();
+    auto ns = timer.read_ns(2);
+    if (i >= options_.warmup) us.push_back((ns[1] - ns[0]) * 1e-3);
+  }
+  return {percentile(us, 0.5), percentile(us, 0.1), percentile(us, 0.9)};
+}
+
+// Copy bandwidth: vkCmdCopyBuffer between two device buffers (read + write bytes counted).
+static double probe_copy(Harness& h, bool quick) {
+  Context& ctx = h.ctx();
+  const uint64_t bytes = std::min<uint64_t>(quick ? (64ull << 20) : (256ull << 20),
+                                            ctx.caps().max_buffer_size / 2);
+  Buffer a = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Device, "probe-a");
+  Buffer b = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Device, "probe-b");
+  Timing t = h.time([&](Recorder& rec) { rec.copy(a.range(), b.range()); });
+  return 2.0 * static_cast<double>(bytes) / (t.median_us * 1e3);
+}
+
+// FMA throughput: fma_probe with enough work to run >= ~5 ms (grown until it does).
+static double probe_fma(Harness& h, ShaderId shader) {
+  Context& ctx = h.ctx();
+  constexpr uint32_t kWg = 256, kIters = 512;
+  const Kernel& k = ctx.pipelines().get({shader, 1, 4}, {kWg, kIters});
+  uint32_t groups = 64;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    Buffer out = Buffer::create(ctx, Lifetime::Activations, uint64_t{groups} * kWg * 4,
+                                MemoryUsage::Device, "probe-fma");
+    const float seed = 0.5f;
+    Timing t = h.time([&](Recorder& rec) {
+      rec.dispatch(k, {out.range()}, seed, grid_1d(groups, ctx.caps()));
+    });
+    const double flops = double(groups) * kWg * kIters * 8.0 * 2.0;
+    if (t.median_us > 5000.0 || groups >= (1u << 22)) return flops / (t.median_us * 1e3);
+    groups *= static_cast<uint32_t>(std::clamp(5000.0 / std::max(t.median_us, 1.0), 2.0, 64.0));
+  }
+  return 0;
+}
+
+const Peaks& Harness::peaks() {
+  if (peaks_measured_) return peaks_;
+  peaks_measured_ = true;
+  peaks_.copy_gbps = probe_copy(*this, options_.quick);
+  peaks_.fma_f32_gflops = probe_fma(*this, ShaderId::fma_probe_f32);
+  if (ctx_.caps().fp16_arith) peaks_.fma_f16_gflops = probe_fma(*this, ShaderId::fma_probe_f16);
+  // No cooperative-matrix probe yet: coopmat rows report % of the f16 FMA peak until one exists.
+  peaks_.coopmat_gflops = 0;
+  return peaks_;
+}
+
+void Harness::add(Row row) {
+  const double ns = row.time.median_us * 1e3;
+  const double gbps = ns > 0 ? row.bytes / ns : 0;
+  const double gflops = ns > 0 ? row.flops / ns : 0;
+  const Peaks& p = peaks();
+  double peak = 0;
+  switch (row.peak) {
+    case PeakKind::Bandwidth: peak = p.copy_gbps; break;
+    case PeakKind::F32: peak = p.fma_f32_gflops; break;
+    case PeakKind::F16: peak = p.fma_f16_gflops; break;
+    case PeakKind::CoopMat: peak = p.coopmat_gflops ? p.coopmat_gflops : p.fma_f16_gflops; break;
+    case PeakKind::None: break;
+  }
+  const double achieved = row.peak == PeakKind::Bandwidth ? gbps : gflops;
+  const double pct = peak > 0 ? 100.0 * achieved / peak : 0;
+  if (options_.json) {
+    nlohmann::json j = {{"kernel", row.kernel}, {"variant", row.variant}, {"dtype", row.dtype},
+                        {"median_us", row.time.median_us}, {"p10_us", row.time.p10_us},
+                        {"p90_us", row.time.p90_us}, {"gbps", gbps}, {"gflops", gflops},
+                        {"peak_pct", pct}, {"peak", peak_name(row.peak)}, {"note", row.note},
+                        {"device", ctx_.caps().device_name}};
+    for (const auto& [k, v] : row.shape) j[k] = v;
+    fmt::print("{}\n", j.dump());
+  } else {
+    if (!header_printed_) {
+      header_printed_ = true;
+      fmt::print("{:<14} {:<12} {:<5} {:<34} {:>11} {:>19} {:>8} {:>9} {:>7}  {}\n", "kernel",
+                 "variant", "dtype", "shape", "median_us", "p10..p90_us", "GB/s", "GFLOP/s",
+                 "%peak", "note");
+    }
+    fmt::print("{:<14} {:<12} {:<5} {:<34} {:>11.1f} {:>19} {:>8.2f} {:>9.2f} {:>7}  {}\n",
+               row.kernel, row.variant, row.dtype, shape_string(row.shape), row.time.median_us,
+               fmt::format("{:.1f}..{:.1f}", row.time.p10_us, row.time.p90_us), gbps, gflops,
+               row.peak == PeakKind::None ? std::string("-")
+                                          : fmt::format("{:.1f}% {}", pct, peak_name(row.peak)),
+               row.note);
+  }
+  std::fflush(stdout);
+  rows_.push_back(std::move(row));
+}
+
+std::vector<Row> run_kernel_benchmarks(Context& ctx, const Options& options) {
+  Harness h(ctx, options);
+  const Peaks& p = h.peaks();
+  if (!options.json) {
+    fmt::print("device: {} ({})\n", ctx.caps().device_name, ctx.caps().driver_info);
+    fmt::print("peaks:  copy {:.2f} GB/s, fma f32 {:.1f} GFLOP/s, fma f16 {:.1f} GFLOP/s{}\n\n",
+               p.copy_gbps, p.fma_f32_gflops, p.fma_f16_gflops,
+               p.coopmat_gflops ? fmt::format(", coopmat {:.1f} GFLOP/s", p.coopmat_gflops) : "");
+  } else {
+    nlohmann::json j = {{"kernel", "peaks"}, {"device", ctx.caps().device_name},
+                        {"copy_gbps", p.copy_gbps}, {"fma_f32_gflops", p.fma_f32_gflops},
+                        {"fma_f16_gflops", p.fma_f16_gflops}, {"coopmat_gflops", p.coopmat_gflops}};
+    fmt::print("{}\n", j.dump());
+  }
+  for (const auto& [name, fn] : bench_families()) fn(h);
+  return h.rows();
+}
+
+}  // namespace vkr::bench
