@@ -6,6 +6,8 @@
 #include "commands.hpp"
 #include "vkr/context.hpp"
 #include "vkr/kernel.hpp"
+#include "config.hpp"
+#include "model.hpp"
 
 namespace vkr::cli {
 
@@ -125,6 +127,32 @@ void print_text(const std::vector<DeviceReport>& devices, const Context& ctx) {
   }
 }
 
+// The model's dims and memory plan, from the GGUF alone (nothing is uploaded).
+json model_report(const Context& ctx, const std::string& path, bool as_json) {
+  const auto file = gguf::File::open(path);
+  const ModelConfig c = read_config(file);
+  const MemoryPlan plan = plan_memory(file, c, 256);
+  auto mib = [](uint64_t b) { return static_cast<double>(b) / 1048576.0; };
+  uint64_t budget = 0;
+  for (const auto& h : ctx.memory_budget()) {
+    if (!h.device_local) continue;
+    budget = std::max(budget, h.budget ? h.budget - std::min(h.budget, h.usage) : h.size);
+  }
+  if (!as_json) {
+    fmt::print("\nModel {}\n  {}\n", path, describe(c));
+    fmt::print("  memory plan: weights {:.1f} MiB + state {:.2f} MiB per sequence + scratch {:.1f} "
+               "MiB (256 tokens per call) = {:.1f} MiB for 1 sequence; device budget {:.0f} MiB{}\n",
+               mib(plan.weights), mib(plan.state_per_sequence), mib(plan.scratch),
+               mib(plan.total(1)), mib(budget), plan.total(1) > budget ? " (does NOT fit)" : "");
+  }
+  return {{"file", path}, {"arch", arch_name(c.arch)}, {"n_layer", c.n_layer}, {"C", c.C},
+          {"F", c.F}, {"S", c.S}, {"H", c.H}, {"Hkv", c.Hkv}, {"V", c.V}, {"Dm", c.Dm},
+          {"Dd", c.Dd}, {"norm_eps", c.norm_eps}, {"rescale_every", c.rescale_every},
+          {"weights_bytes", plan.weights}, {"state_bytes_per_sequence", plan.state_per_sequence},
+          {"scratch_bytes", plan.scratch}, {"device_budget_bytes", budget},
+          {"fits", plan.total(1) <= budget}};
+}
+
 }  // namespace
 
 Command add_info(CLI::App& app, CommonOptions& common) {
@@ -134,7 +162,9 @@ Command add_info(CLI::App& app, CommonOptions& common) {
                   "Device index or name substring (default: $VKR_DEVICE, else the best device)");
   sub->add_flag("--json", *json_out, "Print one JSON object instead of text");
   sub->add_flag("--validation", common.validation, "Enable the Khronos validation layer");
-  return {sub, [&common, json_out] {
+  auto model = std::make_shared<std::string>();
+  sub->add_option("-m,--model", *model, "Also print this GGUF model's dims and memory plan");
+  return {sub, [&common, json_out, model] {
             auto devices = Context::list_devices();
             ContextOptions opt;
             opt.device = common.device;
@@ -150,9 +180,11 @@ Command add_info(CLI::App& app, CommonOptions& common) {
                                 {"usable", d.usable}, {"reason", d.reason}});
               }
               json out = {{"version", VKR_VERSION}, {"devices", devs}, {"selected", caps_json(*ctx)}};
+              if (!model->empty()) out["model"] = model_report(*ctx, *model, true);
               fmt::print("{}\n", out.dump(2));
             } else {
               print_text(devices, *ctx);
+              if (!model->empty()) model_report(*ctx, *model, false);
             }
             return 0;
           }};

@@ -20,6 +20,9 @@ struct Command {
   std::function<int()> run;
 };
 Command add_info(CLI::App& app, CommonOptions& common);
-Command add_bench(CLI::App& app, CommonOptions& common);  // only with VKR_HAVE_BENCH
+Command add_bench(CLI::App& app, CommonOptions& common);
+Command add_generate(CLI::App& app, CommonOptions& common);
+Command add_logits(CLI::App& app, CommonOptions& common);
+Command add_perplexity(CLI::App& app, CommonOptions& common);
 
 }  // namespace vkr::cli

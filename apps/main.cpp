@@ -22,9 +22,10 @@ int main(int argc, char** argv) {
   vkr::cli::CommonOptions common;
   std::vector<vkr::cli::Command> commands;
   commands.push_back(vkr::cli::add_info(app, common));
-#ifdef VKR_HAVE_BENCH
+  commands.push_back(vkr::cli::add_generate(app, common));
+  commands.push_back(vkr::cli::add_logits(app, common));
+  commands.push_back(vkr::cli::add_perplexity(app, common));
   commands.push_back(vkr::cli::add_bench(app, common));
-#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -74,7 +74,9 @@ static void query_features(const InstanceFns& fns, VkPhysicalDevice pd, Capabili
   c.host_query_reset = f12.hostQueryReset;
   c.subgroup_size_control = f13.subgroupSizeControl;
   c.compute_full_subgroups = f13.computeFullSubgroups;
-  c.nv_cooperative_matrix = coop.cooperativeMatrix;
+  // glslang emits the Vulkan memory model for every GL_NV_cooperative_matrix shader, so the path
+  // is only usable where that feature exists too (context.cpp enables both together).
+  c.nv_cooperative_matrix = coop.cooperativeMatrix && f12.vulkanMemoryModel;
 }
 
 static void query_properties(const InstanceFns& fns, VkPhysicalDevice pd, Capabilities& c) {

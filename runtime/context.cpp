@@ -128,6 +128,7 @@ void Context::create_device() {
   if (c.nv_cooperative_matrix) {
     exts.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     coop.cooperativeMatrix = VK_TRUE;
+    f12.vulkanMemoryModel = VK_TRUE;  // coopmat SPIR-V from glslang uses the Vulkan memory model
     *tail = &coop;
   }
   const float priority = 1.0f;

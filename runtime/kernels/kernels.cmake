@@ -1,3 +1,17 @@
 # kernels.cmake: host twins of the shaders (runtime/kernels/<name>.cpp), one line per kernel.
 # Append with: echo 'list(APPEND VKR_KERNEL_SOURCES kernels/<name>.cpp)' >> runtime/kernels/kernels.cmake
 set(VKR_KERNEL_SOURCES kernels/test_ops.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/wkv.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/wkv_decode.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/wkv_prefill.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/norm.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/group_norm.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/lora_down.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/token_shift.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/decay.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/elementwise.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/embed.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/sampling.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/linear.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/gemv.cpp)
+list(APPEND VKR_KERNEL_SOURCES kernels/gemm.cpp)

@@ -17,88 +17,10 @@
 #include "reference/forward.hpp"
 #include "reference/ops.hpp"
 #include "support/compare.hpp"
+#include "support/refmodels.hpp"
 
 namespace vkr::test {
 namespace {
-
-using Json = nlohmann::json;
-
-const std::filesystem::path kRefDir = std::filesystem::path(VKR_SHARED_DIR) / "refmodels";
-
-const Json& manifest() {
-  static const Json m = [] {
-    std::ifstream in(kRefDir / "manifest.json");
-    return in ? Json::parse(in) : Json::object();
-  }();
-  return m;
-}
-
-// Model files listed in the manifest (empty when it cannot be read; ManifestReadable then fails).
-std::vector<std::string> model_files() {
-  std::vector<std::string> out;
-  if (manifest().contains("models")) {
-    for (const Json& m : manifest().at("models")) out.push_back(m.at("file"));
-  }
-  return out;
-}
-
-std::vector<float> read_logits(const std::filesystem::path& path, size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::vector<float> v(n);  // raw little-endian f32, as is the host
-  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(float)));
-  if (in.gcount() != static_cast<std::streamsize>(n * sizeof(float)) || in.get() != EOF) {
-    throw std::runtime_error(path.string() + ": size is not " + std::to_string(n) + " floats");
-  }
-  return v;
-}
-
-// Gap between the largest and second-largest logit of one row.
-float top2_gap(std::span<const float> row) {
-  float a = -INFINITY, b = -INFINITY;
-  for (float x : row) {
-    if (x > a) {
-      b = a;
-      a = x;
-    } else if (x > b) {
-      b = x;
-    }
-  }
-  return a - b;
-}
-
-struct CaseResult {
-  double max_diff = 0.0, mean_diff = 0.0;
-  int max_pos = 0, argmax_agree = 0, excused = 0;
-  std::vector<int> bad_argmax;  // positions where the argmax differs although the gap is wide
-};
-
-CaseResult compare_logits(int T, int V, std::span<const float> want, std::span<const float> got,
-                          double max_tol) {
-  CaseResult r;
-  double sum = 0.0;
-  for (int t = 0; t < T; ++t) {
-    const auto w = want.subspan(static_cast<size_t>(t) * V, static_cast<size_t>(V));
-    const auto g = got.subspan(static_cast<size_t>(t) * V, static_cast<size_t>(V));
-    for (int i = 0; i < V; ++i) {
-      const double d = std::fabs(static_cast<double>(w[i]) - g[i]);
-      sum += d;
-      if (!(d <= r.max_diff)) {  // NaN lands here too and sticks
-        r.max_diff = d;
-        r.max_pos = t;
-      }
-    }
-    if (ref::argmax(w) == ref::argmax(g)) {
-      ++r.argmax_agree;
-    } else if (top2_gap(w) < max_tol) {
-      ++r.excused;
-    } else {
-      r.bad_argmax.push_back(t);
-    }
-  }
-  r.mean_diff = sum / (static_cast<double>(T) * V);
-  return r;
-}
 
 class RefForward : public ::testing::TestWithParam<std::string> {};
 
@@ -175,13 +97,7 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
 
 INSTANTIATE_TEST_SUITE_P(RefModels, RefForward, ::testing::ValuesIn(model_files()), param_name);
 
-// The long prompt's token ids for a model's tokenizer family.
-std::vector<int32_t> long_prompt(const std::string& file) {
-  for (const Json& c : manifest().at("cases")) {
-    if (c.at("model") == file && c.at("prompt") == "p150") return c.at("tokens");
-  }
-  throw std::runtime_error("no p150 case for " + file);
-}
+std::vector<int32_t> long_prompt(const std::string& file) { return prompt_tokens(file, "p150"); }
 
 // Prefill split at a position that is not a multiple of any chunk length (37) must give the same
 // logits and state as one call. The reference keeps its WKV state in double inside a call and in

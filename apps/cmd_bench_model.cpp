@@ -1,0 +1,122 @@
+// cmd_bench_model.cpp: `vkrwkv bench model`: llama-bench style prompt processing (ppN) and token
+// generation (tgN) tokens/s, plus where decode time goes (GPU timestamps per stage).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "model_options.hpp"
+#include "session.hpp"
+#include "vkr/gpu_timer.hpp"
+
+namespace vkr::cli {
+
+namespace {
+
+struct BenchModelOptions {
+  ModelOptions model;
+  uint32_t pp = 512, tg = 128;
+  int reps = 3;
+  bool json = false;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Share of one forward pass's GPU time per stage label, from a profiled call.
+std::map<std::string, double> stage_times(Session& s, GpuTimer& timer, std::span<const int32_t> ids) {
+  StageProfile prof{&timer};
+  s.set_profile(&prof);
+  s.eval(0, ids);
+  s.set_profile(nullptr);
+  const auto ns = timer.read_ns(prof.used);
+  std::map<std::string, double> out;
+  for (size_t i = 1; i < prof.used; ++i) out[prof.labels[i - 1]] += (ns[i] - ns[i - 1]) * 1e-3;
+  return out;
+}
+
+}  // namespace
+
+void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
+  ModelOptions mo = o.model;
+  mo.max_tokens = std::max(mo.max_tokens, o.pp);
+  auto loaded = load_model(common, mo);
+  Model& model = *loaded.model;
+  Session session(model, 1, o.pp);
+  std::mt19937 rng(1234);
+  std::vector<int32_t> ids(std::max(o.pp, o.tg));
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % model.config().V);
+  using Clock = std::chrono::steady_clock;
+  auto secs = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  std::vector<double> pp_s, tg_s;
+  session.eval(0, std::span(ids).first(std::min<size_t>(8, ids.size())));  // warm-up: pipelines
+  for (int r = 0; r < o.reps; ++r) {
+    session.state().reset(0);
+    auto t0 = Clock::now();
+    session.eval(0, std::span(ids).first(o.pp));
+    pp_s.push_back(secs(t0));
+    t0 = Clock::now();
+    for (uint32_t i = 0; i < o.tg; ++i) session.eval(0, std::span(ids).subspan(i, 1));
+    tg_s.push_back(secs(t0));
+  }
+  GpuTimer timer(model.ctx(), profile_queries(model.config()));
+  auto stages = stage_times(session, timer, std::span(ids).first(1));
+  double total = 0, matmul = 0;
+  for (const auto& [label, us] : stages) {
+    total += us;
+    if (label.rfind("linear", 0) == 0) matmul += us;
+  }
+  const double pp_tps = o.pp / median(pp_s), tg_tps = o.tg / median(tg_s);
+  const auto& c = model.config();
+  const std::string name = model.file().path().filename().string();
+  const double gib = static_cast<double>(model.plan().weights) / (1ull << 30);
+  if (o.json) {
+    nlohmann::json stage_json;
+    for (const auto& [label, us] : stages) stage_json[label] = us;
+    fmt::print("{}\n", nlohmann::json{{"model", name}, {"arch", arch_name(c.arch)},
+                                      {"weights_gib", gib}, {"device", model.ctx().caps().device_name},
+                                      {"pp", o.pp}, {"pp_tokens_per_s", pp_tps}, {"tg", o.tg},
+                                      {"tg_tokens_per_s", tg_tps}, {"reps", o.reps},
+                                      {"decode_stage_us", stage_json},
+                                      {"decode_non_matmul_share", total > 0 ? 1 - matmul / total : 0}}
+                               .dump());
+    return;
+  }
+  fmt::print("| model | size | device | test | t/s |\n|---|---|---|---|---|\n");
+  for (auto [test, tps] : {std::pair{fmt::format("pp{}", o.pp), pp_tps},
+                           std::pair{fmt::format("tg{}", o.tg), tg_tps}}) {
+    fmt::print("| {} ({}) | {:.2f} GiB | {} | {} | {:.2f} |\n", name, arch_name(c.arch), gib,
+               model.ctx().caps().device_name, test, tps);
+  }
+  fmt::print("\ndecode step GPU time by stage ({} reps median wall: pp {:.3f} s, tg {:.3f} s):\n",
+             o.reps, median(pp_s), median(tg_s));
+  for (const auto& [label, us] : stages) {
+    fmt::print("  {:<20} {:10.1f} us {:5.1f}%\n", label, us, total > 0 ? 100 * us / total : 0);
+  }
+  fmt::print("  outside GEMV/GEMM: {:.1f}% of {:.1f} us\n", total > 0 ? 100 * (1 - matmul / total) : 0,
+             total);
+}
+
+CLI::App* add_bench_model(CLI::App* bench, CommonOptions& common, std::function<int()>& run) {
+  auto* sub = bench->add_subcommand("model", "Prompt processing and generation speed of a model");
+  auto o = std::make_shared<BenchModelOptions>();
+  add_model_options(sub, common, o->model);
+  sub->add_option("--pp", o->pp, "Prompt tokens (ppN)")->check(CLI::Range(1, 65536));
+  sub->add_option("--tg", o->tg, "Generated tokens (tgN)")->check(CLI::Range(1, 65536));
+  sub->add_option("-r,--repetitions", o->reps, "Repetitions (median reported)")->check(CLI::Range(1, 100));
+  sub->add_flag("--json", o->json, "One JSON object");
+  run = [&common, o] {
+    run_bench_model(common, *o);
+    return 0;
+  };
+  return sub;
+}
+
+}  // namespace vkr::cli

@@ -1,0 +1,167 @@
+// cmd_generate.cpp: `vkrwkv generate`: prompt -> prefill -> sample/decode loop, streamed as UTF-8
+// text; `--chat` runs an interactive chat with the model family's template. Speeds go to stderr.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "model_options.hpp"
+#include "sampler.hpp"
+#include "session.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct GenerateOptions {
+  ModelOptions model;
+  std::string prompt = "Once upon a time";
+  int n_predict = 128;
+  bool chat = false;
+  std::string system;
+  SamplerParams sampling;
+};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct Stats {
+  size_t prompt_tokens = 0, generated = 0;
+  double prompt_s = 0, generate_s = 0;
+};
+
+// Samples up to `n` tokens after `logits`, streaming text to stdout. Stops at an end-of-generation
+// token or when the text produced so far ends with one of `stops` (which is then not printed).
+void generate_tokens(Session& session, const Tokenizer& tok, Sampler& sampler,
+                     std::vector<float> logits, int n, const std::vector<std::string>& stops,
+                     Stats& stats) {
+  StreamDecoder stream(tok);
+  std::string pending;  // text held back while it could still be the start of a stop string
+  const auto start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    const int32_t id = sampler.sample(logits);
+    sampler.accept(id);
+    ++stats.generated;
+    if (tok.is_eog(id)) break;
+    pending += stream.push(id);
+    bool stopped = false, maybe = false;
+    for (const auto& s : stops) {
+      if (auto at = pending.find(s); at != std::string::npos) {
+        pending.resize(at);
+        stopped = true;
+      }
+      for (size_t k = 1; k < s.size() && !maybe; ++k) {
+        maybe = pending.size() >= k && pending.compare(pending.size() - k, k, s, 0, k) == 0;
+      }
+    }
+    if (stopped || !maybe) {
+      std::fwrite(pending.data(), 1, pending.size(), stdout);
+      std::fflush(stdout);
+      pending.clear();
+    }
+    if (stopped) break;
+    const int32_t next[] = {id};
+    logits = session.eval(0, next);
+  }
+  pending += stream.flush();
+  std::fwrite(pending.data(), 1, pending.size(), stdout);
+  std::fflush(stdout);
+  stats.generate_s += seconds_since(start);
+}
+
+std::vector<float> prefill(Session& session, const Tokenizer& tok, Sampler& sampler,
+                           const std::string& text, Stats& stats) {
+  auto ids = tok.encode(text, /*parse_special=*/true);
+  require(!ids.empty(), ErrorCode::InvalidArgument, "the prompt is empty after tokenization");
+  for (int32_t id : ids) sampler.accept(id);
+  const auto start = Clock::now();
+  auto logits = session.eval(0, ids);
+  stats.prompt_s += seconds_since(start);
+  stats.prompt_tokens += ids.size();
+  return logits;
+}
+
+void print_stats(const Stats& s) {
+  auto rate = [](size_t n, double t) { return t > 0 ? static_cast<double>(n) / t : 0.0; };
+  fmt::print(stderr, "\nprompt: {} tokens in {:.2f} s ({:.1f} tok/s); generation: {} tokens in "
+             "{:.2f} s ({:.1f} tok/s)\n",
+             s.prompt_tokens, s.prompt_s, rate(s.prompt_tokens, s.prompt_s), s.generated,
+             s.generate_s, rate(s.generated, s.generate_s));
+}
+
+// Chat turns: ChatML for QRWKV6 (Qwen2 tokenizer), "User:/Assistant:" for RWKV World.
+void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
+  const Tokenizer& tok = require_tokenizer(model);
+  Sampler sampler(o.sampling);
+  Stats stats;
+  const bool chatml = model.config().arch == Arch::QRwkv6;
+  const std::vector<std::string> stops =
+      chatml ? std::vector<std::string>{"<|im_end|>", "<|endoftext|>"}
+             : std::vector<std::string>{"\n\nUser:", "\n\n"};
+  std::string pending_text;
+  if (!o.system.empty()) {
+    pending_text = chatml ? fmt::format("<|im_start|>system\n{}<|im_end|>\n", o.system)
+                          : fmt::format("System: {}\n\n", o.system);
+  }
+  fmt::print(stderr, "chat with {} (empty line or Ctrl-D to quit)\n",
+             model.file().path().filename().string());
+  std::string line;
+  while (true) {
+    fmt::print(stderr, "> ");
+    if (!std::getline(std::cin, line) || line.empty()) break;
+    pending_text += chatml ? fmt::format("<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n", line)
+                           : fmt::format("User: {}\n\nAssistant:", line);
+    auto logits = prefill(session, tok, sampler, pending_text, stats);
+    generate_tokens(session, tok, sampler, std::move(logits), o.n_predict, stops, stats);
+    // The state already holds the reply; close the turn the way the template expects.
+    pending_text = chatml ? "<|im_end|>\n" : "\n\n";
+    std::printf("\n");
+  }
+  print_stats(stats);
+}
+
+}  // namespace
+
+Command add_generate(CLI::App& app, CommonOptions& common) {
+  auto* sub = app.add_subcommand("generate", "Generate text from a prompt (or chat with --chat)");
+  auto o = std::make_shared<GenerateOptions>();
+  add_model_options(sub, common, o->model);
+  sub->add_option("-p,--prompt", o->prompt, "Prompt text (default: \"Once upon a time\")");
+  sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
+  sub->add_flag("--chat", o->chat, "Interactive chat using the model's chat template");
+  sub->add_option("--system", o->system, "System message for --chat");
+  sub->add_option("--temp", o->sampling.temperature, "Temperature (<= 0: greedy)");
+  sub->add_option("--top-k", o->sampling.top_k, "Top-k (0: off)");
+  sub->add_option("--top-p", o->sampling.top_p, "Top-p (1: off)");
+  sub->add_option("--min-p", o->sampling.min_p, "Min-p (0: off)");
+  sub->add_option("--repeat-penalty", o->sampling.repetition_penalty, "Repetition penalty (1: off)");
+  sub->add_option("--presence-penalty", o->sampling.presence_penalty, "Presence penalty");
+  sub->add_option("--frequency-penalty", o->sampling.frequency_penalty, "Frequency penalty");
+  sub->add_option("--repeat-last-n", o->sampling.penalty_last_n, "Ids the penalties look back on");
+  sub->add_option("--seed", o->sampling.seed, "Random seed (same seed, same output)");
+  return {sub, [&common, o] {
+            validate(o->sampling);
+            auto loaded = load_model(common, o->model);
+            Session session(*loaded.model, 1);
+            if (o->chat) {
+              run_chat(session, *loaded.model, *o);
+              return 0;
+            }
+            const Tokenizer& tok = require_tokenizer(*loaded.model);
+            Sampler sampler(o->sampling);
+            Stats stats;
+            auto logits = prefill(session, tok, sampler, o->prompt, stats);
+            std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
+            generate_tokens(session, tok, sampler, std::move(logits), o->n_predict, {}, stats);
+            std::printf("\n");
+            print_stats(stats);
+            return 0;
+          }};
+}
+
+}  // namespace vkr::cli

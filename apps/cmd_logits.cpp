@@ -1,0 +1,104 @@
+// cmd_logits.cpp: `vkrwkv logits` (raw f32 logits of token ids, for comparing implementations) and
+// `vkrwkv perplexity` (over a text file).
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "model_options.hpp"
+#include "session.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr::cli {
+
+namespace {
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::istringstream in(text);
+  std::string word;
+  while (in >> word) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    require(used == word.size() && v >= INT32_MIN && v <= INT32_MAX, ErrorCode::InvalidArgument,
+            "--tokens: '{}' is not a token id", word);
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  require(!ids.empty(), ErrorCode::InvalidArgument, "--tokens: no token ids given");
+  return ids;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open", path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+Command add_logits(CLI::App& app, CommonOptions& common) {
+  auto* sub = app.add_subcommand("logits", "Write the logits of token ids as raw little-endian f32");
+  auto mo = std::make_shared<ModelOptions>();
+  auto tokens = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto all = std::make_shared<bool>(false);
+  add_model_options(sub, common, *mo);
+  sub->add_option("--tokens", *tokens, "Token ids, space-separated, e.g. \"1 2 3\"")->required();
+  sub->add_option("--out", *out, "Output file: [positions][vocab] f32")->required();
+  sub->add_flag("--all", *all, "Logits of every position (default: the last one)");
+  return {sub, [&common, mo, tokens, out, all] {
+            const auto ids = parse_ids(*tokens);
+            auto loaded = load_model(common, *mo);
+            Session session(*loaded.model, 1);
+            const auto logits = session.eval(0, ids, *all);
+            std::ofstream f(*out, std::ios::binary);
+            require(static_cast<bool>(f), ErrorCode::Io, "{}: cannot open for writing", *out);
+            f.write(reinterpret_cast<const char*>(logits.data()),
+                    static_cast<std::streamsize>(logits.size() * sizeof(float)));
+            require(static_cast<bool>(f), ErrorCode::Io, "{}: write failed", *out);
+            fmt::print(stderr, "wrote {} x {} logits to {}\n", *all ? ids.size() : 1,
+                       loaded.model->config().V, *out);
+            return 0;
+          }};
+}
+
+Command add_perplexity(CLI::App& app, CommonOptions& common) {
+  auto* sub = app.add_subcommand("perplexity", "Perplexity of the model over a text file");
+  auto mo = std::make_shared<ModelOptions>();
+  auto file = std::make_shared<std::string>();
+  add_model_options(sub, common, *mo);
+  sub->add_option("-f,--file", *file, "UTF-8 text file")->required();
+  return {sub, [&common, mo, file] {
+            const std::string text = read_file(*file);
+            auto loaded = load_model(common, *mo);
+            const Tokenizer& tok = require_tokenizer(*loaded.model);
+            const auto ids = tok.encode(text, /*parse_special=*/false);
+            require(ids.size() >= 2, ErrorCode::InvalidArgument,
+                    "{}: needs at least 2 tokens, has {}", *file, ids.size());
+            Session session(*loaded.model, 1);
+            const auto logits = session.eval(0, std::span(ids).first(ids.size() - 1), true);
+            const size_t V = loaded.model->config().V;
+            double nll = 0;
+            for (size_t t = 0; t + 1 < ids.size(); ++t) {  // row t predicts ids[t + 1]
+              const float* row = logits.data() + t * V;
+              double mx = row[0], sum = 0;
+              for (size_t i = 1; i < V; ++i) mx = std::max<double>(mx, row[i]);
+              for (size_t i = 0; i < V; ++i) sum += std::exp(row[i] - mx);
+              nll += std::log(sum) + mx - row[ids[t + 1]];
+            }
+            const double n = static_cast<double>(ids.size() - 1);
+            fmt::print("{}: {} tokens, perplexity {:.4f} (mean NLL {:.5f} nats)\n", *file,
+                       ids.size(), std::exp(nll / n), nll / n);
+            return 0;
+          }};
+}
+
+}  // namespace vkr::cli

@@ -1,0 +1,203 @@
+// bench_gemm.cpp: the "gemm" bench family: gemv (decode, T = 1) rows at the QRWKV6-32B shapes with
+// GB/s of weights vs the copy-bandwidth peak, gemm (prefill) rows at T = 128 / 512 with GFLOP/s vs
+// the FMA (or cooperative-matrix) peak, plus the tiny reference-model shapes. Every row is verified
+// once against a double-precision reference on sampled outputs before timing.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "harness.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/gemv.hpp"
+#include "kernels/linear_case.hpp"
+#include "vkr/buffer.hpp"
+#include "vkr/error.hpp"
+#include "vkr/queue.hpp"
+#include "vkr/staging.hpp"
+
+namespace vkr::bench {
+
+namespace {
+
+using kernels::Epilogue;
+using kernels::GemmPath;
+
+struct Case {
+  uint64_t T, N, K;
+  DType dtype;
+  GemmPath path = GemmPath::Auto;  // gemm rows only
+};
+
+// A cheap deterministic value in [-1, 1) per index (splitmix64): 1.5 GiB of weights are
+// generated in seconds and never need a second f32 copy on the host.
+float hash_unit(uint64_t i) {
+  uint64_t z = i + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<float>(z >> 40) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+float decode(const std::vector<std::byte>& bytes, DType dt, uint64_t i) {
+  if (dt == DType::F32) {
+    float f;
+    std::memcpy(&f, &bytes[i * 4], 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, &bytes[i * 2], 2);
+  return dt == DType::F16 ? test::f16_bits_to_f32(h) : test::bf16_bits_to_f32(h);
+}
+
+struct Data {
+  std::vector<float> x;
+  std::vector<std::byte> w;
+  Buffer bx, bw, by;
+};
+
+Data make_data(Context& ctx, const Case& c) {
+  Data d;
+  d.x.resize(c.T * c.K);
+  for (uint64_t i = 0; i < d.x.size(); ++i) d.x[i] = hash_unit(i ^ 0x5555);
+  const uint64_t n = c.N * c.K, es = dtype_bytes(c.dtype);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.K));
+  d.w.resize(n * es);
+  for (uint64_t i = 0; i < n; ++i) {
+    const float v = hash_unit(i) * scale;
+    if (c.dtype == DType::F32) {
+      std::memcpy(&d.w[i * 4], &v, 4);
+    } else {
+      const uint16_t h =
+          c.dtype == DType::F16 ? test::f32_to_f16_bits(v) : test::f32_to_bf16_bits(v);
+      std::memcpy(&d.w[i * 2], &h, 2);
+    }
+  }
+  d.bx = test::upload_floats(ctx, d.x);
+  d.bw = test::upload_bytes(ctx, d.w, Lifetime::Weights);
+  d.by = Buffer::create(ctx, Lifetime::Activations, c.T * c.N * 4);
+  return d;
+}
+
+// NMSE over sampled (token, output) pairs: the first and last rows (window edges included by the
+// stride) and up to 3 tokens, against a double-precision dot product.
+std::string verify(Context& ctx, const Case& c, const Data& d, bool coop) {
+  std::vector<float> y(c.T * c.N);
+  ctx.staging().download(d.by, std::span<float>(y));
+  const uint64_t stride = std::max<uint64_t>(1, c.N / 256);
+  double num = 0, den = 0;
+  for (uint64_t t : {uint64_t{0}, c.T / 2, c.T - 1}) {
+    for (uint64_t o = 0; o < c.N; o += (o < 32 || o + 32 > c.N) ? 1 : stride) {
+      double acc = 0;
+      for (uint64_t k = 0; k < c.K; ++k) {
+        float xv = d.x[t * c.K + k];
+        if (coop) xv = test::f16_bits_to_f32(test::f32_to_f16_bits(xv));
+        acc += static_cast<double>(xv) * decode(d.w, c.dtype, o * c.K + k);
+      }
+      const double diff = acc - y[t * c.N + o];
+      num += diff * diff;
+      den += acc * acc;
+    }
+  }
+  const double nmse = den > 0 ? num / den : num;
+  const double limit = coop ? 1e-5 : 1e-9;
+  if (!(nmse <= limit)) return fmt::format("VERIFY FAILED nmse={:.2e} (limit {:.0e})", nmse, limit);
+  return fmt::format("verified nmse={:.1e}", nmse);
+}
+
+void run_case(Harness& h, const char* kernel, const Case& c) {
+  Context& ctx = h.ctx();
+  const bool gemv = std::string_view(kernel) == "gemv";
+  const GemmPath path = gemv ? GemmPath::Auto
+                        : c.path == GemmPath::Auto
+                            ? kernels::choose_gemm_path(ctx.caps(), c.dtype, Epilogue::None)
+                            : c.path;
+  const char* variant = gemv                          ? "subgroup"
+                        : path == GemmPath::CoopMatNV ? "coopmat"
+                        : path == GemmPath::Direct    ? "direct"
+                                                      : "tiled";
+  if (!h.selected(kernel, variant)) return;
+  Data d = make_data(ctx, c);
+  kernels::LinearArgs args;
+  args.x = Tensor::of(d.bx, Shape{c.T, c.K}, DType::F32);
+  args.w = Tensor::of(d.bw, Shape{c.N, c.K}, c.dtype);
+  args.y = Tensor::of(d.by, Shape{c.T, c.N}, DType::F32);
+  auto record = [&](Recorder& rec) {
+    if (gemv) {
+      kernels::gemv(ctx, rec, args);
+    } else {
+      kernels::gemm(ctx, rec, args, path);
+    }
+  };
+  Recorder rec(ctx);
+  record(rec);
+  ctx.queue().submit(rec).wait();
+  Row row;
+  row.kernel = kernel;
+  row.variant = variant;
+  row.dtype = std::string(dtype_name(c.dtype));
+  row.shape = {{"T", static_cast<int64_t>(c.T)},
+               {"N", static_cast<int64_t>(c.N)},
+               {"K", static_cast<int64_t>(c.K)}};
+  row.note = verify(ctx, c, d, path == GemmPath::CoopMatNV);
+  row.time = h.time(record);
+  const double weight_bytes = static_cast<double>(c.N * c.K * dtype_bytes(c.dtype));
+  row.bytes = weight_bytes + 4.0 * static_cast<double>(c.T * (c.K + c.N));
+  row.flops = 2.0 * static_cast<double>(c.T * c.N * c.K);
+  row.peak = gemv                          ? PeakKind::Bandwidth
+             : path == GemmPath::CoopMatNV ? PeakKind::CoopMat
+                                           : PeakKind::F32;
+  h.add(std::move(row));
+}
+
+}  // namespace
+
+void bench_gemm(Harness& h) {
+  const bool quick = h.options().quick;
+  // QRWKV6-32B: C = 5120 (r/o projections), 1024 (k/v with GQA), F = 27648, V = 152064.
+  const std::pair<uint64_t, uint64_t> big[] = {
+      {5120, 5120}, {1024, 5120}, {27648, 5120}, {5120, 27648}, {152064, 5120}};
+  // Tiny reference model: C = 256, F = 768, V = 1024.
+  const std::pair<uint64_t, uint64_t> tiny[] = {{256, 256}, {768, 256}, {256, 768}, {1024, 256}};
+
+  for (DType dt : {DType::F16, DType::BF16}) {
+    for (auto [N, K] : big) {
+      if (quick && !(N == 5120 && K == 5120) && !(N == 1024 && dt == DType::F16)) continue;
+      run_case(h, "gemv", {1, N, K, dt});
+    }
+  }
+  for (auto [N, K] : tiny) run_case(h, "gemv", {1, N, K, DType::F32});
+
+  const auto& caps = h.ctx().caps();
+  const GemmPath f16_path = kernels::choose_gemm_path(caps, DType::F16, Epilogue::None);
+  for (uint64_t T : {uint64_t{128}, uint64_t{512}}) {
+    if (quick && T != 128) continue;
+    for (auto [N, K] : big) {
+      if (N == 152064) continue;  // the lm head runs on the last token only (gemv)
+      if (quick && !(N == 5120 && K == 5120)) continue;
+      run_case(h, "gemm", {T, N, K, DType::F16, f16_path});
+      const bool square = N == 5120 && K == 5120;
+      // The portable shared-memory path where the device prefers another (slow on lavapipe:
+      // full mode only).
+      if (f16_path != GemmPath::Tiled && !quick && square && T == 128) {
+        run_case(h, "gemm", {T, N, K, DType::F16, GemmPath::Tiled});
+      }
+      if (!quick && square) {
+        run_case(
+            h, "gemm",
+            {T, N, K, DType::BF16, kernels::choose_gemm_path(caps, DType::BF16, Epilogue::None)});
+      }
+    }
+    for (auto [N, K] : tiny) {
+      run_case(h, "gemm",
+               {T, N, K, DType::F32, kernels::choose_gemm_path(caps, DType::F32, Epilogue::None)});
+    }
+  }
+  // The linear() threshold (kGemvMaxTokens, see linear.hpp): gemv at T = 4 and 8 against gemm
+  // just above 8 (1024 x 5120: cheap enough for quick mode).
+  for (uint64_t T : {4, 8}) run_case(h, "gemv", {T, 1024, 5120, DType::F16});
+  for (uint64_t T : {9, 16, 32}) run_case(h, "gemm", {T, 1024, 5120, DType::F16, f16_path});
+}
+
+}  // namespace vkr::bench

@@ -1,0 +1,66 @@
+// forward.hpp: the GPU forward pass of both architectures, recorded into one command buffer:
+// embedding -> layers (time mix + FFN / channel mix) -> final norm -> head. Prefill and decode
+// share every block; only the WKV kernel and the gemm/gemv choice differ, and those choices live
+// in kernels::wkv() and kernels::linear().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "vkr/buffer.hpp"
+#include "vkr/gpu_timer.hpp"
+#include "vkr/recorder.hpp"
+
+namespace vkr {
+
+class Model;
+class StateStore;
+
+// Activations for up to `rows` token rows (B sequences x T tokens) per call. Every buffer is its
+// own sub-allocation of the activations arena.
+struct Scratch {
+  uint32_t rows = 0;         // max B*T per call
+  uint32_t logits_rows = 0;  // rows the logits buffer holds (all-position logits come in pieces)
+  Buffer ids;                // (rows) u32, host-visible upload
+  Buffer x;                  // (rows, C) residual stream
+  Buffer a;                  // (rows, C) normalized input
+  Buffer xx;                 // (5, rows, C) ddlerp outputs w,k,v,r,g
+  Buffer r, g, logw, y;      // (rows, C)
+  Buffer k, v;               // (rows, KV) before GQA repetition
+  Buffer kr, vr;             // (rows, C) after repetition / (1-w) scaling
+  Buffer lora;               // LoRA partial sums (max of the two LoRA stacks)
+  Buffer f1, f2;             // (rows, F) FFN hidden; RWKV-6 channel mix uses f1 only
+  Buffer c1, c2;             // (2, rows, C) channel-mix lerps / (rows, C) receptance
+  Buffer logits;             // (logits_rows, V)
+};
+
+uint64_t scratch_bytes(const ModelConfig& config, uint32_t rows);
+Scratch make_scratch(Context& ctx, const ModelConfig& config, uint32_t rows);
+
+// Optional per-stage GPU timestamps: record_forward() writes one after every stage (the barrier
+// that ends it) and labels the interval with the kind of work ("linear ..." = GEMV/GEMM).
+struct StageProfile {
+  GpuTimer* timer = nullptr;      // needs 1 + ~20 per layer queries
+  std::vector<std::string> labels;  // labels[i] names the interval ending at timestamp i + 1
+  uint32_t used = 0;
+};
+
+struct ForwardCall {
+  uint32_t first_slot = 0;  // sequences use state slots [first_slot, first_slot + B)
+  uint32_t B = 1;           // sequences
+  uint32_t T = 1;           // tokens per sequence; ids (B*T, sequence-major) are in scratch.ids
+  bool all_logits = false;  // logits for every row (B*T <= logits_rows) or the last of each sequence
+  StageProfile* profile = nullptr;
+};
+
+// Timestamps record_forward() may write for `config` (size the GpuTimer with it).
+uint32_t profile_queries(const ModelConfig& config);
+
+// Records the whole forward pass; the logits land in scratch.logits rows [0, n) where n = B*T
+// (all_logits) or B. Ends with a barrier, so a copy/readback may follow directly.
+void record_forward(Recorder& rec, const Model& model, StateStore& state, Scratch& s,
+                    const ForwardCall& call);
+
+}  // namespace vkr

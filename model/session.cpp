@@ -1,0 +1,69 @@
+// session.cpp: input validation, splitting long inputs into calls, submission and readback.
+#include "session.hpp"
+
+#include <cstring>
+
+#include "vkr/context.hpp"
+#include "vkr/error.hpp"
+#include "vkr/queue.hpp"
+#include "vkr/staging.hpp"
+
+namespace vkr {
+
+Session::Session(Model& model, uint32_t slots, uint32_t rows)
+    : model_(model),
+      state_(model.ctx(), model.config(), slots, model.fingerprint()),
+      scratch_(make_scratch(model.ctx(), model.config(), rows ? rows : model.options().max_tokens)) {}
+
+void Session::check_ids(std::span<const int32_t> ids) const {
+  require(!ids.empty(), ErrorCode::InvalidArgument, "empty input: at least one token is needed");
+  const auto V = static_cast<int64_t>(model_.config().V);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    require(ids[i] >= 0 && ids[i] < V, ErrorCode::InvalidArgument,
+            "token id {} at position {} is outside the vocabulary [0, {})", ids[i], i, V);
+  }
+}
+
+std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t> ids) {
+  Context& ctx = model_.ctx();
+  ctx.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
+  std::memcpy(scratch_.ids.mapped(), ids.data(), ids.size_bytes());
+  scratch_.ids.flush(0, ids.size_bytes());
+  Recorder rec(ctx);
+  ForwardCall c = call;
+  c.profile = profile_;
+  record_forward(rec, model_, state_, scratch_, c);
+  ctx.queue().submit(rec).wait();
+  const uint64_t rows = call.all_logits ? uint64_t{call.B} * call.T : call.B;
+  std::vector<float> logits(rows * model_.config().V);
+  ctx.staging().download(scratch_.logits, std::span<float>(logits));
+  return logits;
+}
+
+std::vector<float> Session::eval(uint32_t slot, std::span<const int32_t> ids, bool all_logits) {
+  check_ids(ids);
+  require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
+          slot, state_.slots());
+  const uint32_t piece = all_logits ? scratch_.logits_rows : scratch_.rows;
+  std::vector<float> out;
+  for (size_t at = 0; at < ids.size(); at += piece) {
+    const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
+    auto logits = run({slot, 1, n, all_logits}, ids.subspan(at, n));
+    if (all_logits) {
+      out.insert(out.end(), logits.begin(), logits.end());
+    } else {
+      out = std::move(logits);
+    }
+  }
+  return out;
+}
+
+std::vector<float> Session::decode_batch(uint32_t first_slot, std::span<const int32_t> ids) {
+  check_ids(ids);
+  require(ids.size() <= scratch_.rows && ids.size() <= scratch_.logits_rows,
+          ErrorCode::InvalidArgument, "decode_batch: {} slots exceed the {} rows per call",
+          ids.size(), std::min(scratch_.rows, scratch_.logits_rows));
+  return run({first_slot, static_cast<uint32_t>(ids.size()), 1, false}, ids);
+}
+
+}  // namespace vkr

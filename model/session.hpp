@@ -1,0 +1,44 @@
+// session.hpp: Session, the runtime of one loaded Model: recurrent state for n slots (independent
+// sequences), scratch activations, and eval() = record + submit + read the logits back.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "forward.hpp"
+#include "model.hpp"
+#include "state.hpp"
+
+namespace vkr {
+
+class Session {
+ public:
+  // `rows` = tokens per forward call (longer inputs run in pieces); 0 = the model's max_tokens.
+  explicit Session(Model& model, uint32_t slots = 1, uint32_t rows = 0);
+
+  // Runs `ids` through `slot` and returns the logits after the last id (V floats), or after every
+  // id (ids.size() x V) with all_logits. Ids are checked (in [0, V)); an empty input is an error.
+  std::vector<float> eval(uint32_t slot, std::span<const int32_t> ids, bool all_logits = false);
+  // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one forward
+  // call (one token per slot); returns (ids.size(), V) logits.
+  std::vector<float> decode_batch(uint32_t first_slot, std::span<const int32_t> ids);
+
+  // Per-stage GPU timestamps for the following calls (null to stop); see StageProfile.
+  void set_profile(StageProfile* profile) { profile_ = profile; }
+
+  StateStore& state() { return state_; }
+  const Model& model() const { return model_; }
+  uint32_t rows() const { return scratch_.rows; }
+
+ private:
+  std::vector<float> run(const ForwardCall& call, std::span<const int32_t> ids);
+  void check_ids(std::span<const int32_t> ids) const;
+
+  Model& model_;
+  StateStore state_;
+  Scratch scratch_;
+  StageProfile* profile_ = nullptr;
+};
+
+}  // namespace vkr

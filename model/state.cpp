@@ -1,0 +1,170 @@
+// state.cpp: StateStore allocation, reset/copy, host save/load and versioned state files.
+#include "state.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "vkr/context.hpp"
+#include "vkr/error.hpp"
+#include "vkr/recorder.hpp"
+#include "vkr/staging.hpp"
+
+namespace vkr {
+
+namespace {
+constexpr char kMagic[8] = {'V', 'K', 'R', 'S', 'T', 'A', 'T', 'E'};
+constexpr uint32_t kVersion = 1;
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t reserved;
+  uint64_t fingerprint;
+  uint64_t payload_bytes;
+};
+static_assert(sizeof(FileHeader) == 32);
+}  // namespace
+
+StateStore::StateStore(Context& ctx, const ModelConfig& config, uint32_t slots,
+                       uint64_t fingerprint)
+    : ctx_(ctx), config_(config), slots_(slots), fingerprint_(fingerprint) {
+  require(slots > 0, ErrorCode::InvalidArgument, "a state store needs at least one slot");
+  const uint64_t shift = uint64_t{slots} * config.C * sizeof(float);
+  const uint64_t wkv = uint64_t{slots} * config.H * config.S * config.S * sizeof(float);
+  for (uint32_t l = 0; l < config.n_layer; ++l) {
+    att_.push_back(Buffer::create(ctx, Lifetime::State, shift, MemoryUsage::Device,
+                                  fmt::format("state.att_shift.{}", l)));
+    if (config.arch == Arch::Rwkv6) {
+      ffn_.push_back(Buffer::create(ctx, Lifetime::State, shift, MemoryUsage::Device,
+                                    fmt::format("state.ffn_shift.{}", l)));
+    }
+    wkv_.push_back(Buffer::create(ctx, Lifetime::State, wkv, MemoryUsage::Device,
+                                  fmt::format("state.wkv.{}", l)));
+  }
+  Recorder rec(ctx);
+  for (auto* v : {&att_, &ffn_, &wkv_}) {
+    for (auto& b : *v) rec.fill(b.range(), 0);  // sizes are whole floats
+  }
+  rec.barrier();
+  ctx.queue().submit(rec).wait();
+}
+
+void StateStore::check_slot(uint32_t slot, const char* what) const {
+  require(slot < slots_, ErrorCode::InvalidArgument, "{}: slot {} out of range (this session has {})",
+          what, slot, slots_);
+}
+
+Tensor StateStore::att_shift(uint32_t layer, uint32_t first, uint32_t count) const {
+  return Tensor::of(att_[layer], Shape{slots_, config_.C}, DType::F32).rows(first, count);
+}
+
+Tensor StateStore::ffn_shift(uint32_t layer, uint32_t first, uint32_t count) const {
+  require(!ffn_.empty(), ErrorCode::InvalidArgument, "QRWKV6 has no channel-mix shift state");
+  return Tensor::of(ffn_[layer], Shape{slots_, config_.C}, DType::F32).rows(first, count);
+}
+
+Tensor StateStore::wkv(uint32_t layer, uint32_t first, uint32_t count) const {
+  return Tensor::of(wkv_[layer], Shape{slots_, config_.H, config_.S, config_.S}, DType::F32)
+      .rows(first, count);
+}
+
+std::vector<StateStore::SlotPart> StateStore::slot_parts(uint32_t slot) const {
+  std::vector<SlotPart> out;
+  const uint64_t shift = uint64_t{config_.C} * sizeof(float);
+  const uint64_t wkv = uint64_t{config_.H} * config_.S * config_.S * sizeof(float);
+  for (uint32_t l = 0; l < config_.n_layer; ++l) {
+    out.push_back({&att_[l], slot * shift, shift});
+    if (!ffn_.empty()) out.push_back({&ffn_[l], slot * shift, shift});
+    out.push_back({&wkv_[l], slot * wkv, wkv});
+  }
+  return out;
+}
+
+uint64_t StateStore::bytes_per_slot() const { return state_bytes_per_sequence(config_); }
+
+void StateStore::reset(uint32_t slot) {
+  check_slot(slot, "state reset");
+  Recorder rec(ctx_);
+  for (const auto& p : slot_parts(slot)) rec.fill(p.buffer->range(p.offset, p.size), 0);
+  rec.barrier();
+  ctx_.queue().submit(rec).wait();
+}
+
+void StateStore::copy(uint32_t from, uint32_t to) {
+  check_slot(from, "state copy (source)");
+  check_slot(to, "state copy (destination)");
+  if (from == to) return;
+  Recorder rec(ctx_);
+  auto src = slot_parts(from), dst = slot_parts(to);
+  for (size_t i = 0; i < src.size(); ++i) {
+    rec.copy(src[i].buffer->range(src[i].offset, src[i].size),
+             dst[i].buffer->range(dst[i].offset, dst[i].size));
+  }
+  rec.barrier();
+  ctx_.queue().submit(rec).wait();
+}
+
+std::vector<std::byte> StateStore::save(uint32_t slot) const {
+  check_slot(slot, "state save");
+  std::vector<std::byte> out(bytes_per_slot());
+  size_t at = 0;
+  for (const auto& p : slot_parts(slot)) {
+    ctx_.staging().download(*p.buffer, p.offset, std::span(out).subspan(at, p.size));
+    at += p.size;
+  }
+  return out;
+}
+
+void StateStore::load(uint32_t slot, std::span<const std::byte> bytes) {
+  check_slot(slot, "state load");
+  require(bytes.size() == bytes_per_slot(), ErrorCode::InvalidArgument,
+          "state load: {} bytes given, a state of this model is {} bytes", bytes.size(),
+          bytes_per_slot());
+  size_t at = 0;
+  for (const auto& p : slot_parts(slot)) {
+    ctx_.staging().upload(*p.buffer, p.offset, bytes.subspan(at, p.size));
+    at += p.size;
+  }
+}
+
+void StateStore::save_file(uint32_t slot, const std::filesystem::path& path) const {
+  auto payload = save(slot);
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic, sizeof(kMagic));
+  h.version = kVersion;
+  h.fingerprint = fingerprint_;
+  h.payload_bytes = payload.size();
+  std::ofstream out(path, std::ios::binary);
+  require(static_cast<bool>(out), ErrorCode::Io, "{}: cannot open for writing", path.string());
+  out.write(reinterpret_cast<const char*>(&h), sizeof(h));
+  out.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+  require(static_cast<bool>(out), ErrorCode::Io, "{}: write failed", path.string());
+}
+
+void StateStore::load_file(uint32_t slot, const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open state file", path.string());
+  FileHeader h{};
+  in.read(reinterpret_cast<char*>(&h), sizeof(h));
+  require(in.gcount() == sizeof(h) && std::memcmp(h.magic, kMagic, sizeof(kMagic)) == 0,
+          ErrorCode::BadModelFile, "{}: not a vkrwkv state file", path.string());
+  require(h.version == kVersion, ErrorCode::BadModelFile,
+          "{}: state file version {} (this build reads version {})", path.string(), h.version,
+          kVersion);
+  require(h.fingerprint == fingerprint_, ErrorCode::BadModelFile,
+          "{}: state was saved for a different model (fingerprint {:016x}, this model {:016x})",
+          path.string(), h.fingerprint, fingerprint_);
+  require(h.payload_bytes == bytes_per_slot(), ErrorCode::BadModelFile,
+          "{}: state holds {} bytes, this model's state is {} bytes", path.string(),
+          h.payload_bytes, bytes_per_slot());
+  std::vector<std::byte> payload(h.payload_bytes);
+  in.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+  require(static_cast<uint64_t>(in.gcount()) == h.payload_bytes, ErrorCode::BadModelFile,
+          "{}: truncated state file", path.string());
+  load(slot, payload);
+}
+
+}  // namespace vkr

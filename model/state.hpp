@@ -1,0 +1,60 @@
+// state.hpp: StateStore, the recurrent state of n slots (independent sequences) on the GPU.
+//
+// Layout (f32, one buffer per layer and kind so every binding stays small):
+//   att_shift[l]: (slots, C)        last normalized time-mix input of each slot (spec §4)
+//   ffn_shift[l]: (slots, C)        RWKV-6 only: last normalized channel-mix input
+//   wkv[l]:       (slots, H, S, S)  [slot][h][i][j], i = key row, j = value column (spec §3.4),
+//                                   the official BlinkDL orientation; H = query heads for QRWKV6
+// A fresh slot is all zeros. Host copies of a slot (save/load) concatenate, per layer, att_shift,
+// ffn_shift (RWKV-6) and wkv rows of that slot in this order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include "config.hpp"
+#include "vkr/buffer.hpp"
+#include "vkr/tensor.hpp"
+
+namespace vkr {
+
+class StateStore {
+ public:
+  StateStore(Context& ctx, const ModelConfig& config, uint32_t slots, uint64_t fingerprint);
+
+  uint32_t slots() const { return slots_; }
+  // Views of slots [first, first + count) of layer l.
+  Tensor att_shift(uint32_t layer, uint32_t first, uint32_t count) const;
+  Tensor ffn_shift(uint32_t layer, uint32_t first, uint32_t count) const;
+  Tensor wkv(uint32_t layer, uint32_t first, uint32_t count) const;
+
+  void reset(uint32_t slot);
+  void copy(uint32_t from, uint32_t to);
+  uint64_t bytes_per_slot() const;
+  std::vector<std::byte> save(uint32_t slot) const;
+  void load(uint32_t slot, std::span<const std::byte> bytes);
+  // State files: a versioned header with the model fingerprint, then save()'s bytes. Loading a
+  // file made for another model (or truncated, or not a state file) is a clear error.
+  void save_file(uint32_t slot, const std::filesystem::path& path) const;
+  void load_file(uint32_t slot, const std::filesystem::path& path);
+
+ private:
+  void check_slot(uint32_t slot, const char* what) const;
+  // Byte ranges of one slot, in save() order.
+  struct SlotPart {
+    const Buffer* buffer;
+    VkDeviceSize offset, size;
+  };
+  std::vector<SlotPart> slot_parts(uint32_t slot) const;
+
+  Context& ctx_;
+  ModelConfig config_;
+  uint32_t slots_;
+  uint64_t fingerprint_;
+  std::vector<Buffer> att_, ffn_, wkv_;
+};
+
+}  // namespace vkr

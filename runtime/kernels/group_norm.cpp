@@ -1,0 +1,42 @@
+// group_norm.cpp: shape checks, variant choice and recording for group_norm.comp.
+#include "kernels/group_norm.hpp"
+
+#include <algorithm>
+
+#include "kernels/block_ops_common.hpp"
+#include "vkr/context.hpp"
+
+namespace vkr::kernels {
+
+namespace {
+constexpr KernelDesc kDesc{ShaderId::group_norm, 5, sizeof(GroupNormPush)};
+constexpr std::string_view kName = "group_norm";
+}  // namespace
+
+void group_norm(Context& ctx, Recorder& rec, const GroupNormArgs& args) {
+  require_subgroup_arith(ctx, kName);
+  require_rank2(kName, "y", args.y);
+  const uint64_t rows = args.y.shape[0], C = args.y.shape[1];
+  require(args.heads > 0 && C % args.heads == 0, ErrorCode::ShapeMismatch,
+          "group_norm: C = {} is not a multiple of heads = {}", C, args.heads);
+  check_tensor(kName, "y", args.y, args.y.shape, DType::F32);
+  check_tensor(kName, "out", args.out, args.y.shape, DType::F32);
+  check_tensor(kName, "gamma", args.gamma, Shape{C}, DType::F32);
+  check_tensor(kName, "beta", args.beta, Shape{C}, DType::F32);
+  const bool gate = present(args.gate);
+  if (gate) check_tensor(kName, "gate", args.gate, args.y.shape, DType::F32);
+  u32_dim(rows * C, kName, "rows * C");
+  const uint32_t S = static_cast<uint32_t>(C / args.heads);
+
+  // One workgroup per (row, head): S is 64 for RWKV-6, so 64 invocations (32 for smaller heads).
+  const uint32_t wg = std::min<uint32_t>(S >= 64 ? 64 : 32, ctx.caps().max_workgroup_invocations);
+      std::clamp<uint32_t>(S >= 64 ? 64 : 32, 1, ctx.caps().max_workgroup_invocations);
+  const Kernel& k = ctx.pipelines().get(kDesc, {wg, gate ? 1u : 0u});
+  const GroupNormPush push{static_cast<uint32_t>(rows), args.heads, S, args.eps};
+  const Tensor& g = gate ? args.gate : args.y;
+  rec.dispatch(k,
+               {args.y.range(), args.gamma.range(), args.beta.range(), g.range(), args.out.range()},
+               push, grid_1d(rows * args.heads, ctx.caps()));
+}
+
+}  // namespace vkr::kernels

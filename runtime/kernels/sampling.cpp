@@ -1,0 +1,50 @@
+// sampling.cpp: shape checks and recording for sampling.comp (argmax, softmax).
+#include "kernels/sampling.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/block_ops_common.hpp"
+#include "vkr/context.hpp"
+
+namespace vkr::kernels {
+
+namespace {
+constexpr KernelDesc kDesc{ShaderId::sampling, 2, sizeof(SamplingPush)};
+
+// A vocabulary row (~150k) is long: 256 invocations keep many loads in flight per row.
+uint32_t workgroup(const Context& ctx) {
+  return std::min<uint32_t>(256, ctx.caps().max_workgroup_invocations);
+}
+}  // namespace
+
+void argmax(Context& ctx, Recorder& rec, const ArgmaxArgs& args) {
+  constexpr std::string_view name = "argmax";
+  require_subgroup_arith(ctx, name);
+  require_rank2(name, "logits", args.logits);
+  const uint64_t rows = args.logits.shape[0], V = args.logits.shape[1];
+  check_tensor(name, "logits", args.logits, args.logits.shape, DType::F32);
+  check_tensor(name, "ids", args.ids, Shape{rows}, DType::U32);
+  u32_dim(rows * V, name, "rows * V");
+  const Kernel& k = ctx.pipelines().get(kDesc, {workgroup(ctx), 0u});
+  const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), 1.0f};
+  rec.dispatch(k, {args.logits.range(), args.ids.range()}, push, grid_1d(rows, ctx.caps()));
+}
+
+void softmax(Context& ctx, Recorder& rec, const SoftmaxArgs& args) {
+  constexpr std::string_view name = "softmax";
+  require_subgroup_arith(ctx, name);
+  require_rank2(name, "logits", args.logits);
+  const uint64_t rows = args.logits.shape[0], V = args.logits.shape[1];
+  check_tensor(name, "logits", args.logits, args.logits.shape, DType::F32);
+  check_tensor(name, "probs", args.probs, args.logits.shape, DType::F32);
+  require(std::isfinite(args.temperature) && args.temperature > 0.0f, ErrorCode::InvalidArgument,
+          "softmax: temperature must be finite and > 0, got {}", args.temperature);
+  u32_dim(rows * V, name, "rows * V");
+  const Kernel& k = ctx.pipelines().get(kDesc, {workgroup(ctx), 1u});
+  const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V),
+                          1.0f / args.temperature};
+  rec.dispatch(k, {args.logits.range(), args.probs.range()}, push, grid_1d(rows, ctx.caps()));
+}
+
+}  // namespace vkr::kernels

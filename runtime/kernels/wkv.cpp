@@ -1,0 +1,105 @@
+// wkv.cpp: argument checks shared by wkv_decode / wkv_prefill, and the policy choosing between
+// them.
+#include "kernels/wkv.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/wkv_decode.hpp"
+#include "kernels/wkv_prefill.hpp"
+#include "vkr/context.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr::kernels {
+
+float wkv_default_scale(WkvMode mode, uint32_t S) {
+  return mode == WkvMode::Gla ? 1.0f / std::sqrt(static_cast<float>(S)) : 1.0f;
+}
+
+WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& args) {
+  const Shape& rs = args.r.shape;
+  require(rs.rank() == 4, ErrorCode::ShapeMismatch, "{}: r must be (B, T, H, S), got {}", kernel,
+          rs.str());
+  WkvDims d{static_cast<uint32_t>(rs[0]), static_cast<uint32_t>(rs[1]),
+            static_cast<uint32_t>(rs[2]), static_cast<uint32_t>(rs[3])};
+  require(d.S >= 32 && d.S <= 256 && d.S % 32 == 0, ErrorCode::ShapeMismatch,
+          "{}: head size S={} (r {}) unsupported: need a multiple of 32 in [32, 256]", kernel,
+          rs[3], rs.str());
+  const Capabilities& caps = ctx.caps();
+  require(rs[0] >= 1 && rs[0] <= caps.max_workgroup_count[2] && rs[2] >= 1 &&
+              rs[2] <= caps.max_workgroup_count[1] && rs[1] <= UINT32_MAX / 2,
+          ErrorCode::ShapeMismatch, "{}: r shape {} out of range (B <= {}, H <= {})", kernel,
+          rs.str(), caps.max_workgroup_count[2], caps.max_workgroup_count[1]);
+  require(args.r.dtype == DType::F32 || args.r.dtype == DType::F16, ErrorCode::ShapeMismatch,
+          "{}: r dtype {} unsupported (f32 or f16)", kernel, dtype_name(args.r.dtype));
+  require(args.r.dtype != DType::F16 || caps.fp16_storage, ErrorCode::DeviceUnsupported,
+          "{}: f16 inputs need storageBuffer16BitAccess, which the device lacks", kernel);
+  check_tensor(kernel, "r", args.r, rs, args.r.dtype);
+  check_tensor(kernel, "k", args.k, rs, args.r.dtype);
+  check_tensor(kernel, "v", args.v, rs, args.r.dtype);
+  check_tensor(kernel, "logw", args.logw, rs, DType::F32);
+  check_tensor(kernel, "y", args.y, rs, DType::F32);
+  check_tensor(kernel, "state", args.state, Shape{rs[0], rs[2], rs[3], rs[3]}, DType::F32);
+  if (args.mode == WkvMode::Rwkv6)
+    check_tensor(kernel, "u", args.u, Shape{rs[2], rs[3]}, DType::F32);
+  return d;
+}
+
+// Policy. Both kernels keep the state in registers for the whole call; the chunked one pays a
+// fixed cost per chunk (five barriers, the intra-chunk A, an L-token minimum) but touches each
+// state entry once per chunk instead of once per token and blocks its loops over registers.
+// Measured with bench_wkv on lavapipe (llvmpipe 15, 2 cores shared with other builds, so +-20%;
+// B=1, H=40, S=128, Gla, f32, median us, sequential -> chunked = ratio):
+//   T=1 14066 -> 49322 (0.29x)   T=2 28032 -> 79759 (0.35x)   T=4 47649 -> 77794 (0.61x)
+//   T=8 75784 -> 79818 (0.95x)   T=16 131871 -> 71574 (1.84x) T=32 281651 -> 140801 (2.00x)
+//   T=64 342863 -> 191860 (1.79x)   T=1024 5786523 -> 4583519 (1.26x)
+// The crossover is between 8 and 16 tokens (one chunk, L = 16); from 16 on the chunked kernel is
+// faster, so T >= 16 goes chunked. GPUs use the same threshold until measured there.
+WkvKernel choose_wkv_kernel(const Capabilities& caps, int B, int H, int T, int S) {
+  (void)caps;
+  (void)B;
+  (void)H;
+  (void)S;
+  constexpr int kMinPrefillTokens = 16;
+  return T >= kMinPrefillTokens ? WkvKernel::Prefill : WkvKernel::Decode;
+}
+
+void wkv(Context& ctx, Recorder& rec, const WkvArgs& args) {
+  const Shape& rs = args.r.shape;
+  const bool ranked = rs.rank() == 4;
+  const WkvKernel which =
+      ranked ? choose_wkv_kernel(ctx.caps(), static_cast<int>(rs[0]), static_cast<int>(rs[2]),
+                                 static_cast<int>(rs[1]), static_cast<int>(rs[3]))
+             : WkvKernel::Decode;  // the kernel's own check reports the bad rank
+  if (which == WkvKernel::Prefill) {
+    wkv_prefill(ctx, rec, args);
+  } else {
+    wkv_decode(ctx, rec, args);
+  }
+}
+
+}  // namespace vkr::kernels
+
+namespace vkr::kernels {
+
+uint32_t wkv_window_tokens(const Capabilities& caps, uint32_t iterations_per_token) {
+  // Only CPU drivers (lavapipe) have the loop limiter; GPUs get the whole call in one dispatch.
+  if (caps.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU) return UINT32_MAX;
+  constexpr uint32_t kBudget = 60000;  // of 65535, leaving room for per-call loops
+  return std::max<uint32_t>(1, kBudget / std::max<uint32_t>(1, iterations_per_token));
+}
+
+void record_wkv_windows(Recorder& rec, const Kernel& kernel, const WkvArgs& args, const WkvDims& d,
+                        uint32_t window, Grid grid) {
+  const Tensor& u = args.mode == WkvMode::Rwkv6 ? args.u : args.logw;  // Gla: any bound f32 buffer
+  for (uint32_t t0 = 0; t0 < d.T; t0 += window) {
+    if (t0 > 0) rec.barrier();  // the previous window's state is this one's input
+    const WkvPush push{d.B, d.T, d.H, args.scale, t0, std::min(window, d.T - t0)};
+    rec.dispatch(kernel,
+                 {args.r.range(), args.k.range(), args.v.range(), args.logw.range(), u.range(),
+                  args.state.range(), args.y.range()},
+                 push, grid);
+  }
+}
+
+}  // namespace vkr::kernels

@@ -1,0 +1,174 @@
+#version 450
+// gemm: the portable linear layer for prefill (many tokens), f32 accumulation.
+//   acc[t][o] = sum_k x[t][k] * W[o][k]  (and acc_up with W_up for SwiGLU)
+//   y[t][o]   = acc (+ bias[o])                         MODE 0
+//             = res[t][o] + acc (+ bias[o])             MODE 1 (res may be y: in place)
+//             = silu(acc[t][o]) * acc_up[t][o]          MODE 2 (SwiGLU, gate + up in one pass)
+// grid: (ceil(nw / BN), ceil(T / BM), 1); workgroup (bx, by) owns the BM x BN tile of y at tokens
+//   [by*BM, +BM) and outputs [bx*BN, +BN). Invocation (tx, ty) computes a TM x TN register block
+//   at tokens ty + i*(BM/TM) and outputs tx + j*(BN/TN).
+//   DIRECT == 0 (GPUs): K advances BK at a time through shared memory (x tile and decoded f32
+//     weight tiles, K-major so the inner loop reads contiguous words); with VEC the tiles are
+//     filled with vec4 / uvec4 loads (8 halves per load). Edges are zero-filled on load.
+//   DIRECT == 1 (CPU implementations): no shared memory and no barrier (a context switch each on
+//     llvmpipe, whose loads cost per component whatever the memory): every invocation streams its
+//     TM x rows of x and TN rows of W with vec4 / uvec4 loads, CHUNK elements of K at a time, and
+//     does TM*TN*CHUNK FMAs per TM*CHUNK + TN*CHUNK/2 loaded words. Rows past the edge re-read
+//     the last row (no divergence) and are never stored.
+//   Edges (T, nw not multiples of the tile) are masked on store.
+// spec: 0 = WG = (BM/TM)*(BN/TN), 1 = BM, 2 = BN, 3 = BK, 4 = TM, 5 = TN, 6 = MODE, 7 = HAS_BIAS,
+//       8 = VEC (1: K and the w offsets are multiples of W_PER_VEC, the x offset of 4),
+//       9 = DIRECT.
+// push: see common/linear_io.glsl (T, N, K, nw, element offsets of each binding's window).
+// bindings: x (T, K) f32; w, wu (nw, K) dtype words; bias (nw) f32; res (T, N) f32; y (T, N) f32.
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint BM = 64u;
+layout(constant_id = 2) const uint BN = 64u;
+layout(constant_id = 3) const uint BK = 16u;
+layout(constant_id = 4) const uint TM = 4u;
+layout(constant_id = 5) const uint TN = 4u;
+layout(constant_id = 6) const uint MODE = 0u;
+layout(constant_id = 7) const uint HAS_BIAS = 0u;
+layout(constant_id = 8) const uint VEC = 0u;
+layout(constant_id = 9) const uint DIRECT = 0u;
+
+#include "common/index.glsl"
+#include "common/linear_io.glsl"
+
+const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
+const uint GM = BM / TM;  // invocations along tokens
+const uint GN = BN / TN;  // invocations along outputs
+const uint XV = W_PER_VEC / 4u;  // vec4s per uvec4 of weights
+
+// The shared tiles are sized 1 in the DIRECT path (spec-constant array sizes).
+shared float sa[DIRECT != 0u ? 1u : BK * BM];       // sa[k * BM + m]
+shared float sb[DIRECT != 0u ? 1u : NW * BK * BN];  // sb[(mat * BK + k) * BN + n]
+
+void load_tiles_scalar(uint m0, uint n0, uint k0) {
+  for (uint i = gl_LocalInvocationID.x; i < BM * BK; i += gl_WorkGroupSize.x) {
+    const uint m = i / BK, k = i % BK;  // k fastest: consecutive invocations read consecutive x
+    const uint t = m0 + m, kk = k0 + k;
+    sa[k * BM + m] = (t < p.T && kk < p.K) ? x[p.x_off + t * p.K + kk] : 0.0;
+  }
+  for (uint i = gl_LocalInvocationID.x; i < BN * BK; i += gl_WorkGroupSize.x) {
+    const uint n = i / BK, k = i % BK;
+    const uint o = n0 + n, kk = k0 + k;
+    const bool inside = o < p.nw && kk < p.K;
+    const uint e = o * p.K + kk;
+    sb[k * BN + n] = inside ? W_ELEM(w, p.w_off + e) : 0.0;
+    if (NW == 2u) sb[(BK + k) * BN + n] = inside ? W_ELEM(wu, p.u_off + e) : 0.0;
+  }
+}
+
+// VEC: x in vec4s, weights in uvec4s (W_PER_VEC elements); K % W_PER_VEC == 0 so a vector is
+// either wholly inside K or wholly past it. BK is a multiple of W_PER_VEC.
+void load_tiles_vec(uint m0, uint n0, uint k0) {
+  for (uint i = gl_LocalInvocationID.x; i < BM * (BK / 4u); i += gl_WorkGroupSize.x) {
+    const uint m = i / (BK / 4u), k = (i % (BK / 4u)) * 4u;
+    const uint t = m0 + m, kk = k0 + k;
+    const vec4 v = (t < p.T && kk < p.K) ? x4[(p.x_off + t * p.K + kk) / 4u] : vec4(0.0);
+    for (uint e = 0u; e < 4u; ++e) sa[(k + e) * BM + m] = v[e];
+  }
+  const uint WV = BK / W_PER_VEC;
+  for (uint i = gl_LocalInvocationID.x; i < BN * WV; i += gl_WorkGroupSize.x) {
+    const uint n = i / WV, k = (i % WV) * W_PER_VEC;
+    const uint o = n0 + n, kk = k0 + k;
+    const bool inside = o < p.nw && kk < p.K;
+    const uint e = o * p.K + kk;
+    for (uint mat = 0u; mat < NW; ++mat) {
+      uvec4 q = uvec4(0u);
+      if (inside) q = mat == 0u ? w4[(p.w_off + e) / W_PER_VEC] : wu4[(p.u_off + e) / W_PER_VEC];
+      for (uint h = 0u; h < XV; ++h) {
+        const vec4 v = inside ? w_vec4(q, h) : vec4(0.0);
+        for (uint c = 0u; c < 4u; ++c) sb[(mat * BK + k + 4u * h + c) * BN + n] = v[c];
+      }
+    }
+  }
+}
+
+// acc[(mat * TM + i) * TN + j]: the invocation's register block (a global: glslang cannot pass
+// spec-constant-sized arrays to functions).
+float acc[NW * TM * TN];
+
+void tiled(uint m0, uint n0, uint tx, uint ty) {
+  for (uint k0 = 0u; k0 < p.K; k0 += BK) {
+    if (VEC != 0u) {
+      load_tiles_vec(m0, n0, k0);
+    } else {
+      load_tiles_scalar(m0, n0, k0);
+    }
+    barrier();
+    for (uint k = 0u; k < BK; ++k) {
+      float a[TM];
+      for (uint i = 0u; i < TM; ++i) a[i] = sa[k * BM + ty + i * GM];
+      for (uint mat = 0u; mat < NW; ++mat) {
+        for (uint j = 0u; j < TN; ++j) {
+          const float b = sb[(mat * BK + k) * BN + tx + j * GN];
+          for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += a[i] * b;
+        }
+      }
+    }
+    barrier();  // the tiles are overwritten by the next step
+  }
+}
+
+void direct(uint m0, uint n0, uint tx, uint ty) {
+  uint xrow[TM], wrow[TN];
+  for (uint i = 0u; i < TM; ++i) xrow[i] = p.x_off + min(m0 + ty + i * GM, p.T - 1u) * p.K;
+  for (uint j = 0u; j < TN; ++j) wrow[j] = min(n0 + tx + j * GN, p.nw - 1u) * p.K;
+  if (VEC != 0u) {
+    for (uint k = 0u; k < p.K; k += W_PER_VEC) {
+      vec4 a[TM * XV];
+      for (uint i = 0u; i < TM; ++i) {
+        for (uint h = 0u; h < XV; ++h) a[i * XV + h] = x4[(xrow[i] + k) / 4u + h];
+      }
+      for (uint mat = 0u; mat < NW; ++mat) {
+        for (uint j = 0u; j < TN; ++j) {
+          const uvec4 q = mat == 0u ? w4[(p.w_off + wrow[j] + k) / W_PER_VEC]
+                                    : wu4[(p.u_off + wrow[j] + k) / W_PER_VEC];
+          for (uint h = 0u; h < XV; ++h) {
+            const vec4 b = w_vec4(q, h);
+            for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += dot(a[i * XV + h], b);
+          }
+        }
+      }
+    }
+  } else {
+    for (uint k = 0u; k < p.K; ++k) {
+      float a[TM];
+      for (uint i = 0u; i < TM; ++i) a[i] = x[xrow[i] + k];
+      for (uint mat = 0u; mat < NW; ++mat) {
+        for (uint j = 0u; j < TN; ++j) {
+          const float b =
+              mat == 0u ? W_ELEM(w, p.w_off + wrow[j] + k) : W_ELEM(wu, p.u_off + wrow[j] + k);
+          for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += a[i] * b;
+        }
+      }
+    }
+  }
+}
+
+void main() {
+  const uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
+  const uint tx = gl_LocalInvocationID.x % GN, ty = gl_LocalInvocationID.x / GN;
+  for (uint i = 0u; i < NW * TM * TN; ++i) acc[i] = 0.0;
+
+  if (DIRECT != 0u) {
+    direct(m0, n0, tx, ty);
+  } else {
+    tiled(m0, n0, tx, ty);
+  }
+
+  for (uint i = 0u; i < TM; ++i) {
+    const uint t = m0 + ty + i * GM;
+    if (t >= p.T) continue;
+    for (uint j = 0u; j < TN; ++j) {
+      const uint o = n0 + tx + j * GN;
+      if (o >= p.nw) continue;
+      // acc_up is read (and unused) unless SwiGLU
+      store_output(t, o, acc[i * TN + j], acc[((NW - 1u) * TM + i) * TN + j]);
+    }
+  }
+}

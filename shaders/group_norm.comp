@@ -1,0 +1,53 @@
+#version 450
+// group_norm: RWKV-6 ln_x, the per-head LayerNorm of the WKV output with the full-width affine,
+// optionally fused with the gate multiply that follows it (spec §3.2.2: o = GN(y) * g).
+//   for each row r and head h, over the S channels c = h*S + i:
+//     o[r][c] = ((y[r][c] - mean_h) / sqrt(var_h + eps) * gamma[c] + beta[c]) * (GATE ? g[r][c] : 1)
+// grid: rows*H workgroups over (x, y) (grid_1d); one workgroup per (row, head), invocations stride
+//   over the head's S channels.
+// spec: 0 = WG (local size x), 1 = GATE (0/1).
+// push: rows, H, S, eps (64e-5 for RWKV-6).
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint GATE = 0;
+
+#include "common/index.glsl"
+#include "common/reduce.glsl"
+
+layout(push_constant) uniform Params {
+  uint rows;
+  uint H;
+  uint S;
+  float eps;
+} p;
+
+layout(std430, set = 0, binding = 0) readonly buffer YBuf { float y[]; };      // y: (rows, H*S)
+layout(std430, set = 0, binding = 1) readonly buffer GamBuf { float gamma[]; }; // gamma: (H*S)
+layout(std430, set = 0, binding = 2) readonly buffer BetBuf { float beta[]; };  // beta: (H*S)
+layout(std430, set = 0, binding = 3) readonly buffer GateBuf { float g[]; };    // g: (rows, H*S)
+layout(std430, set = 0, binding = 4) writeonly buffer OBuf { float o[]; };      // o: (rows, H*S)
+
+void main() {
+  const uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+  if (wg >= p.rows * p.H) return;  // uniform per workgroup
+  const uint row = wg / p.H, h = wg % p.H;
+  const uint ch0 = h * p.S;                     // first channel of the head
+  const uint base = row * p.H * p.S + ch0;      // its offset in y / g / o
+  const uint tid = gl_LocalInvocationID.x;
+  const float inv_s = 1.0 / float(p.S);
+
+  float s = 0.0;
+  for (uint i = tid; i < p.S; i += gl_WorkGroupSize.x) s += y[base + i];
+  const float mean = wg_sum(s) * inv_s;
+  float q = 0.0;
+  for (uint i = tid; i < p.S; i += gl_WorkGroupSize.x) {
+    float d = y[base + i] - mean;
+    q += d * d;
+  }
+  const float scale = inversesqrt(wg_sum(q) * inv_s + p.eps);
+  for (uint i = tid; i < p.S; i += gl_WorkGroupSize.x) {
+    float v = (y[base + i] - mean) * scale * gamma[ch0 + i] + beta[ch0 + i];
+    o[base + i] = GATE != 0u ? v * g[base + i] : v;
+  }
+}

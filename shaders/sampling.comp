@@ -1,0 +1,57 @@
+#version 450
+// sampling: on-GPU helpers so generation reads back one id (or one probability row) instead of
+// the whole vocabulary.
+//   MODE 0 (argmax):  ids[r] = argmax_v logits[r][v]; ties -> lowest index; NaN ignored
+//                     (a row of only NaN gives 0)
+//   MODE 1 (softmax): probs[r][v] = exp((l - m) / temp) / sum_v exp((l - m) / temp), m = max_v l
+//                     (f32, max subtracted; probs may alias logits)
+// grid: rows workgroups over (x, y) (grid_1d); one workgroup per row, invocations stride over V,
+//   then a subgroup + shared-memory reduction (common/reduce.glsl).
+// spec: 0 = WG, 1 = MODE.   push: rows, V, inv_temp (1 / temperature, MODE 1).
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint MODE = 0;
+
+#include "common/index.glsl"
+#include "common/reduce.glsl"
+
+layout(push_constant) uniform Params {
+  uint rows;
+  uint V;
+  float inv_temp;
+} p;
+
+layout(std430, set = 0, binding = 0) buffer LBuf { float logits[]; };              // logits: (rows, V)
+layout(std430, set = 0, binding = 1) writeonly buffer IdBuf { uint ids[]; };       // ids: (rows), MODE 0
+layout(std430, set = 0, binding = 1) writeonly buffer PBuf { float probs[]; };     // probs: (rows, V), MODE 1
+
+void main() {
+  const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+  if (row >= p.rows) return;  // uniform per workgroup
+  const uint base = row * p.V;
+  const uint tid = gl_LocalInvocationID.x;
+  if (MODE == 0u) {
+    float best = uintBitsToFloat(0xFF800000u);  // -inf: any non-NaN value (even -inf) wins
+    uint idx = 0xFFFFFFFFu;
+    for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) {
+      const float l = logits[base + v];
+      if (l > best || (l == best && v < idx)) {  // NaN compares false: ignored
+        best = l;
+        idx = v;
+      }
+    }
+    wg_argmax(best, idx);
+    if (tid == 0u) ids[row] = idx == 0xFFFFFFFFu ? 0u : idx;
+    return;
+  }
+  float m = uintBitsToFloat(0xFF800000u);
+  for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) m = max(m, logits[base + v]);
+  m = wg_max(m);
+  float s = 0.0;
+  for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) s += exp((logits[base + v] - m) * p.inv_temp);
+  const float inv_sum = 1.0 / wg_sum(s);
+  for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) {
+    probs[base + v] = exp((logits[base + v] - m) * p.inv_temp) * inv_sum;
+  }
+}

@@ -1,0 +1,223 @@
+// test_forward.cpp: the GPU forward pass vs llama.cpp's logits (../shared/refmodels) for every
+// float model and both prompts, and the state contracts: prefill(T) == T x decode(1), a split
+// prefill == one call, save/restore (host and file) continues identically, batched slots == alone.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "model.hpp"
+#include "session.hpp"
+#include "support/compare.hpp"
+#include "support/gpu_env.hpp"
+#include "support/refmodels.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr::test {
+namespace {
+
+bool is_float_model(const std::string& file) {
+  const std::string dtype = model_entry(file).at("dtype");
+  return dtype == "f32" || dtype == "f16";
+}
+
+std::vector<std::string> float_models() {
+  std::vector<std::string> out;
+  for (const auto& f : model_files()) {
+    if (is_float_model(f)) out.push_back(f);
+  }
+  return out;
+}
+
+LoadOptions quiet(uint32_t max_tokens = 64) {
+  LoadOptions o;
+  o.progress = false;
+  o.max_tokens = max_tokens;
+  o.sequences = 2;
+  return o;
+}
+
+class ForwardVsLlamaCpp : public GpuTest, public ::testing::WithParamInterface<std::string> {};
+
+// Every position of both prompts within the README's tolerances for the dtype. max_tokens = 64 so
+// the 158-token prompt runs as three calls (state carried between them) and every call is long
+// enough for the chunked WKV kernel.
+TEST_P(ForwardVsLlamaCpp, LogitsAtEveryPosition) {
+  const std::string file = GetParam();
+  const std::string dtype = model_entry(file).at("dtype");
+  const Json& tol = manifest().at("tolerance").at(dtype);
+  const double max_tol = tol.at("recommended_max_abs_diff");
+  const double mean_tol = tol.at("recommended_mean_abs_diff");
+  auto model = Model::load(ctx(), kRefDir / file, quiet());
+  const int V = static_cast<int>(model->config().V);
+  Session session(*model, 1);
+  for (const std::string prompt : {"p16", "p150"}) {
+    const auto tokens = prompt_tokens(file, prompt);
+    const int T = static_cast<int>(tokens.size());
+    const auto want = read_logits(kRefDir / fmt::format("{}.{}.logits.f32",
+                                                        file.substr(0, file.size() - 5), prompt),
+                                  static_cast<size_t>(T) * V);
+    session.state().reset(0);
+    const auto got = session.eval(0, tokens, /*all_logits=*/true);
+    ASSERT_EQ(got.size(), want.size());
+    const CaseResult r = compare_logits(T, V, want, got, max_tol);
+    std::printf("[gpu-vs-llama.cpp] %-24s %-4s max|diff| %.3g (pos %d) mean|diff| %.3g argmax "
+                "%d/%d (+%d excused) tol %.3g / %.3g\n",
+                file.c_str(), prompt.c_str(), r.max_diff, r.max_pos, r.mean_diff,
+                r.argmax_agree, T, r.excused, max_tol, mean_tol);
+    EXPECT_LE(r.max_diff, max_tol) << file << " " << prompt << " at position " << r.max_pos;
+    EXPECT_LE(r.mean_diff, mean_tol) << file << " " << prompt;
+    EXPECT_TRUE(r.bad_argmax.empty()) << file << " " << prompt << ": argmax differs at "
+                                      << r.bad_argmax.size() << " confident position(s)";
+  }
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
+  std::string name = p.param.substr(0, p.param.find(".gguf"));
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(RefModels, ForwardVsLlamaCpp, ::testing::ValuesIn(float_models()),
+                         param_name);
+
+class ForwardState : public GpuTest, public ::testing::WithParamInterface<std::string> {};
+
+// prefill(T) == T x decode(1) (logits of every step and the final state), and a prefill split in
+// two calls == one call.
+TEST_P(ForwardState, PrefillEqualsDecodeStepsAndSplitCalls) {
+  const std::string file = GetParam();
+  auto model = Model::load(ctx(), kRefDir / file, quiet(128));
+  const auto tokens = prompt_tokens(file, "p150");
+  const size_t T = 100;
+  const std::span<const int32_t> ids(tokens.data(), T);
+  const size_t V = model->config().V;
+  Session s(*model, 2);
+  const auto all = s.eval(0, ids, true);
+  const auto state_prefill = s.state().save(0);
+  std::vector<float> steps;
+  for (size_t t = 0; t < T; ++t) {
+    auto l = s.eval(1, ids.subspan(t, 1));
+    steps.insert(steps.end(), l.begin(), l.end());
+  }
+  EXPECT_TRUE(all_close(all, steps, 1e-4, 1e-4, file + " prefill vs decode logits"));
+  const auto state_decode = s.state().save(1);
+  EXPECT_TRUE(all_close(std::span(reinterpret_cast<const float*>(state_prefill.data()),
+                                  state_prefill.size() / 4),
+                        std::span(reinterpret_cast<const float*>(state_decode.data()),
+                                  state_decode.size() / 4),
+                        1e-4, 1e-4, file + " prefill vs decode state"));
+  // Split: 37 + 63 tokens.
+  s.state().reset(1);
+  s.eval(1, ids.first(37));
+  const auto last = s.eval(1, ids.subspan(37));
+  EXPECT_TRUE(all_close(std::span(all).subspan((T - 1) * V, V), last, 1e-4, 1e-4,
+                        file + " split prefill"));
+}
+
+// State saved (host bytes and a file) and restored into another slot continues identically;
+// a state file of another model is refused.
+TEST_P(ForwardState, SaveRestoreContinuesIdentically) {
+  const std::string file = GetParam();
+  auto model = Model::load(ctx(), kRefDir / file, quiet());
+  const auto tokens = prompt_tokens(file, "p150");
+  Session s(*model, 2);
+  s.eval(0, std::span(tokens).first(50));
+  const auto path = std::filesystem::temp_directory_path() / ("vkr-state-" + file + ".bin");
+  s.state().save_file(0, path);
+  const auto next = std::span(tokens).subspan(50, 20);
+  const auto a = s.eval(0, next);
+  s.state().load_file(1, path);
+  const auto b = s.eval(1, next);
+  EXPECT_EQ(a, b);
+  s.state().load(1, s.state().save(0));
+  EXPECT_EQ(s.state().save(0), s.state().save(1));
+  std::filesystem::remove(path);
+}
+
+// Two sequences decoded in one batch give the logits each gives alone (no leak between slots).
+TEST_P(ForwardState, BatchedSlotsMatchSeparateRuns) {
+  const std::string file = GetParam();
+  auto model = Model::load(ctx(), kRefDir / file, quiet());
+  const auto tokens = prompt_tokens(file, "p150");
+  Session alone(*model, 2), batch(*model, 2);
+  const auto pa = std::span(tokens).first(20), pb = std::span(tokens).subspan(30, 33);
+  alone.eval(0, pa);
+  alone.eval(1, pb);
+  batch.eval(0, pa);
+  batch.eval(1, pb);
+  for (int step = 0; step < 3; ++step) {
+    const int32_t ta = tokens[100 + step], tb = tokens[120 + step];
+    const auto la = alone.eval(0, std::span(&ta, 1));
+    const auto lb = alone.eval(1, std::span(&tb, 1));
+    const int32_t both[] = {ta, tb};
+    const auto lab = batch.decode_batch(0, both);
+    const size_t V = model->config().V;
+    EXPECT_TRUE(all_close(la, std::span(lab).first(V), 1e-5, 1e-5, "slot 0"));
+    EXPECT_TRUE(all_close(lb, std::span(lab).subspan(V), 1e-5, 1e-5, "slot 1"));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Micro, ForwardState,
+                         ::testing::Values("micro-rwkv6-f32.gguf", "micro-qrwkv6-f32.gguf"),
+                         param_name);
+
+class ForwardErrors : public GpuTest {};
+
+TEST_F(ForwardErrors, BadInputsAreClearErrors) {
+  auto model = Model::load(ctx(), kRefDir / "micro-qrwkv6-f32.gguf", quiet());
+  Session s(*model, 1);
+  auto expect_error = [](auto&& fn, ErrorCode code, std::string_view needle) {
+    try {
+      fn();
+      ADD_FAILURE() << "expected an error mentioning " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error([&] { s.eval(0, {}); }, ErrorCode::InvalidArgument, "empty");
+  const int32_t bad[] = {1, 5000};
+  expect_error([&] { s.eval(0, bad); }, ErrorCode::InvalidArgument, "position 1");
+  const int32_t ok[] = {1};
+  expect_error([&] { s.eval(3, ok); }, ErrorCode::InvalidArgument, "slot 3");
+  // A state file of another model.
+  auto other = Model::load(ctx(), kRefDir / "micro-rwkv6-f32.gguf", quiet());
+  Session so(*other, 1);
+  const auto path = std::filesystem::temp_directory_path() / "vkr-state-other.bin";
+  so.state().save_file(0, path);
+  expect_error([&] { s.state().load_file(0, path); }, ErrorCode::BadModelFile, "different model");
+  std::filesystem::remove(path);
+  expect_error([&] { Model::load(ctx(), kRefDir / "tiny-qrwkv6-Q4_0.gguf", quiet()); },
+               ErrorCode::BadModelFile, "Q4_0");
+  expect_error([&] { Model::load(ctx(), "/nonexistent.gguf", quiet()); }, ErrorCode::Io,
+               "nonexistent");
+}
+
+// Invalid UTF-8 in a prompt is tokenized byte-wise and runs (no crash, finite logits).
+TEST_F(ForwardErrors, InvalidUtf8PromptRuns) {
+  auto model = Model::load(ctx(), kRefDir / "micro-qrwkv6-f32.gguf", quiet());
+  ASSERT_NE(model->tokenizer(), nullptr);
+  const auto ids = model->tokenizer()->encode("caf\xe9 \xff\xfe ok", true);
+  ASSERT_FALSE(ids.empty());
+  Session s(*model, 1);
+  for (float v : s.eval(0, ids)) ASSERT_TRUE(std::isfinite(v));
+}
+
+// A prompt longer than the per-call rows runs in pieces (here 8 rows per call).
+TEST_F(ForwardErrors, LongPromptRunsInPieces) {
+  auto model = Model::load(ctx(), kRefDir / "micro-qrwkv6-f32.gguf", quiet(8));
+  const auto tokens = prompt_tokens("micro-qrwkv6-f32.gguf", "p150");
+  Session pieces(*model, 1);
+  const auto a = pieces.eval(0, tokens);
+  auto big = Model::load(ctx(), kRefDir / "micro-qrwkv6-f32.gguf", quiet(256));
+  Session whole(*big, 1);
+  const auto b = whole.eval(0, tokens);
+  EXPECT_TRUE(all_close(b, a, 1e-4, 1e-4, "pieces vs one call"));
+}
+
+}  // namespace
+}  // namespace vkr::test

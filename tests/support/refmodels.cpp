@@ -1,0 +1,97 @@
+// refmodels.cpp: manifest access and logits comparison for the model tests.
+#include "support/refmodels.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <stdexcept>
+
+#include "reference/ops.hpp"
+
+namespace vkr::test {
+
+
+const Json& manifest() {
+  static const Json m = [] {
+    std::ifstream in(kRefDir / "manifest.json");
+    return in ? Json::parse(in) : Json::object();
+  }();
+  return m;
+}
+
+// Model files listed in the manifest (empty when it cannot be read; ManifestReadable then fails).
+std::vector<std::string> model_files() {
+  std::vector<std::string> out;
+  if (manifest().contains("models")) {
+    for (const Json& m : manifest().at("models")) out.push_back(m.at("file"));
+  }
+  return out;
+}
+
+std::vector<float> read_logits(const std::filesystem::path& path, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::vector<float> v(n);  // raw little-endian f32, as is the host
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(float)));
+  if (in.gcount() != static_cast<std::streamsize>(n * sizeof(float)) || in.get() != EOF) {
+    throw std::runtime_error(path.string() + ": size is not " + std::to_string(n) + " floats");
+  }
+  return v;
+}
+
+// Gap between the largest and second-largest logit of one row.
+float top2_gap(std::span<const float> row) {
+  float a = -INFINITY, b = -INFINITY;
+  for (float x : row) {
+    if (x > a) {
+      b = a;
+      a = x;
+    } else if (x > b) {
+      b = x;
+    }
+  }
+  return a - b;
+}
+
+
+CaseResult compare_logits(int T, int V, std::span<const float> want, std::span<const float> got,
+                          double max_tol) {
+  CaseResult r;
+  double sum = 0.0;
+  for (int t = 0; t < T; ++t) {
+    const auto w = want.subspan(static_cast<size_t>(t) * V, static_cast<size_t>(V));
+    const auto g = got.subspan(static_cast<size_t>(t) * V, static_cast<size_t>(V));
+    for (int i = 0; i < V; ++i) {
+      const double d = std::fabs(static_cast<double>(w[i]) - g[i]);
+      sum += d;
+      if (!(d <= r.max_diff)) {  // NaN lands here too and sticks
+        r.max_diff = d;
+        r.max_pos = t;
+      }
+    }
+    if (ref::argmax(w) == ref::argmax(g)) {
+      ++r.argmax_agree;
+    } else if (top2_gap(w) < max_tol) {
+      ++r.excused;
+    } else {
+      r.bad_argmax.push_back(t);
+    }
+  }
+  r.mean_diff = sum / (static_cast<double>(T) * V);
+  return r;
+}
+
+const Json& model_entry(const std::string& file) {
+  for (const Json& m : manifest().at("models")) {
+    if (m.at("file") == file) return m;
+  }
+  throw std::runtime_error("no manifest entry for " + file);
+}
+
+std::vector<int32_t> prompt_tokens(const std::string& file, const std::string& prompt) {
+  for (const Json& c : manifest().at("cases")) {
+    if (c.at("model") == file && c.at("prompt") == prompt) return c.at("tokens");
+  }
+  throw std::runtime_error("no " + prompt + " case for " + file);
+}
+
+}  // namespace vkr::test

@@ -1,0 +1,40 @@
+// refmodels.hpp: access to ../shared/refmodels (manifest, llama.cpp logits) and the logits
+// comparison shared by the CPU-reference and GPU model tests.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vkr::test {
+
+using Json = nlohmann::json;
+
+inline const std::filesystem::path kRefDir = std::filesystem::path(VKR_SHARED_DIR) / "refmodels";
+
+// The parsed manifest.json (an empty object when it cannot be read).
+const Json& manifest();
+// Model files listed in the manifest.
+std::vector<std::string> model_files();
+// The manifest entry of `file` (throws when absent).
+const Json& model_entry(const std::string& file);
+// The token ids of prompt `prompt` ("p16", "p150") for `file`.
+std::vector<int32_t> prompt_tokens(const std::string& file, const std::string& prompt);
+// Raw little-endian f32 file of exactly n floats.
+std::vector<float> read_logits(const std::filesystem::path& path, size_t n);
+// Gap between the largest and second-largest value of a row.
+float top2_gap(std::span<const float> row);
+
+struct CaseResult {
+  double max_diff = 0.0, mean_diff = 0.0;
+  int max_pos = 0, argmax_agree = 0, excused = 0;
+  std::vector<int> bad_argmax;  // positions where the argmax differs although the gap is wide
+};
+// Max/mean |diff| over T rows of V logits, and argmax agreement (a disagreement is excused where
+// the reference's top-2 gap is below max_tol).
+CaseResult compare_logits(int T, int V, std::span<const float> want, std::span<const float> got,
+                          double max_tol);
+
+}  // namespace vkr::test
