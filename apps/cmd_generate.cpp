@@ -38,13 +38,17 @@ struct Stats {
 // Samples up to `n` tokens after `logits`, streaming text to stdout. Stops at an end-of-generation
 // token or when the text produced so far ends with one of `stops` (which is then not printed).
 void generate_tokens(Session& session, const Tokenizer& tok, Sampler& sampler,
-                     std::vector<float> logits, int n, const std::vector<std::string>& stops,
+                     const std::vector<float>& logits, int n, const std::vector<std::string>& stops,
                      Stats& stats) {
+  // Greedy without penalties needs only the argmax: computed on the GPU, 4 bytes read back.
+  const auto& p = sampler.params();
+  const bool gpu_greedy = p.temperature <= 0 && p.repetition_penalty == 1.0f &&
+                          p.presence_penalty == 0 && p.frequency_penalty == 0;
   StreamDecoder stream(tok);
   std::string pending;  // text held back while it could still be the start of a stop string
   const auto start = Clock::now();
+  int32_t id = n > 0 ? sampler.sample(logits) : 0;
   for (int i = 0; i < n; ++i) {
-    const int32_t id = sampler.sample(logits);
     sampler.accept(id);
     ++stats.generated;
     if (tok.is_eog(id)) break;
@@ -64,9 +68,9 @@ void generate_tokens(Session& session, const Tokenizer& tok, Sampler& sampler,
       std::fflush(stdout);
       pending.clear();
     }
-    if (stopped) break;
+    if (stopped || i + 1 == n) break;
     const int32_t next[] = {id};
-    logits = session.eval(0, next);
+    id = gpu_greedy ? session.eval_argmax(0, next) : sampler.sample(session.eval(0, next));
   }
   pending += stream.flush();
   std::fwrite(pending.data(), 1, pending.size(), stdout);
@@ -117,7 +121,7 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
     pending_text += chatml ? fmt::format("<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n", line)
                            : fmt::format("User: {}\n\nAssistant:", line);
     auto logits = prefill(session, tok, sampler, pending_text, stats);
-    generate_tokens(session, tok, sampler, std::move(logits), o.n_predict, stops, stats);
+    generate_tokens(session, tok, sampler, logits, o.n_predict, stops, stats);
     // The state already holds the reply; close the turn the way the template expects.
     pending_text = chatml ? "<|im_end|>\n" : "\n\n";
     std::printf("\n");
@@ -157,7 +161,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             Stats stats;
             auto logits = prefill(session, tok, sampler, o->prompt, stats);
             std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
-            generate_tokens(session, tok, sampler, std::move(logits), o->n_predict, {}, stats);
+            generate_tokens(session, tok, sampler, logits, o->n_predict, {}, stats);
             std::printf("\n");
             print_stats(stats);
             return 0;

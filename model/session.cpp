@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "kernels/sampling.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
 #include "vkr/queue.hpp"
@@ -13,7 +14,9 @@ namespace vkr {
 Session::Session(Model& model, uint32_t slots, uint32_t rows)
     : model_(model),
       state_(model.ctx(), model.config(), slots, model.fingerprint()),
-      scratch_(make_scratch(model.ctx(), model.config(), rows ? rows : model.options().max_tokens)) {}
+      scratch_(make_scratch(model.ctx(), model.config(), rows ? rows : model.options().max_tokens)),
+      argmax_(Buffer::create(model.ctx(), Lifetime::Activations, 4, MemoryUsage::Readback,
+                             "argmax")) {}
 
 void Session::check_ids(std::span<const int32_t> ids) const {
   require(!ids.empty(), ErrorCode::InvalidArgument, "empty input: at least one token is needed");
@@ -24,7 +27,7 @@ void Session::check_ids(std::span<const int32_t> ids) const {
   }
 }
 
-std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t> ids) {
+void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, bool argmax) {
   Context& ctx = model_.ctx();
   ctx.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
   std::memcpy(scratch_.ids.mapped(), ids.data(), ids.size_bytes());
@@ -33,7 +36,32 @@ std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t
   ForwardCall c = call;
   c.profile = profile_;
   record_forward(rec, model_, state_, scratch_, c);
+  if (argmax) {
+    kernels::argmax(ctx, rec,
+                    {Tensor::of(scratch_.logits, Shape{1, model_.config().V}, DType::F32),
+                     Tensor::of(argmax_, Shape{1}, DType::U32)});
+    rec.host_barrier();
+  }
   ctx.queue().submit(rec).wait();
+}
+
+int32_t Session::eval_argmax(uint32_t slot, std::span<const int32_t> ids) {
+  check_ids(ids);
+  require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
+          slot, state_.slots());
+  for (size_t at = 0; at < ids.size(); at += scratch_.rows) {
+    const auto n = static_cast<uint32_t>(std::min<size_t>(scratch_.rows, ids.size() - at));
+    submit({slot, 1, n, false}, ids.subspan(at, n), at + n == ids.size());
+  }
+  uint32_t id = 0;
+  argmax_.invalidate(0, 4);
+  std::memcpy(&id, argmax_.mapped(), 4);
+  return static_cast<int32_t>(id);
+}
+
+std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t> ids) {
+  Context& ctx = model_.ctx();
+  submit(call, ids, false);
   const uint64_t rows = call.all_logits ? uint64_t{call.B} * call.T : call.B;
   std::vector<float> logits(rows * model_.config().V);
   ctx.staging().download(scratch_.logits, std::span<float>(logits));

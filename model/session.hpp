@@ -20,6 +20,9 @@ class Session {
   // Runs `ids` through `slot` and returns the logits after the last id (V floats), or after every
   // id (ids.size() x V) with all_logits. Ids are checked (in [0, V)); an empty input is an error.
   std::vector<float> eval(uint32_t slot, std::span<const int32_t> ids, bool all_logits = false);
+  // Like eval() but returns only the argmax of the last logits, computed on the GPU, so greedy
+  // decoding reads back 4 bytes instead of V floats (608 KB per token for QRWKV6-32B).
+  int32_t eval_argmax(uint32_t slot, std::span<const int32_t> ids);
   // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one forward
   // call (one token per slot); returns (ids.size(), V) logits.
   std::vector<float> decode_batch(uint32_t first_slot, std::span<const int32_t> ids);
@@ -32,12 +35,15 @@ class Session {
   uint32_t rows() const { return scratch_.rows; }
 
  private:
+  // Records and submits one forward call; with `argmax` the argmax kernel runs on the last logits.
+  void submit(const ForwardCall& call, std::span<const int32_t> ids, bool argmax);
   std::vector<float> run(const ForwardCall& call, std::span<const int32_t> ids);
   void check_ids(std::span<const int32_t> ids) const;
 
   Model& model_;
   StateStore state_;
   Scratch scratch_;
+  Buffer argmax_;  // (1) u32, readback
   StageProfile* profile_ = nullptr;
 };
 

@@ -3,6 +3,7 @@
 // prefill == one call, save/restore (host and file) continues identically, batched slots == alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -158,6 +159,21 @@ TEST_P(ForwardState, BatchedSlotsMatchSeparateRuns) {
     const size_t V = model->config().V;
     EXPECT_TRUE(all_close(la, std::span(lab).first(V), 1e-5, 1e-5, "slot 0"));
     EXPECT_TRUE(all_close(lb, std::span(lab).subspan(V), 1e-5, 1e-5, "slot 1"));
+  }
+}
+
+// The GPU argmax path (greedy decoding) picks the same id as the host argmax of the logits.
+TEST_P(ForwardState, GpuArgmaxMatchesHostArgmax) {
+  const std::string file = GetParam();
+  auto model = Model::load(ctx(), kRefDir / file, quiet());
+  const auto tokens = prompt_tokens(file, "p150");
+  Session a(*model, 1), b(*model, 1);
+  for (size_t t = 0; t < 12; ++t) {
+    const auto ids = std::span(tokens).subspan(t * 5, 5);
+    const auto logits = a.eval(0, ids);
+    const int32_t want = static_cast<int32_t>(
+        std::max_element(logits.begin(), logits.end()) - logits.begin());
+    EXPECT_EQ(b.eval_argmax(0, ids), want) << "step " << t;
   }
 }
 
