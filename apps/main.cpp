@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   commands.push_back(vkr::cli::add_logits(app, common));
   commands.push_back(vkr::cli::add_perplexity(app, common));
   commands.push_back(vkr::cli::add_bench(app, common));
+  commands.push_back(vkr::cli::add_make_model(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
