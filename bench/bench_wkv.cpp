@@ -177,7 +177,7 @@ void run_case(Harness& h, const Shape4& s) {
 void bench_wkv(Harness& h) {
   const bool quick = h.options().quick;
   const std::vector<int> ts =
-      quick ? std::vector<int>{1, 64, 1024} : std::vector<int>{1, 16, 64, 256, 1024, 4096};
+      quick ? std::vector<int>{1, 16, 64, 1024} : std::vector<int>{1, 16, 64, 256, 1024, 4096};
   const std::vector<int> bs = quick ? std::vector<int>{1} : std::vector<int>{1, 8};
   const std::vector<int> ss = quick ? std::vector<int>{128} : std::vector<int>{64, 128};
   for (int S : ss)

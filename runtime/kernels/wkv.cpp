@@ -47,19 +47,21 @@ WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& ar
 
 // Policy. Both kernels keep the state in registers for the whole call; the chunked one pays a
 // fixed cost per chunk (five barriers, the intra-chunk A, an L-token minimum) but touches each
-// state entry once per chunk instead of once per token and blocks its loops over registers.
-// Measured with bench_wkv on lavapipe (llvmpipe 15, 2 cores shared with other builds, so +-20%;
-// B=1, H=40, S=128, Gla, f32, median us, sequential -> chunked = ratio):
-//   T=1 14066 -> 49322 (0.29x)   T=2 28032 -> 79759 (0.35x)   T=4 47649 -> 77794 (0.61x)
-//   T=8 75784 -> 79818 (0.95x)   T=16 131871 -> 71574 (1.84x) T=32 281651 -> 140801 (2.00x)
-//   T=64 342863 -> 191860 (1.79x)   T=1024 5786523 -> 4583519 (1.26x)
-// The crossover is between 8 and 16 tokens (one chunk, L = 16); from 16 on the chunked kernel is
-// faster, so T >= 16 goes chunked. GPUs use the same threshold until measured there.
+// state entry once per chunk instead of once per token.
+// CPU devices (lavapipe): the sequential kernel gives each invocation 4 contiguous state columns
+// (vec4 state loads) and reads r / k / logw as uniform vec4 loads, with no shared memory and no
+// barriers; it runs at ~20-25% of the probed FMA peak and beats the chunked kernel at every T.
+// Measured with bench_wkv --quick on lavapipe (llvmpipe 15, 2 cores shared with other builds, so
+// +-30%; B=1, H=40, S=128, Gla, f32, median us; sequential before -> after this kernel, chunked):
+//   T=1     7000 ->   1400 (chunked   25000)   T=16   45700 ->   5200 (chunked   26000)
+//   T=64  175000 ->  19500 (chunked   96000)   T=1024 2900000 -> 305000 (chunked 1500000)
+// So CPU devices always take the sequential kernel. GPUs: the sequential kernel has no parallelism
+// over tokens, so T >= 16 goes chunked (the crossover measured for the earlier kernels; not yet measured on a GPU).
 WkvKernel choose_wkv_kernel(const Capabilities& caps, int B, int H, int T, int S) {
-  (void)caps;
   (void)B;
   (void)H;
   (void)S;
+  if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) return WkvKernel::Decode;
   constexpr int kMinPrefillTokens = 16;
   return T >= kMinPrefillTokens ? WkvKernel::Prefill : WkvKernel::Decode;
 }

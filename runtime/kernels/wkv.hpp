@@ -63,7 +63,8 @@ WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& ar
 
 enum class WkvKernel { Decode, Prefill };
 
-// Sequential for short calls, chunked for long ones; see the measurements in wkv.cpp.
+// CPU devices: always sequential; GPUs: sequential for short calls, chunked for long ones. See the
+// measurements in wkv.cpp.
 WkvKernel choose_wkv_kernel(const Capabilities& caps, int B, int H, int T, int S);
 
 // Records the kernel choose_wkv_kernel() picks.

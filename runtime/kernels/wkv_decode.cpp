@@ -9,27 +9,21 @@
 namespace vkr::kernels {
 
 namespace {
-constexpr uint32_t kMaxTokensPerBlock = 32;
-
 ShaderId decode_shader(DType t) {
   return t == DType::F16 ? ShaderId::wkv_decode_f16 : ShaderId::wkv_decode_f32;
 }
-
-// Shared bytes of the shader: s_r, s_k, s_w (TB, S) and s_u (S), f32.
-uint32_t decode_shared_bytes(uint32_t S, uint32_t tb) { return 4 * (3 * tb * S + S); }
 }  // namespace
 
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S) {
   WkvDecodeConfig c;
-  // On a CPU driver (lavapipe) an invocation is a SIMD lane, so one workgroup per head costs
-  // nothing in parallelism and stages the tokens once per head instead of once per tile. On GPUs,
-  // tiles of one subgroup-ish width give B*H*S/VT workgroups to fill the machine at T = 1.
-  c.vt = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU
-             ? S
-             : std::min(S, std::max<uint32_t>(32, caps.subgroup_size));
-  if (S % c.vt != 0) c.vt = 32;  // S is a multiple of 32
-  c.tb = kMaxTokensPerBlock;
-  while (c.tb > 1 && decode_shared_bytes(S, c.tb) > caps.max_shared_memory) c.tb /= 2;
+  // One subgroup per workgroup (the shader has no barriers, so this only sets the grid): on
+  // lavapipe 8 invocations = one SIMD row, S / 32 workgroups per head; on GPUs a head's S / 4
+  // column quads in one or a few workgroups. wg is a power of two dividing S / 4 (a multiple of 8).
+  const uint32_t quads = S / 4;
+  c.wg = 1;
+  while (c.wg * 2 <= std::min(quads, std::max<uint32_t>(8, caps.subgroup_size)) &&
+         quads % (c.wg * 2) == 0)
+    c.wg *= 2;
   return c;
 }
 
@@ -37,15 +31,11 @@ void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args) {
   const WkvDims d = check_wkv_args(ctx, "wkv_decode", args);
   if (d.T == 0) return;
   const WkvDecodeConfig c = wkv_decode_config(ctx.caps(), d.S);
-  require(decode_shared_bytes(d.S, c.tb) <= ctx.caps().max_shared_memory,
-          ErrorCode::DeviceUnsupported,
-          "wkv_decode: S={} needs {} bytes of shared memory, device has {}", d.S,
-          decode_shared_bytes(d.S, c.tb), ctx.caps().max_shared_memory);
   const KernelDesc desc{decode_shader(args.r.dtype), 7, sizeof(WkvPush)};
-  const Kernel& k = ctx.pipelines().get(desc, {c.vt, d.S, c.tb, static_cast<uint32_t>(args.mode)});
-  // Dynamic loop iterations per token: the token loop only (+ the block loop every TB tokens).
-  const uint32_t window = wkv_window_tokens(ctx.caps(), 2);
-  record_wkv_windows(rec, k, args, d, window, Grid{d.S / c.vt, d.H, d.B});
+  const Kernel& k = ctx.pipelines().get(desc, {c.wg, d.S, static_cast<uint32_t>(args.mode)});
+  // Dynamic loop iterations per token: the token loop only (the row loops are unrolled).
+  const uint32_t window = wkv_window_tokens(ctx.caps(), 1);
+  record_wkv_windows(rec, k, args, d, window, Grid{d.S / (4 * c.wg), d.H, d.B});
 }
 
 }  // namespace vkr::kernels

@@ -9,8 +9,7 @@ namespace vkr::kernels {
 
 // Tiling chosen for a device and head size (exposed for tests and benches).
 struct WkvDecodeConfig {
-  uint32_t vt = 0;  // value columns (= invocations) per workgroup, divides S
-  uint32_t tb = 0;  // tokens staged in shared memory per barrier
+  uint32_t wg = 0;  // invocations per workgroup, each owning 4 value columns; 4 * wg divides S
 };
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S);
 

@@ -23,6 +23,23 @@ layout(push_constant) uniform Params {
   uint tn;      // tokens in the window
 } p;
 
+#ifdef WKV_IO_VEC4
+// The same buffers seen as 4-element rows (S and every row offset are multiples of 4): one vec4
+// load instead of four scalar ones (llvmpipe pays per load instruction and lane). Index = element
+// offset / 4.
+#if defined(VKR_DTYPE_F16)
+#define sfp4 f16vec4
+#else
+#define sfp4 vec4
+#endif
+layout(std430, set = 0, binding = 0) readonly buffer RBuf { sfp4 r4[]; };     // r: (B, T, H, S/4)
+layout(std430, set = 0, binding = 1) readonly buffer KBuf { sfp4 k4[]; };     // k: (B, T, H, S/4)
+layout(std430, set = 0, binding = 2) readonly buffer VBuf { sfp4 v4[]; };     // v: (B, T, H, S/4)
+layout(std430, set = 0, binding = 3) readonly buffer WBuf { vec4 logw4[]; };  // logw: (B, T, H, S/4)
+layout(std430, set = 0, binding = 4) readonly buffer UBuf { vec4 u4[]; };     // u: (H, S/4) (Rwkv6)
+layout(std430, set = 0, binding = 5) buffer StateBuf { vec4 state4[]; };      // state: (B, H, S, S/4)
+layout(std430, set = 0, binding = 6) writeonly buffer YBuf { vec4 y4[]; };    // y: (B, T, H, S/4)
+#else
 layout(std430, set = 0, binding = 0) readonly buffer RBuf { sfp r[]; };     // r: (B, T, H, S)
 layout(std430, set = 0, binding = 1) readonly buffer KBuf { sfp k[]; };     // k: (B, T, H, S)
 layout(std430, set = 0, binding = 2) readonly buffer VBuf { sfp v[]; };     // v: (B, T, H, S)
@@ -30,6 +47,8 @@ layout(std430, set = 0, binding = 3) readonly buffer WBuf { float logw[]; };  //
 layout(std430, set = 0, binding = 4) readonly buffer UBuf { float u[]; };   // u: (H, S) (Rwkv6 only)
 layout(std430, set = 0, binding = 5) buffer StateBuf { float state[]; };    // state: (B, H, S, S) [i][j]
 layout(std430, set = 0, binding = 6) writeonly buffer YBuf { float y[]; };  // y: (B, T, H, S)
+
+#endif
 
 // Offset of element (b, t, h, 0) of a (B, T, H, S) activation.
 uint wkv_act_at(uint b, uint t, uint h, uint S) { return ((b * p.T + t) * p.H + h) * S; }

@@ -236,10 +236,15 @@ TEST_F(WkvTest, SplitCallsCarryState) {
 }
 
 TEST_F(WkvTest, PolicyAndDispatcher) {
-  const Capabilities& caps = ctx().caps();
-  EXPECT_EQ(kernels::choose_wkv_kernel(caps, 1, 40, 1, 128), WkvKernel::Decode);
-  EXPECT_EQ(kernels::choose_wkv_kernel(caps, 1, 40, 1024, 128), WkvKernel::Prefill);
-  EXPECT_EQ(kernels::choose_wkv_kernel(caps, 8, 40, 4096, 64), WkvKernel::Prefill);
+  Capabilities gpu = ctx().caps();
+  gpu.device_type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 1, 40, 1, 128), WkvKernel::Decode);
+  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 1, 40, 1024, 128), WkvKernel::Prefill);
+  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 8, 40, 4096, 64), WkvKernel::Prefill);
+  // CPU devices: the sequential kernel is faster at every measured length (see wkv.cpp).
+  Capabilities cpu = ctx().caps();
+  cpu.device_type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  EXPECT_EQ(kernels::choose_wkv_kernel(cpu, 1, 40, 1024, 128), WkvKernel::Decode);
 }
 
 // Every bad argument throws ShapeMismatch naming the kernel, before anything is recorded.
