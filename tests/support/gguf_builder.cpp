@@ -1,6 +1,8 @@
 // GgufBuilder implementation: little-endian encoding of values, tensor infos and aligned data.
 #include "support/gguf_builder.hpp"
 
+#include "gguf_writer.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -18,34 +20,26 @@ void put(std::vector<std::byte>& out, T v) {
   std::memcpy(out.data() + at, &v, sizeof(T));  // hosts are little-endian, like GGUF
 }
 
-template <typename T>
-std::vector<std::byte> encode(T v) {
-  std::vector<std::byte> out;
-  put(out, v);
-  return out;
-}
-
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 }  // namespace
 
-GgufValue GgufValue::u8(uint8_t v) { return {0, encode(v)}; }
-GgufValue GgufValue::i8(int8_t v) { return {1, encode(v)}; }
-GgufValue GgufValue::u16(uint16_t v) { return {2, encode(v)}; }
-GgufValue GgufValue::i16(int16_t v) { return {3, encode(v)}; }
-GgufValue GgufValue::u32(uint32_t v) { return {4, encode(v)}; }
-GgufValue GgufValue::i32(int32_t v) { return {5, encode(v)}; }
-GgufValue GgufValue::f32(float v) { return {6, encode(v)}; }
-GgufValue GgufValue::boolean(bool v) { return {7, encode<uint8_t>(v ? 1 : 0)}; }
-GgufValue GgufValue::u64(uint64_t v) { return {10, encode(v)}; }
-GgufValue GgufValue::i64(int64_t v) { return {11, encode(v)}; }
-GgufValue GgufValue::f64(double v) { return {12, encode(v)}; }
+// Well-formed values are encoded by the tools' writer (model/gguf_writer), so tests and tools
+// share one encoder; only raw() below exists for malformed files.
+GgufValue GgufValue::from(const gguf::KvValue& v) { return {v.type_id(), v.payload()}; }
 
-GgufValue GgufValue::str(std::string_view v) {
-  std::vector<std::byte> out;
-  put_string(out, v);
-  return {8, std::move(out)};
-}
+GgufValue GgufValue::u8(uint8_t v) { return from(gguf::KvValue::u8(v)); }
+GgufValue GgufValue::i8(int8_t v) { return from(gguf::KvValue::i8(v)); }
+GgufValue GgufValue::u16(uint16_t v) { return from(gguf::KvValue::u16(v)); }
+GgufValue GgufValue::i16(int16_t v) { return from(gguf::KvValue::i16(v)); }
+GgufValue GgufValue::u32(uint32_t v) { return from(gguf::KvValue::u32(v)); }
+GgufValue GgufValue::i32(int32_t v) { return from(gguf::KvValue::i32(v)); }
+GgufValue GgufValue::f32(float v) { return from(gguf::KvValue::f32(v)); }
+GgufValue GgufValue::boolean(bool v) { return from(gguf::KvValue::boolean(v)); }
+GgufValue GgufValue::u64(uint64_t v) { return from(gguf::KvValue::u64(v)); }
+GgufValue GgufValue::i64(int64_t v) { return from(gguf::KvValue::i64(v)); }
+GgufValue GgufValue::f64(double v) { return from(gguf::KvValue::f64(v)); }
+GgufValue GgufValue::str(std::string_view v) { return from(gguf::KvValue::str(v)); }
 
 GgufValue GgufValue::array(ValueType elem, const std::vector<GgufValue>& items) {
   std::vector<std::byte> out;
@@ -61,21 +55,15 @@ GgufValue GgufValue::array(ValueType elem, const std::vector<GgufValue>& items) 
 }
 
 GgufValue GgufValue::string_array(const std::vector<std::string>& items) {
-  std::vector<GgufValue> values;
-  for (const std::string& s : items) values.push_back(str(s));
-  return array(ValueType::String, values);
+  return from(gguf::KvValue::string_array(items));
 }
 
 GgufValue GgufValue::i32_array(const std::vector<int32_t>& items) {
-  std::vector<GgufValue> values;
-  for (int32_t v : items) values.push_back(i32(v));
-  return array(ValueType::I32, values);
+  return from(gguf::KvValue::i32_array(items));
 }
 
 GgufValue GgufValue::f32_array(const std::vector<float>& items) {
-  std::vector<GgufValue> values;
-  for (float v : items) values.push_back(f32(v));
-  return array(ValueType::F32, values);
+  return from(gguf::KvValue::f32_array(items));
 }
 
 GgufValue GgufValue::raw(uint32_t type_id, std::vector<std::byte> payload) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gguf_types.hpp"
+#include "gguf_writer.hpp"
 
 namespace vkr::test {
 
@@ -34,6 +35,8 @@ class GgufValue {
   static GgufValue string_array(const std::vector<std::string>& items);
   static GgufValue i32_array(const std::vector<int32_t>& items);
   static GgufValue f32_array(const std::vector<float>& items);
+  // A value encoded by the tools' writer.
+  static GgufValue from(const gguf::KvValue& v);
   // Any type id followed by exactly `payload` (for malformed files: bad ids, huge lengths...).
   static GgufValue raw(uint32_t type_id, std::vector<std::byte> payload);
 
