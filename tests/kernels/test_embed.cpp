@@ -22,7 +22,7 @@ class EmbedTest : public test::GpuTest {
     if (dtype == DType::F32) return make_buffer(table);
     std::vector<uint16_t> bits(table.size());
     for (size_t i = 0; i < table.size(); ++i) {
-      bits[i] = dtype == DType::F16 ? test::to_f16(table[i]) : test::to_bf16(table[i]);
+      bits[i] = dtype == DType::F16 ? test::f32_to_f16_bits(table[i]) : test::f32_to_bf16_bits(table[i]);
     }
     return test::upload_vec<uint16_t>(ctx(), bits);
   }
@@ -45,8 +45,8 @@ class EmbedTest : public test::GpuTest {
       }
     }
     for (float& v : table) {  // round to the storage type first: the reference sees the same values
-      if (dtype == DType::F16) v = test::from_f16(test::to_f16(v));
-      if (dtype == DType::BF16) v = test::from_bf16(test::to_bf16(v));
+      if (dtype == DType::F16) v = test::f16_bits_to_f32(test::f32_to_f16_bits(v));
+      if (dtype == DType::BF16) v = test::bf16_bits_to_f32(test::f32_to_bf16_bits(v));
     }
     const size_t T = ids.size();
     std::vector<float> want(T * C, 0.0f);
