@@ -52,6 +52,13 @@ void Sampler::reset() {
   rng_.seed(params_.seed);
 }
 
+// llama.cpp's rule: shrink towards "less likely" whatever the sign of the logit, then subtract.
+float Sampler::penalized(float l, size_t count) const {
+  l = l > 0.0f ? l / params_.repetition_penalty : l * params_.repetition_penalty;
+  return l - (static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty);
+}
+
+// Applies the penalties to pool_ (ids of the history found there; pool_ is in ascending id order).
 void Sampler::apply_penalties() {
   const bool none = params_.repetition_penalty == 1.0f && params_.presence_penalty == 0.0f &&
                     params_.frequency_penalty == 0.0f;
@@ -62,44 +69,53 @@ void Sampler::apply_penalties() {
     size_t j = i;
     while (j < seen.size() && seen[j] == seen[i]) ++j;
     const int32_t id = seen[i];
-    const auto count = static_cast<float>(j - i);
+    const size_t count = j - i;
     i = j;
-    if (id < 0 || static_cast<size_t>(id) >= work_.size()) continue;  // from another vocab size
-    float& l = work_[id];
-    // llama.cpp's rule: shrink towards "less likely" whatever the sign of the logit.
-    l = l > 0.0f ? l / params_.repetition_penalty : l * params_.repetition_penalty;
-    l -= count * params_.frequency_penalty + params_.presence_penalty;
+    auto it = std::lower_bound(pool_.begin(), pool_.end(), id,
+                               [](const Candidate& c, int32_t v) { return c.id < v; });
+    if (it != pool_.end() && it->id == id) it->logit = penalized(it->logit, count);
   }
+}
+
+size_t Sampler::candidates_needed(size_t V) const {
+  const bool can_raise = params_.repetition_penalty < 1.0f || params_.presence_penalty < 0.0f ||
+                         params_.frequency_penalty < 0.0f;
+  const bool greedy = params_.temperature <= 0.0f;
+  if (can_raise || (!greedy && params_.top_k == 0)) return 0;
+  std::vector<int32_t> seen = history_;
+  std::sort(seen.begin(), seen.end());
+  const auto distinct = static_cast<size_t>(std::unique(seen.begin(), seen.end()) - seen.begin());
+  const size_t k = greedy ? 1 : static_cast<size_t>(params_.top_k);
+  return std::min(V, k + distinct);
 }
 
 int32_t Sampler::argmax() const {
-  int32_t best = -1;
-  for (size_t i = 0; i < work_.size(); ++i) {
-    if (work_[i] == kNegInf) continue;
-    if (best < 0 || work_[i] > work_[best]) best = static_cast<int32_t>(i);
+  const Candidate* best = nullptr;
+  for (const Candidate& c : pool_) {
+    if (c.logit == kNegInf) continue;
+    if (!best || before(c.logit, c.id, best->logit, best->id)) best = &c;
   }
-  require(best >= 0, ErrorCode::InvalidArgument, "sampler: every logit is NaN or -inf");
-  return best;
+  require(best != nullptr, ErrorCode::InvalidArgument, "sampler: every logit is NaN or -inf");
+  return best->id;
 }
 
-// Fills cand_ with the top_k (or all) pickable logits; sorted_ tells whether they are in order.
+// Fills cand_ with the top_k (or all) pickable entries of pool_; sorted_ tells whether they are
+// in order.
 void Sampler::select_candidates() {
   cand_.clear();
-  const size_t k = params_.top_k > 0 ? static_cast<size_t>(params_.top_k) : work_.size();
+  const size_t k = params_.top_k > 0 ? static_cast<size_t>(params_.top_k) : pool_.size();
   const auto heap_order = [](const Candidate& a, const Candidate& b) {
     return before(a.logit, a.id, b.logit, b.id);  // worst candidate on top
   };
-  for (size_t i = 0; i < work_.size(); ++i) {
-    const float l = work_[i];
-    if (l == kNegInf) continue;
-    const auto id = static_cast<int32_t>(i);
+  for (const Candidate& c : pool_) {
+    if (c.logit == kNegInf) continue;
     if (cand_.size() < k) {
-      cand_.push_back({l, id});
-      if (cand_.size() == k && k < work_.size())
+      cand_.push_back(c);
+      if (cand_.size() == k && k < pool_.size())
         std::make_heap(cand_.begin(), cand_.end(), heap_order);
-    } else if (before(l, id, cand_.front().logit, cand_.front().id)) {
+    } else if (before(c.logit, c.id, cand_.front().logit, cand_.front().id)) {
       std::pop_heap(cand_.begin(), cand_.end(), heap_order);
-      cand_.back() = {l, id};
+      cand_.back() = c;
       std::push_heap(cand_.begin(), cand_.end(), heap_order);
     }
   }
@@ -155,19 +171,51 @@ int32_t Sampler::draw() {
   return cand_[kept - 1].id;  // rounding left u just above the last partial sum
 }
 
-int32_t Sampler::sample(std::span<const float> logits) {
-  require(!logits.empty(), ErrorCode::InvalidArgument, "sampler: empty logits");
-  work_.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) {
-    const float l = logits[i];
-    // +inf is a hard "pick me" (e.g. a forced token); NaN is treated as "never".
-    if (l == std::numeric_limits<float>::infinity()) return static_cast<int32_t>(i);
-    work_[i] = std::isnan(l) ? kNegInf : l;
-  }
+// The chain after pool_ holds the row's pickable entries in ascending id order.
+int32_t Sampler::pick(bool had_pickable) {
+  require(had_pickable, ErrorCode::InvalidArgument, "sampler: every logit is NaN or -inf");
   apply_penalties();
   if (params_.temperature <= 0.0f) return argmax();
   select_candidates();
   return draw();
+}
+
+int32_t Sampler::sample(std::span<const float> logits) {
+  require(!logits.empty(), ErrorCode::InvalidArgument, "sampler: empty logits");
+  pool_.clear();
+  pool_.reserve(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const float l = logits[i];
+    // +inf is a hard "pick me" (e.g. a forced token); NaN is treated as "never".
+    if (l == std::numeric_limits<float>::infinity()) return static_cast<int32_t>(i);
+    if (!std::isnan(l) && l != kNegInf) pool_.push_back({l, static_cast<int32_t>(i)});
+  }
+  return pick(!pool_.empty());
+}
+
+int32_t Sampler::sample_candidates(std::span<const int32_t> ids, std::span<const float> logits) {
+  require(!ids.empty() && ids.size() == logits.size(), ErrorCode::InvalidArgument,
+          "sampler: {} candidate ids for {} logits (need the same, at least one)", ids.size(),
+          logits.size());
+  pool_.clear();
+  int32_t forced = -1;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const float l = logits[i];
+    require(ids[i] >= 0, ErrorCode::InvalidArgument, "sampler: negative candidate id {}", ids[i]);
+    if (l == std::numeric_limits<float>::infinity()) {
+      if (forced < 0 || ids[i] < forced) forced = ids[i];
+    } else if (!std::isnan(l) && l != kNegInf) {
+      pool_.push_back({l, ids[i]});
+    }
+  }
+  if (forced >= 0) return forced;
+  std::sort(pool_.begin(), pool_.end(),
+            [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
+  for (size_t i = 1; i < pool_.size(); ++i) {
+    require(pool_[i].id != pool_[i - 1].id, ErrorCode::InvalidArgument,
+            "sampler: candidate id {} given twice", pool_[i].id);
+  }
+  return pick(!pool_.empty());
 }
 
 }  // namespace vkr

@@ -37,6 +37,16 @@ class Sampler {
   // is picked outright (the lowest such id). Throws InvalidArgument when logits is empty or no
   // logit is pickable. Does not call accept(); the caller does, so prompt ids can be accepted too.
   int32_t sample(std::span<const float> logits);
+  // How many of a row's largest logits (from a GPU top-K, see kernels::topk) are enough for
+  // sample_candidates() to pick exactly what sample() would pick from the whole row of `V`:
+  // top_k plus the distinct ids the penalties may lower (penalties only ever lower a logit, so
+  // the post-penalty top_k are among them), or 1 plus those when greedy. 0 when the whole row
+  // is needed: top_k disabled, or a penalty setting that can raise a logit (repetition < 1,
+  // negative presence/frequency).
+  size_t candidates_needed(size_t V) const;
+  // sample() over a row known only by some of its entries (any order, distinct ids); the others
+  // count as below all of them. Same chain, same random stream.
+  int32_t sample_candidates(std::span<const int32_t> ids, std::span<const float> logits);
   // Records an id for the penalties (keeps the last penalty_last_n).
   void accept(int32_t id);
   // Forgets the history and restarts the random stream from params.seed.
@@ -50,14 +60,16 @@ class Sampler {
   };
 
   void apply_penalties();
+  float penalized(float logit, size_t count) const;
   int32_t argmax() const;
+  int32_t pick(bool had_pickable);
   void select_candidates();
   int32_t draw();
 
   SamplerParams params_;
   std::mt19937_64 rng_;
   std::vector<int32_t> history_;  // oldest first, at most penalty_last_n
-  std::vector<float> work_;       // (V) penalized logits, reused between calls
+  std::vector<Candidate> pool_;   // every pickable (id, penalized logit) of the row
   std::vector<Candidate> cand_;   // surviving candidates, reused between calls
   std::vector<double> prob_;      // unnormalized probabilities of cand_
   bool sorted_ = false;           // cand_ is in descending logit order

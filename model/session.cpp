@@ -10,6 +10,11 @@
 #include "vkr/staging.hpp"
 
 namespace vkr {
+namespace {
+// The values follow the ids in one readback buffer, at an offset every device accepts for a
+// storage-buffer binding (minStorageBufferOffsetAlignment <= 256 by the Vulkan spec).
+uint64_t topk_values_offset(uint32_t k) { return (k * 4ull + 255) / 256 * 256; }
+}  // namespace
 
 Session::Session(Model& model, uint32_t slots, uint32_t rows)
     : model_(model),
@@ -27,7 +32,8 @@ void Session::check_ids(std::span<const int32_t> ids) const {
   }
 }
 
-void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, bool argmax) {
+void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail,
+                     uint32_t k) {
   Context& ctx = model_.ctx();
   ctx.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
   std::memcpy(scratch_.ids.mapped(), ids.data(), ids.size_bytes());
@@ -36,32 +42,57 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, bool
   ForwardCall c = call;
   c.profile = profile_;
   record_forward(rec, model_, state_, scratch_, c);
-  if (argmax) {
-    kernels::argmax(ctx, rec,
-                    {Tensor::of(scratch_.logits, Shape{1, model_.config().V}, DType::F32),
-                     Tensor::of(argmax_, Shape{1}, DType::U32)});
-    rec.host_barrier();
+  const Tensor last = Tensor::of(scratch_.logits, Shape{1, model_.config().V}, DType::F32);
+  if (tail == Tail::Argmax) {
+    kernels::argmax(ctx, rec, {last, Tensor::of(argmax_, Shape{1}, DType::U32)});
+  } else if (tail == Tail::TopK) {
+    kernels::topk(ctx, rec,
+                  {last, Tensor::of(topk_, Shape{1, k}, DType::U32),
+                   Tensor::of(topk_, Shape{1, k}, DType::F32, topk_values_offset(k))});
   }
+  if (tail != Tail::None) rec.host_barrier();
   ctx.queue().submit(rec).wait();
 }
 
-int32_t Session::eval_argmax(uint32_t slot, std::span<const int32_t> ids) {
+void Session::run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail, uint32_t k) {
   check_ids(ids);
   require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
           slot, state_.slots());
   for (size_t at = 0; at < ids.size(); at += scratch_.rows) {
     const auto n = static_cast<uint32_t>(std::min<size_t>(scratch_.rows, ids.size() - at));
-    submit({slot, 1, n, false}, ids.subspan(at, n), at + n == ids.size());
+    submit({slot, 1, n, false}, ids.subspan(at, n), at + n == ids.size() ? tail : Tail::None, k);
   }
+}
+
+int32_t Session::eval_argmax(uint32_t slot, std::span<const int32_t> ids) {
+  run_pieces(slot, ids, Tail::Argmax);
   uint32_t id = 0;
   argmax_.invalidate(0, 4);
   std::memcpy(&id, argmax_.mapped(), 4);
   return static_cast<int32_t>(id);
 }
 
+Session::TopK Session::eval_topk(uint32_t slot, std::span<const int32_t> ids, uint32_t k) {
+  const uint32_t V = model_.config().V;
+  require(k >= 1 && k <= V, ErrorCode::InvalidArgument, "eval_topk: k = {} must be in [1, {}]", k,
+          V);
+  if (k > topk_cap_) {
+    model_.ctx().queue().wait_idle();
+    topk_ = Buffer::create(model_.ctx(), Lifetime::Activations, topk_values_offset(k) + k * 4ull,
+                           MemoryUsage::Readback, "topk");
+    topk_cap_ = k;
+  }
+  run_pieces(slot, ids, Tail::TopK, k);
+  TopK out{std::vector<int32_t>(k), std::vector<float>(k)};
+  topk_.invalidate(0, topk_values_offset(k) + k * 4ull);
+  std::memcpy(out.ids.data(), topk_.mapped(), k * 4ull);
+  std::memcpy(out.logits.data(), topk_.mapped() + topk_values_offset(k), k * 4ull);
+  return out;
+}
+
 std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t> ids) {
   Context& ctx = model_.ctx();
-  submit(call, ids, false);
+  submit(call, ids, Tail::None);
   const uint64_t rows = call.all_logits ? uint64_t{call.B} * call.T : call.B;
   std::vector<float> logits(rows * model_.config().V);
   ctx.staging().download(scratch_.logits, std::span<float>(logits));

@@ -23,6 +23,14 @@ class Session {
   // Like eval() but returns only the argmax of the last logits, computed on the GPU, so greedy
   // decoding reads back 4 bytes instead of V floats (608 KB per token for QRWKV6-32B).
   int32_t eval_argmax(uint32_t slot, std::span<const int32_t> ids);
+  // Like eval() but returns only the k largest logits after the last id (ids ascending; ties
+  // lowest id first), selected on the GPU: what Sampler::sample_candidates() needs, 8k bytes read
+  // back instead of 4V. k in [1, V].
+  struct TopK {
+    std::vector<int32_t> ids;
+    std::vector<float> logits;
+  };
+  TopK eval_topk(uint32_t slot, std::span<const int32_t> ids, uint32_t k);
   // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one forward
   // call (one token per slot); returns (ids.size(), V) logits.
   std::vector<float> decode_batch(uint32_t first_slot, std::span<const int32_t> ids);
@@ -35,8 +43,12 @@ class Session {
   uint32_t rows() const { return scratch_.rows; }
 
  private:
-  // Records and submits one forward call; with `argmax` the argmax kernel runs on the last logits.
-  void submit(const ForwardCall& call, std::span<const int32_t> ids, bool argmax);
+  // What runs on the last logits after the forward, in the same submission.
+  enum class Tail { None, Argmax, TopK };
+  // Records and submits one forward call (+ the tail kernel on the last logits).
+  void submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
+  // Runs all pieces of `ids` through `slot`; the tail runs after the last piece.
+  void run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
   std::vector<float> run(const ForwardCall& call, std::span<const int32_t> ids);
   void check_ids(std::span<const int32_t> ids) const;
 
@@ -44,6 +56,8 @@ class Session {
   StateStore state_;
   Scratch scratch_;
   Buffer argmax_;  // (1) u32, readback
+  Buffer topk_;    // (k) u32 ids then (k) f32 logits, readback; grown on demand
+  uint32_t topk_cap_ = 0;
   StageProfile* profile_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
-// sampling.hpp: host twins of shaders/sampling.comp: on-GPU argmax and temperature softmax over a
-// (rows, V) logits buffer, so generation reads back one id or one probability row.
+// sampling.hpp: host twins of shaders/sampling.comp (on-GPU argmax, temperature softmax) and
+// shaders/topk.comp (top-K selection) over a (rows, V) logits buffer, so generation reads back one
+// id, one probability row or K candidates instead of the whole vocabulary.
 #pragma once
 
 #include "vkr/recorder.hpp"
@@ -18,6 +19,15 @@ struct SoftmaxArgs {
   float temperature = 1.0f;  // > 0
 };
 
+// The K largest logits of each row (shaders/topk.comp), listed in ascending id order; ties at the
+// K-th value are taken lowest id first and NaN ranks below -inf, so the set is exactly the first
+// K entries of the CPU sampler's order (value descending, id ascending).
+struct TopkArgs {
+  Tensor logits;  // (rows, V) f32
+  Tensor ids;     // (rows, K) u32, 1 <= K <= V
+  Tensor values;  // (rows, K) f32
+};
+
 // Mirrors `Params p` in the shader.
 struct SamplingPush {
   uint32_t rows, V;
@@ -27,5 +37,6 @@ static_assert(sizeof(SamplingPush) == 12);
 
 void argmax(Context& ctx, Recorder& rec, const ArgmaxArgs& args);
 void softmax(Context& ctx, Recorder& rec, const SoftmaxArgs& args);
+void topk(Context& ctx, Recorder& rec, const TopkArgs& args);
 
 }  // namespace vkr::kernels

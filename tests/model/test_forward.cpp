@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "model.hpp"
+#include "sampler.hpp"
 #include "session.hpp"
 #include "support/compare.hpp"
 #include "support/gpu_env.hpp"
@@ -175,6 +177,43 @@ TEST_P(ForwardState, GpuArgmaxMatchesHostArgmax) {
         std::max_element(logits.begin(), logits.end()) - logits.begin());
     EXPECT_EQ(b.eval_argmax(0, ids), want) << "step " << t;
   }
+}
+
+// The GPU top-k path (sampling) returns the k largest logits of the same row, and the sampler
+// picks the same ids from them as from the whole row.
+TEST_P(ForwardState, GpuTopKFeedsTheSamplerExactly) {
+  const std::string file = GetParam();
+  auto model = Model::load(ctx(), kRefDir / file, quiet());
+  const auto tokens = prompt_tokens(file, "p150");
+  Session a(*model, 1), b(*model, 1);
+  SamplerParams sp;
+  sp.repetition_penalty = 1.2f;
+  sp.seed = 5;
+  Sampler whole(sp), cand(sp);
+  for (size_t t = 0; t < 10; ++t) {
+    const auto ids = std::span(tokens).subspan(t * 3, 3);
+    const auto logits = a.eval(0, ids);
+    const size_t k = cand.candidates_needed(logits.size());
+    const auto top = b.eval_topk(0, ids, static_cast<uint32_t>(k));
+    ASSERT_EQ(top.ids.size(), k);
+    std::vector<float> sorted = logits;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(k - 1), sorted.end(),
+                     std::greater<>());
+    for (size_t i = 0; i < k; ++i) {  // every returned logit is the row's and among its k largest
+      ASSERT_EQ(top.logits[i], logits[top.ids[i]]) << "step " << t;
+      ASSERT_GE(top.logits[i], sorted[k - 1]) << "step " << t;
+      if (i > 0) ASSERT_LT(top.ids[i - 1], top.ids[i]);
+    }
+    const int32_t x = whole.sample(logits), y = cand.sample_candidates(top.ids, top.logits);
+    EXPECT_EQ(x, y) << "step " << t;
+    whole.accept(x);
+    cand.accept(y);
+    for (int32_t id : ids) {
+      whole.accept(id);
+      cand.accept(id);
+    }
+  }
+  EXPECT_THROW(b.eval_topk(0, std::span(tokens).first(1), 0), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Micro, ForwardState,

@@ -242,5 +242,77 @@ TEST(Sampler, FullVocabularyDefaultsStayInTopK) {
   }
 }
 
+// The first n entries of a row in the order (value descending, id ascending), as kernels::topk
+// returns them (in id order).
+void top_entries(const std::vector<float>& row, size_t n, std::vector<int32_t>& ids,
+                 std::vector<float>& vals) {
+  std::vector<int32_t> order(row.size());
+  for (size_t i = 0; i < row.size(); ++i) order[i] = static_cast<int32_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+  order.resize(n);
+  std::sort(order.begin(), order.end());
+  ids = order;
+  vals.clear();
+  for (int32_t id : order) vals.push_back(row[id]);
+}
+
+// The GPU path (top-K candidates read back) must pick exactly what the whole-row path picks,
+// penalties included, step after step with the same random stream.
+TEST(Sampler, CandidatePathMatchesWholeRow) {
+  struct Case {
+    float temp;
+    int top_k;
+    float top_p, min_p, rep, presence, frequency;
+  };
+  const Case cases[] = {{0.8f, 40, 0.95f, 0.05f, 1.0f, 0.0f, 0.0f},
+                        {1.0f, 5, 1.0f, 0.0f, 1.3f, 0.0f, 0.0f},
+                        {0.7f, 20, 0.9f, 0.0f, 1.1f, 0.5f, 0.25f},
+                        {0.0f, 0, 1.0f, 0.0f, 1.5f, 1.0f, 0.0f},  // greedy with penalties
+                        {1.2f, 1, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f}};
+  for (const Case& c : cases) {
+    SamplerParams p;
+    p.temperature = c.temp;
+    p.top_k = c.top_k;
+    p.top_p = c.top_p;
+    p.min_p = c.min_p;
+    p.repetition_penalty = c.rep;
+    p.presence_penalty = c.presence;
+    p.frequency_penalty = c.frequency;
+    p.penalty_last_n = 16;
+    p.seed = 77;
+    Sampler whole(p), cand(p);
+    std::vector<int32_t> ids;
+    std::vector<float> vals;
+    for (int step = 0; step < 60; ++step) {
+      // Few distinct values: the penalized ids keep landing on the top-k boundary.
+      auto row = random_logits(500, 1000 + step);
+      for (float& x : row) x = std::round(x);
+      const size_t n = cand.candidates_needed(row.size());
+      ASSERT_GT(n, 0u);
+      top_entries(row, n, ids, vals);
+      const int32_t a = whole.sample(row), b = cand.sample_candidates(ids, vals);
+      ASSERT_EQ(a, b) << "step " << step << " top_k " << c.top_k << " temp " << c.temp;
+      whole.accept(a);
+      cand.accept(b);
+      whole.accept(step % 7);  // prompt-like ids that are often not among the candidates
+      cand.accept(step % 7);
+    }
+  }
+  SamplerParams raise;
+  raise.repetition_penalty = 0.9f;  // raises logits: the whole row is needed
+  EXPECT_EQ(Sampler(raise).candidates_needed(100), 0u);
+  SamplerParams no_k;
+  no_k.top_k = 0;
+  EXPECT_EQ(Sampler(no_k).candidates_needed(100), 0u);
+  SamplerParams small;
+  small.top_k = 400;
+  EXPECT_EQ(Sampler(small).candidates_needed(100), 100u);
+  Sampler s(small);
+  const std::vector<int32_t> dup_ids{1, 1};
+  const std::vector<float> dup_vals{0.5f, 0.25f};
+  EXPECT_THROW(s.sample_candidates(dup_ids, dup_vals), Error);
+  EXPECT_THROW(s.sample_candidates(dup_ids, std::span(dup_vals).first(1)), Error);
+}
+
 }  // namespace
 }  // namespace vkr
