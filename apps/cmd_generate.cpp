@@ -38,7 +38,7 @@ struct Stats {
 // One decode step after `id`. Greedy without penalties reads back only the argmax; otherwise,
 // when the sampler can pick exactly from the row's largest logits (Sampler::candidates_needed),
 // they are selected on the GPU and only those come back (8k bytes instead of 4V: 608 KB per
-// token for QRWKV6's vocabulary); else the whole row.
+// token for QRWKV6's vocabulary) where that pays (Session::gpu_topk_pays); else the whole row.
 int32_t decode_step(Session& session, Sampler& sampler, int32_t id) {
   const int32_t next[] = {id};
   const auto& p = sampler.params();
@@ -46,7 +46,7 @@ int32_t decode_step(Session& session, Sampler& sampler, int32_t id) {
       p.repetition_penalty == 1.0f && p.presence_penalty == 0 && p.frequency_penalty == 0;
   if (p.temperature <= 0 && no_penalty) return session.eval_argmax(0, next);
   const size_t V = session.model().config().V;
-  if (const size_t k = sampler.candidates_needed(V); k > 0 && k < V) {
+  if (const size_t k = sampler.candidates_needed(V); k > 0 && k < V && session.gpu_topk_pays()) {
     const auto top = session.eval_topk(0, next, static_cast<uint32_t>(k));
     return sampler.sample_candidates(top.ids, top.logits);
   }

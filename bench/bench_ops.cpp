@@ -1,5 +1,5 @@
 // bench_ops.cpp: the "ops" bench family: one row per block-op kernel (norm, group_norm,
-// token_shift ddlerp / lerp, decay, elementwise, embed, argmax, softmax) at QRWKV6-32B widths
+// token_shift ddlerp / lerp, decay, elementwise, embed, argmax, softmax, topk) at QRWKV6-32B widths
 // (C = 5120, T in {1, 512}; quick: {1, 64}). Each row is verified once against the CPU reference
 // (on a prefix of rows where the reference would be slow), then timed; these kernels are
 // bandwidth-bound, so rows report GB/s against the copy peak, except the LoRA ops (ddlerp, decay)
@@ -309,6 +309,28 @@ void bench_sampling(Env& e, uint64_t rows) {
     add(
         e, "softmax", "row", "f32", {{"rows", rows}, {"V", kV}},
         [&](Recorder& r) { kernels::softmax(e.ctx, r, a); }, 16.0 * dbl(n), 0, note);
+  }
+  if (e.h.selected("topk", "row")) {
+    constexpr uint32_t kK = 104;  // the sampler's default: top_k 40 + 64 penalized ids
+    Buffer bv = e.zeros(rows * kK);
+    Buffer bk = Buffer::create(e.ctx, Lifetime::Activations, rows * kK * 4, MemoryUsage::Device,
+                               "topk ids");
+    kernels::TopkArgs a{f32(bl, {rows, kV}), Tensor::of(bk, {rows, kK}, DType::U32),
+                        f32(bv, {rows, kK})};
+    e.run([&](Recorder& r) { kernels::topk(e.ctx, r, a); });
+    std::vector<uint32_t> got(rows * kK);
+    e.ctx.staging().download(bk, std::span<uint32_t>(got));
+    bool ok = true;  // every returned logit is >= the row's K-th largest (values are distinct)
+    for (size_t r = 0; r < rows; ++r) {
+      Vec row(l.begin() + static_cast<ptrdiff_t>(r * kV), l.begin() + static_cast<ptrdiff_t>((r + 1) * kV));
+      std::nth_element(row.begin(), row.begin() + (kK - 1), row.end(), std::greater<>());
+      for (size_t i = 0; i < kK; ++i) ok &= got[r * kK + i] < kV && l[r * kV + got[r * kK + i]] >= row[kK - 1];
+    }
+    // Five passes read the row (4 radix passes + compaction's count and write walks ~ 6).
+    add(
+        e, "topk", "row", "f32", {{"rows", rows}, {"V", kV}, {"K", kK}},
+        [&](Recorder& r) { kernels::topk(e.ctx, r, a); }, 24.0 * dbl(n), 0,
+        ok ? "verified exact set" : "VERIFICATION FAILED: wrong ids");
   }
 }
 

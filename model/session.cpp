@@ -72,6 +72,10 @@ int32_t Session::eval_argmax(uint32_t slot, std::span<const int32_t> ids) {
   return static_cast<int32_t>(id);
 }
 
+bool Session::gpu_topk_pays() const {
+  return model_.ctx().caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
 Session::TopK Session::eval_topk(uint32_t slot, std::span<const int32_t> ids, uint32_t k) {
   const uint32_t V = model_.config().V;
   require(k >= 1 && k <= V, ErrorCode::InvalidArgument, "eval_topk: k = {} must be in [1, {}]", k,

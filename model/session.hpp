@@ -31,6 +31,11 @@ class Session {
     std::vector<float> logits;
   };
   TopK eval_topk(uint32_t slot, std::span<const int32_t> ids, uint32_t k);
+  // Whether eval_topk() beats reading the whole row back and selecting on the host. Measured
+  // (bench kernels topk vs argmax rows): on a CPU device (lavapipe) the row is already in host
+  // memory and the shader's shared-memory atomics are slow (8.2 ms vs ~0.5 ms on the host for
+  // V = 152064), so there it does not; on a GPU the readback over the bus is what it saves.
+  bool gpu_topk_pays() const;
   // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one forward
   // call (one token per slot); returns (ids.size(), V) logits.
   std::vector<float> decode_batch(uint32_t first_slot, std::span<const int32_t> ids);
