@@ -3,33 +3,32 @@
 //   Rwkv6: y_t[j] = scale * sum_i r_t[i] (M[i][j] + u[i] k_t[i] v_t[j]);  M[i][j] = w_t[i] M[i][j] + k_t[i] v_t[j]
 //   Gla:   M[i][j] = w_t[i] M[i][j] + k_t[i] v_t[j];  y_t[j] = scale * sum_i r_t[i] M[i][j]
 //   with w_t = exp(logw_t), for t = 0..T-1 of each sequence, M starting from and ending in `state`.
-// grid: (S / (4 * WG), H, B); invocation q = tile * WG + x owns the 4 contiguous state columns
-//   j = 4q .. 4q + 3 and keeps their S rows in registers (vec4 m[S]) for the whole call, so the
-//   state is read and written once per call with one vec4 load / store per row. Per token, r, k,
+// grid: (S / (COLS * WG), H, B); invocation q = tile * WG + x owns COLS contiguous state columns
+//   (COLS = 4: j = 4q .. 4q + 3; COLS = 1: j = q) and keeps their S rows in registers for the
+//   whole call, so the state is read and written once per call. Per token, r, k,
 //   logw (and u) are read straight from memory as vec4: every invocation of the workgroup reads the
 //   same address (a uniform load: one load, not one per lane, on llvmpipe; a broadcast on GPUs),
 //   and each loaded value feeds 4 columns. No shared memory and no barriers.
-//   GPU caveat (unmeasured): 4 * S state floats per invocation exceed a GPU's register file at
-//   S >= 64 and spill; GPUs take this kernel only for T < 16 (wkv.cpp).
-// spec: 0 = WG (local size x; 4 * WG divides S), 1 = S (head size), 2 = MODE (0 Rwkv6, 1 Gla).
+//   COLS = 4 suits CPU devices (one vec4 load per row on llvmpipe); 4 * S floats per invocation
+//   would exceed a GPU's register file and spill, so GPUs get COLS = 1 (S floats).
+// spec: 0 = WG (local size x; COLS * WG divides S), 1 = S (head size), 2 = MODE (0 Rwkv6, 1 Gla),
+//   3 = COLS (4 or 1).
 // push: B, T, H, scale, token window t0, tn (see common/wkv_io.glsl).
 #extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint S = 64;
 layout(constant_id = 2) const uint MODE = 0;
+layout(constant_id = 3) const uint COLS = 4;
 
 #define WKV_IO_VEC4
 #include "common/types.glsl"
 #include "common/index.glsl"
 #include "common/wkv_io.glsl"
 
-void main() {
+// COLS == 4: invocation q owns columns 4q .. 4q + 3 (vec4 m[S]; lavapipe: fewer, wider loads).
+void decode_cols4(uint q, uint h, uint b) {
   const uint S4 = S / 4;
-  const uint q = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x;  // column quad
-  const uint h = gl_WorkGroupID.y;
-  const uint b = gl_WorkGroupID.z;
-
   vec4 m[S];  // m[i] = M[i][4q .. 4q + 3]
   const uint st = wkv_state_at(b, h, S) / 4;
   [[unroll]] for (uint i = 0; i < S; ++i) m[i] = state4[st + i * S4 + q];
@@ -66,4 +65,51 @@ void main() {
   }
 
   [[unroll]] for (uint i = 0; i < S; ++i) state4[st + i * S4 + q] = m[i];
+}
+
+// COLS == 1: invocation j owns column j (float m[S]: S registers, which a GPU holds without
+// spilling up to S = 128; adjacent invocations touch adjacent floats, so state and v / y accesses
+// coalesce). Single components of the vec4 views are read and written.
+void decode_cols1(uint j, uint h, uint b) {
+  const uint S4 = S / 4, jq = j >> 2, jc = j & 3u;
+  float m[S];
+  const uint st = wkv_state_at(b, h, S) / 4;
+  [[unroll]] for (uint i = 0; i < S; ++i) m[i] = state4[st + i * S4 + jq][jc];
+  for (uint tt = 0; tt < p.tn; ++tt) {
+    const uint at = wkv_act_at(b, p.t0 + tt, h, S) / 4;
+    const float vj = float(v4[at + jq][jc]);
+    float acc = 0.0;
+    [[unroll]] for (uint i4 = 0; i4 < S4; ++i4) {
+      const vec4 rr = vec4(r4[at + i4]);  // uniform (broadcast) loads
+      const vec4 kk = vec4(k4[at + i4]);
+      const vec4 ww = exp(logw4[at + i4]);
+      if (MODE == MODE_RWKV6) {
+        const vec4 uu = u4[h * S4 + i4];
+        [[unroll]] for (uint c = 0; c < 4; ++c) {
+          const uint i = 4 * i4 + c;
+          const float kv = kk[c] * vj;
+          acc += rr[c] * (m[i] + uu[c] * kv);
+          m[i] = ww[c] * m[i] + kv;
+        }
+      } else {
+        [[unroll]] for (uint c = 0; c < 4; ++c) {
+          const uint i = 4 * i4 + c;
+          m[i] = ww[c] * m[i] + kk[c] * vj;
+          acc += rr[c] * m[i];
+        }
+      }
+    }
+    y4[at + jq][jc] = p.scale * acc;
+  }
+  [[unroll]] for (uint i = 0; i < S; ++i) state4[st + i * S4 + jq][jc] = m[i];
+}
+
+void main() {
+  const uint q = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+  // The spec constant folds this branch away when the pipeline is created.
+  if (COLS == 4u) {
+    decode_cols4(q, gl_WorkGroupID.y, gl_WorkGroupID.z);
+  } else {
+    decode_cols1(q, gl_WorkGroupID.y, gl_WorkGroupID.z);
+  }
 }

@@ -16,26 +16,32 @@ ShaderId decode_shader(DType t) {
 
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S) {
   WkvDecodeConfig c;
-  // One subgroup per workgroup (the shader has no barriers, so this only sets the grid): on
-  // lavapipe 8 invocations = one SIMD row, S / 32 workgroups per head; on GPUs a head's S / 4
-  // column quads in one or a few workgroups. wg is a power of two dividing S / 4 (a multiple of 8).
-  const uint32_t quads = S / 4;
+  // CPU devices (llvmpipe): 4 columns per invocation, one vec4 load per state row; the state
+  // lives in (spilled) memory anyway there. GPUs: one column, S registers per invocation.
+  c.cols = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 4 : 1;
+  // The shader has no barriers, so wg only sets the grid: one SIMD row (8 on lavapipe) or a
+  // subgroup (32/64) of columns per workgroup; a power of two dividing S / cols.
+  const uint32_t units = S / c.cols;
+  const uint32_t target = std::max<uint32_t>(8, caps.subgroup_size);
   c.wg = 1;
-  while (c.wg * 2 <= std::min(quads, std::max<uint32_t>(8, caps.subgroup_size)) &&
-         quads % (c.wg * 2) == 0)
-    c.wg *= 2;
+  while (c.wg * 2 <= std::min(units, target) && units % (c.wg * 2) == 0) c.wg *= 2;
   return c;
 }
 
-void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args) {
+void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
+                const std::optional<WkvDecodeConfig>& config) {
   const WkvDims d = check_wkv_args(ctx, "wkv_decode", args);
   if (d.T == 0) return;
-  const WkvDecodeConfig c = wkv_decode_config(ctx.caps(), d.S);
+  const WkvDecodeConfig c = config ? *config : wkv_decode_config(ctx.caps(), d.S);
+  require((c.cols == 1 || c.cols == 4) && c.wg > 0 && d.S % (c.cols * c.wg) == 0,
+          ErrorCode::InvalidArgument,
+          "wkv_decode: config cols={} wg={} does not tile head size {}", c.cols, c.wg, d.S);
   const KernelDesc desc{decode_shader(args.r.dtype), 7, sizeof(WkvPush)};
-  const Kernel& k = ctx.pipelines().get(desc, {c.wg, d.S, static_cast<uint32_t>(args.mode)});
+  const Kernel& k =
+      ctx.pipelines().get(desc, {c.wg, d.S, static_cast<uint32_t>(args.mode), c.cols});
   // Dynamic loop iterations per token: the token loop only (the row loops are unrolled).
   const uint32_t window = wkv_window_tokens(ctx.caps(), 1);
-  record_wkv_windows(rec, k, args, d, window, Grid{d.S / (4 * c.wg), d.H, d.B});
+  record_wkv_windows(rec, k, args, d, window, Grid{d.S / (c.cols * c.wg), d.H, d.B});
 }
 
 }  // namespace vkr::kernels

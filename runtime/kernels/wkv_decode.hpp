@@ -3,16 +3,21 @@
 // (kernels/wkv.hpp).
 #pragma once
 
+#include <optional>
+
 #include "kernels/wkv.hpp"
 
 namespace vkr::kernels {
 
 // Tiling chosen for a device and head size (exposed for tests and benches).
 struct WkvDecodeConfig {
-  uint32_t wg = 0;  // invocations per workgroup, each owning 4 value columns; 4 * wg divides S
+  uint32_t cols = 4;  // value columns per invocation: 4 on CPU devices, 1 on GPUs (registers)
+  uint32_t wg = 0;    // invocations per workgroup; cols * wg divides S
 };
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S);
 
-void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args);
+// `config` overrides the device's choice (tests run both layouts on any device).
+void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
+                const std::optional<WkvDecodeConfig>& config = std::nullopt);
 
 }  // namespace vkr::kernels

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,7 +123,7 @@ class WkvTest : public test::GpuTest {
     if (c.kernel == WkvKernel::Prefill) {
       kernels::wkv_prefill(ctx(), rec, a);
     } else {
-      kernels::wkv_decode(ctx(), rec, a);
+      kernels::wkv_decode(ctx(), rec, a, decode_config_);
     }
     ctx().queue().submit(rec).wait();
     in.state = read(st);
@@ -130,6 +131,8 @@ class WkvTest : public test::GpuTest {
     out.resize(in.r.size());
     return out;
   }
+
+  std::optional<kernels::WkvDecodeConfig> decode_config_;  // the device's choice when empty
 
   // GPU vs wkv_sequential (double accumulation) on the same rounded inputs.
   void check(const Case& c, uint32_t seed) {
@@ -197,6 +200,24 @@ TEST_F(WkvTest, OtherHeadSizes) {
   check({WkvKernel::Decode, WkvMode::Rwkv6, 2, 19, 3, 96}, 403);
   check({WkvKernel::Prefill, WkvMode::Rwkv6, 1, 19, 1, 256, Decay::Mixed}, 404);
   check({WkvKernel::Decode, WkvMode::Gla, 1, 19, 1, 256}, 405);
+}
+
+// Both decode layouts run on any device: this device's choice is covered above; here the other
+// one (GPUs: 1 column per invocation; CPUs: 4) and odd workgroup widths.
+TEST_F(WkvTest, DecodeLayoutsOneAndFourColumns) {
+  // Few distinct pipelines: each (wg, S, mode, cols) compiles for seconds on lavapipe, cold.
+  uint32_t seed = 450;
+  decode_config_ = kernels::WkvDecodeConfig{1, 8};
+  check({WkvKernel::Decode, WkvMode::Rwkv6, 2, 9, 2, 64}, seed++);
+  check({WkvKernel::Decode, WkvMode::Gla, 1, 5, 1, 128, Decay::Strong}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{4, 1};
+  check({WkvKernel::Decode, WkvMode::Rwkv6, 1, 7, 3, 64, Decay::Mixed}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{1, 32};
+  if (ctx().caps().fp16_storage)
+    check({WkvKernel::Decode, WkvMode::Gla, 3, 4, 2, 96, Decay::Mixed, DType::F16}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{4, 32};  // 4 * 32 does not divide 96: refused
+  EXPECT_THROW(check({WkvKernel::Decode, WkvMode::Gla, 1, 2, 1, 96}, seed++), Error);
+  decode_config_.reset();
 }
 
 TEST_F(WkvTest, LongSequence) {
