@@ -83,17 +83,14 @@ Command add_perplexity(CLI::App& app, CommonOptions& common) {
             const auto ids = tok.encode(text, /*parse_special=*/false);
             require(ids.size() >= 2, ErrorCode::InvalidArgument,
                     "{}: needs at least 2 tokens, has {}", *file, ids.size());
+            // One sequence from a zero state; the per-token NLL is computed on the GPU and the
+            // text runs in pieces of the session's logits rows, so memory stays bounded and only
+            // one float per token comes back.
             Session session(*loaded.model, 1);
-            const auto logits = session.eval(0, std::span(ids).first(ids.size() - 1), true);
-            const size_t V = loaded.model->config().V;
+            const auto nlls = session.eval_nll(0, std::span(ids).first(ids.size() - 1),
+                                               std::span(ids).subspan(1));
             double nll = 0;
-            for (size_t t = 0; t + 1 < ids.size(); ++t) {  // row t predicts ids[t + 1]
-              const float* row = logits.data() + t * V;
-              double mx = row[0], sum = 0;
-              for (size_t i = 1; i < V; ++i) mx = std::max<double>(mx, row[i]);
-              for (size_t i = 0; i < V; ++i) sum += std::exp(row[i] - mx);
-              nll += std::log(sum) + mx - row[ids[t + 1]];
-            }
+            for (float x : nlls) nll += x;
             const double n = static_cast<double>(ids.size() - 1);
             fmt::print("{}: {} tokens, perplexity {:.4f} (mean NLL {:.5f} nats)\n", *file,
                        ids.size(), std::exp(nll / n), nll / n);

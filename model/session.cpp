@@ -49,6 +49,11 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
     kernels::topk(ctx, rec,
                   {last, Tensor::of(topk_, Shape{1, k}, DType::U32),
                    Tensor::of(topk_, Shape{1, k}, DType::F32, topk_values_offset(k))});
+  } else if (tail == Tail::Nll) {
+    const uint32_t rows = call.B * call.T;
+    kernels::nll(ctx, rec,
+                 {Tensor::of(scratch_.logits, Shape{rows, model_.config().V}, DType::F32),
+                  Tensor::of(nll_, Shape{rows}, DType::U32)});
   }
   if (tail != Tail::None) rec.host_barrier();
   ctx.queue().submit(rec).wait();
@@ -70,6 +75,32 @@ int32_t Session::eval_argmax(uint32_t slot, std::span<const int32_t> ids) {
   argmax_.invalidate(0, 4);
   std::memcpy(&id, argmax_.mapped(), 4);
   return static_cast<int32_t>(id);
+}
+
+std::vector<float> Session::eval_nll(uint32_t slot, std::span<const int32_t> ids,
+                                     std::span<const int32_t> targets) {
+  check_ids(ids);
+  require(targets.size() == ids.size(), ErrorCode::InvalidArgument,
+          "eval_nll: {} targets for {} ids (need one per id)", targets.size(), ids.size());
+  check_ids(targets);
+  require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
+          slot, state_.slots());
+  const uint32_t piece = scratch_.logits_rows;
+  if (!nll_) {
+    nll_ = Buffer::create(model_.ctx(), Lifetime::Activations, uint64_t{piece} * 4,
+                          MemoryUsage::Readback, "nll");
+  }
+  std::vector<float> out(ids.size());
+  for (size_t at = 0; at < ids.size(); at += piece) {
+    const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
+    model_.ctx().queue().wait_idle();  // nll_ is reused
+    std::memcpy(nll_.mapped(), targets.data() + at, n * 4ull);
+    nll_.flush(0, n * 4ull);
+    submit({slot, 1, n, true}, ids.subspan(at, n), Tail::Nll);
+    nll_.invalidate(0, n * 4ull);
+    std::memcpy(out.data() + at, nll_.mapped(), n * 4ull);
+  }
+  return out;
 }
 
 bool Session::gpu_topk_pays() const {

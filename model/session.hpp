@@ -31,6 +31,12 @@ class Session {
     std::vector<float> logits;
   };
   TopK eval_topk(uint32_t slot, std::span<const int32_t> ids, uint32_t k);
+  // Runs `ids` through `slot` (all of them: the state moves on as with eval()) and returns, for
+  // each position t, the negative log-likelihood (nats) of targets[t] under the logits after
+  // ids[0..t], computed on the GPU: perplexity reads back one float per token instead of V.
+  // targets.size() == ids.size(); each target in [0, V).
+  std::vector<float> eval_nll(uint32_t slot, std::span<const int32_t> ids,
+                              std::span<const int32_t> targets);
   // Whether eval_topk() beats reading the whole row back and selecting on the host. Measured
   // (bench kernels topk vs argmax rows): on a CPU device (lavapipe) the row is already in host
   // memory and the shader's shared-memory atomics are slow (8.2 ms vs ~0.5 ms on the host for
@@ -49,7 +55,7 @@ class Session {
 
  private:
   // What runs on the last logits after the forward, in the same submission.
-  enum class Tail { None, Argmax, TopK };
+  enum class Tail { None, Argmax, TopK, Nll };
   // Records and submits one forward call (+ the tail kernel on the last logits).
   void submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
   // Runs all pieces of `ids` through `slot`; the tail runs after the last piece.
@@ -63,6 +69,7 @@ class Session {
   Buffer argmax_;  // (1) u32, readback
   Buffer topk_;    // (k) u32 ids then (k) f32 logits, readback; grown on demand
   uint32_t topk_cap_ = 0;
+  Buffer nll_;  // (logits_rows) u32 targets in, f32 nll out; host-visible, made on first use
   StageProfile* profile_ = nullptr;
 };
 

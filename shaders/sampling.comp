@@ -5,6 +5,9 @@
 //                     (a row of only NaN gives 0)
 //   MODE 1 (softmax): probs[r][v] = exp((l - m) / temp) / sum_v exp((l - m) / temp), m = max_v l
 //                     (f32, max subtracted; probs may alias logits)
+//   MODE 2 (nll):     nll[r] = log(sum_v exp(l_v - m)) + m - l[targets[r]]: the negative
+//                     log-likelihood of the next token, so perplexity reads back one float per
+//                     position instead of V (NaN logits propagate: a broken model is not hidden)
 // grid: rows workgroups over (x, y) (grid_1d); one workgroup per row, invocations stride over V,
 //   then a subgroup + shared-memory reduction (common/reduce.glsl).
 // spec: 0 = WG, 1 = MODE.   push: rows, V, inv_temp (1 / temperature, MODE 1).
@@ -25,6 +28,9 @@ layout(push_constant) uniform Params {
 layout(std430, set = 0, binding = 0) buffer LBuf { float logits[]; };              // logits: (rows, V)
 layout(std430, set = 0, binding = 1) writeonly buffer IdBuf { uint ids[]; };       // ids: (rows), MODE 0
 layout(std430, set = 0, binding = 1) writeonly buffer PBuf { float probs[]; };     // probs: (rows, V), MODE 1
+// MODE 2: in: the target id of each row; out: its nll (f32 bits), in place, so every mode has the
+// same two bindings (a third one would be statically used by the other modes' pipelines too).
+layout(std430, set = 0, binding = 1) buffer TBuf { uint target_nll[]; };           // (rows), MODE 2
 
 void main() {
   const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
@@ -50,6 +56,14 @@ void main() {
   m = wg_max(m);
   float s = 0.0;
   for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) s += exp((logits[base + v] - m) * p.inv_temp);
+  if (MODE == 2u) {
+    s = wg_sum(s);
+    if (tid == 0u) {
+      const float l = logits[base + min(target_nll[row], p.V - 1u)];  // ids are checked on the host
+      target_nll[row] = floatBitsToUint(log(s) + m - l);
+    }
+    return;
+  }
   const float inv_sum = 1.0 / wg_sum(s);
   for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) {
     probs[base + v] = exp((logits[base + v] - m) * p.inv_temp) * inv_sum;

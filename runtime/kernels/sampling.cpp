@@ -1,4 +1,4 @@
-// sampling.cpp: shape checks and recording for sampling.comp (argmax, softmax) and topk.comp.
+// sampling.cpp: shape checks and recording for sampling.comp (argmax, softmax, nll) and topk.comp.
 #include "kernels/sampling.hpp"
 
 #include <algorithm>
@@ -11,6 +11,7 @@ namespace vkr::kernels {
 
 namespace {
 constexpr KernelDesc kDesc{ShaderId::sampling, 2, sizeof(SamplingPush)};
+
 
 struct TopkPush {
   uint32_t rows, V, K;
@@ -51,6 +52,19 @@ void softmax(Context& ctx, Recorder& rec, const SoftmaxArgs& args) {
   const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V),
                           1.0f / args.temperature};
   rec.dispatch(k, {args.logits.range(), args.probs.range()}, push, grid_1d(rows, ctx.caps()));
+}
+
+void nll(Context& ctx, Recorder& rec, const NllArgs& args) {
+  constexpr std::string_view name = "nll";
+  require_subgroup_arith(ctx, name);
+  require_rank2(name, "logits", args.logits);
+  const uint64_t rows = args.logits.shape[0], V = args.logits.shape[1];
+  check_tensor(name, "logits", args.logits, args.logits.shape, DType::F32);
+  check_tensor(name, "target_nll", args.target_nll, Shape{rows}, DType::U32);
+  u32_dim(rows * V, name, "rows * V");
+  const Kernel& k = ctx.pipelines().get(kDesc, {workgroup(ctx), 2u});
+  const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), 1.0f};
+  rec.dispatch(k, {args.logits.range(), args.target_nll.range()}, push, grid_1d(rows, ctx.caps()));
 }
 
 void topk(Context& ctx, Recorder& rec, const TopkArgs& args) {

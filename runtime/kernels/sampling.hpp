@@ -19,6 +19,13 @@ struct SoftmaxArgs {
   float temperature = 1.0f;  // > 0
 };
 
+// Next-token negative log-likelihood per row: nll[r] = logsumexp(logits[r]) - logits[r][targets[r]].
+struct NllArgs {
+  Tensor logits;      // (rows, V) f32
+  Tensor target_nll;  // (rows) u32 in: target ids (< V; the caller validates them),
+                      //        out: the f32 bit patterns of the nll (in place)
+};
+
 // The K largest logits of each row (shaders/topk.comp), listed in ascending id order; ties at the
 // K-th value are taken lowest id first and NaN ranks below -inf, so the set is exactly the first
 // K entries of the CPU sampler's order (value descending, id ascending).
@@ -38,5 +45,6 @@ static_assert(sizeof(SamplingPush) == 12);
 void argmax(Context& ctx, Recorder& rec, const ArgmaxArgs& args);
 void softmax(Context& ctx, Recorder& rec, const SoftmaxArgs& args);
 void topk(Context& ctx, Recorder& rec, const TopkArgs& args);
+void nll(Context& ctx, Recorder& rec, const NllArgs& args);
 
 }  // namespace vkr::kernels

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -12,6 +13,7 @@
 #include "support/random.hpp"
 #include "vkr/error.hpp"
 #include "vkr/queue.hpp"
+#include "vkr/staging.hpp"
 
 namespace vkr {
 namespace {
@@ -105,6 +107,36 @@ TEST_F(SamplingTest, SoftmaxWithTemperature) {
   }
 }
 
+TEST_F(SamplingTest, NllIsLogSumExpMinusTarget) {
+  uint32_t seed = 1800;
+  for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}}) {
+    test::Rng rng(seed++);
+    SCOPED_TRACE(rng.trace());
+    const size_t rows = 3;
+    auto logits = rng.normal_vec(rows * V, 0.0f, 5.0f);
+    std::vector<uint32_t> targets(rows);
+    std::vector<float> want(rows);
+    for (size_t r = 0; r < rows; ++r) {
+      targets[r] = static_cast<uint32_t>((r * 7919 + V / 2) % V);
+      const float* row = logits.data() + r * V;
+      double mx = row[0], sum = 0;
+      for (size_t i = 1; i < V; ++i) mx = std::max<double>(mx, row[i]);
+      for (size_t i = 0; i < V; ++i) sum += std::exp(row[i] - mx);
+      want[r] = static_cast<float>(std::log(sum) + mx - row[targets[r]]);
+    }
+    Buffer bl = make_buffer(logits);
+    Buffer bt = Buffer::create(ctx(), Lifetime::Activations, rows * 4, MemoryUsage::Device, "t");
+    ctx().staging().upload(bt, std::span<const uint32_t>(targets));
+    Recorder rec(ctx());
+    kernels::nll(ctx(), rec, {test::f32(bl, {rows, V}), Tensor::of(bt, {rows}, DType::U32)});
+    ctx().queue().submit(rec).wait();
+    const auto bits = test::download_vec<uint32_t>(ctx(), bt, rows);
+    std::vector<float> got(rows);
+    for (size_t r = 0; r < rows; ++r) got[r] = std::bit_cast<float>(bits[r]);
+    expect_close(want, got, 1e-4, 1e-5, fmt::format("nll V={}", V));
+  }
+}
+
 TEST_F(SamplingTest, ShapeErrorsBeforeRecording) {
   Buffer b = make_buffer(64);
   Recorder rec(ctx());
@@ -113,6 +145,8 @@ TEST_F(SamplingTest, ShapeErrorsBeforeRecording) {
   EXPECT_THROW(kernels::argmax(ctx(), rec, {test::f32(b, {2, 8}), Tensor::of(b, {2}, DType::F32)}),
                Error);
   EXPECT_THROW(kernels::softmax(ctx(), rec, {test::f32(b, {2, 8}), test::f32(b, {2, 8}), 0.0f}),
+               Error);
+  EXPECT_THROW(kernels::nll(ctx(), rec, {test::f32(b, {2, 8}), Tensor::of(b, {3}, DType::U32)}),
                Error);
   EXPECT_EQ(rec.dispatch_count(), 0u);
 }

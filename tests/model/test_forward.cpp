@@ -216,6 +216,32 @@ TEST_P(ForwardState, GpuTopKFeedsTheSamplerExactly) {
   EXPECT_THROW(b.eval_topk(0, std::span(tokens).first(1), 0), Error);
 }
 
+// GPU next-token NLL (perplexity) == the host's log-softmax of the same logits, across pieces
+// (rows = 32: the 150-token prompt runs in several calls), and the state moves on as with eval().
+TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
+  const std::string file = GetParam();
+  auto model = Model::load(ctx(), kRefDir / file, quiet());
+  const auto tokens = prompt_tokens(file, "p150");
+  const size_t n = tokens.size() - 1, V = model->config().V;
+  Session a(*model, 1, 32), b(*model, 1, 32);
+  const auto ids = std::span(tokens).first(n);
+  const auto logits = a.eval(0, ids, true);
+  const auto nll = b.eval_nll(0, ids, std::span(tokens).subspan(1));
+  ASSERT_EQ(nll.size(), n);
+  std::vector<float> want(n);
+  for (size_t t = 0; t < n; ++t) {
+    const float* row = logits.data() + t * V;
+    double mx = row[0], sum = 0;
+    for (size_t i = 1; i < V; ++i) mx = std::max<double>(mx, row[i]);
+    for (size_t i = 0; i < V; ++i) sum += std::exp(row[i] - mx);
+    want[t] = static_cast<float>(std::log(sum) + mx - row[tokens[t + 1]]);
+  }
+  EXPECT_TRUE(all_close(want, nll, 1e-4, 1e-5, "nll"));
+  const int32_t next[] = {tokens[n]};  // same state afterwards
+  EXPECT_TRUE(all_close(a.eval(0, next), b.eval(0, next), 1e-6, 1e-6, "after"));
+  EXPECT_THROW(b.eval_nll(0, ids, std::span(tokens).first(3)), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Micro, ForwardState,
                          ::testing::Values("micro-rwkv6-f32.gguf", "micro-qrwkv6-f32.gguf"),
                          param_name);
