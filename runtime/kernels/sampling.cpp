@@ -25,46 +25,39 @@ uint32_t workgroup(const Context& ctx) {
 }
 }  // namespace
 
-void argmax(Context& ctx, Recorder& rec, const ArgmaxArgs& args) {
-  constexpr std::string_view name = "argmax";
+namespace {
+// sampling.comp's modes share one interface: logits (rows, V) f32 and a second binding whose
+// shape and dtype depend on the mode (`out_shape` of `out_dtype`).
+enum Mode : uint32_t { kArgmax = 0, kSoftmax = 1, kNll = 2 };
+void record_mode(Context& ctx, Recorder& rec, std::string_view name, Mode mode,
+                 const Tensor& logits, std::string_view out_name, const Tensor& out,
+                 bool out_is_row, DType out_dtype, float inv_temp) {
   require_subgroup_arith(ctx, name);
-  require_rank2(name, "logits", args.logits);
-  const uint64_t rows = args.logits.shape[0], V = args.logits.shape[1];
-  check_tensor(name, "logits", args.logits, args.logits.shape, DType::F32);
-  check_tensor(name, "ids", args.ids, Shape{rows}, DType::U32);
+  require_rank2(name, "logits", logits);
+  const uint64_t rows = logits.shape[0], V = logits.shape[1];
+  check_tensor(name, "logits", logits, logits.shape, DType::F32);
+  check_tensor(name, out_name, out, out_is_row ? logits.shape : Shape{rows}, out_dtype);
   u32_dim(rows * V, name, "rows * V");
-  const Kernel& k = ctx.pipelines().get(kDesc, {workgroup(ctx), 0u});
-  const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), 1.0f};
-  rec.dispatch(k, {args.logits.range(), args.ids.range()}, push, grid_1d(rows, ctx.caps()));
+  const Kernel& k = ctx.pipelines().get(kDesc, {workgroup(ctx), uint32_t{mode}});
+  const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), inv_temp};
+  rec.dispatch(k, {logits.range(), out.range()}, push, grid_1d(rows, ctx.caps()));
+}
+}  // namespace
+
+void argmax(Context& ctx, Recorder& rec, const ArgmaxArgs& args) {
+  record_mode(ctx, rec, "argmax", kArgmax, args.logits, "ids", args.ids, false, DType::U32, 1.0f);
 }
 
 void softmax(Context& ctx, Recorder& rec, const SoftmaxArgs& args) {
-  constexpr std::string_view name = "softmax";
-  require_subgroup_arith(ctx, name);
-  require_rank2(name, "logits", args.logits);
-  const uint64_t rows = args.logits.shape[0], V = args.logits.shape[1];
-  check_tensor(name, "logits", args.logits, args.logits.shape, DType::F32);
-  check_tensor(name, "probs", args.probs, args.logits.shape, DType::F32);
   require(std::isfinite(args.temperature) && args.temperature > 0.0f, ErrorCode::InvalidArgument,
           "softmax: temperature must be finite and > 0, got {}", args.temperature);
-  u32_dim(rows * V, name, "rows * V");
-  const Kernel& k = ctx.pipelines().get(kDesc, {workgroup(ctx), 1u});
-  const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V),
-                          1.0f / args.temperature};
-  rec.dispatch(k, {args.logits.range(), args.probs.range()}, push, grid_1d(rows, ctx.caps()));
+  record_mode(ctx, rec, "softmax", kSoftmax, args.logits, "probs", args.probs, true, DType::F32,
+              1.0f / args.temperature);
 }
 
 void nll(Context& ctx, Recorder& rec, const NllArgs& args) {
-  constexpr std::string_view name = "nll";
-  require_subgroup_arith(ctx, name);
-  require_rank2(name, "logits", args.logits);
-  const uint64_t rows = args.logits.shape[0], V = args.logits.shape[1];
-  check_tensor(name, "logits", args.logits, args.logits.shape, DType::F32);
-  check_tensor(name, "target_nll", args.target_nll, Shape{rows}, DType::U32);
-  u32_dim(rows * V, name, "rows * V");
-  const Kernel& k = ctx.pipelines().get(kDesc, {workgroup(ctx), 2u});
-  const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), 1.0f};
-  rec.dispatch(k, {args.logits.range(), args.target_nll.range()}, push, grid_1d(rows, ctx.caps()));
+  record_mode(ctx, rec, "nll", kNll, args.logits, "target_nll", args.target_nll, false,
+              DType::U32, 1.0f);
 }
 
 void topk(Context& ctx, Recorder& rec, const TopkArgs& args) {
