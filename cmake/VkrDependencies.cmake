@@ -10,6 +10,10 @@ endfunction()
 find_path(VKR_VULKAN_INCLUDE vulkan/vulkan_core.h)
 vkr_require(VKR_VULKAN_INCLUDE "Vulkan headers (vulkan/vulkan_core.h)" libvulkan-dev)
 
+# FindVulkan's Vulkan::Headers is what the installed package's public headers need.
+find_package(Vulkan QUIET)
+vkr_require(Vulkan_FOUND "Vulkan (headers and loader library)" libvulkan-dev)
+
 # volk ships as source (volk.h + volk.c) without a CMake config; we compile it ourselves.
 find_path(VKR_VOLK_INCLUDE volk.h)
 find_file(VKR_VOLK_SOURCE volk.c PATHS /usr/include /usr/src/volk)
@@ -24,6 +28,11 @@ vkr_require(VKR_SPIRV_VAL "spirv-val" spirv-tools)
 find_package(fmt QUIET)
 vkr_require(fmt_FOUND "fmt" libfmt-dev)
 find_package(Threads REQUIRED)
+find_package(PkgConfig QUIET)
+vkr_require(PkgConfig_FOUND "pkg-config" pkg-config)
+# GLOBAL: the tokenizer library and the installable libvkrwkv (api/) both link it.
+pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET GLOBAL libpcre2-8)
+vkr_require(PCRE2_FOUND "PCRE2 (libpcre2-8)" libpcre2-dev)
 
 if(VKR_BUILD_APPS OR VKR_BUILD_BENCH)
   find_package(CLI11 QUIET CONFIG)

@@ -160,4 +160,29 @@ std::vector<float> Session::decode_batch(uint32_t first_slot, std::span<const in
   return run({first_slot, static_cast<uint32_t>(ids.size()), 1, false}, ids);
 }
 
+
+ForwardIO Session::io(uint32_t n_tokens) const {
+  require(n_tokens >= 1 && n_tokens <= scratch_.rows, ErrorCode::InvalidArgument,
+          "forward of {} tokens: 1 to {} tokens per recorded pass", n_tokens, scratch_.rows);
+  ForwardIO io;
+  io.ids = scratch_.ids.range(0, uint64_t{n_tokens} * 4);
+  io.ids_mapped = scratch_.ids.mapped();
+  io.logits = scratch_.logits.range(0, uint64_t{model_.config().V} * 4);
+  io.n_tokens = n_tokens;
+  return io;
+}
+
+ForwardIO Session::record_into(VkCommandBuffer cb, uint32_t slot, uint32_t n_tokens) {
+  require(cb != VK_NULL_HANDLE, ErrorCode::InvalidArgument, "record_into: null command buffer");
+  require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
+          slot, state_.slots());
+  ForwardIO out = io(n_tokens);
+  host_recorder_.reset();  // the host's previous submission is done (contract above)
+  host_recorder_ = std::make_unique<Recorder>(model_.ctx(), cb);
+  host_recorder_->barrier();  // host-produced ids -> our first reads
+  record_forward(*host_recorder_, model_, state_, scratch_, {slot, 1, n_tokens, false, nullptr});
+  host_recorder_->host_barrier();  // record_forward already ended with the compute barrier
+  return out;
+}
+
 }  // namespace vkr

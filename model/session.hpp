@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -11,6 +12,15 @@
 #include "state.hpp"
 
 namespace vkr {
+
+// Where a forward pass recorded into a host app's command buffer reads its input and writes its
+// output (see Session::record_into). Ranges stay valid for the Session's lifetime.
+struct ForwardIO {
+  BufferRange ids;        // (n_tokens) int32 token ids; host-visible, also written through ids_mapped
+  void* ids_mapped = nullptr;
+  BufferRange logits;     // (V) f32 logits after the last token; device memory
+  uint32_t n_tokens = 0;
+};
 
 class Session {
  public:
@@ -46,6 +56,24 @@ class Session {
   // call (one token per slot); returns (ids.size(), V) logits.
   std::vector<float> decode_batch(uint32_t first_slot, std::span<const int32_t> ids);
 
+  // Embedding: records one forward pass of `n_tokens` tokens (1..rows()) through `slot` into
+  // `cb`, a command buffer the host owns, is recording, and submits itself; vkrwkv submits
+  // nothing. Synchronization contract:
+  //  - we record first a global memory barrier (compute+transfer writes -> compute+transfer
+  //    reads/writes), so token ids written earlier in `cb` by a host compute shader or transfer
+  //    command are seen; ids written by the CPU through ids_mapped before the submit are seen too.
+  //    Ids produced in another submission or queue need the host's own semaphore/barrier.
+  //  - we end with the same global barrier plus a compute+transfer -> host barrier, so the host
+  //    may read logits in later compute/transfer commands of `cb`, or map-and-read after the
+  //    submission completes. Other consumers (graphics stages) need the host's own barrier.
+  //  - until that submission completes the host must not call eval()/record_into()/state
+  //    save/load on this Session (they share the ids/logits buffers and the state slots), nor
+  //    destroy it. The descriptor resources of the recording are kept until the next record_into.
+  ForwardIO record_into(VkCommandBuffer cb, uint32_t slot, uint32_t n_tokens);
+  // The buffers record_into() uses for `n_tokens` tokens, without recording anything (so a host
+  // can record its producer of ids first).
+  ForwardIO io(uint32_t n_tokens) const;
+
   // Per-stage GPU timestamps for the following calls (null to stop); see StageProfile.
   void set_profile(StageProfile* profile) { profile_ = profile; }
 
@@ -70,6 +98,7 @@ class Session {
   Buffer topk_;    // (k) u32 ids then (k) f32 logits, readback; grown on demand
   uint32_t topk_cap_ = 0;
   Buffer nll_;  // (logits_rows) u32 targets in, f32 nll out; host-visible, made on first use
+  std::unique_ptr<Recorder> host_recorder_;  // last record_into(); keeps its descriptor pools
   StageProfile* profile_ = nullptr;
 };
 

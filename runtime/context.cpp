@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "instance.hpp"
+#include "vkr/device_requirements.hpp"
 #include "vkr/error.hpp"
 #include "vkr/kernel.hpp"
 #include "vkr/memory.hpp"
@@ -57,28 +58,15 @@ std::unique_ptr<Context> Context::borrow(const ExternalDevice& ext, const Contex
   ctx->device_ = ext.device;
   ctx->queue_family_ = ext.queue_family;
   ctx->vk_queue_ = ext.queue;
-  ctx->external_queue_mutex_ = ext.queue_mutex;
+  ctx->queue_lock_ = ext.queue_lock;
+  if (ext.queue_mutex) ctx->queue_lock_ = QueueLock::of(*ext.queue_mutex);
   ctx->ifn_.load(ext.instance, ext.get_instance_proc_addr);
   std::string reason = rejection_reason(ctx->ifn_, ext.physical_device);
   require(reason.empty(), ErrorCode::DeviceUnsupported, "borrowed device cannot be used: {}",
           reason);
   ctx->caps_ = query_capabilities(ctx->ifn_, ext.physical_device, ext.queue_family);
-  // Use only what the host enabled: extensions from its list (features default to the 1.2 core
-  // minimum; the embedding API refines this from ext.enabled_features).
-  auto enabled = [&](const char* name) {
-    for (const auto& e : ext.enabled_extensions) {
-      if (e == name) return true;
-    }
-    return false;
-  };
-  auto& c = ctx->caps_;
-  c.push_descriptors = enabled(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
-  c.memory_budget = enabled(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
-  c.nv_cooperative_matrix = c.nv_cooperative_matrix && enabled(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
-  if (!ext.enabled_features) {
-    c.fp16_storage = c.fp16_arith = c.int8_storage = c.int8_arith = false;
-    c.subgroup_size_control = c.compute_full_subgroups = false;
-  }
+  // Use only what the host enabled (fails naming timelineSemaphore; the rest degrades).
+  restrict_to_enabled(ctx->caps_, ext.enabled_features, ext.enabled_extensions);
   load_device_table(ctx->table_, ext.device, ctx->ifn_.get_device_proc_addr);
   ctx->init_members();
   return ctx;
@@ -98,58 +86,28 @@ void Context::pick_device(const ContextOptions& options) {
 }
 
 void Context::create_device() {
-  auto& c = caps_;
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-  VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
-  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  f2.pNext = &f11;
-  f11.pNext = &f12;
-  f2.features.shaderInt16 = c.int16_arith;
-  f2.features.shaderInt64 = c.int64_arith;
-  f11.storageBuffer16BitAccess = c.fp16_storage;
-  f12.shaderFloat16 = c.fp16_arith;
-  f12.shaderInt8 = c.int8_arith;
-  f12.storageBuffer8BitAccess = c.int8_storage;
-  f12.timelineSemaphore = VK_TRUE;
-  f12.hostQueryReset = c.host_query_reset;
-  void** tail = &f12.pNext;
-  if (c.api_version >= VK_API_VERSION_1_3) {
-    f13.subgroupSizeControl = c.subgroup_size_control;
-    f13.computeFullSubgroups = c.compute_full_subgroups;
-    *tail = &f13;
-    tail = &f13.pNext;
-  }
-  std::vector<const char*> exts;
-  if (c.push_descriptors) exts.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
-  if (c.memory_budget) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
-  if (c.nv_cooperative_matrix) {
-    exts.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
-    coop.cooperativeMatrix = VK_TRUE;
-    f12.vulkanMemoryModel = VK_TRUE;  // coopmat SPIR-V from glslang uses the Vulkan memory model
-    *tail = &coop;
-  }
+  // The same chain a host gets from required_device_features(), so owned and borrowed devices
+  // run the same kernels.
+  DeviceRequirements req = required_device_features(caps_);
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
   qi.queueFamilyIndex = queue_family_;
   qi.queueCount = 1;
   qi.pQueuePriorities = &priority;
   VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
-  di.pNext = &f2;
+  di.pNext = req.chain();
   di.queueCreateInfoCount = 1;
   di.pQueueCreateInfos = &qi;
-  di.enabledExtensionCount = static_cast<uint32_t>(exts.size());
-  di.ppEnabledExtensionNames = exts.data();
+  di.enabledExtensionCount = static_cast<uint32_t>(req.extensions.size());
+  di.ppEnabledExtensionNames = req.extensions.data();
   check_vk(ifn_.create_device(physical_device_, &di, nullptr, &device_),
-           fmt::format("vkCreateDevice ({})", c.device_name));
+           fmt::format("vkCreateDevice ({})", caps_.device_name));
   load_device_table(table_, device_, ifn_.get_device_proc_addr);
   table_.vkGetDeviceQueue(device_, queue_family_, 0, &vk_queue_);
 }
 
 void Context::init_members() {
-  queue_ = std::make_unique<Queue>(*this, vk_queue_, external_queue_mutex_);
+  queue_ = std::make_unique<Queue>(*this, vk_queue_, queue_lock_);
   pipelines_ = std::make_unique<PipelineCache>(*this);
   for (int i = 0; i < kLifetimeCount; ++i) {
     arenas_[i] = std::make_unique<MemoryArena>(*this, static_cast<Lifetime>(i), kBlockSize[i]);

@@ -12,6 +12,8 @@
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
 
+extern "C" PFN_vkGetInstanceProcAddr vkr_volk_open_loader(void);
+
 namespace vkr {
 
 namespace {
@@ -39,24 +41,38 @@ bool env_true(const char* name) {
 
 }  // namespace
 
-void load_vulkan_loader() {
-  if (volkInitialize() != VK_SUCCESS) {
+PFN_vkGetInstanceProcAddr load_vulkan_loader() {
+  PFN_vkGetInstanceProcAddr gipa = vkr_volk_open_loader();
+  if (!gipa) {
     throw Error(ErrorCode::NoVulkan,
                 "no Vulkan loader found (libvulkan.so.1); install libvulkan1 and a driver, e.g. "
                 "mesa-vulkan-drivers");
   }
+  return gipa;
 }
 
 VkInstance create_vk_instance(bool validation, Context* messenger_user,
                               VkDebugUtilsMessengerEXT* messenger, InstanceFns& fns) {
-  load_vulkan_loader();
+  // Global-level commands come from the loader's vkGetInstanceProcAddr, never from volk's globals
+  // (renamed and private, see volk_impl.c).
+  const PFN_vkGetInstanceProcAddr gipa = load_vulkan_loader();
+  auto global = [gipa](const char* name) { return gipa(VK_NULL_HANDLE, name); };
+  const auto enumerate_layers = reinterpret_cast<PFN_vkEnumerateInstanceLayerProperties>(
+      global("vkEnumerateInstanceLayerProperties"));
+  const auto create_instance = reinterpret_cast<PFN_vkCreateInstance>(global("vkCreateInstance"));
+  const auto instance_version =
+      reinterpret_cast<PFN_vkEnumerateInstanceVersion>(global("vkEnumerateInstanceVersion"));
+  require(enumerate_layers && create_instance, ErrorCode::NoVulkan,
+          "the Vulkan loader lacks vkCreateInstance / vkEnumerateInstanceLayerProperties");
+  uint32_t loader_version = VK_API_VERSION_1_0;
+  if (instance_version) instance_version(&loader_version);
   validation = validation || env_true("VKR_VALIDATION");
   std::vector<const char*> layers, exts;
   if (validation) {
     uint32_t n = 0;
-    vkEnumerateInstanceLayerProperties(&n, nullptr);
+    enumerate_layers(&n, nullptr);
     std::vector<VkLayerProperties> props(n);
-    vkEnumerateInstanceLayerProperties(&n, props.data());
+    enumerate_layers(&n, props.data());
     bool found = std::any_of(props.begin(), props.end(), [](const VkLayerProperties& p) {
       return std::strcmp(p.layerName, kValidationLayer) == 0;
     });
@@ -70,8 +86,7 @@ VkInstance create_vk_instance(bool validation, Context* messenger_user,
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "vkrwkv";
   app.pEngineName = "vkrwkv";
-  app.apiVersion = volkGetInstanceVersion() >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3
-                                                                  : VK_API_VERSION_1_2;
+  app.apiVersion = loader_version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : VK_API_VERSION_1_2;
   VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ci.pApplicationInfo = &app;
   ci.enabledLayerCount = static_cast<uint32_t>(layers.size());
@@ -79,7 +94,7 @@ VkInstance create_vk_instance(bool validation, Context* messenger_user,
   ci.enabledExtensionCount = static_cast<uint32_t>(exts.size());
   ci.ppEnabledExtensionNames = exts.data();
   VkInstance instance = VK_NULL_HANDLE;
-  VkResult r = vkCreateInstance(&ci, nullptr, &instance);
+  VkResult r = create_instance(&ci, nullptr, &instance);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED) {
     const char* icd = std::getenv("VK_ICD_FILENAMES");
     throw Error(ErrorCode::NoVulkan,
@@ -89,7 +104,7 @@ VkInstance create_vk_instance(bool validation, Context* messenger_user,
                 r);
   }
   check_vk(r, "vkCreateInstance");
-  fns.load(instance, vkGetInstanceProcAddr);
+  fns.load(instance, gipa);
   if (validation && messenger && fns.create_debug_utils_messenger) {
     VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
     mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |

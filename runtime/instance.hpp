@@ -9,7 +9,8 @@
 
 namespace vkr {
 
-void load_vulkan_loader();
+// Opens the Vulkan loader and returns its vkGetInstanceProcAddr; throws NoVulkan without one.
+PFN_vkGetInstanceProcAddr load_vulkan_loader();
 // Creates an instance (validation layer + messenger when asked or VKR_VALIDATION=1).
 VkInstance create_vk_instance(bool validation, Context* messenger_user,
                               VkDebugUtilsMessengerEXT* messenger, InstanceFns& fns);

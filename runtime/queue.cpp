@@ -17,8 +17,8 @@ void Ticket::wait(uint64_t timeout_ns) const {
 
 bool Ticket::done() const { return !queue_ || queue_->reached(value_); }
 
-Queue::Queue(Context& ctx, VkQueue queue, std::mutex* external_mutex)
-    : ctx_(ctx), queue_(queue), mutex_(external_mutex ? external_mutex : &own_mutex_) {
+Queue::Queue(Context& ctx, VkQueue queue, QueueLock host_lock)
+    : ctx_(ctx), queue_(queue), lock_(host_lock.set() ? host_lock : QueueLock::of(own_mutex_)) {
   VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
   type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
   type.initialValue = 0;
@@ -49,7 +49,11 @@ Ticket Queue::submit(Recorder& rec, const SubmitSync& sync) {
   std::vector<uint64_t> wait_values(sync.wait_values.begin(), sync.wait_values.end());
   wait_values.resize(sync.wait.size(), 0);
 
-  std::lock_guard lock(*mutex_);
+  struct Held {  // RAII over the (possibly host-provided) lock, so a throw below releases it
+    const QueueLock& l;
+    explicit Held(const QueueLock& lock) : l(lock) { l.lock(l.user); }
+    ~Held() { l.unlock(l.user); }
+  } held(lock_);
   const uint64_t value = next_value_;
   signal.push_back(timeline_.get());
   signal_values.push_back(value);

@@ -6,6 +6,7 @@
 
 #include "kernels/test_ops.hpp"
 #include "support/gpu_env.hpp"
+#include "vkr/device_requirements.hpp"
 #include "vkr/error.hpp"
 #include "vkr/kernel.hpp"
 #include "vkr/queue.hpp"
@@ -121,6 +122,10 @@ TEST_F(ContextTest, BorrowedContextUsesHostHandlesAndLeavesThemAlive) {
   ext.queue_family = host->queue_family();
   ext.queue = host->queue().handle();
   ext.get_instance_proc_addr = host->instance_fns().get_instance_proc_addr;
+  // What the host context enabled on its device (the same chain required_device_features gives).
+  DeviceRequirements req = required_device_features(host->caps());
+  ext.enabled_features = req.chain();
+  ext.enabled_extensions.assign(req.extensions.begin(), req.extensions.end());
   std::mutex queue_mutex;
   ext.queue_mutex = &queue_mutex;
   const size_t n = 1000;
@@ -146,6 +151,39 @@ TEST_F(ContextTest, BorrowedContextUsesHostHandlesAndLeavesThemAlive) {
   host->staging().download(b, std::span<uint32_t>(back));
   EXPECT_EQ(back[0], 5u);
   test::expect_no_validation_messages(*host);
+}
+
+TEST_F(ContextTest, BorrowWithoutTimelineSemaphoreNamesIt) {
+  ExternalDevice ext;
+  ext.instance = ctx().instance();
+  ext.physical_device = ctx().physical_device();
+  ext.device = ctx().device();
+  ext.queue_family = ctx().queue_family();
+  ext.queue = ctx().queue().handle();
+  ext.get_instance_proc_addr = ctx().instance_fns().get_instance_proc_addr;
+  try {
+    Context::borrow(ext, test::test_options());  // enabled_features null = core minimum
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::DeviceUnsupported);
+    EXPECT_NE(std::string(e.what()).find("timelineSemaphore"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ContextTest, RequiredFeaturesAreWhatTheDeviceHas) {
+  DeviceRequirements req = required_device_features(
+      ctx().instance(), ctx().physical_device(), ctx().instance_fns().get_instance_proc_addr);
+  EXPECT_TRUE(req.missing.empty());
+  EXPECT_EQ(req.vulkan12.timelineSemaphore, VK_TRUE);
+  EXPECT_EQ(req.vulkan11.storageBuffer16BitAccess, ctx().caps().fp16_storage ? VK_TRUE : VK_FALSE);
+  const VkPhysicalDeviceFeatures2* head = req.chain();
+  EXPECT_EQ(head->pNext, &req.vulkan11);
+  EXPECT_EQ(req.vulkan11.pNext, &req.vulkan12);
+  // A 1.2 instance must not get the 1.3 struct chained (invalid there).
+  DeviceRequirements old = required_device_features(ctx().caps(), VK_API_VERSION_1_2);
+  old.chain();
+  EXPECT_EQ(old.vulkan12.pNext, nullptr);
+  EXPECT_EQ(old.vulkan13.subgroupSizeControl, VK_FALSE);
 }
 
 TEST(ContextNoFixture, BorrowRejectsMissingHandles) {

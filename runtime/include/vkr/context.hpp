@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vkr/capabilities.hpp"
+#include "vkr/queue_lock.hpp"
 #include "vkr/vk.hpp"
 
 namespace vkr {
@@ -49,10 +50,14 @@ struct ExternalDevice {
   uint32_t queue_family = 0;
   VkQueue queue = VK_NULL_HANDLE;
   PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
-  // What the host enabled; we only use these (a null chain = core 1.2 minimum).
+  // What the host enabled on `device`; we use only these. enabled_features is the host's
+  // VkDeviceCreateInfo feature chain (null = core 1.2 minimum, which lacks timelineSemaphore and is
+  // therefore refused). required_device_features() says what to enable before creating it.
   std::vector<std::string> enabled_extensions;
   const VkPhysicalDeviceFeatures2* enabled_features = nullptr;
-  // Optional lock the host also takes around its own use of `queue`.
+  // Optional serialization of a queue the host shares with us: every vkQueueSubmit we make is
+  // bracketed by queue_lock (callbacks) or queue_mutex (which wins when both are set).
+  QueueLock queue_lock;
   std::mutex* queue_mutex = nullptr;
 };
 
@@ -124,7 +129,7 @@ class Context {
   VkDevice device_ = VK_NULL_HANDLE;
   uint32_t queue_family_ = 0;
   VkQueue vk_queue_ = VK_NULL_HANDLE;
-  std::mutex* external_queue_mutex_ = nullptr;
+  QueueLock queue_lock_;
   Capabilities caps_;
 
   std::unique_ptr<Queue> queue_;

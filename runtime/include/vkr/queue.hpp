@@ -6,6 +6,7 @@
 #include <span>
 
 #include "vkr/handle.hpp"
+#include "vkr/queue_lock.hpp"
 
 namespace vkr {
 
@@ -40,7 +41,7 @@ struct SubmitSync {
 
 class Queue {
  public:
-  Queue(Context& ctx, VkQueue queue, std::mutex* external_mutex);
+  Queue(Context& ctx, VkQueue queue, QueueLock host_lock = {});
   ~Queue();
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
@@ -58,7 +59,7 @@ class Queue {
   Context& ctx_;
   VkQueue queue_;
   std::mutex own_mutex_;
-  std::mutex* mutex_;  // the host's lock for a shared queue, else own_mutex_
+  QueueLock lock_;  // the host's lock for a shared queue, else own_mutex_
   Unique<VkSemaphore> timeline_;
   uint64_t next_value_ = 1;
 };

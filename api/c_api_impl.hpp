@@ -1,0 +1,58 @@
+// c_api_impl.hpp (internal): the opaque handles behind vkrwkv.h and the exception barrier every
+// C entry point goes through.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model.hpp"
+#include "session.hpp"
+#include "vkr/context.hpp"
+#include "vkr/error.hpp"
+#include "vkrwkv.h"
+
+struct vkrwkv_context {
+  std::unique_ptr<vkr::Context> ctx;
+};
+
+struct vkrwkv_model {
+  vkrwkv_context* owner = nullptr;
+  std::unique_ptr<vkr::Model> model;
+};
+
+struct vkrwkv_session {
+  vkrwkv_model* owner = nullptr;
+  std::unique_ptr<vkr::Session> session;
+};
+
+namespace vkr::capi {
+
+// Sets this thread's last error and returns its code.
+int set_error(int code, std::string message);
+void clear_error();
+int code_of(ErrorCode code);
+
+// Runs `body` (returning int or long long >= 0); any exception becomes a negative code plus the
+// message, so nothing escapes into C.
+template <typename F>
+auto guard(const char* fn, F&& body) -> decltype(body()) {
+  try {
+    clear_error();
+    return body();
+  } catch (const Error& e) {
+    return set_error(code_of(e.code()), std::string(fn) + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    return set_error(VKRWKV_ERROR_OUT_OF_MEMORY, std::string(fn) + ": out of host memory");
+  } catch (const std::exception& e) {
+    return set_error(VKRWKV_ERROR_INTERNAL, std::string(fn) + ": " + e.what());
+  } catch (...) {
+    return set_error(VKRWKV_ERROR_INTERNAL, std::string(fn) + ": unknown exception");
+  }
+}
+
+// Throws InvalidArgument naming the null argument.
+inline void need(const void* p, const char* fn, const char* what) {
+  require(p != nullptr, ErrorCode::InvalidArgument, "{}: {} is NULL", fn, what);
+}
+
+}  // namespace vkr::capi

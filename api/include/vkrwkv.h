@@ -1,0 +1,168 @@
+/* vkrwkv.h: the C99 API of vkrwkv (RWKV-6 / QRWKV6 inference on Vulkan), usable from C, Python
+ * ctypes, Rust, Go. Every int-returning call gives 0 (or a count) on success and a negative
+ * VKRWKV_ERROR_* code on failure; vkrwkv_last_error() then holds the message (per thread). No
+ * C++ exception crosses this boundary. Handles are opaque; free sessions before their model and
+ * models before their context. A context, and everything made from it, is used by one thread at a
+ * time.
+ *
+ * Embedding in a Vulkan app: vkrwkv_device_requirements_query() says what to enable before the
+ * app creates its device; vkrwkv_context_create_external() borrows the app's instance, device and
+ * queue (never destroying them); vkrwkv_session_record_forward() records one forward pass into a
+ * command buffer the app owns and submits itself (synchronization contract at that function). */
+#ifndef VKRWKV_H
+#define VKRWKV_H
+
+#include <stdint.h>
+#include <vulkan/vulkan_core.h>
+
+#if defined(_WIN32)
+#define VKRWKV_API
+#else
+#define VKRWKV_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VKRWKV_VERSION_MAJOR 0
+#define VKRWKV_VERSION_MINOR 1
+
+enum vkrwkv_result {
+  VKRWKV_OK = 0,
+  VKRWKV_ERROR_INVALID_ARGUMENT = -1, /* null pointer, bad slot/id/count, wrong state size */
+  VKRWKV_ERROR_BUFFER_TOO_SMALL = -2, /* the message says how much is needed */
+  VKRWKV_ERROR_NO_VULKAN = -3,        /* no loader or no device */
+  VKRWKV_ERROR_DEVICE_UNSUPPORTED = -4, /* a needed feature is missing (message names it) */
+  VKRWKV_ERROR_OUT_OF_MEMORY = -5,
+  VKRWKV_ERROR_BAD_MODEL = -6,        /* malformed/unsupported GGUF or state */
+  VKRWKV_ERROR_IO = -7,               /* missing or unreadable file */
+  VKRWKV_ERROR_DEVICE_LOST = -8,
+  VKRWKV_ERROR_VULKAN = -9,           /* another VkResult error, or a timeout */
+  VKRWKV_ERROR_INTERNAL = -10
+};
+
+typedef struct vkrwkv_context vkrwkv_context;
+typedef struct vkrwkv_model vkrwkv_model;
+typedef struct vkrwkv_session vkrwkv_session;
+
+/* A host application's Vulkan objects. vkrwkv uses only the features and extensions listed as
+ * enabled: a missing optional one selects a slower path; a missing required one
+ * (timelineSemaphore) or one a model needs (storageBuffer16BitAccess for F16/BF16 weights) is an
+ * error naming it. */
+typedef struct vkrwkv_external_device {
+  VkInstance instance;
+  VkPhysicalDevice physical_device;
+  VkDevice device;
+  uint32_t queue_family;
+  VkQueue queue;
+  PFN_vkGetInstanceProcAddr get_instance_proc_addr;
+  const char *const *enabled_extensions;
+  uint32_t enabled_extension_count;
+  const VkPhysicalDeviceFeatures2 *enabled_features; /* pNext chain; NULL = core minimum */
+  /* Optional: when the host also submits to `queue`, vkrwkv calls lock_queue/unlock_queue
+   * (with queue_lock_user) around each of its vkQueueSubmit calls. Both or neither. */
+  void (*lock_queue)(void *queue_lock_user);
+  void (*unlock_queue)(void *queue_lock_user);
+  void *queue_lock_user;
+} vkrwkv_external_device;
+
+/* What to enable on a device for vkrwkv, filled by vkrwkv_device_requirements_query(). Pass
+ * `&features` as VkDeviceCreateInfo.pNext (it heads a chain through the structs below, which
+ * point into this struct: do not copy it, query again instead) and `extensions` as the enabled
+ * extensions (append your own). All listed items are supported by the queried device. */
+typedef struct vkrwkv_device_requirements {
+  int usable;                    /* 0: the device lacks a hard requirement, see `missing` */
+  char missing[256];             /* what it lacks, "" when usable */
+  const char *extensions[8];
+  uint32_t extension_count;
+  VkPhysicalDeviceFeatures2 features;
+  VkPhysicalDeviceVulkan11Features vulkan11;
+  VkPhysicalDeviceVulkan12Features vulkan12;
+  VkPhysicalDeviceVulkan13Features vulkan13; /* chained on Vulkan 1.3 devices only */
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV cooperative_matrix_nv; /* chained when listed */
+} vkrwkv_device_requirements;
+
+/* Where a recorded forward pass reads token ids and writes logits (valid while the session
+ * lives). ids_buffer holds int32 ids, is host-visible (ids_mapped) and has storage and transfer
+ * usage, so a host shader or copy may write it; logits_buffer holds n_vocab floats, the logits
+ * after the last token. */
+typedef struct vkrwkv_forward_io {
+  VkBuffer ids_buffer;
+  VkDeviceSize ids_offset, ids_size;
+  void *ids_mapped;
+  VkBuffer logits_buffer;
+  VkDeviceSize logits_offset, logits_size;
+} vkrwkv_forward_io;
+
+/* Contexts. device_index -1 = $VKR_DEVICE or the best device. */
+VKRWKV_API int vkrwkv_context_create(int device_index, vkrwkv_context **out);
+VKRWKV_API int vkrwkv_context_create_external(const vkrwkv_external_device *dev,
+                                              vkrwkv_context **out);
+VKRWKV_API void vkrwkv_context_destroy(vkrwkv_context *ctx);
+/* instance_api_version: the apiVersion the instance was created with (0 = the device's); Vulkan
+ * 1.3 feature structs are chained only when both are >= 1.3. */
+VKRWKV_API int vkrwkv_device_requirements_query(VkInstance instance,
+                                                VkPhysicalDevice physical_device,
+                                                PFN_vkGetInstanceProcAddr get_instance_proc_addr,
+                                                uint32_t instance_api_version,
+                                                vkrwkv_device_requirements *out);
+
+/* Models and tokens. */
+VKRWKV_API int vkrwkv_model_load(vkrwkv_context *ctx, const char *gguf_path, vkrwkv_model **out);
+VKRWKV_API void vkrwkv_model_free(vkrwkv_model *model);
+VKRWKV_API int vkrwkv_model_n_vocab(const vkrwkv_model *model);
+/* Returns the number of ids (special-token text is parsed). ids may be NULL with max_ids 0 to
+ * ask for the count; a smaller non-zero max_ids is VKRWKV_ERROR_BUFFER_TOO_SMALL. */
+VKRWKV_API int vkrwkv_tokenize(const vkrwkv_model *model, const char *utf8, int32_t *ids,
+                               int max_ids);
+/* Raw bytes of a token (maybe part of a UTF-8 character), NUL-terminated when there is room;
+ * returns the byte count (without NUL). */
+VKRWKV_API int vkrwkv_token_to_piece(const vkrwkv_model *model, int32_t id, char *buf,
+                                     int buf_size);
+
+/* Sessions: n_slots independent sequences, each with its recurrent state. */
+VKRWKV_API int vkrwkv_session_create(vkrwkv_model *model, int n_slots, vkrwkv_session **out);
+VKRWKV_API void vkrwkv_session_free(vkrwkv_session *s);
+/* Runs ids through `slot`; writes the logits after the last id (n_vocab floats) when logits is
+ * not NULL. */
+VKRWKV_API int vkrwkv_session_eval(vkrwkv_session *s, int slot, const int32_t *ids, int n_ids,
+                                   float *logits);
+/* Like eval, but returns the argmax of the last logits (computed on the GPU), or a negative code. */
+VKRWKV_API int vkrwkv_session_eval_greedy(vkrwkv_session *s, int slot, const int32_t *ids,
+                                          int n_ids);
+VKRWKV_API int vkrwkv_session_reset(vkrwkv_session *s, int slot);
+VKRWKV_API long long vkrwkv_state_size(const vkrwkv_session *s); /* bytes per slot, or < 0 */
+/* `size` must equal vkrwkv_state_size(). */
+VKRWKV_API int vkrwkv_state_save(const vkrwkv_session *s, int slot, void *buf, long long size);
+VKRWKV_API int vkrwkv_state_load(vkrwkv_session *s, int slot, const void *buf, long long size);
+
+/* Embedding: tokens per recorded forward pass (1..this). */
+VKRWKV_API int vkrwkv_session_max_tokens(const vkrwkv_session *s);
+/* The buffers a forward pass of n_tokens uses, without recording (to record a producer first). */
+VKRWKV_API int vkrwkv_session_forward_io(const vkrwkv_session *s, int n_tokens,
+                                         vkrwkv_forward_io *out);
+/* Records one forward pass of n_tokens ids (already in, or written earlier in `cb` to, the ids
+ * buffer) through `slot` into `cb`, which the host owns, has begun, and submits itself on a queue
+ * of the context's queue family. Synchronization contract:
+ *  - first we record a global memory barrier from compute+transfer writes to compute+transfer
+ *    reads/writes: ids written earlier in `cb` by a compute shader or a transfer command are
+ *    seen; CPU writes through ids_mapped before vkQueueSubmit are seen anyway. Ids produced in
+ *    another submission need the host's semaphore.
+ *  - last we record the same barrier plus compute+transfer -> host: later compute/transfer
+ *    commands in `cb` may read the logits, and the CPU may read them (after copying them to
+ *    host-visible memory) once the submission completes. Graphics consumers need the host's own
+ *    barrier.
+ *  - until that submission completes, do not use this session (eval, state, record) or free it.
+ * `out` may be NULL. */
+VKRWKV_API int vkrwkv_session_record_forward(vkrwkv_session *s, int slot, int n_tokens,
+                                             VkCommandBuffer cb, vkrwkv_forward_io *out);
+
+/* Message of the last failed call on this thread ("" if none). */
+VKRWKV_API const char *vkrwkv_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VKRWKV_H */

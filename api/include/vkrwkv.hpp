@@ -1,0 +1,152 @@
+// vkrwkv.hpp: header-only C++17 wrapper over vkrwkv.h: RAII handles, exceptions (vkrwkv::Error)
+// instead of codes, std::vector/std::string in and out. The library's ABI stays the C one, so this
+// works with the static and the shared library alike and never exposes vkrwkv's internals (nor
+// volk) to the including program, which may use Vulkan prototypes freely.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vkrwkv.h"
+
+namespace vkrwkv {
+
+class Error : public std::runtime_error {
+ public:
+  Error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+// Throws Error with the thread's last message when rc < 0; returns rc otherwise.
+inline long long check(long long rc) {
+  if (rc < 0) throw Error(static_cast<int>(rc), vkrwkv_last_error());
+  return rc;
+}
+
+// What to enable on a device before creating it (see vkrwkv_device_requirements). Not copyable:
+// the feature chain points into it.
+class DeviceRequirements {
+ public:
+  DeviceRequirements(VkInstance instance, VkPhysicalDevice pd, PFN_vkGetInstanceProcAddr gipa,
+                     uint32_t instance_api_version) {
+    check(vkrwkv_device_requirements_query(instance, pd, gipa, instance_api_version, &r_));
+  }
+  DeviceRequirements(const DeviceRequirements&) = delete;
+  DeviceRequirements& operator=(const DeviceRequirements&) = delete;
+
+  bool usable() const { return r_.usable != 0; }
+  std::string missing() const { return r_.missing; }
+  std::vector<const char*> extensions() const {
+    return {r_.extensions, r_.extensions + r_.extension_count};
+  }
+  // For VkDeviceCreateInfo::pNext (chain through the structs in raw()).
+  const VkPhysicalDeviceFeatures2* features() const { return &r_.features; }
+  const vkrwkv_device_requirements& raw() const { return r_; }
+
+ private:
+  vkrwkv_device_requirements r_{};
+};
+
+class Context {
+ public:
+  explicit Context(int device_index = -1) { check(vkrwkv_context_create(device_index, &h_)); }
+  explicit Context(const vkrwkv_external_device& host) {
+    check(vkrwkv_context_create_external(&host, &h_));
+  }
+  ~Context() { vkrwkv_context_destroy(h_); }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  vkrwkv_context* get() const { return h_; }
+
+ private:
+  vkrwkv_context* h_ = nullptr;
+};
+
+class Model {
+ public:
+  Model(Context& ctx, const std::string& gguf_path) {
+    check(vkrwkv_model_load(ctx.get(), gguf_path.c_str(), &h_));
+  }
+  ~Model() { vkrwkv_model_free(h_); }
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  int n_vocab() const { return static_cast<int>(check(vkrwkv_model_n_vocab(h_))); }
+  std::vector<int32_t> tokenize(const std::string& text) const {
+    const auto n = static_cast<int>(check(vkrwkv_tokenize(h_, text.c_str(), nullptr, 0)));
+    std::vector<int32_t> ids(static_cast<size_t>(n));
+    if (n > 0) check(vkrwkv_tokenize(h_, text.c_str(), ids.data(), n));
+    return ids;
+  }
+  std::string piece(int32_t id) const {
+    std::string s(64, '\0');
+    long long n = vkrwkv_token_to_piece(h_, id, s.data(), static_cast<int>(s.size()));
+    if (n == VKRWKV_ERROR_BUFFER_TOO_SMALL) {  // long special-token text
+      s.assign(4096, '\0');
+      n = vkrwkv_token_to_piece(h_, id, s.data(), static_cast<int>(s.size()));
+    }
+    s.resize(static_cast<size_t>(check(n)));
+    return s;
+  }
+  vkrwkv_model* get() const { return h_; }
+
+ private:
+  vkrwkv_model* h_ = nullptr;
+};
+
+class Session {
+ public:
+  explicit Session(Model& model, int slots = 1) {
+    check(vkrwkv_session_create(model.get(), slots, &h_));
+    n_vocab_ = model.n_vocab();
+  }
+  ~Session() { vkrwkv_session_free(h_); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Logits after the last id (n_vocab floats).
+  std::vector<float> eval(int slot, const std::vector<int32_t>& ids) {
+    std::vector<float> logits(static_cast<size_t>(n_vocab_));
+    check(vkrwkv_session_eval(h_, slot, ids.data(), static_cast<int>(ids.size()), logits.data()));
+    return logits;
+  }
+  int32_t eval_greedy(int slot, const std::vector<int32_t>& ids) {
+    return static_cast<int32_t>(
+        check(vkrwkv_session_eval_greedy(h_, slot, ids.data(), static_cast<int>(ids.size()))));
+  }
+  void reset(int slot) { check(vkrwkv_session_reset(h_, slot)); }
+  std::vector<std::byte> save_state(int slot) const {
+    std::vector<std::byte> b(static_cast<size_t>(check(vkrwkv_state_size(h_))));
+    check(vkrwkv_state_save(h_, slot, b.data(), static_cast<long long>(b.size())));
+    return b;
+  }
+  void load_state(int slot, const std::vector<std::byte>& b) {
+    check(vkrwkv_state_load(h_, slot, b.data(), static_cast<long long>(b.size())));
+  }
+  int max_tokens() const { return static_cast<int>(check(vkrwkv_session_max_tokens(h_))); }
+  vkrwkv_forward_io forward_io(int n_tokens) const {
+    vkrwkv_forward_io io{};
+    check(vkrwkv_session_forward_io(h_, n_tokens, &io));
+    return io;
+  }
+  // Records one forward pass into the host's `cb` (contract: vkrwkv_session_record_forward).
+  vkrwkv_forward_io record_forward(int slot, int n_tokens, VkCommandBuffer cb) {
+    vkrwkv_forward_io io{};
+    check(vkrwkv_session_record_forward(h_, slot, n_tokens, cb, &io));
+    return io;
+  }
+  vkrwkv_session* get() const { return h_; }
+
+ private:
+  vkrwkv_session* h_ = nullptr;
+  int n_vocab_ = 0;
+};
+
+}  // namespace vkrwkv
