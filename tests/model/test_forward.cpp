@@ -202,7 +202,9 @@ TEST_P(ForwardState, GpuTopKFeedsTheSamplerExactly) {
     for (size_t i = 0; i < k; ++i) {  // every returned logit is the row's and among its k largest
       ASSERT_EQ(top.logits[i], logits[top.ids[i]]) << "step " << t;
       ASSERT_GE(top.logits[i], sorted[k - 1]) << "step " << t;
-      if (i > 0) ASSERT_LT(top.ids[i - 1], top.ids[i]);
+      if (i > 0) {
+        ASSERT_LT(top.ids[i - 1], top.ids[i]);
+      }
     }
     const int32_t x = whole.sample(logits), y = cand.sample_candidates(top.ids, top.logits);
     EXPECT_EQ(x, y) << "step " << t;
