@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "kernels/gemv.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
@@ -76,7 +78,13 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
   const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
   // The float gemv's launch rule (workgroup, rows per workgroup, subgroup bound) fits here too:
   // one invocation per 32-weight unit plays the part of one vector chunk.
-  const GemvConfig cfg = gemv_config(caps, tokens, args.epilogue);
+  GemvConfig cfg = gemv_config(caps, tokens, args.epilogue);
+  if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    // Decoding a unit is ALU work that many rows cannot share (unlike the float gemv's x loads):
+    // fewer rows per workgroup keep the unrolled shader small (lavapipe compiles each pipeline
+    // with LLVM; 16 rows took ~1.5 s per variant) at little cost in x reuse.
+    cfg.rows = std::clamp(4u / (tokens * nw), 1u, 4u);
+  }
   require(shared_bytes_gemv(cfg, tokens, nw) <= caps.max_shared_memory,
           ErrorCode::DeviceUnsupported, "gemv_q: {} bytes of shared memory needed, device has {}",
           shared_bytes_gemv(cfg, tokens, nw), caps.max_shared_memory);
