@@ -97,6 +97,33 @@ INSTANTIATE_TEST_SUITE_P(RefModels, ForwardVsLlamaCpp, ::testing::ValuesIn(float
 INSTANTIATE_TEST_SUITE_P(QuantRefModels, ForwardVsLlamaCpp, ::testing::ValuesIn(quant_models()),
                          param_name);
 
+class QuantWeights : public GpuTest {};
+
+// Quantized tensors live on the device as the file's blocks: the weights arena grows by the file's
+// tensor bytes plus the derived f32 vectors and alignment, not by a dequantized copy (which would
+// be ~4-7x larger), and the views carry the per-tensor types llama-quantize chose.
+TEST_F(QuantWeights, DeviceBytesMatchFileBytes) {
+  for (const std::string file : {"tiny-qrwkv6-Q4_K_M.gguf", "tiny-rwkv6-Q4_K_M.gguf"}) {
+    const uint64_t before = ctx().arena(Lifetime::Weights).used_bytes();
+    auto model = Model::load(ctx(), kRefDir / file, quiet());
+    const uint64_t device = ctx().arena(Lifetime::Weights).used_bytes() - before;
+    const uint64_t tensors = model->weights().file_bytes();
+    const uint64_t derived = model->weights().device_bytes() - tensors;
+    std::printf("[quant-weights] %s: file tensor bytes %llu, weights arena +%llu bytes (%.2f%%; "
+                "derived f32 vectors %llu)\n",
+                file.c_str(), static_cast<unsigned long long>(tensors),
+                static_cast<unsigned long long>(device),
+                100.0 * static_cast<double>(device) / static_cast<double>(tensors),
+                static_cast<unsigned long long>(derived));
+    EXPECT_LE(device, tensors + tensors / 20) << file;  // within 5 %
+    EXPECT_GE(device, tensors) << file;
+    EXPECT_EQ(model->token_embd().dtype, DType::Q4_K) << file;
+    EXPECT_EQ(model->output().dtype, DType::Q6_K) << file;
+  }
+  auto rwkv = Model::load(ctx(), kRefDir / "tiny-rwkv6-Q4_K_M.gguf", quiet());
+  EXPECT_EQ(rwkv->layer(0).cm_value.dtype, DType::Q5_0);  // F = 896: the Q4_K fallback
+}
+
 class ForwardState : public GpuTest, public ::testing::WithParamInterface<std::string> {};
 
 // prefill(T) == T x decode(1) (logits of every step and the final state), and a prefill split in
