@@ -253,7 +253,10 @@ void check_tensors(const gguf::File& file, ModelConfig& c) {
   }
 }
 
-constexpr std::array<GgmlType, 3> kGpuTypes{GgmlType::F32, GgmlType::F16, GgmlType::BF16};
+constexpr std::array<GgmlType, 10> kGpuTypes{GgmlType::F32,  GgmlType::F16,  GgmlType::BF16,
+                                             GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0,
+                                             GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K,
+                                             GgmlType::Q6_K};
 
 }  // namespace
 

@@ -60,6 +60,7 @@ class Model {
   const Tensor& output_norm_b() const { return output_norm_b_; }  // unbound if absent
   const Tensor& output() const { return output_; }              // (V, C)
   const MemoryPlan& plan() const { return plan_; }
+  const WeightStore& weights() const { return *weights_; }
   const LoadOptions& options() const { return options_; }
   // Identifies the model for state files: arch, dims and a hash of tensor names/shapes/types.
   uint64_t fingerprint() const { return fingerprint_; }

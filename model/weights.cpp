@@ -1,4 +1,5 @@
 // weights.cpp: GGUF tensors -> device buffers through staging, with progress and clear errors.
+// Quantized tensors are uploaded byte for byte (the kernels decode the blocks in place).
 #include "weights.hpp"
 
 #include <fmt/format.h>
@@ -18,6 +19,13 @@ std::optional<DType> dtype_for_ggml(uint32_t ggml_type) {
     case gguf::GgmlType::F32: return DType::F32;
     case gguf::GgmlType::F16: return DType::F16;
     case gguf::GgmlType::BF16: return DType::BF16;
+    case gguf::GgmlType::Q8_0: return DType::Q8_0;
+    case gguf::GgmlType::Q4_0: return DType::Q4_0;
+    case gguf::GgmlType::Q5_0: return DType::Q5_0;
+    case gguf::GgmlType::Q5_1: return DType::Q5_1;
+    case gguf::GgmlType::Q4_K: return DType::Q4_K;
+    case gguf::GgmlType::Q5_K: return DType::Q5_K;
+    case gguf::GgmlType::Q6_K: return DType::Q6_K;
     default: return std::nullopt;
   }
 }
@@ -37,8 +45,20 @@ WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& p
     : file_name_(file.path().filename().string()) {
   for (const auto& t : file.tensors()) {
     require(dtype_for_ggml(t.type).has_value(), ErrorCode::BadModelFile,
-            "{}: tensor '{}' has type {}, which this build cannot run (supported: F32, F16, BF16)",
+            "{}: tensor '{}' has type {}, which this build cannot run (supported: F32, F16, BF16, "
+            "Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
             file_name_, t.name, gguf::type_name(t.type));
+    // Quantized tensors are uploaded as the file's blocks: their byte count must be exactly
+    // the blocks the shape needs (the kernels derive row strides from the shape).
+    const DType dt = *dtype_for_ggml(t.type);
+    const uint64_t ne0 = t.ne.empty() ? 1 : t.ne[0];
+    require(ne0 % dtype_block(dt).elems == 0 &&
+                t.n_bytes == dtype_row_bytes(dt, shape_from_ne(t.ne).elements()),
+            ErrorCode::BadModelFile,
+            "{}: tensor '{}' ({}, ne0 = {}) holds {} bytes, but its shape needs whole {}-element "
+            "blocks ({} bytes)",
+            file_name_, t.name, gguf::type_name(t.type), ne0, t.n_bytes, dtype_block(dt).elems,
+            dtype_row_bytes(dt, shape_from_ne(t.ne).elements()));
     file_bytes_ += t.n_bytes;
   }
   uint64_t done = 0;

@@ -15,6 +15,13 @@ std::string_view dtype_name(DType t) {
     case DType::I32: return "i32";
     case DType::U32: return "u32";
     case DType::U8: return "u8";
+    case DType::Q8_0: return "q8_0";
+    case DType::Q4_0: return "q4_0";
+    case DType::Q5_0: return "q5_0";
+    case DType::Q5_1: return "q5_1";
+    case DType::Q4_K: return "q4_k";
+    case DType::Q5_K: return "q5_k";
+    case DType::Q6_K: return "q6_k";
   }
   return "?";
 }
@@ -38,6 +45,11 @@ std::string Shape::str() const {
 
 Tensor Tensor::of(const Buffer& b, Shape shape, DType dtype, VkDeviceSize offset) {
   Tensor t{b.handle(), offset, shape, dtype};
+  const uint64_t inner = shape.rank() ? shape[shape.rank() - 1] : 0;
+  require(!dtype_is_quant(dtype) || inner % dtype_block(dtype).elems == 0,
+          ErrorCode::ShapeMismatch,
+          "tensor {} {} in buffer '{}': rows of {} elements are not whole {}-element blocks",
+          shape.str(), dtype_name(dtype), b.name(), inner, dtype_block(dtype).elems);
   require(offset + t.bytes() <= b.size(), ErrorCode::ShapeMismatch,
           "tensor {} {} at byte {} does not fit in buffer '{}' ({} bytes)", shape.str(),
           dtype_name(dtype), offset, b.name(), b.size());

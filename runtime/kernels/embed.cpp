@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/block_ops_common.hpp"
+#include "kernels/linear_q.hpp"
 #include "vkr/context.hpp"
 
 namespace vkr::kernels {
@@ -11,6 +12,13 @@ namespace vkr::kernels {
 namespace {
 constexpr std::string_view kName = "embed";
 constexpr uint32_t kWg = 128;
+constexpr uint32_t kWgQ = 64;  // quantized tables: one invocation per 32 weights
+
+// Mirrors `Params p` in shaders/embed_q.comp.
+struct EmbedQPush {
+  uint32_t T, C, V, first, count, byte_off;
+};
+static_assert(sizeof(EmbedQPush) == 24);
 
 ShaderId variant(const Context& ctx, DType t) {
   switch (t) {
@@ -22,10 +30,31 @@ ShaderId variant(const Context& ctx, DType t) {
               "embed: a {} table needs storageBuffer16BitAccess", dtype_name(t));
       return t == DType::F16 ? ShaderId::embed_f16 : ShaderId::embed_bf16;
     default:
+      if (dtype_is_quant(t)) return quant_shader(QuantFamily::Embed, t, kName);
       throw Error(ErrorCode::ShapeMismatch,
-                  fmt::format("embed: table dtype {} (expected f32, f16 or bf16)", dtype_name(t)));
+                  fmt::format("embed: table dtype {} (expected f32, f16, bf16 or a quantized type)",
+                              dtype_name(t)));
   }
 }
+// embed_q.comp: each window's binding starts aligned down from its first row; the push says
+// where (bytes). One invocation decodes one 32-weight unit.
+void embed_quant(Context& ctx, Recorder& rec, const EmbedArgs& args, ShaderId shader,
+                 uint64_t fit, uint64_t align) {
+  const uint64_t T = args.ids.shape[0], V = args.table.shape[0], C = args.table.shape[1];
+  const uint64_t row_bytes = args.table.row_bytes(), units = C / 32;
+  const Kernel& k = ctx.pipelines().get({shader, 3, sizeof(EmbedQPush)}, {kWgQ});
+  const Grid grid = grid_1d(T * ceil_div(units, kWgQ), ctx.caps());
+  for (uint64_t first = 0; first < V; first += fit) {
+    const uint64_t count = std::min(fit, V - first);
+    const uint64_t begin = args.table.offset + first * row_bytes, base = begin / align * align;
+    const EmbedQPush push{static_cast<uint32_t>(T),     static_cast<uint32_t>(C),
+                          static_cast<uint32_t>(V),     static_cast<uint32_t>(first),
+                          static_cast<uint32_t>(count), static_cast<uint32_t>(begin - base)};
+    const BufferRange table{args.table.buffer, base, (begin + count * row_bytes - base + 3) / 4 * 4};
+    rec.dispatch(k, {args.ids.range(), table, args.out.range()}, push, grid);
+  }
+}
+
 }  // namespace
 
 void embed(Context& ctx, Recorder& rec, const EmbedArgs& args, uint64_t window_rows) {
@@ -42,17 +71,27 @@ void embed(Context& ctx, Recorder& rec, const EmbedArgs& args, uint64_t window_r
 
   // Largest window of whole rows that fits the binding limit, with an offset that keeps the
   // storage-buffer alignment (rows are bound at multiples of `step` rows).
-  const uint64_t row_bytes = C * dtype_bytes(args.table.dtype);
+  const bool quant = dtype_is_quant(args.table.dtype);
+  require(C % dtype_block(args.table.dtype).elems == 0, ErrorCode::ShapeMismatch,
+          "embed: table {} {}: C = {} is not a multiple of the {}-element block",
+          args.table.shape.str(), dtype_name(args.table.dtype), C,
+          dtype_block(args.table.dtype).elems);
+  require(!quant || args.table.offset % 2 == 0, ErrorCode::ShapeMismatch,
+          "embed: a quantized table must start at an even byte, got {}", args.table.offset);
+  const uint64_t row_bytes = args.table.row_bytes();
   const uint64_t align = std::max<uint64_t>(ctx.caps().min_storage_buffer_offset_alignment, 1);
   uint64_t step = 1;
-  while ((step * row_bytes) % align != 0) ++step;  // terminates by step = align
-  uint64_t fit = ctx.caps().max_storage_buffer_range / row_bytes;
+  while (!quant && (step * row_bytes) % align != 0) ++step;  // quantized: bound aligned down  // terminates by step = align
+  // Quantized windows are bound from an aligned-down start: leave room for the slack.
+  const uint64_t range = ctx.caps().max_storage_buffer_range - (quant ? align + 4 : 0);
+  uint64_t fit = range / row_bytes;
   if (window_rows > 0) fit = std::min(fit, window_rows);
   fit = fit / step * step;
   require(fit > 0, ErrorCode::DeviceUnsupported,
           "embed: {} aligned rows of {} bytes exceed maxStorageBufferRange", step, row_bytes);
-  require(args.table.offset % align == 0 || V <= fit, ErrorCode::ShapeMismatch,
+  require(quant || args.table.offset % align == 0 || V <= fit, ErrorCode::ShapeMismatch,
           "embed: a windowed table must start at an aligned offset");
+  if (quant) return embed_quant(ctx, rec, args, shader, fit, align);
 
   const Kernel& k = ctx.pipelines().get({shader, 3, sizeof(EmbedPush)}, {kWg});
   const Grid grid = grid_1d(T * ceil_div(C, kWg), ctx.caps());

@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "kernels/linear_q.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
 
@@ -119,6 +120,12 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path) {
   const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
   const uint32_t mode = static_cast<uint32_t>(args.epilogue), has_bias = d.bias ? 1 : 0;
   if (path == GemmPath::Auto) path = choose_gemm_path(caps, args.w.dtype, args.epilogue);
+  if (dtype_is_quant(args.w.dtype)) {
+    require(path == GemmPath::Direct || path == GemmPath::Tiled, ErrorCode::DeviceUnsupported,
+            "gemm: quantized weights ({}) have no cooperative-matrix path",
+            dtype_name(args.w.dtype));
+    return gemm_q(ctx, rec, args, d, path == GemmPath::Direct);
+  }
   std::string why;
   const auto coop = path == GemmPath::CoopMatNV
                         ? coop_config(caps, args.w.dtype, args.epilogue, &why)

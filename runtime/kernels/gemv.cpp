@@ -1,6 +1,7 @@
 // gemv.cpp: configuration, shape checks, row windows and recording for shaders/gemv.comp.
 #include "kernels/gemv.hpp"
 
+#include "kernels/linear_q.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
 
@@ -64,6 +65,7 @@ void gemv(Context& ctx, Recorder& rec, const GemvArgs& args) {
   require(d.T <= kGemvMaxTokens, ErrorCode::ShapeMismatch,
           "gemv: x has shape {}, at most {} tokens (use gemm or linear())", args.x.shape.str(),
           kGemvMaxTokens);
+  if (dtype_is_quant(args.w.dtype)) return gemv_q(ctx, rec, args, d);
   const auto& caps = ctx.caps();
   const uint32_t tokens = static_cast<uint32_t>(d.T);
   const GemvConfig cfg = gemv_config(caps, tokens, args.epilogue);

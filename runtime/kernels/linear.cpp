@@ -38,9 +38,11 @@ namespace {
 
 bool bound(const Tensor& t) { return t.buffer != VK_NULL_HANDLE; }
 
+// Quantized weights need an even start: the shaders read their halves from even byte addresses.
 void check_offset(std::string_view kernel, std::string_view arg, const Tensor& t) {
-  require(t.offset % dtype_bytes(t.dtype) == 0, ErrorCode::ShapeMismatch,
-          "{}: {} starts at byte {}, not a multiple of its element size", kernel, arg, t.offset);
+  const uint64_t unit = dtype_is_quant(t.dtype) ? 2 : dtype_bytes(t.dtype);
+  require(t.offset % unit == 0, ErrorCode::ShapeMismatch,
+          "{}: {} starts at byte {}, not a multiple of {}", kernel, arg, t.offset, unit);
 }
 
 struct Bound {
@@ -55,6 +57,17 @@ Bound bind_elements(const Tensor& t, uint64_t first, uint64_t count, uint64_t al
   const uint64_t begin = t.offset + first * es, end = begin + count * es;
   const uint64_t base = begin / align * align;
   return {{t.buffer, base, (end - base + 3) / 4 * 4}, static_cast<uint32_t>((begin - base) / es)};
+}
+
+// Rows [first, first + count) of a (rows, K) weight: elements for float types, and for quantized
+// ones whole rows of blocks with `off` in BYTES (the quantized shaders address bytes).
+Bound bind_weight_rows(const Tensor& t, uint64_t first, uint64_t count, uint64_t K,
+                       uint64_t align) {
+  if (!dtype_is_quant(t.dtype)) return bind_elements(t, first * K, count * K, align);
+  const uint64_t rb = dtype_row_bytes(t.dtype, K);
+  const uint64_t begin = t.offset + first * rb, end = begin + count * rb;
+  const uint64_t base = begin / align * align;
+  return {{t.buffer, base, (end - base + 3) / 4 * 4}, static_cast<uint32_t>(begin - base)};
 }
 
 uint64_t binding_align(const Capabilities& caps) {
@@ -73,9 +86,14 @@ LinearDims check_linear(std::string_view kernel, const LinearArgs& a) {
   require(bound(a.w) && a.w.shape.rank() == 2 && a.w.shape[1] == d.K, ErrorCode::ShapeMismatch,
           "{}: w has shape {}, expected (N, {}) to match x {}", kernel, a.w.shape.str(), d.K,
           a.x.shape.str());
-  require(a.w.dtype == DType::F32 || a.w.dtype == DType::F16 || a.w.dtype == DType::BF16,
-          ErrorCode::ShapeMismatch, "{}: w has dtype {}, expected f32, f16 or bf16", kernel,
+  require(a.w.dtype == DType::F32 || a.w.dtype == DType::F16 || a.w.dtype == DType::BF16 ||
+              dtype_is_quant(a.w.dtype),
+          ErrorCode::ShapeMismatch,
+          "{}: w has dtype {}, expected f32, f16, bf16 or a quantized weight type", kernel,
           dtype_name(a.w.dtype));
+  require(d.K % dtype_block(a.w.dtype).elems == 0, ErrorCode::ShapeMismatch,
+          "{}: w {} {}: K = {} is not a multiple of the {}-element block", kernel,
+          a.w.shape.str(), dtype_name(a.w.dtype), d.K, dtype_block(a.w.dtype).elems);
   d.N = a.w.shape[0];
   require(
       d.T > 0 && d.N > 0 && d.K > 0 && d.T <= UINT32_MAX && d.N <= UINT32_MAX && d.K <= UINT32_MAX,
@@ -122,11 +140,11 @@ WindowPlan plan_windows(std::string_view kernel, const Capabilities& caps, const
   if (a.max_binding_bytes) limit = std::min(limit, a.max_binding_bytes);
   // Aligning a window's start down adds up to align - 1 bytes; rounding its end adds up to 3.
   const uint64_t slack = binding_align(caps) + 4;
-  const uint64_t es = dtype_bytes(a.w.dtype);
+  const uint64_t w_row = dtype_row_bytes(a.w.dtype, d.K);
   const uint64_t usable = limit > slack ? limit - slack : 0;
   WindowPlan plan;
   // Rows: a window of W (nn x K) and of bias (nn); y's window is bounded by the tokens below.
-  plan.rows = std::min({usable / (d.K * es), usable / 4, max_rows, d.N});
+  plan.rows = std::min({usable / w_row, usable / 4, max_rows, d.N});
   // Tokens: x (tn x K) and the y / residual span ((tn - 1) x N + nn <= tn x N).
   plan.tokens = std::min({usable / (d.K * 4), usable / (d.N * 4), max_tokens, d.T});
   if (plan.tokens == 0 && usable / (d.K * 4) > 0) plan.tokens = 1;  // one y row in column windows
@@ -139,8 +157,8 @@ WindowBinding bind_window(const Capabilities& caps, const LinearArgs& a, const L
                           const Window& win) {
   const uint64_t align = binding_align(caps);
   const Bound x = bind_elements(a.x, win.t0 * d.K, win.tn * d.K, align);
-  const Bound w = bind_elements(a.w, win.n0 * d.K, win.nn * d.K, align);
-  const Bound u = bound(a.w_up) ? bind_elements(a.w_up, win.n0 * d.K, win.nn * d.K, align) : w;
+  const Bound w = bind_weight_rows(a.w, win.n0, win.nn, d.K, align);
+  const Bound u = bound(a.w_up) ? bind_weight_rows(a.w_up, win.n0, win.nn, d.K, align) : w;
   const Bound b = d.bias ? bind_elements(a.bias, win.n0, win.nn, align) : x;
   // y / residual: row t0 column n0 through row t0 + tn - 1 column n0 + nn - 1 (row stride N).
   const uint64_t y_first = win.t0 * d.N + win.n0, y_count = (win.tn - 1) * d.N + win.nn;

@@ -25,7 +25,8 @@ enum class Epilogue : uint32_t {
 // than one stacked (2F, K) tensor: no repacking at load time, and each binds its own window.
 struct LinearArgs {
   Tensor x;         // (T, K) f32 activations
-  Tensor w;         // (N, K) f32 | f16 | bf16, [out][in]; SwiGLU: W_gate (F, K), N = F
+  Tensor w;         // (N, K) f32 | f16 | bf16 | quantized (K whole blocks), [out][in];
+                    // SwiGLU: W_gate (F, K), N = F
   Tensor y;         // (T, N) f32 output
   Tensor bias;      // (N) f32, optional (unbound: buffer == VK_NULL_HANDLE); not with SwiGLU
   Tensor residual;  // (T, N) f32, Residual only; unbound = y (in place: y += x·Wᵀ)
@@ -37,7 +38,8 @@ struct LinearArgs {
   uint64_t max_binding_bytes = 0;
 };
 
-// Mirrors `Params p` in shaders/common/linear_io.glsl. Offsets are in elements of each binding.
+// Mirrors `Params p` in shaders/common/linear_io.glsl. Offsets are in elements of each binding,
+// except w_off / u_off for quantized weights: bytes (gemv_q.comp, gemm_q.comp).
 struct LinearPush {
   uint32_t T, N, K, nw;
   uint32_t x_off, w_off, u_off, b_off, r_off, y_off;

@@ -62,13 +62,8 @@ TEST(ModelConfig, ReferenceModelsMatchManifest) {
     const uint64_t want_state =
         uint64_t{c.n_layer} * (uint64_t{c.token_shift_count} * c.C + uint64_t{c.H} * c.S * c.S) * 4;
     EXPECT_EQ(state_bytes_per_sequence(c), want_state);
-    // Quantized files pass read_config but not the GPU type check.
-    const std::string dtype = m.at("dtype");
-    if (dtype == "f16" || dtype == "f32") {
-      EXPECT_NO_THROW(check_supported_types(f, gpu_supported_types()));
-    } else {
-      EXPECT_THROW(check_supported_types(f, gpu_supported_types()), Error);
-    }
+    // Every reference file (f32, f16 and the quantized ones) passes the GPU type check.
+    EXPECT_NO_THROW(check_supported_types(f, gpu_supported_types())) << m.at("file");
   }
 }
 
@@ -262,16 +257,19 @@ TEST(ModelConfig, WrongTensorType) {
   Mini u;  // a matrix type no decoder knows
   u.type_override["blk.0.ffn_up.weight"] = GgmlType::Q4_1;
   expect_config_error(write_mini(dir, u, "q41.gguf"), {"ffn_up", "Q4_1"});
-  Mini q;  // quantized projections are fine for read_config, not for the GPU check
+  Mini q;  // quantized projections the kernels decode pass both checks
   q.type_override["blk.0.ffn_up.weight"] = GgmlType::Q8_0;
   const gguf::File f = gguf::File::open(write_mini(dir, q, "q8.gguf"));
   EXPECT_NO_THROW(read_config(f));
+  EXPECT_NO_THROW(check_supported_types(f, gpu_supported_types()));
+  // A type the GPU kernels do not decode is refused by name (the file itself opens).
+  const gguf::File f41 = gguf::File::open(dir.file("q41.gguf"));
   try {
-    check_supported_types(f, gpu_supported_types());
-    ADD_FAILURE() << "Q8_0 accepted";
+    check_supported_types(f41, gpu_supported_types());
+    ADD_FAILURE() << "Q4_1 accepted";
   } catch (const Error& e) {
     EXPECT_NE(e.message().find("blk.0.ffn_up.weight"), std::string::npos) << e.message();
-    EXPECT_NE(e.message().find("Q8_0"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("Q4_1"), std::string::npos) << e.message();
   }
 }
 

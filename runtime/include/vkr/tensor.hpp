@@ -11,15 +11,40 @@
 
 namespace vkr {
 
-enum class DType : uint8_t { F32, F16, BF16, I32, U32, U8 };
+// Plain element types, then ggml block-quantized weight types (spec §6): a quantized tensor's
+// innermost dimension is a whole number of blocks of `dtype_block(t).elems` elements stored in
+// `.bytes` bytes, exactly as in the GGUF file (kernels decode the blocks in place).
+enum class DType : uint8_t { F32, F16, BF16, I32, U32, U8, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K };
 
-constexpr uint32_t dtype_bytes(DType t) {
+constexpr bool dtype_is_quant(DType t) { return t >= DType::Q8_0; }
+
+struct BlockLayout {
+  uint32_t elems, bytes;
+};
+constexpr BlockLayout dtype_block(DType t) {
   switch (t) {
     case DType::F16:
-    case DType::BF16: return 2;
-    case DType::U8: return 1;
-    default: return 4;
+    case DType::BF16: return {1, 2};
+    case DType::U8: return {1, 1};
+    case DType::Q8_0: return {32, 34};
+    case DType::Q4_0: return {32, 18};
+    case DType::Q5_0: return {32, 22};
+    case DType::Q5_1: return {32, 24};
+    case DType::Q4_K: return {256, 144};
+    case DType::Q5_K: return {256, 176};
+    case DType::Q6_K: return {256, 210};
+    default: return {1, 4};
   }
+}
+
+// Bytes per element of a plain type. Quantized types have no per-element size (0): use
+// dtype_row_bytes() / Tensor::bytes().
+constexpr uint32_t dtype_bytes(DType t) { return dtype_is_quant(t) ? 0 : dtype_block(t).bytes; }
+
+// Bytes of `n` consecutive elements starting at a block boundary (n a multiple of the block).
+constexpr uint64_t dtype_row_bytes(DType t, uint64_t n) {
+  const BlockLayout b = dtype_block(t);
+  return n / b.elems * b.bytes;
 }
 std::string_view dtype_name(DType t);
 
@@ -45,8 +70,14 @@ struct Tensor {
   Shape shape;
   DType dtype = DType::F32;
 
+  // Throws ShapeMismatch when the tensor does not fit in `b`, or (quantized dtypes) when the
+  // innermost dimension is not a whole number of blocks.
   static Tensor of(const Buffer& b, Shape shape, DType dtype, VkDeviceSize offset = 0);
-  uint64_t bytes() const { return shape.elements() * dtype_bytes(dtype); }
+  uint64_t bytes() const { return dtype_row_bytes(dtype, shape.elements()); }
+  // Bytes of one row of the innermost dimension (the block-quantized row size for quant types).
+  uint64_t row_bytes() const {
+    return shape.rank() ? dtype_row_bytes(dtype, shape[shape.rank() - 1]) : 0;
+  }
   BufferRange range() const { return {buffer, offset, bytes()}; }
   // Rows [first, first + count) of the outermost dimension, same dtype.
   Tensor rows(uint64_t first, uint64_t count) const;

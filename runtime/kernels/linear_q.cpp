@@ -1,0 +1,132 @@
+// linear_q.cpp: configuration, windows and recording for shaders/gemv_q.comp and gemm_q.comp.
+#include "kernels/linear_q.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "kernels/gemv.hpp"
+#include "vkr/context.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr::kernels {
+
+namespace {
+
+// Variants are declared in the same order in shaders/CMakeLists.txt for every family.
+constexpr DType kQuantOrder[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1,
+                                 DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+uint32_t shared_bytes_gemv(const GemvConfig& c, uint32_t tokens, uint32_t nw) {
+  return c.max_subgroups == 1 ? 4 : c.max_subgroups * c.rows * tokens * nw * 4;
+}
+
+struct QTiles {
+  uint32_t bm, bn, tm, tn;
+  uint32_t workgroup() const { return (bm / tm) * (bn / tn); }
+  uint32_t shared_bytes(uint32_t nw) const { return (32 * bm + nw * 32 * bn) * 4; }
+};
+
+uint32_t pow2_ceil(uint64_t v) {
+  uint32_t p = 1;
+  while (p < v) p *= 2;
+  return p;
+}
+
+QTiles pick_q_tiles(const Capabilities& caps, uint64_t tokens, uint32_t nw, bool direct) {
+  if (direct) {
+    // CPU devices: 8 tokens x 4 rows per invocation, so each decoded unit (the ALU-heavy part)
+    // serves 8 tokens; 8 invocations along the outputs, along the tokens only as many as T needs.
+    const uint32_t gm = std::min<uint32_t>(8, pow2_ceil((tokens + 7) / 8));
+    return {gm * 8, 32, 8, 4};
+  }
+  // GPUs: gemm.comp's tiles with BK = 32 (one decoded unit per row and step).
+  const QTiles big = tokens > 64 ? QTiles{128, 64, 8, 4} : QTiles{64, 64, 4, 4};
+  if (big.workgroup() <= caps.max_workgroup_invocations &&
+      big.shared_bytes(nw) <= caps.max_shared_memory) {
+    return big;
+  }
+  return {32, 32, 4, 4};  // 64 invocations, <= 8 KiB
+}
+
+}  // namespace
+
+ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) {
+  static constexpr ShaderId kGemv[] = {ShaderId::gemv_q_q8_0, ShaderId::gemv_q_q4_0,
+                                       ShaderId::gemv_q_q5_0, ShaderId::gemv_q_q5_1,
+                                       ShaderId::gemv_q_q4_k, ShaderId::gemv_q_q5_k,
+                                       ShaderId::gemv_q_q6_k};
+  static constexpr ShaderId kGemm[] = {ShaderId::gemm_q_q8_0, ShaderId::gemm_q_q4_0,
+                                       ShaderId::gemm_q_q5_0, ShaderId::gemm_q_q5_1,
+                                       ShaderId::gemm_q_q4_k, ShaderId::gemm_q_q5_k,
+                                       ShaderId::gemm_q_q6_k};
+  static constexpr ShaderId kEmbed[] = {ShaderId::embed_q_q8_0, ShaderId::embed_q_q4_0,
+                                        ShaderId::embed_q_q5_0, ShaderId::embed_q_q5_1,
+                                        ShaderId::embed_q_q4_k, ShaderId::embed_q_q5_k,
+                                        ShaderId::embed_q_q6_k};
+  for (size_t i = 0; i < std::size(kQuantOrder); ++i) {
+    if (kQuantOrder[i] != dtype) continue;
+    return family == QuantFamily::Gemv ? kGemv[i] : family == QuantFamily::Gemm ? kGemm[i] : kEmbed[i];
+  }
+  throw Error(ErrorCode::ShapeMismatch,
+              fmt::format("{}: dtype {} is not a quantized weight type", kernel, dtype_name(dtype)));
+}
+
+void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::LinearDims& d) {
+  const auto& caps = ctx.caps();
+  const uint32_t tokens = static_cast<uint32_t>(d.T);
+  const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
+  // The float gemv's launch rule (workgroup, rows per workgroup, subgroup bound) fits here too:
+  // one invocation per 32-weight unit plays the part of one vector chunk.
+  GemvConfig cfg = gemv_config(caps, tokens, args.epilogue);
+  if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    // Decoding a unit is ALU work that many rows cannot share (unlike the float gemv's x loads):
+    // fewer rows per workgroup keep the unrolled shader small (lavapipe compiles each pipeline
+    // with LLVM; 16 rows took ~1.5 s per variant) at little cost in x reuse.
+    cfg.rows = std::clamp(4u / (tokens * nw), 1u, 4u);
+  }
+  require(shared_bytes_gemv(cfg, tokens, nw) <= caps.max_shared_memory,
+          ErrorCode::DeviceUnsupported, "gemv_q: {} bytes of shared memory needed, device has {}",
+          shared_bytes_gemv(cfg, tokens, nw), caps.max_shared_memory);
+  const auto plan = detail::plan_windows("gemv_q", caps, args, d, kGemvMaxTokens, UINT32_MAX);
+  const KernelDesc desc{quant_shader(QuantFamily::Gemv, args.w.dtype, "gemv_q"), 6,
+                        sizeof(LinearPush)};
+  detail::for_each_window(d, plan, [&](const detail::Window& win) {
+    const auto b = detail::bind_window(caps, args, d, win);
+    const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
+    const Kernel& k = ctx.pipelines().get(
+        desc, {cfg.workgroup, cfg.rows, static_cast<uint32_t>(win.tn),
+               static_cast<uint32_t>(args.epilogue), d.bias ? 1u : 0u, xvec, cfg.max_subgroups});
+    rec.dispatch(k, std::span<const BufferRange>(b.ranges),
+                 std::as_bytes(std::span<const LinearPush>(&b.push, 1)),
+                 grid_1d((win.nn + cfg.rows - 1) / cfg.rows, caps));
+  });
+}
+
+void gemm_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::LinearDims& d,
+            bool direct) {
+  const auto& caps = ctx.caps();
+  const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
+  const QTiles tiles = pick_q_tiles(caps, d.T, nw, direct);
+  require(direct || tiles.shared_bytes(nw) <= caps.max_shared_memory,
+          ErrorCode::DeviceUnsupported, "gemm_q: {} bytes of shared memory needed, device has {}",
+          tiles.shared_bytes(nw), caps.max_shared_memory);
+  const auto plan =
+      detail::plan_windows("gemm_q", caps, args, d, uint64_t{caps.max_workgroup_count[1]} * tiles.bm,
+                           uint64_t{caps.max_workgroup_count[0]} * tiles.bn);
+  const KernelDesc desc{quant_shader(QuantFamily::Gemm, args.w.dtype, "gemm_q"), 6,
+                        sizeof(LinearPush)};
+  detail::for_each_window(d, plan, [&](const detail::Window& win) {
+    const auto b = detail::bind_window(caps, args, d, win);
+    const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
+    const Kernel& k = ctx.pipelines().get(
+        desc, {tiles.workgroup(), tiles.bm, tiles.bn, tiles.tm, tiles.tn,
+               static_cast<uint32_t>(args.epilogue), d.bias ? 1u : 0u, xvec, direct ? 1u : 0u});
+    const Grid grid{static_cast<uint32_t>((win.nn + tiles.bn - 1) / tiles.bn),
+                    static_cast<uint32_t>((win.tn + tiles.bm - 1) / tiles.bm), 1};
+    rec.dispatch(k, std::span<const BufferRange>(b.ranges),
+                 std::as_bytes(std::span<const LinearPush>(&b.push, 1)), grid);
+  });
+}
+
+}  // namespace vkr::kernels

@@ -1,0 +1,154 @@
+// quant.glsl: in-place decoding of ggml block-quantized weights (spec §6.3; model/dequant.cpp is
+// the CPU twin) read as 32-bit words, so no 8/16-bit storage feature is needed.
+// The build variant selects the type: VKR_DTYPE_{Q8_0,Q4_0,Q5_0,Q5_1,Q4_K,Q5_K,Q6_K}.
+// Blocks are 18/22/24/34/144/176/210 bytes, so fields are not word-aligned: bytes and halves are
+// extracted with shifts. Every field the decoders read as a half or a 32-bit group starts at an
+// even byte (block sizes are even and rows start at even bytes), so a half never straddles a word
+// and a 32-bit group straddles at most two.
+//
+// The includer defines `uint qw(uint m, uint i)`: word i of weight matrix m (0 = W, 1 = W_up for
+// SwiGLU; GLSL cannot pass buffer arrays to functions). Addresses below are byte addresses within
+// that matrix's binding.
+//
+// Decoding works in units of 32 consecutive weights of a row (one block of the legacy types, one
+// sub-block of a 256-element K-quant super-block): dequant_unit(m, row_byte, u, v) writes weights
+// [32u, 32u + 32) of the row starting at byte row_byte into v[0..7] (v[i][c] = weight 4i + c).
+#ifndef VKR_QUANT_GLSL
+#define VKR_QUANT_GLSL
+
+#if defined(VKR_DTYPE_Q8_0)
+#define Q_BLOCK_ELEMS 32u
+#define Q_BLOCK_BYTES 34u
+#elif defined(VKR_DTYPE_Q4_0)
+#define Q_BLOCK_ELEMS 32u
+#define Q_BLOCK_BYTES 18u
+#elif defined(VKR_DTYPE_Q5_0)
+#define Q_BLOCK_ELEMS 32u
+#define Q_BLOCK_BYTES 22u
+#elif defined(VKR_DTYPE_Q5_1)
+#define Q_BLOCK_ELEMS 32u
+#define Q_BLOCK_BYTES 24u
+#elif defined(VKR_DTYPE_Q4_K)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 144u
+#elif defined(VKR_DTYPE_Q5_K)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 176u
+#elif defined(VKR_DTYPE_Q6_K)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 210u
+#else
+#error "quant.glsl: no quantized VKR_DTYPE_* variant defined"
+#endif
+
+#define Q_UNIT 32u                                   // weights per dequant_unit() call
+#define Q_UNITS_PER_BLOCK (Q_BLOCK_ELEMS / Q_UNIT)   // 1 (legacy) or 8 (K-quants)
+
+// Bytes of a row of k weights (k a multiple of Q_BLOCK_ELEMS).
+uint q_row_bytes(uint k) { return k / Q_BLOCK_ELEMS * Q_BLOCK_BYTES; }
+
+uint q_u8(uint m, uint a) { return (qw(m, a >> 2u) >> ((a & 3u) * 8u)) & 0xFFu; }
+// a even: a half never crosses a word.
+float q_half(uint m, uint a) {
+  return unpackHalf2x16((qw(m, a >> 2u) >> ((a & 2u) * 8u)) & 0xFFFFu).x;
+}
+// 4 bytes from an even address (little-endian), joining two words when a % 4 == 2.
+uint q_u32(uint m, uint a) {
+  const uint i = a >> 2u;
+  if ((a & 2u) == 0u) return qw(m, i);
+  return (qw(m, i) >> 16u) | (qw(m, i + 1u) << 16u);
+}
+// The 4 bytes of a word as unsigned / signed values, byte 0 first.
+uvec4 q_bytes(uint w) { return uvec4(w, w >> 8u, w >> 16u, w >> 24u) & 0xFFu; }
+ivec4 q_sbytes(uint w) { return ivec4(w << 24u, w << 16u, w << 8u, w) >> 24; }
+// Bit `b` of each of the 4 bytes of a word.
+uvec4 q_bits(uint w, uint b) { return uvec4(w >> b, w >> (b + 8u), w >> (b + 16u), w >> (b + 24u)) & 1u; }
+
+#if defined(VKR_DTYPE_Q4_K) || defined(VKR_DTYPE_Q5_K)
+// 6-bit (scale, min) of sub-block j of a Q4_K / Q5_K block whose scales start at byte s.
+void q_scale_min_k4(uint m, uint s, uint j, out float sc, out float mn) {
+  if (j < 4u) {
+    sc = float(q_u8(m, s + j) & 63u);
+    mn = float(q_u8(m, s + j + 4u) & 63u);
+  } else {
+    const uint b = q_u8(m, s + j + 4u);
+    sc = float((b & 0xFu) | ((q_u8(m, s + j - 4u) >> 6u) << 4u));
+    mn = float((b >> 4u) | ((q_u8(m, s + j) >> 6u) << 4u));
+  }
+}
+#endif
+
+void dequant_unit(uint m, uint row_byte, uint u, out vec4 v[8]) {
+  const uint a = row_byte + (u / Q_UNITS_PER_BLOCK) * Q_BLOCK_BYTES;  // block start
+#if defined(VKR_DTYPE_Q8_0)
+  // {f16 d; i8 qs[32]}: x = d * q
+  const float d = q_half(m, a);
+  for (uint i = 0u; i < 8u; ++i) v[i] = d * vec4(q_sbytes(q_u32(m, a + 2u + 4u * i)));
+#elif defined(VKR_DTYPE_Q4_0)
+  // {f16 d; u8 qs[16]}: low nibbles = weights 0..15, high nibbles 16..31, x = d * (q - 8)
+  const float d = q_half(m, a);
+  for (uint i = 0u; i < 4u; ++i) {
+    const uvec4 b = q_bytes(q_u32(m, a + 2u + 4u * i));
+    v[i] = (vec4(b & 0xFu) - 8.0) * d;
+    v[i + 4u] = (vec4(b >> 4u) - 8.0) * d;
+  }
+#elif defined(VKR_DTYPE_Q5_0) || defined(VKR_DTYPE_Q5_1)
+  // Q5_0 {f16 d; u32 qh; u8 qs[16]}: x = d * (q - 16); Q5_1 {f16 d; f16 m; u32 qh; u8 qs[16]}:
+  // x = d * q + m. Bit j of qh is the 5th bit of weight j.
+#if defined(VKR_DTYPE_Q5_0)
+  const float d = q_half(m, a), mn = -16.0 * d;
+  const uint qh = q_u32(m, a + 2u), qs = a + 6u;
+#else
+  const float d = q_half(m, a), mn = q_half(m, a + 2u);
+  const uint qh = q_u32(m, a + 4u), qs = a + 8u;
+#endif
+  for (uint i = 0u; i < 4u; ++i) {
+    const uvec4 b = q_bytes(q_u32(m, qs + 4u * i));
+    const uvec4 lo = (b & 0xFu) | (((uvec4(qh) >> (uvec4(0u, 1u, 2u, 3u) + 4u * i)) & 1u) << 4u);
+    const uvec4 hi = (b >> 4u) | (((uvec4(qh) >> (uvec4(16u, 17u, 18u, 19u) + 4u * i)) & 1u) << 4u);
+#if defined(VKR_DTYPE_Q5_0)
+    v[i] = (vec4(lo) - 16.0) * d;
+    v[i + 4u] = (vec4(hi) - 16.0) * d;
+#else
+    v[i] = vec4(lo) * d + mn;
+    v[i + 4u] = vec4(hi) * d + mn;
+#endif
+  }
+#elif defined(VKR_DTYPE_Q4_K) || defined(VKR_DTYPE_Q5_K)
+  // {f16 d; f16 dmin; u8 scales[12]; (Q5_K: u8 qh[32];) u8 qs[128]}: sub-block j (32 weights)
+  // sits in the low (j even) or high (j odd) nibbles of qs[32 * (j / 2), +32); x = d*sc*q - dmin*mn.
+  const uint j = u % 8u;
+  float sc, mn;
+  q_scale_min_k4(m, a + 4u, j, sc, mn);
+  const float d = q_half(m, a) * sc, dm = q_half(m, a + 2u) * mn;
+#if defined(VKR_DTYPE_Q5_K)
+  const uint qs = a + 48u + 32u * (j / 2u);
+#else
+  const uint qs = a + 16u + 32u * (j / 2u);
+#endif
+  const uint shift = (j & 1u) * 4u;
+  for (uint i = 0u; i < 8u; ++i) {
+    uvec4 q = (q_bytes(q_u32(m, qs + 4u * i)) >> shift) & 0xFu;
+#if defined(VKR_DTYPE_Q5_K)
+    q |= q_bits(q_u32(m, a + 16u + 4u * i), j) << 4u;  // bit j of qh[l] (= 2*(j/2) + (j&1))
+#endif
+    v[i] = d * vec4(q) - dm;
+  }
+#elif defined(VKR_DTYPE_Q6_K)
+  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: half n = j / 4 of the block, run r = j % 4:
+  // low 4 bits from ql[64n + 32(r & 1) + l] (nibble r / 2), high 2 bits from qh[32n + l] bits
+  // 2r, 2r+1; scale scales[8n + 2r + l / 16]; x = d * sc * (q - 32).
+  const uint j = u % 8u, n = j / 4u, r = j % 4u;
+  const float d = q_half(m, a + 208u);
+  const uint ql = a + 64u * n + 32u * (r & 1u), qh = a + 128u + 32u * n;
+  const float s0 = d * float(int(q_u8(m, a + 192u + 8u * n + 2u * r) << 24u) >> 24);
+  const float s1 = d * float(int(q_u8(m, a + 193u + 8u * n + 2u * r) << 24u) >> 24);
+  for (uint i = 0u; i < 8u; ++i) {
+    const uvec4 lo = (q_bytes(q_u32(m, ql + 4u * i)) >> ((r / 2u) * 4u)) & 0xFu;
+    const uvec4 hi = (q_bytes(q_u32(m, qh + 4u * i)) >> (2u * r)) & 3u;
+    v[i] = (i < 4u ? s0 : s1) * (vec4(lo | (hi << 4u)) - 32.0);
+  }
+#endif
+}
+
+#endif
