@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <span>
 #include <sstream>
 
 #include "model_options.hpp"
@@ -42,6 +43,16 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+constexpr size_t kPerplexityPiece = 512;
+
+// -log softmax(row)[target], in double so that long files do not lose precision.
+double token_nll(std::span<const float> row, int32_t target) {
+  double mx = row[0], sum = 0;
+  for (float v : row) mx = std::max<double>(mx, v);
+  for (float v : row) sum += std::exp(v - mx);
+  return std::log(sum) + mx - row[static_cast<size_t>(target)];
+}
+
 }  // namespace
 
 Command add_logits(CLI::App& app, CommonOptions& common) {
@@ -74,25 +85,31 @@ Command add_perplexity(CLI::App& app, CommonOptions& common) {
   auto* sub = app.add_subcommand("perplexity", "Perplexity of the model over a text file");
   auto mo = std::make_shared<ModelOptions>();
   auto file = std::make_shared<std::string>();
+  auto limit = std::make_shared<size_t>(0);
   add_model_options(sub, common, *mo);
   sub->add_option("-f,--file", *file, "UTF-8 text file")->required();
-  return {sub, [&common, mo, file] {
+  sub->add_option("--limit", *limit, "Score only the file's first N tokens (0: all)");
+  return {sub, [&common, mo, file, limit] {
             const std::string text = read_file(*file);
             auto loaded = load_model(common, *mo);
             const Tokenizer& tok = require_tokenizer(*loaded.model);
-            const auto ids = tok.encode(text, /*parse_special=*/false);
+            auto ids = tok.encode(text, /*parse_special=*/false);
+            if (*limit > 0 && ids.size() > *limit) ids.resize(*limit);
             require(ids.size() >= 2, ErrorCode::InvalidArgument,
                     "{}: needs at least 2 tokens, has {}", *file, ids.size());
             Session session(*loaded.model, 1);
-            const auto logits = session.eval(0, std::span(ids).first(ids.size() - 1), true);
             const size_t V = loaded.model->config().V;
             double nll = 0;
-            for (size_t t = 0; t + 1 < ids.size(); ++t) {  // row t predicts ids[t + 1]
-              const float* row = logits.data() + t * V;
-              double mx = row[0], sum = 0;
-              for (size_t i = 1; i < V; ++i) mx = std::max<double>(mx, row[i]);
-              for (size_t i = 0; i < V; ++i) sum += std::exp(row[i] - mx);
-              nll += std::log(sum) + mx - row[ids[t + 1]];
+            // Pieces of kPerplexityPiece tokens with the state carried: memory stays bounded
+            // (piece x V logits) however long the file, and the result equals one long call.
+            const std::span<const int32_t> inputs = std::span(ids).first(ids.size() - 1);
+            for (size_t start = 0; start < inputs.size(); start += kPerplexityPiece) {
+              const size_t n = std::min(kPerplexityPiece, inputs.size() - start);
+              const auto piece = inputs.subspan(start, n);
+              const auto logits = session.eval(0, piece, true);
+              for (size_t t = 0; t < piece.size(); ++t) {  // row t predicts ids[start + t + 1]
+                nll += token_nll(std::span(logits).subspan(t * V, V), ids[start + t + 1]);
+              }
             }
             const double n = static_cast<double>(ids.size() - 1);
             fmt::print("{}: {} tokens, perplexity {:.4f} (mean NLL {:.5f} nats)\n", *file,
