@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 struct GenerateOptions {
   ModelOptions model;
-  std::string prompt = "Once upon a time";
+  std::string prompt = "In the beginning";
   int n_predict = 128;
   bool chat = false;
   std::string system;
@@ -148,7 +148,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   auto* sub = app.add_subcommand("generate", "Generate text from a prompt (or chat with --chat)");
   auto o = std::make_shared<GenerateOptions>();
   add_model_options(sub, common, o->model);
-  sub->add_option("-p,--prompt", o->prompt, "Prompt text (default: \"Once upon a time\")");
+  sub->add_option("-p,--prompt", o->prompt, "Prompt text (default: \"In the beginning\")");
   sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
   sub->add_flag("--chat", o->chat, "Interactive chat using the model's chat template");
   sub->add_option("--system", o->system, "System message for --chat");

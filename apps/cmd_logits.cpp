@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <span>
 #include <sstream>
 
 #include "model_options.hpp"
@@ -74,13 +75,16 @@ Command add_perplexity(CLI::App& app, CommonOptions& common) {
   auto* sub = app.add_subcommand("perplexity", "Perplexity of the model over a text file");
   auto mo = std::make_shared<ModelOptions>();
   auto file = std::make_shared<std::string>();
+  auto limit = std::make_shared<size_t>(0);
   add_model_options(sub, common, *mo);
   sub->add_option("-f,--file", *file, "UTF-8 text file")->required();
-  return {sub, [&common, mo, file] {
+  sub->add_option("--limit", *limit, "Score only the file's first N tokens (0: all)");
+  return {sub, [&common, mo, file, limit] {
             const std::string text = read_file(*file);
             auto loaded = load_model(common, *mo);
             const Tokenizer& tok = require_tokenizer(*loaded.model);
-            const auto ids = tok.encode(text, /*parse_special=*/false);
+            auto ids = tok.encode(text, /*parse_special=*/false);
+            if (*limit > 0 && ids.size() > *limit) ids.resize(*limit);
             require(ids.size() >= 2, ErrorCode::InvalidArgument,
                     "{}: needs at least 2 tokens, has {}", *file, ids.size());
             // One sequence from a zero state; the per-token NLL is computed on the GPU and the

@@ -19,7 +19,11 @@ struct ModelOptions {
   uint32_t sequences = 1;
 };
 
-// Adds -m/--model (required), --device, --validation and --batch to `sub`.
+// The bundled model (model/default/kjv-qrwkv6.gguf in the source tree, else the installed copy),
+// or an error naming both places when neither exists.
+std::string default_model_path();
+
+// Adds -m/--model (default: default_model_path()), --device, --validation and --batch to `sub`.
 void add_model_options(CLI::App* sub, CommonOptions& common, ModelOptions& mo);
 
 struct Loaded {

@@ -1,6 +1,7 @@
 // test_forward.cpp: the GPU forward pass vs llama.cpp's logits (../shared/refmodels) for every
-// float and quantized model and both prompts, and the state contracts: prefill(T) == T x decode(1), a split
-// prefill == one call, save/restore (host and file) continues identically, batched slots == alone.
+// float and quantized model and both prompts, and the state contracts (on two reference models and
+// the bundled default model): prefill(T) == T x decode(1), a split prefill == one call,
+// save/restore (host and file) continues identically, batched slots == alone.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "sampler.hpp"
 #include "session.hpp"
 #include "support/compare.hpp"
+#include "support/default_model.hpp"
 #include "support/gpu_env.hpp"
 #include "support/refmodels.hpp"
 #include "vkr/error.hpp"
@@ -126,14 +128,29 @@ TEST_F(QuantWeights, DeviceBytesMatchFileBytes) {
   EXPECT_EQ(rwkv->layer(0).cm_value.dtype, DType::Q5_0);  // F = 896: the Q4_K fallback
 }
 
+// The reference models live in ../shared/refmodels, the bundled default model in model/default/.
+std::filesystem::path model_path(const std::string& file) {
+  return file == kDefaultModelFile ? kDefaultModelDir / file : kRefDir / file;
+}
+
+// The manifest's p150 ids for a reference model; the first 160 ids of its held-out text for the
+// bundled model (which the manifest does not list).
+std::vector<int32_t> state_tokens(const Model& model, const std::string& file) {
+  if (file != kDefaultModelFile) return prompt_tokens(file, "p150");
+  auto ids = model.tokenizer()->encode(read_text_file(kDefaultModelDir / "kjv-heldout.txt"),
+                                       /*parse_special=*/false);
+  ids.resize(160);
+  return ids;
+}
+
 class ForwardState : public GpuTest, public ::testing::WithParamInterface<std::string> {};
 
 // prefill(T) == T x decode(1) (logits of every step and the final state), and a prefill split in
 // two calls == one call.
 TEST_P(ForwardState, PrefillEqualsDecodeStepsAndSplitCalls) {
   const std::string file = GetParam();
-  auto model = Model::load(ctx(), kRefDir / file, quiet(128));
-  const auto tokens = prompt_tokens(file, "p150");
+  auto model = Model::load(ctx(), model_path(file), quiet(128));
+  const auto tokens = state_tokens(*model, file);
   const size_t T = 100;
   const std::span<const int32_t> ids(tokens.data(), T);
   const size_t V = model->config().V;
@@ -164,8 +181,8 @@ TEST_P(ForwardState, PrefillEqualsDecodeStepsAndSplitCalls) {
 // a state file of another model is refused.
 TEST_P(ForwardState, SaveRestoreContinuesIdentically) {
   const std::string file = GetParam();
-  auto model = Model::load(ctx(), kRefDir / file, quiet());
-  const auto tokens = prompt_tokens(file, "p150");
+  auto model = Model::load(ctx(), model_path(file), quiet());
+  const auto tokens = state_tokens(*model, file);
   Session s(*model, 2);
   s.eval(0, std::span(tokens).first(50));
   const auto path = std::filesystem::temp_directory_path() / ("vkr-state-" + file + ".bin");
@@ -183,8 +200,8 @@ TEST_P(ForwardState, SaveRestoreContinuesIdentically) {
 // Two sequences decoded in one batch give the logits each gives alone (no leak between slots).
 TEST_P(ForwardState, BatchedSlotsMatchSeparateRuns) {
   const std::string file = GetParam();
-  auto model = Model::load(ctx(), kRefDir / file, quiet());
-  const auto tokens = prompt_tokens(file, "p150");
+  auto model = Model::load(ctx(), model_path(file), quiet());
+  const auto tokens = state_tokens(*model, file);
   Session alone(*model, 2), batch(*model, 2);
   const auto pa = std::span(tokens).first(20), pb = std::span(tokens).subspan(30, 33);
   alone.eval(0, pa);
@@ -206,8 +223,8 @@ TEST_P(ForwardState, BatchedSlotsMatchSeparateRuns) {
 // The GPU argmax path (greedy decoding) picks the same id as the host argmax of the logits.
 TEST_P(ForwardState, GpuArgmaxMatchesHostArgmax) {
   const std::string file = GetParam();
-  auto model = Model::load(ctx(), kRefDir / file, quiet());
-  const auto tokens = prompt_tokens(file, "p150");
+  auto model = Model::load(ctx(), model_path(file), quiet());
+  const auto tokens = state_tokens(*model, file);
   Session a(*model, 1), b(*model, 1);
   for (size_t t = 0; t < 12; ++t) {
     const auto ids = std::span(tokens).subspan(t * 5, 5);
@@ -284,7 +301,8 @@ TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Micro, ForwardState,
-                         ::testing::Values("micro-rwkv6-f32.gguf", "micro-qrwkv6-f32.gguf"),
+                         ::testing::Values("micro-rwkv6-f32.gguf", "micro-qrwkv6-f32.gguf",
+                                           kDefaultModelFile),
                          param_name);
 
 class ForwardErrors : public GpuTest {};
