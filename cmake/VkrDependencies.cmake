@@ -30,7 +30,7 @@ vkr_require(fmt_FOUND "fmt" libfmt-dev)
 find_package(Threads REQUIRED)
 find_package(PkgConfig QUIET)
 vkr_require(PkgConfig_FOUND "pkg-config" pkg-config)
-# GLOBAL: the tokenizer library and the installable libvkrwkv (api/) both link it.
+# GLOBAL: the tokenizer library and the installable libvkrwkv (apps/lib/) both link it.
 pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET GLOBAL libpcre2-8)
 vkr_require(PCRE2_FOUND "PCRE2 (libpcre2-8)" libpcre2-dev)
 

@@ -1,5 +1,5 @@
 // test_c_api.cpp: C API results: logits equal the C++ Session's, state save/load round trip,
-// tokenizer round trip, greedy eval = argmax of the logits.
+// tokenizer round trip, greedy eval = argmax of the logits, handles freed in any order.
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -75,6 +75,28 @@ TEST_F(CapiTest, TokenizeAndPiecesRoundTrip) {
   EXPECT_EQ(back, text);
   EXPECT_GT(vkrwkv_model_n_vocab(model_), 0);
   EXPECT_GE(vkrwkv_session_max_tokens(session_), 1);
+}
+
+// Handles may be freed in any order: a session keeps its model and context alive and still
+// evaluates after both were freed (same logits as before).
+TEST(CapiLifetime, HandlesFreedInAnyOrder) {
+  if (!gpu_context()) GTEST_SKIP() << "no Vulkan device";
+  vkrwkv_context* ctx = nullptr;
+  vkrwkv_model* model = nullptr;
+  vkrwkv_session* s = nullptr;
+  ASSERT_EQ(vkrwkv_context_create(-1, &ctx), 0) << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_model_load(ctx, kCapiModel.c_str(), &model), 0) << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_session_create(model, 1, &s), 0) << vkrwkv_last_error();
+  const int V = vkrwkv_model_n_vocab(model);
+  std::vector<float> before(static_cast<size_t>(V)), after(before.size());
+  const int32_t ids[] = {3, 14, 15};
+  ASSERT_EQ(vkrwkv_session_eval(s, 0, ids, 3, before.data()), 0) << vkrwkv_last_error();
+  vkrwkv_context_destroy(ctx);  // context first, then the model: the session still works
+  vkrwkv_model_free(model);
+  ASSERT_EQ(vkrwkv_session_reset(s, 0), 0) << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_session_eval(s, 0, ids, 3, after.data()), 0) << vkrwkv_last_error();
+  EXPECT_EQ(before, after);
+  vkrwkv_session_free(s);
 }
 
 }  // namespace

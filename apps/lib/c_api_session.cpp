@@ -60,7 +60,8 @@ int vkrwkv_session_create(vkrwkv_model* model, int n_slots, vkrwkv_session** out
     require(n_slots >= 1, ErrorCode::InvalidArgument, "{}: n_slots is {}, at least 1 is needed",
             __func__, n_slots);
     auto h = std::make_unique<vkrwkv_session>();
-    h->owner = model;
+    h->ctx = model->ctx;
+    h->model = model->model;
     h->session = std::make_unique<Session>(*model->model, static_cast<uint32_t>(n_slots));
     *out = h.release();
     return 0;

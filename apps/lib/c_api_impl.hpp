@@ -11,17 +11,21 @@
 #include "vkr/error.hpp"
 #include "vkrwkv.h"
 
+// Each handle shares ownership of what it runs on, so the C handles can be freed in any order:
+// the Vulkan context lives until its last model and session are gone. Members are declared
+// outermost first, so they are destroyed innermost first.
 struct vkrwkv_context {
-  std::unique_ptr<vkr::Context> ctx;
+  std::shared_ptr<vkr::Context> ctx;
 };
 
 struct vkrwkv_model {
-  vkrwkv_context* owner = nullptr;
-  std::unique_ptr<vkr::Model> model;
+  std::shared_ptr<vkr::Context> ctx;
+  std::shared_ptr<vkr::Model> model;
 };
 
 struct vkrwkv_session {
-  vkrwkv_model* owner = nullptr;
+  std::shared_ptr<vkr::Context> ctx;
+  std::shared_ptr<vkr::Model> model;
   std::unique_ptr<vkr::Session> session;
 };
 

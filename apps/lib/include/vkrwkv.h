@@ -1,9 +1,9 @@
 /* vkrwkv.h: the C99 API of vkrwkv (RWKV-6 / QRWKV6 inference on Vulkan), usable from C, Python
  * ctypes, Rust, Go. Every int-returning call gives 0 (or a count) on success and a negative
  * VKRWKV_ERROR_* code on failure; vkrwkv_last_error() then holds the message (per thread). No
- * C++ exception crosses this boundary. Handles are opaque; free sessions before their model and
- * models before their context. A context, and everything made from it, is used by one thread at a
- * time.
+ * C++ exception crosses this boundary. Handles are opaque and may be freed in any order: a model
+ * or session keeps what it runs on alive (a borrowed host device must outlive all of them). A
+ * context, and everything made from it, is used by one thread at a time.
  *
  * Embedding in a Vulkan app: vkrwkv_device_requirements_query() says what to enable before the
  * app creates its device; vkrwkv_context_create_external() borrows the app's instance, device and

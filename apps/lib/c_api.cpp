@@ -164,7 +164,7 @@ int vkrwkv_model_load(vkrwkv_context* ctx, const char* gguf_path, vkrwkv_model**
     LoadOptions opt;
     opt.progress = false;
     auto h = std::make_unique<vkrwkv_model>();
-    h->owner = ctx;
+    h->ctx = ctx->ctx;
     h->model = Model::load(*ctx->ctx, gguf_path, opt);
     capi::check_storage_features(*h->model, gguf_path);
     *out = h.release();
