@@ -133,9 +133,12 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
     const auto b = detail::bind_window(caps, args, d, win);
     const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
     const bool grouped = groups_fit(args.w.dtype, d.K, b.push.w_off, b.push.u_off);
-    const GemvLayout layout = !grouped ? GemvLayout::Units
-                              : cpu    ? GemvLayout::RowPerLane
-                                       : GemvLayout::GroupsAlongK;
+    GemvLayout layout = !grouped ? GemvLayout::Units
+                        : cpu    ? GemvLayout::RowPerLane
+                                 : GemvLayout::GroupsAlongK;
+    if (grouped && (args.gemv_q_layout == 1 || args.gemv_q_layout == 2)) {
+      layout = static_cast<GemvLayout>(args.gemv_q_layout);
+    }
 
     const bool per_lane = layout == GemvLayout::RowPerLane;
         const uint32_t wg = per_lane ? lane_wg : cfg.workgroup, rows = per_lane ? lane_rows : cfg.rows;
