@@ -19,7 +19,8 @@
 //   lane, a constant-lane broadcast is a register shuffle), so x costs 1/XSHARE of a load per vec4.
 // spec: 0 = WG, 1 = ROWS, 2 = NT, 3 = MODE, 4 = HAS_BIAS, 5 = XVEC (1: x offset a multiple of 4
 //       floats, x read as vec4), 6 = MAX_SG (>= gl_NumSubgroups), 7 = LAYOUT, 8 = XSHARE (LAYOUT 2:
-//       the subgroup size, 4 or 8 = WG; 0 = every lane loads x itself).
+//       the subgroup size, 4 or 8 = WG; 0 = every lane loads x itself), 9 = LPR (LAYOUT 1: lanes
+//       per row slice, a power of 2 <= the smallest subgroup size; 0 = the whole workgroup).
 // push: common/linear_io.glsl, except w_off / u_off are BYTE offsets (even) of the window's first
 //   row in the w / wu bindings; rows are q_row_bytes(K) bytes apart.
 // bindings: x (T, K) f32; w, wu (nw rows of quantized blocks) words; bias (nw) f32; res, y (T, N).
@@ -27,6 +28,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
@@ -38,6 +40,7 @@ layout(constant_id = 5) const uint XVEC = 0u;
 layout(constant_id = 6) const uint MAX_SG = 32u;
 layout(constant_id = 7) const uint LAYOUT = 0u;
 layout(constant_id = 8) const uint XSHARE = 0u;
+layout(constant_id = 9) const uint LPR = 0u;
 
 #include "common/index.glsl"
 #include "common/linear_io.glsl"
@@ -167,11 +170,40 @@ void main_rows(uint group) {
   }
 }
 
+// LAYOUT 1 with LPR > 0: the workgroup's WG / LPR slices of LPR lanes each own ROWS rows; a
+// slice's lanes stride over its rows' groups (a row of few groups, e.g. 20 Q4_K super-blocks at
+// K = 5120, would leave most of a whole workgroup idle) and reduce by a shuffle-xor butterfly
+// inside their subgroup: no shared memory, no barrier.
+void main_slices(uint group) {
+  const uint tid = gl_LocalInvocationID.x, li = tid % LPR;
+  const uint row0 = (group * (gl_WorkGroupSize.x / LPR) + tid / LPR) * ROWS;
+  const uint rb = q_row_bytes(p.K);
+  [[unroll]] for (uint i = 0u; i < NACC; ++i) acc[i] = 0.0;
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) wrow[r] = min(row0 + r, p.nw - 1u) * rb;
+  for (uint g = li; g < p.K / QG_WEIGHTS; g += LPR) accumulate_group(g);
+  [[unroll]] for (uint b = 0u; b < 7u; ++b) {
+    if ((1u << b) >= LPR) break;  // constant after specialization
+    [[unroll]] for (uint i = 0u; i < NACC; ++i) acc[i] += subgroupShuffleXor(acc[i], 1u << b);
+  }
+  if (li != 0u) return;
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    if (row0 + r >= p.nw) continue;
+    [[unroll]] for (uint t = 0u; t < NT; ++t) {
+      store_output(t, row0 + r, acc[r * NT + t], acc[((NW - 1u) * ROWS + r) * NT + t]);
+    }
+  }
+}
+
 void main() {
   const uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
   if (LAYOUT == 2u) {
     if (group * ROWS * gl_WorkGroupSize.x >= p.nw) return;  // grid_1d padding: uniform
     main_rows(group);
+    return;
+  }
+  if (LAYOUT == 1u && LPR != 0u) {
+    if (group * (gl_WorkGroupSize.x / LPR) * ROWS >= p.nw) return;  // grid_1d padding: uniform
+    main_slices(group);
     return;
   }
   const uint row0 = group * ROWS;

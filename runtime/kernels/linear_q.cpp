@@ -77,6 +77,21 @@ bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
   return dtype_row_bytes(dt, K) % 16 == 0 && w_off % 16 == 0 && u_off % 16 == 0;
 }
 
+// GPUs (LAYOUT 1): lanes per row slice, the largest power of 2 <= the smallest subgroup size that
+// keeps >= 80% of the slice's lanes busy over the row's groups (20 groups: 8 lanes, 3 passes);
+// 0 (the whole workgroup per row set) without shuffles.
+uint32_t lanes_per_row(const Capabilities& caps, uint64_t groups) {
+  if ((caps.subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) == 0) return 0;
+  const uint32_t min_sg =
+      std::max(1u, caps.min_subgroup_size ? caps.min_subgroup_size : caps.subgroup_size);
+  for (uint32_t l = std::min(min_sg, 64u); l > 1; l /= 2) {
+    if ((l & (l - 1)) != 0) continue;
+    const uint64_t passes = (groups + l - 1) / l;
+    if (groups * 5 >= passes * l * 4) return l;
+  }
+  return 1;
+}
+
 }  // namespace
 
 ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) {
@@ -139,15 +154,17 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
     if (grouped && (args.gemv_q_layout == 1 || args.gemv_q_layout == 2)) {
       layout = static_cast<GemvLayout>(args.gemv_q_layout);
     }
-
     const bool per_lane = layout == GemvLayout::RowPerLane;
-        const uint32_t wg = per_lane ? lane_wg : cfg.workgroup, rows = per_lane ? lane_rows : cfg.rows;
+    const uint32_t lpr = layout == GemvLayout::GroupsAlongK
+                             ? lanes_per_row(caps, d.K / quant_group(args.w.dtype).weights)
+                             : 0;
+    const uint32_t wg = per_lane ? lane_wg : cfg.workgroup, rows = per_lane ? lane_rows : cfg.rows;
     const uint32_t max_sg = per_lane ? 1 : cfg.max_subgroups;
-    const uint32_t rows_per_wg = per_lane ? lane_wg * lane_rows : cfg.rows;
+    const uint32_t rows_per_wg = per_lane ? lane_wg * lane_rows : lpr ? wg / lpr * rows : rows;
     const Kernel& k = ctx.pipelines().get(
         desc, {wg, rows, static_cast<uint32_t>(win.tn), static_cast<uint32_t>(args.epilogue),
                d.bias ? 1u : 0u, xvec, max_sg, static_cast<uint32_t>(layout),
-               per_lane ? xshare : 0u});
+               per_lane ? xshare : 0u, lpr});
     rec.dispatch(k, std::span<const BufferRange>(b.ranges),
                  std::as_bytes(std::span<const LinearPush>(&b.push, 1)),
                  grid_1d((win.nn + rows_per_wg - 1) / rows_per_wg, caps));

@@ -65,6 +65,10 @@ uint qg_u32(QG_ARRAY, uint o) {  // o even
   return (o & 2u) == 0u ? gq[i] : (gq[i] >> 16u) | (gq[i + 1u] << 16u);
 }
 
+// Small unsigned quants to float through a SIGNED conversion: x86 before AVX-512 has no unsigned
+// int -> float instruction, so llvmpipe emulates uint conversions with several operations.
+vec4 qg_float(uvec4 v) { return vec4(ivec4(v)); }
+
 uvec4 qg_vec(uint mat, uint i) { return mat == 0u ? w4[i] : wu4[i]; }
 
 // Fetches the group starting at byte `a` of matrix `mat` (16-byte aligned; Q6_K: even).
@@ -104,10 +108,10 @@ void qg_load(out QG_ARRAY, uint mat, uint a) {
 #if defined(VKR_DTYPE_Q4_K) || defined(VKR_DTYPE_Q5_K)
 // 6-bit (scale, min) of sub-block j from scales[12] at bytes 4..15.
 vec2 qg_scale_min_k4(QG_ARRAY, uint j) {
-  if (j < 4u) return vec2(qg_byte(gq, 4u + j) & 63u, qg_byte(gq, 8u + j) & 63u);
+  if (j < 4u) return vec2(ivec2(qg_byte(gq, 4u + j) & 63u, qg_byte(gq, 8u + j) & 63u));
   const uint b = qg_byte(gq, 8u + j);
-  return vec2((b & 0xFu) | ((qg_byte(gq, j) >> 6u) << 4u),
-              (b >> 4u) | ((qg_byte(gq, 4u + j) >> 6u) << 4u));
+  return vec2(ivec2((b & 0xFu) | ((qg_byte(gq, j) >> 6u) << 4u),
+              (b >> 4u) | ((qg_byte(gq, 4u + j) >> 6u) << 4u)));
 }
 #endif
 
@@ -127,8 +131,8 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
   [[unroll]] for (uint h = 0u; h < 4u; ++h) {
     const uint a = o + 2u + 4u * h;
     const uvec4 v = uvec4(qg_byte(gq, a), qg_byte(gq, a + 1u), qg_byte(gq, a + 2u), qg_byte(gq, a + 3u));
-    q[h] = vec4(v & 0xFu);
-    q[h + 4u] = vec4(v >> 4u);
+    q[h] = qg_float(v & 0xFu);
+    q[h + 4u] = qg_float(v >> 4u);
   }
   sc = vec4(d, d, -8.0 * d, -8.0 * d);
 #elif defined(VKR_DTYPE_Q5_0) || defined(VKR_DTYPE_Q5_1)
@@ -145,8 +149,8 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
     const uint a = qs + 4u * h;
     const uvec4 v = uvec4(qg_byte(gq, a), qg_byte(gq, a + 1u), qg_byte(gq, a + 2u), qg_byte(gq, a + 3u));
     const uvec4 bit = uvec4(0u, 1u, 2u, 3u) + 4u * h;  // weight index: bit of qh
-    q[h] = vec4((v & 0xFu) | (((uvec4(qh) >> bit) & 1u) << 4u));
-    q[h + 4u] = vec4((v >> 4u) | (((uvec4(qh) >> (bit + 16u)) & 1u) << 4u));
+    q[h] = qg_float((v & 0xFu) | (((uvec4(qh) >> bit) & 1u) << 4u));
+    q[h + 4u] = qg_float((v >> 4u) | (((uvec4(qh) >> (bit + 16u)) & 1u) << 4u));
   }
   sc = vec4(d, d, mn, mn);
 #elif defined(VKR_DTYPE_Q4_K) || defined(VKR_DTYPE_Q5_K)
@@ -167,7 +171,7 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
     const uint l = 16u + 4u * h;  // bit b of qh[4h + c]
     v |= ((uvec4(qg_byte(gq, l), qg_byte(gq, l + 1u), qg_byte(gq, l + 2u), qg_byte(gq, l + 3u)) >> b) & 1u) << 4u;
 #endif
-    q[h] = vec4(v);
+    q[h] = qg_float(v);
   }
   sc = vec4(d, d, dm, dm);
 #elif defined(VKR_DTYPE_Q6_K)
@@ -183,7 +187,7 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
     const uint a = ql + 4u * h, c = qh + 4u * h;
     const uvec4 lo = (uvec4(qg_byte(gq, a), qg_byte(gq, a + 1u), qg_byte(gq, a + 2u), qg_byte(gq, a + 3u)) >> ((r / 2u) * 4u)) & 0xFu;
     const uvec4 hi = (uvec4(qg_byte(gq, c), qg_byte(gq, c + 1u), qg_byte(gq, c + 2u), qg_byte(gq, c + 3u)) >> (2u * r)) & 3u;
-    q[h] = vec4(lo | (hi << 4u));
+    q[h] = qg_float(lo | (hi << 4u));
   }
   sc = vec4(s0, s1, -32.0 * s0, -32.0 * s1);
 #endif

@@ -205,6 +205,12 @@ TEST_F(QuantLinearTest, GroupedGemvLayouts) {
     QCase cpu{dt, 1, 13, K, Epilogue::Residual, true, true};
     cpu.gemv_layout = 2;
     check(cpu, ++seed);
+    if (dt == DType::Q4_K) {
+      // 8 groups per row: 8 lanes per row slice on lavapipe (3 shuffle-xor steps).
+      QCase wide{dt, 1, 5, 2048};
+      wide.gemv_layout = 1;
+      check(wide, ++seed);
+    }
     const uint64_t limit = std::max<uint64_t>(5 * dtype_row_bytes(dt, K), K * 4 * 2) + 64;
     QCase w{dt, 2, 23, K, Epilogue::None, false, true, limit};
     w.gemv_layout = 2;
