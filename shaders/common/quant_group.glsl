@@ -69,6 +69,10 @@ uint qg_u32(QG_ARRAY, uint o) {  // o even
 // int -> float instruction, so llvmpipe emulates uint conversions with several operations.
 vec4 qg_float(uvec4 v) { return vec4(ivec4(v)); }
 
+// Field `bits` wide at bit `shift` of each of the 4 bytes of word w (one shift and one mask per
+// weight; the top field of byte 3 needs no mask after constant folding).
+uvec4 qg_fields(uint w, uint shift, uint mask) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & mask; }
+
 uvec4 qg_vec(uint mat, uint i) { return mat == 0u ? w4[i] : wu4[i]; }
 
 // Fetches the group starting at byte `a` of matrix `mat` (16-byte aligned; Q6_K: even).
@@ -129,10 +133,9 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
   const uint o = 18u * b;  // {f16 d; u8 qs[16]}: low nibbles weights 0..15, high 16..31
   const float d = qg_half(gq, o);
   [[unroll]] for (uint h = 0u; h < 4u; ++h) {
-    const uint a = o + 2u + 4u * h;
-    const uvec4 v = uvec4(qg_byte(gq, a), qg_byte(gq, a + 1u), qg_byte(gq, a + 2u), qg_byte(gq, a + 3u));
-    q[h] = qg_float(v & 0xFu);
-    q[h + 4u] = qg_float(v >> 4u);
+    const uint v = qg_u32(gq, o + 2u + 4u * h);
+    q[h] = qg_float(qg_fields(v, 0u, 0xFu));
+    q[h + 4u] = qg_float(qg_fields(v, 4u, 0xFu));
   }
   sc = vec4(d, d, -8.0 * d, -8.0 * d);
 #elif defined(VKR_DTYPE_Q5_0) || defined(VKR_DTYPE_Q5_1)
@@ -146,11 +149,10 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
   const uint qh = qg_u32(gq, o + 4u), qs = o + 8u;
 #endif
   [[unroll]] for (uint h = 0u; h < 4u; ++h) {
-    const uint a = qs + 4u * h;
-    const uvec4 v = uvec4(qg_byte(gq, a), qg_byte(gq, a + 1u), qg_byte(gq, a + 2u), qg_byte(gq, a + 3u));
+    const uint v = qg_u32(gq, qs + 4u * h);
     const uvec4 bit = uvec4(0u, 1u, 2u, 3u) + 4u * h;  // weight index: bit of qh
-    q[h] = qg_float((v & 0xFu) | (((uvec4(qh) >> bit) & 1u) << 4u));
-    q[h + 4u] = qg_float((v >> 4u) | (((uvec4(qh) >> (bit + 16u)) & 1u) << 4u));
+    q[h] = qg_float(qg_fields(v, 0u, 0xFu) | (((uvec4(qh) >> bit) & 1u) << 4u));
+    q[h + 4u] = qg_float(qg_fields(v, 4u, 0xFu) | (((uvec4(qh) >> (bit + 16u)) & 1u) << 4u));
   }
   sc = vec4(d, d, mn, mn);
 #elif defined(VKR_DTYPE_Q4_K) || defined(VKR_DTYPE_Q5_K)
@@ -165,11 +167,9 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
 #endif
   const uint shift = (b & 1u) * 4u;
   [[unroll]] for (uint h = 0u; h < 8u; ++h) {
-    const uint a = qs + 4u * h;
-    uvec4 v = (uvec4(qg_byte(gq, a), qg_byte(gq, a + 1u), qg_byte(gq, a + 2u), qg_byte(gq, a + 3u)) >> shift) & 0xFu;
+    uvec4 v = qg_fields(qg_u32(gq, qs + 4u * h), shift, 0xFu);
 #if defined(VKR_DTYPE_Q5_K)
-    const uint l = 16u + 4u * h;  // bit b of qh[4h + c]
-    v |= ((uvec4(qg_byte(gq, l), qg_byte(gq, l + 1u), qg_byte(gq, l + 2u), qg_byte(gq, l + 3u)) >> b) & 1u) << 4u;
+    v |= qg_fields(qg_u32(gq, 16u + 4u * h), b, 1u) << 4u;  // bit b of qh[4h + c]
 #endif
     q[h] = qg_float(v);
   }
@@ -184,9 +184,8 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
   const float s0 = d * float(qg_sbyte(gq, 192u + 8u * n + 2u * r));
   const float s1 = d * float(qg_sbyte(gq, 193u + 8u * n + 2u * r));
   [[unroll]] for (uint h = 0u; h < 8u; ++h) {
-    const uint a = ql + 4u * h, c = qh + 4u * h;
-    const uvec4 lo = (uvec4(qg_byte(gq, a), qg_byte(gq, a + 1u), qg_byte(gq, a + 2u), qg_byte(gq, a + 3u)) >> ((r / 2u) * 4u)) & 0xFu;
-    const uvec4 hi = (uvec4(qg_byte(gq, c), qg_byte(gq, c + 1u), qg_byte(gq, c + 2u), qg_byte(gq, c + 3u)) >> (2u * r)) & 3u;
+    const uvec4 lo = qg_fields(qg_u32(gq, ql + 4u * h), (r / 2u) * 4u, 0xFu);
+    const uvec4 hi = qg_fields(qg_u32(gq, qh + 4u * h), 2u * r, 3u);
     q[h] = qg_float(lo | (hi << 4u));
   }
   sc = vec4(s0, s1, -32.0 * s0, -32.0 * s1);
