@@ -107,7 +107,9 @@ void load_x_block(uint t, uint k0, out vec4 v[8], out vec2 xs) {
   if (XSHARE == 4u || XSHARE == 8u) {
     const uint xsh = XSHARE == 8u ? 8u : 4u;  // never 0: spec-constant expressions are folded
     vec4 mine[2];                             // even where unused (8 / 0 is invalid SPIR-V)
-    [[unroll]] for (uint i = 0u; i < 8u / xsh; ++i) mine[i] = x_vec4(base, i * xsh + gl_SubgroupInvocationID);
+    [[unroll]] for (uint i = 0u; i < 8u / xsh; ++i) {
+      mine[i] = x_vec4(base, i * xsh + gl_SubgroupInvocationID);
+    }
     [[unroll]] for (uint h = 0u; h < 8u; ++h) v[h] = subgroupBroadcast(mine[h / xsh], h % xsh);
   } else {
     [[unroll]] for (uint h = 0u; h < 8u; ++h) v[h] = x_vec4(base, h);
@@ -137,8 +139,10 @@ void accumulate_group(uint g) {
       qg_block(gq[s], b, q, sc);
       [[unroll]] for (uint t = 0u; t < NT; ++t) {
         const uint x0 = t * 8u;
-        const float lo = dot(q[0], xv[x0]) + dot(q[1], xv[x0 + 1u]) + dot(q[2], xv[x0 + 2u]) + dot(q[3], xv[x0 + 3u]);
-        const float hi = dot(q[4], xv[x0 + 4u]) + dot(q[5], xv[x0 + 5u]) + dot(q[6], xv[x0 + 6u]) + dot(q[7], xv[x0 + 7u]);
+        const float lo = dot(q[0], xv[x0]) + dot(q[1], xv[x0 + 1u]) + dot(q[2], xv[x0 + 2u]) +
+                         dot(q[3], xv[x0 + 3u]);
+        const float hi = dot(q[4], xv[x0 + 4u]) + dot(q[5], xv[x0 + 5u]) + dot(q[6], xv[x0 + 6u]) +
+                         dot(q[7], xv[x0 + 7u]);
         float a = sc.x * lo + sc.y * hi;
 #if QG_OFFSET
         a += sc.z * xs[t].x + sc.w * xs[t].y;

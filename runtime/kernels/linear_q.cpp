@@ -161,8 +161,9 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
     // Slices: 64-lane workgroups and 1-2 rows per slice keep enough workgroups in flight (5120
     // rows of 20 groups: 8 lanes per slice, 16 rows per workgroup, 320 workgroups).
     const uint32_t slice_wg = std::max(64u / std::max(sg, 1u), 1u) * std::max(sg, 1u);
-    const uint32_t wg = per_lane ? lane_wg : lpr ? std::min(slice_wg, caps.max_workgroup_invocations)
-                                                 : cfg.workgroup;
+    const uint32_t wg = per_lane ? lane_wg
+                        : lpr    ? std::min(slice_wg, caps.max_workgroup_invocations)
+                                 : cfg.workgroup;
     const uint32_t rows = per_lane ? lane_rows : lpr ? (tokens * nw <= 2 ? 2 : 1) : cfg.rows;
     const uint32_t max_sg = per_lane ? 1 : cfg.max_subgroups;
     const uint32_t rows_per_wg = per_lane ? lane_wg * lane_rows : lpr ? wg / lpr * rows : rows;

@@ -59,7 +59,9 @@
 #define QG_ARRAY uint gq[QG_WORDS]
 uint qg_byte(QG_ARRAY, uint o) { return (gq[o >> 2u] >> ((o & 3u) * 8u)) & 0xFFu; }
 int qg_sbyte(QG_ARRAY, uint o) { return int(gq[o >> 2u] << (24u - (o & 3u) * 8u)) >> 24; }
-float qg_half(QG_ARRAY, uint o) { return unpackHalf2x16(gq[o >> 2u] >> ((o & 2u) * 8u)).x; }  // o even
+float qg_half(QG_ARRAY, uint o) {  // o even
+  return unpackHalf2x16(gq[o >> 2u] >> ((o & 2u) * 8u)).x;
+}
 uint qg_u32(QG_ARRAY, uint o) {  // o even
   const uint i = o >> 2u;
   return (o & 2u) == 0u ? gq[i] : (gq[i] >> 16u) | (gq[i + 1u] << 16u);
@@ -69,9 +71,11 @@ uint qg_u32(QG_ARRAY, uint o) {  // o even
 // int -> float instruction, so llvmpipe emulates uint conversions with several operations.
 vec4 qg_float(uvec4 v) { return vec4(ivec4(v)); }
 
-// Field `bits` wide at bit `shift` of each of the 4 bytes of word w (one shift and one mask per
+// The field `mask` at bit `shift` of each of the 4 bytes of word w (one shift and one mask per
 // weight; the top field of byte 3 needs no mask after constant folding).
-uvec4 qg_fields(uint w, uint shift, uint mask) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & mask; }
+uvec4 qg_fields(uint w, uint shift, uint mask) {
+  return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & mask;
+}
 
 uvec4 qg_vec(uint mat, uint i) { return mat == 0u ? w4[i] : wu4[i]; }
 
@@ -96,7 +100,10 @@ void qg_load(out QG_ARRAY, uint mat, uint a) {
   // ((hi << (16 - sh)) << 16 is 0 for sh = 0 without a 32-bit shift).
   uint lo = e == 0u ? raw[0] : e == 1u ? raw[1] : e == 2u ? raw[2] : raw[3];
   [[unroll]] for (uint k = 0u; k < QG_WORDS; ++k) {
-    const uint hi = e == 0u ? raw[k + 1u] : e == 1u ? raw[k + 2u] : e == 2u ? raw[k + 3u] : raw[k + 4u];
+    const uint hi = e == 0u   ? raw[k + 1u]
+                    : e == 1u ? raw[k + 2u]
+                    : e == 2u ? raw[k + 3u]
+                              : raw[k + 4u];
     gq[k] = (lo >> sh) | ((hi << (16u - sh)) << 16u);
     lo = hi;
   }
