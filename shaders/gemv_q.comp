@@ -11,12 +11,15 @@
 //   subgroups through shared memory (gl_NumSubgroups at run time: any subgroup size); with
 //   MAX_SG == 1 there is no shared memory and no barrier.
 // LAYOUT (host: linear_q.cpp) picks the decoding: 0 = the general path above (quant.glsl, any row
-//   alignment); 1 = GPUs, the same striding over GROUPS of blocks fetched with uvec4 loads
-//   (quant_group.glsl, branch-free constant-offset decoding; 16-byte aligned rows); 2 = CPU
-//   devices: one ROW per invocation (no reduction, and every lane busy even when a row has only a
-//   few groups), a workgroup = one subgroup of XSHARE lanes sharing each x block: lane l loads x
-//   vec4 l and the others get it by subgroupBroadcast (llvmpipe pays per load instruction and
-//   lane, a constant-lane broadcast is a register shuffle), so x costs 1/XSHARE of a load per vec4.
+//   alignment); 1 = GPUs: GROUPS of blocks fetched with uvec4 loads (quant_group.glsl, branch-free
+//   constant-offset decoding; 16-byte aligned rows, Q6_K any even byte), either strided over the
+//   whole workgroup as above (LPR = 0) or over slices of LPR lanes, each slice owning ROWS rows
+//   and reducing by shuffle-xor (rows of few groups keep lanes busy); 2 = CPU devices: ROWS rows
+//   per invocation (row (g * ROWS + r) * WG + lane: no reduction, every lane busy however few
+//   groups a row has), x read once per block for all of them. llvmpipe pays per loaded component
+//   and lane, so per-lane x loads cost several times the weights' loads: many rows per lane
+//   amortize them; with XSHARE the lanes of the (one-subgroup) workgroup also split each x block
+//   and share it by subgroupBroadcast (measured about as costly as a load on Mesa 22.3).
 // spec: 0 = WG, 1 = ROWS, 2 = NT, 3 = MODE, 4 = HAS_BIAS, 5 = XVEC (1: x offset a multiple of 4
 //       floats, x read as vec4), 6 = MAX_SG (>= gl_NumSubgroups), 7 = LAYOUT, 8 = XSHARE (LAYOUT 2:
 //       the subgroup size, 4 or 8 = WG; 0 = every lane loads x itself), 9 = LPR (LAYOUT 1: lanes
@@ -155,7 +158,7 @@ void accumulate_group(uint g) {
 
 // LAYOUT 2: invocation l of workgroup g owns rows (g * ROWS + r) * WG + l, r < ROWS (rows past
 // the end re-read the last row and are never stored; they keep every lane active for the
-// broadcasts). Several rows per lane share each x block.
+// broadcasts). The rows of a lane share each x block.
 void main_rows(uint group) {
   const uint rb = q_row_bytes(p.K);
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
