@@ -10,14 +10,29 @@
 //   token) is reused by all ROWS rows. Partial sums are reduced with subgroupAdd, then across
 //   subgroups through shared memory (gl_NumSubgroups at run time: any subgroup size); with
 //   MAX_SG == 1 there is no shared memory and no barrier.
+// LAYOUT (host: linear_q.cpp) picks the decoding: 0 = the general path above (quant.glsl, any row
+//   alignment); 1 = GPUs: GROUPS of blocks fetched with uvec4 loads (quant_group.glsl, branch-free
+//   constant-offset decoding; 16-byte aligned rows, Q6_K any even byte), either strided over the
+//   whole workgroup as above (LPR = 0) or over slices of LPR lanes, each slice owning ROWS rows
+//   and reducing by shuffle-xor (rows of few groups keep lanes busy); 2 = CPU devices: ROWS rows
+//   per invocation (row (g * ROWS + r) * WG + lane: no reduction, every lane busy however few
+//   groups a row has), x read once per block for all of them. llvmpipe pays per loaded component
+//   and lane, so per-lane x loads cost several times the weights' loads: many rows per lane
+//   amortize them; with XSHARE the lanes of the (one-subgroup) workgroup also split each x block
+//   and share it by subgroupBroadcast (measured about as costly as a load on Mesa 22.3).
 // spec: 0 = WG, 1 = ROWS, 2 = NT, 3 = MODE, 4 = HAS_BIAS, 5 = XVEC (1: x offset a multiple of 4
-//       floats, x read as vec4), 6 = MAX_SG (>= gl_NumSubgroups).
+//       floats, x read as vec4), 6 = MAX_SG (>= gl_NumSubgroups), 7 = LAYOUT, 8 = XSHARE (LAYOUT 2:
+//       the subgroup size, 4 or 8 = WG; 0 = every lane loads x itself), 9 = LPR (LAYOUT 1: lanes
+//       per row slice, a power of 2 <= the smallest subgroup size; 0 = the whole workgroup).
 // push: common/linear_io.glsl, except w_off / u_off are BYTE offsets (even) of the window's first
 //   row in the w / wu bindings; rows are q_row_bytes(K) bytes apart.
 // bindings: x (T, K) f32; w, wu (nw rows of quantized blocks) words; bias (nw) f32; res, y (T, N).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ROWS = 2u;
@@ -26,6 +41,9 @@ layout(constant_id = 3) const uint MODE = 0u;
 layout(constant_id = 4) const uint HAS_BIAS = 0u;
 layout(constant_id = 5) const uint XVEC = 0u;
 layout(constant_id = 6) const uint MAX_SG = 32u;
+layout(constant_id = 7) const uint LAYOUT = 0u;
+layout(constant_id = 8) const uint XSHARE = 0u;
+layout(constant_id = 9) const uint LPR = 0u;
 
 #include "common/index.glsl"
 #include "common/linear_io.glsl"
@@ -35,6 +53,11 @@ uint qw(uint m, uint i) { return m == 0u ? w[i] : wu[i]; }
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint NACC = NW * ROWS * NT;
+#include "common/quant_group.glsl"
+
+// Private globals, not parameters: glslang mis-sizes spec-constant-sized array arguments.
+float acc[NACC];  // acc[(mat * ROWS + r) * NT + t]
+uint wrow[ROWS];  // byte offsets of the rows from the window's first row
 
 shared float red[MAX_SG == 1u ? 1u : MAX_SG * NACC];  // red[(acc index) * MAX_SG + subgroup]
 
@@ -42,52 +65,172 @@ shared float red[MAX_SG == 1u ? 1u : MAX_SG * NACC];  // red[(acc index) * MAX_S
 void load_x_unit(uint t, uint u, out vec4 v[8]) {
   const uint base = p.x_off + t * p.K + u * Q_UNIT;
   if (XVEC != 0u) {
-    for (uint h = 0u; h < 8u; ++h) v[h] = x4[base / 4u + h];
+    [[unroll]] for (uint h = 0u; h < 8u; ++h) v[h] = x4[base / 4u + h];
   } else {
-    for (uint h = 0u; h < 8u; ++h) {
+    [[unroll]] for (uint h = 0u; h < 8u; ++h) {
       v[h] = vec4(x[base + 4u * h], x[base + 4u * h + 1u], x[base + 4u * h + 2u], x[base + 4u * h + 3u]);
+    }
+  }
+}
+
+// LAYOUT 0: invocations stride over the rows' 32-weight units (any alignment).
+void accumulate_units(uint tid) {
+  const uint units = p.K / Q_UNIT;
+  for (uint u = tid; u < units; u += gl_WorkGroupSize.x) {
+    vec4 xv[NT * 8u];
+    [[unroll]] for (uint t = 0u; t < NT; ++t) {
+      vec4 v[8];
+      load_x_unit(t, u, v);
+      [[unroll]] for (uint h = 0u; h < 8u; ++h) xv[t * 8u + h] = v[h];
+    }
+    [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+      const uint off = mat == 0u ? p.w_off : p.u_off;
+      [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+        vec4 wv[8];
+        dequant_unit(mat, off + wrow[r], u, wv);
+        [[unroll]] for (uint t = 0u; t < NT; ++t) {
+          float s = 0.0;
+          [[unroll]] for (uint h = 0u; h < 8u; ++h) s += dot(wv[h], xv[t * 8u + h]);
+          acc[(mat * ROWS + r) * NT + t] += s;
+        }
+      }
+    }
+  }
+}
+
+// x[t][k0, +32) as 8 vec4s and the sums of its halves (k0 a multiple of 32). With XSHARE lanes
+// sharing (LAYOUT 2, all lanes active and on the same k0), lane l loads vec4s l, l + XSHARE, ...
+vec4 x_vec4(uint base, uint h) {
+  if (XVEC != 0u) return x4[base / 4u + h];
+  const uint i = base + 4u * h;
+  return vec4(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+}
+void load_x_block(uint t, uint k0, out vec4 v[8], out vec2 xs) {
+  const uint base = p.x_off + t * p.K + k0;
+  if (XSHARE == 4u || XSHARE == 8u) {
+    const uint xsh = XSHARE == 8u ? 8u : 4u;  // never 0: spec-constant expressions are folded
+    vec4 mine[2];                             // even where unused (8 / 0 is invalid SPIR-V)
+    [[unroll]] for (uint i = 0u; i < 8u / xsh; ++i) {
+      mine[i] = x_vec4(base, i * xsh + gl_SubgroupInvocationID);
+    }
+    [[unroll]] for (uint h = 0u; h < 8u; ++h) v[h] = subgroupBroadcast(mine[h / xsh], h % xsh);
+  } else {
+    [[unroll]] for (uint h = 0u; h < 8u; ++h) v[h] = x_vec4(base, h);
+  }
+  const vec4 one = vec4(1.0);
+  xs = vec2(dot(v[0] + v[1] + v[2] + v[3], one), dot(v[4] + v[5] + v[6] + v[7], one));
+}
+
+// The dot products of group g of rows wrow[] (byte offsets from the windows' first rows) with x,
+// added to acc[(mat * ROWS + r) * NT + t].
+void accumulate_group(uint g) {
+  uint gq[NW * ROWS][QG_WORDS];  // the groups of every (matrix, row), as words
+  [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+    const uint off = (mat == 0u ? p.w_off : p.u_off) + g * QG_BYTES;
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) qg_load(gq[mat * ROWS + r], mat, off + wrow[r]);
+  }
+  [[unroll]] for (uint b = 0u; b < QG_BLOCKS; ++b) {
+    vec4 xv[NT * 8u];
+    vec2 xs[NT];
+    [[unroll]] for (uint t = 0u; t < NT; ++t) {
+      vec4 v[8];
+      load_x_block(t, g * QG_WEIGHTS + 32u * b, v, xs[t]);
+      [[unroll]] for (uint h = 0u; h < 8u; ++h) xv[t * 8u + h] = v[h];
+    }
+    [[unroll]] for (uint s = 0u; s < NW * ROWS; ++s) {
+      vec4 q[8], sc;
+      qg_block(gq[s], b, q, sc);
+      [[unroll]] for (uint t = 0u; t < NT; ++t) {
+        const uint x0 = t * 8u;
+        const float lo = dot(q[0], xv[x0]) + dot(q[1], xv[x0 + 1u]) + dot(q[2], xv[x0 + 2u]) +
+                         dot(q[3], xv[x0 + 3u]);
+        const float hi = dot(q[4], xv[x0 + 4u]) + dot(q[5], xv[x0 + 5u]) + dot(q[6], xv[x0 + 6u]) +
+                         dot(q[7], xv[x0 + 7u]);
+        float a = sc.x * lo + sc.y * hi;
+#if QG_OFFSET
+        a += sc.z * xs[t].x + sc.w * xs[t].y;
+#endif
+        acc[s * NT + t] += a;
+      }
+    }
+  }
+}
+
+// LAYOUT 2: invocation l of workgroup g owns rows (g * ROWS + r) * WG + l, r < ROWS (rows past
+// the end re-read the last row and are never stored; they keep every lane active for the
+// broadcasts). The rows of a lane share each x block.
+void main_rows(uint group) {
+  const uint rb = q_row_bytes(p.K);
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint row = (group * ROWS + r) * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    wrow[r] = min(row, p.nw - 1u) * rb;
+  }
+  [[unroll]] for (uint i = 0u; i < NACC; ++i) acc[i] = 0.0;
+  const uint groups = p.K / QG_WEIGHTS;
+  for (uint g = 0u; g < groups; ++g) accumulate_group(g);
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint row = (group * ROWS + r) * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (row >= p.nw) continue;
+    [[unroll]] for (uint t = 0u; t < NT; ++t) {
+      store_output(t, row, acc[r * NT + t], acc[((NW - 1u) * ROWS + r) * NT + t]);
+    }
+  }
+}
+
+// LAYOUT 1 with LPR > 0: the workgroup's WG / LPR slices of LPR lanes each own ROWS rows; a
+// slice's lanes stride over its rows' groups (a row of few groups, e.g. 20 Q4_K super-blocks at
+// K = 5120, would leave most of a whole workgroup idle) and reduce by a shuffle-xor butterfly
+// inside their subgroup: no shared memory, no barrier.
+void main_slices(uint group) {
+  const uint tid = gl_LocalInvocationID.x, li = tid % LPR;
+  const uint row0 = (group * (gl_WorkGroupSize.x / LPR) + tid / LPR) * ROWS;
+  const uint rb = q_row_bytes(p.K);
+  [[unroll]] for (uint i = 0u; i < NACC; ++i) acc[i] = 0.0;
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) wrow[r] = min(row0 + r, p.nw - 1u) * rb;
+  for (uint g = li; g < p.K / QG_WEIGHTS; g += LPR) accumulate_group(g);
+  [[unroll]] for (uint b = 0u; b < 7u; ++b) {
+    if ((1u << b) >= LPR) break;  // constant after specialization
+    [[unroll]] for (uint i = 0u; i < NACC; ++i) acc[i] += subgroupShuffleXor(acc[i], 1u << b);
+  }
+  if (li != 0u) return;
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    if (row0 + r >= p.nw) continue;
+    [[unroll]] for (uint t = 0u; t < NT; ++t) {
+      store_output(t, row0 + r, acc[r * NT + t], acc[((NW - 1u) * ROWS + r) * NT + t]);
     }
   }
 }
 
 void main() {
   const uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+  if (LAYOUT == 2u) {
+    if (group * ROWS * gl_WorkGroupSize.x >= p.nw) return;  // grid_1d padding: uniform
+    main_rows(group);
+    return;
+  }
+  if (LAYOUT == 1u && LPR != 0u) {
+    if (group * (gl_WorkGroupSize.x / LPR) * ROWS >= p.nw) return;  // grid_1d padding: uniform
+    main_slices(group);
+    return;
+  }
   const uint row0 = group * ROWS;
   if (row0 >= p.nw) return;  // grid_1d padding: uniform across the workgroup
   const uint tid = gl_LocalInvocationID.x;
   const uint rb = q_row_bytes(p.K);
 
-  float acc[NACC];  // acc[(m * ROWS + r) * NT + t]
-  for (uint i = 0u; i < NACC; ++i) acc[i] = 0.0;
-  uint wrow[ROWS];  // rows past the end re-read the last row and are never stored
-  for (uint r = 0u; r < ROWS; ++r) wrow[r] = min(row0 + r, p.nw - 1u) * rb;
-
-  const uint units = p.K / Q_UNIT;
-  for (uint u = tid; u < units; u += gl_WorkGroupSize.x) {
-    vec4 xv[NT * 8u];
-    for (uint t = 0u; t < NT; ++t) {
-      vec4 v[8];
-      load_x_unit(t, u, v);
-      for (uint h = 0u; h < 8u; ++h) xv[t * 8u + h] = v[h];
-    }
-    for (uint mat = 0u; mat < NW; ++mat) {
-      const uint off = mat == 0u ? p.w_off : p.u_off;
-      for (uint r = 0u; r < ROWS; ++r) {
-        vec4 wv[8];
-        dequant_unit(mat, off + wrow[r], u, wv);
-        for (uint t = 0u; t < NT; ++t) {
-          float s = 0.0;
-          for (uint h = 0u; h < 8u; ++h) s += dot(wv[h], xv[t * 8u + h]);
-          acc[(mat * ROWS + r) * NT + t] += s;
-        }
-      }
-    }
+  [[unroll]] for (uint i = 0u; i < NACC; ++i) acc[i] = 0.0;
+  // rows past the end re-read the last row and are never stored
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) wrow[r] = min(row0 + r, p.nw - 1u) * rb;
+  if (LAYOUT == 1u) {
+    for (uint g = tid; g < p.K / QG_WEIGHTS; g += gl_WorkGroupSize.x) accumulate_group(g);
+  } else {
+    accumulate_units(tid);
   }
 
-  for (uint i = 0u; i < NACC; ++i) acc[i] = subgroupAdd(acc[i]);
+  [[unroll]] for (uint i = 0u; i < NACC; ++i) acc[i] = subgroupAdd(acc[i]);
   if (MAX_SG == 1u) {
     // One subgroup per workgroup (host-guaranteed): the sums are final, no barrier.
-    for (uint j = 0u; j < ROWS * NT; ++j) {
+    [[unroll]] for (uint j = 0u; j < ROWS * NT; ++j) {
       const uint r = j / NT, t = j % NT;
       if (j % gl_SubgroupSize == gl_SubgroupInvocationID && row0 + r < p.nw) {
         store_output(t, row0 + r, acc[j], acc[(NW - 1u) * ROWS * NT + j]);
@@ -96,7 +239,7 @@ void main() {
     return;
   }
   if (subgroupElect()) {
-    for (uint i = 0u; i < NACC; ++i) red[i * MAX_SG + gl_SubgroupID] = acc[i];
+    [[unroll]] for (uint i = 0u; i < NACC; ++i) red[i * MAX_SG + gl_SubgroupID] = acc[i];
   }
   barrier();
   for (uint j = tid; j < ROWS * NT; j += gl_WorkGroupSize.x) {

@@ -36,6 +36,10 @@ struct LinearArgs {
   // than this (the 152064 x 5120 lm head) are processed in windows of rows; tests lower it to
   // exercise the windows on small shapes.
   uint64_t max_binding_bytes = 0;
+  // Quantized gemv decoding layout (shaders/gemv_q.comp LAYOUT): 0 = chosen by device; tests
+  // force 1 (GPUs' K-split groups) or 2 (CPU devices' rows per lane) to run both on any device.
+  // Unaligned rows always take the general per-unit path.
+  uint32_t gemv_q_layout = 0;
 };
 
 // Mirrors `Params p` in shaders/common/linear_io.glsl. Offsets are in elements of each binding,

@@ -49,6 +49,49 @@ QTiles pick_q_tiles(const Capabilities& caps, uint64_t tokens, uint32_t nw, bool
   return {32, 32, 4, 4};  // 64 invocations, <= 8 KiB
 }
 
+// gemv_q's LAYOUT spec constant (shaders/gemv_q.comp).
+enum class GemvLayout : uint32_t { Units = 0, GroupsAlongK = 1, RowPerLane = 2 };
+
+// Weights and bytes of one quant_group.glsl group (keep in sync with QG_BLOCKS / QG_BYTES);
+// bytes = 0 for Q6_K, whose groups need only even addresses.
+struct QGroup {
+  uint32_t weights, bytes;
+};
+QGroup quant_group(DType dt) {
+  switch (dt) {
+    case DType::Q8_0: return {256, 272};
+    case DType::Q4_0: return {256, 144};
+    case DType::Q5_0: return {256, 176};
+    case DType::Q5_1: return {64, 48};
+    case DType::Q4_K: return {256, 144};
+    case DType::Q5_K: return {256, 176};
+    default: return {256, 0};  // Q6_K
+  }
+}
+
+// Grouped decoding needs whole groups per row and (except Q6_K) every group 16-byte aligned.
+bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
+  const QGroup g = quant_group(dt);
+  if (K % g.weights != 0) return false;
+  if (g.bytes == 0) return true;
+  return dtype_row_bytes(dt, K) % 16 == 0 && w_off % 16 == 0 && u_off % 16 == 0;
+}
+
+// GPUs (LAYOUT 1): lanes per row slice, the largest power of 2 <= the smallest subgroup size that
+// keeps >= 80% of the slice's lanes busy over the row's groups (20 groups: 8 lanes, 3 passes);
+// 0 (the whole workgroup per row set) without shuffles.
+uint32_t lanes_per_row(const Capabilities& caps, uint64_t groups) {
+  if ((caps.subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) == 0) return 0;
+  const uint32_t min_sg =
+      std::max(1u, caps.min_subgroup_size ? caps.min_subgroup_size : caps.subgroup_size);
+  for (uint32_t l = std::min(min_sg, 64u); l > 1; l /= 2) {
+    if ((l & (l - 1)) != 0) continue;
+    const uint64_t passes = (groups + l - 1) / l;
+    if (groups * 5 >= passes * l * 4) return l;
+  }
+  return 1;
+}
+
 }  // namespace
 
 ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) {
@@ -76,30 +119,61 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
   const auto& caps = ctx.caps();
   const uint32_t tokens = static_cast<uint32_t>(d.T);
   const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
-  // The float gemv's launch rule (workgroup, rows per workgroup, subgroup bound) fits here too:
-  // one invocation per 32-weight unit plays the part of one vector chunk.
+  const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  // The float gemv's launch rule (workgroup, rows per workgroup, subgroup bound) fits the
+  // workgroup-per-rows layouts: one invocation per unit / group plays the part of a vector chunk.
   GemvConfig cfg = gemv_config(caps, tokens, args.epilogue);
-  if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
-    // Decoding a unit is ALU work that many rows cannot share (unlike the float gemv's x loads):
-    // fewer rows per workgroup keep the unrolled shader small (lavapipe compiles each pipeline
-    // with LLVM; 16 rows took ~1.5 s per variant) at little cost in x reuse.
+  if (cpu) {
+    // Decoding is ALU work that many rows cannot share (unlike the float gemv's x loads): fewer
+    // rows keep the unrolled shader small (lavapipe compiles each pipeline with LLVM).
     cfg.rows = std::clamp(4u / (tokens * nw), 1u, 4u);
   }
   require(shared_bytes_gemv(cfg, tokens, nw) <= caps.max_shared_memory,
           ErrorCode::DeviceUnsupported, "gemv_q: {} bytes of shared memory needed, device has {}",
           shared_bytes_gemv(cfg, tokens, nw), caps.max_shared_memory);
+  // CPU devices: rows per lane, a workgroup = one subgroup sharing x by broadcasts (4 or 8 lanes
+  // with ballot support; otherwise each lane loads x itself). llvmpipe loads x per lane and
+  // component, which costs several times the quantized weights' loads: measured on 1024 x 1024
+  // (T = 1), 1 / 4 / 8 / 16 rows per lane ran 1.38 / 0.60 / 0.47 / 0.36 ms, while the unrolled
+  // body (and LLVM compile time) grows with rows x tokens: 8 partial sums per lane at most.
+  const uint32_t sg = caps.subgroup_size;
+  const bool bcast = (caps.subgroup_ops & VK_SUBGROUP_FEATURE_BALLOT_BIT) != 0;
+  const uint32_t lane_wg = std::clamp(sg, 1u, std::min(64u, caps.max_workgroup_invocations));
+  const uint32_t xshare = bcast && (sg == 4 || sg == 8) && lane_wg == sg ? sg : 0;
+  const uint32_t lane_rows = std::max(1u, 8u / (tokens * nw));
   const auto plan = detail::plan_windows("gemv_q", caps, args, d, kGemvMaxTokens, UINT32_MAX);
   const KernelDesc desc{quant_shader(QuantFamily::Gemv, args.w.dtype, "gemv_q"), 6,
                         sizeof(LinearPush)};
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
+    const bool grouped = groups_fit(args.w.dtype, d.K, b.push.w_off, b.push.u_off);
+    GemvLayout layout = !grouped ? GemvLayout::Units
+                        : cpu    ? GemvLayout::RowPerLane
+                                 : GemvLayout::GroupsAlongK;
+    if (grouped && (args.gemv_q_layout == 1 || args.gemv_q_layout == 2)) {
+      layout = static_cast<GemvLayout>(args.gemv_q_layout);
+    }
+    const bool per_lane = layout == GemvLayout::RowPerLane;
+    const uint32_t lpr = layout == GemvLayout::GroupsAlongK
+                             ? lanes_per_row(caps, d.K / quant_group(args.w.dtype).weights)
+                             : 0;
+    // Slices: 64-lane workgroups and 1-2 rows per slice keep enough workgroups in flight (5120
+    // rows of 20 groups: 8 lanes per slice, 16 rows per workgroup, 320 workgroups).
+    const uint32_t slice_wg = std::max(64u / std::max(sg, 1u), 1u) * std::max(sg, 1u);
+    const uint32_t wg = per_lane ? lane_wg
+                        : lpr    ? std::min(slice_wg, caps.max_workgroup_invocations)
+                                 : cfg.workgroup;
+    const uint32_t rows = per_lane ? lane_rows : lpr ? (tokens * nw <= 2 ? 2 : 1) : cfg.rows;
+    const uint32_t max_sg = per_lane ? 1 : cfg.max_subgroups;
+    const uint32_t rows_per_wg = per_lane ? lane_wg * lane_rows : lpr ? wg / lpr * rows : rows;
     const Kernel& k = ctx.pipelines().get(
-        desc, {cfg.workgroup, cfg.rows, static_cast<uint32_t>(win.tn),
-               static_cast<uint32_t>(args.epilogue), d.bias ? 1u : 0u, xvec, cfg.max_subgroups});
+        desc, {wg, rows, static_cast<uint32_t>(win.tn), static_cast<uint32_t>(args.epilogue),
+               d.bias ? 1u : 0u, xvec, max_sg, static_cast<uint32_t>(layout),
+               per_lane ? xshare : 0u, lpr});
     rec.dispatch(k, std::span<const BufferRange>(b.ranges),
                  std::as_bytes(std::span<const LinearPush>(&b.push, 1)),
-                 grid_1d((win.nn + cfg.rows - 1) / cfg.rows, caps));
+                 grid_1d((win.nn + rows_per_wg - 1) / rows_per_wg, caps));
   });
 }
 

@@ -31,10 +31,12 @@ struct QCase {
   bool bias = false, extremes = true;
   uint64_t max_binding_bytes = 0;
   Run run = Run::Linear;
+  uint32_t gemv_layout = 0;  // LinearArgs::gemv_q_layout
   std::string str() const {
-    return fmt::format("{} T={} N={} K={} epilogue={} bias={} window={} {}", dtype_name(dt), T, N,
-                       K, static_cast<uint32_t>(epilogue), bias, max_binding_bytes,
-                       run == Run::Linear ? "linear" : "gemm tiled");
+    return fmt::format("{} T={} N={} K={} epilogue={} bias={} window={} {} layout={}",
+                       dtype_name(dt), T, N, K, static_cast<uint32_t>(epilogue), bias,
+                       max_binding_bytes, run == Run::Linear ? "linear" : "gemm tiled",
+                       gemv_layout);
   }
 };
 
@@ -83,6 +85,7 @@ class QuantLinearTest : public test::GpuTest {
     if (c.bias) a.bias = Tensor::of(bb, Shape{c.N}, DType::F32);
     a.epilogue = c.epilogue;
     a.max_binding_bytes = c.max_binding_bytes;
+    a.gemv_q_layout = c.gemv_layout;
     Recorder rec(ctx());
     if (c.run == Run::Linear) {
       kernels::linear(ctx(), rec, a);
@@ -183,6 +186,35 @@ TEST_F(QuantLinearTest, RowWindows) {
     for (uint64_t T : {1, 8, 33}) {
       check({dt, T, 23, K, Epilogue::None, false, true, limit}, ++seed);
     }
+  }
+}
+
+// gemv_q's grouped decoding (shaders/common/quant_group.glsl) needs K a multiple of the group
+// (256 weights; Q5_1 64) and 16-byte aligned rows (Q6_K: any even byte); both grouped layouts run
+// here whatever the device (1 = GPUs' K-split groups with a cross-subgroup reduction, 2 = CPU
+// devices' rows per lane), with odd row counts, the SwiGLU pair, residual + bias, extreme scales,
+// and windows (Q6_K windows start at every even byte mod 16).
+TEST_F(QuantLinearTest, GroupedGemvLayouts) {
+  uint32_t seed = 5000;
+  for (DType dt : test::kQuantTypes) {
+    const uint64_t K = dt == DType::Q5_1 ? 192 : 512;
+    // Each case is its own pipeline (~1 s to compile on lavapipe): one per layout and type.
+    QCase gpu{dt, 3, 9, K, Epilogue::SwiGlu, false, false};
+    gpu.gemv_layout = 1;
+    check(gpu, ++seed);
+    QCase cpu{dt, 1, 13, K, Epilogue::Residual, true, true};
+    cpu.gemv_layout = 2;
+    check(cpu, ++seed);
+    if (dt == DType::Q4_K) {
+      // 8 groups per row: 8 lanes per row slice on lavapipe (3 shuffle-xor steps).
+      QCase wide{dt, 1, 5, 2048};
+      wide.gemv_layout = 1;
+      check(wide, ++seed);
+    }
+    const uint64_t limit = std::max<uint64_t>(5 * dtype_row_bytes(dt, K), K * 4 * 2) + 64;
+    QCase w{dt, 2, 23, K, Epilogue::None, false, true, limit};
+    w.gemv_layout = 2;
+    check(w, ++seed);
   }
 }
 
