@@ -239,8 +239,8 @@ TEST_P(ForwardState, GpuArgmaxMatchesHostArgmax) {
 // picks the same ids from them as from the whole row.
 TEST_P(ForwardState, GpuTopKFeedsTheSamplerExactly) {
   const std::string file = GetParam();
-  auto model = Model::load(ctx(), kRefDir / file, quiet());
-  const auto tokens = prompt_tokens(file, "p150");
+  auto model = Model::load(ctx(), model_path(file), quiet());
+  const auto tokens = state_tokens(*model, file);
   Session a(*model, 1), b(*model, 1);
   SamplerParams sp;
   sp.repetition_penalty = 1.2f;
@@ -278,8 +278,8 @@ TEST_P(ForwardState, GpuTopKFeedsTheSamplerExactly) {
 // (rows = 32: the 150-token prompt runs in several calls), and the state moves on as with eval().
 TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
   const std::string file = GetParam();
-  auto model = Model::load(ctx(), kRefDir / file, quiet());
-  const auto tokens = prompt_tokens(file, "p150");
+  auto model = Model::load(ctx(), model_path(file), quiet());
+  const auto tokens = state_tokens(*model, file);
   const size_t n = tokens.size() - 1, V = model->config().V;
   Session a(*model, 1, 32), b(*model, 1, 32);
   const auto ids = std::span(tokens).first(n);
