@@ -34,7 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--work", default=os.path.join(REPO, "build", "train-default"),
                    help="checkpoints and token caches (not committed)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=8, help="parallel text streams")
     p.add_argument("--ctx", type=int, default=256, help="tokens per stream per step")
     p.add_argument("--lr", type=float, default=3e-3)
@@ -44,7 +44,8 @@ def parse_args(argv=None):
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--ffn", type=int, default=768)
     p.add_argument("--kv-heads", type=int, default=2)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="1 by default: on a shared 2-core machine two threads slowed steps 5-10x")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--resume", action="store_true", help="continue from the work dir's checkpoint")
     p.add_argument("--name", default="vkrwkv-kjv-qrwkv6")
