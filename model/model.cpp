@@ -63,6 +63,20 @@ void check_memory_plan(const Context& ctx, const MemoryPlan& plan, uint32_t sequ
           mib(plan.state_per_sequence), sequences, mib(plan.scratch), mib(available));
 }
 
+// F16/BF16 weights are read as 16-bit storage elements; a device (or a borrowed one whose host did
+// not enable storageBuffer16BitAccess) without it is refused before anything is uploaded.
+static void check_device_features(const Context& ctx, const gguf::File& file,
+                                  const std::string& name) {
+  if (ctx.caps().fp16_storage) return;
+  for (const auto& t : file.tensors()) {
+    const bool half = t.ggml_type() == gguf::GgmlType::F16 || t.ggml_type() == gguf::GgmlType::BF16;
+    require(!half, ErrorCode::DeviceUnsupported,
+            "{}: tensor {} is {}, which needs storageBuffer16BitAccess "
+            "(VkPhysicalDeviceVulkan11Features) on {}",
+            name, t.name, gguf::type_name(t.ggml_type()), ctx.caps().device_name);
+  }
+}
+
 Model::Model(Context& ctx, gguf::File file) : ctx_(ctx), file_(std::move(file)) {}
 
 std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& path,
@@ -76,6 +90,7 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& pa
   m->plan_ = plan_memory(m->file_, m->config_, options.max_tokens);
   const std::string name = path.filename().string();
   check_memory_plan(ctx, m->plan_, options.sequences, name);
+  check_device_features(ctx, m->file_, name);
   m->fingerprint_ = model_fingerprint(m->file_, m->config_);
   if (m->file_.get_string("tokenizer.ggml.model")) {
     m->tokenizer_.emplace(vocab_from_gguf(m->file_));

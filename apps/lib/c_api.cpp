@@ -65,16 +65,6 @@ ExternalDevice to_external(const vkrwkv_external_device& d) {
 
 // 16-bit weights are read through 16-bit storage buffers; a borrowed device may lack the feature
 // (it is optional for quantized/F32 models), so say so here instead of failing in validation.
-void check_storage_features(const Model& model, const char* path) {
-  if (model.ctx().caps().fp16_storage) return;
-  for (const auto& t : model.file().tensors()) {
-    const bool half = t.ggml_type() == gguf::GgmlType::F16 || t.ggml_type() == gguf::GgmlType::BF16;
-    require(!half, ErrorCode::DeviceUnsupported,
-            "model {} stores {} as {}: the device needs storageBuffer16BitAccess enabled "
-            "(VkPhysicalDeviceVulkan11Features)",
-            path, t.name, gguf::type_name(t.ggml_type()));
-  }
-}
 
 }  // namespace vkr::capi
 
@@ -166,7 +156,6 @@ int vkrwkv_model_load(vkrwkv_context* ctx, const char* gguf_path, vkrwkv_model**
     auto h = std::make_unique<vkrwkv_model>();
     h->ctx = ctx->ctx;
     h->model = Model::load(*ctx->ctx, gguf_path, opt);
-    capi::check_storage_features(*h->model, gguf_path);
     *out = h.release();
     return 0;
   });
