@@ -48,9 +48,10 @@ class Session {
   std::vector<float> eval_nll(uint32_t slot, std::span<const int32_t> ids,
                               std::span<const int32_t> targets);
   // Whether eval_topk() beats reading the whole row back and selecting on the host. Measured
-  // (bench kernels topk vs argmax rows): on a CPU device (lavapipe) the row is already in host
-  // memory and the shader's shared-memory atomics are slow (8.2 ms vs ~0.5 ms on the host for
-  // V = 152064), so there it does not; on a GPU the readback over the bus is what it saves.
+  // (bench kernels topk row vs Sampler::sample): on a CPU device (lavapipe) the row is already in host
+  // memory and the shader's shared-memory atomics are slow (3.9 ms vs 0.3 ms for the host
+  // sampler at V = 152064 on llvmpipe), so there it does not; on a GPU the readback over the bus
+  // is what it saves.
   bool gpu_topk_pays() const;
   // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one forward
   // call (one token per slot); returns (ids.size(), V) logits.
