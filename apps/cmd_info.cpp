@@ -1,6 +1,10 @@
 // cmd_info.cpp: `vkrwkv info`: devices, the chosen device's capabilities and memory (text or JSON).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -138,8 +142,26 @@ json model_report(const Context& ctx, const std::string& path, bool as_json) {
     if (!h.device_local) continue;
     budget = std::max(budget, h.budget ? h.budget - std::min(h.budget, h.usage) : h.size);
   }
+  // Tensor types with their counts and bytes (quantized files mix several: e.g. Q4_K_M = Q4_K +
+  // Q6_K + F32), in first-seen order.
+  std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> types;
+  for (const auto& t : file.tensors()) {
+    const std::string name(gguf::type_name(t.ggml_type()));
+    auto it = std::find_if(types.begin(), types.end(), [&](const auto& e) { return e.first == name; });
+    if (it == types.end()) it = types.insert(types.end(), {name, {0, 0}});
+    it->second.first += 1;
+    it->second.second += t.n_bytes;
+  }
+  json type_json = json::object();
+  std::string type_text;
+  for (const auto& [name, cb] : types) {
+    type_json[name] = {{"tensors", cb.first}, {"bytes", cb.second}};
+    type_text += fmt::format("{}{} x {} ({:.1f} MiB)", type_text.empty() ? "" : ", ", name,
+                             cb.first, mib(cb.second));
+  }
   if (!as_json) {
     fmt::print("\nModel {}\n  {}\n", path, describe(c));
+    fmt::print("  tensors: {}\n", type_text);
     fmt::print("  memory plan: weights {:.1f} MiB + state {:.2f} MiB per sequence + scratch {:.1f} "
                "MiB (256 tokens per call) = {:.1f} MiB for 1 sequence; device budget {:.0f} MiB{}\n",
                mib(plan.weights), mib(plan.state_per_sequence), mib(plan.scratch),
@@ -150,7 +172,7 @@ json model_report(const Context& ctx, const std::string& path, bool as_json) {
           {"Dd", c.Dd}, {"norm_eps", c.norm_eps}, {"rescale_every", c.rescale_every},
           {"weights_bytes", plan.weights}, {"state_bytes_per_sequence", plan.state_per_sequence},
           {"scratch_bytes", plan.scratch}, {"device_budget_bytes", budget},
-          {"fits", plan.total(1) <= budget}};
+          {"fits", plan.total(1) <= budget}, {"tensor_types", type_json}};
 }
 
 }  // namespace
