@@ -3,18 +3,23 @@
 // rounded weights. Shared by test_gemm, test_gemv and bench/bench_gemm.cpp.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/linear.hpp"
 #include "reference/ops.hpp"
-#include "support/random.hpp"
 #include "support/half.hpp"
+#include "support/random.hpp"
 #include "vkr/buffer.hpp"
 #include "vkr/context.hpp"
+#include "vkr/error.hpp"
 #include "vkr/queue.hpp"
 #include "vkr/staging.hpp"
 
@@ -130,5 +135,19 @@ class LinearCase {
   HostWeights w_, wu_;
   Buffer bx_, bw_, bwu_, bb_, by_;
 };
+
+// Runs `record(a)` (gemv or gemm on `a`) and expects a ShapeMismatch error that names `kernel`,
+// thrown before anything is recorded.
+template <typename Record>
+void expect_linear_shape_error(Record&& record, std::string_view kernel,
+                               const kernels::LinearArgs& a, const char* what) {
+  try {
+    record(a);
+    ADD_FAILURE() << what << ": no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::ShapeMismatch) << what << ": " << e.what();
+    EXPECT_NE(std::string(e.what()).find(kernel), std::string::npos) << e.what();
+  }
+}
 
 }  // namespace vkr::test
