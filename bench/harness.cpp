@@ -25,6 +25,7 @@ double percentile(std::vector<double> v, double q) {
 std::string_view peak_name(PeakKind k) {
   switch (k) {
     case PeakKind::Bandwidth: return "copy_bw";
+    case PeakKind::ReadBandwidth: return "read_bw";
     case PeakKind::F32: return "fma_f32";
     case PeakKind::F16: return "fma_f16";
     case PeakKind::CoopMat: return "coopmat";
@@ -74,15 +75,50 @@ Timing Harness::time(const std::function<void(Recorder&)>& record) {
   return {percentile(us, 0.5), percentile(us, 0.1), percentile(us, 0.9)};
 }
 
-// Copy bandwidth: vkCmdCopyBuffer between two device buffers (read + write bytes counted).
-static double probe_copy(Harness& h, bool quick) {
+// Probe buffer size: big enough that caches do not matter (the H100 has 50 MB of L2) and the
+// timing is not launch-bound; smaller on CPU devices (the host's own RAM and cores).
+static uint64_t probe_bytes(const Capabilities& caps, bool quick) {
+  const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  uint64_t bytes = cpu ? (quick ? (64ull << 20) : (256ull << 20)) : (1ull << 30);
+  bytes = std::min<uint64_t>(bytes, caps.max_storage_buffer_range);
+  bytes = std::min<uint64_t>(bytes, caps.max_buffer_size / 2);
+  if (caps.max_allocation_size) bytes = std::min<uint64_t>(bytes, caps.max_allocation_size);
+  return bytes & ~uint64_t{255};
+}
+
+// Copy bandwidth (read + write bytes counted): the better of vkCmdCopyBuffer and a shader copy,
+// then read bandwidth (read bytes only). Fills peaks.copy_gbps and peaks.read_gbps.
+static void probe_bandwidth(Harness& h, bool quick, Peaks& peaks) {
   Context& ctx = h.ctx();
-  const uint64_t bytes = std::min<uint64_t>(quick ? (64ull << 20) : (256ull << 20),
-                                            ctx.caps().max_buffer_size / 2);
+  const uint64_t bytes = probe_bytes(ctx.caps(), quick);
   Buffer a = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Device, "probe-a");
   Buffer b = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Device, "probe-b");
+  // Nonzero contents: never time over memory nothing wrote.
+  Recorder fill(ctx);
+  fill.fill(a.range(), 0x3F8CCCCDu);
+  ctx.queue().submit(fill).wait();
   Timing t = h.time([&](Recorder& rec) { rec.copy(a.range(), b.range()); });
-  return 2.0 * static_cast<double>(bytes) / (t.median_us * 1e3);
+  const double cmd = 2.0 * static_cast<double>(bytes) / (t.median_us * 1e3);
+
+  const uint32_t n = static_cast<uint32_t>(bytes / 16);
+  constexpr uint32_t kWg = 256, kUnroll = 4;
+  const uint64_t want_groups = std::max<uint64_t>(1, n / (uint64_t{kWg} * kUnroll * 4));
+  const uint32_t groups = static_cast<uint32_t>(
+      std::min<uint64_t>(want_groups, ctx.caps().max_workgroup_count[0]));
+  const Kernel& copy_k = ctx.pipelines().get({ShaderId::bw_probe, 2, 4}, {kWg, 0, kUnroll});
+  t = h.time([&](Recorder& rec) {
+    rec.dispatch(copy_k, {a.range(), b.range()}, n, grid_1d(groups, ctx.caps()));
+  });
+  const double shader = 2.0 * static_cast<double>(bytes) / (t.median_us * 1e3);
+  peaks.copy_gbps = std::max(cmd, shader);
+
+  Buffer sink = Buffer::create(ctx, Lifetime::Activations, uint64_t{groups} * kWg * 4,
+                               MemoryUsage::Device, "probe-sink");
+  const Kernel& read_k = ctx.pipelines().get({ShaderId::bw_probe, 2, 4}, {kWg, 1, kUnroll});
+  t = h.time([&](Recorder& rec) {
+    rec.dispatch(read_k, {a.range(), sink.range()}, n, grid_1d(groups, ctx.caps()));
+  });
+  peaks.read_gbps = static_cast<double>(bytes) / (t.median_us * 1e3);
 }
 
 // FMA throughput: fma_probe with enough work to run >= ~5 ms (grown until it does).
@@ -108,7 +144,7 @@ static double probe_fma(Harness& h, ShaderId shader) {
 const Peaks& Harness::peaks() {
   if (peaks_measured_) return peaks_;
   peaks_measured_ = true;
-  peaks_.copy_gbps = probe_copy(*this, options_.quick);
+  probe_bandwidth(*this, options_.quick, peaks_);
   peaks_.fma_f32_gflops = probe_fma(*this, ShaderId::fma_probe_f32);
   if (ctx_.caps().fp16_arith) peaks_.fma_f16_gflops = probe_fma(*this, ShaderId::fma_probe_f16);
   // No cooperative-matrix probe yet: coopmat rows report % of the f16 FMA peak until one exists.
@@ -124,12 +160,14 @@ void Harness::add(Row row) {
   double peak = 0;
   switch (row.peak) {
     case PeakKind::Bandwidth: peak = p.copy_gbps; break;
+    case PeakKind::ReadBandwidth: peak = p.read_gbps; break;
     case PeakKind::F32: peak = p.fma_f32_gflops; break;
     case PeakKind::F16: peak = p.fma_f16_gflops; break;
     case PeakKind::CoopMat: peak = p.coopmat_gflops ? p.coopmat_gflops : p.fma_f16_gflops; break;
     case PeakKind::None: break;
   }
-  const double achieved = row.peak == PeakKind::Bandwidth ? gbps : gflops;
+  const double achieved =
+      row.peak == PeakKind::Bandwidth || row.peak == PeakKind::ReadBandwidth ? gbps : gflops;
   const double pct = peak > 0 ? 100.0 * achieved / peak : 0;
   if (options_.json) {
     nlohmann::json j = {{"kernel", row.kernel}, {"variant", row.variant}, {"dtype", row.dtype},
@@ -162,12 +200,15 @@ std::vector<Row> run_kernel_benchmarks(Context& ctx, const Options& options) {
   const Peaks& p = h.peaks();
   if (!options.json) {
     fmt::print("device: {} ({})\n", ctx.caps().device_name, ctx.caps().driver_info);
-    fmt::print("peaks:  copy {:.2f} GB/s, fma f32 {:.1f} GFLOP/s, fma f16 {:.1f} GFLOP/s{}\n\n",
-               p.copy_gbps, p.fma_f32_gflops, p.fma_f16_gflops,
+    fmt::print(
+        "peaks:  copy {:.2f} GB/s, read {:.2f} GB/s, fma f32 {:.1f} GFLOP/s, fma f16 {:.1f} "
+        "GFLOP/s{}\n\n",
+        p.copy_gbps, p.read_gbps, p.fma_f32_gflops, p.fma_f16_gflops,
                p.coopmat_gflops ? fmt::format(", coopmat {:.1f} GFLOP/s", p.coopmat_gflops) : "");
   } else {
     nlohmann::json j = {{"kernel", "peaks"}, {"device", ctx.caps().device_name},
-                        {"copy_gbps", p.copy_gbps}, {"fma_f32_gflops", p.fma_f32_gflops},
+                        {"copy_gbps", p.copy_gbps}, {"read_gbps", p.read_gbps},
+                        {"fma_f32_gflops", p.fma_f32_gflops},
                         {"fma_f16_gflops", p.fma_f16_gflops}, {"coopmat_gflops", p.coopmat_gflops}};
     fmt::print("{}\n", j.dump());
   }

@@ -29,13 +29,16 @@ struct Timing {
 
 // Device peaks measured by probes in the same run (0 = not measured / not available).
 struct Peaks {
-  double copy_gbps = 0;        // buffer-to-buffer copy bandwidth, counting read + write bytes
+  double copy_gbps = 0;        // copy bandwidth, read + write bytes: the better of vkCmdCopyBuffer
+                               // and a shader copy (bw_probe.comp)
+  double read_gbps = 0;        // read-only bandwidth (bw_probe.comp MODE 1): the ceiling of
+                               // read-dominated kernels (gemv)
   double fma_f32_gflops = 0;   // shader FMA throughput, f32
   double fma_f16_gflops = 0;   // shader FMA throughput, f16 arithmetic (0 if no shaderFloat16)
   double coopmat_gflops = 0;   // cooperative-matrix throughput (0 if none)
 };
 
-enum class PeakKind { None, Bandwidth, F32, F16, CoopMat };
+enum class PeakKind { None, Bandwidth, ReadBandwidth, F32, F16, CoopMat };
 
 struct Row {
   std::string kernel;   // e.g. "wkv_prefill"

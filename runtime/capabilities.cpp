@@ -75,8 +75,12 @@ static void query_features(const InstanceFns& fns, VkPhysicalDevice pd, Capabili
   c.subgroup_size_control = f13.subgroupSizeControl;
   c.compute_full_subgroups = f13.computeFullSubgroups;
   // glslang emits the Vulkan memory model for every GL_NV_cooperative_matrix shader, so the path
-  // is only usable where that feature exists too (context.cpp enables both together).
-  c.nv_cooperative_matrix = coop.cooperativeMatrix && f12.vulkanMemoryModel;
+  // is only usable where that feature exists too (context.cpp enables both together). Device scope
+  // too: once vulkanMemoryModel is enabled, every shader's buffer atomics (Device scope, e.g.
+  // topk.comp) need vulkanMemoryModelDeviceScope (VUID-RuntimeSpirv-vulkanMemoryModel-06265, seen
+  // on NVIDIA).
+  c.nv_cooperative_matrix =
+      coop.cooperativeMatrix && f12.vulkanMemoryModel && f12.vulkanMemoryModelDeviceScope;
 }
 
 static void query_properties(const InstanceFns& fns, VkPhysicalDevice pd, Capabilities& c) {

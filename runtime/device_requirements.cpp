@@ -53,6 +53,8 @@ DeviceRequirements required_device_features(const Capabilities& c, uint32_t inst
     r.extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     r.coopmat_nv.cooperativeMatrix = VK_TRUE;
     r.vulkan12.vulkanMemoryModel = VK_TRUE;  // glslang's coopmat SPIR-V uses the memory model
+    // ... and with it enabled, Device-scope atomics in any shader need this (capabilities.cpp).
+    r.vulkan12.vulkanMemoryModelDeviceScope = VK_TRUE;
   }
   r.chain();
   return r;
@@ -80,6 +82,7 @@ namespace {
 struct Enabled {
   bool int16 = false, int64 = false, fp16_storage = false, fp16 = false, int8 = false;
   bool int8_storage = false, timeline = false, host_query_reset = false, memory_model = false;
+  bool memory_model_device_scope = false;
   bool subgroup_size_control = false, full_subgroups = false, coopmat_nv = false;
 };
 
@@ -98,6 +101,7 @@ void read_struct(const VkBaseInStructure* s, Enabled& e) {
       e.timeline |= f->timelineSemaphore != 0;
       e.host_query_reset |= f->hostQueryReset != 0;
       e.memory_model |= f->vulkanMemoryModel != 0;
+      e.memory_model_device_scope |= f->vulkanMemoryModelDeviceScope != 0;
       break;
     }
     case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES: {
@@ -129,9 +133,12 @@ void read_struct(const VkBaseInStructure* s, Enabled& e) {
           reinterpret_cast<const VkPhysicalDeviceHostQueryResetFeatures*>(s)->hostQueryReset != 0;
       break;
     case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES:
-      e.memory_model |= reinterpret_cast<const VkPhysicalDeviceVulkanMemoryModelFeatures*>(s)
-                            ->vulkanMemoryModel != 0;
+    {
+      auto f = reinterpret_cast<const VkPhysicalDeviceVulkanMemoryModelFeatures*>(s);
+      e.memory_model |= f->vulkanMemoryModel != 0;
+      e.memory_model_device_scope |= f->vulkanMemoryModelDeviceScope != 0;
       break;
+    }
     case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES: {
       auto f = reinterpret_cast<const VkPhysicalDeviceSubgroupSizeControlFeatures*>(s);
       e.subgroup_size_control |= f->subgroupSizeControl != 0;
@@ -184,6 +191,7 @@ void restrict_to_enabled(Capabilities& c, const VkPhysicalDeviceFeatures2* enabl
   c.push_descriptors = c.push_descriptors && has(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   c.memory_budget = c.memory_budget && has(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   c.nv_cooperative_matrix = c.nv_cooperative_matrix && e.coopmat_nv && e.memory_model &&
+                            e.memory_model_device_scope &&
                             has(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   if (!c.nv_cooperative_matrix) c.nv_coopmat_shapes.clear();
 }

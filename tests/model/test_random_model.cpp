@@ -15,6 +15,7 @@
 
 #include "config.hpp"
 #include "dequant.hpp"
+#include "kernels/gemm.hpp"
 #include "gguf_writer.hpp"
 #include "model.hpp"
 #include "random_model.hpp"
@@ -166,8 +167,14 @@ TEST_P(RandomModelGpu, MatchesReferenceAndBehavesLikeTrained) {
   std::printf("[random-model] %-22s max|gpu-ref| %.3g  logits std %.2f  distinct argmax %zu/%zu\n",
               GetParam().name, max_diff, stdev, argmaxes.size(), ids.size());
   // Both sides dequantize the same stored weights and keep activations in f32, so every dtype
-  // agrees to accumulation-order noise (measured ~3e-6).
-  EXPECT_LE(max_diff, 1e-3);
+  // agrees to accumulation-order noise (measured ~3e-6), except where the prefill GEMM runs on
+  // tensor cores: that path rounds activations to f16 (H100: max 2.2e-3 / 3.0e-3 for the two f16
+  // variants, logits std ~2).
+  const bool f16_activations =
+      std::string_view(spec.dtype) == "f16" &&
+      kernels::choose_gemm_path(ctx().caps(), DType::F16, kernels::Epilogue::None) ==
+          kernels::GemmPath::CoopMatNV;
+  EXPECT_LE(max_diff, f16_activations ? 1e-2 : 1e-3);
   EXPECT_GT(stdev, 0.5);
   EXPECT_LT(stdev, 8.0);
   EXPECT_GE(argmaxes.size(), ids.size() / 3);

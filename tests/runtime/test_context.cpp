@@ -179,10 +179,16 @@ TEST_F(ContextTest, RequiredFeaturesAreWhatTheDeviceHas) {
   const VkPhysicalDeviceFeatures2* head = req.chain();
   EXPECT_EQ(head->pNext, &req.vulkan11);
   EXPECT_EQ(req.vulkan11.pNext, &req.vulkan12);
-  // A 1.2 instance must not get the 1.3 struct chained (invalid there).
+  if (ctx().caps().nv_cooperative_matrix) {
+    EXPECT_EQ(req.vulkan12.vulkanMemoryModel, VK_TRUE);
+    EXPECT_EQ(req.vulkan12.vulkanMemoryModelDeviceScope, VK_TRUE);
+  }
+  // A 1.2 instance must not get the 1.3 struct chained (invalid there); the coopmat struct may
+  // follow the 1.2 one directly.
   DeviceRequirements old = required_device_features(ctx().caps(), VK_API_VERSION_1_2);
   old.chain();
-  EXPECT_EQ(old.vulkan12.pNext, nullptr);
+  EXPECT_EQ(old.vulkan12.pNext,
+            ctx().caps().nv_cooperative_matrix ? static_cast<void*>(&old.coopmat_nv) : nullptr);
   EXPECT_EQ(old.vulkan13.subgroupSizeControl, VK_FALSE);
 }
 

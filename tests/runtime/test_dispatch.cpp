@@ -2,6 +2,8 @@
 // timestamps, and interface errors caught before recording.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <random>
 
 #include "kernels/test_ops.hpp"
@@ -35,8 +37,14 @@ TEST_F(DispatchTest, SaxpyMatchesCpuAtOddSizes) {
                                    Tensor::of(by, Shape{n}, DType::F32), 2.5f});
     ctx().queue().submit(rec).wait();
     auto got = read(by);
+    // Exact up to contraction: a GPU compiler may fuse a * x + y into one FMA (NVIDIA does) or
+    // not (lavapipe), so either correctly rounded result passes and nothing else.
     for (size_t i = 0; i < n; ++i) {
-      ASSERT_EQ(got[i], 2.5f * x[i] + y[i]) << "first bad index " << i;
+      const volatile float prod = 2.5f * x[i];
+      const float separate = prod + y[i], fused = std::fma(2.5f, x[i], y[i]);
+      ASSERT_TRUE(got[i] == separate || got[i] == fused)
+          << "first bad index " << i << ": got " << got[i] << ", want " << separate << " or "
+          << fused;
     }
   }
 }
