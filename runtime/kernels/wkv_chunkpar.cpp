@@ -105,7 +105,10 @@ void wkv_chunkpar(Context& ctx, Recorder& rec, const WkvArgs& args,
 
   // Window = as many chunks as the scratch (and one binding) holds.
   const uint64_t bindable = std::min<uint64_t>(args.scratch.bytes(), caps.max_storage_buffer_range);
-  const uint64_t max_chunks = std::max<uint64_t>(1, bindable / per_chunk);
+  // CPU drivers: the scan pass runs one dynamic loop iteration per chunk (loop limiter, see
+  // common/wkv_io.glsl); the other passes' loops do not grow with the window.
+  const uint64_t max_chunks =
+      std::clamp<uint64_t>(bindable / per_chunk, 1, wkv_window_tokens(caps, 1));
   const uint64_t window64 = std::min<uint64_t>(d.T, max_chunks * c.l);
   const auto window = static_cast<uint32_t>(window64);
 
