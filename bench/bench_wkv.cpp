@@ -1,10 +1,14 @@
-// bench_wkv.cpp: the "wkv" bench family: chunked (wkv_prefill) vs sequential (wkv_decode) rows over
-// T, B and S at H = 40 (S = 64: RWKV-6 mode as Finch 3B; S = 128: Gla mode as QRWKV6-32B), the
-// chunked/sequential ratio in the note. Each row is verified once: two heads of the GPU result
-// (first and last (b, h)) against the CPU sequential reference.
+// bench_wkv.cpp: the "wkv" bench family: sequential (wkv_decode), chunked (wkv_prefill, one
+// workgroup walking each head's chunks) and chunked_par (wkv_chunkpar, chunk-parallel three-pass)
+// rows over T, B and S at H = 40 (S = 64: RWKV-6 mode as Finch 3B; S = 128: Gla mode as
+// QRWKV6-32B), each chunked row's speed-up over the sequential one in its note. chunked_par_l64 is
+// chunked_par with 64-token chunks instead of the default (to settle the default on GPUs). Each row
+// is verified once: two heads of the GPU result (first and last (b, h)) against the CPU sequential
+// reference.
 //
-// bytes: r, k, v, logw, y (B*T*H*S*4 each, f32) + the state read and written (2*B*H*S*S*4).
-// flops: 5*S^2 per token and head for both variants, the sequential algorithm's work (update
+// bytes: r, k, v, logw, y (B*T*H*S*4 each, f32) + the state read and written (2*B*H*S*S*4); the
+//   chunk-parallel kernel's scratch traffic (~4*S*S*4 per chunk and head) is not counted.
+// flops: 5*S^2 per token and head for every variant, the sequential algorithm's work (update
 //   M = w*M + k*v: 3 flops per entry; output sum_i r_i M_ij: 2), so GFLOP/s compare directly.
 #include <fmt/format.h>
 
@@ -16,6 +20,7 @@
 
 #include "harness.hpp"
 #include "kernels/wkv.hpp"
+#include "kernels/wkv_chunkpar.hpp"
 #include "kernels/wkv_decode.hpp"
 #include "kernels/wkv_prefill.hpp"
 #include "reference/wkv6.hpp"
@@ -36,6 +41,8 @@ struct Shape4 {
 struct Data {
   std::vector<float> r, k, v, logw, u, state0;
   Buffer br, bk, bv, bw, bu, bstate, by;
+  Buffer scratch;  // chunk-parallel workspace (wkv_chunkpar_scratch_bytes)
+  uint64_t scratch_bytes = 0;
 };
 
 float unit(uint64_t i) {  // splitmix64 -> [-1, 1)
@@ -68,6 +75,9 @@ Data make_data(Context& ctx, const Shape4& s) {
   d.br = upload(ctx, d.r), d.bk = upload(ctx, d.k), d.bv = upload(ctx, d.v);
   d.bw = upload(ctx, d.logw), d.bu = upload(ctx, d.u), d.bstate = upload(ctx, d.state0);
   d.by = Buffer::create(ctx, Lifetime::Activations, act * 4, MemoryUsage::Device, "wkv_y");
+  d.scratch_bytes = kernels::wkv_chunkpar_scratch_bytes(ctx.caps(), s.B, s.T, s.H, s.S);
+  d.scratch = Buffer::create(ctx, Lifetime::Activations, d.scratch_bytes, MemoryUsage::Device,
+                             "wkv_scratch");
   return d;
 }
 
@@ -84,6 +94,7 @@ kernels::WkvArgs make_args(const Data& d, const Shape4& s, WkvMode mode) {
   a.state = Tensor::of(d.bstate, Shape{B, H, S, S}, DType::F32);
   a.y = Tensor::of(d.by, act, DType::F32);
   a.scale = kernels::wkv_default_scale(mode, static_cast<uint32_t>(S));
+  a.scratch = Tensor::of(d.scratch, Shape{d.scratch_bytes / 4}, DType::F32);
   return a;
 }
 
@@ -119,15 +130,34 @@ std::string verify(Context& ctx, const Data& d, const Shape4& s, WkvMode mode) {
   return fmt::format("verified nmse={:.0e}", nmse);
 }
 
+using kernels::WkvKernel;
+
+// Bench variants: the three kernels, plus chunked_par at L = 64.
+struct Variant {
+  const char* name;
+  WkvKernel kernel;
+  uint32_t l = 0;  // chunk length of chunked_par (0: the device's default)
+};
+constexpr Variant kVariants[] = {{"sequential", WkvKernel::Decode},
+                                 {"chunked", WkvKernel::Prefill},
+                                 {"chunked_par", WkvKernel::ChunkPar},
+                                 {"chunked_par_l64", WkvKernel::ChunkPar, 64}};
+
 // Runs one variant: verify once, then time. Returns the row (empty when not selected).
-std::optional<Row> run_variant(Harness& h, const Shape4& s, WkvMode mode, bool chunked, Data& d) {
-  const char* variant = chunked ? "chunked" : "sequential";
+std::optional<Row> run_variant(Harness& h, const Shape4& s, WkvMode mode, const Variant& var,
+                               Data& d) {
+  const char* variant = var.name;
+  const WkvKernel kernel = var.kernel;
   if (!h.selected("wkv", variant)) return std::nullopt;
   Context& ctx = h.ctx();
   const kernels::WkvArgs args = make_args(d, s, mode);
+  const std::optional<kernels::WkvChunkParConfig> config =
+      var.l ? std::optional(kernels::wkv_chunkpar_config(ctx.caps(), s.S, var.l)) : std::nullopt;
   auto record = [&](Recorder& rec) {
-    if (chunked) {
+    if (kernel == WkvKernel::Prefill) {
       kernels::wkv_prefill(ctx, rec, args);
+    } else if (kernel == WkvKernel::ChunkPar) {
+      kernels::wkv_chunkpar(ctx, rec, args, config);
     } else {
       kernels::wkv_decode(ctx, rec, args);
     }
@@ -155,20 +185,17 @@ std::optional<Row> run_variant(Harness& h, const Shape4& s, WkvMode mode, bool c
 void run_case(Harness& h, const Shape4& s) {
   const WkvMode mode = s.S == 64 ? WkvMode::Rwkv6 : WkvMode::Gla;
   Data d = make_data(h.ctx(), s);
-  std::optional<Row> seq = run_variant(h, s, mode, false, d);
-  std::optional<Row> chunk = run_variant(h, s, mode, true, d);
-  const bool policy_chunked =
-      kernels::choose_wkv_kernel(h.ctx().caps(), s.B, s.H, s.T, s.S) == kernels::WkvKernel::Prefill;
-  if (seq && chunk && chunk->time.median_us > 0) {
-    chunk->note += fmt::format("; {:.2f}x sequential", seq->time.median_us / chunk->time.median_us);
-  }
-  if (seq) {
-    if (!policy_chunked) seq->note += "; policy";
-    h.add(std::move(*seq));
-  }
-  if (chunk) {
-    if (policy_chunked) chunk->note += "; policy";
-    h.add(std::move(*chunk));
+  const WkvKernel policy = kernels::choose_wkv_kernel(h.ctx().caps(), s.B, s.H, s.T, s.S);
+  double seq_us = 0;  // the sequential row's median, for the ratios
+  for (const Variant& var : kVariants) {
+    std::optional<Row> row = run_variant(h, s, mode, var, d);
+    if (!row) continue;
+    const WkvKernel k = var.kernel;
+    if (k == WkvKernel::Decode) seq_us = row->time.median_us;
+    if (k != WkvKernel::Decode && seq_us > 0 && row->time.median_us > 0)
+      row->note += fmt::format("; {:.2f}x sequential", seq_us / row->time.median_us);
+    if (k == policy && var.l == 0) row->note += "; policy";
+    h.add(std::move(*row));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "kernels/norm.hpp"
 #include "kernels/token_shift.hpp"
 #include "kernels/wkv.hpp"
+#include "kernels/wkv_chunkpar.hpp"
 #include "model.hpp"
 #include "state.hpp"
 #include "vkr/context.hpp"
@@ -36,6 +37,15 @@ uint32_t logits_rows_for(const ModelConfig& c, uint32_t rows) {
   return static_cast<uint32_t>(std::min<uint64_t>(rows, fit));
 }
 
+// Workspace of the chunk-parallel WKV kernel (GPUs only; CPU devices always run the sequential
+// one): the chunks of one call of `rows` tokens at L = 32 plus one (B sequences round up), capped
+// at 128 MiB (longer calls run as token windows inside wkv_chunkpar).
+uint64_t wkv_scratch_bytes(const ModelConfig& c, uint32_t rows) {
+  const uint64_t per_chunk = wkv_chunkpar_chunk_bytes(1, c.H, c.S);
+  const uint64_t cap = std::max<uint64_t>(per_chunk, (128ull << 20) / per_chunk * per_chunk);
+  return std::min<uint64_t>(cap, per_chunk * (rows / 32 + 1));
+}
+
 Tensor f32(const Buffer& b, Shape shape) { return Tensor::of(b, shape, DType::F32); }
 
 // Group g of a (G, n, C) tensor as (n, C).
@@ -49,7 +59,8 @@ uint64_t scratch_bytes(const ModelConfig& c, uint32_t rows) {
   const uint64_t n = rows, C = c.C;
   uint64_t floats = n * C * (2 + 5 + 4 + 2 + 3) + 2 * n * c.KV() + lora_floats(c, rows) +
                     2 * n * c.F + uint64_t{logits_rows_for(c, rows)} * c.V;
-  return floats * sizeof(float) + n * 4 + 64 * 1024;  // + ids + per-buffer alignment slack
+  // + ids + the WKV workspace (allocated on GPUs only) + per-buffer alignment slack
+  return floats * sizeof(float) + n * 4 + wkv_scratch_bytes(c, rows) + 64 * 1024;
 }
 
 Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows) {
@@ -78,6 +89,8 @@ Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows) {
   s.c1 = buf(2 * n * C, "c1");
   s.c2 = buf(n * C, "c2");
   s.logits = buf(uint64_t{s.logits_rows} * c.V, "logits");
+  if (ctx.caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU)
+    s.wkv = buf(wkv_scratch_bytes(c, rows) / 4, "wkv_scratch");
   return s;
 }
 
@@ -143,6 +156,7 @@ void time_mix(Context& ctx, Recorder& rec, Stages& stages, const Model& m, State
              reshaped(logw, heads, "logw"), L.first, st.wkv(l, slot, d.B),
              reshaped(y, heads, "y")};
   wa.scale = wkv_default_scale(wa.mode, c.S);
+  if (s.wkv) wa.scratch = f32(s.wkv, Shape{s.wkv.size() / 4});
   wkv(ctx, rec, wa);
   stages.end("wkv");
   if (q) {

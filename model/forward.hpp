@@ -34,6 +34,7 @@ struct Scratch {
   Buffer f1, f2;             // (rows, F) FFN hidden; RWKV-6 channel mix uses f1 only
   Buffer c1, c2;             // (2, rows, C) channel-mix lerps / (rows, C) receptance
   Buffer logits;             // (logits_rows, V)
+  Buffer wkv;                // chunk-parallel WKV workspace (GPUs only; empty on CPU devices)
 };
 
 uint64_t scratch_bytes(const ModelConfig& config, uint32_t rows);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/wkv_chunkpar.hpp"
 #include "kernels/wkv_decode.hpp"
 #include "kernels/wkv_prefill.hpp"
 #include "vkr/context.hpp"
@@ -45,9 +46,7 @@ WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& ar
   return d;
 }
 
-// Policy. Both kernels keep the state in registers for the whole call; the chunked one pays a
-// fixed cost per chunk (five barriers, the intra-chunk A, an L-token minimum) but touches each
-// state entry once per chunk instead of once per token.
+// Policy (the one place choosing among the three kernels).
 // CPU devices (lavapipe): the sequential kernel gives each invocation 4 contiguous state columns
 // (vec4 state loads) and reads r / k / logw as uniform vec4 loads, with no shared memory and no
 // barriers; it runs at ~20-25% of the probed FMA peak and beats the chunked kernel at every T.
@@ -55,28 +54,48 @@ WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& ar
 // +-30%; B=1, H=40, S=128, Gla, f32, median us; sequential before -> after this kernel, chunked):
 //   T=1     7000 ->   1400 (chunked   25000)   T=16   45700 ->   5200 (chunked   26000)
 //   T=64  175000 ->  19500 (chunked   96000)   T=1024 2900000 -> 305000 (chunked 1500000)
-// So CPU devices always take the sequential kernel. GPUs: the sequential kernel has no parallelism
-// over tokens, so T >= 16 goes chunked (the crossover measured for the earlier kernels; not yet measured on a GPU).
+// So CPU devices always take the sequential kernel.
+// GPUs (H100, B=1 H=40 S=128, median us, sequential / chunked): T=1 52/293, T=16 168/336,
+// T=64 541/1234, T=1024 8832/19879: the one-workgroup-per-head chunked kernel (wkv_prefill) has no
+// more parallelism than the sequential one and loses everywhere, so GPUs never pick it. The
+// chunk-parallel kernel (wkv_chunkpar) spreads a call over (chunk, head, sequence) workgroups; it
+// costs 3 dispatches + 2 barriers per call, so short calls stay sequential.
+// PROVISIONAL: kMinChunkParTokens = 32 (one chunk) is a guess, not yet measured on a GPU; set it
+// from the crossover of the bench's sequential / chunked_par rows (vkr_bench_kernels --filter wkv).
 WkvKernel choose_wkv_kernel(const Capabilities& caps, int B, int H, int T, int S) {
   (void)B;
   (void)H;
   (void)S;
   if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) return WkvKernel::Decode;
-  constexpr int kMinPrefillTokens = 16;
-  return T >= kMinPrefillTokens ? WkvKernel::Prefill : WkvKernel::Decode;
+  constexpr int kMinChunkParTokens = 32;
+  return T >= kMinChunkParTokens ? WkvKernel::ChunkPar : WkvKernel::Decode;
 }
 
 void wkv(Context& ctx, Recorder& rec, const WkvArgs& args) {
   const Shape& rs = args.r.shape;
   const bool ranked = rs.rank() == 4;
-  const WkvKernel which =
+  WkvKernel which =
       ranked ? choose_wkv_kernel(ctx.caps(), static_cast<int>(rs[0]), static_cast<int>(rs[2]),
                                  static_cast<int>(rs[1]), static_cast<int>(rs[3]))
              : WkvKernel::Decode;  // the kernel's own check reports the bad rank
-  if (which == WkvKernel::Prefill) {
-    wkv_prefill(ctx, rec, args);
-  } else {
-    wkv_decode(ctx, rec, args);
+  if (which == WkvKernel::ChunkPar) {
+    const bool room =
+        args.scratch.buffer != VK_NULL_HANDLE && args.scratch.dtype == DType::F32 &&
+        args.scratch.bytes() >= wkv_chunkpar_chunk_bytes(static_cast<uint32_t>(rs[0]),
+                                                         static_cast<uint32_t>(rs[2]),
+                                                         static_cast<uint32_t>(rs[3]));
+    if (!room) which = WkvKernel::Decode;  // no workspace: the faster of the other two on GPUs
+  }
+  switch (which) {
+    case WkvKernel::ChunkPar:
+      wkv_chunkpar(ctx, rec, args);
+      break;
+    case WkvKernel::Prefill:
+      wkv_prefill(ctx, rec, args);
+      break;
+    case WkvKernel::Decode:
+      wkv_decode(ctx, rec, args);
+      break;
   }
 }
 

@@ -31,6 +31,10 @@ struct WkvArgs {
   Tensor state;        // (B, H, S, S) f32 in/out, [b][h][i][j], i = key row, j = value column
   Tensor y;            // (B, T, H, S) f32 out
   float scale = 1.0f;  // y multiplier: wkv_default_scale(mode, S)
+  // f32 workspace of the chunk-parallel kernel (wkv_chunkpar_scratch_bytes() / 4 elements, 1-D;
+  // clobbered). Optional: without one (or one too small for a single chunk) wkv() never picks
+  // that kernel.
+  Tensor scratch;
 };
 
 // 1 for Rwkv6, S^-1/2 for Gla (spec §3.4.2).
@@ -61,13 +65,16 @@ uint32_t wkv_window_tokens(const Capabilities& caps, uint32_t iterations_per_tok
 // and that f16 storage is available when used (DeviceUnsupported). Returns the dimensions.
 WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& args);
 
-enum class WkvKernel { Decode, Prefill };
+// Decode: sequential (wkv_decode). Prefill: chunked, one workgroup walking a sequence's chunks
+// (wkv_prefill). ChunkPar: chunk-parallel three-pass kernel (wkv_chunkpar, needs args.scratch).
+enum class WkvKernel { Decode, Prefill, ChunkPar };
 
-// CPU devices: always sequential; GPUs: sequential for short calls, chunked for long ones. See the
-// measurements in wkv.cpp.
+// CPU devices: always sequential; GPUs: sequential for short calls, chunk-parallel for long ones.
+// See the measurements in wkv.cpp.
 WkvKernel choose_wkv_kernel(const Capabilities& caps, int B, int H, int T, int S);
 
-// Records the kernel choose_wkv_kernel() picks.
+// Records the kernel choose_wkv_kernel() picks (the sequential one instead of ChunkPar when
+// args.scratch cannot hold one chunk).
 void wkv(Context& ctx, Recorder& rec, const WkvArgs& args);
 
 }  // namespace vkr::kernels

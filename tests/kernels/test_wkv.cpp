@@ -1,5 +1,5 @@
-// test_wkv.cpp: wkv_decode and wkv_prefill (both modes, f32/f16 inputs) vs the CPU sequential
-// reference, state carry-over between calls, the kernel policy, and argument errors.
+// test_wkv.cpp: wkv_decode, wkv_prefill and wkv_chunkpar (both modes, f32/f16 inputs) vs the CPU
+// sequential reference, state carry-over between calls, the kernel policy, and argument errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/wkv.hpp"
+#include "kernels/wkv_chunkpar.hpp"
 #include "kernels/wkv_decode.hpp"
 #include "kernels/wkv_prefill.hpp"
 #include "reference/wkv6.hpp"
@@ -40,7 +41,9 @@ struct Case {
 
 std::string describe(const Case& c) {
   return fmt::format("{} {} B={} T={} H={} S={} decay={} {} {}",
-                     c.kernel == WkvKernel::Prefill ? "prefill" : "decode",
+                     c.kernel == WkvKernel::Prefill    ? "prefill"
+                     : c.kernel == WkvKernel::ChunkPar ? "chunkpar"
+                                                       : "decode",
                      c.mode == WkvMode::Gla ? "gla" : "rwkv6", c.B, c.T, c.H, c.S,
                      static_cast<int>(c.decay), dtype_name(c.dtype),
                      c.zero_state ? "zero-state" : "state");
@@ -119,9 +122,20 @@ class WkvTest : public test::GpuTest {
     a.state = Tensor::of(st, Shape{B, H, S, S}, DType::F32);
     a.y = Tensor::of(y, act, DType::F32);
     a.scale = kernels::wkv_default_scale(c.mode, c.S);
+    Buffer scratch;
+    if (c.kernel == WkvKernel::ChunkPar) {
+      // The default size, or scratch_chunks_ chunks (several token windows per call).
+      const uint64_t bytes =
+          scratch_chunks_ ? scratch_chunks_ * kernels::wkv_chunkpar_chunk_bytes(c.B, c.H, c.S)
+                          : kernels::wkv_chunkpar_scratch_bytes(ctx().caps(), c.B, c.T, c.H, c.S);
+      scratch = Buffer::create(ctx(), Lifetime::Activations, bytes, MemoryUsage::Device, "scratch");
+      a.scratch = Tensor::of(scratch, Shape{bytes / 4}, DType::F32);
+    }
     Recorder rec(ctx());
     if (c.kernel == WkvKernel::Prefill) {
       kernels::wkv_prefill(ctx(), rec, a);
+    } else if (c.kernel == WkvKernel::ChunkPar) {
+      kernels::wkv_chunkpar(ctx(), rec, a, chunkpar_config_);
     } else {
       kernels::wkv_decode(ctx(), rec, a, decode_config_);
     }
@@ -132,7 +146,9 @@ class WkvTest : public test::GpuTest {
     return out;
   }
 
-  std::optional<kernels::WkvDecodeConfig> decode_config_;  // the device's choice when empty
+  std::optional<kernels::WkvDecodeConfig> decode_config_;      // the device's choice when empty
+  std::optional<kernels::WkvChunkParConfig> chunkpar_config_;  // likewise
+  uint64_t scratch_chunks_ = 0;  // chunk-parallel scratch size in chunks; 0 = the default size
 
   // GPU vs wkv_sequential (double accumulation) on the same rounded inputs.
   void check(const Case& c, uint32_t seed) {
@@ -160,6 +176,7 @@ class WkvTest : public test::GpuTest {
 };
 
 constexpr WkvKernel kBoth[] = {WkvKernel::Decode, WkvKernel::Prefill};
+constexpr WkvKernel kAll[] = {WkvKernel::Decode, WkvKernel::Prefill, WkvKernel::ChunkPar};
 constexpr WkvMode kModes[] = {WkvMode::Rwkv6, WkvMode::Gla};
 
 TEST_F(WkvTest, ChunkBoundariesS64AndS128) {
@@ -170,17 +187,23 @@ TEST_F(WkvTest, ChunkBoundariesS64AndS128) {
       for (WkvKernel kern : kBoth)
         for (WkvMode mode : kModes) check({kern, mode, T % 2 ? 3 : 1, T, 2, S}, seed++);
     }
+    const int Lp = static_cast<int>(kernels::wkv_chunkpar_config(ctx().caps(), S).l);
+    for (int T : {1, 2, Lp - 1, Lp, Lp + 1, 2 * Lp + 3})
+      for (WkvMode mode : kModes)
+        check({WkvKernel::ChunkPar, mode, T % 2 ? 3 : 1, T, 2, S}, seed++);
   }
 }
 
 TEST_F(WkvTest, DecayRegimes) {
   uint32_t seed = 200;
   for (Decay decay : {Decay::NearOne, Decay::Strong, Decay::Mixed})
-    for (WkvKernel kern : kBoth)
+    for (WkvKernel kern : kAll)
       for (WkvMode mode : kModes) check({kern, mode, 2, 37, 2, 64, decay}, seed++);
   // Strong decays at S=128 (L=16 on lavapipe: several direct-path chunks).
-  for (WkvMode mode : kModes)
+  for (WkvMode mode : kModes) {
     check({WkvKernel::Prefill, mode, 1, 41, 1, 128, Decay::Strong}, seed++);
+    check({WkvKernel::ChunkPar, mode, 1, 71, 1, 128, Decay::Strong}, seed++);
+  }
 }
 
 // Pipelines compile slowly on lavapipe (seconds each, cold), so the f16 and head-size tests pick
@@ -191,6 +214,8 @@ TEST_F(WkvTest, F16InputsAndZeroState) {
   check({WkvKernel::Prefill, WkvMode::Gla, 3, 33, 2, 128, Decay::Typical, DType::F16}, 301);
   check({WkvKernel::Prefill, WkvMode::Rwkv6, 1, 17, 1, 64, Decay::NearOne, DType::F16, true}, 302);
   check({WkvKernel::Decode, WkvMode::Gla, 1, 17, 1, 64, Decay::Strong, DType::F16, true}, 303);
+  check({WkvKernel::ChunkPar, WkvMode::Rwkv6, 3, 45, 2, 128, Decay::Typical, DType::F16}, 304);
+  check({WkvKernel::ChunkPar, WkvMode::Gla, 1, 40, 1, 64, Decay::Mixed, DType::F16, true}, 305);
 }
 
 TEST_F(WkvTest, OtherHeadSizes) {
@@ -200,6 +225,31 @@ TEST_F(WkvTest, OtherHeadSizes) {
   check({WkvKernel::Decode, WkvMode::Rwkv6, 2, 19, 3, 96}, 403);
   check({WkvKernel::Prefill, WkvMode::Rwkv6, 1, 19, 1, 256, Decay::Mixed}, 404);
   check({WkvKernel::Decode, WkvMode::Gla, 1, 19, 1, 256}, 405);
+  check({WkvKernel::ChunkPar, WkvMode::Gla, 2, 37, 2, 32}, 406);
+  check({WkvKernel::ChunkPar, WkvMode::Rwkv6, 2, 45, 3, 96, Decay::Mixed}, 407);
+  check({WkvKernel::ChunkPar, WkvMode::Gla, 1, 45, 1, 256, Decay::Mixed}, 408);
+  check({WkvKernel::ChunkPar, WkvMode::Rwkv6, 1, 37, 1, 160}, 409);
+}
+
+// The chunk-parallel kernel with other chunk lengths (16, 64) and with a scratch of only one or
+// three chunks, so a call runs as several token windows carrying the state.
+TEST_F(WkvTest, ChunkParLengthsAndWindows) {
+  uint32_t seed = 420;
+  for (uint32_t l : {16u, 64u}) {
+    chunkpar_config_ = kernels::wkv_chunkpar_config(ctx().caps(), 128, l);
+    for (WkvMode mode : kModes)
+      check({WkvKernel::ChunkPar, mode, 3, 2 * static_cast<int>(l) + 5, 2, 128, Decay::Mixed},
+            seed++);
+    chunkpar_config_ = kernels::wkv_chunkpar_config(ctx().caps(), 64, l);
+    check({WkvKernel::ChunkPar, WkvMode::Rwkv6, 1, static_cast<int>(l) - 1, 2, 64, Decay::Strong},
+          seed++);
+  }
+  chunkpar_config_.reset();
+  for (uint64_t chunks : {1u, 3u}) {
+    scratch_chunks_ = chunks;
+    for (WkvMode mode : kModes) check({WkvKernel::ChunkPar, mode, 3, 150, 2, 64}, seed++);
+  }
+  scratch_chunks_ = 0;
 }
 
 // Both decode layouts run on any device: this device's choice is covered above; here the other
@@ -223,6 +273,8 @@ TEST_F(WkvTest, DecodeLayoutsOneAndFourColumns) {
 TEST_F(WkvTest, LongSequence) {
   check({WkvKernel::Prefill, WkvMode::Gla, 1, 1000, 2, 64, Decay::NearOne}, 500);
   check({WkvKernel::Decode, WkvMode::Rwkv6, 1, 1000, 2, 64, Decay::Typical}, 501);
+  check({WkvKernel::ChunkPar, WkvMode::Gla, 1, 1000, 2, 128, Decay::NearOne}, 502);
+  check({WkvKernel::ChunkPar, WkvMode::Rwkv6, 3, 1000, 1, 64, Decay::Typical}, 503);
 }
 
 // Two calls of T/2 with the state carried (any kernel for either half) == one call of T.
@@ -233,7 +285,7 @@ TEST_F(WkvTest, SplitCallsCarryState) {
     Inputs in = make_inputs(whole, 600);
     Inputs all = in;
     const std::vector<float> y_all = run_gpu(whole, all);
-    for (WkvKernel second : kBoth) {
+    for (WkvKernel second : kAll) {
       SCOPED_TRACE(describe({second, mode, 2, T / 2, 2, 64}));
       // Slice tokens [t0, t0 + T/2) of every sequence out of the (B, T, H, S) inputs.
       auto half = [&](const std::vector<float>& x, int t0) {
@@ -260,8 +312,8 @@ TEST_F(WkvTest, PolicyAndDispatcher) {
   Capabilities gpu = ctx().caps();
   gpu.device_type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
   EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 1, 40, 1, 128), WkvKernel::Decode);
-  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 1, 40, 1024, 128), WkvKernel::Prefill);
-  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 8, 40, 4096, 64), WkvKernel::Prefill);
+  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 1, 40, 1024, 128), WkvKernel::ChunkPar);
+  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 8, 40, 4096, 64), WkvKernel::ChunkPar);
   // CPU devices: the sequential kernel is faster at every measured length (see wkv.cpp).
   Capabilities cpu = ctx().caps();
   cpu.device_type = VK_PHYSICAL_DEVICE_TYPE_CPU;
@@ -305,11 +357,13 @@ TEST_F(WkvTest, BadArgumentsThrowBeforeRecording) {
   }
   Recorder rec(ctx());
   for (const auto& [what, args] : bad) {
-    for (const char* name : {"wkv_decode", "wkv_prefill"}) {
+    for (const char* name : {"wkv_decode", "wkv_prefill", "wkv_chunkpar"}) {
       SCOPED_TRACE(std::string(what) + " " + name);
       try {
         if (std::string(name) == "wkv_decode") {
           kernels::wkv_decode(ctx(), rec, args);
+        } else if (std::string(name) == "wkv_chunkpar") {
+          kernels::wkv_chunkpar(ctx(), rec, args);
         } else {
           kernels::wkv_prefill(ctx(), rec, args);
         }
@@ -326,6 +380,18 @@ TEST_F(WkvTest, BadArgumentsThrowBeforeRecording) {
   gla.mode = WkvMode::Gla;
   gla.u = Tensor{};
   EXPECT_NO_THROW(kernels::check_wkv_args(ctx(), "wkv_prefill", gla));
+  // The chunk-parallel kernel needs an f32 scratch of at least one chunk.
+  for (uint64_t floats : {uint64_t{0}, kernels::wkv_chunkpar_chunk_bytes(B, H, S) / 4 - 1}) {
+    kernels::WkvArgs a = good;
+    if (floats) a.scratch = t({floats});
+    try {
+      kernels::wkv_chunkpar(ctx(), rec, a);
+      ADD_FAILURE() << "no error, scratch " << floats;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::ShapeMismatch) << e.what();
+      EXPECT_NE(std::string(e.what()).find("scratch"), std::string::npos) << e.what();
+    }
+  }
   EXPECT_EQ(rec.dispatch_count(), 0u);
 }
 

@@ -1,0 +1,44 @@
+// wkv_chunkpar.hpp: host twin of the chunk-parallel WKV6 / GLA recurrence (spec §5), three passes
+// per token window: wkv_chunkpar_states.comp (per chunk D_c and decay, parallel over chunks),
+// wkv_chunkpar_scan.comp (M_in of every chunk and the final state, parallel over state entries,
+// sequential over chunks) and wkv_chunkpar_output.comp (per chunk Y, parallel over chunks).
+// Arguments, modes and the push block are shared with wkv_decode / wkv_prefill (kernels/wkv.hpp);
+// the per-chunk states live in the caller's WkvArgs::scratch.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "kernels/wkv.hpp"
+
+namespace vkr::kernels {
+
+// Tiling of the three passes for a device and head size (exposed for tests and benches).
+struct WkvChunkParConfig {
+  uint32_t l = 0;  // chunk length L (power of two, 16..64)
+  // states pass: value tile, row groups, token block, workgroup size (rg * vt / 4)
+  uint32_t vt = 0, rg1 = 0, ts = 0, wg1 = 0;
+  // output pass: channel slice, row groups, cumsum segments, workgroup size (rg * S / 4)
+  uint32_t ks = 0, rg3 = 0, seg = 0, wg3 = 0;
+  uint32_t wg2 = 0;  // scan pass workgroup size
+};
+// `l` = 0: the device's default chunk length. Throws DeviceUnsupported when the shared arrays do
+// not fit the device.
+WkvChunkParConfig wkv_chunkpar_config(const Capabilities& caps, uint32_t S, uint32_t l = 0);
+
+// Scratch bytes one chunk of every (sequence, head) needs: a window of w chunks needs w times this.
+uint64_t wkv_chunkpar_chunk_bytes(uint32_t B, uint32_t H, uint32_t S);
+
+// Scratch bytes for a whole call of (B, T, H, S) with the device's default chunk length, capped
+// (the kernel then splits the call into token windows carrying the state) at the smaller of
+// 256 MiB and maxStorageBufferRange, but never below one chunk. Callers allocate WkvArgs::scratch
+// (f32, 1-D) with at least this many bytes / 4 elements, or any size holding one chunk.
+uint64_t wkv_chunkpar_scratch_bytes(const Capabilities& caps, uint32_t B, uint32_t T, uint32_t H,
+                                    uint32_t S);
+
+// Records the three passes per window. Needs args.scratch (f32) holding at least one chunk
+// (ShapeMismatch otherwise). `config` overrides the device's tiling (tests, benches).
+void wkv_chunkpar(Context& ctx, Recorder& rec, const WkvArgs& args,
+                  const std::optional<WkvChunkParConfig>& config = std::nullopt);
+
+}  // namespace vkr::kernels
