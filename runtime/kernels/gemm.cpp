@@ -147,13 +147,15 @@ std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint6
                                                  Epilogue epilogue) {
   // Tiles taller than the prompt (rounded up to a power of two >= 16) only add padding.
   const uint64_t tall = std::max<uint64_t>(16, pow2_ceil(std::min<uint64_t>(T, 256)));
+  const auto ladder = coopmat_ladder(caps, epilogue);
   std::optional<CoopMatConfig> best;
-  for (const CoopMatConfig& c : coopmat_ladder(caps, epilogue)) {
+  for (const CoopMatConfig& c : ladder) {
     if (c.bm() > tall) continue;
     best = c;
     const uint64_t groups = (N + c.bn() - 1) / c.bn() * ((T + c.bm() - 1) / c.bm());
     if (groups >= kCoopTargetGroups) break;
   }
+  if (!best && !ladder.empty()) best = ladder.back();  // only tall tiles fit: pad
   return best;
 }
 
@@ -164,8 +166,7 @@ GemmPath choose_gemm_path(const Capabilities& caps, DType w_dtype, Epilogue epil
 
 std::string coopmat_unavailable_reason(const Capabilities& caps, DType w_dtype, Epilogue epilogue) {
   std::string why = coop_unavailable(caps, w_dtype);
-  // The smallest problem reaches every rung of the ladder's small end: if nothing fits, none does.
-  if (why.empty() && !pick_coopmat_config(caps, 1, 1, epilogue)) {
+  if (why.empty() && coopmat_ladder(caps, epilogue).empty()) {
     why = "no cooperative-matrix tiling fits the workgroup and shared-memory limits";
   }
   return why;
