@@ -211,9 +211,25 @@ void bench_gemm(Harness& h) {
   // Every coopmat tiling on the shapes that matter, only when --filter names "cm_sweep" (tuning
   // the ladder in gemm.cpp; not part of a plain run).
   if (f16_path == GemmPath::CoopMatNV && h.options().filter.find("cm_sweep") != std::string::npos) {
+    // The ladder plus shapes it lacks (wider subgroup tiles: fewer fragment loads per MMA).
+    auto configs = kernels::coopmat_ladder(caps, Epilogue::None);
+    const uint32_t cn = kernels::coopmat_nv_f16_n(caps);
+    for (kernels::CoopMatConfig c : {kernels::CoopMatConfig{2, 2, 1, 2, 4, 16, 64},   // 64 x 128
+                                     kernels::CoopMatConfig{4, 2, 1, 2, 4, 16, 64},   // 128 x 128
+                                     kernels::CoopMatConfig{2, 1, 2, 2, 4, 16, 128},  // 64 x 64
+                                     kernels::CoopMatConfig{1, 4, 2, 1, 1, 16, 128}}) {
+      c.cn = cn;
+      c.fn = c.fn * 16 / cn;
+      c.sg = caps.subgroup_size;
+      while (c.bk > 16 * c.ks && !kernels::coopmat_config_error(caps, c, Epilogue::None).empty()) {
+        c.bk /= 2;
+      }
+      if (kernels::coopmat_config_error(caps, c, Epilogue::None).empty()) configs.push_back(c);
+    }
     for (auto [T, N] :
          {std::pair<uint64_t, uint64_t>{16, 1024}, {64, 1024}, {128, 5120}, {512, 5120}}) {
-      for (const auto& cfg : kernels::coopmat_ladder(caps, Epilogue::None)) {
+      for (const auto& cfg : configs) {
+        if (cfg.bm() > std::max<uint64_t>(16, T)) continue;  // all padding
         run_case(h, "gemm", {T, N, 5120, DType::F16, GemmPath::CoopMatNV, cfg});
       }
     }
