@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "harness.hpp"
@@ -27,7 +28,8 @@ using kernels::GemmPath;
 struct Case {
   uint64_t T, N, K;
   DType dtype;
-  GemmPath path = GemmPath::Auto;  // gemm rows only
+  GemmPath path = GemmPath::Auto;                   // gemm rows only
+  std::optional<kernels::CoopMatConfig> coop = {};  // forced coopmat tiling (the sweep)
 };
 
 // A cheap deterministic value in [-1, 1) per index (splitmix64): 1.5 GiB of weights are
@@ -114,10 +116,12 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
                             ? kernels::choose_gemm_path(ctx.caps(), c.dtype, Epilogue::None)
                             : c.path;
   const char* variant = gemv                          ? "subgroup"
+                        : c.coop                      ? "cm_sweep"
                         : path == GemmPath::CoopMatNV ? "coopmat"
                         : path == GemmPath::Direct    ? "direct"
                                                       : "tiled";
   if (!h.selected(kernel, variant)) return;
+  const kernels::CoopMatConfig* coop = c.coop ? &*c.coop : nullptr;
   Data d = make_data(ctx, c);
   kernels::LinearArgs args;
   args.x = Tensor::of(d.bx, Shape{c.T, c.K}, DType::F32);
@@ -127,7 +131,7 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
     if (gemv) {
       kernels::gemv(ctx, rec, args);
     } else {
-      kernels::gemm(ctx, rec, args, path);
+      kernels::gemm(ctx, rec, args, path, coop);
     }
   };
   Recorder rec(ctx);
@@ -141,6 +145,12 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
                {"N", static_cast<int64_t>(c.N)},
                {"K", static_cast<int64_t>(c.K)}};
   row.note = verify(ctx, c, d, path == GemmPath::CoopMatNV);
+  if (path == GemmPath::CoopMatNV) {
+    const auto cfg =
+        coop ? *coop : *kernels::pick_coopmat_config(ctx.caps(), c.T, c.N, Epilogue::None);
+    row.note += fmt::format(" tile={}x{} sg={}x{}x{} f={}x{} bk={}", cfg.bm(), cfg.bn(), cfg.wm,
+                            cfg.wn, cfg.ks, cfg.fm, cfg.fn, cfg.bk);
+  }
   row.time = h.time(record);
   const double weight_bytes = static_cast<double>(c.N * c.K * dtype_bytes(c.dtype));
   row.bytes = weight_bytes + 4.0 * static_cast<double>(c.T * (c.K + c.N));
@@ -198,6 +208,32 @@ void bench_gemm(Harness& h) {
   // just above 8 (1024 x 5120: cheap enough for quick mode).
   for (uint64_t T : {4, 8}) run_case(h, "gemv", {T, 1024, 5120, DType::F16});
   for (uint64_t T : {9, 16, 32}) run_case(h, "gemm", {T, 1024, 5120, DType::F16, f16_path});
+  // Every coopmat tiling on the shapes that matter, only when --filter names "cm_sweep" (tuning
+  // the ladder in gemm.cpp; not part of a plain run).
+  if (f16_path == GemmPath::CoopMatNV && h.options().filter.find("cm_sweep") != std::string::npos) {
+    // The ladder plus shapes it lacks (wider subgroup tiles: fewer fragment loads per MMA).
+    auto configs = kernels::coopmat_ladder(caps, Epilogue::None);
+    const uint32_t cn = kernels::coopmat_nv_f16_n(caps);
+    for (kernels::CoopMatConfig c : {kernels::CoopMatConfig{2, 2, 1, 2, 4, 16, 64},   // 64 x 128
+                                     kernels::CoopMatConfig{4, 2, 1, 2, 4, 16, 64},   // 128 x 128
+                                     kernels::CoopMatConfig{2, 1, 2, 2, 4, 16, 128},  // 64 x 64
+                                     kernels::CoopMatConfig{1, 4, 2, 1, 1, 16, 128}}) {
+      c.cn = cn;
+      c.fn = c.fn * 16 / cn;
+      c.sg = caps.subgroup_size;
+      while (c.bk > 16 * c.ks && !kernels::coopmat_config_error(caps, c, Epilogue::None).empty()) {
+        c.bk /= 2;
+      }
+      if (kernels::coopmat_config_error(caps, c, Epilogue::None).empty()) configs.push_back(c);
+    }
+    for (auto [T, N] :
+         {std::pair<uint64_t, uint64_t>{16, 1024}, {64, 1024}, {128, 5120}, {512, 5120}}) {
+      for (const auto& cfg : configs) {
+        if (cfg.bm() > std::max<uint64_t>(16, T)) continue;  // all padding
+        run_case(h, "gemm", {T, N, 5120, DType::F16, GemmPath::CoopMatNV, cfg});
+      }
+    }
+  }
 }
 
 }  // namespace vkr::bench

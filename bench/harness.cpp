@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "kernels/gemm.hpp"
 #include "vkr/error.hpp"
 #include "vkr/gpu_timer.hpp"
 #include "vkr/kernel.hpp"
@@ -156,14 +157,43 @@ static double probe_fma(Harness& h, ShaderId shader) {
   return 0;
 }
 
+// Cooperative-matrix throughput: coopmat_probe (register-only chains of 16 x cn x 16 f16 MMAs),
+// grown like probe_fma until it runs >= ~5 ms. Only called where gemm_coopmat can run.
+static double probe_coopmat(Harness& h, uint32_t cn) {
+  Context& ctx = h.ctx();
+  constexpr uint32_t kSubgroups = 4, kIters = 1024, kChains = 8;  // kChains: see the shader
+  const uint32_t sg = ctx.caps().subgroup_size;
+  const Kernel& k =
+      ctx.pipelines().get({ShaderId::coopmat_probe, 1, 4}, {kSubgroups * sg, kIters, cn});
+  uint32_t groups = 64;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    Buffer out =
+        Buffer::create(ctx, Lifetime::Activations, uint64_t{groups} * kSubgroups * 16 * cn * 4,
+                       MemoryUsage::Device, "probe-coopmat");
+    const float seed = 0.5f;  // > 0: the shader's dead-code guard
+    Timing t = h.time([&](Recorder& rec) {
+      rec.dispatch(k, {out.range()}, seed, grid_1d(groups, ctx.caps()));
+    });
+    const double flops = double(groups) * kSubgroups * kIters * kChains * 2.0 * 16 * cn * 16;
+    if (t.median_us > 5000.0 || groups >= (1u << 20)) return flops / (t.median_us * 1e3);
+    groups *= static_cast<uint32_t>(std::clamp(5000.0 / std::max(t.median_us, 1.0), 2.0, 64.0));
+  }
+  return 0;
+}
+
 const Peaks& Harness::peaks() {
   if (peaks_measured_) return peaks_;
   peaks_measured_ = true;
   probe_bandwidth(*this, options_.quick, peaks_);
   peaks_.fma_f32_gflops = probe_fma(*this, ShaderId::fma_probe_f32);
   if (ctx_.caps().fp16_arith) peaks_.fma_f16_gflops = probe_fma(*this, ShaderId::fma_probe_f16);
-  // No cooperative-matrix probe yet: coopmat rows report % of the f16 FMA peak until one exists.
-  peaks_.coopmat_gflops = 0;
+  // Only where gemm_coopmat runs (same extension, shape and shaderFloat16 requirements): no
+  // CooperativeMatrixNV pipeline is ever built elsewhere. Coopmat rows fall back to the f16 FMA
+  // peak while this stays 0.
+  const auto& caps = ctx_.caps();
+  if (kernels::coopmat_unavailable_reason(caps, DType::F16, kernels::Epilogue::None).empty()) {
+    peaks_.coopmat_gflops = probe_coopmat(*this, kernels::coopmat_nv_f16_n(caps));
+  }
   return peaks_;
 }
 

@@ -8,8 +8,9 @@
 //   [by*BM, +BM) and outputs [bx*BN, +BN). Invocation (tx, ty) computes a TM x TN register block
 //   at tokens ty + i*(BM/TM) and outputs tx + j*(BN/TN).
 //   DIRECT == 0 (GPUs): K advances BK at a time through shared memory (x tile and decoded f32
-//     weight tiles, K-major so the inner loop reads contiguous words); with VEC the tiles are
-//     filled with vec4 / uvec4 loads (8 halves per load). Edges are zero-filled on load.
+//     weight tiles, K-major so the inner loop reads contiguous words, rows padded by a word);
+//     with VEC the tiles are filled from vec4 / uvec4 loads (8 halves per load) that are issued
+//     into registers one step ahead, before the FMAs. Edges are zero-filled on load.
 //   DIRECT == 1 (CPU implementations): no shared memory and no barrier (a context switch each on
 //     llvmpipe, whose loads cost per component whatever the memory): every invocation streams its
 //     TM x rows of x and TN rows of W with vec4 / uvec4 loads, CHUNK elements of K at a time, and
@@ -42,47 +43,79 @@ const uint GM = BM / TM;  // invocations along tokens
 const uint GN = BN / TN;  // invocations along outputs
 const uint XV = W_PER_VEC / 4u;  // vec4s per uvec4 of weights
 
+// Tile rows are padded by one word: the invocations that store one vector's 4 (or 8) k values
+// land in different banks (unpadded, a row stride of BM words puts them all in one).
+const uint SAR = BM + 1u;
+const uint SBR = BN + 1u;
+
 // The shared tiles are sized 1 in the DIRECT path (spec-constant array sizes).
-shared float sa[DIRECT != 0u ? 1u : BK * BM];       // sa[k * BM + m]
-shared float sb[DIRECT != 0u ? 1u : NW * BK * BN];  // sb[(mat * BK + k) * BN + n]
+shared float sa[DIRECT != 0u ? 1u : BK * SAR];       // sa[k * SAR + m]
+shared float sb[DIRECT != 0u ? 1u : NW * BK * SBR];  // sb[(mat * BK + k) * SBR + n]
 
 void load_tiles_scalar(uint m0, uint n0, uint k0) {
   for (uint i = gl_LocalInvocationID.x; i < BM * BK; i += gl_WorkGroupSize.x) {
     const uint m = i / BK, k = i % BK;  // k fastest: consecutive invocations read consecutive x
     const uint t = m0 + m, kk = k0 + k;
-    sa[k * BM + m] = (t < p.T && kk < p.K) ? x[p.x_off + t * p.K + kk] : 0.0;
+    sa[k * SAR + m] = (t < p.T && kk < p.K) ? x[p.x_off + t * p.K + kk] : 0.0;
   }
   for (uint i = gl_LocalInvocationID.x; i < BN * BK; i += gl_WorkGroupSize.x) {
     const uint n = i / BK, k = i % BK;
     const uint o = n0 + n, kk = k0 + k;
     const bool inside = o < p.nw && kk < p.K;
     const uint e = o * p.K + kk;
-    sb[k * BN + n] = inside ? W_ELEM(w, p.w_off + e) : 0.0;
-    if (NW == 2u) sb[(BK + k) * BN + n] = inside ? W_ELEM(wu, p.u_off + e) : 0.0;
+    sb[k * SBR + n] = inside ? W_ELEM(w, p.w_off + e) : 0.0;
+    if (NW == 2u) sb[(BK + k) * SBR + n] = inside ? W_ELEM(wu, p.u_off + e) : 0.0;
   }
 }
 
 // VEC: x in vec4s, weights in uvec4s (W_PER_VEC elements); K % W_PER_VEC == 0 so a vector is
-// either wholly inside K or wholly past it. BK is a multiple of W_PER_VEC.
-void load_tiles_vec(uint m0, uint n0, uint k0) {
-  for (uint i = gl_LocalInvocationID.x; i < BM * (BK / 4u); i += gl_WorkGroupSize.x) {
-    const uint m = i / (BK / 4u), k = (i % (BK / 4u)) * 4u;
-    const uint t = m0 + m, kk = k0 + k;
-    const vec4 v = (t < p.T && kk < p.K) ? x4[(p.x_off + t * p.K + kk) / 4u] : vec4(0.0);
-    for (uint e = 0u; e < 4u; ++e) sa[(k + e) * BM + m] = v[e];
+// either wholly inside K or wholly past it. BK is a multiple of W_PER_VEC. Software-pipelined:
+// fetch_vec() loads the NEXT step's vectors into registers before the current step's FMAs (the
+// loads are in flight meanwhile), stash_vec() writes them to the tiles after the barrier.
+const uint WGS = GM * GN;                       // invocations (= spec 0)
+const uint XQ = BM * (BK / 4u);                 // vec4s of x per tile
+const uint WQ = BN * (BK / W_PER_VEC);          // uvec4s of each weight matrix per tile
+const uint RX = (XQ + WGS - 1u) / WGS;          // per invocation
+const uint RW = (WQ + WGS - 1u) / WGS;
+vec4 rx[DIRECT != 0u ? 1u : RX];                // (globals: glslang cannot pass spec-sized arrays)
+uvec4 rw[DIRECT != 0u ? 1u : NW * RW];
+
+void fetch_vec(uint m0, uint n0, uint k0) {
+  for (uint r = 0u; r < RX; ++r) {
+    const uint c = gl_LocalInvocationID.x + r * WGS;
+    const uint t = m0 + c / (BK / 4u), kk = k0 + (c % (BK / 4u)) * 4u;
+    rx[r] = (c < XQ && t < p.T && kk < p.K) ? x4[(p.x_off + t * p.K + kk) / 4u] : vec4(0.0);
   }
   const uint WV = BK / W_PER_VEC;
-  for (uint i = gl_LocalInvocationID.x; i < BN * WV; i += gl_WorkGroupSize.x) {
-    const uint n = i / WV, k = (i % WV) * W_PER_VEC;
-    const uint o = n0 + n, kk = k0 + k;
-    const bool inside = o < p.nw && kk < p.K;
+  for (uint r = 0u; r < RW; ++r) {
+    const uint c = gl_LocalInvocationID.x + r * WGS;
+    const uint o = n0 + c / WV, kk = k0 + (c % WV) * W_PER_VEC;
+    const bool inside = c < WQ && o < p.nw && kk < p.K;
     const uint e = o * p.K + kk;
     for (uint mat = 0u; mat < NW; ++mat) {
-      uvec4 q = uvec4(0u);
+      uvec4 q = uvec4(0u);  // decodes to zeros (f32, f16 and bf16 alike)
       if (inside) q = mat == 0u ? w4[(p.w_off + e) / W_PER_VEC] : wu4[(p.u_off + e) / W_PER_VEC];
+      rw[mat * RW + r] = q;
+    }
+  }
+}
+
+void stash_vec() {
+  for (uint r = 0u; r < RX; ++r) {
+    const uint c = gl_LocalInvocationID.x + r * WGS;
+    if (c >= XQ) continue;
+    const uint m = c / (BK / 4u), k = (c % (BK / 4u)) * 4u;
+    for (uint e = 0u; e < 4u; ++e) sa[(k + e) * SAR + m] = rx[r][e];
+  }
+  const uint WV = BK / W_PER_VEC;
+  for (uint r = 0u; r < RW; ++r) {
+    const uint c = gl_LocalInvocationID.x + r * WGS;
+    if (c >= WQ) continue;
+    const uint n = c / WV, k = (c % WV) * W_PER_VEC;
+    for (uint mat = 0u; mat < NW; ++mat) {
       for (uint h = 0u; h < XV; ++h) {
-        const vec4 v = inside ? w_vec4(q, h) : vec4(0.0);
-        for (uint c = 0u; c < 4u; ++c) sb[(mat * BK + k + 4u * h + c) * BN + n] = v[c];
+        const vec4 v = w_vec4(rw[mat * RW + r], h);
+        for (uint i = 0u; i < 4u; ++i) sb[(mat * BK + k + 4u * h + i) * SBR + n] = v[i];
       }
     }
   }
@@ -93,19 +126,21 @@ void load_tiles_vec(uint m0, uint n0, uint k0) {
 float acc[NW * TM * TN];
 
 void tiled(uint m0, uint n0, uint tx, uint ty) {
+  if (VEC != 0u) fetch_vec(m0, n0, 0u);
   for (uint k0 = 0u; k0 < p.K; k0 += BK) {
     if (VEC != 0u) {
-      load_tiles_vec(m0, n0, k0);
+      stash_vec();
     } else {
       load_tiles_scalar(m0, n0, k0);
     }
     barrier();
+    if (VEC != 0u && k0 + BK < p.K) fetch_vec(m0, n0, k0 + BK);  // in flight during the FMAs
     for (uint k = 0u; k < BK; ++k) {
       float a[TM];
-      for (uint i = 0u; i < TM; ++i) a[i] = sa[k * BM + ty + i * GM];
+      for (uint i = 0u; i < TM; ++i) a[i] = sa[k * SAR + ty + i * GM];
       for (uint mat = 0u; mat < NW; ++mat) {
         for (uint j = 0u; j < TN; ++j) {
-          const float b = sb[(mat * BK + k) * BN + tx + j * GN];
+          const float b = sb[(mat * BK + k) * SBR + tx + j * GN];
           for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += a[i] * b;
         }
       }

@@ -19,7 +19,10 @@ struct TileConfig {
   uint32_t bm, bn, bk, tm, tn;
   bool direct = false;  // gemm.comp DIRECT: no shared memory (GemmPath::Direct)
   uint32_t workgroup() const { return (bm / tm) * (bn / tn); }
-  uint32_t shared_bytes(uint32_t nw) const { return direct ? 8 : (bk * bm + nw * bk * bn) * 4; }
+  // Rows padded by one word (see the shader).
+  uint32_t shared_bytes(uint32_t nw) const {
+    return direct ? 8 : (bk * (bm + 1) + nw * bk * (bn + 1)) * 4;
+  }
 };
 
 uint32_t pow2_ceil(uint64_t v) {
@@ -48,51 +51,39 @@ TileConfig pick_tiles(const Capabilities& caps, uint64_t tokens, uint32_t nw, bo
   return {32, 32, 16, 4, 4};  // 64 invocations, <= 6 KiB: within Vulkan's minimum limits
 }
 
-// gemm_coopmat.comp configuration (spec constants 1..4).
-struct CoopConfig {
-  uint32_t nsg = 4, fm = 2, fn = 2, cn = 16;
-  static constexpr uint32_t kBk = 32, kSa = kBk + 8;
-  uint32_t bn() const { return nsg * fn * cn; }
-  uint32_t shared_bytes(uint32_t nw) const {
-    return (16 * fm * kSa + nw * bn() * kSa) * 2 + nsg * nw * 16 * cn * 4;
-  }
-};
-
 bool is_f16_f32_shape(const CoopMatShape& s, uint32_t n) {
   return s.m == 16 && s.k == 16 && s.n == n && s.a == VK_COMPONENT_TYPE_FLOAT16_NV &&
          s.b == VK_COMPONENT_TYPE_FLOAT16_NV && s.c == VK_COMPONENT_TYPE_FLOAT32_NV &&
          s.result == VK_COMPONENT_TYPE_FLOAT32_NV;
 }
 
-// The coopmat configuration for this device, or the reason there is none.
-std::optional<CoopConfig> coop_config(const Capabilities& caps, DType w, Epilogue e,
-                                      std::string* why) {
-  auto fail = [&](std::string reason) {
-    if (why) *why = std::move(reason);
-    return std::optional<CoopConfig>{};
-  };
-  if (w != DType::F16) return fail(fmt::format("weights are {}, not f16", dtype_name(w)));
+// Workgroups a GPU needs in flight before bigger tiles pay: about one per SM of a big GPU (the
+// H100 has 132). Below it, smaller tiles (more workgroups, more L2 re-reads) win.
+constexpr uint64_t kCoopTargetGroups = 128;
+
+// gemm_coopmat tilings, largest first (cn = 16 widths; fn doubles for cn = 8). bk is the widest
+// step; pick_coopmat_config halves it until the tiles fit.
+constexpr CoopMatConfig kCoopLadder[] = {
+    // wm wn ks fm fn cn  bk
+    {2, 4, 1, 4, 2, 16, 64},   // 128 x 128, 8 subgroups of 64 x 32: long prompts
+    {2, 4, 1, 2, 2, 16, 64},   //  64 x 128, 8 subgroups of 32 x 32
+    {2, 2, 1, 2, 2, 16, 64},   //  64 x  64, 4 subgroups of 32 x 32
+    {1, 2, 4, 1, 2, 16, 256},  //  16 x  64, K split 4 ways: short prompts
+    {1, 1, 8, 1, 2, 16, 256},  //  16 x  32, K split 8 ways
+    {1, 1, 8, 1, 1, 16, 256},  //  16 x  16, K split 8 ways
+};
+
+// The coopmat availability reason (empty: available) independent of the problem size.
+std::string coop_unavailable(const Capabilities& caps, DType w) {
+  if (w != DType::F16) return fmt::format("weights are {}, not f16", dtype_name(w));
   if (!caps.nv_cooperative_matrix) {
-    return fail("VK_NV_cooperative_matrix (with vulkanMemoryModel) is not available");
+    return "VK_NV_cooperative_matrix (with vulkanMemoryModel) is not available";
   }
-  if (!caps.fp16_arith) return fail("shaderFloat16 is not available");
-  CoopConfig c;
-  bool found = false;
-  for (uint32_t n : {16u, 8u}) {
-    for (const auto& s : caps.nv_coopmat_shapes) {
-      if (!found && is_f16_f32_shape(s, n)) {
-        c.cn = n;
-        found = true;
-      }
-    }
+  if (!caps.fp16_arith) return "shaderFloat16 is not available";
+  if (coopmat_nv_f16_n(caps) == 0) {
+    return "no 16x16x16 or 16x8x16 f16 -> f32 cooperative-matrix shape";
   }
-  if (!found) return fail("no 16x16x16 or 16x8x16 f16 -> f32 cooperative-matrix shape");
-  const uint32_t nw = e == Epilogue::SwiGlu ? 2 : 1;
-  if (c.shared_bytes(nw) > caps.max_shared_memory) c.fn = 1;
-  if (c.shared_bytes(nw) > caps.max_shared_memory) return fail("not enough shared memory");
-  if (c.nsg * caps.subgroup_size > caps.max_workgroup_invocations) c.nsg = 2;
-  if (c.nsg * caps.subgroup_size > caps.max_workgroup_invocations) return fail("workgroup too big");
-  return c;
+  return {};
 }
 
 ShaderId tiled_shader(DType w) {
@@ -103,18 +94,86 @@ ShaderId tiled_shader(DType w) {
 
 }  // namespace
 
+uint32_t coopmat_nv_f16_n(const Capabilities& caps) {
+  if (!caps.nv_cooperative_matrix || !caps.fp16_arith) return 0;
+  for (uint32_t n : {16u, 8u}) {
+    for (const auto& s : caps.nv_coopmat_shapes) {
+      if (is_f16_f32_shape(s, n)) return n;
+    }
+  }
+  return 0;
+}
+
+std::string coopmat_config_error(const Capabilities& caps, const CoopMatConfig& c,
+                                 Epilogue epilogue) {
+  const uint32_t nw = epilogue == Epilogue::SwiGlu ? 2 : 1;
+  if (c.cn != coopmat_nv_f16_n(caps)) {
+    return fmt::format("fragment 16x{}x16 is not the device's f16 shape (16x{}x16)", c.cn,
+                       coopmat_nv_f16_n(caps));
+  }
+  if (c.sg != caps.subgroup_size) {
+    return fmt::format("subgroup size {} != the device's {}", c.sg, caps.subgroup_size);
+  }
+  if (c.wm == 0 || c.wn == 0 || c.ks == 0 || c.fm == 0 || c.fn == 0 || c.bk == 0 ||
+      c.bk % (16 * c.ks) != 0) {
+    return fmt::format("bk = {} is not a positive multiple of 16 * ks = {}", c.bk, 16 * c.ks);
+  }
+  if (c.invocations() > caps.max_workgroup_invocations ||
+      c.invocations() > caps.max_workgroup_size[0]) {
+    return fmt::format("{} invocations exceed the workgroup limit", c.invocations());
+  }
+  if (c.shared_bytes(nw) > caps.max_shared_memory) {
+    return fmt::format("{} bytes of shared memory exceed the device's {}", c.shared_bytes(nw),
+                       caps.max_shared_memory);
+  }
+  return {};
+}
+
+std::vector<CoopMatConfig> coopmat_ladder(const Capabilities& caps, Epilogue epilogue) {
+  std::vector<CoopMatConfig> out;
+  const uint32_t cn = coopmat_nv_f16_n(caps);
+  if (cn == 0) return out;
+  for (CoopMatConfig c : kCoopLadder) {
+    c.cn = cn;
+    c.fn = c.fn * 16 / cn;  // same bn with 16 x 8 fragments
+    c.sg = caps.subgroup_size;
+    while (c.bk > 16 * c.ks && !coopmat_config_error(caps, c, epilogue).empty()) c.bk /= 2;
+    if (coopmat_config_error(caps, c, epilogue).empty()) out.push_back(c);
+  }
+  return out;
+}
+
+std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint64_t T, uint64_t N,
+                                                 Epilogue epilogue) {
+  // Tiles taller than the prompt (rounded up to a power of two >= 16) only add padding.
+  const uint64_t tall = std::max<uint64_t>(16, pow2_ceil(std::min<uint64_t>(T, 256)));
+  const auto ladder = coopmat_ladder(caps, epilogue);
+  std::optional<CoopMatConfig> best;
+  for (const CoopMatConfig& c : ladder) {
+    if (c.bm() > tall) continue;
+    best = c;
+    const uint64_t groups = (N + c.bn() - 1) / c.bn() * ((T + c.bm() - 1) / c.bm());
+    if (groups >= kCoopTargetGroups) break;
+  }
+  if (!best && !ladder.empty()) best = ladder.back();  // only tall tiles fit: pad
+  return best;
+}
+
 GemmPath choose_gemm_path(const Capabilities& caps, DType w_dtype, Epilogue epilogue) {
-  if (coop_config(caps, w_dtype, epilogue, nullptr)) return GemmPath::CoopMatNV;
+  if (coopmat_unavailable_reason(caps, w_dtype, epilogue).empty()) return GemmPath::CoopMatNV;
   return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? GemmPath::Direct : GemmPath::Tiled;
 }
 
 std::string coopmat_unavailable_reason(const Capabilities& caps, DType w_dtype, Epilogue epilogue) {
-  std::string why;
-  coop_config(caps, w_dtype, epilogue, &why);
+  std::string why = coop_unavailable(caps, w_dtype);
+  if (why.empty() && coopmat_ladder(caps, epilogue).empty()) {
+    why = "no cooperative-matrix tiling fits the workgroup and shared-memory limits";
+  }
   return why;
 }
 
-void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path) {
+void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
+          const CoopMatConfig* forced) {
   const auto d = detail::check_linear("gemm", args);
   const auto& caps = ctx.caps();
   const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
@@ -126,15 +185,19 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path) {
             dtype_name(args.w.dtype));
     return gemm_q(ctx, rec, args, d, path == GemmPath::Direct);
   }
-  std::string why;
-  const auto coop = path == GemmPath::CoopMatNV
-                        ? coop_config(caps, args.w.dtype, args.epilogue, &why)
-                        : std::nullopt;
-  // Never build a CooperativeMatrixNV pipeline on a device without the extension.
-  require(path != GemmPath::CoopMatNV || coop.has_value(), ErrorCode::DeviceUnsupported,
-          "gemm: cooperative-matrix path unavailable: {}", why);
+  std::optional<CoopMatConfig> coop;
+  if (path == GemmPath::CoopMatNV) {
+    // Never build a CooperativeMatrixNV pipeline on a device without the extension.
+    const std::string why = coopmat_unavailable_reason(caps, args.w.dtype, args.epilogue);
+    require(why.empty(), ErrorCode::DeviceUnsupported,
+            "gemm: cooperative-matrix path unavailable: {}", why);
+    coop = forced ? std::optional<CoopMatConfig>(*forced)
+                  : pick_coopmat_config(caps, d.T, d.N, args.epilogue);
+    const std::string bad = coop ? coopmat_config_error(caps, *coop, args.epilogue) : "none fits";
+    require(bad.empty(), ErrorCode::DeviceUnsupported, "gemm: cooperative-matrix tiling: {}", bad);
+  }
   const TileConfig tiles = pick_tiles(caps, d.T, nw, path == GemmPath::Direct);
-  const uint32_t bm = coop ? 16 * coop->fm : tiles.bm, bn = coop ? coop->bn() : tiles.bn;
+  const uint32_t bm = coop ? coop->bm() : tiles.bm, bn = coop ? coop->bn() : tiles.bn;
   const auto plan =
       detail::plan_windows("gemm", caps, args, d, uint64_t{caps.max_workgroup_count[1]} * bm,
                            uint64_t{caps.max_workgroup_count[0]} * bn);
@@ -146,8 +209,9 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path) {
         d.K % ev == 0 && b.push.w_off % ev == 0 && b.push.u_off % ev == 0 && b.push.x_off % 4 == 0;
     const Kernel& k = coop
                           ? ctx.pipelines().get({ShaderId::gemm_coopmat_f16, 6, sizeof(LinearPush)},
-                                                {coop->nsg * caps.subgroup_size, coop->nsg,
-                                                 coop->fm, coop->fn, coop->cn, mode, has_bias})
+                                                {coop->invocations(), coop->wm, coop->wn, coop->ks,
+                                                 coop->fm, coop->fn, coop->cn, coop->bk, mode,
+                                                 has_bias, coop->sg, vec ? 1u : 0u})
                           : ctx.pipelines().get(
                                 {tiled_shader(args.w.dtype), 6, sizeof(LinearPush)},
                                 {tiles.workgroup(), tiles.bm, tiles.bn, tiles.bk, tiles.tm,

@@ -2,6 +2,10 @@
 // (VK_NV_cooperative_matrix path), the prefill linear layer; the path choice lives here only.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "kernels/linear.hpp"
 
 namespace vkr::kernels {
@@ -26,10 +30,49 @@ GemmPath choose_gemm_path(const Capabilities& caps, DType w_dtype, Epilogue epil
 // Why CoopMatNV cannot run here (empty when it can): for test skips and bench notes.
 std::string coopmat_unavailable_reason(const Capabilities& caps, DType w_dtype, Epilogue epilogue);
 
+// gemm_coopmat.comp's tiling (spec constants 1..7 and 10; see the shader's header): a workgroup of
+// wm x wn x ks subgroups of sg invocations owns a bm() x bn() tile of y; each subgroup holds
+// fm x fn accumulator fragments of 16 x cn, and K advances bk columns per step (ks subgroups
+// split each step's columns, their partial sums are added in the epilogue).
+struct CoopMatConfig {
+  uint32_t wm = 2, wn = 4, ks = 1, fm = 4, fn = 2, cn = 16, bk = 64, sg = 32;
+  uint32_t subgroups() const { return wm * wn * ks; }
+  uint32_t invocations() const { return subgroups() * sg; }
+  uint32_t bm() const { return 16 * fm * wm; }
+  uint32_t bn() const { return cn * fn * wn; }
+  // Shared memory with `nw` weight matrices (2 for SwiGLU): padded f16 tiles + f32 staging.
+  uint32_t shared_bytes(uint32_t nw) const {
+    const uint32_t row = (bk / 8 + 1) * 16;  // bytes per padded tile row
+    return bm() * row + nw * bn() * row + subgroups() * nw * 16 * cn * 4;
+  }
+  bool operator==(const CoopMatConfig&) const = default;
+};
+
+// The N of the 16 x N x 16 f16 x f16 -> f32 VK_NV_cooperative_matrix shape gemm_coopmat uses (16
+// preferred, else 8), or 0 when the device has no such shape, no extension or no shaderFloat16.
+uint32_t coopmat_nv_f16_n(const Capabilities& caps);
+
+// Why `c` cannot run on this device with this epilogue (empty when it can): shared memory,
+// workgroup size, subgroup size, fragment shape, bk not a multiple of 16 * ks.
+std::string coopmat_config_error(const Capabilities& caps, const CoopMatConfig& c,
+                                 Epilogue epilogue);
+
+// Every tiling pick_coopmat_config chooses from on this device (largest first, bk already fitted):
+// for tests and bench sweeps.
+std::vector<CoopMatConfig> coopmat_ladder(const Capabilities& caps, Epilogue epilogue);
+
+// The tiling gemm() uses on the CoopMatNV path for T tokens and N outputs: the largest tile that
+// still gives the GPU enough workgroups (short prompts: 16-token tiles with K split across the
+// subgroups), bk halved until the tiles fit in shared memory. nullopt when nothing fits.
+std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint64_t T, uint64_t N,
+                                                 Epilogue epilogue);
+
 // Records y = epilogue(x·Wᵀ) for any T, N, K (row/token windows when a binding would exceed the
 // limit). `path` forces a path for tests and benches; forcing CoopMatNV where it cannot run throws
-// DeviceUnsupported before any pipeline is created. Shape errors throw ShapeMismatch before
-// recording.
-void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path = GemmPath::Auto);
+// DeviceUnsupported before any pipeline is created. `coop` forces the CoopMatNV tiling (benches
+// sweep it; checked with coopmat_config_error, DeviceUnsupported when it cannot run). Shape errors
+// throw ShapeMismatch before recording.
+void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path = GemmPath::Auto,
+          const CoopMatConfig* coop = nullptr);
 
 }  // namespace vkr::kernels

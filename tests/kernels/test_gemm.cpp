@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+
 #include "kernels/gemm.hpp"
 #include "kernels/gemv.hpp"
 #include "kernels/linear_case.hpp"
@@ -28,20 +31,28 @@ std::string name(const LinearShape& s) {
                      static_cast<uint32_t>(s.epilogue), s.bias);
 }
 
+// The coopmat path rounds x to f16 (A operand); its reference does the same. Tensor cores may
+// accumulate with fewer guard bits than FMA: a looser bound.
+constexpr double kCoopTol = 1e-3;
+
+// Compares `got` with the reference of the path that produced it.
+bool close_for_path(const LinearCase& c, const std::vector<float>& got, GemmPath path,
+                    const std::string& what) {
+  const bool coop = path == GemmPath::CoopMatNV;
+  return test::all_close(c.reference(coop), got, coop ? kCoopTol : kAtol, coop ? kCoopTol : kRtol,
+                         what);
+}
+
 class GemmTest : public test::GpuTest {
  protected:
   void check(const LinearShape& s, uint32_t seed, uint64_t max_binding_bytes = 0,
-             GemmPath path = GemmPath::Tiled) {
+             GemmPath path = GemmPath::Tiled, const kernels::CoopMatConfig* coop = nullptr) {
     SCOPED_TRACE(name(s));
     LinearCase c(ctx(), s, seed);
     auto args = c.args();
     args.max_binding_bytes = max_binding_bytes;
-    auto got = c.run([&](Recorder& rec) { kernels::gemm(ctx(), rec, args, path); });
-    // The coopmat path rounds x to f16 (A operand); its reference does the same. Tensor cores
-    // may accumulate with fewer guard bits than FMA: a looser bound.
-    const bool coop = path == GemmPath::CoopMatNV;
-    EXPECT_TRUE(
-        test::all_close(c.reference(coop), got, coop ? 1e-3 : kAtol, coop ? 1e-3 : kRtol, name(s)));
+    auto got = c.run([&](Recorder& rec) { kernels::gemm(ctx(), rec, args, path, coop); });
+    EXPECT_TRUE(close_for_path(c, got, path, name(s)));
   }
 };
 
@@ -99,7 +110,11 @@ TEST_F(GemmTest, LinearPicksGemvUpTo8TokensAndGemmAbove) {
     LinearCase c(ctx(), s, ++seed);
     auto args = c.args();
     auto got = c.run([&](Recorder& rec) { kernels::linear(ctx(), rec, args); });
-    EXPECT_TRUE(test::all_close(c.reference(), got, kAtol, kRtol, name(s)));
+    // gemm (T >= kGemmMinTokens) takes the device's path: coopmat rounds x to f16.
+    const GemmPath path = T >= kernels::kGemmMinTokens
+                              ? kernels::choose_gemm_path(ctx().caps(), s.dtype, s.epilogue)
+                              : GemmPath::Tiled;
+    EXPECT_TRUE(close_for_path(c, got, path, name(s)));
   }
 }
 
@@ -129,6 +144,100 @@ TEST_F(GemmTest, CoopMatNvWhereAvailable) {
   check({70, 65, 96, DType::F16, Epilogue::Residual, true}, ++seed, 0, GemmPath::CoopMatNV);
   check({70, 65, 96, DType::F16, Epilogue::SwiGlu, false}, ++seed, 0, GemmPath::CoopMatNV);
   check({130, 100, 40, DType::F16, Epilogue::None, true}, ++seed, 4096, GemmPath::CoopMatNV);
+  // The picked tiling of long prompts (128 x 128 tiles; SwiGLU at a narrower bk).
+  check({300, 260, 200, DType::F16, Epilogue::SwiGlu, false}, ++seed, 0, GemmPath::CoopMatNV);
+  check({600, 300, 136, DType::F16, Epilogue::Residual, true}, ++seed, 0, GemmPath::CoopMatNV);
+  // Every rung of the tiling ladder, forced, with whole and partial 8-element granules (K = 96
+  // vs 257) and every epilogue: split-K (ks > 1) and multi-fragment subgroups alike.
+  for (const auto& cfg : kernels::coopmat_ladder(caps, Epilogue::None)) {
+    SCOPED_TRACE(fmt::format("wm={} wn={} ks={} fm={} fn={} cn={} bk={}", cfg.wm, cfg.wn, cfg.ks,
+                             cfg.fm, cfg.fn, cfg.cn, cfg.bk));
+    for (Epilogue e : {Epilogue::None, Epilogue::Residual, Epilogue::SwiGlu}) {
+      auto c = cfg;
+      while (!kernels::coopmat_config_error(caps, c, e).empty() && c.bk > 16 * c.ks) c.bk /= 2;
+      ASSERT_EQ(kernels::coopmat_config_error(caps, c, e), "");
+      check({70, 100, 96, DType::F16, e, e != Epilogue::SwiGlu}, ++seed, 0, GemmPath::CoopMatNV,
+            &c);
+      check({33, 65, 257, DType::F16, e, false}, ++seed, 0, GemmPath::CoopMatNV, &c);
+    }
+  }
+}
+
+// Host-only: the coopmat tiling choice on made-up devices (no GPU needed, so it runs everywhere).
+Capabilities coop_caps(uint32_t max_shared, std::vector<uint32_t> ns) {
+  Capabilities caps;
+  caps.device_type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+  caps.subgroup_size = 32;
+  caps.max_shared_memory = max_shared;
+  caps.max_workgroup_invocations = 1024;
+  caps.max_workgroup_size[0] = 1024;
+  caps.fp16_arith = true;
+  caps.nv_cooperative_matrix = true;
+  for (uint32_t n : ns) {
+    CoopMatShape s;
+    s.m = 16, s.n = n, s.k = 16;
+    s.c = s.result = VK_COMPONENT_TYPE_FLOAT32_NV;
+    caps.nv_coopmat_shapes.push_back(s);
+  }
+  return caps;
+}
+
+TEST(GemmCoopConfig, PicksFittingTilesWithEnoughWorkgroups) {
+  for (uint32_t shared : {49152u, 32768u}) {
+    for (const std::vector<uint32_t>& ns : {std::vector<uint32_t>{8, 16}, {8}}) {
+      const Capabilities caps = coop_caps(shared, ns);
+      const uint32_t cn = ns.size() == 2 ? 16 : 8;
+      EXPECT_EQ(kernels::coopmat_nv_f16_n(caps), cn);
+      for (Epilogue e : {Epilogue::None, Epilogue::Residual, Epilogue::SwiGlu}) {
+        EXPECT_EQ(kernels::choose_gemm_path(caps, DType::F16, e), GemmPath::CoopMatNV);
+        for (uint64_t T : {1, 9, 16, 32, 64, 128, 512, 4096}) {
+          for (uint64_t N : {16, 1024, 5120, 27648}) {
+            SCOPED_TRACE(fmt::format("shared={} cn={} e={} T={} N={}", shared, cn,
+                                     static_cast<uint32_t>(e), T, N));
+            const auto c = kernels::pick_coopmat_config(caps, T, N, e);
+            ASSERT_TRUE(c.has_value());
+            EXPECT_EQ(kernels::coopmat_config_error(caps, *c, e), "");
+            EXPECT_EQ(c->cn, cn);
+            EXPECT_EQ(c->bk % (16 * c->ks), 0u);
+            EXPECT_LE(c->shared_bytes(e == Epilogue::SwiGlu ? 2 : 1), shared);
+            EXPECT_LE(c->bm(), std::max<uint64_t>(16, std::bit_ceil(T)));  // no needless padding
+            const uint64_t groups = (N + c->bn() - 1) / c->bn() * ((T + c->bm() - 1) / c->bm());
+            // Enough workgroups for a big GPU whenever smaller tiles exist to give them.
+            if (T * N >= 16 * 16 * 128) {
+              EXPECT_GE(groups, 128u);
+            }
+          }
+        }
+      }
+      EXPECT_EQ(kernels::coopmat_ladder(caps, Epilogue::None).size(), 6u);
+      // Long prompts get the biggest tile (128 x 128, 8 subgroups).
+      const auto big = kernels::pick_coopmat_config(caps, 4096, 5120, Epilogue::None);
+      EXPECT_EQ(big->bm(), 128u);
+      EXPECT_EQ(big->bn(), 128u);
+    }
+  }
+}
+
+TEST(GemmCoopConfig, RejectsWhatCannotRun) {
+  const Capabilities caps = coop_caps(49152, {16});
+  kernels::CoopMatConfig c;  // 128 x 128, bk 64
+  EXPECT_EQ(kernels::coopmat_config_error(caps, c, Epilogue::None), "");
+  EXPECT_NE(kernels::coopmat_config_error(caps, c, Epilogue::SwiGlu), "");  // shared memory
+  c.bk = 40;
+  EXPECT_NE(kernels::coopmat_config_error(caps, c, Epilogue::None), "");  // not a multiple of 16
+  c = {};
+  c.cn = 8;
+  EXPECT_NE(kernels::coopmat_config_error(caps, c, Epilogue::None), "");  // not the device shape
+  c = {};
+  c.sg = 64;
+  EXPECT_NE(kernels::coopmat_config_error(caps, c, Epilogue::None), "");  // subgroup size
+  Capabilities none = caps;
+  none.nv_cooperative_matrix = false;
+  none.device_type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  EXPECT_EQ(kernels::choose_gemm_path(none, DType::F16, Epilogue::None), GemmPath::Direct);
+  EXPECT_NE(kernels::coopmat_unavailable_reason(none, DType::F16, Epilogue::None), "");
+  EXPECT_FALSE(kernels::pick_coopmat_config(none, 128, 128, Epilogue::None).has_value());
+  EXPECT_EQ(kernels::choose_gemm_path(caps, DType::BF16, Epilogue::None), GemmPath::Tiled);
 }
 
 TEST_F(GemmTest, ShapeErrorsBeforeRecording) {
