@@ -1,8 +1,9 @@
 // bench_quant.cpp: the "quant" bench family: the linear layer over block-quantized weights
-// (gemv_q / gemm_q), one row per type. GEMV (decode, T = 1) at 5120 x 5120 (the QRWKV6-32B
-// r / o projections; --quick: 1024 x 1024) with GB/s counted in QUANTIZED weight bytes vs the
-// copy-bandwidth peak; GEMM (prefill) at T = 128 with GFLOP/s vs the FMA peak. Every row is verified
-// once on sampled outputs against a double-precision product with model/dequant.cpp's decoding.
+// (gemv_q / gemm_q), one row per type. GEMV (decode, T = 1; T = 8 for three types) at 5120 x 5120
+// (the QRWKV6-32B r / o projections; --quick: 1024 x 1024) with GB/s counted in QUANTIZED weight
+// bytes vs the copy-bandwidth peak; GEMM (prefill) at T = 128 with GFLOP/s vs the FMA peak. Every
+// row is verified once on sampled outputs against a double-precision product with
+// model/dequant.cpp's decoding.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -130,6 +131,8 @@ void bench_quant(Harness& h) {
   const bool quick = h.options().quick;
   const uint64_t C = quick ? 1024 : 5120;
   for (DType dt : test::kQuantTypes) run_case(h, dt, 1, C, C);
+  // T = 8: gemv_q's largest token count (decoded weights reused across the tokens).
+  for (DType dt : {DType::Q8_0, DType::Q4_K, DType::Q6_K}) run_case(h, dt, 8, C, C);
   for (DType dt : test::kQuantTypes) run_case(h, dt, 128, C, C);
 }
 

@@ -37,8 +37,9 @@ struct LinearArgs {
   // exercise the windows on small shapes.
   uint64_t max_binding_bytes = 0;
   // Quantized gemv decoding layout (shaders/gemv_q.comp LAYOUT): 0 = chosen by device; tests
-  // force 1 (GPUs' K-split groups) or 2 (CPU devices' rows per lane) to run both on any device.
-  // Unaligned rows always take the general per-unit path.
+  // force 1 (GPUs' subgroup rows over lane units) or 2 (CPU devices' rows per lane) to run both
+  // on any device. Shapes a layout cannot take (2: K not a whole number of groups or unaligned
+  // rows; 1: Q4_K / Q5_K windows not 16-byte aligned) take the general per-unit path.
   uint32_t gemv_q_layout = 0;
 };
 

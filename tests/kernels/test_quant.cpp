@@ -189,11 +189,12 @@ TEST_F(QuantLinearTest, RowWindows) {
   }
 }
 
-// gemv_q's grouped decoding (shaders/common/quant_group.glsl) needs K a multiple of the group
-// (256 weights; Q5_1 64) and 16-byte aligned rows (Q6_K: any even byte); both grouped layouts run
-// here whatever the device (1 = GPUs' K-split groups with a cross-subgroup reduction, 2 = CPU
-// devices' rows per lane), with odd row counts, the SwiGLU pair, residual + bias, extreme scales,
-// and windows (Q6_K windows start at every even byte mod 16).
+// gemv_q's two device layouts run here whatever the device: 1 = GPUs' subgroup rows over lane
+// units (shaders/common/quant_lane.glsl: any K, Q4_K / Q5_K need 16-byte aligned windows), 2 = CPU
+// devices' rows per lane over groups (shaders/common/quant_group.glsl: K a multiple of the group,
+// 256 weights (Q5_1 64), 16-byte aligned rows, Q6_K any even byte). Odd row counts (partial row
+// sets and workgroups), the SwiGLU pair, residual + bias, extreme scales, and windows (legacy and
+// Q6_K windows start at every even byte mod 16; misaligned Q4_K / Q5_K ones fall back).
 TEST_F(QuantLinearTest, GroupedGemvLayouts) {
   uint32_t seed = 5000;
   for (DType dt : test::kQuantTypes) {
@@ -205,15 +206,31 @@ TEST_F(QuantLinearTest, GroupedGemvLayouts) {
     QCase cpu{dt, 1, 13, K, Epilogue::Residual, true, true};
     cpu.gemv_layout = 2;
     check(cpu, ++seed);
-    if (dt == DType::Q4_K) {
-      // 8 groups per row: 8 lanes per row slice on lavapipe (3 shuffle-xor steps).
-      QCase wide{dt, 1, 5, 2048};
-      wide.gemv_layout = 1;
-      check(wide, ++seed);
-    }
     const uint64_t limit = std::max<uint64_t>(5 * dtype_row_bytes(dt, K), K * 4 * 2) + 64;
     QCase w{dt, 2, 23, K, Epilogue::None, false, true, limit};
     w.gemv_layout = 2;
+    check(w, ++seed);
+  }
+}
+
+// The GPU layout at every token count 1..8 (ROWS and the unrolled token loop change with T), odd
+// K (legacy rows of an odd number of blocks start at every even byte mod 16; rows longer than a
+// subgroup's units), odd N, bias / residual, and windows.
+TEST_F(QuantLinearTest, SubgroupRowGemvLayout) {
+  uint32_t seed = 6000;
+  for (DType dt : test::kQuantTypes) {
+    const bool kq = dtype_block(dt).elems == 256;
+    for (uint64_t T = 1; T <= 8; ++T) {
+      const uint64_t K = kq ? (T % 2 ? 768 : 256) : (T % 2 ? 96 : 2080);
+      QCase c{dt, T, T == 1 ? 37 : 5 + T, K, T % 3 == 1 ? Epilogue::Residual : Epilogue::None,
+              T % 2 == 0};
+      c.gemv_layout = 1;
+      check(c, ++seed);
+    }
+    const uint64_t K = kq ? 512 : 288;
+    const uint64_t limit = std::max<uint64_t>(3 * dtype_row_bytes(dt, K), K * 4 * 8) + 64;
+    QCase w{dt, 1, 23, K, Epilogue::None, true, true, limit};
+    w.gemv_layout = 1;
     check(w, ++seed);
   }
 }
