@@ -145,6 +145,17 @@ std::vector<HeapBudget> Context::memory_budget() const {
   return out;
 }
 
+std::optional<bool> Context::self_check(const std::string& key) const {
+  std::lock_guard lock(self_checks_mutex_);
+  const auto it = self_checks_.find(key);
+  return it == self_checks_.end() ? std::nullopt : std::optional<bool>(it->second);
+}
+
+void Context::set_self_check(const std::string& key, bool ok) {
+  std::lock_guard lock(self_checks_mutex_);
+  self_checks_[key] = ok;
+}
+
 std::vector<std::string> Context::take_validation_messages() {
   std::lock_guard lock(validation_mutex_);
   return std::exchange(validation_messages_, {});

@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "kernels/gemm_selfcheck.hpp"
 #include "kernels/linear_q.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
@@ -178,7 +179,8 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
   const auto& caps = ctx.caps();
   const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
   const uint32_t mode = static_cast<uint32_t>(args.epilogue), has_bias = d.bias ? 1 : 0;
-  if (path == GemmPath::Auto) path = choose_gemm_path(caps, args.w.dtype, args.epilogue);
+  const bool automatic = path == GemmPath::Auto;
+  if (automatic) path = choose_gemm_path(caps, args.w.dtype, args.epilogue);
   if (dtype_is_quant(args.w.dtype)) {
     require(path == GemmPath::Direct || path == GemmPath::Tiled, ErrorCode::DeviceUnsupported,
             "gemm: quantized weights ({}) have no cooperative-matrix path",
@@ -196,17 +198,38 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
     const std::string bad = coop ? coopmat_config_error(caps, *coop, args.epilogue) : "none fits";
     require(bad.empty(), ErrorCode::DeviceUnsupported, "gemm: cooperative-matrix tiling: {}", bad);
   }
+  const uint32_t ev = args.w.dtype == DType::F32 ? 4 : 8;  // elements per uvec4 (W_PER_VEC)
+  // vec4 / uvec4 loads need every row start of x and W on a vector boundary.
+  auto vector_loads = [&](const LinearPush& push) {
+    return d.K % ev == 0 && push.w_off % ev == 0 && push.u_off % ev == 0 && push.x_off % 4 == 0;
+  };
+  auto window_plan = [&](uint32_t bm, uint32_t bn) {
+    return detail::plan_windows("gemm", caps, args, d, uint64_t{caps.max_workgroup_count[1]} * bm,
+                                uint64_t{caps.max_workgroup_count[0]} * bn);
+  };
+  if (coop && automatic) {
+    // The tensor-core pipelines this call needs must have passed their first-use self-check
+    // (gemm_selfcheck.hpp: no CI machine can run them); otherwise take the portable path.
+    bool need[2] = {false, false};
+    detail::for_each_window(d, window_plan(coop->bm(), coop->bn()),
+                            [&](const detail::Window& win) {
+                              need[vector_loads(detail::bind_window(caps, args, d, win).push)] =
+                                  true;
+                            });
+    for (int v = 0; v < 2; ++v) {
+      if (coop && need[v] &&
+          !coopmat_pipeline_verified(ctx, *coop, args.epilogue, d.bias, v == 1)) {
+        coop.reset();
+        path = GemmPath::Tiled;
+      }
+    }
+  }
   const TileConfig tiles = pick_tiles(caps, d.T, nw, path == GemmPath::Direct);
   const uint32_t bm = coop ? coop->bm() : tiles.bm, bn = coop ? coop->bn() : tiles.bn;
-  const auto plan =
-      detail::plan_windows("gemm", caps, args, d, uint64_t{caps.max_workgroup_count[1]} * bm,
-                           uint64_t{caps.max_workgroup_count[0]} * bn);
-  const uint32_t ev = args.w.dtype == DType::F32 ? 4 : 8;  // elements per uvec4 (W_PER_VEC)
+  const auto plan = window_plan(bm, bn);
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
-    // vec4 / uvec4 loads need every row start of x and W on a vector boundary.
-    const bool vec =
-        d.K % ev == 0 && b.push.w_off % ev == 0 && b.push.u_off % ev == 0 && b.push.x_off % 4 == 0;
+    const bool vec = vector_loads(b.push);
     const Kernel& k = coop
                           ? ctx.pipelines().get({ShaderId::gemm_coopmat_f16, 6, sizeof(LinearPush)},
                                                 {coop->invocations(), coop->wm, coop->wn, coop->ks,

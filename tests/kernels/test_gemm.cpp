@@ -9,6 +9,7 @@
 #include <bit>
 
 #include "kernels/gemm.hpp"
+#include "kernels/gemm_selfcheck.hpp"
 #include "kernels/gemv.hpp"
 #include "kernels/linear_case.hpp"
 #include "support/compare.hpp"
@@ -270,6 +271,59 @@ TEST_F(GemmTest, ShapeErrorsBeforeRecording) {
   a.x.shape = Shape{20, 32, 1};
   expect_shape_error(a, "x rank");
   EXPECT_EQ(rec.dispatch_count(), 0u);
+}
+
+}  // namespace
+}  // namespace vkr
+
+namespace vkr {
+namespace {
+
+using kernels::Epilogue;
+using kernels::GemmPath;
+
+class GemmSelfCheckTest : public test::GpuTest {};
+
+// The first-use check of the tensor-core pipelines (gemm_selfcheck.hpp) must accept a correct
+// kernel: run its exact problem on the portable paths, every epilogue, bias and load width.
+TEST_F(GemmSelfCheckTest, ProblemPassesOnPortablePaths) {
+  for (GemmPath path : {GemmPath::Tiled, GemmPath::Direct}) {
+    for (Epilogue e : {Epilogue::None, Epilogue::Residual, Epilogue::SwiGlu}) {
+      for (bool bias : {false, true}) {
+        if (bias && e == Epilogue::SwiGlu) continue;
+        for (bool vec : {true, false}) {
+          EXPECT_EQ(kernels::gemm_check_problem(ctx(), path, nullptr, e, bias, vec), "")
+              << "path " << static_cast<int>(path) << " epilogue " << static_cast<int>(e)
+              << " bias " << bias << " vec " << vec;
+        }
+      }
+    }
+  }
+}
+
+// Where the tensor-core path exists: automatic gemm() verifies the pipeline it uses once (the
+// verdict is cached in the Context), and a failed verdict sends it to the portable path (f32
+// activations: the f32 tolerance then holds, which the f16-rounded coopmat result would not).
+TEST_F(GemmSelfCheckTest, CoopMatVerdictIsCachedAndHonoured) {
+  const auto& caps = ctx().caps();
+  if (kernels::choose_gemm_path(caps, DType::F16, Epilogue::None) != GemmPath::CoopMatNV) {
+    GTEST_SKIP() << "no cooperative-matrix path on " << caps.device_name;
+  }
+  test::LinearCase c(ctx(), {64, 96, 200, DType::F16, Epilogue::None, false}, 7);
+  const auto cfg = kernels::pick_coopmat_config(caps, 64, 96, Epilogue::None);
+  ASSERT_TRUE(cfg.has_value());
+  const std::string key = kernels::coopmat_check_key(*cfg, Epilogue::None, false, true);
+  auto args = c.args();
+  auto run = [&] {
+    return c.run([&](Recorder& rec) { kernels::gemm(ctx(), rec, args, GemmPath::Auto); });
+  };
+  auto got = run();
+  ASSERT_TRUE(ctx().self_check(key).has_value());
+  EXPECT_TRUE(*ctx().self_check(key)) << "the coopmat pipeline failed its self-check";
+  ctx().set_self_check(key, false);
+  got = run();
+  EXPECT_TRUE(test::all_close(c.reference(), got, 2e-5, 2e-4, "fallback after failed verdict"));
+  ctx().set_self_check(key, true);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -111,6 +112,12 @@ class Context {
   std::vector<std::string> take_validation_messages();
   void record_validation_message(std::string message);
 
+  // One-time kernel self-checks on this device, by key (e.g. a pipeline's specialization): fast
+  // paths that CI cannot execute (no tensor cores on lavapipe) are compared against exact results
+  // on first use and avoided if they disagree (kernels/gemm_selfcheck.cpp). nullopt = not run yet.
+  std::optional<bool> self_check(const std::string& key) const;
+  void set_self_check(const std::string& key, bool ok);
+
  private:
   Context() = default;
   void create_instance(bool validation);
@@ -132,6 +139,8 @@ class Context {
   QueueLock queue_lock_;
   Capabilities caps_;
 
+  mutable std::mutex self_checks_mutex_;
+  std::map<std::string, bool> self_checks_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<PipelineCache> pipelines_;
   std::unique_ptr<MemoryArena> arenas_[kLifetimeCount];

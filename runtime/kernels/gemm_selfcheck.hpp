@@ -1,0 +1,27 @@
+// gemm_selfcheck.hpp: first-use verification of the tensor-core GEMM pipelines on this device.
+#pragma once
+
+#include "kernels/gemm.hpp"
+
+namespace vkr::kernels {
+
+// Why: gemm_coopmat.comp runs only where VK_NV_cooperative_matrix exists, which no CI machine has
+// (lavapipe), and a wrong tensor-core result would be silent. So before gemm() first uses one of
+// its pipelines (tiling x epilogue x bias x vector loads) with GemmPath::Auto, that pipeline runs
+// once on a small problem whose answer is exact in f32 (values m/64, exactly representable in f16,
+// with partial tiles in every direction) and is compared with a CPU result. The verdict is cached
+// in the Context; false = gemm() takes the portable tiled path instead, after one warning on
+// stderr naming the device and the mismatch. Forced paths (tests, benches) are not checked.
+bool coopmat_pipeline_verified(Context& ctx, const CoopMatConfig& c, Epilogue epilogue, bool bias,
+                               bool vec);
+
+// The Context::self_check key of one coopmat pipeline (tests read or preset verdicts with it).
+std::string coopmat_check_key(const CoopMatConfig& c, Epilogue epilogue, bool bias, bool vec);
+
+// The check itself on any path: T = bm + 3, N = bn + 5, K = 2 bk + (vec ? 8 : 3) of `coop`'s
+// tiling (default CoopMatConfig when null), values m/64; "" when y is right, else the first bad
+// element. Tests run it on the portable paths to prove the problem and its reference.
+std::string gemm_check_problem(Context& ctx, GemmPath path, const CoopMatConfig* coop,
+                               Epilogue epilogue, bool bias, bool vec);
+
+}  // namespace vkr::kernels
