@@ -50,8 +50,9 @@ class Session {
   // Whether eval_topk() beats reading the whole row back and selecting on the host. Measured
   // (bench kernels topk row vs Sampler::sample): on a CPU device (lavapipe) the row is already in host
   // memory and the shader's shared-memory atomics are slow (3.9 ms vs 0.3 ms for the host
-  // sampler at V = 152064 on llvmpipe), so there it does not; on a GPU the readback over the bus
-  // is what it saves.
+  // sampler at V = 152064 on llvmpipe); on an H100 the single-workgroup-per-row shader took
+  // 2.36 ms, more than the readback it saves (~0.35 ms with the host sampler). So false everywhere
+  // for now; eval_topk() stays available (and exact) for hosts that want the small readback.
   bool gpu_topk_pays() const;
   // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one forward
   // call (one token per slot); returns (ids.size(), V) logits.
