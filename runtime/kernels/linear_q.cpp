@@ -128,12 +128,14 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
   // with ballot support; otherwise each lane loads x itself). llvmpipe loads x per lane and
   // component, which costs several times the quantized weights' loads: measured on 1024 x 1024
   // (T = 1), 1 / 4 / 8 / 16 rows per lane ran 1.38 / 0.60 / 0.47 / 0.36 ms, while the unrolled
-  // body (and LLVM compile time) grows with rows x tokens: 8 partial sums per lane at most.
+  // body (and LLVM compile time) grows with rows x tokens. With several tokens x dominates even
+  // more (each row's unit needs T x 32 floats of x): 1 row per lane at T = 8 ran 10.8-19 ms on
+  // 1024 x 1024, 4 rows 2.0-3.6 ms (same test_quant time, ~25 s), so up to 32 partial sums.
   const uint32_t sg = caps.subgroup_size;
   const bool bcast = (caps.subgroup_ops & VK_SUBGROUP_FEATURE_BALLOT_BIT) != 0;
   const uint32_t lane_wg = std::clamp(sg, 1u, std::min(64u, caps.max_workgroup_invocations));
   const uint32_t xshare = bcast && (sg == 4 || sg == 8) && lane_wg == sg ? sg : 0;
-  const uint32_t lane_rows = std::max(1u, 8u / (tokens * nw));
+  const uint32_t lane_rows = std::clamp(32u / (tokens * nw), 1u, 8u);
   const auto plan = detail::plan_windows("gemv_q", caps, args, d, kGemvMaxTokens, UINT32_MAX);
   const KernelDesc desc{quant_shader(QuantFamily::Gemv, args.w.dtype, "gemv_q"), 6,
                         sizeof(LinearPush)};
