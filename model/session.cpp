@@ -1,6 +1,7 @@
 // session.cpp: input validation, splitting long inputs into calls, submission and readback.
 #include "session.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/sampling.hpp"
@@ -21,7 +22,14 @@ Session::Session(Model& model, uint32_t slots, uint32_t rows)
       state_(model.ctx(), model.config(), slots, model.fingerprint()),
       scratch_(make_scratch(model.ctx(), model.config(), rows ? rows : model.options().max_tokens)),
       argmax_(Buffer::create(model.ctx(), Lifetime::Activations, 4, MemoryUsage::Readback,
-                             "argmax")) {}
+                             "argmax")) {
+  const uint64_t bytes = kernels::sampling_scratch_bytes(
+      model.ctx(), std::max<uint64_t>(scratch_.logits_rows, 1), model.config().V);
+  if (bytes > 0) {
+    sample_scratch_ = Buffer::create(model.ctx(), Lifetime::Activations, bytes,
+                                     MemoryUsage::Device, "sampling partials");
+  }
+}
 
 void Session::check_ids(std::span<const int32_t> ids) const {
   require(!ids.empty(), ErrorCode::InvalidArgument, "empty input: at least one token is needed");
@@ -43,8 +51,12 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
   c.profile = profile_;
   record_forward(rec, model_, state_, scratch_, c);
   const Tensor last = Tensor::of(scratch_.logits, Shape{1, model_.config().V}, DType::F32);
+  kernels::SamplingSplit split;  // none: every row in one workgroup
+  if (sample_scratch_) {
+    split.scratch = Tensor::of(sample_scratch_, Shape{sample_scratch_.size() / 4}, DType::U32);
+  }
   if (tail == Tail::Argmax) {
-    kernels::argmax(ctx, rec, {last, Tensor::of(argmax_, Shape{1}, DType::U32)});
+    kernels::argmax(ctx, rec, {last, Tensor::of(argmax_, Shape{1}, DType::U32), split});
   } else if (tail == Tail::TopK) {
     kernels::topk(ctx, rec,
                   {last, Tensor::of(topk_, Shape{1, k}, DType::U32),
@@ -53,7 +65,7 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
     const uint32_t rows = call.B * call.T;
     kernels::nll(ctx, rec,
                  {Tensor::of(scratch_.logits, Shape{rows, model_.config().V}, DType::F32),
-                  Tensor::of(nll_, Shape{rows}, DType::U32)});
+                  Tensor::of(nll_, Shape{rows}, DType::U32), split});
   }
   if (tail != Tail::None) rec.host_barrier();
   ctx.queue().submit(rec).wait();

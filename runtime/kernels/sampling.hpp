@@ -8,15 +8,36 @@
 
 namespace vkr::kernels {
 
+// Argmax, softmax and nll run one workgroup per row (shaders/sampling.comp) or, on GPUs given few
+// rows, split each row over ~V / 4096 workgroups (shaders/sampling_split.comp: per-block partials,
+// then a combine), which needs a small scratch the caller owns. Without `scratch` every call takes
+// the one-workgroup path; with it the split is chosen per device and row count.
+struct SamplingSplit {
+  // u32 scratch of >= sampling_scratch_bytes(ctx, rows, V) bytes for the per-block partials;
+  // empty = never split. Reusable once the recorded work that used it has finished.
+  Tensor scratch;
+  // Tests and benches: > 0 forces the split path with this many logits per block (any size;
+  // 16-byte loads only when it and V are multiples of 4); 0 = automatic.
+  uint32_t force_block = 0;
+};
+
+// Bytes of scratch that cover every automatic split of a call with up to `max_rows` rows of V
+// logits (0 on CPU devices, which never split automatically).
+uint64_t sampling_scratch_bytes(const Context& ctx, uint64_t max_rows, uint64_t V);
+// Bytes a forced split with `block` logits per block needs.
+uint64_t sampling_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block);
+
 struct ArgmaxArgs {
   Tensor logits;  // (rows, V) f32
   Tensor ids;     // (rows) u32: index of the max (ties -> lowest, NaN ignored, all-NaN -> 0)
+  SamplingSplit split = {};
 };
 
 struct SoftmaxArgs {
   Tensor logits;             // (rows, V) f32
   Tensor probs;              // (rows, V) f32; may be logits itself
   float temperature = 1.0f;  // > 0
+  SamplingSplit split = {};
 };
 
 // Next-token negative log-likelihood per row: nll[r] = logsumexp(logits[r]) - logits[r][targets[r]].
@@ -24,6 +45,7 @@ struct NllArgs {
   Tensor logits;      // (rows, V) f32
   Tensor target_nll;  // (rows) u32 in: target ids (< V; the caller validates them),
                       //        out: the f32 bit patterns of the nll (in place)
+  SamplingSplit split = {};
 };
 
 // The K largest logits of each row (shaders/topk.comp), listed in ascending id order; ties at the
