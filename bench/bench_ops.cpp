@@ -327,13 +327,23 @@ void bench_sampling(Env& e, uint64_t rows) {
           note);
     }
   }
-  if (e.h.selected("topk", "row")) {
+  // topk likewise: "split" = topk_split.comp (per-block histograms, ~10 dispatches).
+  Buffer bts = Buffer::create(e.ctx, Lifetime::Activations,
+                              kernels::topk_scratch_bytes_forced(rows, kV, block),
+                              MemoryUsage::Device, "topk partials");
+  for (const char* variant : {"row", "split"}) {
+    if (!e.h.selected("topk", variant)) continue;
     constexpr uint32_t kK = 104;  // the sampler's default: top_k 40 + 64 penalized ids
     Buffer bv = e.zeros(rows * kK);
     Buffer bk = Buffer::create(e.ctx, Lifetime::Activations, rows * kK * 4, MemoryUsage::Device,
                                "topk ids");
+    const bool split = std::string_view(variant) == "split";
     kernels::TopkArgs a{f32(bl, {rows, kV}), Tensor::of(bk, {rows, kK}, DType::U32),
-                        f32(bv, {rows, kK})};
+                        f32(bv, {rows, kK}),
+                        split ? kernels::SamplingSplit{
+                                    Tensor::of(bts, {bts.size() / 4}, DType::U32), block}
+                              : kernels::SamplingSplit{}};
+    e.ctx.staging().upload(bk, std::span<const uint32_t>(std::vector<uint32_t>(rows * kK, ~0u)));
     e.run([&](Recorder& r) { kernels::topk(e.ctx, r, a); });
     std::vector<uint32_t> got(rows * kK);
     e.ctx.staging().download(bk, std::span<uint32_t>(got));
@@ -345,7 +355,7 @@ void bench_sampling(Env& e, uint64_t rows) {
     }
     // Five passes read the row (4 radix passes + compaction's count and write walks ~ 6).
     add(
-        e, "topk", "row", "f32", {{"rows", rows}, {"V", kV}, {"K", kK}},
+        e, "topk", variant, "f32", {{"rows", rows}, {"V", kV}, {"K", kK}},
         [&](Recorder& r) { kernels::topk(e.ctx, r, a); }, 24.0 * dbl(n), 0,
         ok ? "verified exact set" : "VERIFICATION FAILED: wrong ids");
   }

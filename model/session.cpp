@@ -23,8 +23,10 @@ Session::Session(Model& model, uint32_t slots, uint32_t rows)
       scratch_(make_scratch(model.ctx(), model.config(), rows ? rows : model.options().max_tokens)),
       argmax_(Buffer::create(model.ctx(), Lifetime::Activations, 4, MemoryUsage::Readback,
                              "argmax")) {
-  const uint64_t bytes = kernels::sampling_scratch_bytes(
-      model.ctx(), std::max<uint64_t>(scratch_.logits_rows, 1), model.config().V);
+  const uint64_t V = model.config().V;
+  const uint64_t bytes = std::max(  // nll runs on up to logits_rows rows, topk on one
+      kernels::sampling_scratch_bytes(model.ctx(), std::max<uint32_t>(scratch_.logits_rows, 1), V),
+      kernels::topk_scratch_bytes(model.ctx(), 1, V));
   if (bytes > 0) {
     sample_scratch_ = Buffer::create(model.ctx(), Lifetime::Activations, bytes,
                                      MemoryUsage::Device, "sampling partials");
@@ -60,7 +62,7 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
   } else if (tail == Tail::TopK) {
     kernels::topk(ctx, rec,
                   {last, Tensor::of(topk_, Shape{1, k}, DType::U32),
-                   Tensor::of(topk_, Shape{1, k}, DType::F32, topk_values_offset(k))});
+                   Tensor::of(topk_, Shape{1, k}, DType::F32, topk_values_offset(k)), split});
   } else if (tail == Tail::Nll) {
     const uint32_t rows = call.B * call.T;
     kernels::nll(ctx, rec,
@@ -116,9 +118,9 @@ std::vector<float> Session::eval_nll(uint32_t slot, std::span<const int32_t> ids
 }
 
 bool Session::gpu_topk_pays() const {
-  // Measured on both kinds of device, and the host wins on both until topk.comp splits a row over
-  // many workgroups: one workgroup per row took 2359 us on an H100 at V = 152064, while reading
-  // the row back (608 KB) and sampling on the host costs ~0.35 ms.
+  // Measured on both kinds of device, and the host wins on both with one workgroup per row: 2359 us
+  // on an H100 at V = 152064, while reading the row back (608 KB) and sampling on the host costs
+  // ~0.35 ms. GPUs now split the row (topk_split.comp); unmeasured, so the host path stays.
   return false;
 }
 

@@ -20,6 +20,12 @@ struct TopkPush {
 static_assert(sizeof(TopkPush) == 12);
 constexpr KernelDesc kTopkDesc{ShaderId::topk, 3, sizeof(TopkPush)};
 
+struct TopkSplitPush {
+  uint32_t rows, V, K, block, G, radix;
+};
+static_assert(sizeof(TopkSplitPush) == 24);
+constexpr KernelDesc kTopkSplitDesc{ShaderId::topk_split, 4, sizeof(TopkSplitPush)};
+
 // A vocabulary row (~150k) is long: 256 invocations keep many loads in flight per row.
 uint32_t workgroup(const Context& ctx) {
   return std::min<uint32_t>(256, ctx.caps().max_workgroup_invocations);
@@ -115,6 +121,19 @@ uint64_t sampling_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block
   return rows * ceil_div(v, std::min<uint64_t>(block, v)) * 8;  // (max, index / sum) per block
 }
 
+uint64_t topk_scratch_bytes(const Context& ctx, uint64_t max_rows, uint64_t V) {
+  const uint64_t rows = std::min(max_rows, kSplitMaxRows - 1);
+  const uint32_t block = auto_block(ctx, rows, V);
+  return block ? topk_scratch_bytes_forced(rows, V, block) : 0;
+}
+
+uint64_t topk_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block) {
+  require(block > 0, ErrorCode::InvalidArgument, "topk scratch: block must be > 0");
+  const uint64_t v = std::max<uint64_t>(V, 1);
+  // (prefix, mask, need, -) per row + a 256-bin histogram and (> T, == T) counts per block.
+  return (rows * 4 + rows * ceil_div(v, std::min<uint64_t>(block, v)) * 258) * 4;
+}
+
 void argmax(Context& ctx, Recorder& rec, const ArgmaxArgs& args) {
   record_mode(ctx, rec, "argmax", kArgmax, args.logits, "ids", args.ids, false, DType::U32, 1.0f,
               args.split);
@@ -144,13 +163,50 @@ void topk(Context& ctx, Recorder& rec, const TopkArgs& args) {
   require(K >= 1 && K <= V, ErrorCode::ShapeMismatch, "topk: K = {} must be in [1, V = {}]", K, V);
   u32_dim(rows * V, name, "rows * V");
   u32_dim(rows * K, name, "rows * K");
-  // The shader's per-invocation scan arrays hold 1024 entries.
+  // The shaders' per-invocation scan arrays hold 1024 entries.
   const uint32_t wg = std::min<uint32_t>(workgroup(ctx), 1024);
-  const Kernel& k = ctx.pipelines().get(kTopkDesc, {wg});
-  const TopkPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V),
-                      static_cast<uint32_t>(K)};
-  rec.dispatch(k, {args.logits.range(), args.ids.range(), args.values.range()}, push,
-               grid_1d(rows, ctx.caps()));
+  uint32_t block = 0;
+  if (args.split.force_block > 0) {
+    require(present(args.split.scratch), ErrorCode::InvalidArgument,
+            "topk: force_block = {} needs a split scratch", args.split.force_block);
+    block = static_cast<uint32_t>(std::min<uint64_t>(args.split.force_block, V));
+  } else if (present(args.split.scratch)) {
+    block = auto_block(ctx, rows, V);
+  }
+  if (block == 0) {
+    const Kernel& k = ctx.pipelines().get(kTopkDesc, {wg});
+    const TopkPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V),
+                        static_cast<uint32_t>(K)};
+    rec.dispatch(k, {args.logits.range(), args.ids.range(), args.values.range()}, push,
+                 grid_1d(rows, ctx.caps()));
+    return;
+  }
+  const uint64_t G = ceil_div(V, block);
+  const uint64_t need = topk_scratch_bytes_forced(rows, V, block);
+  require(args.split.scratch.dtype == DType::U32 && args.split.scratch.bytes() >= need,
+          ErrorCode::ShapeMismatch,
+          "topk: split scratch must be u32 with at least {} bytes (rows={} V={} block={}), got {} "
+          "of dtype {}",
+          need, rows, V, block, args.split.scratch.bytes(), dtype_name(args.split.scratch.dtype));
+  u32_dim(need / 4, name, "split scratch words");
+  const BufferRange scratch{args.split.scratch.buffer, args.split.scratch.offset, need};
+  TopkSplitPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V),
+                     static_cast<uint32_t>(K), block, static_cast<uint32_t>(G), 0};
+  const auto pass = [&](uint32_t id, uint64_t groups) {
+    const Kernel& k = ctx.pipelines().get(kTopkSplitDesc, {wg, id});
+    rec.dispatch(k, {args.logits.range(), args.ids.range(), args.values.range(), scratch}, push,
+                 grid_1d(groups, ctx.caps()));
+  };
+  for (push.radix = 0; push.radix < 4; ++push.radix) {  // histograms, then the select step
+    if (push.radix > 0) rec.barrier();
+    pass(0, rows * G);
+    rec.barrier();
+    pass(1, rows);
+  }
+  rec.barrier();
+  pass(2, rows * G);  // per-block counts of the kept entries
+  rec.barrier();
+  pass(3, rows * G);  // compaction
 }
 
 }  // namespace vkr::kernels

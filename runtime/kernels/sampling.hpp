@@ -1,6 +1,7 @@
-// sampling.hpp: host twins of shaders/sampling.comp (on-GPU argmax, temperature softmax) and
-// shaders/topk.comp (top-K selection) over a (rows, V) logits buffer, so generation reads back one
-// id, one probability row or K candidates instead of the whole vocabulary.
+// sampling.hpp: host twins of shaders/sampling.comp + sampling_split.comp (on-GPU argmax,
+// temperature softmax, nll) and shaders/topk.comp + topk_split.comp (top-K selection) over a
+// (rows, V) logits buffer, so generation reads back one id, one probability row or K candidates
+// instead of the whole vocabulary.
 #pragma once
 
 #include "vkr/recorder.hpp"
@@ -51,11 +52,18 @@ struct NllArgs {
 // The K largest logits of each row (shaders/topk.comp), listed in ascending id order; ties at the
 // K-th value are taken lowest id first and NaN ranks below -inf, so the set is exactly the first
 // K entries of the CPU sampler's order (value descending, id ascending).
+// With a split scratch (topk_scratch_bytes), GPUs given few rows split each row over blocks
+// (shaders/topk_split.comp, ~10 dispatches) instead of one workgroup per row.
 struct TopkArgs {
   Tensor logits;  // (rows, V) f32
   Tensor ids;     // (rows, K) u32, 1 <= K <= V
   Tensor values;  // (rows, K) f32
+  SamplingSplit split = {};
 };
+
+// topk's scratch, like sampling_scratch_bytes / _forced (a 1 KB histogram per block).
+uint64_t topk_scratch_bytes(const Context& ctx, uint64_t max_rows, uint64_t V);
+uint64_t topk_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block);
 
 // Mirrors `Params p` in the shader.
 struct SamplingPush {

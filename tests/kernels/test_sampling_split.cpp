@@ -210,6 +210,7 @@ TEST_F(SamplingSplitTest, AutomaticChoiceAndScratchChecks) {
   const size_t V = 152064;
   const uint64_t bytes = kernels::sampling_scratch_bytes(ctx(), 1, V);
   EXPECT_EQ(bytes == 0, cpu);  // CPU devices keep one workgroup per row
+  EXPECT_EQ(kernels::topk_scratch_bytes(ctx(), 1, V) == 0, cpu);
   EXPECT_GE(kernels::sampling_scratch_bytes(ctx(), 100000, V),
             kernels::sampling_scratch_bytes(ctx(), 100, V));
   Buffer bl = make_buffer(V * 2);
