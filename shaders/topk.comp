@@ -10,7 +10,8 @@
 //   contiguous slice of ids, counts its entries > T and == T, a scan over invocations gives each
 //   its output offset, and ties are taken lowest id first, exactly like the CPU order.
 // grid: rows workgroups over (x, y) (grid_1d); one workgroup per row. Barriers: a few per pass,
-//   none per element, so the cost is ~5 reads of the row.
+//   none per element, so the cost is ~5 reads of the row. GPUs given few rows use
+//   topk_split.comp (the same select over many workgroups) instead.
 // spec: 0 = WG (<= 1024).   push: rows, V, K (1 <= K <= V).
 #extension GL_GOOGLE_include_directive : require
 
