@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "harness.hpp"
@@ -282,41 +283,67 @@ void bench_sampling(Env& e, uint64_t rows) {
   Vec l = e.normal(n, 3.0f);
   Buffer bl = e.up(l), bp = e.zeros(n);
   Buffer bi = Buffer::create(e.ctx, Lifetime::Activations, rows * 4, MemoryUsage::Device, "ids");
-  if (e.h.selected("argmax", "row")) {
-    kernels::ArgmaxArgs a{f32(bl, {rows, kV}), Tensor::of(bi, {rows}, DType::U32)};
-    e.run([&](Recorder& r) { kernels::argmax(e.ctx, r, a); });
-    std::vector<uint32_t> got(rows);
-    e.ctx.staging().download(bi, std::span<uint32_t>(got));
-    bool ok = true;
-    for (size_t r = 0; r < rows; ++r) {
-      ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
+  // "row": one workgroup per row (sampling.comp, CPU devices' path); "split": each row over
+  // V / 4096 workgroups (sampling_split.comp, GPUs' path for few rows), forced so both are timed
+  // on every device.
+  const uint32_t block = 4096;
+  Buffer bs = Buffer::create(e.ctx, Lifetime::Activations,
+                             kernels::sampling_scratch_bytes_forced(rows, kV, block),
+                             MemoryUsage::Device, "partials");
+  for (const char* variant : {"row", "split"}) {
+    const bool split = std::string_view(variant) == "split";
+    const kernels::SamplingSplit sp =
+        split ? kernels::SamplingSplit{Tensor::of(bs, {bs.size() / 4}, DType::U32), block}
+              : kernels::SamplingSplit{};
+    if (e.h.selected("argmax", variant)) {
+      kernels::ArgmaxArgs a{f32(bl, {rows, kV}), Tensor::of(bi, {rows}, DType::U32), sp};
+      e.ctx.staging().upload(bi, std::span<const uint32_t>(std::vector<uint32_t>(rows, ~0u)));
+      e.run([&](Recorder& r) { kernels::argmax(e.ctx, r, a); });
+      std::vector<uint32_t> got(rows);
+      e.ctx.staging().download(bi, std::span<uint32_t>(got));
+      bool ok = true;
+      for (size_t r = 0; r < rows; ++r) {
+        ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
+      }
+      add(
+          e, "argmax", variant, "f32", {{"rows", rows}, {"V", kV}},
+          [&](Recorder& r) { kernels::argmax(e.ctx, r, a); }, 4.0 * dbl(n), 0,
+          ok ? "verified exact" : "VERIFICATION FAILED: wrong index");
     }
-    add(
-        e, "argmax", "row", "f32", {{"rows", rows}, {"V", kV}},
-        [&](Recorder& r) { kernels::argmax(e.ctx, r, a); }, 4.0 * dbl(n), 0,
-        ok ? "verified exact" : "VERIFICATION FAILED: wrong index");
-  }
-  if (e.h.selected("softmax", "row")) {
-    kernels::SoftmaxArgs a{f32(bl, {rows, kV}), f32(bp, {rows, kV}), 0.8f};
-    e.run([&](Recorder& r) { kernels::softmax(e.ctx, r, a); });
-    Vec want(n), scaled(kV);
-    for (size_t r = 0; r < rows; ++r) {
-      for (size_t i = 0; i < kV; ++i) scaled[i] = l[r * kV + i] / 0.8f;
-      ref::softmax(scaled, std::span(want).subspan(r * kV, kV));
+    if (e.h.selected("softmax", variant)) {
+      kernels::SoftmaxArgs a{f32(bl, {rows, kV}), f32(bp, {rows, kV}), 0.8f, sp};
+      e.ctx.staging().upload(bp, std::span<const float>(Vec(n, 0.0f)));
+      e.run([&](Recorder& r) { kernels::softmax(e.ctx, r, a); });
+      Vec want(n), scaled(kV);
+      for (size_t r = 0; r < rows; ++r) {
+        for (size_t i = 0; i < kV; ++i) scaled[i] = l[r * kV + i] / 0.8f;
+        ref::softmax(scaled, std::span(want).subspan(r * kV, kV));
+      }
+      const std::string note = verdict(test::nmse(want, e.down(bp, n)), 1e-10);
+      // Three passes read the row (max, sum, write), one writes it ("split": two reads, a write).
+      add(
+          e, "softmax", variant, "f32", {{"rows", rows}, {"V", kV}},
+          [&](Recorder& r) { kernels::softmax(e.ctx, r, a); }, (split ? 12.0 : 16.0) * dbl(n), 0,
+          note);
     }
-    const std::string note = verdict(test::nmse(want, e.down(bp, n)), 1e-10);
-    // Three passes read the row (max, sum, write), one writes it.
-    add(
-        e, "softmax", "row", "f32", {{"rows", rows}, {"V", kV}},
-        [&](Recorder& r) { kernels::softmax(e.ctx, r, a); }, 16.0 * dbl(n), 0, note);
   }
-  if (e.h.selected("topk", "row")) {
+  // topk likewise: "split" = topk_split.comp (per-block histograms, ~10 dispatches).
+  Buffer bts = Buffer::create(e.ctx, Lifetime::Activations,
+                              kernels::topk_scratch_bytes_forced(rows, kV, block),
+                              MemoryUsage::Device, "topk partials");
+  for (const char* variant : {"row", "split"}) {
+    if (!e.h.selected("topk", variant)) continue;
     constexpr uint32_t kK = 104;  // the sampler's default: top_k 40 + 64 penalized ids
     Buffer bv = e.zeros(rows * kK);
     Buffer bk = Buffer::create(e.ctx, Lifetime::Activations, rows * kK * 4, MemoryUsage::Device,
                                "topk ids");
+    const bool split = std::string_view(variant) == "split";
     kernels::TopkArgs a{f32(bl, {rows, kV}), Tensor::of(bk, {rows, kK}, DType::U32),
-                        f32(bv, {rows, kK})};
+                        f32(bv, {rows, kK}),
+                        split ? kernels::SamplingSplit{
+                                    Tensor::of(bts, {bts.size() / 4}, DType::U32), block}
+                              : kernels::SamplingSplit{}};
+    e.ctx.staging().upload(bk, std::span<const uint32_t>(std::vector<uint32_t>(rows * kK, ~0u)));
     e.run([&](Recorder& r) { kernels::topk(e.ctx, r, a); });
     std::vector<uint32_t> got(rows * kK);
     e.ctx.staging().download(bk, std::span<uint32_t>(got));
@@ -328,7 +355,7 @@ void bench_sampling(Env& e, uint64_t rows) {
     }
     // Five passes read the row (4 radix passes + compaction's count and write walks ~ 6).
     add(
-        e, "topk", "row", "f32", {{"rows", rows}, {"V", kV}, {"K", kK}},
+        e, "topk", variant, "f32", {{"rows", rows}, {"V", kV}, {"K", kK}},
         [&](Recorder& r) { kernels::topk(e.ctx, r, a); }, 24.0 * dbl(n), 0,
         ok ? "verified exact set" : "VERIFICATION FAILED: wrong ids");
   }

@@ -97,6 +97,9 @@ class Session {
   StateStore state_;
   Scratch scratch_;
   Buffer argmax_;  // (1) u32, readback
+  // Per-block partials of the split argmax / nll / topk (kernels::SamplingSplit); empty where the
+  // device never splits (CPU devices). Reused by every submit: submit() waits for the previous one.
+  Buffer sample_scratch_;
   Buffer topk_;    // (k) u32 ids then (k) f32 logits, readback; grown on demand
   uint32_t topk_cap_ = 0;
   Buffer nll_;  // (logits_rows) u32 targets in, f32 nll out; host-visible, made on first use

@@ -9,7 +9,8 @@
 //                     log-likelihood of the next token, so perplexity reads back one float per
 //                     position instead of V (NaN logits propagate: a broken model is not hidden)
 // grid: rows workgroups over (x, y) (grid_1d); one workgroup per row, invocations stride over V,
-//   then a subgroup + shared-memory reduction (common/reduce.glsl).
+//   then a subgroup + shared-memory reduction (common/reduce.glsl). CPU devices and many rows;
+//   GPUs given few rows use sampling_split.comp (a row over many workgroups) instead.
 // spec: 0 = WG, 1 = MODE.   push: rows, V, inv_temp (1 / temperature, MODE 1).
 #extension GL_GOOGLE_include_directive : require
 

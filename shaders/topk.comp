@@ -10,7 +10,8 @@
 //   contiguous slice of ids, counts its entries > T and == T, a scan over invocations gives each
 //   its output offset, and ties are taken lowest id first, exactly like the CPU order.
 // grid: rows workgroups over (x, y) (grid_1d); one workgroup per row. Barriers: a few per pass,
-//   none per element, so the cost is ~5 reads of the row.
+//   none per element, so the cost is ~5 reads of the row. GPUs given few rows use
+//   topk_split.comp (the same select over many workgroups) instead.
 // spec: 0 = WG (<= 1024).   push: rows, V, K (1 <= K <= V).
 #extension GL_GOOGLE_include_directive : require
 
@@ -32,14 +33,7 @@ shared uint hist[256];
 shared uint s_prefix, s_mask, s_need;
 shared uint s_gt[1024], s_eq[1024];  // per-invocation counts, then their exclusive prefix sums
 
-// Order-preserving map float -> uint (larger float, larger key); NaN -> 0, below -inf's key;
-// -0 maps like +0 because they compare equal (ties are then broken by id, as on the CPU).
-uint key_of(float f) {
-  if (isnan(f)) return 0u;
-  uint b = floatBitsToUint(f);
-  if (b == 0x80000000u) b = 0u;
-  return (b & 0x80000000u) != 0u ? ~b : (b | 0x80000000u);
-}
+#include "common/float_key.glsl"
 
 void main() {
   const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
