@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "support/half.hpp"
 #include "support/compare.hpp"
+#include "reference/ops.hpp"
 #include "support/gpu_env.hpp"
 #include "vkr/staging.hpp"
 #include "vkr/tensor.hpp"
@@ -44,6 +46,16 @@ inline void expect_close(std::span<const float> ref, std::span<const float> got,
                          double rtol, const std::string& what) {
   EXPECT_TRUE(all_close(ref, got, atol, rtol, what));
   std::printf("[nmse] %-48s %.3g\n", what.c_str(), nmse(ref, got));
+}
+
+// ref::argmax with NaN skipped (the reference assumes NaN-free input): what the GPU argmax
+// computes (NaN never wins; a row of only NaN / -inf gives 0).
+inline uint32_t ref_argmax_skip_nan(std::span<const float> row) {
+  std::vector<float> clean(row.begin(), row.end());
+  for (float& v : clean) {
+    if (std::isnan(v)) v = -std::numeric_limits<float>::infinity();
+  }
+  return static_cast<uint32_t>(ref::argmax(clean));
 }
 
 }  // namespace vkr::test

@@ -36,15 +36,6 @@ class SamplingTest : public test::GpuTest {
   }
 };
 
-// ref::argmax with NaN skipped (the reference assumes NaN-free input).
-uint32_t ref_argmax(std::span<const float> row) {
-  std::vector<float> clean(row.begin(), row.end());
-  for (float& v : clean) {
-    if (std::isnan(v)) v = -kInf;
-  }
-  return static_cast<uint32_t>(ref::argmax(clean));
-}
-
 TEST_F(SamplingTest, ArgmaxRandomRowsWithTies) {
   uint32_t seed = 1600;
   for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}}) {
@@ -60,7 +51,7 @@ TEST_F(SamplingTest, ArgmaxRandomRowsWithTies) {
       }
       auto got = gpu_argmax(logits, rows);
       for (size_t r = 0; r < rows; ++r) {
-        EXPECT_EQ(got[r], ref_argmax(std::span(logits).subspan(r * V, V)))
+        EXPECT_EQ(got[r], test::ref_argmax_skip_nan(std::span(logits).subspan(r * V, V)))
             << "V=" << V << " row " << r;
       }
     }

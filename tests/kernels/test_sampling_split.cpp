@@ -65,15 +65,6 @@ class SamplingSplitTest : public test::GpuTest {
   }
 };
 
-// ref::argmax with NaN skipped (the reference assumes NaN-free input).
-uint32_t ref_argmax(std::span<const float> row) {
-  std::vector<float> clean(row.begin(), row.end());
-  for (float& v : clean) {
-    if (std::isnan(v)) v = -kInf;
-  }
-  return static_cast<uint32_t>(ref::argmax(clean));
-}
-
 TEST_F(SamplingSplitTest, ArgmaxTiesAcrossBlocksMatchOneWorkgroup) {
   uint32_t seed = 2600;
   for (size_t V : kVs) {
@@ -92,7 +83,7 @@ TEST_F(SamplingSplitTest, ArgmaxTiesAcrossBlocksMatchOneWorkgroup) {
       check_argmax(logits, rows, block, fmt::format("V={}", V));
       const auto got = gpu_argmax(logits, rows, block);
       for (size_t r = 0; r < rows; ++r) {
-        EXPECT_EQ(got[r], ref_argmax(std::span(logits).subspan(r * V, V)))
+        EXPECT_EQ(got[r], test::ref_argmax_skip_nan(std::span(logits).subspan(r * V, V)))
             << "V=" << V << " block=" << block << " row " << r;
       }
     }
