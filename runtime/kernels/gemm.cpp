@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <bit>
 #include <optional>
 
 #include "kernels/gemm_selfcheck.hpp"
@@ -26,18 +27,12 @@ struct TileConfig {
   }
 };
 
-uint32_t pow2_ceil(uint64_t v) {
-  uint32_t p = 1;
-  while (p < v) p *= 2;
-  return p;
-}
-
 TileConfig pick_tiles(const Capabilities& caps, uint64_t tokens, uint32_t nw, bool direct) {
   if (direct) {
     // 8 x 8 register blocks: each invocation loads 8 + 4 words per 8 halves of K for 512 FMAs
     // (llvmpipe pays per loaded component, shared memory included). 8 invocations along the
     // outputs; along the tokens only as many as T needs (short prompts: little padding work).
-    const uint32_t gm = std::min<uint32_t>(8, pow2_ceil((tokens + 7) / 8));
+    const auto gm = static_cast<uint32_t>(std::min<uint64_t>(8, std::bit_ceil((tokens + 7) / 8)));
     return {gm * 8, 64, 16, 8, 8, true};
   }
   // GPUs: 128 x 64 tiles with 8 x 4 register blocks (256 invocations, 32 FMAs per 12 shared
@@ -147,7 +142,7 @@ std::vector<CoopMatConfig> coopmat_ladder(const Capabilities& caps, Epilogue epi
 std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint64_t T, uint64_t N,
                                                  Epilogue epilogue) {
   // Tiles taller than the prompt (rounded up to a power of two >= 16) only add padding.
-  const uint64_t tall = std::max<uint64_t>(16, pow2_ceil(std::min<uint64_t>(T, 256)));
+  const uint64_t tall = std::max<uint64_t>(16, std::bit_ceil(std::min<uint64_t>(T, 256)));
   const auto ladder = coopmat_ladder(caps, epilogue);
   std::optional<CoopMatConfig> best;
   for (const CoopMatConfig& c : ladder) {
@@ -211,11 +206,9 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
     // The tensor-core pipelines this call needs must have passed their first-use self-check
     // (gemm_selfcheck.hpp: no CI machine can run them); otherwise take the portable path.
     bool need[2] = {false, false};
-    detail::for_each_window(d, window_plan(coop->bm(), coop->bn()),
-                            [&](const detail::Window& win) {
-                              need[vector_loads(detail::bind_window(caps, args, d, win).push)] =
-                                  true;
-                            });
+    detail::for_each_window(d, window_plan(coop->bm(), coop->bn()), [&](const detail::Window& win) {
+      need[vector_loads(detail::bind_window(caps, args, d, win).push)] = true;
+    });
     for (int v = 0; v < 2; ++v) {
       if (coop && need[v] &&
           !coopmat_pipeline_verified(ctx, *coop, args.epilogue, d.bias, v == 1)) {

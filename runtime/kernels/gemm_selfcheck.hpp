@@ -1,6 +1,11 @@
 // gemm_selfcheck.hpp: first-use verification of the tensor-core GEMM pipelines on this device.
 #pragma once
 
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
 #include "kernels/gemm.hpp"
 
 namespace vkr::kernels {
@@ -18,9 +23,25 @@ bool coopmat_pipeline_verified(Context& ctx, const CoopMatConfig& c, Epilogue ep
 // The Context::self_check key of one coopmat pipeline (tests read or preset verdicts with it).
 std::string coopmat_check_key(const CoopMatConfig& c, Epilogue epilogue, bool bias, bool vec);
 
-// The check itself on any path: T = bm + 3, N = bn + 5, K = 2 bk + (vec ? 8 : 3) of `coop`'s
-// tiling (default CoopMatConfig when null), values m/64; "" when y is right, else the first bad
-// element. Tests run it on the portable paths to prove the problem and its reference.
+// The check's problem: T = bm + 3, N = bn + 5, K = 2 bk + (vec ? 8 : 3) of a tiling (default
+// CoopMatConfig when null), values m/64, and its expected output with a per-element tolerance.
+struct GemmCheck {
+  uint64_t T = 0, N = 0, K = 0;
+  Epilogue epilogue = Epilogue::None;
+  bool bias = false;
+  std::vector<float> x, b, y0;    // y0: the residual (else poison) y starts from
+  std::vector<uint16_t> w, w_up;  // f16 bits (w_up: SwiGLU only)
+  std::vector<double> want, tol;  // (T, N)
+  // "" when every y is within tol of want, else the first bad element.
+  std::string compare(std::span<const float> y) const;
+};
+GemmCheck make_gemm_check(const CoopMatConfig* coop, Epilogue epilogue, bool bias, bool vec);
+
+// Runs the check's problem through gemm() on `path` (with `coop`'s tiling on CoopMatNV); returns y.
+std::vector<float> run_gemm_check(Context& ctx, GemmPath path, const CoopMatConfig* coop,
+                                  const GemmCheck& check);
+
+// make + run + compare. Tests run it on the portable paths to prove the problem and its reference.
 std::string gemm_check_problem(Context& ctx, GemmPath path, const CoopMatConfig* coop,
                                Epilogue epilogue, bool bias, bool vec);
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 
 #include "kernels/gemv.hpp"
 #include "vkr/context.hpp"
@@ -27,17 +28,11 @@ struct QTiles {
   uint32_t shared_bytes(uint32_t nw) const { return (32 * bm + nw * 32 * bn) * 4; }
 };
 
-uint32_t pow2_ceil(uint64_t v) {
-  uint32_t p = 1;
-  while (p < v) p *= 2;
-  return p;
-}
-
 QTiles pick_q_tiles(const Capabilities& caps, uint64_t tokens, uint32_t nw, bool direct) {
   if (direct) {
     // CPU devices: 8 tokens x 4 rows per invocation, so each decoded unit (the ALU-heavy part)
     // serves 8 tokens; 8 invocations along the outputs, along the tokens only as many as T needs.
-    const uint32_t gm = std::min<uint32_t>(8, pow2_ceil((tokens + 7) / 8));
+    const auto gm = static_cast<uint32_t>(std::min<uint64_t>(8, std::bit_ceil((tokens + 7) / 8)));
     return {gm * 8, 32, 8, 4};
   }
   // GPUs: gemm.comp's tiles with BK = 32 (one decoded unit per row and step).

@@ -3,6 +3,7 @@
 #include "kernels/wkv_chunkpar.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
@@ -26,11 +27,8 @@ uint32_t output_shared_bytes(uint32_t S, uint32_t l, uint32_t ks, uint32_t seg) 
   return 4 * (3 * l * kp + (l + 1) * kp + seg * ks + ks * S + l * l + S);
 }
 
-uint32_t largest_pow2_at_most(uint32_t x) {
-  uint32_t p = 1;
-  while (p * 2 <= x) p *= 2;
-  return p;
-}
+// Largest power of two <= x (1 for 0).
+uint32_t largest_pow2_at_most(uint32_t x) { return std::bit_floor(std::max(x, 1u)); }
 
 constexpr uint64_t kScratchCap = uint64_t{256} << 20;  // bytes; see wkv_chunkpar_scratch_bytes
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <limits>
 
 #include "kernels/gemm.hpp"
 #include "kernels/gemm_selfcheck.hpp"
@@ -298,6 +299,23 @@ TEST_F(GemmSelfCheckTest, ProblemPassesOnPortablePaths) {
         }
       }
     }
+  }
+}
+
+// ... and must reject a wrong one: its expected values pass, one element off by the grid step
+// (1/64, far below what an indexing or staging bug gives), a NaN or a short output does not.
+TEST(GemmSelfCheck, CompareRejectsWrongOutputs) {
+  for (Epilogue e : {Epilogue::None, Epilogue::Residual, Epilogue::SwiGlu}) {
+    const auto check = kernels::make_gemm_check(nullptr, e, e != Epilogue::SwiGlu, true);
+    std::vector<float> y(check.want.begin(), check.want.end());
+    EXPECT_EQ(check.compare(y), "") << "epilogue " << static_cast<int>(e);
+    const size_t i = y.size() / 2 + 3;
+    y[i] += 1.0f / 64.0f;
+    EXPECT_NE(check.compare(y).find("y["), std::string::npos) << "epilogue " << static_cast<int>(e);
+    y[i] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_NE(check.compare(y), "");
+    y.pop_back();
+    EXPECT_NE(check.compare(y), "");
   }
 }
 

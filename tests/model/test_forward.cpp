@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "model.hpp"
+#include "reference/ops.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
 #include "support/compare.hpp"
@@ -288,11 +289,8 @@ TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
   ASSERT_EQ(nll.size(), n);
   std::vector<float> want(n);
   for (size_t t = 0; t < n; ++t) {
-    const float* row = logits.data() + t * V;
-    double mx = row[0], sum = 0;
-    for (size_t i = 1; i < V; ++i) mx = std::max<double>(mx, row[i]);
-    for (size_t i = 0; i < V; ++i) sum += std::exp(row[i] - mx);
-    want[t] = static_cast<float>(std::log(sum) + mx - row[tokens[t + 1]]);
+    want[t] = static_cast<float>(
+        ref::nll(std::span<const float>(logits).subspan(t * V, V), tokens[t + 1]));
   }
   EXPECT_TRUE(all_close(want, nll, 1e-4, 1e-5, "nll"));
   const int32_t next[] = {tokens[n]};  // same state afterwards

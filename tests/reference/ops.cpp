@@ -270,6 +270,15 @@ void softmax(std::span<const float> in, std::span<float> out) {
   for (Index i = 0; i < in.size(); ++i) out[i] = static_cast<float>(std::exp(in[i] - mx) / sum);
 }
 
+double nll(std::span<const float> in, size_t target) {
+  require(!in.empty() && target < in.size(), ErrorCode::InvalidArgument,
+          "nll: target {} outside {} logits", target, in.size());
+  double mx = in[0], sum = 0;
+  for (float v : in) mx = std::max<double>(mx, v);
+  for (float v : in) sum += std::exp(v - mx);
+  return std::log(sum) + mx - in[target];
+}
+
 int argmax(std::span<const float> in) {
   require(!in.empty(), ErrorCode::InvalidArgument, "argmax: empty input");
   Index best = 0;

@@ -83,4 +83,8 @@ void softmax(std::span<const float> in, std::span<float> out);
 // Index of the largest element (the first one on ties); in must be non-empty.
 int argmax(std::span<const float> in);
 
+// Negative log-likelihood of `target` under the logits `in` (log-sum-exp with the max subtracted,
+// in double): log(sum_i exp(in_i - m)) + m - in[target]. in non-empty, target < in.size().
+double nll(std::span<const float> in, size_t target);
+
 }  // namespace vkr::ref
