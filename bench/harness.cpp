@@ -134,7 +134,18 @@ static void probe_bandwidth(Harness& h, bool quick, Peaks& peaks) {
   t = h.time([&](Recorder& rec) {
     rec.dispatch(read_k, {a.range(), sink.range()}, n, grid_1d(groups, ctx.caps()));
   });
-  peaks.read_gbps = static_cast<double>(bytes) / (t.median_us * 1e3);
+  peaks.read_storage_gbps = static_cast<double>(bytes) / (t.median_us * 1e3);
+
+  const uint64_t texels = std::min<uint64_t>(n, ctx.caps().max_texel_buffer_elements);
+  const Kernel& tex_k =
+      ctx.pipelines().get({ShaderId::bw_probe_tex, 2, 4, 0b01}, {kWg, kUnroll});
+  const uint32_t nt = static_cast<uint32_t>(texels);
+  t = h.time([&](Recorder& rec) {
+    rec.dispatch(tex_k, {a.range(0, texels * kTexelBytes), sink.range()}, nt,
+                 grid_1d(groups, ctx.caps()));
+  });
+  peaks.read_texel_gbps = static_cast<double>(texels * kTexelBytes) / (t.median_us * 1e3);
+  peaks.read_gbps = std::max(peaks.read_storage_gbps, peaks.read_texel_gbps);
 }
 
 // FMA throughput: fma_probe with enough work to run >= ~5 ms (grown until it does).
@@ -246,13 +257,16 @@ std::vector<Row> run_kernel_benchmarks(Context& ctx, const Options& options) {
   if (!options.json) {
     fmt::print("device: {} ({})\n", ctx.caps().device_name, ctx.caps().driver_info);
     fmt::print(
-        "peaks:  copy {:.2f} GB/s, read {:.2f} GB/s, fma f32 {:.1f} GFLOP/s, fma f16 {:.1f} "
-        "GFLOP/s{}\n\n",
-        p.copy_gbps, p.read_gbps, p.fma_f32_gflops, p.fma_f16_gflops,
+        "peaks:  copy {:.2f} GB/s, read {:.2f} GB/s (storage {:.2f}, texel {:.2f}), fma f32 "
+        "{:.1f} GFLOP/s, fma f16 {:.1f} GFLOP/s{}\n\n",
+        p.copy_gbps, p.read_gbps, p.read_storage_gbps, p.read_texel_gbps, p.fma_f32_gflops,
+        p.fma_f16_gflops,
                p.coopmat_gflops ? fmt::format(", coopmat {:.1f} GFLOP/s", p.coopmat_gflops) : "");
   } else {
     nlohmann::json j = {{"kernel", "peaks"}, {"device", ctx.caps().device_name},
                         {"copy_gbps", p.copy_gbps}, {"read_gbps", p.read_gbps},
+                        {"read_storage_gbps", p.read_storage_gbps},
+                        {"read_texel_gbps", p.read_texel_gbps},
                         {"fma_f32_gflops", p.fma_f32_gflops},
                         {"fma_f16_gflops", p.fma_f16_gflops}, {"coopmat_gflops", p.coopmat_gflops}};
     fmt::print("{}\n", j.dump());

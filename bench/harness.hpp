@@ -31,8 +31,10 @@ struct Timing {
 struct Peaks {
   double copy_gbps = 0;        // copy bandwidth, read + write bytes: the better of vkCmdCopyBuffer
                                // and a shader copy (bw_probe.comp)
-  double read_gbps = 0;        // read-only bandwidth (bw_probe.comp MODE 1): the ceiling of
-                               // read-dominated kernels (gemv)
+  double read_gbps = 0;        // read-only bandwidth: the better of storage-buffer loads
+                               // (bw_probe.comp MODE 1) and texel fetches (bw_probe_tex.comp,
+                               // how CPU-device variants read): the ceiling of gemv-like kernels
+  double read_storage_gbps = 0, read_texel_gbps = 0;  // the two probes behind read_gbps
   double fma_f32_gflops = 0;   // shader FMA throughput, f32
   double fma_f16_gflops = 0;   // shader FMA throughput, f16 arithmetic (0 if no shaderFloat16)
   double coopmat_gflops = 0;   // cooperative-matrix throughput (0 if none)

@@ -22,8 +22,9 @@ Buffer Buffer::create(Context& ctx, Lifetime lifetime, VkDeviceSize size, Memory
   }
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   info.size = (size + 3) / 4 * 4;
-  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-               VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  // Texel usage: any buffer may be bound to a kernel's texel binding (KernelDesc::texel_mask).
+  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   const auto& vk = ctx.vk();
   VkBuffer handle = VK_NULL_HANDLE;
@@ -41,12 +42,14 @@ Buffer Buffer::create(Context& ctx, Lifetime lifetime, VkDeviceSize size, Memory
   if (usage == MemoryUsage::Device && !ctx.options().map_device_memory) b.alloc_.mapped = nullptr;
   check_vk(vk.vkBindBufferMemory(ctx.device(), handle, b.alloc_.memory, b.alloc_.offset),
            "vkBindBufferMemory");
+  ctx.track_buffer(handle, true);
   return b;
 }
 
 Buffer::~Buffer() { release(); }
 
 void Buffer::release() noexcept {
+  if (ctx_ && buffer_) ctx_->track_buffer(buffer_.get(), false);
   buffer_.reset();  // the VkBuffer goes before its memory range is handed back
   if (arena_) arena_->release(alloc_);
   arena_ = nullptr;

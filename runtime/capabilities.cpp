@@ -118,6 +118,8 @@ static void query_properties(const InstanceFns& fns, VkPhysicalDevice pd, Capabi
   c.max_buffer_size = m4.maxBufferSize ? m4.maxBufferSize : p11.maxMemoryAllocationSize;
   c.min_storage_buffer_offset_alignment = l.minStorageBufferOffsetAlignment;
   c.non_coherent_atom_size = l.nonCoherentAtomSize;
+  c.min_texel_buffer_offset_alignment = l.minTexelBufferOffsetAlignment;
+  c.max_texel_buffer_elements = l.maxTexelBufferElements;
   c.timestamp_period_ns = l.timestampPeriod;
   c.timestamps = l.timestampComputeAndGraphics;
 }

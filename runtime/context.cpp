@@ -156,6 +156,20 @@ void Context::set_self_check(const std::string& key, bool ok) {
   self_checks_[key] = ok;
 }
 
+bool Context::texel_usable(VkBuffer buffer) const {
+  std::lock_guard lock(buffers_mutex_);
+  return buffers_.count(buffer) != 0;
+}
+
+void Context::track_buffer(VkBuffer buffer, bool alive) {
+  std::lock_guard lock(buffers_mutex_);
+  if (alive) {
+    buffers_.insert(buffer);
+  } else {
+    buffers_.erase(buffer);
+  }
+}
+
 std::vector<std::string> Context::take_validation_messages() {
   std::lock_guard lock(validation_mutex_);
   return std::exchange(validation_messages_, {});

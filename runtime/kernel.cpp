@@ -111,6 +111,9 @@ const Kernel& PipelineCache::get(const KernelDesc& desc, std::initializer_list<u
               desc.push_bytes % 4 == 0,
           ErrorCode::InvalidArgument, "kernel {}: {} bindings / {} push bytes out of range",
           shader_code(desc.shader).name, desc.bindings, desc.push_bytes);
+  require((desc.texel_mask >> desc.bindings) == 0, ErrorCode::InvalidArgument,
+          "kernel {}: texel mask {:#x} names bindings past its {}", shader_code(desc.shader).name,
+          desc.texel_mask, desc.bindings);
   KernelKey key{desc.shader, {}, static_cast<uint32_t>(spec.size())};
   std::copy(spec.begin(), spec.end(), key.spec.begin());
 
@@ -128,7 +131,10 @@ const Kernel& PipelineCache::get(const KernelDesc& desc, std::initializer_list<u
 
   std::array<VkDescriptorSetLayoutBinding, kMaxBindings> bindings{};
   for (uint32_t i = 0; i < desc.bindings; ++i) {
-    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    const bool texel = (desc.texel_mask >> i) & 1u;
+    bindings[i] = {i,
+                   texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                   1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   }
   VkDescriptorSetLayoutCreateInfo sl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   if (ctx_.caps().push_descriptors) {

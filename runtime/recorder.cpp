@@ -78,6 +78,8 @@ void Recorder::reset() {
   for (auto& p : set_pools_) ctx_.vk().vkResetDescriptorPool(ctx_.device(), p.get(), 0);
   if (!set_pools_.empty()) set_pools_.resize(1);
   sets_in_pool_ = 0;
+  view_index_.clear();
+  views_.clear();
   recording_ = false;
   dispatches_ = commands_ = 0;
 }
@@ -85,11 +87,13 @@ void Recorder::reset() {
 VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
   const auto& vk = ctx_.vk();
   if (set_pools_.empty() || sets_in_pool_ == kSetsPerPool) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
+    const VkDescriptorPoolSize sizes[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, kSetsPerPool * kMaxBindings}};
     VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     pi.maxSets = kSetsPerPool;
-    pi.poolSizeCount = 1;
-    pi.pPoolSizes = &size;
+    pi.poolSizeCount = 2;
+    pi.pPoolSizes = sizes;
     VkDescriptorPool pool = VK_NULL_HANDLE;
     check_vk(vk.vkCreateDescriptorPool(ctx_.device(), &pi, nullptr, &pool),
              "vkCreateDescriptorPool");
@@ -106,6 +110,23 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
   return set;
 }
 
+VkBufferView Recorder::texel_view(const BufferRange& r) {
+  const VkDeviceSize size = r.size / kTexelBytes * kTexelBytes;
+  const auto key = std::make_tuple(r.buffer, r.offset, size);
+  if (auto it = view_index_.find(key); it != view_index_.end()) return it->second;
+  const auto& vk = ctx_.vk();
+  VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  ci.buffer = r.buffer;
+  ci.format = VK_FORMAT_R32G32B32A32_UINT;
+  ci.offset = r.offset;
+  ci.range = size;
+  VkBufferView view = VK_NULL_HANDLE;
+  check_vk(vk.vkCreateBufferView(ctx_.device(), &ci, nullptr, &view), "vkCreateBufferView");
+  views_.emplace_back(ctx_.device(), view, vk.vkDestroyBufferView);
+  view_index_.emplace(key, view);
+  return view;
+}
+
 static void check_dispatch(const Context& ctx, const Kernel& k,
                            std::span<const BufferRange> bindings, size_t push_bytes, Grid g) {
   const auto& caps = ctx.caps();
@@ -120,6 +141,20 @@ static void check_dispatch(const Context& ctx, const Kernel& k,
     const auto& b = bindings[i];
     require(b.buffer != VK_NULL_HANDLE && b.size > 0, ErrorCode::ShapeMismatch,
             "kernel {}: binding {} is empty", name, i);
+    if ((k.desc().texel_mask >> i) & 1u) {
+      const uint64_t texels = b.size / kTexelBytes;
+      require(texels > 0 && texels <= caps.max_texel_buffer_elements, ErrorCode::ShapeMismatch,
+              "kernel {}: texel binding {} spans {} bytes = {} texels, the device takes 1 to "
+              "maxTexelBufferElements ({})",
+              name, i, b.size, texels, caps.max_texel_buffer_elements);
+      require(caps.min_texel_buffer_offset_alignment > 0 &&
+                  b.offset % caps.min_texel_buffer_offset_alignment == 0,
+              ErrorCode::ShapeMismatch,
+              "kernel {}: texel binding {} offset {} is not a multiple of "
+              "minTexelBufferOffsetAlignment ({})",
+              name, i, b.offset, caps.min_texel_buffer_offset_alignment);
+      continue;
+    }
     require(b.size <= caps.max_storage_buffer_range, ErrorCode::ShapeMismatch,
             "kernel {}: binding {} spans {} bytes, more than the device's "
             "maxStorageBufferRange ({} bytes); bind it in windows",
@@ -143,12 +178,19 @@ void Recorder::dispatch(const Kernel& k, std::span<const BufferRange> bindings,
   ensure_recording();
   const auto& vk = ctx_.vk();
   std::array<VkDescriptorBufferInfo, kMaxBindings> infos{};
+  std::array<VkBufferView, kMaxBindings> views{};
   std::array<VkWriteDescriptorSet, kMaxBindings> writes{};
   for (uint32_t i = 0; i < bindings.size(); ++i) {
-    infos[i] = {bindings[i].buffer, bindings[i].offset, bindings[i].size};
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstBinding = i;
     writes[i].descriptorCount = 1;
+    if ((k.desc().texel_mask >> i) & 1u) {
+      views[i] = texel_view(bindings[i]);
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+      writes[i].pTexelBufferView = &views[i];
+      continue;
+    }
+    infos[i] = {bindings[i].buffer, bindings[i].offset, bindings[i].size};
     writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     writes[i].pBufferInfo = &infos[i];
   }

@@ -9,7 +9,13 @@ namespace vkr::kernels {
 
 namespace {
 
-KernelDesc desc_for(DType w, bool w64) {
+KernelDesc desc_for(DType w, bool w64, bool texel) {
+  if (texel) {
+    const ShaderId id = w == DType::F16    ? ShaderId::gemv_tex_f16
+                        : w == DType::BF16 ? ShaderId::gemv_tex_bf16
+                                           : ShaderId::gemv_tex_f32;
+    return {id, 6, sizeof(LinearPush), 0b111};  // x, w, wu
+  }
   if (w64) {
     const ShaderId id = w == DType::F16    ? ShaderId::gemv_w64_f16
                         : w == DType::BF16 ? ShaderId::gemv_w64_bf16
@@ -42,6 +48,10 @@ GemvConfig gemv_config(const Capabilities& caps, uint32_t tokens, Epilogue epilo
   // workgroup (no shared memory, no barrier when it is guaranteed: max_subgroups == 1).
   const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
   c.w64 = cpu && caps.int64_arith;
+  // llvmpipe: a 64 MiB read through uvec4 texel fetches ran 16-20 GB/s, through storage loads
+  // 2.5 GB/s (u64vec4: ~8). GPUs keep storage buffers (texel fetches go through the texture
+  // path there for nothing).
+  c.texel = cpu;
   c.workgroup = cpu ? sg : std::clamp(4 * sg, 64u, 256u);
   c.workgroup = std::min(c.workgroup, caps.max_workgroup_invocations);
   c.workgroup = std::max(c.workgroup / sg, 1u) * sg;  // whole subgroups
@@ -74,13 +84,29 @@ void gemv(Context& ctx, Recorder& rec, const GemvArgs& args) {
           "gemv: {} bytes of shared memory needed, device has {}", shared_bytes(cfg, tokens, nw),
           caps.max_shared_memory);
   const auto plan = detail::plan_windows("gemv", caps, args, d, kGemvMaxTokens, UINT32_MAX);
-  const KernelDesc desc = desc_for(args.w.dtype, cfg.w64);
-  const uint32_t ev = elements_per_chunk(args.w.dtype, cfg.w64), xa = cfg.w64 ? 8 : 4;
+  // Texel variant: vkr-owned buffers (texel usage) and binding offsets the texel alignment divides.
+  const bool texel_wanted = args.gemv_loads == 2 || (args.gemv_loads == 0 && cfg.texel);
+  const bool texel_ok =
+      texel_wanted && caps.min_texel_buffer_offset_alignment > 0 &&
+      detail::binding_align(caps) % caps.min_texel_buffer_offset_alignment == 0 &&
+      ctx.texel_usable(args.x.buffer) && ctx.texel_usable(args.w.buffer) &&
+      (!args.w_up.buffer || ctx.texel_usable(args.w_up.buffer));
+  const bool w64 = cfg.w64 && args.gemv_loads != 2;
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
-    // Vector loads need every row start on a chunk boundary (x: 4 or 8 floats).
-    const bool vec =
-        d.K % ev == 0 && b.push.w_off % ev == 0 && b.push.u_off % ev == 0 && b.push.x_off % xa == 0;
+    // Vector loads need every row start on a chunk boundary (x: 4 or 8 floats); the texel
+    // variant needs them on a texel (uvec4) and texel counts within the device limit.
+    const auto vec_with = [&](uint32_t ev, uint32_t xa) {
+      return d.K % ev == 0 && b.push.w_off % ev == 0 && b.push.u_off % ev == 0 &&
+             b.push.x_off % xa == 0;
+    };
+    const bool texel = texel_ok && vec_with(elements_per_chunk(args.w.dtype, false), 4) &&
+                       b.ranges[0].size / kTexelBytes <= caps.max_texel_buffer_elements &&
+                       b.ranges[1].size / kTexelBytes <= caps.max_texel_buffer_elements &&
+                       b.ranges[2].size / kTexelBytes <= caps.max_texel_buffer_elements;
+    const bool wide = w64 && !texel;
+    const bool vec = texel || vec_with(elements_per_chunk(args.w.dtype, wide), wide ? 8 : 4);
+    const KernelDesc desc = desc_for(args.w.dtype, wide, texel);
     const Kernel& k =
         ctx.pipelines().get(desc, {cfg.workgroup, cfg.rows, static_cast<uint32_t>(win.tn),
                                    static_cast<uint32_t>(args.epilogue), d.bias ? 1u : 0u,

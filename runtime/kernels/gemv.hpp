@@ -15,7 +15,8 @@ void gemv(Context& ctx, Recorder& rec, const GemvArgs& args);
 // Launch configuration (spec constants) the twin picks from ctx.caps(); exposed for bench notes.
 struct GemvConfig {
   uint32_t workgroup = 0, rows = 0, max_subgroups = 0;
-  bool w64 = false;  // gemv_w64.comp (64-bit-word loads: CPU devices with shaderInt64)
+  bool w64 = false;    // gemv_w64.comp (64-bit-word loads: CPU devices with shaderInt64)
+  bool texel = false;  // gemv_tex.comp where the shape allows (CPU devices: vectorized fetches)
 };
 GemvConfig gemv_config(const Capabilities& caps, uint32_t tokens, Epilogue epilogue);
 

@@ -70,11 +70,11 @@ Bound bind_weight_rows(const Tensor& t, uint64_t first, uint64_t count, uint64_t
   return {{t.buffer, base, (end - base + 3) / 4 * 4}, static_cast<uint32_t>(begin - base)};
 }
 
+}  // namespace
+
 uint64_t binding_align(const Capabilities& caps) {
   return std::max<uint64_t>(16, caps.min_storage_buffer_offset_alignment);
 }
-
-}  // namespace
 
 LinearDims check_linear(std::string_view kernel, const LinearArgs& a) {
   require(bound(a.x) && a.x.shape.rank() == 2 && a.x.dtype == DType::F32, ErrorCode::ShapeMismatch,

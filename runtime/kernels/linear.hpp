@@ -41,6 +41,10 @@ struct LinearArgs {
   // on any device. Shapes a layout cannot take (2: K not a whole number of groups or unaligned
   // rows; 1: Q4_K / Q5_K windows not 16-byte aligned) take the general per-unit path.
   uint32_t gemv_q_layout = 0;
+  // Float gemv weight / x reads: 0 = chosen by device (texel fetches on CPU devices), 1 = storage
+  // buffers (gemv.comp / gemv_w64.comp), 2 = texel buffers (gemv_tex.comp) where the shape allows
+  // (whole 16-byte texels: K and the row / x starts aligned, and vkr-owned buffers), else 1.
+  uint32_t gemv_loads = 0;
 };
 
 // Mirrors `Params p` in shaders/common/linear_io.glsl. Offsets are in elements of each binding,
@@ -98,6 +102,9 @@ struct WindowBinding {
   std::array<BufferRange, 6> ranges;
   LinearPush push{};
 };
+// Alignment of every binding's offset (windows start there and address from x_off / w_off ...).
+uint64_t binding_align(const Capabilities& caps);
+
 WindowBinding bind_window(const Capabilities& caps, const LinearArgs& a, const LinearDims& d,
                           const Window& w);
 

@@ -1,6 +1,7 @@
-// gemv_body.glsl: the body of gemv.comp (uvec4 = 128-bit loads) and gemv_w64.comp (u64vec4 =
-// 256-bit loads, needs shaderInt64); see gemv.comp's header for the formula, grid and constants.
-// VKR_GEMV_W64 selects the 64-bit-word loads. Include after #version and the extensions.
+// gemv_body.glsl: the body of gemv.comp (uvec4 = 128-bit loads), gemv_w64.comp (u64vec4 =
+// 256-bit loads, needs shaderInt64) and gemv_tex.comp (uvec4 texel fetches, VKR_LINEAR_TEX); see
+// gemv.comp's header for the formula, grid and constants. VKR_GEMV_W64 selects the 64-bit-word
+// loads. Include after #version and the extensions.
 #ifndef VKR_GEMV_BODY_GLSL
 #define VKR_GEMV_BODY_GLSL
 
@@ -18,7 +19,9 @@ layout(constant_id = 6) const uint MAX_SG = 32u;
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;  // weight matrices read per pass
 const uint NACC = NW * ROWS * NT;               // partial sums per invocation
 
-#ifdef VKR_GEMV_W64
+#if defined(VKR_LINEAR_TEX)
+const uint CHUNK = W_PER_VEC;
+#elif defined(VKR_GEMV_W64)
 // One load brings 4 x 64-bit words: 16 halves or 8 floats of weights. CPU implementations
 // (llvmpipe) execute every SSBO load as a per-lane, per-component scalar loop, so the cost is per
 // component: 64-bit components halve it per byte.
@@ -36,7 +39,9 @@ const uint XV = CHUNK / 4u;  // vec4s of x (and of decoded weights) per chunk
 
 // x[t][c*CHUNK, +CHUNK) as XV vec4s; `base` = element index of x[t][0] (a multiple of 8 / 4).
 void load_x(uint base, uint c, out vec4 v[XV]) {
-#ifdef VKR_GEMV_W64
+#if defined(VKR_LINEAR_TEX)
+  for (uint h = 0u; h < XV; ++h) v[h] = uintBitsToFloat(texelFetch(xt, int(base / 4u + c * XV + h)));
+#elif defined(VKR_GEMV_W64)
   for (uint h = 0u; h < XV / 2u; ++h) {
     const u64vec4 q = x8[base / 8u + c * (XV / 2u) + h];
     v[2u * h] = words_to_vec4(q.x, q.y);
@@ -48,7 +53,16 @@ void load_x(uint base, uint c, out vec4 v[XV]) {
 }
 
 // Weights [c*CHUNK, +CHUNK) of the row starting at element `base`, decoded to f32.
-#ifdef VKR_GEMV_W64
+#if defined(VKR_LINEAR_TEX)
+void load_w(uint base, uint c, out vec4 v[XV]) {
+  const uvec4 q = texelFetch(wt, int(base / CHUNK + c));
+  for (uint h = 0u; h < XV; ++h) v[h] = w_vec4(q, h);
+}
+void load_wu(uint base, uint c, out vec4 v[XV]) {
+  const uvec4 q = texelFetch(wut, int(base / CHUNK + c));
+  for (uint h = 0u; h < XV; ++h) v[h] = w_vec4(q, h);
+}
+#elif defined(VKR_GEMV_W64)
 #if defined(VKR_DTYPE_F32)
 #define DECODE_W64(q, v) v[0] = words_to_vec4(q.x, q.y); v[1] = words_to_vec4(q.z, q.w)
 #else
@@ -116,7 +130,9 @@ void main() {
         }
       }
     }
-  } else {
+  }
+#ifndef VKR_LINEAR_TEX  // the texel variant is only chosen with VEC (whole texels)
+  else {
     for (uint k = tid; k < p.K; k += gl_WorkGroupSize.x) {
       float xs[NT];
       for (uint t = 0u; t < NT; ++t) xs[t] = x[p.x_off + t * p.K + k];
@@ -130,6 +146,7 @@ void main() {
       }
     }
   }
+#endif
 
   for (uint i = 0u; i < NACC; ++i) acc[i] = subgroupAdd(acc[i]);
   if (MAX_SG == 1u) {

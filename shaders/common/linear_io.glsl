@@ -26,6 +26,14 @@ layout(push_constant) uniform Params {
   uint y_off;
 } p;
 
+#ifdef VKR_LINEAR_TEX
+// Texel variant (CPU drivers: texel fetches are vectorized, storage loads are not): x, w and wu
+// are uniform texel buffers of uvec4 words (KernelDesc::texel_mask 0b111); x4t[i] = 4 floats,
+// wt / wut[i] = 8 halves or 4 floats. Only whole-texel (vector) access exists in this variant.
+layout(set = 0, binding = 0) uniform utextureBuffer xt;
+layout(set = 0, binding = 1) uniform utextureBuffer wt;
+layout(set = 0, binding = 2) uniform utextureBuffer wut;
+#else
 // x: (T, K) f32
 layout(std430, set = 0, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, set = 0, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
@@ -35,6 +43,7 @@ layout(std430, set = 0, binding = 1) readonly buffer WBuf4 { uvec4 w4[]; };
 // wu: (nw, K) dtype, W_up for SwiGLU (else bound to w, unused)
 layout(std430, set = 0, binding = 2) readonly buffer UBuf { uint wu[]; };
 layout(std430, set = 0, binding = 2) readonly buffer UBuf4 { uvec4 wu4[]; };
+#endif
 // bias: (nw) f32 (bound to x and unused when HAS_BIAS == 0)
 layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { float bias[]; };
 // res: (T, N) f32 residual; may be the same memory as y (each invocation reads its element before
@@ -50,7 +59,9 @@ layout(std430, set = 0, binding = 5) writeonly buffer YBuf { float y[]; };
 #endif
 
 // Element `i` of a word array `buf` (a macro: GLSL cannot pass buffer arrays to functions).
-#if defined(VKR_DTYPE_F16)
+#if defined(VKR_LINEAR_TEX)
+// (no word arrays in the texel variant)
+#elif defined(VKR_DTYPE_F16)
 #define W_ELEM(buf, i) (unpackHalf2x16(buf[(i) >> 1u])[(i) & 1u])
 #elif defined(VKR_DTYPE_BF16)
 #define W_ELEM(buf, i) uintBitsToFloat(((buf[(i) >> 1u] >> (((i) & 1u) * 16u)) & 0xFFFFu) << 16u)

@@ -26,15 +26,30 @@ std::string name(const LinearShape& s) {
                      static_cast<uint32_t>(s.epilogue), s.bias);
 }
 
+// Weight / x reads: storage buffers (gemv.comp, or gemv_w64.comp on CPU devices) and texel
+// buffers (gemv_tex.comp, CPU devices' default), forced so both run on every device.
+constexpr uint32_t kStorage = 1, kTexel = 2;
+
 class GemvTest : public test::GpuTest {
  protected:
   void check(const LinearShape& s, uint32_t seed, uint64_t max_binding_bytes = 0) {
-    SCOPED_TRACE(name(s));
-    LinearCase c(ctx(), s, seed);
-    auto args = c.args();
-    args.max_binding_bytes = max_binding_bytes;
-    auto got = c.run([&](Recorder& rec) { kernels::gemv(ctx(), rec, args); });
-    EXPECT_TRUE(test::all_close(c.reference(), got, kAtol, kRtol, name(s)));
+    for (uint32_t loads : {kStorage, kTexel}) {
+      SCOPED_TRACE(fmt::format("{} loads={}", name(s), loads));
+      LinearCase c(ctx(), s, seed);
+      auto args = c.args();
+      args.max_binding_bytes = max_binding_bytes;
+      args.gemv_loads = loads;
+      size_t views = 0;
+      auto got = c.run([&](Recorder& rec) {
+        kernels::gemv(ctx(), rec, args);
+        views = rec.texel_view_count();
+      });
+      EXPECT_TRUE(test::all_close(c.reference(), got, kAtol, kRtol, name(s)));
+      // The texel variant takes every shape with whole texels (K a multiple of 8 halves / 4
+      // floats: the test's buffers start aligned); the others must take the storage path.
+      const bool whole = s.K % (s.dtype == DType::F32 ? 4 : 8) == 0;
+      EXPECT_EQ(views > 0, loads == kTexel && whole) << views << " texel views";
+    }
   }
 };
 

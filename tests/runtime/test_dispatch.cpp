@@ -2,6 +2,7 @@
 // timestamps, and interface errors caught before recording.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 
 #include <random>
@@ -120,6 +121,66 @@ TEST_F(DispatchTest, InterfaceErrorsBeforeRecording) {
   EXPECT_THROW(rec.dispatch(k, {t16.range(), t16.range()}, short_push, {1, 1, 1}), Error);
   EXPECT_THROW(rec.dispatch(k, {t16.range(), t16.range()}, push, {1u << 31, 1, 1}), Error);
   EXPECT_EQ(rec.dispatch_count(), 0u);  // nothing reached the command buffer
+}
+
+// Texel bindings (KernelDesc::texel_mask): bw_probe_tex XORs each invocation's texels (grid
+// stride) into one word. Checks the values read through a buffer view at an offset, the view
+// bookkeeping, texel_usable, and the texel-specific interface errors.
+TEST_F(DispatchTest, TexelBindingsReadWholeTexels) {
+  constexpr uint32_t kWg = 8, kUnroll = 1, kTexels = 37, kSkip = 3;  // view starts at texel 3
+  std::vector<float> words(4 * (kTexels + kSkip) + 2);  // 2 trailing words: not a whole texel
+  std::mt19937 rng(5);
+  for (auto& w : words) w = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+  Buffer src = make_buffer(words);
+  Buffer dst = make_buffer(kWg);
+  EXPECT_TRUE(ctx().texel_usable(src.handle()));
+  const Kernel& k = ctx().pipelines().get({ShaderId::bw_probe_tex, 2, 4, 0b01}, {kWg, kUnroll});
+  Recorder rec(ctx());
+  // The range runs to the buffer's end: the view exposes its whole texels only (37 of them).
+  const BufferRange view = src.range(kSkip * kTexelBytes);
+  rec.dispatch(k, {view, dst.range()}, kTexels, {1, 1, 1});
+  rec.dispatch(k, {view, dst.range()}, kTexels, {1, 1, 1});
+  EXPECT_EQ(rec.texel_view_count(), 1u);  // one view, reused
+  ctx().queue().submit(rec).wait();
+  const auto got = read(dst);
+  for (uint32_t lane = 0; lane < kWg; ++lane) {
+    uint32_t want = 0;
+    for (uint32_t t = lane; t < kTexels; t += kWg) {
+      for (uint32_t c = 0; c < 4; ++c) want ^= std::bit_cast<uint32_t>(words[4 * (kSkip + t) + c]);
+    }
+    EXPECT_EQ(std::bit_cast<uint32_t>(got[lane]), want) << "lane " << lane;
+  }
+  rec.reset();
+  EXPECT_EQ(rec.texel_view_count(), 0u);
+
+  // Errors before recording: a texel binding off minTexelBufferOffsetAlignment, and one smaller
+  // than a texel.
+  const uint64_t align = ctx().caps().min_texel_buffer_offset_alignment;
+  if (align > 4) {
+    try {
+      rec.dispatch(k, {src.range(4, 64), dst.range()}, 4u, {1, 1, 1});
+      FAIL() << "expected a minTexelBufferOffsetAlignment error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::ShapeMismatch);
+      EXPECT_NE(std::string(e.what()).find("minTexelBufferOffsetAlignment"), std::string::npos)
+          << e.what();
+    }
+  }
+  try {
+    rec.dispatch(k, {src.range(0, 8), dst.range()}, 1u, {1, 1, 1});
+    FAIL() << "expected a texel-count error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::ShapeMismatch);
+    EXPECT_NE(std::string(e.what()).find("maxTexelBufferElements"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(rec.dispatch_count(), 0u);
+  EXPECT_THROW(ctx().pipelines().get({ShaderId::bw_probe_tex, 2, 4, 0b100}, {kWg, kUnroll}),
+               Error);  // mask past the bindings
+
+  // A buffer vkr did not create (here: one already destroyed) is not texel-usable.
+  const VkBuffer gone = src.handle();
+  src = Buffer();
+  EXPECT_FALSE(ctx().texel_usable(gone));
 }
 
 TEST_F(DispatchTest, TicketTimeoutIsAnError) {

@@ -48,6 +48,9 @@ struct Capabilities {
   uint32_t max_workgroup_size[3] = {}, max_workgroup_count[3] = {}, max_workgroup_invocations = 0;
   uint64_t max_allocation_size = 0, max_buffer_size = 0;
   uint64_t min_storage_buffer_offset_alignment = 0, non_coherent_atom_size = 0;
+  // Uniform texel buffers (read-only uvec4 words through the texture path; see KernelDesc).
+  uint64_t min_texel_buffer_offset_alignment = 0;
+  uint32_t max_texel_buffer_elements = 0;
 
   // features / extensions we use when present
   bool push_descriptors = false, memory_budget = false, buffer_device_address = false;

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "vkr/capabilities.hpp"
@@ -118,6 +119,12 @@ class Context {
   std::optional<bool> self_check(const std::string& key) const;
   void set_self_check(const std::string& key, bool ok);
 
+  // Whether `buffer` may be bound to a texel binding (KernelDesc::texel_mask): true for live
+  // vkr::Buffers (created with uniform-texel usage), false for a host app's own VkBuffers, which
+  // kernels then read through storage-buffer bindings. Buffer registers and forgets itself.
+  bool texel_usable(VkBuffer buffer) const;
+  void track_buffer(VkBuffer buffer, bool alive);
+
  private:
   Context() = default;
   void create_instance(bool validation);
@@ -141,6 +148,8 @@ class Context {
 
   mutable std::mutex self_checks_mutex_;
   std::map<std::string, bool> self_checks_;
+  mutable std::mutex buffers_mutex_;
+  std::unordered_set<VkBuffer> buffers_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<PipelineCache> pipelines_;
   std::unique_ptr<MemoryArena> arenas_[kLifetimeCount];

@@ -23,12 +23,18 @@ inline constexpr uint32_t kMaxPushBytes = 128;  // Vulkan's guaranteed minimum (
 inline constexpr uint32_t kMaxBindings = 12;
 
 // What a shader's interface looks like; its host twin states it (validation checks it against the
-// SPIR-V in tests). All bindings are storage buffers in set 0, numbered 0..bindings-1.
+// SPIR-V in tests). Bindings are in set 0, numbered 0..bindings-1: storage buffers, except those
+// whose bit is set in texel_mask, which are uniform texel buffers of R32G32B32A32_UINT texels
+// (GLSL `uniform utextureBuffer`, read with texelFetch as uvec4 words). CPU drivers vectorize
+// texel fetches but run every storage-buffer load as a per-lane scalar loop (llvmpipe: ~7x the
+// read bandwidth, bench/README.md), so read-heavy kernels have texel-buffer variants for them.
 struct KernelDesc {
   ShaderId shader{};
   uint32_t bindings = 0;
   uint32_t push_bytes = 0;
+  uint32_t texel_mask = 0;
 };
+inline constexpr uint32_t kTexelBytes = 16;  // one R32G32B32A32_UINT texel
 
 // Identity of one pipeline: shader + specialization constants (constant_id i = spec[i]; by
 // convention constant_id 0 is local_size_x).

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
+#include <tuple>
 #include <span>
 #include <vector>
 
@@ -34,6 +36,8 @@ class Recorder {
 
   // Checks the kernel's interface (binding count, push size, ranges vs maxStorageBufferRange and
   // alignment, grid vs limits) before recording; throws ShapeMismatch naming the kernel.
+  // Texel bindings (KernelDesc::texel_mask) see the whole 16-byte texels of their range; their
+  // buffers need VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT (every vkr::Buffer has it).
   void dispatch(const Kernel& k, std::span<const BufferRange> bindings,
                 std::span<const std::byte> push, Grid groups);
   template <typename Push>
@@ -56,6 +60,8 @@ class Recorder {
   VkCommandBuffer command_buffer() const { return cb_; }
   bool borrowed() const { return borrowed_; }
   uint32_t dispatch_count() const { return dispatches_; }
+  // Buffer views created for texel bindings since the last reset (tests check the path taken).
+  size_t texel_view_count() const { return views_.size(); }
   bool empty() const { return commands_ == 0; }
 
   // Finishes recording (own buffer only). Queue::submit calls it.
@@ -69,6 +75,7 @@ class Recorder {
  private:
   void ensure_recording();
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  VkBufferView texel_view(const BufferRange& r);
 
   Context& ctx_;
   bool borrowed_ = false;
@@ -80,6 +87,10 @@ class Recorder {
   // Fallback when VK_KHR_push_descriptor is absent: sets from pools, recycled on reset().
   std::vector<Unique<VkDescriptorPool>> set_pools_;
   uint32_t sets_in_pool_ = 0;
+  // Buffer views of texel bindings: they must live until the GPU is done with the commands, so
+  // they are kept (and reused within one recording) until reset() or destruction.
+  std::vector<Unique<VkBufferView>> views_;
+  std::map<std::tuple<VkBuffer, VkDeviceSize, VkDeviceSize>, VkBufferView> view_index_;
 };
 
 }  // namespace vkr
