@@ -22,7 +22,19 @@
 //       9 = DIRECT.
 // push: see common/linear_io.glsl (T, N, K, nw, element offsets of each binding's window).
 // bindings: x (T, K) f32; w, wu (nw, K) dtype words; bias (nw) f32; res (T, N) f32; y (T, N) f32.
+// variants: f32, f16, bf16 (storage buffers); f32tex, f16tex, bf16tex (x, w, wu through uniform
+//   texel buffers; DIRECT with VEC only: CPU devices, where texel fetches are vector loads).
 #extension GL_GOOGLE_include_directive : require
+#if defined(VKR_DTYPE_F32TEX)
+#define VKR_DTYPE_F32 1
+#define VKR_LINEAR_TEX 1
+#elif defined(VKR_DTYPE_F16TEX)
+#define VKR_DTYPE_F16 1
+#define VKR_LINEAR_TEX 1
+#elif defined(VKR_DTYPE_BF16TEX)
+#define VKR_DTYPE_BF16 1
+#define VKR_LINEAR_TEX 1
+#endif
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BM = 64u;
@@ -37,6 +49,17 @@ layout(constant_id = 9) const uint DIRECT = 0u;
 
 #include "common/index.glsl"
 #include "common/linear_io.glsl"
+
+// Vector reads of x (vec4), w and wu (uvec4) by vector index: storage or texel bindings.
+#ifdef VKR_LINEAR_TEX
+#define X4(i) uintBitsToFloat(texelFetch(xt, int(i)))
+#define W4(i) texelFetch(wt, int(i))
+#define WU4(i) texelFetch(wut, int(i))
+#else
+#define X4(i) x4[i]
+#define W4(i) w4[i]
+#define WU4(i) wu4[i]
+#endif
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint GM = BM / TM;  // invocations along tokens
@@ -53,6 +76,7 @@ shared float sa[DIRECT != 0u ? 1u : BK * SAR];       // sa[k * SAR + m]
 shared float sb[DIRECT != 0u ? 1u : NW * BK * SBR];  // sb[(mat * BK + k) * SBR + n]
 
 void load_tiles_scalar(uint m0, uint n0, uint k0) {
+#ifndef VKR_LINEAR_TEX  // texel builds run with VEC only
   for (uint i = gl_LocalInvocationID.x; i < BM * BK; i += gl_WorkGroupSize.x) {
     const uint m = i / BK, k = i % BK;  // k fastest: consecutive invocations read consecutive x
     const uint t = m0 + m, kk = k0 + k;
@@ -66,6 +90,7 @@ void load_tiles_scalar(uint m0, uint n0, uint k0) {
     sb[k * SBR + n] = inside ? W_ELEM(w, p.w_off + e) : 0.0;
     if (NW == 2u) sb[(BK + k) * SBR + n] = inside ? W_ELEM(wu, p.u_off + e) : 0.0;
   }
+#endif
 }
 
 // VEC: x in vec4s, weights in uvec4s (W_PER_VEC elements); K % W_PER_VEC == 0 so a vector is
@@ -84,7 +109,7 @@ void fetch_vec(uint m0, uint n0, uint k0) {
   for (uint r = 0u; r < RX; ++r) {
     const uint c = gl_LocalInvocationID.x + r * WGS;
     const uint t = m0 + c / (BK / 4u), kk = k0 + (c % (BK / 4u)) * 4u;
-    rx[r] = (c < XQ && t < p.T && kk < p.K) ? x4[(p.x_off + t * p.K + kk) / 4u] : vec4(0.0);
+    rx[r] = (c < XQ && t < p.T && kk < p.K) ? X4((p.x_off + t * p.K + kk) / 4u) : vec4(0.0);
   }
   const uint WV = BK / W_PER_VEC;
   for (uint r = 0u; r < RW; ++r) {
@@ -94,7 +119,7 @@ void fetch_vec(uint m0, uint n0, uint k0) {
     const uint e = o * p.K + kk;
     for (uint mat = 0u; mat < NW; ++mat) {
       uvec4 q = uvec4(0u);  // decodes to zeros (f32, f16 and bf16 alike)
-      if (inside) q = mat == 0u ? w4[(p.w_off + e) / W_PER_VEC] : wu4[(p.u_off + e) / W_PER_VEC];
+      if (inside) q = mat == 0u ? W4((p.w_off + e) / W_PER_VEC) : WU4((p.u_off + e) / W_PER_VEC);
       rw[mat * RW + r] = q;
     }
   }
@@ -157,12 +182,12 @@ void direct(uint m0, uint n0, uint tx, uint ty) {
     for (uint k = 0u; k < p.K; k += W_PER_VEC) {
       vec4 a[TM * XV];
       for (uint i = 0u; i < TM; ++i) {
-        for (uint h = 0u; h < XV; ++h) a[i * XV + h] = x4[(xrow[i] + k) / 4u + h];
+        for (uint h = 0u; h < XV; ++h) a[i * XV + h] = X4((xrow[i] + k) / 4u + h);
       }
       for (uint mat = 0u; mat < NW; ++mat) {
         for (uint j = 0u; j < TN; ++j) {
-          const uvec4 q = mat == 0u ? w4[(p.w_off + wrow[j] + k) / W_PER_VEC]
-                                    : wu4[(p.u_off + wrow[j] + k) / W_PER_VEC];
+          const uvec4 q = mat == 0u ? W4((p.w_off + wrow[j] + k) / W_PER_VEC)
+                                    : WU4((p.u_off + wrow[j] + k) / W_PER_VEC);
           for (uint h = 0u; h < XV; ++h) {
             const vec4 b = w_vec4(q, h);
             for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += dot(a[i * XV + h], b);
@@ -170,7 +195,9 @@ void direct(uint m0, uint n0, uint tx, uint ty) {
         }
       }
     }
-  } else {
+  }
+#ifndef VKR_LINEAR_TEX  // texel builds run with VEC only
+  else {
     for (uint k = 0u; k < p.K; ++k) {
       float a[TM];
       for (uint i = 0u; i < TM; ++i) a[i] = x[xrow[i] + k];
@@ -183,6 +210,7 @@ void direct(uint m0, uint n0, uint tx, uint ty) {
       }
     }
   }
+#endif
 }
 
 void main() {

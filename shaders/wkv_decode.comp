@@ -14,7 +14,15 @@
 // spec: 0 = WG (local size x; COLS * WG divides S), 1 = S (head size), 2 = MODE (0 Rwkv6, 1 Gla),
 //   3 = COLS (4 or 1).
 // push: B, T, H, scale, token window t0, tn (see common/wkv_io.glsl).
+// variants: f32, f16 (storage buffers); f32tex, f16tex (r, k, v, logw, u through uniform texel
+//   buffers: CPU devices, where that makes the per-token loads vector loads; bench/README.md).
 #extension GL_GOOGLE_include_directive : require
+#if defined(VKR_DTYPE_F32TEX) || defined(VKR_DTYPE_F16TEX)
+#define WKV_IO_TEX 1
+#endif
+#if defined(VKR_DTYPE_F16TEX)
+#define VKR_DTYPE_F16 1
+#endif
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint S = 64;
@@ -39,14 +47,14 @@ void decode_cols4(uint q, uint h, uint b) {
   // decay row and subgroupBroadcast-ing it (instead of all lanes computing the same exps): no gain.
   for (uint tt = 0; tt < p.tn; ++tt) {
     const uint at = wkv_act_at(b, p.t0 + tt, h, S) / 4;
-    const vec4 vq = vec4(v4[at + q]);
+    const vec4 vq = LD_V4(at + q);
     vec4 acc = vec4(0.0);
     [[unroll]] for (uint i4 = 0; i4 < S4; ++i4) {
-      const vec4 rr = vec4(r4[at + i4]);  // uniform loads: same address in every invocation
-      const vec4 kk = vec4(k4[at + i4]);
-      const vec4 ww = exp(logw4[at + i4]);
+      const vec4 rr = LD_R4(at + i4);  // uniform loads: same address in every invocation
+      const vec4 kk = LD_K4(at + i4);
+      const vec4 ww = exp(LD_W4(at + i4));
       if (MODE == MODE_RWKV6) {
-        const vec4 uu = u4[h * S4 + i4];
+        const vec4 uu = LD_U4(h * S4 + i4);
         [[unroll]] for (uint c = 0; c < 4; ++c) {
           const uint i = 4 * i4 + c;
           const vec4 kv = kk[c] * vq;
@@ -77,14 +85,14 @@ void decode_cols1(uint j, uint h, uint b) {
   [[unroll]] for (uint i = 0; i < S; ++i) m[i] = state4[st + i * S4 + jq][jc];
   for (uint tt = 0; tt < p.tn; ++tt) {
     const uint at = wkv_act_at(b, p.t0 + tt, h, S) / 4;
-    const float vj = float(v4[at + jq][jc]);
+    const float vj = LD_V4(at + jq)[jc];
     float acc = 0.0;
     [[unroll]] for (uint i4 = 0; i4 < S4; ++i4) {
-      const vec4 rr = vec4(r4[at + i4]);  // uniform (broadcast) loads
-      const vec4 kk = vec4(k4[at + i4]);
-      const vec4 ww = exp(logw4[at + i4]);
+      const vec4 rr = LD_R4(at + i4);  // uniform (broadcast) loads
+      const vec4 kk = LD_K4(at + i4);
+      const vec4 ww = exp(LD_W4(at + i4));
       if (MODE == MODE_RWKV6) {
-        const vec4 uu = u4[h * S4 + i4];
+        const vec4 uu = LD_U4(h * S4 + i4);
         [[unroll]] for (uint c = 0; c < 4; ++c) {
           const uint i = 4 * i4 + c;
           const float kv = kk[c] * vj;

@@ -82,7 +82,12 @@ std::string coop_unavailable(const Capabilities& caps, DType w) {
   return {};
 }
 
-ShaderId tiled_shader(DType w) {
+ShaderId tiled_shader(DType w, bool texel) {
+  if (texel) {
+    return w == DType::F16    ? ShaderId::gemm_f16tex
+           : w == DType::BF16 ? ShaderId::gemm_bf16tex
+                              : ShaderId::gemm_f32tex;
+  }
   return w == DType::F16    ? ShaderId::gemm_f16
          : w == DType::BF16 ? ShaderId::gemm_bf16
                             : ShaderId::gemm_f32;
@@ -218,18 +223,24 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
     }
   }
   const TileConfig tiles = pick_tiles(caps, d.T, nw, path == GemmPath::Direct);
+  // Direct path on CPU devices: x and the weights through texel buffers (vector fetches there).
+  const bool texel_ok = path == GemmPath::Direct &&
+                        detail::texel_reads_ok(ctx, args, caps.device_type ==
+                                                              VK_PHYSICAL_DEVICE_TYPE_CPU);
   const uint32_t bm = coop ? coop->bm() : tiles.bm, bn = coop ? coop->bn() : tiles.bn;
   const auto plan = window_plan(bm, bn);
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     const bool vec = vector_loads(b.push);
+    const bool texel = !coop && texel_ok && vec && detail::texel_window_ok(caps, b);
     const Kernel& k = coop
                           ? ctx.pipelines().get({ShaderId::gemm_coopmat_f16, 6, sizeof(LinearPush)},
                                                 {coop->invocations(), coop->wm, coop->wn, coop->ks,
                                                  coop->fm, coop->fn, coop->cn, coop->bk, mode,
                                                  has_bias, coop->sg, vec ? 1u : 0u})
                           : ctx.pipelines().get(
-                                {tiled_shader(args.w.dtype), 6, sizeof(LinearPush)},
+                                {tiled_shader(args.w.dtype, texel), 6, sizeof(LinearPush),
+                                 texel ? 0b111u : 0u},
                                 {tiles.workgroup(), tiles.bm, tiles.bn, tiles.bk, tiles.tm,
                                  tiles.tn, mode, has_bias, vec ? 1u : 0u, tiles.direct ? 1u : 0u});
     const Grid grid{static_cast<uint32_t>((win.nn + bn - 1) / bn),

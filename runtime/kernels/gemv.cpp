@@ -84,14 +84,8 @@ void gemv(Context& ctx, Recorder& rec, const GemvArgs& args) {
           "gemv: {} bytes of shared memory needed, device has {}", shared_bytes(cfg, tokens, nw),
           caps.max_shared_memory);
   const auto plan = detail::plan_windows("gemv", caps, args, d, kGemvMaxTokens, UINT32_MAX);
-  // Texel variant: vkr-owned buffers (texel usage) and binding offsets the texel alignment divides.
-  const bool texel_wanted = args.gemv_loads == 2 || (args.gemv_loads == 0 && cfg.texel);
-  const bool texel_ok =
-      texel_wanted && caps.min_texel_buffer_offset_alignment > 0 &&
-      detail::binding_align(caps) % caps.min_texel_buffer_offset_alignment == 0 &&
-      ctx.texel_usable(args.x.buffer) && ctx.texel_usable(args.w.buffer) &&
-      (!args.w_up.buffer || ctx.texel_usable(args.w_up.buffer));
-  const bool w64 = cfg.w64 && args.gemv_loads != 2;
+  const bool texel_ok = detail::texel_reads_ok(ctx, args, cfg.texel);
+  const bool w64 = cfg.w64 && args.reads != 2;
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     // Vector loads need every row start on a chunk boundary (x: 4 or 8 floats); the texel
@@ -101,9 +95,7 @@ void gemv(Context& ctx, Recorder& rec, const GemvArgs& args) {
              b.push.x_off % xa == 0;
     };
     const bool texel = texel_ok && vec_with(elements_per_chunk(args.w.dtype, false), 4) &&
-                       b.ranges[0].size / kTexelBytes <= caps.max_texel_buffer_elements &&
-                       b.ranges[1].size / kTexelBytes <= caps.max_texel_buffer_elements &&
-                       b.ranges[2].size / kTexelBytes <= caps.max_texel_buffer_elements;
+                       detail::texel_window_ok(caps, b);
     const bool wide = w64 && !texel;
     const bool vec = texel || vec_with(elements_per_chunk(args.w.dtype, wide), wide ? 8 : 4);
     const KernelDesc desc = desc_for(args.w.dtype, wide, texel);

@@ -41,10 +41,11 @@ struct LinearArgs {
   // on any device. Shapes a layout cannot take (2: K not a whole number of groups or unaligned
   // rows; 1: Q4_K / Q5_K windows not 16-byte aligned) take the general per-unit path.
   uint32_t gemv_q_layout = 0;
-  // Float gemv weight / x reads: 0 = chosen by device (texel fetches on CPU devices), 1 = storage
-  // buffers (gemv.comp / gemv_w64.comp), 2 = texel buffers (gemv_tex.comp) where the shape allows
-  // (whole 16-byte texels: K and the row / x starts aligned, and vkr-owned buffers), else 1.
-  uint32_t gemv_loads = 0;
+  // How float gemv / gemm (Direct path) read x and the weights: 0 = chosen by device (texel
+  // fetches on CPU devices), 1 = storage buffers, 2 = uniform texel buffers (gemv_tex.comp,
+  // gemm.comp's *tex builds) where the call allows (vector loads: K and the row / x starts
+  // aligned; vkr-owned buffers; binding offsets on the texel alignment), else 1.
+  uint32_t reads = 0;
 };
 
 // Mirrors `Params p` in shaders/common/linear_io.glsl. Offsets are in elements of each binding,
@@ -104,6 +105,12 @@ struct WindowBinding {
 };
 // Alignment of every binding's offset (windows start there and address from x_off / w_off ...).
 uint64_t binding_align(const Capabilities& caps);
+
+// Texel reads of x, w and w_up (bindings 0..2): whether `a.reads` (with `device_default` for 0)
+// asks for them and the call's buffers and the device's alignments allow them; and whether one
+// window's bindings fit maxTexelBufferElements.
+bool texel_reads_ok(const Context& ctx, const LinearArgs& a, bool device_default);
+bool texel_window_ok(const Capabilities& caps, const WindowBinding& b);
 
 WindowBinding bind_window(const Capabilities& caps, const LinearArgs& a, const LinearDims& d,
                           const Window& w);

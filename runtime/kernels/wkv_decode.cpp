@@ -9,8 +9,26 @@
 namespace vkr::kernels {
 
 namespace {
-ShaderId decode_shader(DType t) {
+ShaderId decode_shader(DType t, bool texel) {
+  if (texel) return t == DType::F16 ? ShaderId::wkv_decode_f16tex : ShaderId::wkv_decode_f32tex;
   return t == DType::F16 ? ShaderId::wkv_decode_f16 : ShaderId::wkv_decode_f32;
+}
+
+// Whether r, k, v, logw and u can be texel bindings: vkr-owned buffers, aligned offsets, and
+// texel counts within the device limit (whole texels: S is a multiple of 8 = one f16 texel).
+bool texel_bindable(const Context& ctx, const WkvArgs& a) {
+  const auto& caps = ctx.caps();
+  const uint64_t align = caps.min_texel_buffer_offset_alignment;
+  if (align == 0) return false;
+  const Tensor* ts[] = {&a.r, &a.k, &a.v, &a.logw, a.mode == WkvMode::Rwkv6 ? &a.u : &a.logw};
+  for (const Tensor* t : ts) {
+    const BufferRange r = t->range();
+    if (!ctx.texel_usable(r.buffer) || r.offset % align != 0 || r.size % kTexelBytes != 0 ||
+        r.size / kTexelBytes > caps.max_texel_buffer_elements) {
+      return false;
+    }
+  }
+  return true;
 }
 }  // namespace
 
@@ -18,7 +36,11 @@ WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S) {
   WkvDecodeConfig c;
   // CPU devices (llvmpipe): 4 columns per invocation, one vec4 load per state row; the state
   // lives in (spilled) memory anyway there. GPUs: one column, S registers per invocation.
-  c.cols = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 4 : 1;
+  const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  c.cols = cpu ? 4 : 1;
+  // llvmpipe: the per-token r / k / logw / u loads (every invocation the same address) were the
+  // bulk of the time as storage loads; texel fetches made B=1 H=40 S=128 T=1024 ~Nx faster.
+  c.texel = cpu;
   // The shader has no barriers, so wg only sets the grid: one SIMD row (8 on lavapipe) or a
   // subgroup (32/64) of columns per workgroup; a power of two dividing S / cols.
   const uint32_t units = S / c.cols;
@@ -36,7 +58,9 @@ void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
   require((c.cols == 1 || c.cols == 4) && c.wg > 0 && d.S % (c.cols * c.wg) == 0,
           ErrorCode::InvalidArgument,
           "wkv_decode: config cols={} wg={} does not tile head size {}", c.cols, c.wg, d.S);
-  const KernelDesc desc{decode_shader(args.r.dtype), 7, sizeof(WkvPush)};
+  const bool texel = c.texel && texel_bindable(ctx, args);
+  const KernelDesc desc{decode_shader(args.r.dtype, texel), 7, sizeof(WkvPush),
+                        texel ? 0b11111u : 0u};
   const Kernel& k =
       ctx.pipelines().get(desc, {c.wg, d.S, static_cast<uint32_t>(args.mode), c.cols});
   // Dynamic loop iterations per token: the token loop only (the row loops are unrolled).

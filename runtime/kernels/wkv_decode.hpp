@@ -13,6 +13,10 @@ namespace vkr::kernels {
 struct WkvDecodeConfig {
   uint32_t cols = 4;  // value columns per invocation: 4 on CPU devices, 1 on GPUs (registers)
   uint32_t wg = 0;    // invocations per workgroup; cols * wg divides S
+  // r, k, v, logw and u through texel buffers (the f32tex / f16tex builds): CPU devices, where
+  // texel fetches are vector loads. Taken only where every tensor allows it (vkr-owned buffer,
+  // offset on minTexelBufferOffsetAlignment), else the storage build runs.
+  bool texel = false;
 };
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S);
 

@@ -23,7 +23,34 @@ layout(push_constant) uniform Params {
   uint tn;      // tokens in the window
 } p;
 
-#ifdef WKV_IO_VEC4
+#if defined(WKV_IO_TEX)
+// Texel variant (CPU devices; wkv_decode's f32tex / f16tex builds): r, k, v, logw and u are
+// uniform texel buffers of uvec4 words, which llvmpipe fetches with one vector load per lane
+// (storage loads are a scalar loop per lane and component). Index = element offset / 4, as below.
+layout(set = 0, binding = 0) uniform utextureBuffer rt;  // r: (B, T, H, S) sfp
+layout(set = 0, binding = 1) uniform utextureBuffer kt;  // k
+layout(set = 0, binding = 2) uniform utextureBuffer vt;  // v
+layout(set = 0, binding = 3) uniform utextureBuffer wt;  // logw: f32
+layout(set = 0, binding = 4) uniform utextureBuffer ut;  // u: (H, S) f32 (Rwkv6)
+layout(std430, set = 0, binding = 5) buffer StateBuf { vec4 state4[]; };    // state: (B, H, S, S/4)
+layout(std430, set = 0, binding = 6) writeonly buffer YBuf { vec4 y4[]; };  // y: (B, T, H, S/4)
+#define WKV_LD_F32(tex, i) uintBitsToFloat(texelFetch(tex, int(i)))
+#if defined(VKR_DTYPE_F16)
+// Four halves = half a texel: the low (xy) or high (zw) pair of words.
+vec4 wkv_halves4(uvec4 q, uint high) {
+  const uvec2 d = high != 0u ? q.zw : q.xy;
+  return vec4(unpackHalf2x16(d.x), unpackHalf2x16(d.y));
+}
+#define WKV_LD_SFP(tex, i) wkv_halves4(texelFetch(tex, int((i) >> 1u)), (i) & 1u)
+#else
+#define WKV_LD_SFP(tex, i) WKV_LD_F32(tex, i)
+#endif
+#define LD_R4(i) WKV_LD_SFP(rt, i)
+#define LD_K4(i) WKV_LD_SFP(kt, i)
+#define LD_V4(i) WKV_LD_SFP(vt, i)
+#define LD_W4(i) WKV_LD_F32(wt, i)
+#define LD_U4(i) WKV_LD_F32(ut, i)
+#elif defined(WKV_IO_VEC4)
 // The same buffers seen as 4-element rows (S and every row offset are multiples of 4): one vec4
 // load instead of four scalar ones (llvmpipe pays per load instruction and lane). Index = element
 // offset / 4.
@@ -39,6 +66,11 @@ layout(std430, set = 0, binding = 3) readonly buffer WBuf { vec4 logw4[]; };  //
 layout(std430, set = 0, binding = 4) readonly buffer UBuf { vec4 u4[]; };     // u: (H, S/4) (Rwkv6)
 layout(std430, set = 0, binding = 5) buffer StateBuf { vec4 state4[]; };      // state: (B, H, S, S/4)
 layout(std430, set = 0, binding = 6) writeonly buffer YBuf { vec4 y4[]; };    // y: (B, T, H, S/4)
+#define LD_R4(i) vec4(r4[i])
+#define LD_K4(i) vec4(k4[i])
+#define LD_V4(i) vec4(v4[i])
+#define LD_W4(i) logw4[i]
+#define LD_U4(i) u4[i]
 #else
 layout(std430, set = 0, binding = 0) readonly buffer RBuf { sfp r[]; };     // r: (B, T, H, S)
 layout(std430, set = 0, binding = 1) readonly buffer KBuf { sfp k[]; };     // k: (B, T, H, S)

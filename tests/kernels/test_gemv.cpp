@@ -38,7 +38,7 @@ class GemvTest : public test::GpuTest {
       LinearCase c(ctx(), s, seed);
       auto args = c.args();
       args.max_binding_bytes = max_binding_bytes;
-      args.gemv_loads = loads;
+      args.reads = loads;
       size_t views = 0;
       auto got = c.run([&](Recorder& rec) {
         kernels::gemv(ctx(), rec, args);

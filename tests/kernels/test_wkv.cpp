@@ -265,6 +265,13 @@ TEST_F(WkvTest, DecodeLayoutsOneAndFourColumns) {
   decode_config_ = kernels::WkvDecodeConfig{1, 32};
   if (ctx().caps().fp16_storage)
     check({WkvKernel::Decode, WkvMode::Gla, 3, 4, 2, 96, Decay::Mixed, DType::F16}, seed++);
+  // Texel-buffer reads (CPU devices' default, wkv_decode f32tex / f16tex) forced on any device.
+  decode_config_ = kernels::WkvDecodeConfig{4, 2, true};
+  check({WkvKernel::Decode, WkvMode::Rwkv6, 2, 9, 2, 64, Decay::Mixed}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{1, 8, true};
+  check({WkvKernel::Decode, WkvMode::Gla, 1, 5, 1, 128, Decay::Strong}, seed++);
+  if (ctx().caps().fp16_storage)
+    check({WkvKernel::Decode, WkvMode::Rwkv6, 2, 3, 3, 96, Decay::Typical, DType::F16}, seed++);
   decode_config_ = kernels::WkvDecodeConfig{4, 32};  // 4 * 32 does not divide 96: refused
   EXPECT_THROW(check({WkvKernel::Decode, WkvMode::Gla, 1, 2, 1, 96}, seed++), Error);
   decode_config_.reset();
