@@ -54,7 +54,12 @@ WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& ar
 // +-30%; B=1, H=40, S=128, Gla, f32, median us; sequential before -> after this kernel, chunked):
 //   T=1     7000 ->   1400 (chunked   25000)   T=16   45700 ->   5200 (chunked   26000)
 //   T=64  175000 ->  19500 (chunked   96000)   T=1024 2900000 -> 305000 (chunked 1500000)
-// So CPU devices always take the sequential kernel.
+// So CPU devices always take the sequential kernel. Since then the sequential kernel reads its
+// inputs through texel buffers on CPU devices (wkv_decode f32tex / f16tex): T=1024 305000 ->
+// ~100000-141000. A token-blocked two-pass form (per block of L tokens: decay-weighted r and k,
+// block decay and the L x L intra-block matrix in a parallel pass, then 2 FMAs per channel and
+// column per token in a sequential pass) was correct on every test shape but ran 0.2-0.45x the
+// sequential kernel on lavapipe (L = 4..16; bench/README.md), so it was not kept.
 // GPUs (H100, B=1 H=40 S=128, median us, sequential / chunked): T=1 52/293, T=16 168/336,
 // T=64 541/1234, T=1024 8832/19879: the one-workgroup-per-head chunked kernel (wkv_prefill) has no
 // more parallelism than the sequential one and loses everywhere, so GPUs never pick it. The
