@@ -109,16 +109,7 @@ void main() {
     // Neighbouring invocations read neighbouring chunks (coalesced on GPUs; on CPUs the per-lane
     // scalar loads of one instruction walk one contiguous 8 x 32-byte run).
     const uint kv = p.K / CHUNK;
-#ifdef VKR_LINEAR_TEX
-    // CPU devices: each lane walks its own contiguous run of the row (one sequential stream per
-    // lane and row for the hardware prefetchers: a texel read probe ran 16 GB/s grid-strided and
-    // 20-26 GB/s in per-lane runs on llvmpipe).
-    const uint run = (kv + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
-    const uint c_end = min(kv, (tid + 1u) * run);
-    for (uint c = tid * run; c < c_end; ++c) {
-#else
     for (uint c = tid; c < kv; c += gl_WorkGroupSize.x) {
-#endif
       vec4 xv[NT * XV];
       for (uint t = 0u; t < NT; ++t) {
         vec4 v[XV];
