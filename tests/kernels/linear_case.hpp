@@ -95,16 +95,23 @@ class LinearCase {
     return a;
   }
 
-  // Records with `record` (into a fresh Recorder), submits, waits, reads y back.
-  std::vector<float> run(const std::function<void(Recorder&)>& record) {
+  // Records with `record` (into a fresh Recorder), submits, waits, reads y back. `texel_views`
+  // (optional) receives how many texel-buffer views the recording made: > 0 iff a texel-reading
+  // kernel build ran.
+  std::vector<float> run(const std::function<void(Recorder&)>& record,
+                         size_t* texel_views = nullptr) {
     ctx_.staging().upload(by_, std::span<const float>(y0_));  // reset the residual stream
     Recorder rec(ctx_);
     record(rec);
+    if (texel_views) *texel_views = rec.texel_view_count();
     ctx_.queue().submit(rec).wait();
     std::vector<float> y(s_.T * s_.N);
     ctx_.staging().download(by_, std::span<float>(y));
     return y;
   }
+
+  // Whether x and W rows are whole 16-byte texels (vector loads) in this case's aligned buffers.
+  bool whole_texels() const { return s_.K % (s_.dtype == DType::F32 ? 4 : 8) == 0; }
 
   // ref::gemm on the decoded weights; `round_x` rounds x to f16 first (the coopmat path's A).
   std::vector<float> reference(bool round_x = false) const {

@@ -57,15 +57,10 @@ class GemmTest : public test::GpuTest {
     args.max_binding_bytes = max_binding_bytes;
     args.reads = reads;
     size_t views = 0;
-    auto got = c.run([&](Recorder& rec) {
-      kernels::gemm(ctx(), rec, args, path, coop);
-      views = rec.texel_view_count();
-    });
+    auto got = c.run([&](Recorder& rec) { kernels::gemm(ctx(), rec, args, path, coop); }, &views);
     EXPECT_TRUE(close_for_path(c, got, path, name(s)));
-    if (reads != 0) {
-      // Texel reads: the Direct path with vector loads only (the test's buffers start aligned).
-      const bool vec = s.K % (s.dtype == DType::F32 ? 4 : 8) == 0;
-      EXPECT_EQ(views > 0, reads == 2 && path == GemmPath::Direct && vec) << views << " views";
+    if (reads != 0) {  // texel reads: the Direct path with vector loads only
+      EXPECT_EQ(views > 0, reads == 2 && path == GemmPath::Direct && c.whole_texels()) << views;
     }
   }
 };

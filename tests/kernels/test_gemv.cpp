@@ -40,15 +40,10 @@ class GemvTest : public test::GpuTest {
       args.max_binding_bytes = max_binding_bytes;
       args.reads = loads;
       size_t views = 0;
-      auto got = c.run([&](Recorder& rec) {
-        kernels::gemv(ctx(), rec, args);
-        views = rec.texel_view_count();
-      });
+      auto got = c.run([&](Recorder& rec) { kernels::gemv(ctx(), rec, args); }, &views);
       EXPECT_TRUE(test::all_close(c.reference(), got, kAtol, kRtol, name(s)));
-      // The texel variant takes every shape with whole texels (K a multiple of 8 halves / 4
-      // floats: the test's buffers start aligned); the others must take the storage path.
-      const bool whole = s.K % (s.dtype == DType::F32 ? 4 : 8) == 0;
-      EXPECT_EQ(views > 0, loads == kTexel && whole) << views << " texel views";
+      // The texel variant takes every shape with whole texels; the others the storage path.
+      EXPECT_EQ(views > 0, loads == kTexel && c.whole_texels()) << views << " texel views";
     }
   }
 };
