@@ -20,6 +20,14 @@ constexpr VkPipelineStageFlags kComputeTransfer =
     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
 }  // namespace
 
+bool texel_bindable(const Context& ctx, const BufferRange& r) {
+  const auto& caps = ctx.caps();
+  const uint64_t texels = r.size / kTexelBytes;
+  return caps.min_texel_buffer_offset_alignment > 0 &&
+         r.offset % caps.min_texel_buffer_offset_alignment == 0 && texels > 0 &&
+         texels <= caps.max_texel_buffer_elements && ctx.texel_usable(r.buffer);
+}
+
 Grid grid_1d(uint64_t groups, const Capabilities& caps) {
   const uint64_t max_x = caps.max_workgroup_count[0] ? caps.max_workgroup_count[0] : 65535;
   if (groups <= max_x) return {static_cast<uint32_t>(groups), 1, 1};

@@ -224,15 +224,15 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
   }
   const TileConfig tiles = pick_tiles(caps, d.T, nw, path == GemmPath::Direct);
   // Direct path on CPU devices: x and the weights through texel buffers (vector fetches there).
-  const bool texel_ok = path == GemmPath::Direct &&
-                        detail::texel_reads_ok(ctx, args, caps.device_type ==
-                                                              VK_PHYSICAL_DEVICE_TYPE_CPU);
+  const bool texel_wanted =
+      path == GemmPath::Direct &&
+      detail::texel_reads_wanted(args, caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU);
   const uint32_t bm = coop ? coop->bm() : tiles.bm, bn = coop ? coop->bn() : tiles.bn;
   const auto plan = window_plan(bm, bn);
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     const bool vec = vector_loads(b.push);
-    const bool texel = !coop && texel_ok && vec && detail::texel_window_ok(caps, b);
+    const bool texel = !coop && texel_wanted && vec && detail::texel_window_ok(ctx, b);
     const Kernel& k = coop
                           ? ctx.pipelines().get({ShaderId::gemm_coopmat_f16, 6, sizeof(LinearPush)},
                                                 {coop->invocations(), coop->wm, coop->wn, coop->ks,

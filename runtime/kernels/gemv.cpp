@@ -84,18 +84,18 @@ void gemv(Context& ctx, Recorder& rec, const GemvArgs& args) {
           "gemv: {} bytes of shared memory needed, device has {}", shared_bytes(cfg, tokens, nw),
           caps.max_shared_memory);
   const auto plan = detail::plan_windows("gemv", caps, args, d, kGemvMaxTokens, UINT32_MAX);
-  const bool texel_ok = detail::texel_reads_ok(ctx, args, cfg.texel);
+  const bool texel_wanted = detail::texel_reads_wanted(args, cfg.texel);
   const bool w64 = cfg.w64 && args.reads != 2;
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     // Vector loads need every row start on a chunk boundary (x: 4 or 8 floats); the texel
-    // variant needs them on a texel (uvec4) and texel counts within the device limit.
+    // variant needs them on a texel (uvec4) and bindings that can be texel bindings.
     const auto vec_with = [&](uint32_t ev, uint32_t xa) {
       return d.K % ev == 0 && b.push.w_off % ev == 0 && b.push.u_off % ev == 0 &&
              b.push.x_off % xa == 0;
     };
-    const bool texel = texel_ok && vec_with(elements_per_chunk(args.w.dtype, false), 4) &&
-                       detail::texel_window_ok(caps, b);
+    const bool texel = texel_wanted && vec_with(elements_per_chunk(args.w.dtype, false), 4) &&
+                       detail::texel_window_ok(ctx, b);
     const bool wide = w64 && !texel;
     const bool vec = texel || vec_with(elements_per_chunk(args.w.dtype, wide), wide ? 8 : 4);
     const KernelDesc desc = desc_for(args.w.dtype, wide, texel);

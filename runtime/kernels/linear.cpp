@@ -76,18 +76,13 @@ uint64_t binding_align(const Capabilities& caps) {
   return std::max<uint64_t>(16, caps.min_storage_buffer_offset_alignment);
 }
 
-bool texel_reads_ok(const Context& ctx, const LinearArgs& a, bool device_default) {
-  const auto& caps = ctx.caps();
-  const bool wanted = a.reads == 2 || (a.reads == 0 && device_default);
-  return wanted && caps.min_texel_buffer_offset_alignment > 0 &&
-         binding_align(caps) % caps.min_texel_buffer_offset_alignment == 0 &&
-         ctx.texel_usable(a.x.buffer) && ctx.texel_usable(a.w.buffer) &&
-         (!a.w_up.buffer || ctx.texel_usable(a.w_up.buffer));
+bool texel_reads_wanted(const LinearArgs& a, bool device_default) {
+  return a.reads == 2 || (a.reads == 0 && device_default);
 }
 
-bool texel_window_ok(const Capabilities& caps, const WindowBinding& b) {
+bool texel_window_ok(const Context& ctx, const WindowBinding& b) {
   for (int i = 0; i < 3; ++i) {
-    if (b.ranges[i].size / kTexelBytes > caps.max_texel_buffer_elements) return false;
+    if (!texel_bindable(ctx, b.ranges[i])) return false;
   }
   return true;
 }

@@ -107,10 +107,9 @@ struct WindowBinding {
 uint64_t binding_align(const Capabilities& caps);
 
 // Texel reads of x, w and w_up (bindings 0..2): whether `a.reads` (with `device_default` for 0)
-// asks for them and the call's buffers and the device's alignments allow them; and whether one
-// window's bindings fit maxTexelBufferElements.
-bool texel_reads_ok(const Context& ctx, const LinearArgs& a, bool device_default);
-bool texel_window_ok(const Capabilities& caps, const WindowBinding& b);
+// asks for them, and whether one window's three bindings can be texel bindings.
+bool texel_reads_wanted(const LinearArgs& a, bool device_default);
+bool texel_window_ok(const Context& ctx, const WindowBinding& b);
 
 WindowBinding bind_window(const Capabilities& caps, const LinearArgs& a, const LinearDims& d,
                           const Window& w);

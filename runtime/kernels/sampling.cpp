@@ -107,12 +107,19 @@ void record_mode(Context& ctx, Recorder& rec, std::string_view name, Mode mode,
   rec.dispatch(k1, {logits.range(), out.range(), part}, push,
                grid_1d(mode == kSoftmax ? rows * G : rows, ctx.caps()));
 }
+
+// Scratch for the automatic split of up to max_rows rows (0 when those calls do not split):
+// `forced` sizes it for the block auto_block() picks.
+uint64_t auto_scratch_bytes(const Context& ctx, uint64_t max_rows, uint64_t V,
+                            uint64_t (*forced)(uint64_t, uint64_t, uint32_t)) {
+  const uint64_t rows = std::min(max_rows, kSplitMaxRows - 1);
+  const uint32_t block = auto_block(ctx, rows, V);
+  return block ? forced(rows, V, block) : 0;
+}
 }  // namespace
 
 uint64_t sampling_scratch_bytes(const Context& ctx, uint64_t max_rows, uint64_t V) {
-  const uint64_t rows = std::min(max_rows, kSplitMaxRows - 1);
-  const uint32_t block = auto_block(ctx, rows, V);
-  return block ? sampling_scratch_bytes_forced(rows, V, block) : 0;
+  return auto_scratch_bytes(ctx, max_rows, V, sampling_scratch_bytes_forced);
 }
 
 uint64_t sampling_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block) {
@@ -122,9 +129,7 @@ uint64_t sampling_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block
 }
 
 uint64_t topk_scratch_bytes(const Context& ctx, uint64_t max_rows, uint64_t V) {
-  const uint64_t rows = std::min(max_rows, kSplitMaxRows - 1);
-  const uint32_t block = auto_block(ctx, rows, V);
-  return block ? topk_scratch_bytes_forced(rows, V, block) : 0;
+  return auto_scratch_bytes(ctx, max_rows, V, topk_scratch_bytes_forced);
 }
 
 uint64_t topk_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block) {

@@ -14,19 +14,11 @@ ShaderId decode_shader(DType t, bool texel) {
   return t == DType::F16 ? ShaderId::wkv_decode_f16 : ShaderId::wkv_decode_f32;
 }
 
-// Whether r, k, v, logw and u can be texel bindings: vkr-owned buffers, aligned offsets, and
-// texel counts within the device limit (whole texels: S is a multiple of 8 = one f16 texel).
-bool texel_bindable(const Context& ctx, const WkvArgs& a) {
-  const auto& caps = ctx.caps();
-  const uint64_t align = caps.min_texel_buffer_offset_alignment;
-  if (align == 0) return false;
+// Whether r, k, v, logw and u can all be texel bindings (whole texels: S is a multiple of 32).
+bool texel_bindable_args(const Context& ctx, const WkvArgs& a) {
   const Tensor* ts[] = {&a.r, &a.k, &a.v, &a.logw, a.mode == WkvMode::Rwkv6 ? &a.u : &a.logw};
   for (const Tensor* t : ts) {
-    const BufferRange r = t->range();
-    if (!ctx.texel_usable(r.buffer) || r.offset % align != 0 || r.size % kTexelBytes != 0 ||
-        r.size / kTexelBytes > caps.max_texel_buffer_elements) {
-      return false;
-    }
+    if (!texel_bindable(ctx, t->range())) return false;
   }
   return true;
 }
@@ -59,7 +51,7 @@ void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
   require((c.cols == 1 || c.cols == 4) && c.wg > 0 && d.S % (c.cols * c.wg) == 0,
           ErrorCode::InvalidArgument,
           "wkv_decode: config cols={} wg={} does not tile head size {}", c.cols, c.wg, d.S);
-  const bool texel = c.texel && texel_bindable(ctx, args);
+  const bool texel = c.texel && texel_bindable_args(ctx, args);
   const KernelDesc desc{decode_shader(args.r.dtype, texel), 7, sizeof(WkvPush),
                         texel ? 0b11111u : 0u};
   const Kernel& k =

@@ -58,4 +58,15 @@ inline uint32_t ref_argmax_skip_nan(std::span<const float> row) {
   return static_cast<uint32_t>(ref::argmax(clean));
 }
 
+// softmax(logits / temp) of each of `rows` rows of V logits (ref::softmax per row).
+inline std::vector<float> ref_softmax_rows(std::span<const float> logits, size_t rows, size_t V,
+                                           float temp) {
+  std::vector<float> out(rows * V), scaled(V);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t i = 0; i < V; ++i) scaled[i] = logits[r * V + i] / temp;
+    ref::softmax(scaled, std::span(out).subspan(r * V, V));
+  }
+  return out;
+}
+
 }  // namespace vkr::test

@@ -82,12 +82,7 @@ TEST_F(SamplingTest, SoftmaxWithTemperature) {
       SCOPED_TRACE(rng.trace());
       const size_t rows = 2;
       auto logits = rng.normal_vec(rows * V, 0.0f, 5.0f);
-      std::vector<float> want(rows * V);
-      for (size_t r = 0; r < rows; ++r) {
-        std::vector<float> scaled(V);
-        for (size_t i = 0; i < V; ++i) scaled[i] = logits[r * V + i] / temp;
-        ref::softmax(scaled, std::span(want).subspan(r * V, V));
-      }
+      const auto want = test::ref_softmax_rows(logits, rows, V, temp);
       Buffer bl = make_buffer(logits);
       Recorder rec(ctx());  // in place: probs = logits
       kernels::softmax(ctx(), rec, {test::f32(bl, {rows, V}), test::f32(bl, {rows, V}), temp});

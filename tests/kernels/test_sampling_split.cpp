@@ -124,12 +124,7 @@ TEST_F(SamplingSplitTest, SoftmaxWithTemperature) {
         const size_t rows = 2;
         auto logits = rng.normal_vec(rows * V, 0.0f, 5.0f);
         for (size_t i = 0; i < std::min<size_t>(block, V - 1); ++i) logits[i] = -kInf;  // a dead block
-        std::vector<float> want(rows * V);
-        for (size_t r = 0; r < rows; ++r) {
-          std::vector<float> scaled(V);
-          for (size_t i = 0; i < V; ++i) scaled[i] = logits[r * V + i] / temp;
-          ref::softmax(scaled, std::span(want).subspan(r * V, V));
-        }
+        const auto want = test::ref_softmax_rows(logits, rows, V, temp);
         Buffer bl = make_buffer(logits);
         Buffer bp = make_buffer(rows * V);
         Buffer bs = scratch_for(rows, V, block);

@@ -22,6 +22,11 @@ struct Grid {
   uint32_t x = 1, y = 1, z = 1;
 };
 
+// Whether `r` can be bound to a texel binding (KernelDesc::texel_mask) without an error: a
+// vkr-owned buffer (texel usage), offset on minTexelBufferOffsetAlignment, 1 to
+// maxTexelBufferElements whole texels. Host twins use it to pick a texel-reading build.
+bool texel_bindable(const Context& ctx, const BufferRange& r);
+
 // Splits `groups` workgroups over x and y so neither exceeds the device's maxComputeWorkGroupCount
 // (shaders rebuild the linear index with linear_invocation_id()).
 Grid grid_1d(uint64_t groups, const Capabilities& caps);
