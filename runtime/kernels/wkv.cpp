@@ -56,7 +56,8 @@ WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& ar
 //   T=64  175000 ->  19500 (chunked   96000)   T=1024 2900000 -> 305000 (chunked 1500000)
 // So CPU devices always take the sequential kernel. Since then the sequential kernel reads its
 // inputs through texel buffers on CPU devices (wkv_decode f32tex / f16tex): T=1024 305000 ->
-// ~100000-141000. A token-blocked two-pass form (per block of L tokens: decay-weighted r and k,
+// ~100000-141000, and with 8 columns per invocation (each row fetch feeding 8 columns) 85000-88600.
+// A token-blocked two-pass form (per block of L tokens: decay-weighted r and k,
 // block decay and the L x L intra-block matrix in a parallel pass, then 2 FMAs per channel and
 // column per token in a sequential pass) was correct on every test shape but ran 0.2-0.45x the
 // sequential kernel on lavapipe (L = 4..16; bench/README.md), so it was not kept.
@@ -115,16 +116,56 @@ uint32_t wkv_window_tokens(const Capabilities& caps, uint32_t iterations_per_tok
   return std::max<uint32_t>(1, kBudget / std::max<uint32_t>(1, iterations_per_token));
 }
 
-void record_wkv_windows(Recorder& rec, const Kernel& kernel, const WkvArgs& args, const WkvDims& d,
-                        uint32_t window, Grid grid) {
+void record_wkv_windows(const Capabilities& caps, Recorder& rec, const Kernel& kernel,
+                        const WkvArgs& args, const WkvDims& d, uint32_t window, Grid grid,
+                        uint64_t max_binding_bytes) {
   const Tensor& u = args.mode == WkvMode::Rwkv6 ? args.u : args.logw;  // Gla: any bound f32 buffer
-  for (uint32_t t0 = 0; t0 < d.T; t0 += window) {
-    if (t0 > 0) rec.barrier();  // the previous window's state is this one's input
-    const WkvPush push{d.B, d.T, d.H, args.scale, t0, std::min(window, d.T - t0)};
-    rec.dispatch(kernel,
-                 {args.r.range(), args.k.range(), args.v.range(), args.logw.range(), u.range(),
-                  args.state.range(), args.y.range()},
-                 push, grid);
+  const uint64_t limit = max_binding_bytes ? std::min<uint64_t>(max_binding_bytes,
+                                                                caps.max_storage_buffer_range)
+                                           : caps.max_storage_buffer_range;
+  // y (f32) is the largest activation; the state is bound per sequence below.
+  if (args.y.bytes() <= limit && args.state.bytes() <= caps.max_storage_buffer_range) {
+    for (uint32_t t0 = 0; t0 < d.T; t0 += window) {
+      if (t0 > 0) rec.barrier();  // the previous window's state is this one's input
+      const WkvPush push{d.B, d.T, d.H, args.scale, t0, std::min(window, d.T - t0)};
+      rec.dispatch(kernel,
+                   {args.r.range(), args.k.range(), args.v.range(), args.logw.range(), u.range(),
+                    args.state.range(), args.y.range()},
+                   push, grid);
+    }
+    return;
+  }
+  // Too large to bind whole (lavapipe's maxStorageBufferRange is 128 MiB: y alone is 320 MiB at
+  // B=8 T=4096 H=40 S=128): each sequence's token windows are bound as their own (1, tn, H, S)
+  // tensors, with that sequence's state, so every binding is at most `limit` bytes.
+  const uint64_t token_bytes = uint64_t{d.H} * d.S * 4;
+  const uint64_t seq_state_bytes = uint64_t{d.H} * d.S * d.S * 4;
+  require(token_bytes <= limit && seq_state_bytes <= caps.max_storage_buffer_range,
+          ErrorCode::ShapeMismatch,
+          "{}: one token's (H={}, S={}) activations ({} bytes) or one sequence's state ({} bytes) "
+          "exceed the binding limit ({} bytes, maxStorageBufferRange {})",
+          kernel.name(), d.H, d.S, token_bytes, seq_state_bytes, limit,
+          caps.max_storage_buffer_range);
+  window = static_cast<uint32_t>(std::min<uint64_t>(window, limit / token_bytes));
+  auto slice = [&](const Tensor& t, uint32_t b, uint32_t t0, uint32_t tn) {
+    const uint64_t row = uint64_t{d.H} * d.S * dtype_bytes(t.dtype);
+    return BufferRange{t.buffer, t.offset + (uint64_t{b} * d.T + t0) * row, tn * row};
+  };
+  bool first = true;
+  for (uint32_t b = 0; b < d.B; ++b) {
+    const BufferRange state{args.state.buffer, args.state.offset + b * seq_state_bytes,
+                            seq_state_bytes};
+    for (uint32_t t0 = 0; t0 < d.T; t0 += window) {
+      const uint32_t tn = std::min(window, d.T - t0);
+      if (!first) rec.barrier();  // windows of one sequence hand the state on through memory
+      first = false;
+      const WkvPush push{1, tn, d.H, args.scale, 0, tn};
+      const BufferRange ur = args.mode == WkvMode::Rwkv6 ? args.u.range() : slice(u, b, t0, tn);
+      rec.dispatch(kernel,
+                   {slice(args.r, b, t0, tn), slice(args.k, b, t0, tn), slice(args.v, b, t0, tn),
+                    slice(args.logw, b, t0, tn), ur, state, slice(args.y, b, t0, tn)},
+                   push, Grid{grid.x, grid.y, 1});
+    }
   }
 }
 

@@ -26,10 +26,17 @@ bool texel_bindable_args(const Context& ctx, const WkvArgs& a) {
 
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S) {
   WkvDecodeConfig c;
-  // CPU devices (llvmpipe): 4 columns per invocation, one vec4 load per state row; the state
-  // lives in (spilled) memory anyway there. GPUs: one column, S registers per invocation.
+  // CPU devices (llvmpipe): 8 columns per invocation (two vec4s per state row; the state lives in
+  // spilled memory anyway there), 4 for S < 64 so that a workgroup still fills 8 SIMD lanes and
+  // for S > 128 (unmeasured there; the unrolled body, and llvmpipe's compile time, double). Each
+  // row's r / k / logw fetch and exp then feeds 8 columns: llvmpipe runs every texel fetch as a
+  // ~40-instruction routine, and these per-row fetches, not the FMAs, bound the kernel.
+  // B=1 H=40 S=128 T=1024 Gla f32 on lavapipe (bench_wkv --quick, median ms, alternating runs):
+  // 4 columns 108-110, 8 columns 86.5-88.6, 16 columns 86.8 (twice the state per invocation);
+  // T=1 the same within noise (1.0-1.2). Cost: pipelines compile ~2x longer on lavapipe (cold
+  // test_wkv 2m10s -> 3m40s). GPUs: one column, S registers per invocation.
   const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  c.cols = cpu ? 4 : 1;
+  c.cols = cpu ? (S >= 64 && S <= 128 ? 8 : 4) : 1;
   // llvmpipe: the per-token r / k / logw / u loads (every invocation the same address) were the
   // bulk of the time as storage loads; texel fetches made B=1 H=40 S=128 T=1024 2.3x faster
   // (322 -> 141 ms, Gla f32, bench_wkv --quick).
@@ -48,9 +55,10 @@ void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
   const WkvDims d = check_wkv_args(ctx, "wkv_decode", args);
   if (d.T == 0) return;
   const WkvDecodeConfig c = config ? *config : wkv_decode_config(ctx.caps(), d.S);
-  require((c.cols == 1 || c.cols == 4) && c.wg > 0 && d.S % (c.cols * c.wg) == 0,
-          ErrorCode::InvalidArgument,
-          "wkv_decode: config cols={} wg={} does not tile head size {}", c.cols, c.wg, d.S);
+  const bool cols_ok = c.cols == 1 || c.cols == 4 || c.cols == 8 || c.cols == 16;
+  require(cols_ok && c.wg > 0 && d.S % (c.cols * c.wg) == 0, ErrorCode::InvalidArgument,
+          "wkv_decode: config cols={} (1, 4, 8 or 16) wg={} does not tile head size {}", c.cols,
+          c.wg, d.S);
   const bool texel = c.texel && texel_bindable_args(ctx, args);
   const KernelDesc desc{decode_shader(args.r.dtype, texel), 7, sizeof(WkvPush),
                         texel ? 0b11111u : 0u};
@@ -58,7 +66,8 @@ void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
       ctx.pipelines().get(desc, {c.wg, d.S, static_cast<uint32_t>(args.mode), c.cols});
   // Dynamic loop iterations per token: the token loop only (the row loops are unrolled).
   const uint32_t window = wkv_window_tokens(ctx.caps(), 1);
-  record_wkv_windows(rec, k, args, d, window, Grid{d.S / (c.cols * c.wg), d.H, d.B});
+  record_wkv_windows(ctx.caps(), rec, k, args, d, window, Grid{d.S / (c.cols * c.wg), d.H, d.B},
+                     c.max_binding_bytes);
 }
 
 }  // namespace vkr::kernels

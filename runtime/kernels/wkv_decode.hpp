@@ -11,12 +11,15 @@ namespace vkr::kernels {
 
 // Tiling chosen for a device and head size (exposed for tests and benches).
 struct WkvDecodeConfig {
-  uint32_t cols = 4;  // value columns per invocation: 4 on CPU devices, 1 on GPUs (registers)
+  uint32_t cols = 4;  // value columns per invocation: 1, 4, 8 or 16 (CPU devices 8, GPUs 1)
   uint32_t wg = 0;    // invocations per workgroup; cols * wg divides S
   // r, k, v, logw and u through texel buffers (the f32tex / f16tex builds): CPU devices, where
   // texel fetches are vector loads. Taken only where every tensor allows it (vkr-owned buffer,
   // offset on minTexelBufferOffsetAlignment), else the storage build runs.
   bool texel = false;
+  // Largest activation binding in bytes before a call is bound per sequence and token window
+  // (record_wkv_windows); 0 = the device's maxStorageBufferRange. Tests lower it.
+  uint64_t max_binding_bytes = 0;
 };
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S);
 

@@ -62,7 +62,7 @@ void wkv_prefill(Context& ctx, Recorder& rec, const WkvArgs& args) {
                              up(d.S, c.wg) * (c.l + 1) + 4 * (d.S / c.u) + 3 * c.l + c.l * c.l + 4;
   const uint32_t chunks = wkv_window_tokens(ctx.caps(), per_chunk);
   const uint32_t window = chunks >= d.T ? d.T : chunks * c.l;
-  record_wkv_windows(rec, k, args, d, window, Grid{d.S / (c.wg * c.vpt), d.H, d.B});
+  record_wkv_windows(ctx.caps(), rec, k, args, d, window, Grid{d.S / (c.wg * c.vpt), d.H, d.B});
 }
 
 }  // namespace vkr::kernels

@@ -252,9 +252,10 @@ TEST_F(WkvTest, ChunkParLengthsAndWindows) {
   scratch_chunks_ = 0;
 }
 
-// Both decode layouts run on any device: this device's choice is covered above; here the other
-// one (GPUs: 1 column per invocation; CPUs: 4) and odd workgroup widths.
-TEST_F(WkvTest, DecodeLayoutsOneAndFourColumns) {
+// Every decode layout runs on any device: this device's choice is covered above; here the others
+// (GPUs: 1 column per invocation; CPUs: 8, or 4 for S < 64; 16 is allowed) and odd workgroup
+// widths.
+TEST_F(WkvTest, DecodeLayoutsOneToSixteenColumns) {
   // Few distinct pipelines: each (wg, S, mode, cols) compiles for seconds on lavapipe, cold.
   uint32_t seed = 450;
   decode_config_ = kernels::WkvDecodeConfig{1, 8};
@@ -272,8 +273,32 @@ TEST_F(WkvTest, DecodeLayoutsOneAndFourColumns) {
   check({WkvKernel::Decode, WkvMode::Gla, 1, 5, 1, 128, Decay::Strong}, seed++);
   if (ctx().caps().fp16_storage)
     check({WkvKernel::Decode, WkvMode::Rwkv6, 2, 3, 3, 96, Decay::Typical, DType::F16}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{8, 4, true};
+  check({WkvKernel::Decode, WkvMode::Gla, 2, 6, 2, 96, Decay::Mixed}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{16, 2};
+  check({WkvKernel::Decode, WkvMode::Rwkv6, 1, 5, 2, 64, Decay::Strong}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{16, 1, true};
+  check({WkvKernel::Decode, WkvMode::Gla, 1, 4, 1, 32}, seed++);
+  decode_config_ = kernels::WkvDecodeConfig{2, 8};  // only 1, 4, 8 or 16 columns: refused
+  EXPECT_THROW(check({WkvKernel::Decode, WkvMode::Gla, 1, 2, 1, 64}, seed++), Error);
   decode_config_ = kernels::WkvDecodeConfig{4, 32};  // 4 * 32 does not divide 96: refused
   EXPECT_THROW(check({WkvKernel::Decode, WkvMode::Gla, 1, 2, 1, 96}, seed++), Error);
+  decode_config_.reset();
+}
+
+// Calls too large to bind whole (lavapipe: y over 128 MiB) are bound per sequence and token
+// window; a lowered binding limit exercises that path on small shapes.
+TEST_F(WkvTest, DecodeBoundPerSequenceWindow) {
+  uint32_t seed = 470;
+  kernels::WkvDecodeConfig c = kernels::wkv_decode_config(ctx().caps(), 64);
+  c.max_binding_bytes = 5ull * 2 * 64 * 4;  // 5 tokens of (H = 2, S = 64) f32 per window
+  decode_config_ = c;
+  for (WkvMode mode : kModes) check({WkvKernel::Decode, mode, 3, 23, 2, 64, Decay::Mixed}, seed++);
+  if (ctx().caps().fp16_storage)  // f16 slices: half the bytes per token, same windows
+    check({WkvKernel::Decode, WkvMode::Gla, 2, 11, 2, 64, Decay::Typical, DType::F16}, seed++);
+  c.max_binding_bytes = 100;  // less than one token of (H = 2, S = 64) f32: refused, clearly
+  decode_config_ = c;
+  EXPECT_THROW(check({WkvKernel::Decode, WkvMode::Gla, 2, 4, 2, 64}, seed++), Error);
   decode_config_.reset();
 }
 
