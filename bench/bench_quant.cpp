@@ -93,18 +93,20 @@ std::string verify(Context& ctx, DType dt, uint64_t T, uint64_t N, uint64_t K, c
   return fmt::format("verified nmse={:.1e}", nmse);
 }
 
-void run_case(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K) {
+// One row: `reads` as LinearArgs::reads (0: the device's choice). Returns the median (us), 0 when
+// the row was filtered out.
+double run_row(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K, const char* variant,
+               uint32_t reads, double base_us) {
   Context& ctx = h.ctx();
   const bool gemv = T <= kernels::kGemvMaxTokens;
-  const auto path = kernels::choose_gemm_path(ctx.caps(), dt, Epilogue::None);
   const char* kernel = gemv ? "gemv_q" : "gemm_q";
-  const char* variant = gemv ? "subgroup" : path == kernels::GemmPath::Direct ? "direct" : "tiled";
-  if (!h.selected(kernel, variant)) return;
+  if (!h.selected(kernel, variant)) return 0;
   QData d = make_qdata(ctx, dt, T, N, K);
   kernels::LinearArgs args;
   args.x = Tensor::of(d.bx, Shape{T, K}, DType::F32);
   args.w = Tensor::of(d.bw, Shape{N, K}, dt);
   args.y = Tensor::of(d.by, Shape{T, N}, DType::F32);
+  args.reads = reads;
   auto record = [&](Recorder& rec) { kernels::linear(ctx, rec, args); };
   Recorder rec(ctx);
   record(rec);
@@ -118,11 +120,33 @@ void run_case(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K) {
                {"K", static_cast<int64_t>(K)}};
   row.note = verify(ctx, dt, T, N, K, d);
   row.time = h.time(record);
+  if (base_us > 0 && row.time.median_us > 0)
+    row.note += fmt::format("; {:.2f}x storage", base_us / row.time.median_us);
   // Quantized bytes: what the kernel must stream (x and y added, as in the float gemv rows).
   row.bytes = static_cast<double>(d.w.size()) + 4.0 * static_cast<double>(T * (K + N));
   row.flops = 2.0 * static_cast<double>(T * N * K);
   row.peak = gemv ? PeakKind::Bandwidth : PeakKind::F32;
+  const double us = row.time.median_us;
   h.add(std::move(row));
+  return us;
+}
+
+void run_case(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K) {
+  const auto& caps = h.ctx().caps();
+  const bool gemv = T <= kernels::kGemvMaxTokens;
+  if (!gemv) {
+    const auto path = kernels::choose_gemm_path(caps, dt, Epilogue::None);
+    run_row(h, dt, T, N, K, path == kernels::GemmPath::Direct ? "direct" : "tiled", 0, 0);
+    return;
+  }
+  if (caps.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    run_row(h, dt, T, N, K, "subgroup", 0, 0);
+    return;
+  }
+  // CPU devices: the rows-per-lane layout through storage loads, then through texel fetches (the
+  // default there), with the ratio.
+  const double storage_us = run_row(h, dt, T, N, K, "rows_storage", 1, 0);
+  run_row(h, dt, T, N, K, "rows_texel", 2, storage_us);
 }
 
 }  // namespace

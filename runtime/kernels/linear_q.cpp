@@ -87,6 +87,10 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) 
                                        ShaderId::gemv_q_q5_0, ShaderId::gemv_q_q5_1,
                                        ShaderId::gemv_q_q4_k, ShaderId::gemv_q_q5_k,
                                        ShaderId::gemv_q_q6_k};
+  static constexpr ShaderId kGemvTex[] = {ShaderId::gemv_q_tex_q8_0, ShaderId::gemv_q_tex_q4_0,
+                                          ShaderId::gemv_q_tex_q5_0, ShaderId::gemv_q_tex_q5_1,
+                                          ShaderId::gemv_q_tex_q4_k, ShaderId::gemv_q_tex_q5_k,
+                                          ShaderId::gemv_q_tex_q6_k};
   static constexpr ShaderId kGemm[] = {ShaderId::gemm_q_q8_0, ShaderId::gemm_q_q4_0,
                                        ShaderId::gemm_q_q5_0, ShaderId::gemm_q_q5_1,
                                        ShaderId::gemm_q_q4_k, ShaderId::gemm_q_q5_k,
@@ -97,7 +101,12 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) 
                                         ShaderId::embed_q_q6_k};
   for (size_t i = 0; i < std::size(kQuantOrder); ++i) {
     if (kQuantOrder[i] != dtype) continue;
-    return family == QuantFamily::Gemv ? kGemv[i] : family == QuantFamily::Gemm ? kGemm[i] : kEmbed[i];
+    switch (family) {
+      case QuantFamily::Gemv: return kGemv[i];
+      case QuantFamily::GemvTex: return kGemvTex[i];
+      case QuantFamily::Gemm: return kGemm[i];
+      case QuantFamily::Embed: return kEmbed[i];
+    }
   }
   throw Error(ErrorCode::ShapeMismatch,
               fmt::format("{}: dtype {} is not a quantized weight type", kernel, dtype_name(dtype)));
@@ -134,6 +143,8 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
   const auto plan = detail::plan_windows("gemv_q", caps, args, d, kGemvMaxTokens, UINT32_MAX);
   const KernelDesc desc{quant_shader(QuantFamily::Gemv, args.w.dtype, "gemv_q"), 6,
                         sizeof(LinearPush)};
+  const KernelDesc tex_desc{quant_shader(QuantFamily::GemvTex, args.w.dtype, "gemv_q"), 6,
+                            sizeof(LinearPush), 0b111};  // x, w, wu
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
@@ -157,10 +168,18 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
     const uint32_t rows = per_lane ? lane_rows : sub_rows ? sub_row_count : cfg.rows;
     const uint32_t max_sg = per_lane || sub_rows ? 1 : cfg.max_subgroups;  // 1: no shared memory
     const uint32_t rows_per_wg = per_lane ? lane_wg * lane_rows : sub_rows ? sets * rows : rows;
+    // CPU devices' layout through texel fetches (gemv_q_tex.comp): x on a texel, bindings texel-
+    // bindable, and the weight windows whole texels (Q6_K's may end mid-texel: the view would cut
+    // its last words). Each lane then fetches x itself: a broadcast costs llvmpipe a loop per
+    // component, a texel fetch one vector load.
+    const bool texel = per_lane && xvec != 0 && detail::texel_reads_wanted(args, cpu) &&
+                       detail::texel_window_ok(ctx, b) && b.ranges[1].size % kTexelBytes == 0 &&
+                       b.ranges[2].size % kTexelBytes == 0;
     const Kernel& k = ctx.pipelines().get(
-        desc, {wg, rows, static_cast<uint32_t>(win.tn), static_cast<uint32_t>(args.epilogue),
-               d.bias ? 1u : 0u, xvec, max_sg, static_cast<uint32_t>(layout),
-               per_lane ? xshare : 0u, sub_rows ? sets : 1u, chunks_per_step});
+        texel ? tex_desc : desc,
+        {wg, rows, static_cast<uint32_t>(win.tn), static_cast<uint32_t>(args.epilogue),
+         d.bias ? 1u : 0u, xvec, max_sg, static_cast<uint32_t>(layout),
+         per_lane && !texel ? xshare : 0u, sub_rows ? sets : 1u, chunks_per_step});
     rec.dispatch(k, std::span<const BufferRange>(b.ranges),
                  std::as_bytes(std::span<const LinearPush>(&b.push, 1)),
                  grid_1d((win.nn + rows_per_wg - 1) / rows_per_wg, caps));

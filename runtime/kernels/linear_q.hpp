@@ -9,7 +9,7 @@ namespace vkr::kernels {
 
 // The gemv_q / gemm_q / embed_q build variant of a quantized dtype (throws ShapeMismatch naming
 // `kernel` for a non-quantized one).
-enum class QuantFamily { Gemv, Gemm, Embed };
+enum class QuantFamily { Gemv, GemvTex, Gemm, Embed };  // GemvTex: gemv_q_tex.comp
 ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel);
 
 // y = epilogue(x·Wᵀ) for T <= kGemvMaxTokens with quantized W (and W_up). Shapes must already

@@ -77,7 +77,19 @@ uvec4 qg_fields(uint w, uint shift, uint mask) {
   return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & mask;
 }
 
+#if defined(VKR_LINEAR_TEX)
+// gemv_q_tex.comp: w / wu are uniform texel buffers of uvec4 (llvmpipe: a vector load per lane
+// instead of a scalar loop per lane and component). The host binds whole texels only.
+uvec4 qg_vec(uint mat, uint i) {
+  return mat == 0u ? texelFetch(wt, int(i)) : texelFetch(wut, int(i));
+}
+uint qg_word(uint mat, uint j) { return qg_vec(mat, j >> 2u)[j & 3u]; }
+uint qg_last_word(uint mat) { return uint(mat == 0u ? textureSize(wt) : textureSize(wut)) * 4u - 1u; }
+#else
 uvec4 qg_vec(uint mat, uint i) { return mat == 0u ? w4[i] : wu4[i]; }
+uint qg_word(uint mat, uint j) { return mat == 0u ? w[j] : wu[j]; }
+uint qg_last_word(uint mat) { return uint(mat == 0u ? w.length() : wu.length()) - 1u; }
+#endif
 
 // Fetches the group starting at byte `a` of matrix `mat` (16-byte aligned; Q6_K: even).
 void qg_load(out QG_ARRAY, uint mat, uint a) {
@@ -91,10 +103,10 @@ void qg_load(out QG_ARRAY, uint mat, uint a) {
     const uvec4 q = qg_vec(mat, i + v);
     raw[4u * v] = q.x; raw[4u * v + 1u] = q.y; raw[4u * v + 2u] = q.z; raw[4u * v + 3u] = q.w;
   }
-  const uint last = uint(mat == 0u ? w.length() : wu.length()) - 1u;
+  const uint last = qg_last_word(mat);
   [[unroll]] for (uint k = 0u; k < 5u; ++k) {
     const uint j = min(4u * (i + 13u) + k, last);
-    raw[52u + k] = mat == 0u ? w[j] : wu[j];
+    raw[52u + k] = qg_word(mat, j);
   }
   // Word k of the block = bytes [a + 4k, +4): raw words e + k and e + k + 1 shifted by sh bits
   // ((hi << (16 - sh)) << 16 is 0 for sh = 0 without a 32-bit shift).

@@ -32,11 +32,13 @@ struct QCase {
   uint64_t max_binding_bytes = 0;
   Run run = Run::Linear;
   uint32_t gemv_layout = 0;  // LinearArgs::gemv_q_layout
+  uint32_t reads = 0;        // LinearArgs::reads (2: texel fetches where the call allows)
+  int expect_texel = -1;     // 1 / 0: the texel build must / must not have run; -1: either
   std::string str() const {
-    return fmt::format("{} T={} N={} K={} epilogue={} bias={} window={} {} layout={}",
+    return fmt::format("{} T={} N={} K={} epilogue={} bias={} window={} {} layout={} reads={}",
                        dtype_name(dt), T, N, K, static_cast<uint32_t>(epilogue), bias,
                        max_binding_bytes, run == Run::Linear ? "linear" : "gemm tiled",
-                       gemv_layout);
+                       gemv_layout, reads);
   }
 };
 
@@ -86,11 +88,15 @@ class QuantLinearTest : public test::GpuTest {
     a.epilogue = c.epilogue;
     a.max_binding_bytes = c.max_binding_bytes;
     a.gemv_q_layout = c.gemv_layout;
+    a.reads = c.reads;
     Recorder rec(ctx());
     if (c.run == Run::Linear) {
       kernels::linear(ctx(), rec, a);
     } else {
       kernels::gemm(ctx(), rec, a, GemmPath::Tiled);
+    }
+    if (c.expect_texel >= 0) {
+      EXPECT_EQ(rec.texel_view_count() > 0, c.expect_texel == 1) << "texel build ran?";
     }
     ctx().queue().submit(rec).wait();
     std::vector<float> got(c.T * c.N);
@@ -211,6 +217,40 @@ TEST_F(QuantLinearTest, GroupedGemvLayouts) {
     w.gemv_layout = 2;
     check(w, ++seed);
   }
+}
+
+// The CPU layout (rows per lane, groups of blocks) through texel fetches (gemv_q_tex.comp, CPU
+// devices' default) and through storage buffers, forced on any device, checking which one ran;
+// Q6_K windows that end inside a texel keep the storage build.
+TEST_F(QuantLinearTest, GroupedGemvTexelReads) {
+  uint32_t seed = 5500;
+  for (DType dt : test::kQuantTypes) {
+    const uint64_t K = dt == DType::Q5_1 ? 192 : 512;
+    for (uint32_t reads : {1u, 2u}) {
+      const bool swiglu = reads == 2;  // (SwiGLU takes no bias)
+      QCase c{dt, reads == 2 ? 1u : 2u, 16, K, swiglu ? Epilogue::SwiGlu : Epilogue::Residual,
+              !swiglu, true};
+      c.gemv_layout = 2;
+      c.reads = reads;
+      c.expect_texel = reads == 2 ? 1 : 0;
+      check(c, ++seed);
+    }
+  }
+  QCase odd{DType::Q6_K, 1, 13, 512, Epilogue::None, false, true};  // 13 x 420 bytes: mid-texel end
+  odd.gemv_layout = 2;
+  odd.reads = 2;
+  odd.expect_texel = 0;
+  check(odd, ++seed);
+  QCase t8{DType::Q4_K, 8, 21, 768, Epilogue::None, true, true};  // several tokens, odd rows
+  t8.gemv_layout = 2;
+  t8.reads = 2;
+  t8.expect_texel = 1;
+  check(t8, ++seed);
+  const uint64_t limit = 5 * dtype_row_bytes(DType::Q8_0, 512) + 64;  // row windows
+  QCase w{DType::Q8_0, 2, 23, 512, Epilogue::None, false, true, limit};
+  w.gemv_layout = 2;
+  w.reads = 2;
+  check(w, ++seed);
 }
 
 // The GPU layout at every token count 1..8 (ROWS and the unrolled token loop change with T), odd
