@@ -117,12 +117,12 @@ uint32_t wkv_window_tokens(const Capabilities& caps, uint32_t iterations_per_tok
 }
 
 void record_wkv_windows(const Capabilities& caps, Recorder& rec, const Kernel& kernel,
-                        const WkvArgs& args, const WkvDims& d, uint32_t window, Grid grid,
-                        uint64_t max_binding_bytes) {
+                        const WkvArgs& args, const WkvDims& d, uint32_t window, Grid grid) {
   const Tensor& u = args.mode == WkvMode::Rwkv6 ? args.u : args.logw;  // Gla: any bound f32 buffer
-  const uint64_t limit = max_binding_bytes ? std::min<uint64_t>(max_binding_bytes,
-                                                                caps.max_storage_buffer_range)
-                                           : caps.max_storage_buffer_range;
+  const uint64_t limit =
+      args.max_binding_bytes
+          ? std::min<uint64_t>(args.max_binding_bytes, caps.max_storage_buffer_range)
+          : caps.max_storage_buffer_range;
   // y (f32) is the largest activation; the state is bound per sequence below.
   if (args.y.bytes() <= limit && args.state.bytes() <= caps.max_storage_buffer_range) {
     for (uint32_t t0 = 0; t0 < d.T; t0 += window) {

@@ -35,6 +35,9 @@ struct WkvArgs {
   // clobbered). Optional: without one (or one too small for a single chunk) wkv() never picks
   // that kernel.
   Tensor scratch;
+  // Largest activation binding in bytes before wkv_decode / wkv_prefill bind a call per sequence
+  // and token window (record_wkv_windows); 0 = the device's maxStorageBufferRange. Tests lower it.
+  uint64_t max_binding_bytes = 0;
 };
 
 // 1 for Rwkv6, S^-1/2 for Gla (spec §3.4.2).
@@ -54,11 +57,10 @@ static_assert(sizeof(WkvPush) == 24 && offsetof(WkvPush, t0) == 16);
 
 // Records one dispatch per window of at most `window` tokens (a barrier between windows, which
 // hand the state on through memory). Shared by wkv_decode and wkv_prefill. When y would exceed
-// `max_binding_bytes` (0: the device's maxStorageBufferRange) each sequence's windows are bound
-// as separate (1, tn, H, S) slices instead (grid z = 1), as many tokens per window as fit.
+// args.max_binding_bytes (0: the device's maxStorageBufferRange) each sequence's windows are
+// bound as separate (1, tn, H, S) slices instead (grid z = 1), as many tokens per window as fit.
 void record_wkv_windows(const Capabilities& caps, Recorder& rec, const Kernel& kernel,
-                        const WkvArgs& args, const WkvDims& d, uint32_t window, Grid grid,
-                        uint64_t max_binding_bytes = 0);
+                        const WkvArgs& args, const WkvDims& d, uint32_t window, Grid grid);
 
 // Tokens one dispatch may cover so that no invocation runs more than ~60000 dynamic loop
 // iterations (lavapipe's limiter stops loops at 65535, see common/wkv_io.glsl); unlimited on GPUs.

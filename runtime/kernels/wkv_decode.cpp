@@ -66,8 +66,7 @@ void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
       ctx.pipelines().get(desc, {c.wg, d.S, static_cast<uint32_t>(args.mode), c.cols});
   // Dynamic loop iterations per token: the token loop only (the row loops are unrolled).
   const uint32_t window = wkv_window_tokens(ctx.caps(), 1);
-  record_wkv_windows(ctx.caps(), rec, k, args, d, window, Grid{d.S / (c.cols * c.wg), d.H, d.B},
-                     c.max_binding_bytes);
+  record_wkv_windows(ctx.caps(), rec, k, args, d, window, Grid{d.S / (c.cols * c.wg), d.H, d.B});
 }
 
 }  // namespace vkr::kernels

@@ -17,9 +17,6 @@ struct WkvDecodeConfig {
   // texel fetches are vector loads. Taken only where every tensor allows it (vkr-owned buffer,
   // offset on minTexelBufferOffsetAlignment), else the storage build runs.
   bool texel = false;
-  // Largest activation binding in bytes before a call is bound per sequence and token window
-  // (record_wkv_windows); 0 = the device's maxStorageBufferRange. Tests lower it.
-  uint64_t max_binding_bytes = 0;
 };
 WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S);
 

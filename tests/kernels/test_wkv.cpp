@@ -122,6 +122,7 @@ class WkvTest : public test::GpuTest {
     a.state = Tensor::of(st, Shape{B, H, S, S}, DType::F32);
     a.y = Tensor::of(y, act, DType::F32);
     a.scale = kernels::wkv_default_scale(c.mode, c.S);
+    a.max_binding_bytes = max_binding_bytes_;
     Buffer scratch;
     if (c.kernel == WkvKernel::ChunkPar) {
       // The default size, or scratch_chunks_ chunks (several token windows per call).
@@ -147,6 +148,7 @@ class WkvTest : public test::GpuTest {
   }
 
   std::optional<kernels::WkvDecodeConfig> decode_config_;      // the device's choice when empty
+  uint64_t max_binding_bytes_ = 0;                             // WkvArgs::max_binding_bytes
   std::optional<kernels::WkvChunkParConfig> chunkpar_config_;  // likewise
   uint64_t scratch_chunks_ = 0;  // chunk-parallel scratch size in chunks; 0 = the default size
 
@@ -287,19 +289,17 @@ TEST_F(WkvTest, DecodeLayoutsOneToSixteenColumns) {
 }
 
 // Calls too large to bind whole (lavapipe: y over 128 MiB) are bound per sequence and token
-// window; a lowered binding limit exercises that path on small shapes.
-TEST_F(WkvTest, DecodeBoundPerSequenceWindow) {
+// window (wkv_decode and wkv_prefill); a lowered binding limit exercises that path on small shapes.
+TEST_F(WkvTest, BoundPerSequenceWindow) {
   uint32_t seed = 470;
-  kernels::WkvDecodeConfig c = kernels::wkv_decode_config(ctx().caps(), 64);
-  c.max_binding_bytes = 5ull * 2 * 64 * 4;  // 5 tokens of (H = 2, S = 64) f32 per window
-  decode_config_ = c;
-  for (WkvMode mode : kModes) check({WkvKernel::Decode, mode, 3, 23, 2, 64, Decay::Mixed}, seed++);
+  max_binding_bytes_ = 5ull * 2 * 64 * 4;  // 5 tokens of (H = 2, S = 64) f32 per window
+  for (WkvKernel kern : {WkvKernel::Decode, WkvKernel::Prefill})
+    for (WkvMode mode : kModes) check({kern, mode, 3, 23, 2, 64, Decay::Mixed}, seed++);
   if (ctx().caps().fp16_storage)  // f16 slices: half the bytes per token, same windows
     check({WkvKernel::Decode, WkvMode::Gla, 2, 11, 2, 64, Decay::Typical, DType::F16}, seed++);
-  c.max_binding_bytes = 100;  // less than one token of (H = 2, S = 64) f32: refused, clearly
-  decode_config_ = c;
+  max_binding_bytes_ = 100;  // less than one token of (H = 2, S = 64) f32: refused, clearly
   EXPECT_THROW(check({WkvKernel::Decode, WkvMode::Gla, 2, 4, 2, 64}, seed++), Error);
-  decode_config_.reset();
+  max_binding_bytes_ = 0;
 }
 
 TEST_F(WkvTest, LongSequence) {
