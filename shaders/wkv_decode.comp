@@ -51,8 +51,8 @@ void decode_colsv(uint q, uint h, uint b) {
   // One dynamic iteration per token (the row loops are unrolled). Tried on lavapipe and not kept:
   // 4 tokens per pass over the rows (fewer loads / stores of the spilled state array): ~10% at
   // T = 1024, 2x slower at T = 1 (masked tail tokens); each of 8 subgroup lanes fetching and
-  // exponentiating one group of rows and subgroupBroadcast-ing them: 2.5x slower (llvmpipe 22.3
-  // turns each broadcast component into a loop over the lanes that finds the first active one).
+  // exponentiating one group of rows and subgroupBroadcast-ing them: 2.5x slower (Mesa's gallivm
+  // lowers each broadcast component to a loop over the lanes that finds the first active one).
   for (uint tt = 0; tt < p.tn; ++tt) {
     const uint at = wkv_act_at(b, p.t0 + tt, h, S) / 4;
     vec4 vq[NV], acc[NV];

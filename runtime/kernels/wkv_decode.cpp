@@ -30,7 +30,7 @@ WkvDecodeConfig wkv_decode_config(const Capabilities& caps, uint32_t S) {
   // spilled memory anyway there), 4 for S < 64 so that a workgroup still fills 8 SIMD lanes and
   // for S > 128 (unmeasured there; the unrolled body, and llvmpipe's compile time, double). Each
   // row's r / k / logw fetch and exp then feeds 8 columns: llvmpipe runs every texel fetch as a
-  // ~40-instruction routine, and these per-row fetches, not the FMAs, bound the kernel.
+  // ~40-instruction routine, and those routines were among the hottest addresses in perf.
   // B=1 H=40 S=128 T=1024 Gla f32 on lavapipe (bench_wkv --quick, median ms, alternating runs):
   // 4 columns 108-110, 8 columns 86.5-88.6, 16 columns 86.8 (twice the state per invocation);
   // T=1 the same within noise (1.0-1.2). Cost: pipelines compile ~2x longer on lavapipe (cold
