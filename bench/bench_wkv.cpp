@@ -133,7 +133,7 @@ std::string verify(Context& ctx, const Data& d, const Shape4& s, WkvMode mode) {
 
 using kernels::WkvKernel;
 
-// Bench variants: the three kernels, plus chunked_par at L = 64.
+// Bench variants: the three kernels, plus chunked_par at L = 16 and 64 (the default is 32).
 struct Variant {
   const char* name;
   WkvKernel kernel;
@@ -142,6 +142,7 @@ struct Variant {
 constexpr Variant kVariants[] = {{"sequential", WkvKernel::Decode},
                                  {"chunked", WkvKernel::Prefill},
                                  {"chunked_par", WkvKernel::ChunkPar},
+                                 {"chunked_par_l16", WkvKernel::ChunkPar, 16},
                                  {"chunked_par_l64", WkvKernel::ChunkPar, 64}};
 
 // Runs one variant: verify once, then time. Returns the row (empty when not selected).
@@ -183,6 +184,30 @@ std::optional<Row> run_variant(Harness& h, const Shape4& s, WkvMode mode, const 
   return row;
 }
 
+// Each chunk-parallel pass timed alone (default tiling; timing only, the scratch and state are
+// not what a full call leaves), only when --filter names "cp_pass" (finding the costly pass).
+void run_passes(Harness& h, const Shape4& s, WkvMode mode, Data& d) {
+  if (h.options().filter.find("cp_pass") == std::string::npos) return;
+  Context& ctx = h.ctx();
+  const kernels::WkvArgs args = make_args(d, s, mode);
+  constexpr const char* kNames[] = {"cp_pass_states", "cp_pass_scan", "cp_pass_output"};
+  for (uint32_t bit = 0; bit < 3; ++bit) {
+    kernels::WkvChunkParConfig config = kernels::wkv_chunkpar_config(
+        ctx.caps(), s.S, kernels::wkv_chunkpar_default_length(ctx.caps(), static_cast<uint32_t>(s.T)));
+    config.passes = 1u << bit;
+    Row row;
+    row.kernel = "wkv";
+    row.variant = kNames[bit];
+    row.dtype = "f32";
+    row.shape = {{"B", s.B}, {"T", s.T}, {"H", s.H}, {"S", s.S}};
+    row.note = fmt::format("timing only, L={}", config.l);
+    row.time = h.time([&](Recorder& rec) { kernels::wkv_chunkpar(ctx, rec, args, config); });
+    row.flops = 5.0 * s.B * s.T * s.H * s.S * s.S;
+    row.peak = PeakKind::F32;
+    h.add(std::move(row));
+  }
+}
+
 void run_case(Harness& h, const Shape4& s) {
   const WkvMode mode = s.S == 64 ? WkvMode::Rwkv6 : WkvMode::Gla;
   Data d = make_data(h.ctx(), s);
@@ -205,6 +230,7 @@ void run_case(Harness& h, const Shape4& s) {
     if (k == policy && var.l == 0) row->note += "; policy";
     h.add(std::move(*row));
   }
+  run_passes(h, s, mode, d);
 }
 
 }  // namespace

@@ -59,35 +59,44 @@ bool Harness::selected(std::string_view kernel, std::string_view variant) const 
 }
 
 Timing Harness::time(const std::function<void(Recorder&)>& record) {
-  GpuTimer timer(ctx_, 2);
-  Recorder rec(ctx_);
-  std::vector<double> us;
   const int reps = std::max(1, options_.quick ? std::min(options_.reps, 5) : options_.reps);
-  // GPUs drop their clocks while the host prepares a case (data generation, CPU verification):
-  // on the H100 small kernels ran ~3x slower after such pauses with 2 warm-up runs. So on GPUs
-  // the warm-up lasts until the device has been busy for kGpuWarmupUs (or kMaxWarmup runs);
-  // CPU devices keep the fixed count (every run there costs real time).
-  constexpr double kGpuWarmupUs = 50'000;
-  constexpr int kMaxWarmup = 2000;
-  const bool gpu = ctx_.caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU;
-  double warm_us = 0;
-  int warm_runs = 0;
-  auto run_once = [&]() {
+  GpuTimer timer(ctx_, static_cast<uint32_t>(reps) + 1);
+  Recorder rec(ctx_);
+  // One submission of n calls with a barrier between them (they read and write the same
+  // buffers). With `stamps`, a timestamp after every call (call i took stamp[i + 1] - stamp[i]);
+  // otherwise the batch's total. Returns microseconds.
+  auto batch = [&](int n, bool stamps) {
     rec.reset();
     rec.reset_timer(timer);
     rec.timestamp(timer, 0);
-    record(rec);
-    rec.timestamp(timer, 1);
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) rec.barrier();
+      record(rec);
+      if (stamps) rec.timestamp(timer, static_cast<uint32_t>(i) + 1);
+    }
+    if (!stamps) rec.timestamp(timer, 1);
     ctx_.queue().submit(rec).wait();
-    auto ns = timer.read_ns(2);
-    return (ns[1] - ns[0]) * 1e-3;
+    const std::vector<double> ns = timer.read_ns(stamps ? static_cast<uint32_t>(n) + 1 : 2);
+    std::vector<double> us;
+    for (size_t i = 1; i < ns.size(); ++i) us.push_back((ns[i] - ns[i - 1]) * 1e-3);
+    return us;
   };
-  while (warm_runs < options_.warmup ||
-         (gpu && warm_us < kGpuWarmupUs && warm_runs < kMaxWarmup)) {
-    warm_us += run_once();
-    ++warm_runs;
+  // GPUs lower their clocks when idle, and one call per submission leaves them idle between the
+  // host's waits: on the H100 compute-bound kernels (GEMM, WKV) measured that way ran 3-5x slower
+  // than in a busy stream, by how long the host had paused, while bandwidth-bound ones did not
+  // move. So the warm-up is one submission of back-to-back calls lasting kGpuWarmupUs of device
+  // time and the timed calls follow in one submission too, as a model's forward pass runs them.
+  // CPU devices keep the fixed warm-up count (every call there costs real time).
+  constexpr double kGpuWarmupUs = 100'000;
+  constexpr int kMaxWarmup = 5000;
+  const bool gpu = ctx_.caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU;
+  int warm = std::max(options_.warmup, 0);
+  if (gpu) {
+    const double one = batch(1, false)[0];
+    warm = std::max(warm, static_cast<int>(std::min<double>(kMaxWarmup, kGpuWarmupUs / std::max(one, 1.0))));
   }
-  for (int i = 0; i < reps; ++i) us.push_back(run_once());
+  if (warm > 0) batch(warm, false);
+  std::vector<double> us = batch(reps, true);
   return {percentile(us, 0.5), percentile(us, 0.1), percentile(us, 0.9)};
 }
 

@@ -37,13 +37,15 @@ uint32_t logits_rows_for(const ModelConfig& c, uint32_t rows) {
   return static_cast<uint32_t>(std::min<uint64_t>(rows, fit));
 }
 
-// Workspace of the chunk-parallel WKV kernel (GPUs only; CPU devices always run the sequential
-// one): the chunks of one call of `rows` tokens at L = 32 plus one (B sequences round up), capped
-// at 128 MiB (longer calls run as token windows inside wkv_chunkpar).
+// Workspace of the chunk-parallel WKV kernel (GPUs, or any device told to use it; CPU devices
+// otherwise run the sequential one): the chunks of one call of `rows` tokens (L = 32, or 16 below
+// 64 tokens) plus one (B sequences round up), capped at 128 MiB (longer calls run as token
+// windows inside wkv_chunkpar).
 uint64_t wkv_scratch_bytes(const ModelConfig& c, uint32_t rows) {
   const uint64_t per_chunk = wkv_chunkpar_chunk_bytes(1, c.H, c.S);
   const uint64_t cap = std::max<uint64_t>(per_chunk, (128ull << 20) / per_chunk * per_chunk);
-  return std::min<uint64_t>(cap, per_chunk * (rows / 32 + 1));
+  const uint64_t chunks = std::max<uint64_t>(rows / 32, std::min<uint32_t>(rows, 63) / 16) + 1;
+  return std::min<uint64_t>(cap, per_chunk * chunks);
 }
 
 Tensor f32(const Buffer& b, Shape shape) { return Tensor::of(b, shape, DType::F32); }
@@ -89,7 +91,8 @@ Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows) {
   s.c1 = buf(2 * n * C, "c1");
   s.c2 = buf(n * C, "c2");
   s.logits = buf(uint64_t{s.logits_rows} * c.V, "logits");
-  if (ctx.caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU)
+  if (ctx.caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU ||
+      ctx.options().wkv_kernel == ContextOptions::WkvKernelChoice::ChunkParallel)
     s.wkv = buf(wkv_scratch_bytes(c, rows) / 4, "wkv_scratch");
   return s;
 }

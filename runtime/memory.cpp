@@ -60,7 +60,18 @@ uint32_t MemoryArena::pick_type(uint32_t type_bits, MemoryUsage usage) const {
   std::vector<VkMemoryPropertyFlags> prefs;
   switch (usage) {
     case MemoryUsage::Device:
-      prefs = {kDeviceLocal | kHostVisible | kCoherent, kDeviceLocal, 0};
+      // Discrete GPUs: plain device-local memory, never the host-visible (ReBAR) type of the same
+      // heap. GPU access to plain VRAM is never slower, while host-visible VRAM may be mapped with
+      // other page sizes or caching by the driver (the conventional choice, as VMA makes for
+      // GPU-only resources). On the H100 (ReBAR), WKV passes whose scratch spanned > 128 MB
+      // ran 3-4x slower in a full call than the sum of the same passes timed alone, and large
+      // GEMM tiles lost to small ones; whether the memory type was the cause is not yet measured.
+      // Other devices (UMA, lavapipe): the host-visible type, so uploads skip staging.
+      if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU) {
+        prefs = {kDeviceLocal, 0};
+      } else {
+        prefs = {kDeviceLocal | kHostVisible | kCoherent, kDeviceLocal, 0};
+      }
       break;
     case MemoryUsage::Upload:
       prefs = {kDeviceLocal | kHostVisible | kCoherent, kHostVisible | kCoherent, kHostVisible};

@@ -18,6 +18,9 @@
 // Epilogue: one fragment position (fm, fn) at a time every subgroup stores its accumulator(s) to
 //   its own f32 slot; after a barrier the ks == 0 subgroups sum the KS slots of their (wm, wn)
 //   and apply the shared store_output() with edge masks.
+// Every loop with a spec-constant trip count is [[unroll]]: the accumulator and fragment arrays
+// must stay in registers (a dynamically indexed array of cooperative matrices may be put in local
+// memory, one load and store of every accumulator per MMA).
 // Fragment loads/stores address the uvec4 arrays in uvec4 units (offset and stride), the matrix
 // elements being the f16 (or f32) values the granules hold, as SPV_NV_cooperative_matrix defines
 // for a pointer to a type other than the component type.
@@ -34,6 +37,7 @@
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint WM = 2u;
@@ -105,12 +109,12 @@ uvec4 fetch_w(uint mat, uint o, uint k) {
 }
 
 void fetch(uint m0, uint n0, uint k0) {
-  for (uint r = 0u; r < RA; ++r) {
+  [[unroll]] for (uint r = 0u; r < RA; ++r) {
     const uint c = gl_LocalInvocationID.x + r * WGS;
     ra[r] = c < A_G ? fetch_x(m0 + c / KV, k0 + (c % KV) * 8u) : uvec4(0u);
   }
-  for (uint mat = 0u; mat < NW; ++mat) {
-    for (uint r = 0u; r < RB; ++r) {
+  [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+    [[unroll]] for (uint r = 0u; r < RB; ++r) {
       const uint c = gl_LocalInvocationID.x + r * WGS;
       rb[mat * RB + r] = c < B_G ? fetch_w(mat, n0 + c / KV, k0 + (c % KV) * 8u) : uvec4(0u);
     }
@@ -118,12 +122,12 @@ void fetch(uint m0, uint n0, uint k0) {
 }
 
 void stash() {
-  for (uint r = 0u; r < RA; ++r) {
+  [[unroll]] for (uint r = 0u; r < RA; ++r) {
     const uint c = gl_LocalInvocationID.x + r * WGS;
     if (c < A_G) sa[(c / KV) * SA + c % KV] = ra[r];
   }
-  for (uint mat = 0u; mat < NW; ++mat) {
-    for (uint r = 0u; r < RB; ++r) {
+  [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+    [[unroll]] for (uint r = 0u; r < RB; ++r) {
       const uint c = gl_LocalInvocationID.x + r * WGS;
       if (c < B_G) sb[(mat * BN + c / KV) * SA + c % KV] = rb[mat * RB + r];
     }
@@ -135,7 +139,7 @@ void main() {
   const uint sg = gl_SubgroupID;
   const uint wk = sg / (WM * WN), wmn = sg % (WM * WN), wm = wmn % WM, wn = wmn / WM;
   fcoopmatNV<32, gl_ScopeSubgroup, 16, CN> acc[NW * FM * FN];  // [(mat * FM + fm) * FN + fn]
-  for (uint i = 0u; i < NW * FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, CN>(0.0);
+  [[unroll]] for (uint i = 0u; i < NW * FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, CN>(0.0);
 
   fetch(m0, n0, 0u);
   for (uint k0 = 0u; k0 < p.K; k0 += BK) {
@@ -143,17 +147,17 @@ void main() {
     stash();
     barrier();
     if (k0 + BK < p.K) fetch(m0, n0, k0 + BK);  // in flight during the MMAs below
-    for (uint kk = 0u; kk < KSL; kk += 16u) {
+    [[unroll]] for (uint kk = 0u; kk < KSL; kk += 16u) {
       const uint g = (wk * KSL + kk) / 8u;
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM];
-      for (uint fm = 0u; fm < FM; ++fm) {
+      [[unroll]] for (uint fm = 0u; fm < FM; ++fm) {
         coopMatLoadNV(a[fm], sa, (wm * FM + fm) * 16u * SA + g, SA, false);
       }
-      for (uint mat = 0u; mat < NW; ++mat) {
-        for (uint fn = 0u; fn < FN; ++fn) {
+      [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+        [[unroll]] for (uint fn = 0u; fn < FN; ++fn) {
           fcoopmatNV<16, gl_ScopeSubgroup, 16, CN> b;
           coopMatLoadNV(b, sb, (mat * BN + (wn * FN + fn) * CN) * SA + g, SA, true);
-          for (uint fm = 0u; fm < FM; ++fm) {
+          [[unroll]] for (uint fm = 0u; fm < FM; ++fm) {
             const uint i = (mat * FM + fm) * FN + fn;
             acc[i] = coopMatMulAddNV(a[fm], b, acc[i]);
           }
@@ -163,16 +167,16 @@ void main() {
   }
 
   const uint slot = sg * NW * FRAG;
-  for (uint fm = 0u; fm < FM; ++fm) {
-    for (uint fn = 0u; fn < FN; ++fn) {
-      for (uint mat = 0u; mat < NW; ++mat) {
+  [[unroll]] for (uint fm = 0u; fm < FM; ++fm) {
+    [[unroll]] for (uint fn = 0u; fn < FN; ++fn) {
+      [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
         coopMatStoreNV(acc[(mat * FM + fm) * FN + fn], sc, slot + mat * FRAG, CN, false);
       }
       barrier();  // the KS subgroups of one (wm, wn) meet here
       if (wk == 0u) {
         for (uint e = gl_SubgroupInvocationID; e < FRAG; e += SG) {
           float g = 0.0, u = 0.0;
-          for (uint s = 0u; s < KS; ++s) {
+          [[unroll]] for (uint s = 0u; s < KS; ++s) {
             const uint base = (s * WM * WN + wmn) * NW * FRAG + e;
             g += sc[base];
             u += sc[base + (NW - 1u) * FRAG];

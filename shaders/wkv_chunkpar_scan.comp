@@ -8,6 +8,7 @@
 // spec: 0 = WG (divides S * S / 4), 1 = S, 2 = L (chunk length, for NC).
 // push: B, T, H, scale, token window t0, tn (common/wkv_io.glsl).
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint S = 64;
@@ -19,6 +20,11 @@ layout(constant_id = 2) const uint L = 32;
 #include "common/wkv_io.glsl"
 #include "common/wkv_chunkpar.glsl"
 
+// Chunks per group of loads: the group's D_c and decays are all loaded before the first of its
+// stores. The loads and stores address one buffer, so the compiler may not move a load above an
+// earlier store by itself: one load per chunk would wait a full memory round trip each.
+const uint PF = 8u;
+
 void main() {
   const uint e4 = gl_GlobalInvocationID.x;  // vec4 index in the S x S matrix
   const uint h = gl_WorkGroupID.y, b = gl_WorkGroupID.z;
@@ -28,12 +34,22 @@ void main() {
   const uint mat = cp_mat_at(b, h, 0) / 4 + e4;
   const uint dec = cp_decay_at(b, h, 0) + i;
   vec4 m = state4[st];
-  for (uint c = 0; c < NC; ++c) {
-    const vec4 d = scratch4[mat + c * (S * S / 4)];
-    const uint dc = dec + c * S;
-    const float w = scratch4[dc / 4][dc % 4];
-    scratch4[mat + c * (S * S / 4)] = m;
-    m = w * m + d;
+  for (uint c0 = 0; c0 < NC; c0 += PF) {
+    vec4 d[PF];
+    float w[PF];
+    [[unroll]] for (uint j = 0; j < PF; ++j) {
+      if (c0 + j < NC) {
+        const uint dc = dec + (c0 + j) * S;
+        d[j] = scratch4[mat + (c0 + j) * (S * S / 4)];
+        w[j] = scratch4[dc / 4][dc % 4];
+      }
+    }
+    [[unroll]] for (uint j = 0; j < PF; ++j) {
+      if (c0 + j < NC) {
+        scratch4[mat + (c0 + j) * (S * S / 4)] = m;
+        m = w[j] * m + d[j];
+      }
+    }
   }
   state4[st] = m;
 }

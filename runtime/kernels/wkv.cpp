@@ -66,14 +66,21 @@ WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& ar
 // more parallelism than the sequential one and loses everywhere, so GPUs never pick it. The
 // chunk-parallel kernel (wkv_chunkpar) spreads a call over (chunk, head, sequence) workgroups; it
 // costs 3 dispatches + 2 barriers per call, so short calls stay sequential.
-// PROVISIONAL: kMinChunkParTokens = 32 (one chunk) is a guess, not yet measured on a GPU; set it
-// from the crossover of the bench's sequential / chunked_par rows (vkr_bench_kernels --filter wkv).
+// Measured (H100, 2026-11-23, vkr_bench_kernels --filter wkv, calls timed back to back in one
+// submission; bench/results/h100-2026-11-23/call3_b4.jsonl), H = 40, chunk_par / sequential:
+//   T = 1:  0.13-0.35x at every B, S and chunk length (3 dispatches, 2 barriers: launch-bound).
+//   T = 16: L = 16 1.05-1.82x (B 1/8, S 64/128); L = 32 0.68-1.19x.
+//   T = 64: L = 32 1.85-4.23x; L = 16 1.44-3.29x.
+//   T >= 256: L = 32 1.88-23.6x except two shapes whose scratch spans > 128 MB (B=8 S=128
+//   T=1024: 1.00x, B=8 S=64 T=4096: 1.03x; see bench/README.md). L = 64 never won.
+// So GPUs take the chunk-parallel kernel from T = 16 on, with L = 16 below T = 64
+// (wkv_chunkpar_default_length).
 WkvKernel choose_wkv_kernel(const Capabilities& caps, int B, int H, int T, int S) {
   (void)B;
   (void)H;
   (void)S;
   if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) return WkvKernel::Decode;
-  constexpr int kMinChunkParTokens = 32;
+  constexpr int kMinChunkParTokens = 16;
   return T >= kMinChunkParTokens ? WkvKernel::ChunkPar : WkvKernel::Decode;
 }
 
@@ -84,6 +91,10 @@ void wkv(Context& ctx, Recorder& rec, const WkvArgs& args) {
       ranked ? choose_wkv_kernel(ctx.caps(), static_cast<int>(rs[0]), static_cast<int>(rs[2]),
                                  static_cast<int>(rs[1]), static_cast<int>(rs[3]))
              : WkvKernel::Decode;  // the kernel's own check reports the bad rank
+  using Choice = ContextOptions::WkvKernelChoice;
+  const Choice forced = ctx.options().wkv_kernel;
+  if (forced == Choice::Sequential) which = WkvKernel::Decode;
+  if (forced == Choice::ChunkParallel && ranked) which = WkvKernel::ChunkPar;
   if (which == WkvKernel::ChunkPar) {
     const bool room =
         args.scratch.buffer != VK_NULL_HANDLE && args.scratch.dtype == DType::F32 &&

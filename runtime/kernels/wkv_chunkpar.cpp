@@ -38,7 +38,8 @@ WkvChunkParConfig wkv_chunkpar_config(const Capabilities& caps, uint32_t S, uint
   const uint32_t smem = caps.max_shared_memory;
   // L = 32 by default: per token the output pass spends ~L/2 * S on A (direct exponentials) and
   // the state traffic (scratch written, scanned, read) costs ~4 * S * S / L floats; 32 balances
-  // the two at S = 64..128. Provisional until measured on a GPU (bench: chunked_par rows).
+  // the two at S = 64..128. Measured on the H100 (B 1/8, S 64/128, T 64..4096): 32 beat 16 and
+  // 64 at T >= 64 nearly everywhere; 16 wins below (wkv_chunkpar_default_length).
   c.l = l ? l : 32;
   require(c.l >= 16 && c.l <= 64 && (c.l & (c.l - 1)) == 0, ErrorCode::InvalidArgument,
           "wkv_chunkpar: chunk length {} unsupported (16, 32 or 64)", c.l);
@@ -78,9 +79,13 @@ uint64_t wkv_chunkpar_chunk_bytes(uint32_t B, uint32_t H, uint32_t S) {
   return uint64_t{B} * H * (uint64_t{S} * S + S) * 4;
 }
 
+uint32_t wkv_chunkpar_default_length(const Capabilities& caps, uint32_t T) {
+  return caps.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU && T < 64 ? 16 : 32;
+}
+
 uint64_t wkv_chunkpar_scratch_bytes(const Capabilities& caps, uint32_t B, uint32_t T, uint32_t H,
                                     uint32_t S) {
-  const uint32_t l = wkv_chunkpar_config(caps, S).l;
+  const uint32_t l = wkv_chunkpar_config(caps, S, wkv_chunkpar_default_length(caps, T)).l;
   const uint64_t per_chunk = wkv_chunkpar_chunk_bytes(B, H, S);
   const uint64_t cap = std::min<uint64_t>(kScratchCap, caps.max_storage_buffer_range);
   const uint64_t chunks = std::max<uint64_t>(1, (uint64_t{T} + l - 1) / l);
@@ -91,7 +96,8 @@ void wkv_chunkpar(Context& ctx, Recorder& rec, const WkvArgs& args,
                   const std::optional<WkvChunkParConfig>& config) {
   const WkvDims d = check_wkv_args(ctx, "wkv_chunkpar", args);
   const Capabilities& caps = ctx.caps();
-  const WkvChunkParConfig c = config ? *config : wkv_chunkpar_config(caps, d.S);
+  const WkvChunkParConfig c =
+      config ? *config : wkv_chunkpar_config(caps, d.S, wkv_chunkpar_default_length(caps, d.T));
   const uint64_t per_chunk = wkv_chunkpar_chunk_bytes(d.B, d.H, d.S);
   require(args.scratch.buffer != VK_NULL_HANDLE && args.scratch.dtype == DType::F32 &&
               args.scratch.bytes() >= per_chunk,
@@ -126,12 +132,12 @@ void wkv_chunkpar(Context& ctx, Recorder& rec, const WkvArgs& args,
     const BufferRange scratch{args.scratch.buffer, args.scratch.offset, per_chunk * nc};
     const BufferRange b[] = {args.r.range(), args.k.range(),     args.v.range(), args.logw.range(),
                              u.range(),      args.state.range(), args.y.range(), scratch};
-    rec.dispatch(states, b, std::as_bytes(std::span(&push, 1)), Grid{nc * (d.S / c.vt), d.H, d.B});
+    const auto pc = std::as_bytes(std::span(&push, 1));
+    if (c.passes & 1u) rec.dispatch(states, b, pc, Grid{nc * (d.S / c.vt), d.H, d.B});
     rec.barrier();
-    rec.dispatch(scan, b, std::as_bytes(std::span(&push, 1)),
-                 Grid{d.S * d.S / (4 * c.wg2), d.H, d.B});
+    if (c.passes & 2u) rec.dispatch(scan, b, pc, Grid{d.S * d.S / (4 * c.wg2), d.H, d.B});
     rec.barrier();
-    rec.dispatch(output, b, std::as_bytes(std::span(&push, 1)), Grid{nc, d.H, d.B});
+    if (c.passes & 4u) rec.dispatch(output, b, pc, Grid{nc, d.H, d.B});
   }
 }
 

@@ -346,6 +346,13 @@ TEST_F(WkvTest, PolicyAndDispatcher) {
   EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 1, 40, 1, 128), WkvKernel::Decode);
   EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 1, 40, 1024, 128), WkvKernel::ChunkPar);
   EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 8, 40, 4096, 64), WkvKernel::ChunkPar);
+  // The H100 crossover (wkv.cpp): sequential below 16 tokens, chunk-parallel with L = 16 from 16
+  // to 63 tokens, L = 32 from 64.
+  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 8, 40, 15, 128), WkvKernel::Decode);
+  EXPECT_EQ(kernels::choose_wkv_kernel(gpu, 8, 40, 16, 128), WkvKernel::ChunkPar);
+  EXPECT_EQ(kernels::wkv_chunkpar_default_length(gpu, 16), 16u);
+  EXPECT_EQ(kernels::wkv_chunkpar_default_length(gpu, 63), 16u);
+  EXPECT_EQ(kernels::wkv_chunkpar_default_length(gpu, 64), 32u);
   // CPU devices: the sequential kernel is faster at every measured length (see wkv.cpp).
   Capabilities cpu = ctx().caps();
   cpu.device_type = VK_PHYSICAL_DEVICE_TYPE_CPU;

@@ -298,6 +298,46 @@ TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
   EXPECT_THROW(b.eval_nll(0, ids, std::span(tokens).first(3)), Error);
 }
 
+// The chunk-parallel WKV path of the forward pass, which only GPUs pick by policy, forced on any
+// device (CI's lavapipe included): its logits at every position and its final state equal the
+// sequential path's (the shared test context), a prefill split 37 + 63 (partial chunks, the second
+// call from a non-zero state) equals one call, and it stays within llama.cpp's tolerance.
+class ForwardChunkParallel : public GpuTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ForwardChunkParallel, MatchesSequentialPathAndSplitCalls) {
+  const std::string file = GetParam();
+  ContextOptions opt = test_options();
+  opt.wkv_kernel = ContextOptions::WkvKernelChoice::ChunkParallel;
+  auto chunked_ctx = Context::create(opt);
+  auto seq_model = Model::load(ctx(), model_path(file), quiet(128));
+  auto cp_model = Model::load(*chunked_ctx, model_path(file), quiet(128));
+  const auto tokens = state_tokens(*seq_model, file);
+  const size_t T = 100;
+  const std::span<const int32_t> ids(tokens.data(), T);
+  const size_t V = seq_model->config().V;
+  Session seq(*seq_model, 1), cp(*cp_model, 1);
+  const auto want = seq.eval(0, ids, true);
+  const auto got = cp.eval(0, ids, true);
+  EXPECT_TRUE(all_close(want, got, 1e-4, 1e-4, file + " chunk-parallel vs sequential logits"));
+  const auto st_want = seq.state().save(0), st_got = cp.state().save(0);
+  ASSERT_EQ(st_want.size(), st_got.size());
+  EXPECT_TRUE(all_close(
+      std::span(reinterpret_cast<const float*>(st_want.data()), st_want.size() / 4),
+      std::span(reinterpret_cast<const float*>(st_got.data()), st_got.size() / 4), 1e-4, 1e-4,
+      file + " chunk-parallel vs sequential state"));
+  cp.state().reset(0);
+  cp.eval(0, ids.first(37));
+  const auto last = cp.eval(0, ids.subspan(37));
+  EXPECT_TRUE(all_close(std::span(got).subspan((T - 1) * V, V), last, 1e-4, 1e-4,
+                        file + " chunk-parallel split prefill"));
+  expect_no_validation_messages(*chunked_ctx);
+}
+
+INSTANTIATE_TEST_SUITE_P(Micro, ForwardChunkParallel,
+                         ::testing::Values("micro-rwkv6-f32.gguf", "micro-qrwkv6-f32.gguf",
+                                           kDefaultModelFile),
+                         param_name);
+
 INSTANTIATE_TEST_SUITE_P(Micro, ForwardState,
                          ::testing::Values("micro-rwkv6-f32.gguf", "micro-qrwkv6-f32.gguf",
                                            kDefaultModelFile),

@@ -42,6 +42,11 @@ struct ContextOptions {
   // Hand out host pointers for device buffers whose memory happens to be host-visible (UMA, ReBAR,
   // lavapipe) so uploads skip staging. false forces the staging path (tests use it to cover it).
   bool map_device_memory = true;
+  // Which WKV kernel kernels::wkv() runs for multi-token calls: the measured per-device policy
+  // (Auto), or one forced everywhere (tests run the chunk-parallel model path on CPU drivers, where
+  // the policy never picks it; benches compare).
+  enum class WkvKernelChoice { Auto, Sequential, ChunkParallel };
+  WkvKernelChoice wkv_kernel = WkvKernelChoice::Auto;
 };
 
 // A host application's Vulkan objects that vkrwkv may use but never destroys.

@@ -12,8 +12,8 @@ namespace vkr {
 class Context;
 enum class Lifetime;
 
-// What a buffer is for decides its memory type: Device = GPU-only working memory (mapped too when the
-// device's main heap is host-visible: UMA, ReBAR, lavapipe), Upload = host writes/GPU reads,
+// What a buffer is for decides its memory type: Device = GPU-only working memory (plain VRAM on
+// discrete GPUs; mapped too when an integrated or CPU device's main heap is host-visible), Upload = host writes/GPU reads,
 // Readback = GPU writes/host reads (cached when possible).
 enum class MemoryUsage { Device, Upload, Readback };
 
