@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <optional>
 
@@ -148,10 +149,20 @@ std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint6
                                                  Epilogue epilogue) {
   // Tiles taller than the prompt (rounded up to a power of two >= 16) only add padding.
   const uint64_t tall = std::max<uint64_t>(16, std::bit_ceil(std::min<uint64_t>(T, 256)));
-  const auto ladder = coopmat_ladder(caps, epilogue);
+  // Measured on the H100 (2026-11-23, `--filter gemm/cm_sweep`, calls back to back; median us):
+  //   T=512 N=K=5120: 128x128 1160, 64x128 996, 64x64 1042 | 16x64/ks4 445, 16x32/ks8 586
+  //   T=128 N=K=5120: 128x128 554, 64x128 331, 64x64 356   | 16x64/ks4 130, 16x32/ks8 175
+  //   T=64 N=1024 K=5120: 64x128 283, 64x64 197            | 16x64/ks4 36, 16x32/ks8 25, 16x16 26
+  // The tiles without a K split lost 2.5-8x everywhere (cause not found: occupancy or
+  // accumulator registers are the suspects), so they are taken only when nothing else fits; among
+  // the K-split tiles the widest with kCoopTargetGroups workgroups wins (also measured above).
+  auto ladder = coopmat_ladder(caps, epilogue);
+  std::stable_partition(ladder.begin(), ladder.end(),
+                        [](const CoopMatConfig& c) { return c.ks > 1; });
   std::optional<CoopMatConfig> best;
   for (const CoopMatConfig& c : ladder) {
     if (c.bm() > tall) continue;
+    if (best && best->ks > 1 && c.ks == 1) break;  // a K-split tile fits: never a ks = 1 one
     best = c;
     const uint64_t groups = (N + c.bn() - 1) / c.bn() * ((T + c.bm() - 1) / c.bm());
     if (groups >= kCoopTargetGroups) break;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "kernels/gemm.hpp"
 #include "model.hpp"
 #include "reference/ops.hpp"
 #include "sampler.hpp"
@@ -144,6 +145,19 @@ std::vector<int32_t> state_tokens(const Model& model, const std::string& file) {
   return ids;
 }
 
+// Tolerance (atol = rtol) of comparisons between two ways of computing the same logits or state:
+// f32 accumulation-order noise, except where prefill GEMMs run on tensor cores (f16 weights on a
+// VK_NV_cooperative_matrix device), which round activations to f16: there an upstream difference
+// of one f32 ulp can flip an f16 rounding and move a product by ~1e-3 relative (H100, bundled
+// f16 model, split prefill: max |diff| 1.3e-3 at logits ~7, NMSE 2e-8).
+double path_tolerance(Context& ctx, const Model& model) {
+  const bool f16_activations =
+      model.layer(0).wr.dtype == DType::F16 &&
+      kernels::choose_gemm_path(ctx.caps(), DType::F16, kernels::Epilogue::None) ==
+          kernels::GemmPath::CoopMatNV;
+  return f16_activations ? 5e-3 : 1e-4;
+}
+
 class ForwardState : public GpuTest, public ::testing::WithParamInterface<std::string> {};
 
 // prefill(T) == T x decode(1) (logits of every step and the final state), and a prefill split in
@@ -163,18 +177,19 @@ TEST_P(ForwardState, PrefillEqualsDecodeStepsAndSplitCalls) {
     auto l = s.eval(1, ids.subspan(t, 1));
     steps.insert(steps.end(), l.begin(), l.end());
   }
-  EXPECT_TRUE(all_close(all, steps, 1e-4, 1e-4, file + " prefill vs decode logits"));
+  const double tol = path_tolerance(ctx(), *model);
+  EXPECT_TRUE(all_close(all, steps, tol, tol, file + " prefill vs decode logits"));
   const auto state_decode = s.state().save(1);
   EXPECT_TRUE(all_close(std::span(reinterpret_cast<const float*>(state_prefill.data()),
                                   state_prefill.size() / 4),
                         std::span(reinterpret_cast<const float*>(state_decode.data()),
                                   state_decode.size() / 4),
-                        1e-4, 1e-4, file + " prefill vs decode state"));
+                        tol, tol, file + " prefill vs decode state"));
   // Split: 37 + 63 tokens.
   s.state().reset(1);
   s.eval(1, ids.first(37));
   const auto last = s.eval(1, ids.subspan(37));
-  EXPECT_TRUE(all_close(std::span(all).subspan((T - 1) * V, V), last, 1e-4, 1e-4,
+  EXPECT_TRUE(all_close(std::span(all).subspan((T - 1) * V, V), last, tol, tol,
                         file + " split prefill"));
 }
 
@@ -318,17 +333,18 @@ TEST_P(ForwardChunkParallel, MatchesSequentialPathAndSplitCalls) {
   Session seq(*seq_model, 1), cp(*cp_model, 1);
   const auto want = seq.eval(0, ids, true);
   const auto got = cp.eval(0, ids, true);
-  EXPECT_TRUE(all_close(want, got, 1e-4, 1e-4, file + " chunk-parallel vs sequential logits"));
+  const double tol = path_tolerance(ctx(), *seq_model);
+  EXPECT_TRUE(all_close(want, got, tol, tol, file + " chunk-parallel vs sequential logits"));
   const auto st_want = seq.state().save(0), st_got = cp.state().save(0);
   ASSERT_EQ(st_want.size(), st_got.size());
   EXPECT_TRUE(all_close(
       std::span(reinterpret_cast<const float*>(st_want.data()), st_want.size() / 4),
-      std::span(reinterpret_cast<const float*>(st_got.data()), st_got.size() / 4), 1e-4, 1e-4,
+      std::span(reinterpret_cast<const float*>(st_got.data()), st_got.size() / 4), tol, tol,
       file + " chunk-parallel vs sequential state"));
   cp.state().reset(0);
   cp.eval(0, ids.first(37));
   const auto last = cp.eval(0, ids.subspan(37));
-  EXPECT_TRUE(all_close(std::span(got).subspan((T - 1) * V, V), last, 1e-4, 1e-4,
+  EXPECT_TRUE(all_close(std::span(got).subspan((T - 1) * V, V), last, tol, tol,
                         file + " chunk-parallel split prefill"));
   expect_no_validation_messages(*chunked_ctx);
 }
