@@ -39,11 +39,11 @@ uint32_t logits_rows_for(const ModelConfig& c, uint32_t rows) {
 
 // Workspace of the chunk-parallel WKV kernel (GPUs, or any device told to use it; CPU devices
 // otherwise run the sequential one): the chunks of one call of `rows` tokens (L = 32, or 16 below
-// 64 tokens) plus one (B sequences round up), capped at 128 MiB (longer calls run as token
-// windows inside wkv_chunkpar).
+// 64 tokens) plus one (B sequences round up), capped at 64 MiB, the largest token window
+// wkv_chunkpar uses (longer calls run as windows).
 uint64_t wkv_scratch_bytes(const ModelConfig& c, uint32_t rows) {
   const uint64_t per_chunk = wkv_chunkpar_chunk_bytes(1, c.H, c.S);
-  const uint64_t cap = std::max<uint64_t>(per_chunk, (128ull << 20) / per_chunk * per_chunk);
+  const uint64_t cap = std::max<uint64_t>(per_chunk, (64ull << 20) / per_chunk * per_chunk);
   const uint64_t chunks = std::max<uint64_t>(rows / 32, std::min<uint32_t>(rows, 63) / 16) + 1;
   return std::min<uint64_t>(cap, per_chunk * chunks);
 }

@@ -30,7 +30,11 @@ uint32_t output_shared_bytes(uint32_t S, uint32_t l, uint32_t ks, uint32_t seg) 
 // Largest power of two <= x (1 for 0).
 uint32_t largest_pow2_at_most(uint32_t x) { return std::bit_floor(std::max(x, 1u)); }
 
-constexpr uint64_t kScratchCap = uint64_t{256} << 20;  // bytes; see wkv_chunkpar_scratch_bytes
+// Scratch one token window may use (bytes). On the H100 the per-token cost stayed flat while a
+// window's scratch was <= 85 MB (B=1 S=128 T=1024, B=1 S=64 T=4096) and rose 3-8x at 170-267 MB
+// (B=8 S=64 T=1024 in one window, B=1 S=128 T=4096), cause not identified (bench/README.md); so
+// longer calls run as windows of at most this much, 3 more dispatches per window.
+constexpr uint64_t kScratchCap = uint64_t{64} << 20;
 }  // namespace
 
 WkvChunkParConfig wkv_chunkpar_config(const Capabilities& caps, uint32_t S, uint32_t l) {
@@ -108,7 +112,8 @@ void wkv_chunkpar(Context& ctx, Recorder& rec, const WkvArgs& args,
   if (d.T == 0) return;
 
   // Window = as many chunks as the scratch (and one binding) holds.
-  const uint64_t bindable = std::min<uint64_t>(args.scratch.bytes(), caps.max_storage_buffer_range);
+  const uint64_t bindable =
+      std::min<uint64_t>({args.scratch.bytes(), caps.max_storage_buffer_range, kScratchCap});
   // CPU drivers: the scan pass runs one dynamic loop iteration per chunk (loop limiter, see
   // common/wkv_io.glsl); the other passes' loops do not grow with the window.
   const uint64_t max_chunks =

@@ -38,8 +38,9 @@ uint64_t wkv_chunkpar_chunk_bytes(uint32_t B, uint32_t H, uint32_t S);
 
 // Scratch bytes for a whole call of (B, T, H, S) with the default chunk length for T, capped
 // (the kernel then splits the call into token windows carrying the state) at the smaller of
-// 256 MiB and maxStorageBufferRange, but never below one chunk. Callers allocate WkvArgs::scratch
-// (f32, 1-D) with at least this many bytes / 4 elements, or any size holding one chunk.
+// 64 MiB (the largest window the kernel uses) and maxStorageBufferRange, but never below one
+// chunk. Callers allocate WkvArgs::scratch (f32, 1-D) with at least this many bytes / 4
+// elements, or any size holding one chunk.
 uint64_t wkv_chunkpar_scratch_bytes(const Capabilities& caps, uint32_t B, uint32_t T, uint32_t H,
                                     uint32_t S);
 
