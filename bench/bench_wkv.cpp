@@ -192,8 +192,8 @@ void run_passes(Harness& h, const Shape4& s, WkvMode mode, Data& d) {
   const kernels::WkvArgs args = make_args(d, s, mode);
   constexpr const char* kNames[] = {"cp_pass_states", "cp_pass_scan", "cp_pass_output"};
   for (uint32_t bit = 0; bit < 3; ++bit) {
-    kernels::WkvChunkParConfig config = kernels::wkv_chunkpar_config(
-        ctx.caps(), s.S, kernels::wkv_chunkpar_default_length(ctx.caps(), static_cast<uint32_t>(s.T)));
+    const uint32_t l = kernels::wkv_chunkpar_default_length(ctx.caps(), static_cast<uint32_t>(s.T));
+    kernels::WkvChunkParConfig config = kernels::wkv_chunkpar_config(ctx.caps(), s.S, l);
     config.passes = 1u << bit;
     Row row;
     row.kernel = "wkv";

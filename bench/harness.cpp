@@ -93,7 +93,8 @@ Timing Harness::time(const std::function<void(Recorder&)>& record) {
   int warm = std::max(options_.warmup, 0);
   if (gpu) {
     const double one = batch(1, false)[0];
-    warm = std::max(warm, static_cast<int>(std::min<double>(kMaxWarmup, kGpuWarmupUs / std::max(one, 1.0))));
+    const double calls = std::min<double>(kMaxWarmup, kGpuWarmupUs / std::max(one, 1.0));
+    warm = std::max(warm, static_cast<int>(calls));
   }
   if (warm > 0) batch(warm, false);
   std::vector<double> us = batch(reps, true);

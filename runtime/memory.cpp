@@ -63,9 +63,9 @@ uint32_t MemoryArena::pick_type(uint32_t type_bits, MemoryUsage usage) const {
       // Discrete GPUs: plain device-local memory, never the host-visible (ReBAR) type of the same
       // heap. GPU access to plain VRAM is never slower, while host-visible VRAM may be mapped with
       // other page sizes or caching by the driver (the conventional choice, as VMA makes for
-      // GPU-only resources). On the H100 (ReBAR), WKV passes whose scratch spanned > 128 MB
-      // ran 3-4x slower in a full call than the sum of the same passes timed alone, and large
-      // GEMM tiles lost to small ones; whether the memory type was the cause is not yet measured.
+      // GPU-only resources). On the H100 (ReBAR), chunk-parallel WKV calls whose scratch spanned
+      // 170-267 MB ran 3-8x slower per token than with <= 85 MB, and large GEMM tiles lost to
+      // small ones; whether the memory type was the cause is not yet measured.
       // Other devices (UMA, lavapipe): the host-visible type, so uploads skip staging.
       if (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU) {
         prefs = {kDeviceLocal, 0};

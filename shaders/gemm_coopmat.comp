@@ -139,7 +139,9 @@ void main() {
   const uint sg = gl_SubgroupID;
   const uint wk = sg / (WM * WN), wmn = sg % (WM * WN), wm = wmn % WM, wn = wmn / WM;
   fcoopmatNV<32, gl_ScopeSubgroup, 16, CN> acc[NW * FM * FN];  // [(mat * FM + fm) * FN + fn]
-  [[unroll]] for (uint i = 0u; i < NW * FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, CN>(0.0);
+  [[unroll]] for (uint i = 0u; i < NW * FM * FN; ++i) {
+    acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, CN>(0.0);
+  }
 
   fetch(m0, n0, 0u);
   for (uint k0 = 0u; k0 < p.K; k0 += BK) {

@@ -54,8 +54,8 @@ bool is_f16_f32_shape(const CoopMatShape& s, uint32_t n) {
          s.result == VK_COMPONENT_TYPE_FLOAT32_NV;
 }
 
-// Workgroups a GPU needs in flight before bigger tiles pay: about one per SM of a big GPU (the
-// H100 has 132). Below it, smaller tiles (more workgroups, more L2 re-reads) win.
+// Workgroups a GPU needs in flight before a wider tile pays: about one per SM of a big GPU (the
+// H100 has 132). Below it, narrower tiles (more workgroups, more L2 re-reads) win.
 constexpr uint64_t kCoopTargetGroups = 128;
 
 // gemm_coopmat tilings, largest first (cn = 16 widths; fn doubles for cn = 8). bk is the widest

@@ -92,9 +92,14 @@ void wkv(Context& ctx, Recorder& rec, const WkvArgs& args) {
                                  static_cast<int>(rs[1]), static_cast<int>(rs[3]))
              : WkvKernel::Decode;  // the kernel's own check reports the bad rank
   using Choice = ContextOptions::WkvKernelChoice;
-  const Choice forced = ctx.options().wkv_kernel;
-  if (forced == Choice::Sequential) which = WkvKernel::Decode;
-  if (forced == Choice::ChunkParallel && ranked) which = WkvKernel::ChunkPar;
+  switch (ctx.options().wkv_kernel) {
+    case Choice::Sequential:
+      return wkv_decode(ctx, rec, args);
+    case Choice::ChunkParallel:  // forced: no fallback, a missing scratch is an error
+      return wkv_chunkpar(ctx, rec, args);
+    case Choice::Auto:
+      break;
+  }
   if (which == WkvKernel::ChunkPar) {
     const bool room =
         args.scratch.buffer != VK_NULL_HANDLE && args.scratch.dtype == DType::F32 &&

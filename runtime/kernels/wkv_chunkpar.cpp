@@ -102,6 +102,8 @@ void wkv_chunkpar(Context& ctx, Recorder& rec, const WkvArgs& args,
   const Capabilities& caps = ctx.caps();
   const WkvChunkParConfig c =
       config ? *config : wkv_chunkpar_config(caps, d.S, wkv_chunkpar_default_length(caps, d.T));
+  require(c.passes != 0 && (c.passes & ~7u) == 0, ErrorCode::InvalidArgument,
+          "wkv_chunkpar: passes mask {:#x} must be a non-empty subset of 0x7", c.passes);
   const uint64_t per_chunk = wkv_chunkpar_chunk_bytes(d.B, d.H, d.S);
   require(args.scratch.buffer != VK_NULL_HANDLE && args.scratch.dtype == DType::F32 &&
               args.scratch.bytes() >= per_chunk,

@@ -29,8 +29,8 @@ struct WkvChunkParConfig {
 // chunks: fewer wasted rows; measured, see choose_wkv_kernel), else 32.
 uint32_t wkv_chunkpar_default_length(const Capabilities& caps, uint32_t T);
 
-// `l` = 0: 32 (see wkv_chunkpar_default_length for the per-call choice). Throws DeviceUnsupported when the shared arrays do
-// not fit the device.
+// `l` = 0: 32 (see wkv_chunkpar_default_length for the per-call choice). Throws DeviceUnsupported
+// when the shared arrays do not fit the device.
 WkvChunkParConfig wkv_chunkpar_config(const Capabilities& caps, uint32_t S, uint32_t l = 0);
 
 // Scratch bytes one chunk of every (sequence, head) needs: a window of w chunks needs w times this.

@@ -432,6 +432,48 @@ TEST_F(WkvTest, BadArgumentsThrowBeforeRecording) {
     }
   }
   EXPECT_EQ(rec.dispatch_count(), 0u);
+  // A passes mask outside 1..7 (benches time one pass with a single bit).
+  kernels::WkvArgs with_scratch = good;
+  with_scratch.scratch = t({kernels::wkv_chunkpar_chunk_bytes(B, H, S) / 4});
+  for (uint32_t passes : {0u, 8u}) {
+    kernels::WkvChunkParConfig c = kernels::wkv_chunkpar_config(ctx().caps(), S);
+    c.passes = passes;
+    try {
+      kernels::wkv_chunkpar(ctx(), rec, with_scratch, c);
+      ADD_FAILURE() << "no error, passes " << passes;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find("passes"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(rec.dispatch_count(), 0u);
+}
+
+// ContextOptions::wkv_kernel: forced ChunkParallel runs wkv_chunkpar for every call (T = 1 too)
+// and, unlike the policy, never falls back: a missing scratch is the kernel's clear error.
+TEST_F(WkvTest, ForcedKernelChoice) {
+  ContextOptions opt = test::test_options();
+  opt.wkv_kernel = ContextOptions::WkvKernelChoice::ChunkParallel;
+  auto forced = Context::create(opt);
+  const uint64_t B = 1, T = 1, H = 1, S = 64;
+  Buffer buf = Buffer::create(*forced, Lifetime::Activations, B * H * S * S * 4 * 4,
+                              MemoryUsage::Device, "wkv");
+  kernels::WkvArgs a;
+  a.r = a.k = a.v = a.logw = a.y = Tensor::of(buf, Shape{B, T, H, S}, DType::F32);
+  a.u = Tensor::of(buf, Shape{H, S}, DType::F32);
+  a.state = Tensor::of(buf, Shape{B, H, S, S}, DType::F32);
+  Recorder rec(*forced);
+  try {
+    kernels::wkv(*forced, rec, a);
+    ADD_FAILURE() << "no error without scratch";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::ShapeMismatch) << e.what();
+    EXPECT_NE(std::string(e.what()).find("wkv_chunkpar"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(rec.dispatch_count(), 0u);
+  a.scratch = Tensor::of(buf, Shape{kernels::wkv_chunkpar_chunk_bytes(B, H, S) / 4}, DType::F32);
+  kernels::wkv(*forced, rec, a);
+  EXPECT_EQ(rec.dispatch_count(), 3u);  // states, scan, output: the chunk-parallel kernel
 }
 
 }  // namespace

@@ -55,18 +55,15 @@ LoadOptions quiet(uint32_t max_tokens = 64) {
   return o;
 }
 
-class ForwardVsLlamaCpp : public GpuTest, public ::testing::WithParamInterface<std::string> {};
-
-// Every position of both prompts within the README's tolerances for the dtype. max_tokens = 64 so
-// the 158-token prompt runs as three calls (state carried between them) and every call is long
-// enough for the chunked WKV kernel.
-TEST_P(ForwardVsLlamaCpp, LogitsAtEveryPosition) {
-  const std::string file = GetParam();
+// Every position of both prompts of reference model `file`, run on `ctx`, within the README's
+// tolerances for the dtype. max_tokens = 64 so the 158-token prompt runs as three calls (state
+// carried between them) and every call is long enough for the chunked WKV kernel.
+void expect_matches_llamacpp(Context& ctx, const std::string& file) {
   const std::string dtype = model_entry(file).at("dtype");
   const Json& tol = manifest().at("tolerance").at(dtype);
   const double max_tol = tol.at("recommended_max_abs_diff");
   const double mean_tol = tol.at("recommended_mean_abs_diff");
-  auto model = Model::load(ctx(), kRefDir / file, quiet());
+  auto model = Model::load(ctx, kRefDir / file, quiet());
   const int V = static_cast<int>(model->config().V);
   Session session(*model, 1);
   for (const std::string prompt : {"p16", "p150"}) {
@@ -89,6 +86,10 @@ TEST_P(ForwardVsLlamaCpp, LogitsAtEveryPosition) {
                                       << r.bad_argmax.size() << " confident position(s)";
   }
 }
+
+class ForwardVsLlamaCpp : public GpuTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ForwardVsLlamaCpp, LogitsAtEveryPosition) { expect_matches_llamacpp(ctx(), GetParam()); }
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
   std::string name = p.param.substr(0, p.param.find(".gguf"));
@@ -316,7 +317,8 @@ TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
 // The chunk-parallel WKV path of the forward pass, which only GPUs pick by policy, forced on any
 // device (CI's lavapipe included): its logits at every position and its final state equal the
 // sequential path's (the shared test context), a prefill split 37 + 63 (partial chunks, the second
-// call from a non-zero state) equals one call, and it stays within llama.cpp's tolerance.
+// call from a non-zero state) equals one call, and the reference models stay within llama.cpp's
+// logits (../shared/refmodels).
 class ForwardChunkParallel : public GpuTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(ForwardChunkParallel, MatchesSequentialPathAndSplitCalls) {
@@ -346,6 +348,7 @@ TEST_P(ForwardChunkParallel, MatchesSequentialPathAndSplitCalls) {
   const auto last = cp.eval(0, ids.subspan(37));
   EXPECT_TRUE(all_close(std::span(got).subspan((T - 1) * V, V), last, tol, tol,
                         file + " chunk-parallel split prefill"));
+  if (file != kDefaultModelFile) expect_matches_llamacpp(*chunked_ctx, file);
   expect_no_validation_messages(*chunked_ctx);
 }
 

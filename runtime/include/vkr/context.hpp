@@ -42,9 +42,9 @@ struct ContextOptions {
   // Hand out host pointers for device buffers whose memory happens to be host-visible (UMA, ReBAR,
   // lavapipe) so uploads skip staging. false forces the staging path (tests use it to cover it).
   bool map_device_memory = true;
-  // Which WKV kernel kernels::wkv() runs for multi-token calls: the measured per-device policy
-  // (Auto), or one forced everywhere (tests run the chunk-parallel model path on CPU drivers, where
-  // the policy never picks it; benches compare).
+  // Which WKV kernel kernels::wkv() runs: the measured per-device policy (Auto), or one forced
+  // for every call (tests run the chunk-parallel model path on CPU drivers, where the policy never
+  // picks it). Forced ChunkParallel needs WkvArgs::scratch (the model allocates it).
   enum class WkvKernelChoice { Auto, Sequential, ChunkParallel };
   WkvKernelChoice wkv_kernel = WkvKernelChoice::Auto;
 };

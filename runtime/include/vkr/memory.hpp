@@ -13,8 +13,8 @@ class Context;
 enum class Lifetime;
 
 // What a buffer is for decides its memory type: Device = GPU-only working memory (plain VRAM on
-// discrete GPUs; mapped too when an integrated or CPU device's main heap is host-visible), Upload = host writes/GPU reads,
-// Readback = GPU writes/host reads (cached when possible).
+// discrete GPUs; mapped too when an integrated or CPU device's main heap is host-visible),
+// Upload = host writes/GPU reads, Readback = GPU writes/host reads (cached when possible).
 enum class MemoryUsage { Device, Upload, Readback };
 
 struct Allocation {
