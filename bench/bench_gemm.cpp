@@ -30,6 +30,7 @@ struct Case {
   DType dtype;
   GemmPath path = GemmPath::Auto;                   // gemm rows only
   std::optional<kernels::CoopMatConfig> coop = {};  // forced coopmat tiling (the sweep)
+  std::optional<kernels::GemmTileConfig> tiles = {};  // forced Tiled-path tiling (the sweep)
 };
 
 // A cheap deterministic value in [-1, 1) per index (splitmix64): 1.5 GiB of weights are
@@ -117,11 +118,13 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
                             : c.path;
   const char* variant = gemv                          ? "subgroup"
                         : c.coop                      ? "cm_sweep"
+                        : c.tiles                     ? "tiled_sweep"
                         : path == GemmPath::CoopMatNV ? "coopmat"
                         : path == GemmPath::Direct    ? "direct"
                                                       : "tiled";
   if (!h.selected(kernel, variant)) return;
   const kernels::CoopMatConfig* coop = c.coop ? &*c.coop : nullptr;
+  const kernels::GemmTileConfig* tiles = c.tiles ? &*c.tiles : nullptr;
   Data d = make_data(ctx, c);
   kernels::LinearArgs args;
   args.x = Tensor::of(d.bx, Shape{c.T, c.K}, DType::F32);
@@ -131,7 +134,7 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
     if (gemv) {
       kernels::gemv(ctx, rec, args);
     } else {
-      kernels::gemm(ctx, rec, args, path, coop);
+      kernels::gemm(ctx, rec, args, path, coop, tiles);
     }
   };
   Recorder rec(ctx);
@@ -150,6 +153,9 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
         coop ? *coop : *kernels::pick_coopmat_config(ctx.caps(), c.T, c.N, Epilogue::None);
     row.note += fmt::format(" tile={}x{} sg={}x{}x{} f={}x{} bk={}", cfg.bm(), cfg.bn(), cfg.wm,
                             cfg.wn, cfg.ks, cfg.fm, cfg.fn, cfg.bk);
+  } else if (path == GemmPath::Tiled) {
+    const auto t = tiles ? *tiles : kernels::pick_tiled_config(ctx.caps(), c.T, c.N, Epilogue::None);
+    row.note += fmt::format(" tile={}x{} block={}x{} bk={}", t.bm, t.bn, t.tm, t.tn, t.bk);
   }
   row.time = h.time(record);
   const double weight_bytes = static_cast<double>(c.N * c.K * dtype_bytes(c.dtype));
@@ -231,6 +237,24 @@ void bench_gemm(Harness& h) {
       for (const auto& cfg : configs) {
         if (cfg.bm() > std::max<uint64_t>(16, T)) continue;  // all padding
         run_case(h, "gemm", {T, N, 5120, DType::F16, GemmPath::CoopMatNV, cfg});
+      }
+    }
+  }
+  // Every Tiled-path tiling (plus a longer K step) on bf16 and f32 weights, only when --filter
+  // names "tiled_sweep" (tuning kTiledLadder on a GPU; far too slow for lavapipe's full run).
+  if (h.options().filter.find("tiled_sweep") != std::string::npos) {
+    auto configs = kernels::tiled_ladder(caps, Epilogue::None);
+    for (kernels::GemmTileConfig t : {kernels::GemmTileConfig{128, 128, 32, 8, 8},
+                                      kernels::GemmTileConfig{64, 128, 16, 4, 8}}) {
+      if (kernels::tiled_config_error(caps, t, Epilogue::None).empty()) configs.push_back(t);
+    }
+    for (DType dt : {DType::BF16, DType::F32}) {
+      for (auto [T, N] :
+           {std::pair<uint64_t, uint64_t>{64, 1024}, {128, 5120}, {512, 5120}}) {
+        for (const auto& t : configs) {
+          if (t.bm > std::max<uint64_t>(32, T)) continue;  // all padding
+          run_case(h, "gemm", {T, N, 5120, dt, GemmPath::Tiled, {}, t});
+        }
       }
     }
   }

@@ -5,17 +5,23 @@
 //             = res[t][o] + acc (+ bias[o])             MODE 1 (res may be y: in place)
 //             = silu(acc[t][o]) * acc_up[t][o]          MODE 2 (SwiGLU, gate + up in one pass)
 // grid: (ceil(nw / BN), ceil(T / BM), 1); workgroup (bx, by) owns the BM x BN tile of y at tokens
-//   [by*BM, +BM) and outputs [bx*BN, +BN). Invocation (tx, ty) computes a TM x TN register block
-//   at tokens ty + i*(BM/TM) and outputs tx + j*(BN/TN).
-//   DIRECT == 0 (GPUs): K advances BK at a time through shared memory (x tile and decoded f32
-//     weight tiles, K-major so the inner loop reads contiguous words, rows padded by a word);
-//     with VEC the tiles are filled from vec4 / uvec4 loads (8 halves per load) that are issued
-//     into registers one step ahead, before the FMAs. Edges are zero-filled on load.
+//   [by*BM, +BM) and outputs [bx*BN, +BN). Invocation (tx, ty), tx < GN = BN/TN, ty < GM = BM/TM,
+//   computes a TM x TN register block.
+//   DIRECT == 0 (GPUs; TM and TN multiples of 4): K advances BK at a time through shared memory
+//     (the x tile and the decoded f32 weight tiles, K-major, vec4 words, rows padded by a vec4).
+//     The block holds tokens ty*4 + ib*4*GM + {0..3} (ib < TM/4) and outputs tx*4 + jb*4*GN +
+//     {0..3} (jb < TN/4), so every step of k reads TM/4 + TN/4 vec4s of shared memory for TM*TN
+//     FMAs (8 x 8: 4 loads per 64 FMAs; scalar reads of a 8 x 4 block made the shared-memory
+//     pipe, not the FMA units, the limit on an H100: 36% of the FMA probe). A subgroup's vec4
+//     reads of one row are consecutive (or the same: broadcast). With VEC the tiles are filled
+//     from vec4 / uvec4 loads (8 halves per load) issued into registers one step ahead, before
+//     the FMAs. Edges are zero-filled on load.
 //   DIRECT == 1 (CPU implementations): no shared memory and no barrier (a context switch each on
 //     llvmpipe, whose loads cost per component whatever the memory): every invocation streams its
 //     TM x rows of x and TN rows of W with vec4 / uvec4 loads, CHUNK elements of K at a time, and
-//     does TM*TN*CHUNK FMAs per TM*CHUNK + TN*CHUNK/2 loaded words. Rows past the edge re-read
-//     the last row (no divergence) and are never stored.
+//     does TM*TN*CHUNK FMAs per TM*CHUNK + TN*CHUNK/2 loaded words. The block holds tokens
+//     ty + i*GM and outputs tx + j*GN. Rows past the edge re-read the last row (no divergence)
+//     and are never stored.
 //   Edges (T, nw not multiples of the tile) are masked on store.
 // spec: 0 = WG = (BM/TM)*(BN/TN), 1 = BM, 2 = BN, 3 = BK, 4 = TM, 5 = TN, 6 = MODE, 7 = HAS_BIAS,
 //       8 = VEC (1: K and the w offsets are multiples of W_PER_VEC, the x offset of 4),
@@ -25,6 +31,7 @@
 // variants: f32, f16, bf16 (storage buffers); f32tex, f16tex, bf16tex (x, w, wu through uniform
 //   texel buffers; DIRECT with VEC only: CPU devices, where texel fetches are vector loads).
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #if defined(VKR_DTYPE_F32TEX)
 #define VKR_DTYPE_F32 1
 #define VKR_LINEAR_TEX 1
@@ -66,29 +73,33 @@ const uint GM = BM / TM;  // invocations along tokens
 const uint GN = BN / TN;  // invocations along outputs
 const uint XV = W_PER_VEC / 4u;  // vec4s per uvec4 of weights
 
-// Tile rows are padded by one word: the invocations that store one vector's 4 (or 8) k values
-// land in different banks (unpadded, a row stride of BM words puts them all in one).
-const uint SAR = BM + 1u;
-const uint SBR = BN + 1u;
+// Tile rows (one k each) are padded by one vec4: the invocations that store one loaded vector's
+// 4 (or 8) k values to 4 (8) rows land in different banks (unpadded, the row stride of BM words
+// is a multiple of the bank count and puts them all in one).
+const uint SA4 = BM / 4u + 1u;  // vec4s per row of the x tile
+const uint SB4 = BN / 4u + 1u;  // vec4s per row of a weight tile
 
 // The shared tiles are sized 1 in the DIRECT path (spec-constant array sizes).
-shared float sa[DIRECT != 0u ? 1u : BK * SAR];       // sa[k * SAR + m]
-shared float sb[DIRECT != 0u ? 1u : NW * BK * SBR];  // sb[(mat * BK + k) * SBR + n]
+shared vec4 sa[DIRECT != 0u ? 1u : BK * SA4];       // sa[k * SA4 + m / 4][m % 4]
+shared vec4 sb[DIRECT != 0u ? 1u : NW * BK * SB4];  // sb[(mat * BK + k) * SB4 + n / 4][n % 4]
+
+void put_a(uint k, uint m, float v) { sa[k * SA4 + m / 4u][m % 4u] = v; }
+void put_b(uint mat, uint k, uint n, float v) { sb[(mat * BK + k) * SB4 + n / 4u][n % 4u] = v; }
 
 void load_tiles_scalar(uint m0, uint n0, uint k0) {
 #ifndef VKR_LINEAR_TEX  // texel builds run with VEC only
   for (uint i = gl_LocalInvocationID.x; i < BM * BK; i += gl_WorkGroupSize.x) {
     const uint m = i / BK, k = i % BK;  // k fastest: consecutive invocations read consecutive x
     const uint t = m0 + m, kk = k0 + k;
-    sa[k * SAR + m] = (t < p.T && kk < p.K) ? x[p.x_off + t * p.K + kk] : 0.0;
+    put_a(k, m, (t < p.T && kk < p.K) ? x[p.x_off + t * p.K + kk] : 0.0);
   }
   for (uint i = gl_LocalInvocationID.x; i < BN * BK; i += gl_WorkGroupSize.x) {
     const uint n = i / BK, k = i % BK;
     const uint o = n0 + n, kk = k0 + k;
     const bool inside = o < p.nw && kk < p.K;
     const uint e = o * p.K + kk;
-    sb[k * SBR + n] = inside ? W_ELEM(w, p.w_off + e) : 0.0;
-    if (NW == 2u) sb[(BK + k) * SBR + n] = inside ? W_ELEM(wu, p.u_off + e) : 0.0;
+    put_b(0u, k, n, inside ? W_ELEM(w, p.w_off + e) : 0.0);
+    if (NW == 2u) put_b(1u, k, n, inside ? W_ELEM(wu, p.u_off + e) : 0.0);
   }
 #endif
 }
@@ -130,7 +141,7 @@ void stash_vec() {
     const uint c = gl_LocalInvocationID.x + r * WGS;
     if (c >= XQ) continue;
     const uint m = c / (BK / 4u), k = (c % (BK / 4u)) * 4u;
-    for (uint e = 0u; e < 4u; ++e) sa[(k + e) * SAR + m] = rx[r][e];
+    for (uint e = 0u; e < 4u; ++e) put_a(k + e, m, rx[r][e]);
   }
   const uint WV = BK / W_PER_VEC;
   for (uint r = 0u; r < RW; ++r) {
@@ -140,7 +151,7 @@ void stash_vec() {
     for (uint mat = 0u; mat < NW; ++mat) {
       for (uint h = 0u; h < XV; ++h) {
         const vec4 v = w_vec4(rw[mat * RW + r], h);
-        for (uint i = 0u; i < 4u; ++i) sb[(mat * BK + k + 4u * h + i) * SBR + n] = v[i];
+        for (uint i = 0u; i < 4u; ++i) put_b(mat, k + 4u * h + i, n, v[i]);
       }
     }
   }
@@ -161,12 +172,16 @@ void tiled(uint m0, uint n0, uint tx, uint ty) {
     barrier();
     if (VEC != 0u && k0 + BK < p.K) fetch_vec(m0, n0, k0 + BK);  // in flight during the FMAs
     for (uint k = 0u; k < BK; ++k) {
-      float a[TM];
-      for (uint i = 0u; i < TM; ++i) a[i] = sa[k * SAR + ty + i * GM];
-      for (uint mat = 0u; mat < NW; ++mat) {
-        for (uint j = 0u; j < TN; ++j) {
-          const float b = sb[(mat * BK + k) * SBR + tx + j * GN];
-          for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += a[i] * b;
+      vec4 a[TM < 4u ? 1u : TM / 4u];  // (the host never runs this path with TM < 4)
+      [[unroll]] for (uint ib = 0u; ib < TM / 4u; ++ib) a[ib] = sa[k * SA4 + ib * GM + ty];
+      [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+        [[unroll]] for (uint jb = 0u; jb < TN / 4u; ++jb) {
+          const vec4 b = sb[(mat * BK + k) * SB4 + jb * GN + tx];
+          [[unroll]] for (uint i = 0u; i < TM; ++i) {
+            [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+              acc[(mat * TM + i) * TN + jb * 4u + e] += a[i / 4u][i % 4u] * b[e];
+            }
+          }
         }
       }
     }
@@ -215,7 +230,17 @@ void direct(uint m0, uint n0, uint tx, uint ty) {
 
 void main() {
   const uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
-  const uint tx = gl_LocalInvocationID.x % GN, ty = gl_LocalInvocationID.x / GN;
+  const uint id = gl_LocalInvocationID.x;
+  uint tx = id % GN, ty = id / GN;
+  if (DIRECT == 0u && GN % 8u == 0u && GM % 4u == 0u) {
+    // Tiled: every 32 consecutive invocations (a subgroup on NVIDIA) form an 8 x 4 patch of
+    // blocks, so one vec4 read of a weight row touches 8 consecutive vec4s (128 bytes, one pass
+    // of the banks) and one read of the x row 4 (broadcast to the 8 invocations of each): 4
+    // shared-memory passes per 64 FMAs of a subgroup instead of 6 with a 16 x 2 arrangement.
+    const uint pt = id / 32u, l = id % 32u;
+    tx = (pt % (GN / 8u)) * 8u + l % 8u;
+    ty = (pt / (GN / 8u)) * 4u + l / 8u;
+  }
   for (uint i = 0u; i < NW * TM * TN; ++i) acc[i] = 0.0;
 
   if (DIRECT != 0u) {
@@ -225,10 +250,10 @@ void main() {
   }
 
   for (uint i = 0u; i < TM; ++i) {
-    const uint t = m0 + ty + i * GM;
+    const uint t = m0 + (DIRECT != 0u ? ty + i * GM : (i / 4u) * 4u * GM + ty * 4u + i % 4u);
     if (t >= p.T) continue;
     for (uint j = 0u; j < TN; ++j) {
-      const uint o = n0 + tx + j * GN;
+      const uint o = n0 + (DIRECT != 0u ? tx + j * GN : (j / 4u) * 4u * GN + tx * 4u + j % 4u);
       if (o >= p.nw) continue;
       // acc_up is read (and unused) unless SwiGLU
       store_output(t, o, acc[i * TN + j], acc[((NW - 1u) * TM + i) * TN + j]);

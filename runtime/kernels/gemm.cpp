@@ -17,36 +17,29 @@ namespace vkr::kernels {
 
 namespace {
 
-// gemm.comp tiles (spec constants 1..5, 9); WG = (BM/TM)*(BN/TN).
-struct TileConfig {
-  uint32_t bm, bn, bk, tm, tn;
-  bool direct = false;  // gemm.comp DIRECT: no shared memory (GemmPath::Direct)
-  uint32_t workgroup() const { return (bm / tm) * (bn / tn); }
-  // Rows padded by one word (see the shader).
-  uint32_t shared_bytes(uint32_t nw) const {
-    return direct ? 8 : (bk * (bm + 1) + nw * bk * (bn + 1)) * 4;
-  }
+// gemm.comp's Direct path (CPU devices): 8 x 8 register blocks straight from memory. Each
+// invocation loads 8 + 4 words per 8 halves of K for 512 FMAs (llvmpipe pays per loaded
+// component, shared memory included). 8 invocations along the outputs; along the tokens only as
+// many as T needs (short prompts: little padding work).
+GemmTileConfig direct_tiles(uint64_t tokens) {
+  const auto gm = static_cast<uint32_t>(std::min<uint64_t>(8, std::bit_ceil((tokens + 7) / 8)));
+  return {gm * 8, 64, 16, 8, 8};
+}
+
+// Tiled-path tilings, largest first. 8 x 8 blocks read 4 vec4s of shared memory per 64 FMAs; 4 x 4
+// blocks 2 per 16 (the smaller tiles are for short prompts and narrow outputs, where the big ones
+// would leave most of a GPU idle). 32 x 32 with 64 invocations and < 5 KiB of shared memory fits
+// Vulkan's minimum limits.
+constexpr GemmTileConfig kTiledLadder[] = {
+    {128, 128, 16, 8, 8},  // 256 invocations, 64 accumulators each (SwiGLU: 128, not offered)
+    {128, 64, 16, 8, 4},   // 256
+    {64, 64, 16, 4, 4},    // 256
+    {32, 64, 16, 4, 4},    // 128
+    {32, 32, 16, 4, 4},    // 64
 };
 
-TileConfig pick_tiles(const Capabilities& caps, uint64_t tokens, uint32_t nw, bool direct) {
-  if (direct) {
-    // 8 x 8 register blocks: each invocation loads 8 + 4 words per 8 halves of K for 512 FMAs
-    // (llvmpipe pays per loaded component, shared memory included). 8 invocations along the
-    // outputs; along the tokens only as many as T needs (short prompts: little padding work).
-    const auto gm = static_cast<uint32_t>(std::min<uint64_t>(8, std::bit_ceil((tokens + 7) / 8)));
-    return {gm * 8, 64, 16, 8, 8, true};
-  }
-  // GPUs: 128 x 64 tiles with 8 x 4 register blocks (256 invocations, 32 FMAs per 12 shared
-  // loads) for long prompts, 64 x 64 with 4 x 4 for shorter ones (less padding), when the device
-  // allows them; BK = 16 (12-16 KiB of shared memory).
-  const TileConfig big = tokens > 64 ? TileConfig{128, 64, 16, 8, 4}
-                                     : TileConfig{tokens <= 32 ? 32u : 64u, 64, 16, 4, 4};
-  if (big.workgroup() <= caps.max_workgroup_invocations &&
-      big.shared_bytes(nw) <= caps.max_shared_memory) {
-    return big;
-  }
-  return {32, 32, 16, 4, 4};  // 64 invocations, <= 6 KiB: within Vulkan's minimum limits
-}
+// Workgroups a GPU needs in flight before a bigger tile pays: about one per SM (CU) of a big GPU.
+constexpr uint64_t kTiledTargetGroups = 128;
 
 bool is_f16_f32_shape(const CoopMatShape& s, uint32_t n) {
   return s.m == 16 && s.k == 16 && s.n == n && s.a == VK_COMPONENT_TYPE_FLOAT16_NV &&
@@ -171,6 +164,55 @@ std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint6
   return best;
 }
 
+std::string tiled_config_error(const Capabilities& caps, const GemmTileConfig& c,
+                               Epilogue epilogue) {
+  const uint32_t nw = epilogue == Epilogue::SwiGlu ? 2 : 1;
+  if (c.tm == 0 || c.tn == 0 || c.tm % 4 != 0 || c.tn % 4 != 0 || c.bm % c.tm != 0 ||
+      c.bn % c.tn != 0 || c.bk == 0 || c.bk % 8 != 0) {
+    return fmt::format("tile {}x{}x{} with {}x{} blocks: blocks must be multiples of 4 dividing "
+                       "the tile, bk a multiple of 8",
+                       c.bm, c.bn, c.bk, c.tm, c.tn);
+  }
+  if (nw * c.tm * c.tn > 64) {
+    return fmt::format("{} accumulators per invocation (at most 64)", nw * c.tm * c.tn);
+  }
+  if (c.invocations() > caps.max_workgroup_invocations ||
+      c.invocations() > caps.max_workgroup_size[0]) {
+    return fmt::format("{} invocations exceed the workgroup limit", c.invocations());
+  }
+  if (c.shared_bytes(nw) > caps.max_shared_memory) {
+    return fmt::format("{} bytes of shared memory exceed the device's {}", c.shared_bytes(nw),
+                       caps.max_shared_memory);
+  }
+  return {};
+}
+
+std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epilogue) {
+  std::vector<GemmTileConfig> out;
+  for (const GemmTileConfig& c : kTiledLadder) {
+    if (tiled_config_error(caps, c, epilogue).empty()) out.push_back(c);
+  }
+  return out;
+}
+
+GemmTileConfig pick_tiled_config(const Capabilities& caps, uint64_t T, uint64_t N,
+                                 Epilogue epilogue) {
+  const auto ladder = tiled_ladder(caps, epilogue);
+  require(!ladder.empty(), ErrorCode::DeviceUnsupported,
+          "gemm: no tiling fits the device's workgroup and shared-memory limits");
+  // Tiles taller than the prompt (rounded up to a power of two >= 32) only add padding.
+  const uint64_t tall = std::max<uint64_t>(32, std::bit_ceil(std::min<uint64_t>(T, 128)));
+  const GemmTileConfig* best = nullptr;
+  uint64_t best_groups = 0;
+  for (const GemmTileConfig& c : ladder) {
+    if (c.bm > tall) continue;
+    const uint64_t groups = (N + c.bn - 1) / c.bn * ((T + c.bm - 1) / c.bm);
+    if (groups >= kTiledTargetGroups) return c;
+    if (!best || groups > best_groups) best = &c, best_groups = groups;
+  }
+  return best ? *best : ladder.back();
+}
+
 GemmPath choose_gemm_path(const Capabilities& caps, DType w_dtype, Epilogue epilogue) {
   if (coopmat_unavailable_reason(caps, w_dtype, epilogue).empty()) return GemmPath::CoopMatNV;
   return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? GemmPath::Direct : GemmPath::Tiled;
@@ -185,10 +227,9 @@ std::string coopmat_unavailable_reason(const Capabilities& caps, DType w_dtype, 
 }
 
 void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
-          const CoopMatConfig* forced) {
+          const CoopMatConfig* forced, const GemmTileConfig* forced_tiles) {
   const auto d = detail::check_linear("gemm", args);
   const auto& caps = ctx.caps();
-  const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
   const uint32_t mode = static_cast<uint32_t>(args.epilogue), has_bias = d.bias ? 1 : 0;
   const bool automatic = path == GemmPath::Auto;
   if (automatic) path = choose_gemm_path(caps, args.w.dtype, args.epilogue);
@@ -233,7 +274,17 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
       }
     }
   }
-  const TileConfig tiles = pick_tiles(caps, d.T, nw, path == GemmPath::Direct);
+  const bool direct = path == GemmPath::Direct;
+  GemmTileConfig tiles;
+  if (direct) {
+    tiles = direct_tiles(d.T);
+  } else if (!coop && forced_tiles) {
+    const std::string bad = tiled_config_error(caps, *forced_tiles, args.epilogue);
+    require(bad.empty(), ErrorCode::DeviceUnsupported, "gemm: tiling: {}", bad);
+    tiles = *forced_tiles;
+  } else if (!coop) {
+    tiles = pick_tiled_config(caps, d.T, d.N, args.epilogue);
+  }
   // Direct path on CPU devices: x and the weights through texel buffers (vector fetches there).
   const bool texel_wanted =
       path == GemmPath::Direct &&
@@ -252,8 +303,8 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
                           : ctx.pipelines().get(
                                 {tiled_shader(args.w.dtype, texel), 6, sizeof(LinearPush),
                                  texel ? 0b111u : 0u},
-                                {tiles.workgroup(), tiles.bm, tiles.bn, tiles.bk, tiles.tm,
-                                 tiles.tn, mode, has_bias, vec ? 1u : 0u, tiles.direct ? 1u : 0u});
+                                {tiles.invocations(), tiles.bm, tiles.bn, tiles.bk, tiles.tm,
+                                 tiles.tn, mode, has_bias, vec ? 1u : 0u, direct ? 1u : 0u});
     const Grid grid{static_cast<uint32_t>((win.nn + bn - 1) / bn),
                     static_cast<uint32_t>((win.tn + bm - 1) / bm), 1};
     rec.dispatch(k, std::span<const BufferRange>(b.ranges),

@@ -67,12 +67,38 @@ std::vector<CoopMatConfig> coopmat_ladder(const Capabilities& caps, Epilogue epi
 std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint64_t T, uint64_t N,
                                                  Epilogue epilogue);
 
+// gemm.comp's tiling on the Tiled path (spec constants 1..5; see the shader's header): a workgroup
+// of (bm / tm) x (bn / tn) invocations owns a bm x bn tile of y, each invocation a tm x tn
+// register block (tm, tn multiples of 4: the block is read from shared memory as vec4s), and K
+// advances bk columns per step (a multiple of 8).
+struct GemmTileConfig {
+  uint32_t bm = 128, bn = 128, bk = 16, tm = 8, tn = 8;
+  uint32_t invocations() const { return (bm / tm) * (bn / tn); }
+  // f32 tiles with rows padded by a vec4, `nw` weight matrices (2 for SwiGLU).
+  uint32_t shared_bytes(uint32_t nw) const { return (bk * (bm + 4) + nw * bk * (bn + 4)) * 4; }
+  bool operator==(const GemmTileConfig&) const = default;
+};
+
+// Why `c` cannot run on the Tiled path of this device with this epilogue (empty when it can).
+std::string tiled_config_error(const Capabilities& caps, const GemmTileConfig& c,
+                               Epilogue epilogue);
+
+// Every tiling pick_tiled_config chooses from on this device, largest first: for tests and bench
+// sweeps.
+std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epilogue);
+
+// The Tiled path's tiling for T tokens and N outputs: the largest tile no taller than the prompt
+// (rounded up) that still gives the GPU enough workgroups, else the one with the most workgroups.
+GemmTileConfig pick_tiled_config(const Capabilities& caps, uint64_t T, uint64_t N,
+                                 Epilogue epilogue);
+
 // Records y = epilogue(x·Wᵀ) for any T, N, K (row/token windows when a binding would exceed the
 // limit). `path` forces a path for tests and benches; forcing CoopMatNV where it cannot run throws
 // DeviceUnsupported before any pipeline is created. `coop` forces the CoopMatNV tiling (benches
-// sweep it; checked with coopmat_config_error, DeviceUnsupported when it cannot run). Shape errors
+// sweep it; checked with coopmat_config_error, DeviceUnsupported when it cannot run); `tiles` the
+// Tiled path's tiling (f32 / f16 / bf16 weights; checked with tiled_config_error). Shape errors
 // throw ShapeMismatch before recording.
 void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path = GemmPath::Auto,
-          const CoopMatConfig* coop = nullptr);
+          const CoopMatConfig* coop = nullptr, const GemmTileConfig* tiles = nullptr);
 
 }  // namespace vkr::kernels

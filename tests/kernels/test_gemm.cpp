@@ -50,14 +50,15 @@ class GemmTest : public test::GpuTest {
   // reads: LinearArgs::reads (0 = the device's choice, 1 = storage, 2 = texel buffers).
   void check(const LinearShape& s, uint32_t seed, uint64_t max_binding_bytes = 0,
              GemmPath path = GemmPath::Tiled, const kernels::CoopMatConfig* coop = nullptr,
-             uint32_t reads = 0) {
+             uint32_t reads = 0, const kernels::GemmTileConfig* tiles = nullptr) {
     SCOPED_TRACE(fmt::format("{} reads={}", name(s), reads));
     LinearCase c(ctx(), s, seed);
     auto args = c.args();
     args.max_binding_bytes = max_binding_bytes;
     args.reads = reads;
     size_t views = 0;
-    auto got = c.run([&](Recorder& rec) { kernels::gemm(ctx(), rec, args, path, coop); }, &views);
+    auto got = c.run(
+        [&](Recorder& rec) { kernels::gemm(ctx(), rec, args, path, coop, tiles); }, &views);
     EXPECT_TRUE(close_for_path(c, got, path, name(s)));
     if (reads != 0) {  // texel reads: the Direct path with vector loads only
       EXPECT_EQ(views > 0, reads == 2 && path == GemmPath::Direct && c.whole_texels()) << views;
@@ -119,6 +120,44 @@ TEST_F(GemmTest, TokenAndRowWindowsUnderASmallBindingLimit) {
       check({70, 90, 24, dt, Epilogue::Residual, false}, ++seed, 4096, path, nullptr, reads);
     }
   }
+}
+
+// Every rung of the Tiled path's ladder, forced: vector loads (K = 96) and scalar ones (K = 257),
+// tokens and outputs past the tile edges (and more than one tile), every epilogue where the rung
+// allows it, and the other weight dtypes on the biggest tile.
+TEST_F(GemmTest, TiledLadderEveryRung) {
+  const auto& caps = ctx().caps();
+  uint32_t seed = 450;
+  for (Epilogue e : {Epilogue::None, Epilogue::Residual, Epilogue::SwiGlu}) {
+    const auto ladder = kernels::tiled_ladder(caps, e);
+    ASSERT_FALSE(ladder.empty());
+    for (const auto& t : ladder) {
+      SCOPED_TRACE(fmt::format("tile {}x{}x{} block {}x{} epilogue {}", t.bm, t.bn, t.bk, t.tm,
+                               t.tn, static_cast<uint32_t>(e)));
+      ASSERT_EQ(kernels::tiled_config_error(caps, t, e), "");
+      check({t.bm + 3, t.bn + 5, 96, DType::F16, e, e != Epilogue::SwiGlu}, ++seed, 0,
+            GemmPath::Tiled, nullptr, 0, &t);
+      if (e == Epilogue::None) {
+        check({t.bm - 1, 2 * t.bn + 1, 257, DType::F16, e, false}, ++seed, 0, GemmPath::Tiled,
+              nullptr, 0, &t);
+      }
+    }
+    for (DType dt : {DType::F32, DType::BF16}) {
+      const auto& t = ladder.front();
+      check({t.bm + 3, t.bn + 5, 96, dt, e, false}, ++seed, 0, GemmPath::Tiled, nullptr, 0, &t);
+    }
+  }
+  // A tiling the device cannot run is refused before any dispatch.
+  kernels::GemmTileConfig bad{64, 64, 16, 2, 4};  // 2-row blocks: not vec4 reads
+  LinearCase c(ctx(), {16, 16, 16, DType::F16, Epilogue::None, false}, 1);
+  Recorder rec(ctx());
+  try {
+    kernels::gemm(ctx(), rec, c.args(), GemmPath::Tiled, nullptr, &bad);
+    ADD_FAILURE() << "a 2 x 4 block must be refused";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::DeviceUnsupported) << err.what();
+  }
+  EXPECT_EQ(rec.dispatch_count(), 0u);
 }
 
 TEST_F(GemmTest, LinearPicksGemvUpTo8TokensAndGemmAbove) {
@@ -239,6 +278,46 @@ TEST(GemmCoopConfig, PicksFittingTilesWithEnoughWorkgroups) {
       EXPECT_EQ(kernels::pick_coopmat_config(caps, 16, 1024, Epilogue::None)->bn(), 16u);
     }
   }
+}
+
+TEST(GemmTiledConfig, PicksFittingTilesWithEnoughWorkgroups) {
+  Capabilities caps = coop_caps(49152, {});
+  caps.nv_cooperative_matrix = false;
+  for (uint32_t shared : {49152u, 16384u}) {
+    caps.max_shared_memory = shared;
+    for (Epilogue e : {Epilogue::None, Epilogue::SwiGlu}) {
+      const uint32_t nw = e == Epilogue::SwiGlu ? 2 : 1;
+      for (uint64_t T : {9, 16, 32, 64, 128, 512, 4096}) {
+        for (uint64_t N : {16, 1024, 5120, 27648}) {
+          SCOPED_TRACE(fmt::format("shared={} nw={} T={} N={}", shared, nw, T, N));
+          const auto c = kernels::pick_tiled_config(caps, T, N, e);
+          EXPECT_EQ(kernels::tiled_config_error(caps, c, e), "");
+          EXPECT_LE(c.shared_bytes(nw), shared);
+          EXPECT_LE(c.bm, std::max<uint64_t>(32, std::bit_ceil(T)));  // no needless padding
+          const uint64_t groups = (N + c.bn - 1) / c.bn * ((T + c.bm - 1) / c.bm);
+          if (T * N >= 32 * 32 * 128) {
+            EXPECT_GE(groups, 128u);  // a big GPU gets enough workgroups when tiles allow it
+          }
+        }
+      }
+    }
+  }
+  caps.max_shared_memory = 49152;
+  // Long prompts, wide outputs: the 128 x 128 tile of 8 x 8 blocks (SwiGLU: 128 x 64, 8 x 4).
+  const auto big = kernels::pick_tiled_config(caps, 4096, 5120, Epilogue::None);
+  EXPECT_EQ(big, (kernels::GemmTileConfig{128, 128, 16, 8, 8}));
+  const auto swiglu = kernels::pick_tiled_config(caps, 4096, 27648, Epilogue::SwiGlu);
+  EXPECT_EQ(swiglu, (kernels::GemmTileConfig{128, 64, 16, 8, 4}));
+  // Refusals: blocks not multiples of 4, too many accumulators, limits.
+  const Epilogue none = Epilogue::None;
+  EXPECT_NE(kernels::tiled_config_error(caps, {64, 64, 16, 2, 4}, none), "");
+  EXPECT_NE(kernels::tiled_config_error(caps, {64, 64, 12, 4, 4}, none), "");
+  EXPECT_NE(kernels::tiled_config_error(caps, {128, 128, 16, 8, 8}, Epilogue::SwiGlu), "");
+  EXPECT_NE(kernels::tiled_config_error(caps, {256, 256, 16, 4, 4}, none), "");  // 4096 inv.
+  caps.max_shared_memory = 4096;
+  EXPECT_NE(kernels::tiled_config_error(caps, {32, 32, 16, 4, 4}, none), "");
+  EXPECT_TRUE(kernels::tiled_ladder(caps, none).empty());
+  EXPECT_THROW(kernels::pick_tiled_config(caps, 64, 64, none), Error);
 }
 
 TEST(GemmCoopConfig, RejectsWhatCannotRun) {
