@@ -119,6 +119,11 @@ double run_row(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K, const c
                {"N", static_cast<int64_t>(N)},
                {"K", static_cast<int64_t>(K)}};
   row.note = verify(ctx, dt, T, N, K, d);
+  if (!gemv && kernels::choose_gemm_path(ctx.caps(), dt, Epilogue::None) ==
+                   kernels::GemmPath::Tiled) {
+    const auto t = kernels::pick_tiled_config(ctx.caps(), T, N, Epilogue::None, true);
+    row.note += fmt::format(" tile={}x{} block={}x{}", t.bm, t.bn, t.tm, t.tn);
+  }
   row.time = h.time(record);
   if (base_us > 0 && row.time.median_us > 0)
     row.note += fmt::format("; {:.2f}x storage", base_us / row.time.median_us);

@@ -5,12 +5,15 @@
 //   acc[t][o] = sum_k x[t][k] * W[o][k]  (and acc_up with W_up for SwiGLU)
 //   y[t][o]   = acc (+ bias[o]) | res[t][o] + acc (+ bias[o]) | silu(acc) * acc_up   (MODE 0/1/2)
 // grid: (ceil(nw / BN), ceil(T / BM), 1); workgroup (bx, by) owns the BM x BN tile of y; invocation
-//   (tx, ty) computes a TM x TN register block at tokens ty + i*(BM/TM), outputs tx + j*(BN/TN).
-//   DIRECT == 0 (GPUs): K advances one 32-weight unit at a time; the x tile (BM x 32) and the
-//     decoded weight tile (BN x 32 per matrix, one unit per invocation) go through shared memory,
-//     K-major, exactly gemm.comp's tiled structure with BK = 32.
+//   (tx, ty), tx < GN = BN/TN, ty < GM = BM/TM, computes a TM x TN register block.
+//   DIRECT == 0 (GPUs; TM, TN multiples of 4): K advances one 32-weight unit at a time; the x tile
+//     (BM x 32) and the decoded weight tile (BN x 32 per matrix, one unit per invocation) go
+//     through shared memory, K-major, as vec4 words: gemm.comp's tiled structure with BK = 32,
+//     the same block layout (tokens ty*4 + ib*4*GM + {0..3}, outputs tx*4 + jb*4*GN + {0..3}) and
+//     the same 8 x 4 invocation patches (see gemm.comp).
 //   DIRECT == 1 (CPU implementations): no shared memory, no barrier: every invocation decodes the
-//     units of its TN rows itself and dots them with its TM rows of x (8 vec4 each).
+//     units of its TN rows itself and dots them with its TM rows of x (8 vec4 each); the block
+//     holds tokens ty + i*GM and outputs tx + j*GN.
 //   Edges are masked on store; rows / tokens past the edge re-read the last one.
 //   The tiled path's loops over register arrays are [[unroll]]ed: GPU compilers put a register
 //   array indexed by a loop counter in (per-thread) local memory; unrolling them took T = 128,
@@ -43,8 +46,11 @@ const uint GM = BM / TM;
 const uint GN = BN / TN;
 const uint BK = Q_UNIT;
 
-shared float sa[DIRECT != 0u ? 1u : BK * BM];       // sa[k * BM + m]
-shared float sb[DIRECT != 0u ? 1u : NW * BK * BN];  // sb[(mat * BK + k) * BN + n]
+// Rows padded by one vec4 (the transposing stores of one vector land in different banks).
+const uint SA4 = BM / 4u + 1u;
+const uint SB4 = BN / 4u + 1u;
+shared vec4 sa[DIRECT != 0u ? 1u : BK * SA4];       // sa[k * SA4 + m / 4][m % 4]
+shared vec4 sb[DIRECT != 0u ? 1u : NW * BK * SB4];  // sb[(mat * BK + k) * SB4 + n / 4][n % 4]
 
 float acc[NW * TM * TN];  // acc[(mat * TM + i) * TN + j]
 
@@ -66,24 +72,30 @@ void tiled(uint m0, uint n0, uint tx, uint ty, uint rb) {
       const uint t = m0 + m, e = p.x_off + t * p.K + u * BK + k;
       vec4 v = vec4(0.0);
       if (t < p.T) v = XVEC != 0u ? x4[e / 4u] : vec4(x[e], x[e + 1u], x[e + 2u], x[e + 3u]);
-      [[unroll]] for (uint c = 0u; c < 4u; ++c) sa[(k + c) * BM + m] = v[c];
+      [[unroll]] for (uint c = 0u; c < 4u; ++c) sa[(k + c) * SA4 + m / 4u][m % 4u] = v[c];
     }
     for (uint i = gl_LocalInvocationID.x; i < NW * BN; i += gl_WorkGroupSize.x) {
       const uint mat = i / BN, n = i % BN, o = n0 + n;
       vec4 v[8];
       dequant_unit(mat, (mat == 0u ? p.w_off : p.u_off) + min(o, p.nw - 1u) * rb, u, v);
       [[unroll]] for (uint h = 0u; h < 8u; ++h) {
-        [[unroll]] for (uint c = 0u; c < 4u; ++c) sb[(mat * BK + 4u * h + c) * BN + n] = v[h][c];
+        [[unroll]] for (uint c = 0u; c < 4u; ++c) {
+          sb[(mat * BK + 4u * h + c) * SB4 + n / 4u][n % 4u] = v[h][c];
+        }
       }
     }
     barrier();
     for (uint k = 0u; k < BK; ++k) {
-      float a[TM];
-      [[unroll]] for (uint i = 0u; i < TM; ++i) a[i] = sa[k * BM + ty + i * GM];
+      vec4 a[TM < 4u ? 1u : TM / 4u];  // (the host never runs this path with TM < 4)
+      [[unroll]] for (uint ib = 0u; ib < TM / 4u; ++ib) a[ib] = sa[k * SA4 + ib * GM + ty];
       [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
-        [[unroll]] for (uint j = 0u; j < TN; ++j) {
-          const float b = sb[(mat * BK + k) * BN + tx + j * GN];
-          [[unroll]] for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += a[i] * b;
+        [[unroll]] for (uint jb = 0u; jb < TN / 4u; ++jb) {
+          const vec4 b = sb[(mat * BK + k) * SB4 + jb * GN + tx];
+          [[unroll]] for (uint i = 0u; i < TM; ++i) {
+            [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+              acc[(mat * TM + i) * TN + jb * 4u + e] += a[i / 4u][i % 4u] * b[e];
+            }
+          }
         }
       }
     }
@@ -118,7 +130,13 @@ void direct(uint m0, uint n0, uint tx, uint ty, uint rb) {
 
 void main() {
   const uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
-  const uint tx = gl_LocalInvocationID.x % GN, ty = gl_LocalInvocationID.x / GN;
+  const uint id = gl_LocalInvocationID.x;
+  uint tx = id % GN, ty = id / GN;
+  if (DIRECT == 0u && GN % 8u == 0u && GM % 4u == 0u) {  // 8 x 4 patches (see gemm.comp)
+    const uint pt = id / 32u, l = id % 32u;
+    tx = (pt % (GN / 8u)) * 8u + l % 8u;
+    ty = (pt / (GN / 8u)) * 4u + l / 8u;
+  }
   const uint rb = q_row_bytes(p.K);
   [[unroll]] for (uint i = 0u; i < NW * TM * TN; ++i) acc[i] = 0.0;
   if (DIRECT != 0u) {
@@ -127,10 +145,10 @@ void main() {
     tiled(m0, n0, tx, ty, rb);
   }
   [[unroll]] for (uint i = 0u; i < TM; ++i) {
-    const uint t = m0 + ty + i * GM;
+    const uint t = m0 + (DIRECT != 0u ? ty + i * GM : (i / 4u) * 4u * GM + ty * 4u + i % 4u);
     if (t >= p.T) continue;
     [[unroll]] for (uint j = 0u; j < TN; ++j) {
-      const uint o = n0 + tx + j * GN;
+      const uint o = n0 + (DIRECT != 0u ? tx + j * GN : (j / 4u) * 4u * GN + tx * 4u + j % 4u);
       if (o >= p.nw) continue;
       store_output(t, o, acc[i * TN + j], acc[((NW - 1u) * TM + i) * TN + j]);
     }

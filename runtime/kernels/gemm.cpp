@@ -187,17 +187,19 @@ std::string tiled_config_error(const Capabilities& caps, const GemmTileConfig& c
   return {};
 }
 
-std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epilogue) {
+std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epilogue,
+                                         bool quant) {
   std::vector<GemmTileConfig> out;
-  for (const GemmTileConfig& c : kTiledLadder) {
+  for (GemmTileConfig c : kTiledLadder) {
+    if (quant) c.bk = 32;
     if (tiled_config_error(caps, c, epilogue).empty()) out.push_back(c);
   }
   return out;
 }
 
 GemmTileConfig pick_tiled_config(const Capabilities& caps, uint64_t T, uint64_t N,
-                                 Epilogue epilogue) {
-  const auto ladder = tiled_ladder(caps, epilogue);
+                                 Epilogue epilogue, bool quant) {
+  const auto ladder = tiled_ladder(caps, epilogue, quant);
   require(!ladder.empty(), ErrorCode::DeviceUnsupported,
           "gemm: no tiling fits the device's workgroup and shared-memory limits");
   // Tiles taller than the prompt (rounded up to a power of two >= 32) only add padding.
@@ -237,7 +239,7 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
     require(path == GemmPath::Direct || path == GemmPath::Tiled, ErrorCode::DeviceUnsupported,
             "gemm: quantized weights ({}) have no cooperative-matrix path",
             dtype_name(args.w.dtype));
-    return gemm_q(ctx, rec, args, d, path == GemmPath::Direct);
+    return gemm_q(ctx, rec, args, d, path == GemmPath::Direct, forced_tiles);
   }
   std::optional<CoopMatConfig> coop;
   if (path == GemmPath::CoopMatNV) {

@@ -84,13 +84,16 @@ std::string tiled_config_error(const Capabilities& caps, const GemmTileConfig& c
                                Epilogue epilogue);
 
 // Every tiling pick_tiled_config chooses from on this device, largest first: for tests and bench
-// sweeps.
-std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epilogue);
+// sweeps. `quant`: block-quantized weights (gemm_q.comp), whose K step is one 32-weight unit
+// (bk = 32).
+std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epilogue,
+                                         bool quant = false);
 
 // The Tiled path's tiling for T tokens and N outputs: the largest tile no taller than the prompt
 // (rounded up) that still gives the GPU enough workgroups, else the one with the most workgroups.
+// Throws DeviceUnsupported when no tiling fits the device.
 GemmTileConfig pick_tiled_config(const Capabilities& caps, uint64_t T, uint64_t N,
-                                 Epilogue epilogue);
+                                 Epilogue epilogue, bool quant = false);
 
 // Records y = epilogue(x·Wᵀ) for any T, N, K (row/token windows when a binding would exceed the
 // limit). `path` forces a path for tests and benches; forcing CoopMatNV where it cannot run throws

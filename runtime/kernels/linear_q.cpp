@@ -22,26 +22,12 @@ uint32_t shared_bytes_gemv(const GemvConfig& c, uint32_t tokens, uint32_t nw) {
   return c.max_subgroups == 1 ? 4 : c.max_subgroups * c.rows * tokens * nw * 4;
 }
 
-struct QTiles {
-  uint32_t bm, bn, tm, tn;
-  uint32_t workgroup() const { return (bm / tm) * (bn / tn); }
-  uint32_t shared_bytes(uint32_t nw) const { return (32 * bm + nw * 32 * bn) * 4; }
-};
-
-QTiles pick_q_tiles(const Capabilities& caps, uint64_t tokens, uint32_t nw, bool direct) {
-  if (direct) {
-    // CPU devices: 8 tokens x 4 rows per invocation, so each decoded unit (the ALU-heavy part)
-    // serves 8 tokens; 8 invocations along the outputs, along the tokens only as many as T needs.
-    const auto gm = static_cast<uint32_t>(std::min<uint64_t>(8, std::bit_ceil((tokens + 7) / 8)));
-    return {gm * 8, 32, 8, 4};
-  }
-  // GPUs: gemm.comp's tiles with BK = 32 (one decoded unit per row and step).
-  const QTiles big = tokens > 64 ? QTiles{128, 64, 8, 4} : QTiles{64, 64, 4, 4};
-  if (big.workgroup() <= caps.max_workgroup_invocations &&
-      big.shared_bytes(nw) <= caps.max_shared_memory) {
-    return big;
-  }
-  return {32, 32, 4, 4};  // 64 invocations, <= 8 KiB
+// gemm_q's DIRECT tiles (CPU devices): 8 tokens x 4 rows per invocation, so each decoded unit
+// (the ALU-heavy part) serves 8 tokens; 8 invocations along the outputs, along the tokens only as
+// many as T needs.
+GemmTileConfig direct_q_tiles(uint64_t tokens) {
+  const auto gm = static_cast<uint32_t>(std::min<uint64_t>(8, std::bit_ceil((tokens + 7) / 8)));
+  return {gm * 8, 32, 32, 8, 4};
 }
 
 // gemv_q's LAYOUT spec constant (shaders/gemv_q.comp).
@@ -187,13 +173,20 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
 }
 
 void gemm_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::LinearDims& d,
-            bool direct) {
+            bool direct, const GemmTileConfig* forced) {
   const auto& caps = ctx.caps();
-  const uint32_t nw = args.epilogue == Epilogue::SwiGlu ? 2 : 1;
-  const QTiles tiles = pick_q_tiles(caps, d.T, nw, direct);
-  require(direct || tiles.shared_bytes(nw) <= caps.max_shared_memory,
-          ErrorCode::DeviceUnsupported, "gemm_q: {} bytes of shared memory needed, device has {}",
-          tiles.shared_bytes(nw), caps.max_shared_memory);
+  // GPUs: gemm.comp's tiles and block layout with bk = 32 (one decoded unit per row and step).
+  GemmTileConfig tiles;
+  if (direct) {
+    tiles = direct_q_tiles(d.T);
+  } else if (forced) {
+    std::string bad = tiled_config_error(caps, *forced, args.epilogue);
+    if (bad.empty() && forced->bk != 32) bad = fmt::format("bk = {}, must be 32", forced->bk);
+    require(bad.empty(), ErrorCode::DeviceUnsupported, "gemm_q: tiling: {}", bad);
+    tiles = *forced;
+  } else {
+    tiles = pick_tiled_config(caps, d.T, d.N, args.epilogue, true);
+  }
   const auto plan =
       detail::plan_windows("gemm_q", caps, args, d, uint64_t{caps.max_workgroup_count[1]} * tiles.bm,
                            uint64_t{caps.max_workgroup_count[0]} * tiles.bn);
@@ -203,7 +196,7 @@ void gemm_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
     const auto b = detail::bind_window(caps, args, d, win);
     const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
     const Kernel& k = ctx.pipelines().get(
-        desc, {tiles.workgroup(), tiles.bm, tiles.bn, tiles.tm, tiles.tn,
+        desc, {tiles.invocations(), tiles.bm, tiles.bn, tiles.tm, tiles.tn,
                static_cast<uint32_t>(args.epilogue), d.bias ? 1u : 0u, xvec, direct ? 1u : 0u});
     const Grid grid{static_cast<uint32_t>((win.nn + tiles.bn - 1) / tiles.bn),
                     static_cast<uint32_t>((win.tn + tiles.bm - 1) / tiles.bm), 1};

@@ -3,7 +3,7 @@
 // is quantized; linear() keeps the one gemv-vs-gemm policy.
 #pragma once
 
-#include "kernels/linear.hpp"
+#include "kernels/gemm.hpp"
 
 namespace vkr::kernels {
 
@@ -16,8 +16,9 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel);
 // have passed detail::check_linear (d).
 void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::LinearDims& d);
 
-// The same for any T: `direct` selects gemm_q's DIRECT path (CPU devices, no shared memory).
+// The same for any T: `direct` selects gemm_q's DIRECT path (CPU devices, no shared memory);
+// otherwise `tiles` forces the tiled path's tiling (bk must be 32; tiled_config_error applies).
 void gemm_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::LinearDims& d,
-            bool direct);
+            bool direct, const GemmTileConfig* tiles = nullptr);
 
 }  // namespace vkr::kernels

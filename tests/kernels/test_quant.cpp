@@ -34,6 +34,7 @@ struct QCase {
   uint32_t gemv_layout = 0;  // LinearArgs::gemv_q_layout
   uint32_t reads = 0;        // LinearArgs::reads (2: texel fetches where the call allows)
   int expect_texel = -1;     // 1 / 0: the texel build must / must not have run; -1: either
+  const kernels::GemmTileConfig* tiles = nullptr;  // Run::GemmTiled: forced tiling
   std::string str() const {
     return fmt::format("{} T={} N={} K={} epilogue={} bias={} window={} {} layout={} reads={}",
                        dtype_name(dt), T, N, K, static_cast<uint32_t>(epilogue), bias,
@@ -93,7 +94,7 @@ class QuantLinearTest : public test::GpuTest {
     if (c.run == Run::Linear) {
       kernels::linear(ctx(), rec, a);
     } else {
-      kernels::gemm(ctx(), rec, a, GemmPath::Tiled);
+      kernels::gemm(ctx(), rec, a, GemmPath::Tiled, nullptr, c.tiles);
     }
     if (c.expect_texel >= 0) {
       EXPECT_EQ(rec.texel_view_count() > 0, c.expect_texel == 1) << "texel build ran?";
@@ -180,6 +181,54 @@ TEST_F(QuantLinearTest, TiledGemmPath) {
     }
     check({dt, 20, 9, ks(dt).front(), Epilogue::SwiGlu, false, false, 0, Run::GemmTiled}, ++seed);
   }
+}
+
+// Every rung of the tiled path's ladder (bk = 32), forced, plus 4 x 8 blocks (the ladder's 8 x 8
+// tile may not fit a 32 KiB device): tokens and outputs past the tile edges and more than one
+// tile along each; two decoders (legacy blocks and K-quant super-blocks); SwiGLU where it fits.
+TEST_F(QuantLinearTest, TiledLadderEveryRung) {
+  const auto& caps = ctx().caps();
+  uint32_t seed = 3500;
+  auto ladder = kernels::tiled_ladder(caps, Epilogue::None, true);
+  ASSERT_FALSE(ladder.empty());
+  const kernels::GemmTileConfig wide{64, 128, 32, 4, 8};
+  if (kernels::tiled_config_error(caps, wide, Epilogue::None).empty()) ladder.push_back(wide);
+  for (const auto& t : ladder) {
+    SCOPED_TRACE(fmt::format("tile {}x{} block {}x{}", t.bm, t.bn, t.tm, t.tn));
+    for (DType dt : {DType::Q8_0, DType::Q4_K}) {
+      QCase c{dt, t.bm + 3, t.bn + 5, ks(dt).back(), Epilogue::None, true};
+      c.run = Run::GemmTiled;
+      c.tiles = &t;
+      check(c, ++seed);
+    }
+    if (kernels::tiled_config_error(caps, t, Epilogue::SwiGlu).empty()) {
+      QCase c{DType::Q6_K, t.bm - 1, 2 * t.bn + 1, 256, Epilogue::SwiGlu, false, false};
+      c.run = Run::GemmTiled;
+      c.tiles = &t;
+      check(c, ++seed);
+    }
+  }
+  // A tiling with a K step other than one unit is refused before recording.
+  kernels::GemmTileConfig bad = ladder.back();
+  bad.bk = 16;
+  Recorder rec(ctx());
+  QCase c{DType::Q8_0, 16, 16, 32};
+  test::Rng rng(1);
+  const auto w = test::make_quant_weights(rng, c.dt, c.N, c.K, 1.0f, false);
+  Buffer bx = test::upload_floats(ctx(), std::vector<float>(c.T * c.K, 0.5f));
+  Buffer bw = test::upload_bytes(ctx(), w.bytes, Lifetime::Weights);
+  Buffer by = test::upload_floats(ctx(), std::vector<float>(c.T * c.N, 0.0f));
+  kernels::LinearArgs a;
+  a.x = Tensor::of(bx, Shape{c.T, c.K}, DType::F32);
+  a.w = Tensor::of(bw, Shape{c.N, c.K}, c.dt);
+  a.y = Tensor::of(by, Shape{c.T, c.N}, DType::F32);
+  try {
+    kernels::gemm(ctx(), rec, a, GemmPath::Tiled, nullptr, &bad);
+    ADD_FAILURE() << "bk = 16 must be refused for quantized weights";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::DeviceUnsupported) << e.what();
+  }
+  EXPECT_EQ(rec.dispatch_count(), 0u);
 }
 
 // Tiny binding limits split W into windows of a few rows, each bound from an aligned-down start
