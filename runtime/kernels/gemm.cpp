@@ -41,6 +41,19 @@ constexpr GemmTileConfig kTiledLadder[] = {
 // Workgroups a GPU needs in flight before a bigger tile pays: about one per SM (CU) of a big GPU.
 constexpr uint64_t kTiledTargetGroups = 128;
 
+// A workgroup of `invocations` using `shared` bytes against the device's limits (empty: fits).
+std::string workgroup_limit_error(const Capabilities& caps, uint32_t invocations,
+                                  uint32_t shared) {
+  if (invocations > caps.max_workgroup_invocations || invocations > caps.max_workgroup_size[0]) {
+    return fmt::format("{} invocations exceed the workgroup limit", invocations);
+  }
+  if (shared > caps.max_shared_memory) {
+    return fmt::format("{} bytes of shared memory exceed the device's {}", shared,
+                       caps.max_shared_memory);
+  }
+  return {};
+}
+
 bool is_f16_f32_shape(const CoopMatShape& s, uint32_t n) {
   return s.m == 16 && s.k == 16 && s.n == n && s.a == VK_COMPONENT_TYPE_FLOAT16_NV &&
          s.b == VK_COMPONENT_TYPE_FLOAT16_NV && s.c == VK_COMPONENT_TYPE_FLOAT32_NV &&
@@ -113,15 +126,7 @@ std::string coopmat_config_error(const Capabilities& caps, const CoopMatConfig& 
       c.bk % (16 * c.ks) != 0) {
     return fmt::format("bk = {} is not a positive multiple of 16 * ks = {}", c.bk, 16 * c.ks);
   }
-  if (c.invocations() > caps.max_workgroup_invocations ||
-      c.invocations() > caps.max_workgroup_size[0]) {
-    return fmt::format("{} invocations exceed the workgroup limit", c.invocations());
-  }
-  if (c.shared_bytes(nw) > caps.max_shared_memory) {
-    return fmt::format("{} bytes of shared memory exceed the device's {}", c.shared_bytes(nw),
-                       caps.max_shared_memory);
-  }
-  return {};
+  return workgroup_limit_error(caps, c.invocations(), c.shared_bytes(nw));
 }
 
 std::vector<CoopMatConfig> coopmat_ladder(const Capabilities& caps, Epilogue epilogue) {
@@ -176,15 +181,7 @@ std::string tiled_config_error(const Capabilities& caps, const GemmTileConfig& c
   if (nw * c.tm * c.tn > 64) {
     return fmt::format("{} accumulators per invocation (at most 64)", nw * c.tm * c.tn);
   }
-  if (c.invocations() > caps.max_workgroup_invocations ||
-      c.invocations() > caps.max_workgroup_size[0]) {
-    return fmt::format("{} invocations exceed the workgroup limit", c.invocations());
-  }
-  if (c.shared_bytes(nw) > caps.max_shared_memory) {
-    return fmt::format("{} bytes of shared memory exceed the device's {}", c.shared_bytes(nw),
-                       caps.max_shared_memory);
-  }
-  return {};
+  return workgroup_limit_error(caps, c.invocations(), c.shared_bytes(nw));
 }
 
 std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epilogue,
