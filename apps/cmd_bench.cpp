@@ -27,12 +27,16 @@ Command add_bench(CLI::App& app, CommonOptions& common) {
                       "Only rows whose kernel/variant contains this (comma-separated list)");
   kernels->add_option("--reps", opt->reps, "Timed repetitions per row")->check(CLI::PositiveNumber);
   kernels->add_option("-d,--device", common.device, "Device index or name substring");
+  kernels->add_flag("--pipeline-stats", opt->pipeline_stats,
+                    "Driver statistics (registers, ...) of each row's pipelines, where the device "
+                    "has VK_KHR_pipeline_executable_properties");
 #endif
   return {sub, [=, &common] {
             if (model->parsed()) return (*run_model)();
 #ifdef VKR_HAVE_BENCH
             ContextOptions co;
             co.device = common.device;
+            co.pipeline_statistics = opt->pipeline_stats;
             auto ctx = Context::create(co);
             bench::run_kernel_benchmarks(*ctx, *opt);
 #endif

@@ -98,6 +98,7 @@ Timing Harness::time(const std::function<void(Recorder&)>& record) {
   }
   if (warm > 0) batch(warm, false);
   std::vector<double> us = batch(reps, true);
+  last_kernels_ = rec.kernels_used();
   return {percentile(us, 0.5), percentile(us, 0.1), percentile(us, 0.9)};
 }
 
@@ -235,12 +236,23 @@ void Harness::add(Row row) {
   const double achieved =
       row.peak == PeakKind::Bandwidth || row.peak == PeakKind::ReadBandwidth ? gbps : gflops;
   const double pct = peak > 0 ? 100.0 * achieved / peak : 0;
+  // Driver statistics of the pipelines the row's timed calls ran (Context::pipeline_statistics).
+  nlohmann::json pipelines = nlohmann::json::array();
+  for (const Kernel* k : last_kernels_) {
+    if (k->statistics().empty()) continue;
+    nlohmann::json stats;
+    for (const auto& s : k->statistics()) stats[s.name] = s.value;
+    pipelines.push_back({{"name", std::string(k->name())}, {"stats", stats}});
+    row.note += fmt::format(" | {}: {}", k->name(), k->statistics_summary());
+  }
+  last_kernels_.clear();
   if (options_.json) {
     nlohmann::json j = {{"kernel", row.kernel}, {"variant", row.variant}, {"dtype", row.dtype},
                         {"median_us", row.time.median_us}, {"p10_us", row.time.p10_us},
                         {"p90_us", row.time.p90_us}, {"gbps", gbps}, {"gflops", gflops},
                         {"peak_pct", pct}, {"peak", peak_name(row.peak)}, {"note", row.note},
                         {"device", ctx_.caps().device_name}};
+    if (!pipelines.empty()) j["pipelines"] = std::move(pipelines);
     for (const auto& [k, v] : row.shape) j[k] = v;
     fmt::print("{}\n", j.dump());
   } else {
@@ -262,6 +274,12 @@ void Harness::add(Row row) {
 }
 
 std::vector<Row> run_kernel_benchmarks(Context& ctx, const Options& options) {
+  if (options.pipeline_stats && !ctx.pipeline_statistics()) {
+    fmt::print(stderr,
+               "note: --pipeline-stats: {} has no VK_KHR_pipeline_executable_properties; rows "
+               "carry no pipeline statistics\n",
+               ctx.caps().device_name);
+  }
   Harness h(ctx, options);
   const Peaks& p = h.peaks();
   if (!options.json) {

@@ -21,6 +21,9 @@ struct Options {
   std::string filter;      // substring (or comma-separated substrings) of "kernel/variant"
   int warmup = 2;
   int reps = 10;
+  // Create the context with ContextOptions::pipeline_statistics: every row's note (and JSON
+  // "pipelines") then carries the driver's statistics of the pipelines it ran (registers, ...).
+  bool pipeline_stats = false;
 };
 
 struct Timing {
@@ -82,6 +85,7 @@ class Harness {
   bool peaks_measured_ = false;
   std::vector<Row> rows_;
   bool header_printed_ = false;
+  std::vector<const Kernel*> last_kernels_;  // of the last time() (pipeline statistics)
 };
 
 // A bench case family: registers rows for one kernel (reads h.options().quick for sizes).

@@ -60,8 +60,15 @@ static void query_features(const InstanceFns& fns, VkPhysicalDevice pd, Capabili
     *tail = &f13;
     tail = &f13.pNext;
   }
-  if (c.has_extension(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) *tail = &coop;
+  if (c.has_extension(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
+    *tail = &coop;
+    tail = &coop.pNext;
+  }
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR exec{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (c.has_extension(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) *tail = &exec;
   fns.get_physical_device_features2(pd, &f2);
+  c.pipeline_executable_info = exec.pipelineExecutableInfo != 0;
 
   c.fp16_storage = f11.storageBuffer16BitAccess;
   c.fp16_arith = f12.shaderFloat16;

@@ -18,12 +18,18 @@ const VkPhysicalDeviceFeatures2* DeviceRequirements::chain() {
     *tail = &vulkan13;
     tail = &vulkan13.pNext;
   }
-  const bool coop = std::any_of(extensions.begin(), extensions.end(), [](const char* e) {
-    return std::string_view(e) == VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
-  });
-  if (coop) {
+  auto has = [&](std::string_view name) {
+    return std::any_of(extensions.begin(), extensions.end(),
+                       [&](const char* e) { return name == e; });
+  };
+  if (has(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
     coopmat_nv.pNext = nullptr;
     *tail = &coopmat_nv;
+    tail = &coopmat_nv.pNext;
+  }
+  if (has(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    pipeline_exec.pNext = nullptr;
+    *tail = &pipeline_exec;
   }
   return &features;
 }
@@ -190,6 +196,7 @@ void restrict_to_enabled(Capabilities& c, const VkPhysicalDeviceFeatures2* enabl
   c.compute_full_subgroups = c.compute_full_subgroups && e.full_subgroups;
   c.push_descriptors = c.push_descriptors && has(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   c.memory_budget = c.memory_budget && has(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  c.pipeline_executable_info = false;  // statistics are for vkrwkv's own devices only
   c.nv_cooperative_matrix = c.nv_cooperative_matrix && e.coopmat_nv && e.memory_model &&
                             e.memory_model_device_scope &&
                             has(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);

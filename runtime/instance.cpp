@@ -34,12 +34,12 @@ VKAPI_ATTR VkBool32 VKAPI_CALL debug_callback(VkDebugUtilsMessageSeverityFlagBit
   return VK_FALSE;
 }
 
+}  // namespace
+
 bool env_true(const char* name) {
   const char* v = std::getenv(name);
   return v && *v && std::strcmp(v, "0") != 0;
 }
-
-}  // namespace
 
 PFN_vkGetInstanceProcAddr load_vulkan_loader() {
   PFN_vkGetInstanceProcAddr gipa = vkr_volk_open_loader();

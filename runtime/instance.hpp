@@ -9,6 +9,9 @@
 
 namespace vkr {
 
+// An environment variable set to anything but "" or "0".
+bool env_true(const char* name);
+
 // Opens the Vulkan loader and returns its vkGetInstanceProcAddr; throws NoVulkan without one.
 PFN_vkGetInstanceProcAddr load_vulkan_loader();
 // Creates an instance (validation layer + messenger when asked or VKR_VALIDATION=1).

@@ -21,6 +21,55 @@ size_t KernelKeyHash::operator()(const KernelKey& k) const noexcept {
 
 std::string_view Kernel::name() const { return shader_code(desc_.shader).name; }
 
+std::string Kernel::statistics_summary() const {
+  std::string out;
+  for (const auto& s : statistics_) {
+    out += fmt::format("{}{}={}", out.empty() ? "" : ", ", s.name, s.value);
+  }
+  return out;
+}
+
+// The driver's statistics of every executable of `pipeline` (a compute pipeline has one), created
+// with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR. A driver that reports nothing (or fails the
+// query) yields an empty list: statistics are a tuning aid, never a reason to fail.
+static std::vector<KernelStatistic> query_statistics(const VolkDeviceTable& vk, VkDevice dev,
+                                                     VkPipeline pipeline) {
+  std::vector<KernelStatistic> out;
+  if (!vk.vkGetPipelineExecutablePropertiesKHR || !vk.vkGetPipelineExecutableStatisticsKHR) {
+    return out;
+  }
+  VkPipelineInfoKHR pi{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+  pi.pipeline = pipeline;
+  uint32_t n_exec = 0;
+  if (vk.vkGetPipelineExecutablePropertiesKHR(dev, &pi, &n_exec, nullptr) != VK_SUCCESS) return out;
+  for (uint32_t e = 0; e < n_exec; ++e) {
+    VkPipelineExecutableInfoKHR ei{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+    ei.pipeline = pipeline;
+    ei.executableIndex = e;
+    uint32_t n = 0;
+    if (vk.vkGetPipelineExecutableStatisticsKHR(dev, &ei, &n, nullptr) != VK_SUCCESS) continue;
+    std::vector<VkPipelineExecutableStatisticKHR> stats(
+        n, VkPipelineExecutableStatisticKHR{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+    if (vk.vkGetPipelineExecutableStatisticsKHR(dev, &ei, &n, stats.data()) != VK_SUCCESS &&
+        n == 0) {
+      continue;
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      const auto& s = stats[i];
+      std::string v;
+      switch (s.format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: v = s.value.b32 ? "yes" : "no"; break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: v = fmt::format("{}", s.value.i64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: v = fmt::format("{}", s.value.u64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: v = fmt::format("{:g}", s.value.f64); break;
+        default: continue;
+      }
+      out.push_back({n_exec > 1 ? fmt::format("{}:{}", e, s.name) : std::string(s.name), v});
+    }
+  }
+  return out;
+}
+
 static std::filesystem::path default_cache_dir() {
   if (const char* d = std::getenv("VKR_CACHE_DIR"); d && *d) return d;
   if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) {
@@ -178,10 +227,12 @@ const Kernel& PipelineCache::get(const KernelDesc& desc, std::initializer_list<u
   ci.stage.pName = "main";
   ci.stage.pSpecializationInfo = key.n_spec ? &si : nullptr;
   ci.layout = layout;
+  if (ctx_.pipeline_statistics()) ci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   VkPipeline pipeline = VK_NULL_HANDLE;
   check_vk(vk.vkCreateComputePipelines(dev, cache_.get(), 1, &ci, nullptr, &pipeline),
            fmt::format("vkCreateComputePipelines {}", code.name));
   k->pipeline_ = Unique<VkPipeline>(dev, pipeline, vk.vkDestroyPipeline);
+  if (ctx_.pipeline_statistics()) k->statistics_ = query_statistics(vk, dev, pipeline);
   return *kernels_.emplace(key, std::move(k)).first->second;
 }
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 #include "vkr/context.hpp"
@@ -90,6 +91,7 @@ void Recorder::reset() {
   views_.clear();
   recording_ = false;
   dispatches_ = commands_ = 0;
+  kernels_used_.clear();
 }
 
 VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
@@ -220,6 +222,10 @@ void Recorder::dispatch(const Kernel& k, std::span<const BufferRange> bindings,
   }
   vk.vkCmdDispatch(cb_, g.x, g.y, g.z);
   ++dispatches_;
+  if (ctx_.pipeline_statistics() &&
+      std::find(kernels_used_.begin(), kernels_used_.end(), &k) == kernels_used_.end()) {
+    kernels_used_.push_back(&k);
+  }
   ++commands_;
   if (ctx_.options().barrier_every_dispatch) barrier();
 }

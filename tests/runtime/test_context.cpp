@@ -113,6 +113,41 @@ TEST_F(ContextTest, PipelineCacheHitsInMemoryAndPersistsToDisk) {
   std::filesystem::remove_all(dir);
 }
 
+// ContextOptions::pipeline_statistics: where the device has VK_KHR_pipeline_executable_properties
+// (NVIDIA, AMD, RADV) every pipeline carries the driver's statistics and recorders list the kernels
+// they ran; elsewhere (lavapipe) the option is a no-op and nothing fails. Off by default.
+TEST_F(ContextTest, PipelineStatisticsWhereTheDeviceHasThem) {
+  EXPECT_FALSE(ctx().pipeline_statistics());
+  auto opt = test::test_options();
+  opt.pipeline_statistics = true;
+  auto c = Context::create(opt);
+  EXPECT_EQ(c->pipeline_statistics(), c->caps().pipeline_executable_info);
+  const std::vector<float> ones(64, 1.0f);
+  Buffer bx = Buffer::create(*c, Lifetime::Activations, 64 * 4);
+  Buffer by = Buffer::create(*c, Lifetime::Activations, 64 * 4);
+  c->staging().upload(bx, std::span<const float>(ones));
+  c->staging().upload(by, std::span<const float>(ones));
+  const kernels::TestOpsArgs saxpy{kernels::TestOp::Saxpy, Tensor::of(bx, Shape{64}, DType::F32),
+                                   Tensor::of(by, Shape{64}, DType::F32), 2.0f};
+  Recorder rec(*c);
+  kernels::test_ops(*c, rec, saxpy);
+  rec.barrier();
+  kernels::test_ops(*c, rec, saxpy);
+  c->queue().submit(rec).wait();
+  std::vector<float> got(64);
+  c->staging().download(by, std::span<float>(got));
+  EXPECT_EQ(got[63], 5.0f);  // the kernels still run: 1 + 2 + 2
+  if (c->pipeline_statistics()) {
+    ASSERT_EQ(rec.kernels_used().size(), 1u);  // two dispatches of one pipeline
+    const Kernel& k = *rec.kernels_used()[0];
+    EXPECT_FALSE(k.statistics().empty()) << "the driver reported no statistics";
+    EXPECT_NE(k.statistics_summary(), "");
+  } else {
+    EXPECT_TRUE(rec.kernels_used().empty());
+  }
+  test::expect_no_validation_messages(*c);
+}
+
 TEST_F(ContextTest, BorrowedContextUsesHostHandlesAndLeavesThemAlive) {
   auto host = Context::create(test::test_options());
   ExternalDevice ext;

@@ -56,6 +56,10 @@ struct Capabilities {
   bool push_descriptors = false, memory_budget = false, buffer_device_address = false;
   bool timeline_semaphore = false, host_query_reset = false;
   bool nv_cooperative_matrix = false, khr_cooperative_matrix = false;
+  // VK_KHR_pipeline_executable_properties with pipelineExecutableInfo: the driver reports
+  // statistics (registers, code size, ...) per compiled pipeline. A Context keeps it true only
+  // when it enabled the extension (ContextOptions::pipeline_statistics).
+  bool pipeline_executable_info = false;
   std::vector<CoopMatShape> nv_coopmat_shapes;
 
   // timestamps (of the compute queue family we pick)

@@ -47,6 +47,10 @@ struct ContextOptions {
   // picks it). Forced ChunkParallel needs WkvArgs::scratch (the model allocates it).
   enum class WkvKernelChoice { Auto, Sequential, ChunkParallel };
   WkvKernelChoice wkv_kernel = WkvKernelChoice::Auto;
+  // Ask the driver for per-pipeline statistics (registers, code size, ...: Kernel::statistics())
+  // where VK_KHR_pipeline_executable_properties exists; also switched on by VKR_PIPELINE_STATS=1.
+  // Owned devices only. Some drivers then bypass their pipeline caches: a tuning aid.
+  bool pipeline_statistics = false;
 };
 
 // A host application's Vulkan objects that vkrwkv may use but never destroys.
@@ -106,6 +110,9 @@ class Context {
   const Capabilities& caps() const { return caps_; }
   const ContextOptions& options() const { return options_; }
   bool borrowed() const { return borrowed_; }
+  // Pipelines are created with statistics capture (ContextOptions::pipeline_statistics asked for
+  // it and the device has VK_KHR_pipeline_executable_properties).
+  bool pipeline_statistics() const { return pipeline_statistics_; }
 
   Queue& queue() { return *queue_; }
   PipelineCache& pipelines() { return *pipelines_; }
@@ -139,6 +146,7 @@ class Context {
 
   ContextOptions options_;
   bool borrowed_ = false;
+  bool pipeline_statistics_ = false;
   InstanceFns ifn_;
   VolkDeviceTable table_{};
   VkInstance instance_ = VK_NULL_HANDLE;

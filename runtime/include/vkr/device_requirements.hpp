@@ -25,6 +25,10 @@ struct DeviceRequirements {
   // Chained only when `extensions` holds VK_NV_cooperative_matrix.
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat_nv{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  // Chained only when `extensions` holds VK_KHR_pipeline_executable_properties (never asked of a
+  // host: vkrwkv's own devices enable it for ContextOptions::pipeline_statistics).
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pipeline_exec{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
 
   // Links the structs above through pNext and returns the head, ready for
   // VkDeviceCreateInfo::pNext. The pointers are into this object: call again after a copy.

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "vkr/handle.hpp"
 #include "vkr/shader_id.hpp"
@@ -49,9 +50,19 @@ struct KernelKeyHash {
   size_t operator()(const KernelKey& k) const noexcept;
 };
 
+// One statistic the driver reported for a compiled pipeline (VK_KHR_pipeline_executable_
+// properties), e.g. {"Register Count", "128"}.
+struct KernelStatistic {
+  std::string name, value;
+};
+
 class Kernel {
  public:
   const KernelDesc& desc() const { return desc_; }
+  // The driver's statistics for this pipeline; empty unless Context::pipeline_statistics().
+  const std::vector<KernelStatistic>& statistics() const { return statistics_; }
+  // "name=value, ..." of statistics() (empty when there are none).
+  std::string statistics_summary() const;
   const KernelKey& key() const { return key_; }
   std::string_view name() const;
   VkPipeline pipeline() const { return pipeline_.get(); }
@@ -65,6 +76,7 @@ class Kernel {
   Unique<VkDescriptorSetLayout> set_layout_;
   Unique<VkPipelineLayout> layout_;
   Unique<VkPipeline> pipeline_;
+  std::vector<KernelStatistic> statistics_;
 };
 
 class PipelineCache {

@@ -65,6 +65,9 @@ class Recorder {
   VkCommandBuffer command_buffer() const { return cb_; }
   bool borrowed() const { return borrowed_; }
   uint32_t dispatch_count() const { return dispatches_; }
+  // The distinct kernels dispatched since the last reset, in first-use order; tracked only when
+  // Context::pipeline_statistics() (benches print their statistics), empty otherwise.
+  const std::vector<const Kernel*>& kernels_used() const { return kernels_used_; }
   // Buffer views created for texel bindings since the last reset (tests check the path taken).
   size_t texel_view_count() const { return views_.size(); }
   bool empty() const { return commands_ == 0; }
@@ -88,6 +91,7 @@ class Recorder {
   VkCommandBuffer cb_ = VK_NULL_HANDLE;
   bool recording_ = false;
   uint32_t dispatches_ = 0, commands_ = 0;
+  std::vector<const Kernel*> kernels_used_;
   Ticket in_flight_;
   // Fallback when VK_KHR_push_descriptor is absent: sets from pools, recycled on reset().
   std::vector<Unique<VkDescriptorPool>> set_pools_;
