@@ -63,6 +63,7 @@ json caps_json(const Context& ctx) {
       {"subgroup_ops", subgroup_ops_string(c.subgroup_ops)},
       {"subgroup_size_control", c.subgroup_size_control},
       {"max_shared_memory", c.max_shared_memory},
+      {"compute_units", c.compute_units},
       {"max_storage_buffer_range", c.max_storage_buffer_range},
       {"max_push_constants", c.max_push_constants},
       {"max_workgroup_size", c.max_workgroup_size},
@@ -105,6 +106,8 @@ void print_text(const std::vector<DeviceReport>& devices, const Context& ctx) {
              c.min_subgroup_size, c.max_subgroup_size, yes(c.subgroup_size_control));
   fmt::print("  subgroup ops        {}\n", subgroup_ops_string(c.subgroup_ops));
   fmt::print("  shared memory       {} KiB\n", c.max_shared_memory / 1024);
+  fmt::print("  compute units       {}\n",
+             c.compute_units ? fmt::format("{}", c.compute_units) : std::string("not reported"));
   fmt::print("  max storage range   {}\n", mib(c.max_storage_buffer_range));
   fmt::print("  max buffer / alloc  {} / {}\n", mib(c.max_buffer_size), mib(c.max_allocation_size));
   fmt::print("  push constants      {} bytes\n", c.max_push_constants);

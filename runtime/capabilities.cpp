@@ -98,13 +98,28 @@ static void query_properties(const InstanceFns& fns, VkPhysicalDevice pd, Capabi
   VkPhysicalDeviceVulkan12Properties p12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES};
   VkPhysicalDeviceVulkan11Properties p11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES};
   VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  // Compute-unit counts, where a vendor extension tells them (NVIDIA SMs; AMD CUs).
+  VkPhysicalDeviceShaderSMBuiltinsPropertiesNV nv_sm{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+  VkPhysicalDeviceShaderCorePropertiesAMD amd{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
   p2.pNext = &p11;
   p11.pNext = &p12;
+  void** tail = &p12.pNext;
   if (c.api_version >= VK_API_VERSION_1_3) {
     p12.pNext = &ssc;
     ssc.pNext = &m4;
+    tail = &m4.pNext;
   }
+  if (c.has_extension(VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+    *tail = &nv_sm;
+    tail = &nv_sm.pNext;
+  }
+  if (c.has_extension(VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) *tail = &amd;
   fns.get_physical_device_properties2(pd, &p2);
+  c.compute_units = nv_sm.shaderSMCount ? nv_sm.shaderSMCount
+                                        : amd.shaderEngineCount * amd.shaderArraysPerEngineCount *
+                                              amd.computeUnitsPerShaderArray;
   const auto& l = p2.properties.limits;
   c.driver_name = p12.driverName;
   c.driver_info = p12.driverInfo;

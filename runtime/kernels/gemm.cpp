@@ -38,9 +38,6 @@ constexpr GemmTileConfig kTiledLadder[] = {
     {32, 32, 16, 4, 4},    // 64
 };
 
-// Workgroups a GPU needs in flight before a bigger tile pays: about one per SM (CU) of a big GPU.
-constexpr uint64_t kTiledTargetGroups = 128;
-
 // A workgroup of `invocations` using `shared` bytes against the device's limits (empty: fits).
 std::string workgroup_limit_error(const Capabilities& caps, uint32_t invocations,
                                   uint32_t shared) {
@@ -60,9 +57,12 @@ bool is_f16_f32_shape(const CoopMatShape& s, uint32_t n) {
          s.result == VK_COMPONENT_TYPE_FLOAT32_NV;
 }
 
-// Workgroups a GPU needs in flight before a wider tile pays: about one per SM of a big GPU (the
-// H100 has 132). Below it, narrower tiles (more workgroups, more L2 re-reads) win.
-constexpr uint64_t kCoopTargetGroups = 128;
+// Workgroups a GPU needs in flight before a bigger tile pays: about one per SM / CU (measured on
+// the H100, 132 SMs: below it, narrower tiles with more L2 re-reads won). Devices that do not
+// report their count get 128, a big GPU's order (an MI300X has 304 CUs and reports them).
+uint64_t target_groups(const Capabilities& caps) {
+  return caps.compute_units ? caps.compute_units : 128;
+}
 
 // gemm_coopmat tilings, largest first (cn = 16 widths; fn doubles for cn = 8). bk is the widest
 // step; pick_coopmat_config halves it until the tiles fit.
@@ -153,7 +153,7 @@ std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint6
   //   T=64 N=1024 K=5120: 64x128 283, 64x64 197            | 16x64/ks4 36, 16x32/ks8 25, 16x16 26
   // The tiles without a K split lost 2.5-8x everywhere (cause not found: occupancy or
   // accumulator registers are the suspects), so they are taken only when nothing else fits; among
-  // the K-split tiles the widest with kCoopTargetGroups workgroups wins (also measured above).
+  // the K-split tiles the widest with target_groups() workgroups wins (also measured above).
   auto ladder = coopmat_ladder(caps, epilogue);
   std::stable_partition(ladder.begin(), ladder.end(),
                         [](const CoopMatConfig& c) { return c.ks > 1; });
@@ -163,7 +163,7 @@ std::optional<CoopMatConfig> pick_coopmat_config(const Capabilities& caps, uint6
     if (best && best->ks > 1 && c.ks == 1) break;  // a K-split tile fits: never a ks = 1 one
     best = c;
     const uint64_t groups = (N + c.bn() - 1) / c.bn() * ((T + c.bm() - 1) / c.bm());
-    if (groups >= kCoopTargetGroups) break;
+    if (groups >= target_groups(caps)) break;
   }
   if (!best && !ladder.empty()) best = ladder.back();  // only tall tiles fit: pad
   return best;
@@ -206,7 +206,7 @@ GemmTileConfig pick_tiled_config(const Capabilities& caps, uint64_t T, uint64_t 
   for (const GemmTileConfig& c : ladder) {
     if (c.bm > tall) continue;
     const uint64_t groups = (N + c.bn - 1) / c.bn * ((T + c.bm - 1) / c.bm);
-    if (groups >= kTiledTargetGroups) return c;
+    if (groups >= target_groups(caps)) return c;
     if (!best || groups > best_groups) best = &c, best_groups = groups;
   }
   return best ? *best : ladder.back();

@@ -90,7 +90,8 @@ std::vector<GemmTileConfig> tiled_ladder(const Capabilities& caps, Epilogue epil
                                          bool quant = false);
 
 // The Tiled path's tiling for T tokens and N outputs: the largest tile no taller than the prompt
-// (rounded up) that still gives the GPU enough workgroups, else the one with the most workgroups.
+// (rounded up) that still gives the GPU enough workgroups (one per compute unit where the device
+// reports its count, Capabilities::compute_units; else 128), else the one with the most.
 // Throws DeviceUnsupported when no tiling fits the device.
 GemmTileConfig pick_tiled_config(const Capabilities& caps, uint64_t T, uint64_t N,
                                  Epilogue epilogue, bool quant = false);

@@ -303,6 +303,22 @@ TEST(GemmTiledConfig, PicksFittingTilesWithEnoughWorkgroups) {
     }
   }
   caps.max_shared_memory = 49152;
+  // A device that reports 304 compute units (an MI300X) gets at least that many workgroups where
+  // a smaller tile gives them: T = 512, N = 5120 drops from 128 x 128 (160 groups) to 128 x 64.
+  Capabilities many = caps;
+  many.compute_units = 304;
+  EXPECT_EQ(kernels::pick_tiled_config(caps, 512, 5120, Epilogue::None).bn, 128u);
+  const auto m = kernels::pick_tiled_config(many, 512, 5120, Epilogue::None);
+  EXPECT_EQ(m, (kernels::GemmTileConfig{128, 64, 16, 8, 4}));
+  for (uint64_t T : {64, 128, 512, 4096}) {
+    for (uint64_t N : {1024, 5120, 27648}) {
+      const auto c = kernels::pick_tiled_config(many, T, N, Epilogue::None);
+      const uint64_t groups = (N + c.bn - 1) / c.bn * ((T + c.bm - 1) / c.bm);
+      if (T * N >= 32 * 32 * 304) {
+        EXPECT_GE(groups, 304u) << "T=" << T << " N=" << N;
+      }
+    }
+  }
   // Long prompts, wide outputs: the 128 x 128 tile of 8 x 8 blocks (SwiGLU: 128 x 64, 8 x 4).
   const auto big = kernels::pick_tiled_config(caps, 4096, 5120, Epilogue::None);
   EXPECT_EQ(big, (kernels::GemmTileConfig{128, 128, 16, 8, 8}));

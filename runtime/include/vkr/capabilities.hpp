@@ -60,6 +60,9 @@ struct Capabilities {
   // statistics (registers, code size, ...) per compiled pipeline. A Context keeps it true only
   // when it enabled the extension (ContextOptions::pipeline_statistics).
   bool pipeline_executable_info = false;
+  // Streaming multiprocessors / compute units (VK_NV_shader_sm_builtins, VK_AMD_shader_core_
+  // properties); 0 = the device does not say. Tile pickers aim for at least this many workgroups.
+  uint32_t compute_units = 0;
   std::vector<CoopMatShape> nv_coopmat_shapes;
 
   // timestamps (of the compute queue family we pick)
