@@ -230,6 +230,10 @@ void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path,
   const auto d = detail::check_linear("gemm", args);
   const auto& caps = ctx.caps();
   const uint32_t mode = static_cast<uint32_t>(args.epilogue), has_bias = d.bias ? 1 : 0;
+  require(!forced_tiles || path == GemmPath::Tiled, ErrorCode::InvalidArgument,
+          "gemm: a forced tiling (GemmTileConfig) needs GemmPath::Tiled");
+  require(!forced || path == GemmPath::CoopMatNV, ErrorCode::InvalidArgument,
+          "gemm: a forced cooperative-matrix tiling needs GemmPath::CoopMatNV");
   const bool automatic = path == GemmPath::Auto;
   if (automatic) path = choose_gemm_path(caps, args.w.dtype, args.epilogue);
   if (dtype_is_quant(args.w.dtype)) {

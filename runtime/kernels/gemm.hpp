@@ -100,8 +100,9 @@ GemmTileConfig pick_tiled_config(const Capabilities& caps, uint64_t T, uint64_t 
 // limit). `path` forces a path for tests and benches; forcing CoopMatNV where it cannot run throws
 // DeviceUnsupported before any pipeline is created. `coop` forces the CoopMatNV tiling (benches
 // sweep it; checked with coopmat_config_error, DeviceUnsupported when it cannot run); `tiles` the
-// Tiled path's tiling (f32 / f16 / bf16 weights; checked with tiled_config_error). Shape errors
-// throw ShapeMismatch before recording.
+// Tiled path's tiling (checked with tiled_config_error; bk = 32 for quantized weights). Either
+// forced tiling with another path throws InvalidArgument. Shape errors throw ShapeMismatch
+// before recording.
 void gemm(Context& ctx, Recorder& rec, const GemmArgs& args, GemmPath path = GemmPath::Auto,
           const CoopMatConfig* coop = nullptr, const GemmTileConfig* tiles = nullptr);
 

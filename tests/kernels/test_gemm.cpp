@@ -157,6 +157,11 @@ TEST_F(GemmTest, TiledLadderEveryRung) {
   } catch (const Error& err) {
     EXPECT_EQ(err.code(), ErrorCode::DeviceUnsupported) << err.what();
   }
+  // A forced tiling belongs to the Tiled path: with another it is an error, not ignored.
+  const auto& good = kernels::tiled_ladder(caps, Epilogue::None).back();
+  for (GemmPath p : {GemmPath::Auto, GemmPath::Direct, GemmPath::CoopMatNV}) {
+    EXPECT_THROW(kernels::gemm(ctx(), rec, c.args(), p, nullptr, &good), Error);
+  }
   EXPECT_EQ(rec.dispatch_count(), 0u);
 }
 
