@@ -57,9 +57,9 @@ float acc[NW * TM * TN];  // acc[(mat * TM + i) * TN + j]
 void load_x_unit(uint t, uint u, out vec4 v[8]) {
   const uint base = p.x_off + t * p.K + u * Q_UNIT;
   if (XVEC != 0u) {
-    for (uint h = 0u; h < 8u; ++h) v[h] = x4[base / 4u + h];
+    [[unroll]] for (uint h = 0u; h < 8u; ++h) v[h] = x4[base / 4u + h];
   } else {
-    for (uint h = 0u; h < 8u; ++h) {
+    [[unroll]] for (uint h = 0u; h < 8u; ++h) {
       v[h] = vec4(x[base + 4u * h], x[base + 4u * h + 1u], x[base + 4u * h + 2u], x[base + 4u * h + 3u]);
     }
   }
@@ -105,22 +105,22 @@ void tiled(uint m0, uint n0, uint tx, uint ty, uint rb) {
 
 void direct(uint m0, uint n0, uint tx, uint ty, uint rb) {
   uint trow[TM], wrow[TN];
-  for (uint i = 0u; i < TM; ++i) trow[i] = min(m0 + ty + i * GM, p.T - 1u);
-  for (uint j = 0u; j < TN; ++j) wrow[j] = min(n0 + tx + j * GN, p.nw - 1u) * rb;
+  [[unroll]] for (uint i = 0u; i < TM; ++i) trow[i] = min(m0 + ty + i * GM, p.T - 1u);
+  [[unroll]] for (uint j = 0u; j < TN; ++j) wrow[j] = min(n0 + tx + j * GN, p.nw - 1u) * rb;
   for (uint u = 0u; u < p.K / Q_UNIT; ++u) {
     vec4 a[TM * 8u];
-    for (uint i = 0u; i < TM; ++i) {
+    [[unroll]] for (uint i = 0u; i < TM; ++i) {
       vec4 v[8];
       load_x_unit(trow[i], u, v);
-      for (uint h = 0u; h < 8u; ++h) a[i * 8u + h] = v[h];
+      [[unroll]] for (uint h = 0u; h < 8u; ++h) a[i * 8u + h] = v[h];
     }
-    for (uint mat = 0u; mat < NW; ++mat) {
-      for (uint j = 0u; j < TN; ++j) {
+    [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+      [[unroll]] for (uint j = 0u; j < TN; ++j) {
         vec4 b[8];
         dequant_unit(mat, (mat == 0u ? p.w_off : p.u_off) + wrow[j], u, b);
-        for (uint i = 0u; i < TM; ++i) {
+        [[unroll]] for (uint i = 0u; i < TM; ++i) {
           float s = 0.0;
-          for (uint h = 0u; h < 8u; ++h) s += dot(a[i * 8u + h], b[h]);
+          [[unroll]] for (uint h = 0u; h < 8u; ++h) s += dot(a[i * 8u + h], b[h]);
           acc[(mat * TM + i) * TN + j] += s;
         }
       }
