@@ -68,24 +68,35 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
   }
   GpuTimer timer(model.ctx(), profile_queries(model.config()));
   auto stages = stage_times(session, timer, std::span(ids).first(1));
-  double total = 0, matmul = 0;
-  for (const auto& [label, us] : stages) {
-    total += us;
-    if (label.rfind("linear", 0) == 0) matmul += us;
-  }
+  session.state().reset(0);
+  const auto pp_stages = stage_times(session, timer, std::span(ids).first(o.pp));
+  // (total, share of it outside the GEMV / GEMM stages)
+  auto split = [](const std::map<std::string, double>& st) {
+    double total = 0, matmul = 0;
+    for (const auto& [label, us] : st) {
+      total += us;
+      if (label.rfind("linear", 0) == 0) matmul += us;
+    }
+    return std::pair{total, total > 0 ? 1 - matmul / total : 0.0};
+  };
+  const auto [total, non_matmul] = split(stages);
+  const auto [pp_total, pp_non_matmul] = split(pp_stages);
   const double pp_tps = o.pp / median(pp_s), tg_tps = o.tg / median(tg_s);
   const auto& c = model.config();
   const std::string name = model.file().path().filename().string();
   const double gib = static_cast<double>(model.plan().weights) / (1ull << 30);
   if (o.json) {
-    nlohmann::json stage_json;
+    nlohmann::json stage_json, pp_stage_json;
     for (const auto& [label, us] : stages) stage_json[label] = us;
+    for (const auto& [label, us] : pp_stages) pp_stage_json[label] = us;
     fmt::print("{}\n", nlohmann::json{{"model", name}, {"arch", arch_name(c.arch)},
                                       {"weights_gib", gib}, {"device", model.ctx().caps().device_name},
                                       {"pp", o.pp}, {"pp_tokens_per_s", pp_tps}, {"tg", o.tg},
                                       {"tg_tokens_per_s", tg_tps}, {"reps", o.reps},
                                       {"decode_stage_us", stage_json},
-                                      {"decode_non_matmul_share", total > 0 ? 1 - matmul / total : 0}}
+                                      {"decode_non_matmul_share", non_matmul},
+                                      {"prefill_stage_us", pp_stage_json},
+                                      {"prefill_non_matmul_share", pp_non_matmul}}
                                .dump());
     return;
   }
@@ -95,13 +106,17 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     fmt::print("| {} ({}) | {:.2f} GiB | {} | {} | {:.2f} |\n", name, arch_name(c.arch), gib,
                model.ctx().caps().device_name, test, tps);
   }
+  auto print_stages = [](const std::map<std::string, double>& st, double all, double share) {
+    for (const auto& [label, us] : st) {
+      fmt::print("  {:<20} {:10.1f} us {:5.1f}%\n", label, us, all > 0 ? 100 * us / all : 0);
+    }
+    fmt::print("  outside GEMV/GEMM: {:.1f}% of {:.1f} us\n", 100 * share, all);
+  };
   fmt::print("\ndecode step GPU time by stage ({} reps median wall: pp {:.3f} s, tg {:.3f} s):\n",
              o.reps, median(pp_s), median(tg_s));
-  for (const auto& [label, us] : stages) {
-    fmt::print("  {:<20} {:10.1f} us {:5.1f}%\n", label, us, total > 0 ? 100 * us / total : 0);
-  }
-  fmt::print("  outside GEMV/GEMM: {:.1f}% of {:.1f} us\n", total > 0 ? 100 * (1 - matmul / total) : 0,
-             total);
+  print_stages(stages, total, non_matmul);
+  fmt::print("\nprefill (pp{}, one call) GPU time by stage:\n", o.pp);
+  print_stages(pp_stages, pp_total, pp_non_matmul);
 }
 
 CLI::App* add_bench_model(CLI::App* bench, CommonOptions& common, std::function<int()>& run) {

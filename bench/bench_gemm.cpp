@@ -31,6 +31,7 @@ struct Case {
   GemmPath path = GemmPath::Auto;                   // gemm rows only
   std::optional<kernels::CoopMatConfig> coop = {};  // forced coopmat tiling (the sweep)
   std::optional<kernels::GemmTileConfig> tiles = {};  // forced Tiled-path tiling (the sweep)
+  Epilogue epilogue = Epilogue::None;  // SwiGlu: gate W and up W (a second matrix, same data)
 };
 
 // A cheap deterministic value in [-1, 1) per index (splitmix64): 1.5 GiB of weights are
@@ -85,7 +86,7 @@ Data make_data(Context& ctx, const Case& c) {
 
 // NMSE over sampled (token, output) pairs: the first and last rows (window edges included by the
 // stride) and up to 3 tokens, against a double-precision dot product.
-std::string verify(Context& ctx, const Case& c, const Data& d, bool coop) {
+std::string verify(Context& ctx, const Case& c, const Data& d, bool coop, bool swiglu) {
   std::vector<float> y(c.T * c.N);
   ctx.staging().download(d.by, std::span<float>(y));
   const uint64_t stride = std::max<uint64_t>(1, c.N / 256);
@@ -98,6 +99,7 @@ std::string verify(Context& ctx, const Case& c, const Data& d, bool coop) {
         if (coop) xv = test::f16_bits_to_f32(test::f32_to_f16_bits(xv));
         acc += static_cast<double>(xv) * decode(d.w, c.dtype, o * c.K + k);
       }
+      if (swiglu) acc = acc / (1.0 + std::exp(-acc)) * acc;  // silu(gate) * up, up == gate
       const double diff = acc - y[t * c.N + o];
       num += diff * diff;
       den += acc * acc;
@@ -114,7 +116,7 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
   const bool gemv = std::string_view(kernel) == "gemv";
   const GemmPath path = gemv ? GemmPath::Auto
                         : c.path == GemmPath::Auto
-                            ? kernels::choose_gemm_path(ctx.caps(), c.dtype, Epilogue::None)
+                            ? kernels::choose_gemm_path(ctx.caps(), c.dtype, c.epilogue)
                             : c.path;
   const char* variant = gemv                          ? "subgroup"
                         : c.coop                      ? "cm_sweep"
@@ -130,6 +132,13 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
   args.x = Tensor::of(d.bx, Shape{c.T, c.K}, DType::F32);
   args.w = Tensor::of(d.bw, Shape{c.N, c.K}, c.dtype);
   args.y = Tensor::of(d.by, Shape{c.T, c.N}, DType::F32);
+  const bool swiglu = c.epilogue == Epilogue::SwiGlu;
+  if (swiglu) {
+    // The up matrix reuses the gate's buffer (same bytes read twice: the kernel's traffic and
+    // arithmetic are those of two matrices); verify() then checks silu(g) * g.
+    args.w_up = args.w;
+    args.epilogue = Epilogue::SwiGlu;
+  }
   auto record = [&](Recorder& rec) {
     if (gemv) {
       kernels::gemv(ctx, rec, args);
@@ -147,20 +156,22 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
   row.shape = {{"T", static_cast<int64_t>(c.T)},
                {"N", static_cast<int64_t>(c.N)},
                {"K", static_cast<int64_t>(c.K)}};
-  row.note = verify(ctx, c, d, path == GemmPath::CoopMatNV);
+  row.note = verify(ctx, c, d, path == GemmPath::CoopMatNV, swiglu);
   if (path == GemmPath::CoopMatNV) {
     const auto cfg =
-        coop ? *coop : *kernels::pick_coopmat_config(ctx.caps(), c.T, c.N, Epilogue::None);
+        coop ? *coop : *kernels::pick_coopmat_config(ctx.caps(), c.T, c.N, c.epilogue);
     row.note += fmt::format(" tile={}x{} sg={}x{}x{} f={}x{} bk={}", cfg.bm(), cfg.bn(), cfg.wm,
                             cfg.wn, cfg.ks, cfg.fm, cfg.fn, cfg.bk);
   } else if (path == GemmPath::Tiled) {
-    const auto t = tiles ? *tiles : kernels::pick_tiled_config(ctx.caps(), c.T, c.N, Epilogue::None);
+    const auto t = tiles ? *tiles : kernels::pick_tiled_config(ctx.caps(), c.T, c.N, c.epilogue);
     row.note += fmt::format(" tile={}x{} block={}x{} bk={}", t.bm, t.bn, t.tm, t.tn, t.bk);
   }
   row.time = h.time(record);
-  const double weight_bytes = static_cast<double>(c.N * c.K * dtype_bytes(c.dtype));
+  const double nw = swiglu ? 2.0 : 1.0;
+  const double weight_bytes = nw * static_cast<double>(c.N * c.K * dtype_bytes(c.dtype));
   row.bytes = weight_bytes + 4.0 * static_cast<double>(c.T * (c.K + c.N));
-  row.flops = 2.0 * static_cast<double>(c.T * c.N * c.K);
+  row.flops = nw * 2.0 * static_cast<double>(c.T * c.N * c.K);
+  if (swiglu) row.shape["swiglu"] = 1;
   row.peak = gemv                          ? PeakKind::Bandwidth
              : path == GemmPath::CoopMatNV ? PeakKind::CoopMat
                                            : PeakKind::F32;
@@ -214,6 +225,13 @@ void bench_gemm(Harness& h) {
   // just above 8 (1024 x 5120: cheap enough for quick mode).
   for (uint64_t T : {4, 8}) run_case(h, "gemv", {T, 1024, 5120, DType::F16});
   for (uint64_t T : {9, 16, 32}) run_case(h, "gemm", {T, 1024, 5120, DType::F16, f16_path});
+  // The FFN's gate + up projection in one pass (SwiGLU epilogue: two weight matrices), the
+  // model's largest prefill GEMM: 1024 outputs (quick), the QRWKV6-32B FFN width (full).
+  for (uint64_t N : {uint64_t{1024}, uint64_t{27648}}) {
+    if (quick && N != 1024) continue;
+    const GemmPath p = kernels::choose_gemm_path(caps, DType::F16, Epilogue::SwiGlu);
+    run_case(h, "gemm", {128, N, 5120, DType::F16, p, {}, {}, Epilogue::SwiGlu});
+  }
   // Every coopmat tiling on the shapes that matter, only when --filter names "cm_sweep" (tuning
   // the ladder in gemm.cpp; not part of a plain run).
   if (f16_path == GemmPath::CoopMatNV && h.options().filter.find("cm_sweep") != std::string::npos) {

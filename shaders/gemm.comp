@@ -194,21 +194,21 @@ void tiled(uint m0, uint n0, uint tx, uint ty) {
 
 void direct(uint m0, uint n0, uint tx, uint ty) {
   uint xrow[TM], wrow[TN];
-  for (uint i = 0u; i < TM; ++i) xrow[i] = p.x_off + min(m0 + ty + i * GM, p.T - 1u) * p.K;
-  for (uint j = 0u; j < TN; ++j) wrow[j] = min(n0 + tx + j * GN, p.nw - 1u) * p.K;
+  [[unroll]] for (uint i = 0u; i < TM; ++i) xrow[i] = p.x_off + min(m0 + ty + i * GM, p.T - 1u) * p.K;
+  [[unroll]] for (uint j = 0u; j < TN; ++j) wrow[j] = min(n0 + tx + j * GN, p.nw - 1u) * p.K;
   if (VEC != 0u) {
     for (uint k = 0u; k < p.K; k += W_PER_VEC) {
       vec4 a[TM * XV];
-      for (uint i = 0u; i < TM; ++i) {
-        for (uint h = 0u; h < XV; ++h) a[i * XV + h] = X4((xrow[i] + k) / 4u + h);
+      [[unroll]] for (uint i = 0u; i < TM; ++i) {
+        [[unroll]] for (uint h = 0u; h < XV; ++h) a[i * XV + h] = X4((xrow[i] + k) / 4u + h);
       }
-      for (uint mat = 0u; mat < NW; ++mat) {
-        for (uint j = 0u; j < TN; ++j) {
+      [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+        [[unroll]] for (uint j = 0u; j < TN; ++j) {
           const uvec4 q = mat == 0u ? W4((p.w_off + wrow[j] + k) / W_PER_VEC)
                                     : WU4((p.u_off + wrow[j] + k) / W_PER_VEC);
-          for (uint h = 0u; h < XV; ++h) {
+          [[unroll]] for (uint h = 0u; h < XV; ++h) {
             const vec4 b = w_vec4(q, h);
-            for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += dot(a[i * XV + h], b);
+            [[unroll]] for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += dot(a[i * XV + h], b);
           }
         }
       }
@@ -218,12 +218,12 @@ void direct(uint m0, uint n0, uint tx, uint ty) {
   else {
     for (uint k = 0u; k < p.K; ++k) {
       float a[TM];
-      for (uint i = 0u; i < TM; ++i) a[i] = x[xrow[i] + k];
-      for (uint mat = 0u; mat < NW; ++mat) {
-        for (uint j = 0u; j < TN; ++j) {
+      [[unroll]] for (uint i = 0u; i < TM; ++i) a[i] = x[xrow[i] + k];
+      [[unroll]] for (uint mat = 0u; mat < NW; ++mat) {
+        [[unroll]] for (uint j = 0u; j < TN; ++j) {
           const float b =
               mat == 0u ? W_ELEM(w, p.w_off + wrow[j] + k) : W_ELEM(wu, p.u_off + wrow[j] + k);
-          for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += a[i] * b;
+          [[unroll]] for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += a[i] * b;
         }
       }
     }
