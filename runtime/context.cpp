@@ -89,11 +89,12 @@ void Context::create_device() {
   // The same chain a host gets from required_device_features(), so owned and borrowed devices
   // run the same kernels.
   DeviceRequirements req = required_device_features(caps_);
+  // Statistics only when asked for: from here on caps_ says whether this device has them on.
   const bool stats_wanted = options_.pipeline_statistics || env_true("VKR_PIPELINE_STATS");
-  if (stats_wanted && caps_.pipeline_executable_info) {
+  caps_.pipeline_executable_info = caps_.pipeline_executable_info && stats_wanted;
+  if (caps_.pipeline_executable_info) {
     req.extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
     req.pipeline_exec.pipelineExecutableInfo = VK_TRUE;
-    pipeline_statistics_ = true;
   }
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -108,7 +109,6 @@ void Context::create_device() {
   di.ppEnabledExtensionNames = req.extensions.data();
   check_vk(ifn_.create_device(physical_device_, &di, nullptr, &device_),
            fmt::format("vkCreateDevice ({})", caps_.device_name));
-  if (!pipeline_statistics_) caps_.pipeline_executable_info = false;  // not enabled
   load_device_table(table_, device_, ifn_.get_device_proc_addr);
   table_.vkGetDeviceQueue(device_, queue_family_, 0, &vk_queue_);
 }

@@ -72,6 +72,7 @@ const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint GM = BM / TM;  // invocations along tokens
 const uint GN = BN / TN;  // invocations along outputs
 const uint XV = W_PER_VEC / 4u;  // vec4s per uvec4 of weights
+#include "common/gemm_block.glsl"
 
 // Tile rows (one k each) are padded by one vec4: the invocations that store one loaded vector's
 // 4 (or 8) k values to 4 (8) rows land in different banks (unpadded, the row stride of BM words
@@ -158,10 +159,10 @@ void stash_vec() {
 }
 
 // acc[(mat * TM + i) * TN + j]: the invocation's register block (a global: glslang cannot pass
-// spec-constant-sized arrays to functions). Every loop that indexes it, rx or rw in the tiled
-// path and the epilogue is [[unroll]]: one index a GPU compiler cannot resolve at compile time
-// puts the whole array in (per-thread) local memory (gemm_q's tiled path went ~6x faster on the
-// H100 from that alone).
+// spec-constant-sized arrays to functions). Every loop that indexes it or another register array
+// (rx, rw, a, xrow, wrow) is [[unroll]]: one index the compiler cannot resolve at compile time
+// puts the whole array in (per-thread) local memory. Measured: gemm_q's tiled path ~6x faster on
+// the H100 from that alone; on llvmpipe the Direct path 2x, its SwiGLU form 5x.
 float acc[NW * TM * TN];
 
 void tiled(uint m0, uint n0, uint tx, uint ty) {
@@ -194,8 +195,12 @@ void tiled(uint m0, uint n0, uint tx, uint ty) {
 
 void direct(uint m0, uint n0, uint tx, uint ty) {
   uint xrow[TM], wrow[TN];
-  [[unroll]] for (uint i = 0u; i < TM; ++i) xrow[i] = p.x_off + min(m0 + ty + i * GM, p.T - 1u) * p.K;
-  [[unroll]] for (uint j = 0u; j < TN; ++j) wrow[j] = min(n0 + tx + j * GN, p.nw - 1u) * p.K;
+  [[unroll]] for (uint i = 0u; i < TM; ++i) {
+    xrow[i] = p.x_off + min(m0 + block_token(ty, i), p.T - 1u) * p.K;
+  }
+  [[unroll]] for (uint j = 0u; j < TN; ++j) {
+    wrow[j] = min(n0 + block_output(tx, j), p.nw - 1u) * p.K;
+  }
   if (VEC != 0u) {
     for (uint k = 0u; k < p.K; k += W_PER_VEC) {
       vec4 a[TM * XV];
@@ -208,7 +213,9 @@ void direct(uint m0, uint n0, uint tx, uint ty) {
                                     : WU4((p.u_off + wrow[j] + k) / W_PER_VEC);
           [[unroll]] for (uint h = 0u; h < XV; ++h) {
             const vec4 b = w_vec4(q, h);
-            [[unroll]] for (uint i = 0u; i < TM; ++i) acc[(mat * TM + i) * TN + j] += dot(a[i * XV + h], b);
+            [[unroll]] for (uint i = 0u; i < TM; ++i) {
+              acc[(mat * TM + i) * TN + j] += dot(a[i * XV + h], b);
+            }
           }
         }
       }
@@ -233,17 +240,8 @@ void direct(uint m0, uint n0, uint tx, uint ty) {
 
 void main() {
   const uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
-  const uint id = gl_LocalInvocationID.x;
-  uint tx = id % GN, ty = id / GN;
-  if (DIRECT == 0u && GN % 8u == 0u && GM % 4u == 0u) {
-    // Tiled: every 32 consecutive invocations (a subgroup on NVIDIA) form an 8 x 4 patch of
-    // blocks, so one vec4 read of a weight row touches 8 consecutive vec4s (128 bytes, one pass
-    // of the banks) and one read of the x row 4 (broadcast to the 8 invocations of each): 4
-    // shared-memory passes per 64 FMAs of a subgroup instead of 6 with a 16 x 2 arrangement.
-    const uint pt = id / 32u, l = id % 32u;
-    tx = (pt % (GN / 8u)) * 8u + l % 8u;
-    ty = (pt / (GN / 8u)) * 4u + l / 8u;
-  }
+  const uvec2 txy = block_coords(gl_LocalInvocationID.x);
+  const uint tx = txy.x, ty = txy.y;
   [[unroll]] for (uint i = 0u; i < NW * TM * TN; ++i) acc[i] = 0.0;
 
   if (DIRECT != 0u) {
@@ -253,10 +251,10 @@ void main() {
   }
 
   [[unroll]] for (uint i = 0u; i < TM; ++i) {
-    const uint t = m0 + (DIRECT != 0u ? ty + i * GM : (i / 4u) * 4u * GM + ty * 4u + i % 4u);
+    const uint t = m0 + block_token(ty, i);
     if (t >= p.T) continue;
     [[unroll]] for (uint j = 0u; j < TN; ++j) {
-      const uint o = n0 + (DIRECT != 0u ? tx + j * GN : (j / 4u) * 4u * GN + tx * 4u + j % 4u);
+      const uint o = n0 + block_output(tx, j);
       if (o >= p.nw) continue;
       // acc_up is read (and unused) unless SwiGLU
       store_output(t, o, acc[i * TN + j], acc[((NW - 1u) * TM + i) * TN + j]);

@@ -15,7 +15,7 @@
 //     units of its TN rows itself and dots them with its TM rows of x (8 vec4 each); the block
 //     holds tokens ty + i*GM and outputs tx + j*GN.
 //   Edges are masked on store; rows / tokens past the edge re-read the last one.
-//   The tiled path's loops over register arrays are [[unroll]]ed: GPU compilers put a register
+//   Every loop over a register array is [[unroll]]ed (both paths): GPU compilers put a register
 //   array indexed by a loop counter in (per-thread) local memory; unrolling them took T = 128,
 //   1024 x 1024 from ~3400 to ~600 us on an H100.
 // spec: 0 = WG = (BM/TM)*(BN/TN), 1 = BM, 2 = BN, 3 = TM, 4 = TN, 5 = MODE, 6 = HAS_BIAS,
@@ -45,6 +45,7 @@ const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint GM = BM / TM;
 const uint GN = BN / TN;
 const uint BK = Q_UNIT;
+#include "common/gemm_block.glsl"
 
 // Rows padded by one vec4 (the transposing stores of one vector land in different banks).
 const uint SA4 = BM / 4u + 1u;
@@ -105,8 +106,10 @@ void tiled(uint m0, uint n0, uint tx, uint ty, uint rb) {
 
 void direct(uint m0, uint n0, uint tx, uint ty, uint rb) {
   uint trow[TM], wrow[TN];
-  [[unroll]] for (uint i = 0u; i < TM; ++i) trow[i] = min(m0 + ty + i * GM, p.T - 1u);
-  [[unroll]] for (uint j = 0u; j < TN; ++j) wrow[j] = min(n0 + tx + j * GN, p.nw - 1u) * rb;
+  [[unroll]] for (uint i = 0u; i < TM; ++i) trow[i] = min(m0 + block_token(ty, i), p.T - 1u);
+  [[unroll]] for (uint j = 0u; j < TN; ++j) {
+    wrow[j] = min(n0 + block_output(tx, j), p.nw - 1u) * rb;
+  }
   for (uint u = 0u; u < p.K / Q_UNIT; ++u) {
     vec4 a[TM * 8u];
     [[unroll]] for (uint i = 0u; i < TM; ++i) {
@@ -130,13 +133,8 @@ void direct(uint m0, uint n0, uint tx, uint ty, uint rb) {
 
 void main() {
   const uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM;
-  const uint id = gl_LocalInvocationID.x;
-  uint tx = id % GN, ty = id / GN;
-  if (DIRECT == 0u && GN % 8u == 0u && GM % 4u == 0u) {  // 8 x 4 patches (see gemm.comp)
-    const uint pt = id / 32u, l = id % 32u;
-    tx = (pt % (GN / 8u)) * 8u + l % 8u;
-    ty = (pt / (GN / 8u)) * 4u + l / 8u;
-  }
+  const uvec2 txy = block_coords(gl_LocalInvocationID.x);
+  const uint tx = txy.x, ty = txy.y;
   const uint rb = q_row_bytes(p.K);
   [[unroll]] for (uint i = 0u; i < NW * TM * TN; ++i) acc[i] = 0.0;
   if (DIRECT != 0u) {
@@ -145,10 +143,10 @@ void main() {
     tiled(m0, n0, tx, ty, rb);
   }
   [[unroll]] for (uint i = 0u; i < TM; ++i) {
-    const uint t = m0 + (DIRECT != 0u ? ty + i * GM : (i / 4u) * 4u * GM + ty * 4u + i % 4u);
+    const uint t = m0 + block_token(ty, i);
     if (t >= p.T) continue;
     [[unroll]] for (uint j = 0u; j < TN; ++j) {
-      const uint o = n0 + (DIRECT != 0u ? tx + j * GN : (j / 4u) * 4u * GN + tx * 4u + j % 4u);
+      const uint o = n0 + block_output(tx, j);
       if (o >= p.nw) continue;
       store_output(t, o, acc[i * TN + j], acc[((NW - 1u) * TM + i) * TN + j]);
     }

@@ -84,7 +84,9 @@ uvec4 qg_vec(uint mat, uint i) {
   return mat == 0u ? texelFetch(wt, int(i)) : texelFetch(wut, int(i));
 }
 uint qg_word(uint mat, uint j) { return qg_vec(mat, j >> 2u)[j & 3u]; }
-uint qg_last_word(uint mat) { return uint(mat == 0u ? textureSize(wt) : textureSize(wut)) * 4u - 1u; }
+uint qg_last_word(uint mat) {
+  return uint(mat == 0u ? textureSize(wt) : textureSize(wut)) * 4u - 1u;
+}
 #else
 uvec4 qg_vec(uint mat, uint i) { return mat == 0u ? w4[i] : wu4[i]; }
 uint qg_word(uint mat, uint j) { return mat == 0u ? w[j] : wu[j]; }

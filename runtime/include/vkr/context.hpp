@@ -112,7 +112,7 @@ class Context {
   bool borrowed() const { return borrowed_; }
   // Pipelines are created with statistics capture (ContextOptions::pipeline_statistics asked for
   // it and the device has VK_KHR_pipeline_executable_properties).
-  bool pipeline_statistics() const { return pipeline_statistics_; }
+  bool pipeline_statistics() const { return caps_.pipeline_executable_info; }
 
   Queue& queue() { return *queue_; }
   PipelineCache& pipelines() { return *pipelines_; }
@@ -146,7 +146,6 @@ class Context {
 
   ContextOptions options_;
   bool borrowed_ = false;
-  bool pipeline_statistics_ = false;
   InstanceFns ifn_;
   VolkDeviceTable table_{};
   VkInstance instance_ = VK_NULL_HANDLE;
