@@ -157,6 +157,15 @@ void run_case(Harness& h, const char* kernel, const Case& c) {
                {"N", static_cast<int64_t>(c.N)},
                {"K", static_cast<int64_t>(c.K)}};
   row.note = verify(ctx, c, d, path == GemmPath::CoopMatNV, swiglu);
+  // Forced tilings (the sweeps) and a path the device would not choose for this dtype.
+  row.alternative = coop || tiles ||
+                    (!gemv && path != kernels::choose_gemm_path(ctx.caps(), c.dtype, c.epilogue));
+  row.cpu_ref_us = linear_cpu_ref_us(
+      c.T, c.N, c.K, d.x,
+      [&](uint64_t o, std::span<float> out) {
+        for (uint64_t k = 0; k < c.K; ++k) out[k] = decode(d.w, c.dtype, o * c.K + k);
+      },
+      swiglu ? 2 : 1);
   if (path == GemmPath::CoopMatNV) {
     const auto cfg =
         coop ? *coop : *kernels::pick_coopmat_config(ctx.caps(), c.T, c.N, c.epilogue);

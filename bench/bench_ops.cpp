@@ -3,12 +3,12 @@
 // (C = 5120, T in {1, 512}; quick: {1, 64}). Each row is verified once against the CPU reference
 // (on a prefix of rows where the reference would be slow), then timed; these kernels are
 // bandwidth-bound, so rows report GB/s against the copy peak, except the LoRA ops (ddlerp, decay)
-// at T >= 8: small GEMMs, reported against the f32 FMA peak. Their notes carry the time of the
-// single-threaded CPU reference at the same shape (measured on the verified rows, scaled to T).
+// at T >= 8: small GEMMs, reported against the f32 FMA peak. Every row carries the time of the
+// single-threaded CPU reference at the same shape (Row::cpu_ref_us: the LoRA ops' measured on the
+// verified rows and scaled to T, the others' on the whole call).
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -66,13 +66,6 @@ struct Env {
 
 double dbl(uint64_t v) { return static_cast<double>(v); }
 
-// Wall time of `f` in microseconds (the single-threaded CPU reference, for the row notes).
-double wall_us(const std::function<void()>& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-}
-
 Tensor f32(const Buffer& b, Shape s) { return Tensor::of(b, s, DType::F32); }
 
 // "verified nmse=..." or a loud failure; tol is the largest NMSE we accept for the dtype.
@@ -83,7 +76,8 @@ std::string verdict(double nmse, double tol) {
 
 void add(Env& e, const std::string& kernel, const std::string& variant, std::string dtype,
          std::map<std::string, int64_t> shape, const std::function<void(Recorder&)>& record,
-         double bytes, double flops, std::string note, PeakKind peak = PeakKind::Bandwidth) {
+         double bytes, double flops, std::string note, double cpu_ref_us,
+         PeakKind peak = PeakKind::Bandwidth, bool alternative = false) {
   Row row;
   row.kernel = kernel;
   row.variant = variant;
@@ -94,6 +88,8 @@ void add(Env& e, const std::string& kernel, const std::string& variant, std::str
   row.flops = flops;
   row.peak = peak;
   row.note = std::move(note);
+  row.cpu_ref_us = cpu_ref_us;
+  row.alternative = alternative;
   e.h.add(std::move(row));
 }
 
@@ -111,13 +107,15 @@ void bench_norm(Env& e, uint64_t T) {
                       1e-6f};
   e.run([&](Recorder& r) { kernels::norm(e.ctx, r, a); });
   Vec xin(n), want(n);
-  for (size_t i = 0; i < n; ++i) xin[i] = x[i] + d[i];
-  ref::rms_norm(static_cast<int>(T), kC, 1e-6f, xin, g, want);
+  const double cpu_us = wall_us([&] {
+    for (size_t i = 0; i < n; ++i) xin[i] = x[i] + d[i];
+    ref::rms_norm(static_cast<int>(T), kC, 1e-6f, xin, g, want);
+  });
   const std::string note = verdict(test::nmse(want, e.down(by, n)), 1e-10);
   // x read + delta read + x write + y write.
   add(
       e, "norm", "rms_fused_add", "f32", {{"T", T}, {"C", kC}},
-      [&](Recorder& r) { kernels::norm(e.ctx, r, a); }, 16.0 * dbl(n), 0, note);
+      [&](Recorder& r) { kernels::norm(e.ctx, r, a); }, 16.0 * dbl(n), 0, note, cpu_us);
 }
 
 void bench_group_norm(Env& e, uint64_t T) {
@@ -131,12 +129,14 @@ void bench_group_norm(Env& e, uint64_t T) {
                            ref::kGroupNormEps};
   e.run([&](Recorder& r) { kernels::group_norm(e.ctx, r, a); });
   Vec want(n);
-  ref::group_norm(static_cast<int>(T), H, S, ref::kGroupNormEps, y, ga, be, want);
-  for (size_t i = 0; i < n; ++i) want[i] *= g[i];
+  const double cpu_us = wall_us([&] {
+    ref::group_norm(static_cast<int>(T), H, S, ref::kGroupNormEps, y, ga, be, want);
+    for (size_t i = 0; i < n; ++i) want[i] *= g[i];
+  });
   const std::string note = verdict(test::nmse(want, e.down(bo, n)), 1e-10);
   add(
       e, "group_norm", "gate", "f32", {{"T", T}, {"H", H}, {"S", S}},
-      [&](Recorder& r) { kernels::group_norm(e.ctx, r, a); }, 12.0 * dbl(n), 0, note);
+      [&](Recorder& r) { kernels::group_norm(e.ctx, r, a); }, 12.0 * dbl(n), 0, note, cpu_us);
 }
 
 void bench_ddlerp(Env& e, uint64_t T) {
@@ -166,15 +166,14 @@ void bench_ddlerp(Env& e, uint64_t T) {
     Vec part = e.down(bo, vr * kC, g * n);
     got.insert(got.end(), part.begin(), part.end());
   }
-  const std::string note =
-      verdict(test::nmse(want, got), 1e-10) + fmt::format(" cpu_ref={:.0f}us", ref_us);
+  const std::string note = verdict(test::nmse(want, got), 1e-10);
   // x + 5 outputs + both LoRA matrices + the scratch round trips (xi, x_prev, h); flops: the two
   // LoRA GEMMs. Decode is bandwidth-bound, longer calls are small GEMMs (FMA peak).
   const double bytes = 4.0 * dbl(6 * n + 2 * D5 * kC + 4 * n + 2 * T * D5);
   add(
       e, "token_shift", "ddlerp", "f32", {{"T", T}, {"C", kC}, {"Dm", kDm}},
       [&](Recorder& r) { kernels::token_shift_ddlerp(e.ctx, r, a); }, bytes, 4.0 * dbl(T * kC * D5),
-      note, T >= 8 ? PeakKind::F32 : PeakKind::Bandwidth);
+      note, ref_us, T >= 8 ? PeakKind::F32 : PeakKind::Bandwidth);
 }
 
 void bench_lerp(Env& e, uint64_t T) {
@@ -186,11 +185,15 @@ void bench_lerp(Env& e, uint64_t T) {
                                 f32(bo, {2, T, kC}), 1};
   e.run([&](Recorder& r) { kernels::token_shift_lerp(e.ctx, r, a); });
   Vec want(n), shift = st;
-  ref::token_shift_lerp(static_cast<int>(T), kC, x, shift, std::span(mu).subspan(0, kC), want);
+  // The reference mixes one group; the kernel writes both (G = 2): the second costs the same.
+  const double cpu_us = 2.0 * wall_us([&] {
+    ref::token_shift_lerp(static_cast<int>(T), kC, x, shift, std::span(mu).subspan(0, kC), want);
+  });
   const std::string note = verdict(test::nmse(want, e.down(bo, n)), 1e-12);
   add(
       e, "token_shift", "lerp", "f32", {{"T", T}, {"C", kC}, {"G", 2}},
-      [&](Recorder& r) { kernels::token_shift_lerp(e.ctx, r, a); }, 12.0 * dbl(n), 0, note);
+      [&](Recorder& r) { kernels::token_shift_lerp(e.ctx, r, a); }, 12.0 * dbl(n), 0, note,
+      cpu_us);
 }
 
 void bench_decay(Env& e, uint64_t T) {
@@ -219,13 +222,13 @@ void bench_decay(Env& e, uint64_t T) {
                         dbl(T) / dbl(vr);
   const double err =
       std::max(test::nmse(want, e.down(bl, vr * kC)), test::nmse(kwant, e.down(bko, vr * kC)));
-  const std::string note = verdict(err, 1e-10) + fmt::format(" cpu_ref={:.0f}us", ref_us);
+  const std::string note = verdict(err, 1e-10);
   // xw + logw + P + Q + k, v (Hkv heads) + k_out, v_out (H heads) + h round trip.
   const double bytes = 4.0 * dbl(4 * n + 2 * kDd * kC + 2 * nkv + 2 * T * kDd);
   add(
       e, "decay", "kscale_gqa", "f32", {{"T", T}, {"C", kC}, {"Dd", kDd}},
       [&](Recorder& r) { kernels::decay(e.ctx, r, a); }, bytes, 4.0 * dbl(T * kC * kDd), note,
-      T >= 8 ? PeakKind::F32 : PeakKind::Bandwidth);
+      ref_us, T >= 8 ? PeakKind::F32 : PeakKind::Bandwidth);
 }
 
 void bench_elementwise(Env& e, uint64_t T) {
@@ -237,11 +240,11 @@ void bench_elementwise(Env& e, uint64_t T) {
                              f32(bo, {T, kF})};
   e.run([&](Recorder& r) { kernels::elementwise(e.ctx, r, a); });
   Vec want(n);
-  ref::swiglu(g, u, want);
+  const double cpu_us = wall_us([&] { ref::swiglu(g, u, want); });
   const std::string note = verdict(test::nmse(want, e.down(bo, n)), 1e-10);
   add(
       e, "elementwise", "silu_mul", "f32", {{"T", T}, {"F", kF}},
-      [&](Recorder& r) { kernels::elementwise(e.ctx, r, a); }, 12.0 * dbl(n), 0, note);
+      [&](Recorder& r) { kernels::elementwise(e.ctx, r, a); }, 12.0 * dbl(n), 0, note, cpu_us);
 }
 
 void bench_embed(Env& e, uint64_t T) {
@@ -270,12 +273,14 @@ void bench_embed(Env& e, uint64_t T) {
                        f32(bo, {T, kC})};
   e.run([&](Recorder& r) { kernels::embed(e.ctx, r, a); });
   Vec want(T * kC);
-  ref::embedding(static_cast<int>(V), kC, ids, table_f, want);
+  const double cpu_us =
+      wall_us([&] { ref::embedding(static_cast<int>(V), kC, ids, table_f, want); });
   const std::string note =
       verdict(test::nmse(want, e.down(bo, T * kC)), 0.0) + fmt::format(" V={} of {}", V, kV);
   add(
       e, "embed", "bf16", "bf16", {{"T", T}, {"C", kC}},
-      [&](Recorder& r) { kernels::embed(e.ctx, r, a); }, dbl(T * kC * 6 + T * 4), 0, note);
+      [&](Recorder& r) { kernels::embed(e.ctx, r, a); }, dbl(T * kC * 6 + T * 4), 0, note,
+      cpu_us);
 }
 
 void bench_sampling(Env& e, uint64_t rows) {
@@ -292,6 +297,8 @@ void bench_sampling(Env& e, uint64_t rows) {
                              MemoryUsage::Device, "partials");
   for (const char* variant : {"row", "split"}) {
     const bool split = std::string_view(variant) == "split";
+    // The session splits rows where sampling_scratch_bytes() asks for a scratch (GPUs).
+    const bool alt = split == (kernels::sampling_scratch_bytes(e.ctx, rows, kV) == 0);
     const kernels::SamplingSplit sp =
         split ? kernels::SamplingSplit{Tensor::of(bs, {bs.size() / 4}, DType::U32), block}
               : kernels::SamplingSplit{};
@@ -302,29 +309,34 @@ void bench_sampling(Env& e, uint64_t rows) {
       std::vector<uint32_t> got(rows);
       e.ctx.staging().download(bi, std::span<uint32_t>(got));
       bool ok = true;
-      for (size_t r = 0; r < rows; ++r) {
-        ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
-      }
+      const double cpu_us = wall_us([&] {
+        for (size_t r = 0; r < rows; ++r) {
+          ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
+        }
+      });
       add(
           e, "argmax", variant, "f32", {{"rows", rows}, {"V", kV}},
           [&](Recorder& r) { kernels::argmax(e.ctx, r, a); }, 4.0 * dbl(n), 0,
-          ok ? "verified exact" : "VERIFICATION FAILED: wrong index");
+          ok ? "verified exact" : "VERIFICATION FAILED: wrong index", cpu_us, PeakKind::Bandwidth,
+          alt);
     }
     if (e.h.selected("softmax", variant)) {
       kernels::SoftmaxArgs a{f32(bl, {rows, kV}), f32(bp, {rows, kV}), 0.8f, sp};
       e.ctx.staging().upload(bp, std::span<const float>(Vec(n, 0.0f)));
       e.run([&](Recorder& r) { kernels::softmax(e.ctx, r, a); });
       Vec want(n), scaled(kV);
-      for (size_t r = 0; r < rows; ++r) {
-        for (size_t i = 0; i < kV; ++i) scaled[i] = l[r * kV + i] / 0.8f;
-        ref::softmax(scaled, std::span(want).subspan(r * kV, kV));
-      }
+      const double cpu_us = wall_us([&] {
+        for (size_t r = 0; r < rows; ++r) {
+          for (size_t i = 0; i < kV; ++i) scaled[i] = l[r * kV + i] / 0.8f;
+          ref::softmax(scaled, std::span(want).subspan(r * kV, kV));
+        }
+      });
       const std::string note = verdict(test::nmse(want, e.down(bp, n)), 1e-10);
       // Three passes read the row (max, sum, write), one writes it ("split": two reads, a write).
       add(
           e, "softmax", variant, "f32", {{"rows", rows}, {"V", kV}},
           [&](Recorder& r) { kernels::softmax(e.ctx, r, a); }, (split ? 12.0 : 16.0) * dbl(n), 0,
-          note);
+          note, cpu_us, PeakKind::Bandwidth, alt);
     }
   }
   // topk likewise: "split" = topk_split.comp (per-block histograms, ~10 dispatches).
@@ -348,16 +360,24 @@ void bench_sampling(Env& e, uint64_t rows) {
     std::vector<uint32_t> got(rows * kK);
     e.ctx.staging().download(bk, std::span<uint32_t>(got));
     bool ok = true;  // every returned logit is >= the row's K-th largest (values are distinct)
+    double cpu_us = 0;  // the reference's selection (copy + nth_element), not the check
     for (size_t r = 0; r < rows; ++r) {
-      Vec row(l.begin() + static_cast<ptrdiff_t>(r * kV), l.begin() + static_cast<ptrdiff_t>((r + 1) * kV));
-      std::nth_element(row.begin(), row.begin() + (kK - 1), row.end(), std::greater<>());
-      for (size_t i = 0; i < kK; ++i) ok &= got[r * kK + i] < kV && l[r * kV + got[r * kK + i]] >= row[kK - 1];
+      Vec row;
+      cpu_us += wall_us([&] {
+        row.assign(l.begin() + static_cast<ptrdiff_t>(r * kV),
+                   l.begin() + static_cast<ptrdiff_t>((r + 1) * kV));
+        std::nth_element(row.begin(), row.begin() + (kK - 1), row.end(), std::greater<>());
+      });
+      for (size_t i = 0; i < kK; ++i) {
+        ok &= got[r * kK + i] < kV && l[r * kV + got[r * kK + i]] >= row[kK - 1];
+      }
     }
     // Five passes read the row (4 radix passes + compaction's count and write walks ~ 6).
     add(
         e, "topk", variant, "f32", {{"rows", rows}, {"V", kV}, {"K", kK}},
         [&](Recorder& r) { kernels::topk(e.ctx, r, a); }, 24.0 * dbl(n), 0,
-        ok ? "verified exact set" : "VERIFICATION FAILED: wrong ids");
+        ok ? "verified exact set" : "VERIFICATION FAILED: wrong ids", cpu_us, PeakKind::Bandwidth,
+        true);  // sessions sample on the host (Session::gpu_topk_pays(): measured faster)
   }
 }
 

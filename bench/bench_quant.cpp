@@ -119,6 +119,11 @@ double run_row(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K, const c
                {"N", static_cast<int64_t>(N)},
                {"K", static_cast<int64_t>(K)}};
   row.note = verify(ctx, dt, T, N, K, d);
+  row.alternative = reads == 1;  // storage reads forced on a CPU device (texel is its default)
+  const uint64_t rb = dtype_row_bytes(dt, K);
+  row.cpu_ref_us = linear_cpu_ref_us(T, N, K, d.x, [&](uint64_t o, std::span<float> out) {
+    dequantize_row(static_cast<uint32_t>(test::ggml_of(dt)), d.w.data() + o * rb, out.data(), K);
+  });
   if (!gemv && kernels::choose_gemm_path(ctx.caps(), dt, Epilogue::None) ==
                    kernels::GemmPath::Tiled) {
     const auto t = kernels::pick_tiled_config(ctx.caps(), T, N, Epilogue::None, true);

@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "kernels/gemm.hpp"
+#include "reference/ops.hpp"
 #include "vkr/error.hpp"
 #include "vkr/gpu_timer.hpp"
 #include "vkr/kernel.hpp"
@@ -40,7 +43,34 @@ std::string shape_string(const std::map<std::string, int64_t>& shape) {
   return s;
 }
 
+// "kernel/variant shape" of a row, for the summary.
+std::string row_name(const Row& r) {
+  return fmt::format("{}/{} {} {}", r.kernel, r.variant, r.dtype, shape_string(r.shape));
+}
+
 }  // namespace
+
+double wall_us(const std::function<void()>& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double linear_cpu_ref_us(uint64_t T, uint64_t N, uint64_t K, std::span<const float> x,
+                         const std::function<void(uint64_t, std::span<float>)>& decode_row,
+                         int matrices) {
+  // ~1e7 multiply-adds (tens of ms): long enough to time, short enough for --quick.
+  const uint64_t rows = std::clamp<uint64_t>(10'000'000 / std::max<uint64_t>(T * K, 1), 1, N);
+  std::vector<float> w(rows * K), y(T * rows);
+  const double us = wall_us([&] {
+    for (int m = 0; m < matrices; ++m) {
+      for (uint64_t o = 0; o < rows; ++o) decode_row(o, std::span(w).subspan(o * K, K));
+      ref::gemm(static_cast<int>(T), static_cast<int>(K), static_cast<int>(rows),
+                x.subspan(0, T * K), w, {}, y);
+    }
+  });
+  return us * static_cast<double>(N) / static_cast<double>(rows);
+}
 
 Harness::Harness(Context& ctx, Options options) : ctx_(ctx), options_(std::move(options)) {}
 
@@ -62,16 +92,18 @@ Timing Harness::time(const std::function<void(Recorder&)>& record) {
   const int reps = std::max(1, options_.quick ? std::min(options_.reps, 5) : options_.reps);
   GpuTimer timer(ctx_, static_cast<uint32_t>(reps) + 1);
   Recorder rec(ctx_);
-  // One submission of n calls with a barrier between them (they read and write the same
-  // buffers). With `stamps`, a timestamp after every call (call i took stamp[i + 1] - stamp[i]);
-  // otherwise the batch's total. Returns microseconds.
-  auto batch = [&](int n, bool stamps) {
+  // One submission of n groups of `per` calls with a barrier between calls (they read and write
+  // the same buffers). With `stamps`, a timestamp after every group (group i took stamp[i + 1] -
+  // stamp[i]); otherwise the whole batch's total. Returns microseconds per group.
+  auto batch = [&](int n, int per, bool stamps) {
     rec.reset();
     rec.reset_timer(timer);
     rec.timestamp(timer, 0);
     for (int i = 0; i < n; ++i) {
-      if (i > 0) rec.barrier();
-      record(rec);
+      for (int j = 0; j < per; ++j) {
+        if (i > 0 || j > 0) rec.barrier();
+        record(rec);
+      }
       if (stamps) rec.timestamp(timer, static_cast<uint32_t>(i) + 1);
     }
     if (!stamps) rec.timestamp(timer, 1);
@@ -91,14 +123,25 @@ Timing Harness::time(const std::function<void(Recorder&)>& record) {
   constexpr int kMaxWarmup = 5000;
   const bool gpu = ctx_.caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU;
   int warm = std::max(options_.warmup, 0);
+  double one = 0;  // one call's time in a stream of calls (no timestamp between them)
   if (gpu) {
-    const double one = batch(1, false)[0];
+    one = batch(1, 1, false)[0];
     const double calls = std::min<double>(kMaxWarmup, kGpuWarmupUs / std::max(one, 1.0));
     warm = std::max(warm, static_cast<int>(calls));
   }
-  if (warm > 0) batch(warm, false);
-  std::vector<double> us = batch(reps, true);
+  if (warm > 0) one = batch(warm, 1, false)[0] / warm;
+  if (one <= 0) one = batch(1, 1, false)[0];
+  // A timestamp is not free: lavapipe flushes at each one (~70 us, measured: a 1-workgroup
+  // dispatch took 96 us between two timestamps and 27-30 us in a stream of 10-50). So calls
+  // shorter than kGroupUs are timed in groups of up to kMaxPer between timestamps and reported
+  // per call; longer ones (every GPU kernel worth timing alone) one per timestamp.
+  constexpr double kGroupUs = 2000;
+  constexpr int kMaxPer = 64;
+  const int per = std::clamp(static_cast<int>(kGroupUs / std::max(one, 1.0)), 1, kMaxPer);
+  std::vector<double> us = batch(reps, per, true);
+  for (double& u : us) u /= per;
   last_kernels_ = rec.kernels_used();
+  last_calls_per_stamp_ = per;
   return {percentile(us, 0.5), percentile(us, 0.1), percentile(us, 0.9)};
 }
 
@@ -157,6 +200,14 @@ static void probe_bandwidth(Harness& h, bool quick, Peaks& peaks) {
   });
   peaks.read_texel_gbps = static_cast<double>(texels * kTexelBytes) / (t.median_us * 1e3);
   peaks.read_gbps = std::max(peaks.read_storage_gbps, peaks.read_texel_gbps);
+
+  // Launch floor: one workgroup copying 4 KiB in a stream of such calls, the cost of any
+  // dispatch however small (lavapipe: waking its thread pool, binding the descriptors; GPUs: a
+  // few microseconds). Rows whose CPU reference takes less than this cannot beat it.
+  t = h.time([&](Recorder& rec) {
+    rec.dispatch(copy_k, {a.range(0, 4096), b.range(0, 4096)}, 4096u / 16u, Grid{1, 1, 1});
+  });
+  peaks.dispatch_us = t.median_us;
 }
 
 // FMA throughput: fma_probe with enough work to run >= ~5 ms (grown until it does).
@@ -236,6 +287,9 @@ void Harness::add(Row row) {
   const double achieved =
       row.peak == PeakKind::Bandwidth || row.peak == PeakKind::ReadBandwidth ? gbps : gflops;
   const double pct = peak > 0 ? 100.0 * achieved / peak : 0;
+  // Speed-up over the naive CPU reference (0 = not timed).
+  const double vs_cpu =
+      row.cpu_ref_us > 0 && row.time.median_us > 0 ? row.cpu_ref_us / row.time.median_us : 0;
   // Driver statistics of the pipelines the row's timed calls ran (Context::pipeline_statistics).
   nlohmann::json pipelines = nlohmann::json::array();
   for (const Kernel* k : last_kernels_) {
@@ -251,26 +305,88 @@ void Harness::add(Row row) {
                         {"median_us", row.time.median_us}, {"p10_us", row.time.p10_us},
                         {"p90_us", row.time.p90_us}, {"gbps", gbps}, {"gflops", gflops},
                         {"peak_pct", pct}, {"peak", peak_name(row.peak)}, {"note", row.note},
-                        {"device", ctx_.caps().device_name}};
+                        {"device", ctx_.caps().device_name},
+                        {"calls_per_stamp", last_calls_per_stamp_}};
+    if (vs_cpu > 0) {
+      j["cpu_ref_us"] = row.cpu_ref_us;
+      j["vs_cpu_ref"] = vs_cpu;
+    }
     if (!pipelines.empty()) j["pipelines"] = std::move(pipelines);
     for (const auto& [k, v] : row.shape) j[k] = v;
     fmt::print("{}\n", j.dump());
   } else {
     if (!header_printed_) {
       header_printed_ = true;
-      fmt::print("{:<14} {:<12} {:<5} {:<34} {:>11} {:>19} {:>8} {:>9} {:>7}  {}\n", "kernel",
-                 "variant", "dtype", "shape", "median_us", "p10..p90_us", "GB/s", "GFLOP/s",
-                 "%peak", "note");
+      fmt::print("{:<14} {:<12} {:<5} {:<34} {:>11} {:>19} {:>8} {:>9} {:>7} {:>7}  {}\n",
+                 "kernel", "variant", "dtype", "shape", "median_us", "p10..p90_us", "GB/s",
+                 "GFLOP/s", "%peak", "vs_cpu", "note");
     }
-    fmt::print("{:<14} {:<12} {:<5} {:<34} {:>11.1f} {:>19} {:>8.2f} {:>9.2f} {:>7}  {}\n",
+    fmt::print("{:<14} {:<12} {:<5} {:<34} {:>11.1f} {:>19} {:>8.2f} {:>9.2f} {:>7} {:>7}  {}\n",
                row.kernel, row.variant, row.dtype, shape_string(row.shape), row.time.median_us,
                fmt::format("{:.1f}..{:.1f}", row.time.p10_us, row.time.p90_us), gbps, gflops,
                row.peak == PeakKind::None ? std::string("-")
                                           : fmt::format("{:.1f}% {}", pct, peak_name(row.peak)),
-               row.note);
+               vs_cpu > 0 ? fmt::format("{:.1f}x", vs_cpu) : std::string("-"), row.note);
   }
   std::fflush(stdout);
   rows_.push_back(std::move(row));
+}
+
+// The rows' standing against the naive CPU reference: how many were timed against it, the
+// slowest ratio, and every row the reference beat (none, if the kernels are doing their job).
+// Rows slower than the reference are split three ways: launch-bound (the reference takes less
+// than one trivial dispatch, so no kernel can win), alternatives the device does not run, and
+// the rest (the ones to fix).
+static void print_cpu_summary(const std::vector<Row>& rows, double dispatch_us, bool json) {
+  struct Slow {
+    std::string name;
+    double ratio;
+    const char* kind;
+  };
+  std::vector<Slow> slower;
+  size_t timed = 0;
+  double worst = 0;
+  std::string worst_name;
+  for (const Row& r : rows) {
+    if (r.cpu_ref_us <= 0 || r.time.median_us <= 0) continue;
+    ++timed;
+    const double ratio = r.cpu_ref_us / r.time.median_us;
+    if (!r.alternative && (worst_name.empty() || ratio < worst)) {
+      worst = ratio;
+      worst_name = row_name(r);
+    }
+    if (ratio >= 1.0) continue;
+    const char* kind = r.alternative                  ? "alternative"
+                       : r.cpu_ref_us <= dispatch_us ? "launch-bound"
+                                                     : "slower";
+    slower.push_back({row_name(r), ratio, kind});
+  }
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const Slow& s : slower)
+      list.push_back({{"row", s.name}, {"vs_cpu_ref", s.ratio}, {"kind", s.kind}});
+    nlohmann::json j = {{"kernel", "summary"}, {"rows", rows.size()}, {"cpu_ref_rows", timed},
+                        {"dispatch_us", dispatch_us}, {"slower_than_cpu_ref", list}};
+    if (!worst_name.empty()) j["min_vs_cpu_ref"] = worst;
+    fmt::print("{}\n", j.dump());
+    return;
+  }
+  if (!timed) return;
+  fmt::print("\nnaive CPU reference: {} of {} rows timed against it; slowest of the kernels this "
+             "device runs: {:.2f}x ({})\n",
+             timed, rows.size(), worst, worst_name);
+  for (const char* kind : {"slower", "launch-bound", "alternative"}) {
+    std::string list;
+    for (const Slow& s : slower) {
+      if (s.kind == kind) list += fmt::format("\n  {:.2f}x  {}", s.ratio, s.name);
+    }
+    const char* what = kind == std::string_view("slower")
+                           ? "slower than it"
+                       : kind == std::string_view("launch-bound")
+                           ? "slower, but the reference takes less than one dispatch"
+                           : "slower, alternatives this device does not run";
+    fmt::print("rows {}: {}{}\n", what, list.empty() ? "none" : "", list);
+  }
 }
 
 std::vector<Row> run_kernel_benchmarks(Context& ctx, const Options& options) {
@@ -286,9 +402,9 @@ std::vector<Row> run_kernel_benchmarks(Context& ctx, const Options& options) {
     fmt::print("device: {} ({})\n", ctx.caps().device_name, ctx.caps().driver_info);
     fmt::print(
         "peaks:  copy {:.2f} GB/s, read {:.2f} GB/s (storage {:.2f}, texel {:.2f}), fma f32 "
-        "{:.1f} GFLOP/s, fma f16 {:.1f} GFLOP/s{}\n\n",
+        "{:.1f} GFLOP/s, fma f16 {:.1f} GFLOP/s, dispatch floor {:.1f} us{}\n\n",
         p.copy_gbps, p.read_gbps, p.read_storage_gbps, p.read_texel_gbps, p.fma_f32_gflops,
-        p.fma_f16_gflops,
+        p.fma_f16_gflops, p.dispatch_us,
                p.coopmat_gflops ? fmt::format(", coopmat {:.1f} GFLOP/s", p.coopmat_gflops) : "");
   } else {
     nlohmann::json j = {{"kernel", "peaks"}, {"device", ctx.caps().device_name},
@@ -296,10 +412,12 @@ std::vector<Row> run_kernel_benchmarks(Context& ctx, const Options& options) {
                         {"read_storage_gbps", p.read_storage_gbps},
                         {"read_texel_gbps", p.read_texel_gbps},
                         {"fma_f32_gflops", p.fma_f32_gflops},
-                        {"fma_f16_gflops", p.fma_f16_gflops}, {"coopmat_gflops", p.coopmat_gflops}};
+                        {"fma_f16_gflops", p.fma_f16_gflops}, {"coopmat_gflops", p.coopmat_gflops},
+                        {"dispatch_us", p.dispatch_us}};
     fmt::print("{}\n", j.dump());
   }
   for (const auto& [name, fn] : bench_families()) fn(h);
+  print_cpu_summary(h.rows(), h.peaks().dispatch_us, options.json);
   return h.rows();
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,7 @@ struct Peaks {
   double fma_f32_gflops = 0;   // shader FMA throughput, f32
   double fma_f16_gflops = 0;   // shader FMA throughput, f16 arithmetic (0 if no shaderFloat16)
   double coopmat_gflops = 0;   // cooperative-matrix throughput (0 if none)
+  double dispatch_us = 0;      // one trivial dispatch (1 workgroup, 4 KiB): the launch floor
 };
 
 enum class PeakKind { None, Bandwidth, ReadBandwidth, F32, F16, CoopMat };
@@ -56,7 +58,28 @@ struct Row {
   double flops = 0;   // flops per call (for GFLOP/s)
   PeakKind peak = PeakKind::None;  // which peak the % is relative to
   std::string note;   // e.g. "2.3x sequential", "verified nmse=1e-9"
+  // Wall time of the naive single-threaded CPU reference (tests/reference) doing the row's whole
+  // call, 0 = not timed. Families time it on a part of the work where the whole would be slow
+  // (some rows of W, some heads) and scale linearly; the harness prints the kernel's speed-up
+  // over it and lists the rows slower than it (issue 3: "no kernel slower than the naive CPU
+  // reference").
+  double cpu_ref_us = 0;
+  // A variant the device's own choice does not run (forced for comparison: the chunked WKV
+  // kernels on CPU devices, split sampling where rows are not split, forced tilings ...). The CPU
+  // summary lists these apart from the kernels a model actually runs on this device.
+  bool alternative = false;
 };
+
+// Wall time of `f` in microseconds (for Row::cpu_ref_us).
+double wall_us(const std::function<void()>& f);
+
+// Row::cpu_ref_us of a linear layer y = x·W^T (+ SwiGLU's second matrix: `matrices` = 2): the
+// naive reference (decode a row of W to f32, then tests/reference's double-accumulating gemm) on
+// every token and as many rows of W as take ~1e7 multiply-adds, scaled to all N rows.
+// `decode_row(o, out)` writes row o of W (K floats).
+double linear_cpu_ref_us(uint64_t T, uint64_t N, uint64_t K, std::span<const float> x,
+                         const std::function<void(uint64_t, std::span<float>)>& decode_row,
+                         int matrices = 1);
 
 class Harness {
  public:
@@ -72,6 +95,8 @@ class Harness {
 
   // Times one kernel invocation: `record` records it into a fresh Recorder (it may record several
   // dispatches; the whole recording is timed with timestamps around it). Warm-up runs first.
+  // Calls shorter than ~2 ms are timed in back-to-back groups between two timestamps and
+  // reported per call (a timestamp costs ~70 us on lavapipe).
   Timing time(const std::function<void(Recorder&)>& record);
 
   // Computes GB/s, GFLOP/s and % of peak, then prints the row (table or JSON line).
@@ -86,6 +111,7 @@ class Harness {
   std::vector<Row> rows_;
   bool header_printed_ = false;
   std::vector<const Kernel*> last_kernels_;  // of the last time() (pipeline statistics)
+  int last_calls_per_stamp_ = 1;             // of the last time(): calls timed per timestamp
 };
 
 // A bench case family: registers rows for one kernel (reads h.options().quick for sizes).
