@@ -1,11 +1,13 @@
 #version 450
 // group_norm: RWKV-6 ln_x, the per-head LayerNorm of the WKV output with the full-width affine,
-// optionally fused with the gate multiply that follows it (spec §3.2.2: o = GN(y) * g).
+// optionally fused with the gate multiply that follows it (spec §3.2.2: o = GN(y) * silu(g_pre)).
 //   for each row r and head h, over the S channels c = h*S + i:
-//     o[r][c] = ((y[r][c] - mean_h) / sqrt(var_h + eps) * gamma[c] + beta[c]) * (GATE ? g[r][c] : 1)
+//     o[r][c] = ((y[r][c] - mean_h) / sqrt(var_h + eps) * gamma[c] + beta[c]) * gate(r, c)
+//   gate = 1 (GATE 0), g[r][c] (GATE 1), silu(g[r][c]) = g / (1 + exp(-g)) (GATE 2, the form of
+//   elementwise.comp's SILU, so fusing it changes no bit).
 // grid: rows*H workgroups over (x, y) (grid_1d); one workgroup per (row, head), invocations stride
 //   over the head's S channels.
-// spec: 0 = WG (local size x), 1 = GATE (0/1).
+// spec: 0 = WG (local size x), 1 = GATE (0/1/2).
 // push: rows, H, S, eps (64e-5 for RWKV-6).
 #extension GL_GOOGLE_include_directive : require
 
@@ -48,6 +50,9 @@ void main() {
   const float scale = inversesqrt(wg_sum(q) * inv_s + p.eps);
   for (uint i = tid; i < p.S; i += gl_WorkGroupSize.x) {
     float v = (y[base + i] - mean) * scale * gamma[ch0 + i] + beta[ch0 + i];
-    o[base + i] = GATE != 0u ? v * g[base + i] : v;
+    float gv = 1.0;
+    if (GATE != 0u) gv = g[base + i];
+    if (GATE == 2u) gv = gv * (1.0 / (1.0 + exp(-gv)));
+    o[base + i] = GATE != 0u ? v * gv : v;
   }
 }

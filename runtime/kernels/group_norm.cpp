@@ -29,9 +29,14 @@ void group_norm(Context& ctx, Recorder& rec, const GroupNormArgs& args) {
   const uint32_t S = static_cast<uint32_t>(C / args.heads);
 
   // One workgroup per (row, head): S is 64 for RWKV-6, so 64 invocations (32 for smaller heads).
-  const uint32_t wg = std::min<uint32_t>(S >= 64 ? 64 : 32, ctx.caps().max_workgroup_invocations);
-      std::clamp<uint32_t>(S >= 64 ? 64 : 32, 1, ctx.caps().max_workgroup_invocations);
-  const Kernel& k = ctx.pipelines().get(kDesc, {wg, gate ? 1u : 0u});
+  // CPU devices: one subgroup, so the reductions run no barrier (a coroutine switch of every
+  // subgroup on lavapipe: 8 per workgroup at 64 invocations).
+  const bool cpu = ctx.caps().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint32_t wg = std::min<uint32_t>(
+      cpu ? std::max(ctx.caps().subgroup_size, 1u) : S >= 64 ? 64 : 32,
+      ctx.caps().max_workgroup_invocations);
+  const uint32_t gate_mode = !gate ? 0u : args.gate_silu ? 2u : 1u;
+  const Kernel& k = ctx.pipelines().get(kDesc, {wg, gate_mode});
   const GroupNormPush push{static_cast<uint32_t>(rows), args.heads, S, args.eps};
   const Tensor& g = gate ? args.gate : args.y;
   rec.dispatch(k,

@@ -14,6 +14,7 @@ struct GroupNormArgs {
   Tensor out;          // (rows, H*S) f32; may be y itself
   uint32_t heads = 0;  // H; S = C / H
   float eps = 64e-5f;  // spec §3.1
+  bool gate_silu = false;  // o = GN(y) * silu(gate) (RWKV-6's gate: one dispatch less)
 };
 
 // Mirrors `Params p` in the shader.

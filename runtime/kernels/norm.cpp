@@ -34,9 +34,13 @@ void norm(Context& ctx, Recorder& rec, const NormArgs& args) {
           ErrorCode::ShapeMismatch, "norm: y must not alias x when delta is fused");
   u32_dim(rows * C, kName, "rows * C");
 
-  // Enough invocations to keep a wide row's loads in flight; small rows waste fewer lanes at 64.
-  const uint32_t wg =
-      std::min<uint32_t>(C >= 1024 ? 256 : 64, ctx.caps().max_workgroup_invocations);
+  // GPUs: enough invocations to keep a wide row's loads in flight; small rows waste fewer lanes
+  // at 64. CPU devices: one subgroup per row, so the reductions need no barrier (each is a
+  // coroutine switch of every subgroup there; 256 invocations = 32 of them on lavapipe).
+  const bool cpu = ctx.caps().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint32_t wg = std::min<uint32_t>(
+      cpu ? std::max(ctx.caps().subgroup_size, 1u) : C >= 1024 ? 256 : 64,
+      ctx.caps().max_workgroup_invocations);
   const Kernel& k =
       ctx.pipelines().get(kDesc, {wg, static_cast<uint32_t>(args.mode), fuse ? 1u : 0u});
   const NormPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(C), args.eps};

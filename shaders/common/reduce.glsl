@@ -3,6 +3,8 @@
 // subgroup read back by every invocation (gl_NumSubgroups is a run-time value, never assumed).
 // Include AFTER `layout(local_size_x_id = 0) in;` (the shared array is sized by gl_WorkGroupSize).
 // Every invocation of the workgroup must call these (they contain barriers) and all get the result.
+// A workgroup of one subgroup (how CPU devices run them: lavapipe switches coroutines at every
+// barrier) takes the subgroup result directly: the branch is uniform, and no barrier runs.
 #ifndef VKR_REDUCE_GLSL
 #define VKR_REDUCE_GLSL
 
@@ -15,6 +17,7 @@ shared uint vkr_red_u[gl_WorkGroupSize.x];
 
 float wg_sum(float v) {
   v = subgroupAdd(v);
+  if (gl_NumSubgroups == 1u) return v;
   if (subgroupElect()) vkr_red_f[gl_SubgroupID] = v;
   barrier();
   float total = 0.0;
@@ -25,6 +28,7 @@ float wg_sum(float v) {
 
 float wg_max(float v) {
   v = subgroupMax(v);
+  if (gl_NumSubgroups == 1u) return v;
   if (subgroupElect()) vkr_red_f[gl_SubgroupID] = v;
   barrier();
   float m = vkr_red_f[0];
@@ -38,6 +42,11 @@ float wg_max(float v) {
 void wg_argmax(inout float v, inout uint idx) {
   float sm = subgroupMax(v);
   uint si = subgroupMin(v == sm ? idx : 0xFFFFFFFFu);
+  if (gl_NumSubgroups == 1u) {
+    v = sm;
+    idx = si;
+    return;
+  }
   if (subgroupElect()) {
     vkr_red_f[gl_SubgroupID] = sm;
     vkr_red_u[gl_SubgroupID] = si;

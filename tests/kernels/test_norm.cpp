@@ -116,13 +116,14 @@ TEST_F(NormTest, ShapeErrorsBeforeRecording) {
 
 class GroupNormTest : public test::GpuTest {};
 
+// gate 0: none, 1: o = GN(y) * g, 2: o = GN(y) * silu(g) (RWKV-6's fused gate activation).
 TEST_F(GroupNormTest, PerHeadWithAndWithoutGate) {
   uint32_t seed = 300;
   struct Case {
     int T, H, S;
   };
   for (Case c : {Case{1, 1, 1}, Case{3, 2, 7}, Case{17, 4, 64}, Case{3, 40, 64}, Case{2, 3, 128}}) {
-    for (bool gate : {false, true}) {
+    for (int gate : {0, 1, 2}) {
       test::Rng rng(seed++);
       SCOPED_TRACE(rng.trace());
       const int C = c.H * c.S;
@@ -131,17 +132,20 @@ TEST_F(GroupNormTest, PerHeadWithAndWithoutGate) {
       auto gamma = rng.uniform_vec(C, 0.5f, 1.5f), beta = rng.uniform_vec(C, -0.5f, 0.5f);
       std::vector<float> want(n);
       ref::group_norm(c.T, c.H, c.S, ref::kGroupNormEps, y, gamma, beta, want);
+      std::vector<float> gact = g;
+      if (gate == 2) ref::silu(g, gact);
       if (gate) {
-        for (size_t i = 0; i < n; ++i) want[i] *= g[i];
+        for (size_t i = 0; i < n; ++i) want[i] *= gact[i];
       }
       Buffer by = make_buffer(y), bg = make_buffer(g), bga = make_buffer(gamma),
              bb = make_buffer(beta), bo = make_buffer(n);
       const Shape s{static_cast<uint64_t>(c.T), static_cast<uint64_t>(C)};
       const Shape sc{static_cast<uint64_t>(C)};
       Recorder rec(ctx());
-      kernels::group_norm(ctx(), rec,
-                          {f32(by, s), f32(bga, sc), f32(bb, sc), gate ? f32(bg, s) : Tensor{},
-                           f32(bo, s), static_cast<uint32_t>(c.H), ref::kGroupNormEps});
+      kernels::GroupNormArgs a{f32(by, s),  f32(bga, sc), f32(bb, sc), gate ? f32(bg, s) : Tensor{},
+                               f32(bo, s), static_cast<uint32_t>(c.H), ref::kGroupNormEps};
+      a.gate_silu = gate == 2;
+      kernels::group_norm(ctx(), rec, a);
       ctx().queue().submit(rec).wait();
       expect_close(want, read(bo), 2e-5, 2e-5,
                    fmt::format("group_norm T={} H={} S={} gate={}", c.T, c.H, c.S, gate));
