@@ -92,6 +92,9 @@ TEST_F(EmbedTest, OutOfRangeIdsGiveZeroRows) {
   const std::vector<int32_t> ids{0, 500, -1, 499, 2147483647, 500, 17};
   run(500, 33, ids, DType::F32, 0, 1300);
   run(500, 33, ids, DType::BF16, 64, 1301);  // windowed: only window 0 writes the zero rows
+  // Rows of whole 16-byte word groups take the vector path (8 halves / 4 floats per invocation).
+  run(500, 72, ids, DType::F16, 0, 1302);
+  run(500, 12, ids, DType::F32, 64, 1303);
 }
 
 TEST_F(EmbedTest, WindowedTable) {
