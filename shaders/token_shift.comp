@@ -21,7 +21,9 @@
 // variants: f32 (vec4 loads), f32x8 (u64vec4 loads of 8 floats, DM % 8 == 0; needs shaderInt64:
 //   on lavapipe each load is a per-lane loop, so wider loads mean fewer of them).
 // spec: 0 = WG, 1 = MODE (0-3), 2 = DM (LoRA width, multiple of 4), 3 = MR (rows per workgroup),
-//   4 = NR (channels per invocation).
+//   4 = NR (channels per invocation), 5 = VEC (MODE 1 / 2 only: 1 = the channels are vec4 units,
+//   C % 4 == 0 and x / state / mix / out on 16 bytes; a quarter of the per-lane load and store
+//   loops of CPU drivers, 16-byte accesses on GPUs; the grid's x counts units).
 // push: rows (B*T), T, C, groups (5 for MODE 0, 1 for MODE 2).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : enable
@@ -34,6 +36,7 @@ layout(constant_id = 1) const uint MODE = 0;
 layout(constant_id = 2) const uint DM = 32;
 layout(constant_id = 3) const uint MR = 8;
 layout(constant_id = 4) const uint NR = 1;
+layout(constant_id = 5) const uint VEC = 0;
 
 #include "common/index.glsl"
 #include "common/lora_chunk.glsl"
@@ -54,7 +57,32 @@ layout(std430, set = 0, binding = 4) readonly buffer HBuf { CHUNK hc[]; };      
 // out: (groups, B*T, C); MODE 2: (2, B*T, C)
 layout(std430, set = 0, binding = 5) writeonly buffer OutBuf { float out_[]; };
 
+layout(std430, set = 0, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
+layout(std430, set = 0, binding = 1) buffer StateBuf4 { vec4 state4[]; };
+layout(std430, set = 0, binding = 2) readonly buffer MixBuf4 { vec4 mix4[]; };
+layout(std430, set = 0, binding = 5) writeonly buffer OutBuf4 { vec4 out4[]; };
+
 const uint D5 = 5u * DM;
+
+// MODE 1 / 2 over vec4 units of channels (VEC): the elementwise loop of main() below.
+void lerp_vec(uint r0, uint c0) {
+  const uint C4 = p.C / 4u;
+  [[unroll]] for (uint m = 0u; m < MR; ++m) {
+    const uint r = r0 + m, t = r % p.T, b = r / p.T;
+    [[unroll]] for (uint j = 0u; j < NR; ++j) {
+      const uint u = c0 + gl_WorkGroupSize.x * j;
+      if (r < p.rows && u < C4) {
+        const vec4 xv = x4[r * C4 + u];
+        const vec4 prev = t == 0u ? state4[b * C4 + u] : x4[(r - 1u) * C4 + u];
+        for (uint g = 0u; g < p.groups; ++g) {
+          out4[(g * p.rows + r) * C4 + u] = xv + (prev - xv) * mix4[g * C4 + u];
+        }
+        if (MODE == 2u) out4[(p.rows + r) * C4 + u] = prev;
+        if (t == 0u) state4[b * C4 + u] = x4[(r + p.T - 1u) * C4 + u];
+      }
+    }
+  }
+}
 
 // MODE 0 / 3: the five LoRA "up" GEMMs with the lerp epilogue.
 void lora_mix(uint r0, uint c0, uint rr[MR], uint cc[NR]) {
@@ -118,6 +146,10 @@ void main() {
     return;
   }
   // MODE 1 / 2: elementwise. The (t == 0, c) invocation reads state[b][c] and then overwrites it.
+  if (VEC != 0u) {
+    lerp_vec(r0, c0);
+    return;
+  }
   [[unroll]] for (uint m = 0u; m < MR; ++m) {
     const uint r = r0 + m, t = r % p.T, b = r / p.T;
     [[unroll]] for (uint j = 0u; j < NR; ++j) {

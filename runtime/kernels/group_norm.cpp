@@ -36,7 +36,10 @@ void group_norm(Context& ctx, Recorder& rec, const GroupNormArgs& args) {
       cpu ? std::max(ctx.caps().subgroup_size, 1u) : S >= 64 ? 64 : 32,
       ctx.caps().max_workgroup_invocations);
   const uint32_t gate_mode = !gate ? 0u : args.gate_silu ? 2u : 1u;
-  const Kernel& k = ctx.pipelines().get(kDesc, {wg, gate_mode});
+  const auto at16 = [](const Tensor& t) { return t.offset % 16 == 0; };
+  const bool vec = S % 4 == 0 && at16(args.y) && at16(args.gamma) && at16(args.beta) &&
+                   at16(args.out) && (!gate || at16(args.gate));
+  const Kernel& k = ctx.pipelines().get(kDesc, {wg, gate_mode, vec ? 1u : 0u});
   const GroupNormPush push{static_cast<uint32_t>(rows), args.heads, S, args.eps};
   const Tensor& g = gate ? args.gate : args.y;
   rec.dispatch(k,

@@ -41,8 +41,11 @@ void norm(Context& ctx, Recorder& rec, const NormArgs& args) {
   const uint32_t wg = std::min<uint32_t>(
       cpu ? std::max(ctx.caps().subgroup_size, 1u) : C >= 1024 ? 256 : 64,
       ctx.caps().max_workgroup_invocations);
-  const Kernel& k =
-      ctx.pipelines().get(kDesc, {wg, static_cast<uint32_t>(args.mode), fuse ? 1u : 0u});
+  const auto at16 = [](const Tensor& t) { return t.offset % 16 == 0; };
+  const bool vec = C % 4 == 0 && at16(args.x) && at16(args.y) && at16(args.gamma) &&
+                   (!fuse || at16(args.delta)) && (!layer || at16(args.beta));
+  const Kernel& k = ctx.pipelines().get(
+      kDesc, {wg, static_cast<uint32_t>(args.mode), fuse ? 1u : 0u, vec ? 1u : 0u});
   const NormPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(C), args.eps};
   // Unused bindings get a harmless valid range (never read by that pipeline).
   const Tensor& delta = fuse ? args.delta : args.x;

@@ -81,7 +81,8 @@ void record_mode(Context& ctx, Recorder& rec, std::string_view name, Mode mode,
     block = auto_block(ctx, rows, V);
   }
   if (block == 0 || rows == 0 || V == 0) {
-    const Kernel& k = ctx.pipelines().get(kDesc, {wg, uint32_t{mode}});
+    const bool vec = mode == kArgmax && V % 4 == 0 && logits.offset % 16 == 0;
+    const Kernel& k = ctx.pipelines().get(kDesc, {wg, uint32_t{mode}, vec ? 1u : 0u});
     const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), inv_temp};
     rec.dispatch(k, {logits.range(), out.range()}, push, grid_1d(rows, ctx.caps()));
     return;

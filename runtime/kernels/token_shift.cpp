@@ -78,11 +78,14 @@ void token_shift_ddlerp(Context& ctx, Recorder& rec, const TokenShiftDdlerpArgs&
     return;
   }
   // 1. xi and x_prev to scratch, new state (bm / h are not read in this mode: x placeholders).
-  const Kernel& shift = ctx.pipelines().get(kDesc, {cfg.workgroup, 2u, 4u, cfg.mr, cfg.nr});
+  const bool vec = C % 4 == 0 && aligned16(args.x) && aligned16(args.state) &&
+                   aligned16(args.mu_x) && aligned16(part.xp);
+  const Kernel& shift =
+      ctx.pipelines().get(kDesc, {cfg.workgroup, 2u, 4u, cfg.mr, cfg.nr, vec ? 1u : 0u});
   rec.dispatch(shift,
                {args.x.range(), args.state.range(), args.mu_x.range(), args.x.range(),
                 args.x.range(), part.xp.range()},
-               push, grid);
+               push, vec ? shift_grid(ctx, C / 4, rows, cfg, name) : grid);
   rec.barrier();
   // 2. h = tanh(A·xi).
   lora_down(ctx, rec, {part.xi, args.a, part.h});
@@ -110,15 +113,20 @@ void token_shift_lerp(Context& ctx, Recorder& rec, const TokenShiftLerpArgs& arg
   u32_dim(G * rows * C, name, "G * rows * C");
 
   // No LoRA in this mode: DM = 4 is a placeholder; the up-kernel tile is reused for the lerp.
+  // vec4 units of channels where C and every binding allow.
   const LoraUpConfig cfg = lora_up_config(ctx.caps(), rows);
-  const Kernel& k = ctx.pipelines().get(kDesc, {cfg.workgroup, 1u, 4u, cfg.mr, cfg.nr});
+  const auto aligned16 = [](const Tensor& t) { return t.offset % 16 == 0; };
+  const bool vec = C % 4 == 0 && aligned16(args.x) && aligned16(args.state) &&
+                   aligned16(args.mu) && aligned16(args.out);
+  const Kernel& k =
+      ctx.pipelines().get(kDesc, {cfg.workgroup, 1u, 4u, cfg.mr, cfg.nr, vec ? 1u : 0u});
   const TokenShiftPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(T),
                             static_cast<uint32_t>(C), static_cast<uint32_t>(G)};
   // bm / part are not read in this mode: bind x as a valid placeholder.
   rec.dispatch(k,
                {args.x.range(), args.state.range(), args.mu.range(), args.x.range(), args.x.range(),
                 args.out.range()},
-               push, shift_grid(ctx, C, rows, cfg, name));
+               push, shift_grid(ctx, vec ? C / 4 : C, rows, cfg, name));
 }
 
 }  // namespace vkr::kernels
