@@ -11,6 +11,8 @@
 #include "model_options.hpp"
 #include "session.hpp"
 #include "vkr/gpu_timer.hpp"
+#include "vkr/queue.hpp"
+#include "vkr/recorder.hpp"
 
 namespace vkr::cli {
 
@@ -28,15 +30,38 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Share of one forward pass's GPU time per stage label, from a profiled call.
-std::map<std::string, double> stage_times(Session& s, GpuTimer& timer, std::span<const int32_t> ids) {
+// GPU time of a stage boundary (a barrier and a timestamp) by itself: the median interval of 32
+// empty stages. lavapipe flushes at every timestamp (~70 us, more than most of a small model's
+// stages take), GPUs spend well under a microsecond; either way it is not the stage's own time.
+double stage_boundary_us(Context& ctx) {
+  constexpr uint32_t kStamps = 33;
+  GpuTimer timer(ctx, kStamps);
+  Recorder rec(ctx);
+  rec.reset_timer(timer);
+  for (uint32_t i = 0; i < kStamps; ++i) {
+    rec.barrier();
+    rec.timestamp(timer, i);
+  }
+  ctx.queue().submit(rec).wait();
+  const auto ns = timer.read_ns(kStamps);
+  std::vector<double> us;
+  for (uint32_t i = 1; i < kStamps; ++i) us.push_back((ns[i] - ns[i - 1]) * 1e-3);
+  return median(us);
+}
+
+// One forward pass's GPU time per stage label, from a profiled call, less `boundary_us` per
+// stage boundary (the profiling's own cost).
+std::map<std::string, double> stage_times(Session& s, GpuTimer& timer, std::span<const int32_t> ids,
+                                          double boundary_us) {
   StageProfile prof{&timer};
   s.set_profile(&prof);
   s.eval(0, ids);
   s.set_profile(nullptr);
   const auto ns = timer.read_ns(prof.used);
   std::map<std::string, double> out;
-  for (size_t i = 1; i < prof.used; ++i) out[prof.labels[i - 1]] += (ns[i] - ns[i - 1]) * 1e-3;
+  for (size_t i = 1; i < prof.used; ++i) {
+    out[prof.labels[i - 1]] += std::max(0.0, (ns[i] - ns[i - 1]) * 1e-3 - boundary_us);
+  }
   return out;
 }
 
@@ -67,9 +92,10 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     tg_s.push_back(secs(t0));
   }
   GpuTimer timer(model.ctx(), profile_queries(model.config()));
-  auto stages = stage_times(session, timer, std::span(ids).first(1));
+  const double boundary = stage_boundary_us(model.ctx());
+  auto stages = stage_times(session, timer, std::span(ids).first(1), boundary);
   session.state().reset(0);
-  const auto pp_stages = stage_times(session, timer, std::span(ids).first(o.pp));
+  const auto pp_stages = stage_times(session, timer, std::span(ids).first(o.pp), boundary);
   // (total, share of it outside the GEMV / GEMM stages)
   auto split = [](const std::map<std::string, double>& st) {
     double total = 0, matmul = 0;
@@ -94,6 +120,7 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
                                       {"pp", o.pp}, {"pp_tokens_per_s", pp_tps}, {"tg", o.tg},
                                       {"tg_tokens_per_s", tg_tps}, {"reps", o.reps},
                                       {"decode_stage_us", stage_json},
+                                      {"stage_boundary_us", boundary},
                                       {"decode_non_matmul_share", non_matmul},
                                       {"prefill_stage_us", pp_stage_json},
                                       {"prefill_non_matmul_share", pp_non_matmul}}
@@ -112,8 +139,9 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     }
     fmt::print("  outside GEMV/GEMM: {:.1f}% of {:.1f} us\n", 100 * share, all);
   };
-  fmt::print("\ndecode step GPU time by stage ({} reps median wall: pp {:.3f} s, tg {:.3f} s):\n",
-             o.reps, median(pp_s), median(tg_s));
+  fmt::print("\ndecode step GPU time by stage ({} reps median wall: pp {:.3f} s, tg {:.3f} s; "
+             "{:.1f} us per stage boundary, the timestamps' own cost, subtracted):\n",
+             o.reps, median(pp_s), median(tg_s), boundary);
   print_stages(stages, total, non_matmul);
   fmt::print("\nprefill (pp{}, one call) GPU time by stage:\n", o.pp);
   print_stages(pp_stages, pp_total, pp_non_matmul);
