@@ -97,8 +97,8 @@ void embed(Context& ctx, Recorder& rec, const EmbedArgs& args, uint64_t window_r
   // and both bindings start on 16 bytes (windows start at multiples of `align` >= 16 bytes, or at
   // the table's own offset).
   const uint64_t per = args.table.dtype == DType::F32 ? 4 : 8;
-  const bool vec = row_bytes % 16 == 0 && args.table.offset % 16 == 0 && args.out.offset % 16 == 0 &&
-                   (args.out.shape[1] * 4) % 16 == 0;
+  const bool vec = row_bytes % 16 == 0 && args.table.offset % 16 == 0 &&
+                   args.out.offset % 16 == 0 && (args.out.shape[1] * 4) % 16 == 0;
   const Kernel& k = ctx.pipelines().get({shader, 3, sizeof(EmbedPush)}, {kWg, vec ? 1u : 0u});
   const Grid grid = grid_1d(T * ceil_div(vec ? C / per : C, uint64_t{kWg}), ctx.caps());
   // The window at first == 0 also zeroes out-of-range ids, so it always runs.
