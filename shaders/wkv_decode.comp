@@ -14,10 +14,11 @@
 //   columns); COLS * S floats per invocation would exceed a GPU's register file and spill, so GPUs
 //   get COLS = 1 (S floats).
 // spec: 0 = WG (local size x; COLS * WG divides S), 1 = S (head size), 2 = MODE (0 Rwkv6, 1 Gla),
-//   3 = COLS (1, 4, 8 or 16).
+//   3 = COLS (1, 4, 8 or 16), 4 = STATE_TEX (texel builds: 1 = read the state through binding 7).
 // push: B, T, H, scale, token window t0, tn (see common/wkv_io.glsl).
-// variants: f32, f16 (storage buffers); f32tex, f16tex (r, k, v, logw, u through uniform texel
-//   buffers: CPU devices, where that makes the per-token loads vector loads; bench/README.md).
+// variants: f32, f16 (storage buffers); f32tex, f16tex (r, k, v, logw, u and the initial state
+//   through uniform texel buffers, binding 7 = the state again, read through it with STATE_TEX:
+//   CPU devices, where that makes the loads vector loads; bench/README.md).
 #extension GL_GOOGLE_include_directive : require
 #if defined(VKR_DTYPE_F32TEX) || defined(VKR_DTYPE_F16TEX)
 #define WKV_IO_TEX 1
@@ -30,6 +31,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint S = 64;
 layout(constant_id = 2) const uint MODE = 0;
 layout(constant_id = 3) const uint COLS = 4;
+layout(constant_id = 4) const uint STATE_TEX = 0;
 
 #define WKV_IO_VEC4
 #include "common/types.glsl"
@@ -45,7 +47,7 @@ void decode_colsv(uint q, uint h, uint b) {
   vec4 m[S * NV];  // m[i NV + n] = M[i][COLS q + 4 n .. + 3]
   const uint st = wkv_state_at(b, h, S) / 4;
   [[unroll]] for (uint i = 0; i < S; ++i) {
-    [[unroll]] for (uint n = 0; n < NV; ++n) m[i * NV + n] = state4[st + i * S4 + q * NV + n];
+    [[unroll]] for (uint n = 0; n < NV; ++n) m[i * NV + n] = LD_STATE4(st + i * S4 + q * NV + n);
   }
 
   // One dynamic iteration per token (the row loops are unrolled). Tried on lavapipe and not kept:
@@ -99,7 +101,7 @@ void decode_cols1(uint j, uint h, uint b) {
   const uint S4 = S / 4, jq = j >> 2, jc = j & 3u;
   float m[S];
   const uint st = wkv_state_at(b, h, S) / 4;
-  [[unroll]] for (uint i = 0; i < S; ++i) m[i] = state4[st + i * S4 + jq][jc];
+  [[unroll]] for (uint i = 0; i < S; ++i) m[i] = LD_STATE4(st + i * S4 + jq)[jc];
   for (uint tt = 0; tt < p.tn; ++tt) {
     const uint at = wkv_act_at(b, p.t0 + tt, h, S) / 4;
     const float vj = LD_V4(at + jq)[jc];

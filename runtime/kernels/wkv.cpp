@@ -139,15 +139,24 @@ void record_wkv_windows(const Capabilities& caps, Recorder& rec, const Kernel& k
       args.max_binding_bytes
           ? std::min<uint64_t>(args.max_binding_bytes, caps.max_storage_buffer_range)
           : caps.max_storage_buffer_range;
+  // A kernel with an 8th binding (wkv_decode's texel builds) reads the state through it: the same
+  // range again, as a texel binding.
+  const bool state_texel = kernel.desc().bindings == 8;
+  auto dispatch = [&](std::array<BufferRange, 7> ranges, const WkvPush& push, Grid g) {
+    std::array<BufferRange, 8> all{};
+    std::copy(ranges.begin(), ranges.end(), all.begin());
+    all[7] = ranges[5];
+    rec.dispatch(kernel, std::span<const BufferRange>(all.data(), state_texel ? 8 : 7),
+                 std::as_bytes(std::span<const WkvPush>(&push, 1)), g);
+  };
   // y (f32) is the largest activation; the state is bound per sequence below.
   if (args.y.bytes() <= limit && args.state.bytes() <= caps.max_storage_buffer_range) {
     for (uint32_t t0 = 0; t0 < d.T; t0 += window) {
       if (t0 > 0) rec.barrier();  // the previous window's state is this one's input
       const WkvPush push{d.B, d.T, d.H, args.scale, t0, std::min(window, d.T - t0)};
-      rec.dispatch(kernel,
-                   {args.r.range(), args.k.range(), args.v.range(), args.logw.range(), u.range(),
-                    args.state.range(), args.y.range()},
-                   push, grid);
+      dispatch({args.r.range(), args.k.range(), args.v.range(), args.logw.range(), u.range(),
+                args.state.range(), args.y.range()},
+               push, grid);
     }
     return;
   }
@@ -177,10 +186,9 @@ void record_wkv_windows(const Capabilities& caps, Recorder& rec, const Kernel& k
       first = false;
       const WkvPush push{1, tn, d.H, args.scale, 0, tn};
       const BufferRange ur = args.mode == WkvMode::Rwkv6 ? args.u.range() : slice(u, b, t0, tn);
-      rec.dispatch(kernel,
-                   {slice(args.r, b, t0, tn), slice(args.k, b, t0, tn), slice(args.v, b, t0, tn),
-                    slice(args.logw, b, t0, tn), ur, state, slice(args.y, b, t0, tn)},
-                   push, Grid{grid.x, grid.y, 1});
+      dispatch({slice(args.r, b, t0, tn), slice(args.k, b, t0, tn), slice(args.v, b, t0, tn),
+                slice(args.logw, b, t0, tn), ur, state, slice(args.y, b, t0, tn)},
+               push, Grid{grid.x, grid.y, 1});
     }
   }
 }

@@ -14,9 +14,11 @@ ShaderId decode_shader(DType t, bool texel) {
   return t == DType::F16 ? ShaderId::wkv_decode_f16 : ShaderId::wkv_decode_f32;
 }
 
-// Whether r, k, v, logw and u can all be texel bindings (whole texels: S is a multiple of 32).
+// Whether r, k, v, logw, u and the state can all be texel bindings (whole texels: S is a multiple
+// of 32).
 bool texel_bindable_args(const Context& ctx, const WkvArgs& a) {
-  const Tensor* ts[] = {&a.r, &a.k, &a.v, &a.logw, a.mode == WkvMode::Rwkv6 ? &a.u : &a.logw};
+  const Tensor* ts[] = {&a.r,    &a.k, &a.v, &a.logw, a.mode == WkvMode::Rwkv6 ? &a.u : &a.logw,
+                        &a.state};
   for (const Tensor* t : ts) {
     if (!texel_bindable(ctx, t->range())) return false;
   }
@@ -60,10 +62,15 @@ void wkv_decode(Context& ctx, Recorder& rec, const WkvArgs& args,
           "wkv_decode: config cols={} (1, 4, 8 or 16) wg={} does not tile head size {}", c.cols,
           c.wg, d.S);
   const bool texel = c.texel && texel_bindable_args(ctx, args);
-  const KernelDesc desc{decode_shader(args.r.dtype, texel), 7, sizeof(WkvPush),
-                        texel ? 0b11111u : 0u};
-  const Kernel& k =
-      ctx.pipelines().get(desc, {c.wg, d.S, static_cast<uint32_t>(args.mode), c.cols});
+  // Texel builds bind the state's range again as binding 8 (texels) and, for short calls, read the
+  // initial state through it (one vector load per lane on llvmpipe), writing it through binding 5:
+  // lavapipe B=1 H=40 S=128, alternating builds three times: T=1 0.97-1.49 -> 0.70-0.84 ms, T=16
+  // the same, T=1024 85-112 -> 99-120 ms (slower: not used there).
+  const KernelDesc desc{decode_shader(args.r.dtype, texel), texel ? 8u : 7u, sizeof(WkvPush),
+                        texel ? 0b10011111u : 0u};
+  const uint32_t state_tex = texel && d.T <= 8 ? 1u : 0u;
+  const Kernel& k = ctx.pipelines().get(
+      desc, {c.wg, d.S, static_cast<uint32_t>(args.mode), c.cols, state_tex});
   // Dynamic loop iterations per token: the token loop only (the row loops are unrolled).
   const uint32_t window = wkv_window_tokens(ctx.caps(), 1);
   record_wkv_windows(ctx.caps(), rec, k, args, d, window, Grid{d.S / (c.cols * c.wg), d.H, d.B});

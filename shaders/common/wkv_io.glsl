@@ -34,7 +34,12 @@ layout(set = 0, binding = 3) uniform utextureBuffer wt;  // logw: f32
 layout(set = 0, binding = 4) uniform utextureBuffer ut;  // u: (H, S) f32 (Rwkv6)
 layout(std430, set = 0, binding = 5) buffer StateBuf { vec4 state4[]; };    // state: (B, H, S, S/4)
 layout(std430, set = 0, binding = 6) writeonly buffer YBuf { vec4 y4[]; };  // y: (B, T, H, S/4)
+// The state's range again, read as texels (written through state4) where the including shader's
+// STATE_TEX says so: every invocation reads its own columns once, before it writes them, and
+// dispatches are separated by barriers.
+layout(set = 0, binding = 7) uniform utextureBuffer statet;
 #define WKV_LD_F32(tex, i) uintBitsToFloat(texelFetch(tex, int(i)))
+#define LD_STATE4(i) (STATE_TEX != 0u ? WKV_LD_F32(statet, i) : state4[i])
 #if defined(VKR_DTYPE_F16)
 // Four halves = half a texel: the low (xy) or high (zw) pair of words.
 vec4 wkv_halves4(uvec4 q, uint high) {
@@ -71,6 +76,7 @@ layout(std430, set = 0, binding = 6) writeonly buffer YBuf { vec4 y4[]; };    //
 #define LD_V4(i) vec4(v4[i])
 #define LD_W4(i) logw4[i]
 #define LD_U4(i) u4[i]
+#define LD_STATE4(i) state4[i]
 #else
 layout(std430, set = 0, binding = 0) readonly buffer RBuf { sfp r[]; };     // r: (B, T, H, S)
 layout(std430, set = 0, binding = 1) readonly buffer KBuf { sfp k[]; };     // k: (B, T, H, S)
