@@ -79,7 +79,7 @@ WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& p
 void WeightStore::add_derived(Context& ctx, std::string name, std::span<const float> data,
                               Shape shape) {
   require(shape.elements() == data.size(), ErrorCode::ShapeMismatch,
-          "derived tensor '{}': {} values for shape {}", name, data.size(), shape.str());
+          "derived tensor '{}': {} values for shape {}", name, data.size(), shape);
   DeviceTensor d;
   d.buffer = Buffer::create(ctx, Lifetime::Weights, data.size_bytes(), MemoryUsage::Device, name);
   d.view = Tensor::of(d.buffer, shape, DType::F32);
@@ -91,7 +91,7 @@ void WeightStore::add_derived(Context& ctx, std::string name, std::span<const fl
 
 Tensor reshaped(const Tensor& t, Shape shape, std::string_view what) {
   require(t.shape.elements() == shape.elements(), ErrorCode::ShapeMismatch,
-          "{}: cannot view shape {} as {}", what, t.shape.str(), shape.str());
+          "{}: cannot view shape {} as {}", what, t.shape, shape);
   Tensor r = t;
   r.shape = shape;
   return r;

@@ -49,16 +49,16 @@ Tensor Tensor::of(const Buffer& b, Shape shape, DType dtype, VkDeviceSize offset
   require(!dtype_is_quant(dtype) || inner % dtype_block(dtype).elems == 0,
           ErrorCode::ShapeMismatch,
           "tensor {} {} in buffer '{}': rows of {} elements are not whole {}-element blocks",
-          shape.str(), dtype_name(dtype), b.name(), inner, dtype_block(dtype).elems);
+          shape, dtype_name(dtype), b.name(), inner, dtype_block(dtype).elems);
   require(offset + t.bytes() <= b.size(), ErrorCode::ShapeMismatch,
-          "tensor {} {} at byte {} does not fit in buffer '{}' ({} bytes)", shape.str(),
+          "tensor {} {} at byte {} does not fit in buffer '{}' ({} bytes)", shape,
           dtype_name(dtype), offset, b.name(), b.size());
   return t;
 }
 
 Tensor Tensor::rows(uint64_t first, uint64_t count) const {
   require(shape.rank() > 0 && first + count <= shape[0], ErrorCode::ShapeMismatch,
-          "rows [{}, {}) of a tensor of shape {}", first, first + count, shape.str());
+          "rows [{}, {}) of a tensor of shape {}", first, first + count, shape);
   const uint64_t row_bytes = shape[0] ? bytes() / shape[0] : 0;
   Tensor t = *this;
   t.offset += first * row_bytes;
@@ -75,8 +75,8 @@ void check_tensor(std::string_view kernel, std::string_view arg, const Tensor& t
                   const Shape& expected, DType dtype) {
   require(t.buffer != VK_NULL_HANDLE, ErrorCode::ShapeMismatch, "{}: {} is not bound", kernel, arg);
   require(t.shape == expected && t.dtype == dtype, ErrorCode::ShapeMismatch,
-          "{}: {} has shape {} dtype {}, expected {} dtype {}", kernel, arg, t.shape.str(),
-          dtype_name(t.dtype), expected.str(), dtype_name(dtype));
+          "{}: {} has shape {} dtype {}, expected {} dtype {}", kernel, arg, t.shape,
+          dtype_name(t.dtype), expected, dtype_name(dtype));
 }
 
 }  // namespace vkr

@@ -61,7 +61,7 @@ void embed(Context& ctx, Recorder& rec, const EmbedArgs& args, uint64_t window_r
   require(present(args.ids) && args.ids.shape.rank() == 1 && args.ids.shape[0] > 0 &&
               (args.ids.dtype == DType::U32 || args.ids.dtype == DType::I32),
           ErrorCode::ShapeMismatch, "embed: ids must be a non-empty (T) u32/i32 tensor, got {} {}",
-          args.ids.shape.str(), dtype_name(args.ids.dtype));
+          args.ids.shape, dtype_name(args.ids.dtype));
   require_rank2(kName, "table", args.table);
   const uint64_t T = args.ids.shape[0], V = args.table.shape[0], C = args.table.shape[1];
   const ShaderId shader = variant(ctx, args.table.dtype);
@@ -74,7 +74,7 @@ void embed(Context& ctx, Recorder& rec, const EmbedArgs& args, uint64_t window_r
   const bool quant = dtype_is_quant(args.table.dtype);
   require(C % dtype_block(args.table.dtype).elems == 0, ErrorCode::ShapeMismatch,
           "embed: table {} {}: C = {} is not a multiple of the {}-element block",
-          args.table.shape.str(), dtype_name(args.table.dtype), C,
+          args.table.shape, dtype_name(args.table.dtype), C,
           dtype_block(args.table.dtype).elems);
   require(!quant || args.table.offset % 2 == 0, ErrorCode::ShapeMismatch,
           "embed: a quantized table must start at an even byte, got {}", args.table.offset);

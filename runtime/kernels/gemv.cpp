@@ -73,7 +73,7 @@ GemvConfig gemv_config(const Capabilities& caps, uint32_t tokens, Epilogue epilo
 void gemv(Context& ctx, Recorder& rec, const GemvArgs& args) {
   const auto d = detail::check_linear("gemv", args);
   require(d.T <= kGemvMaxTokens, ErrorCode::ShapeMismatch,
-          "gemv: x has shape {}, at most {} tokens (use gemm or linear())", args.x.shape.str(),
+          "gemv: x has shape {}, at most {} tokens (use gemm or linear())", args.x.shape,
           kGemvMaxTokens);
   if (dtype_is_quant(args.w.dtype)) return gemv_q(ctx, rec, args, d);
   const auto& caps = ctx.caps();

@@ -11,7 +11,7 @@ namespace vkr::kernels {
 
 void linear(Context& ctx, Recorder& rec, const LinearArgs& args) {
   require(args.x.shape.rank() == 2, ErrorCode::ShapeMismatch, "linear: x must be (T, K), got {}",
-          args.x.shape.str());
+          args.x.shape);
   // Decode (and small batches) are bandwidth-bound: one pass over the weights for all tokens.
   const uint64_t T = args.x.shape[0];
   if (T <= kGemvMaxTokens) {
@@ -89,14 +89,14 @@ bool texel_window_ok(const Context& ctx, const WindowBinding& b) {
 
 LinearDims check_linear(std::string_view kernel, const LinearArgs& a) {
   require(bound(a.x) && a.x.shape.rank() == 2 && a.x.dtype == DType::F32, ErrorCode::ShapeMismatch,
-          "{}: x must be a bound (T, K) f32 tensor, got {} {}", kernel, a.x.shape.str(),
+          "{}: x must be a bound (T, K) f32 tensor, got {} {}", kernel, a.x.shape,
           dtype_name(a.x.dtype));
   LinearDims d;
   d.T = a.x.shape[0];
   d.K = a.x.shape[1];
   require(bound(a.w) && a.w.shape.rank() == 2 && a.w.shape[1] == d.K, ErrorCode::ShapeMismatch,
-          "{}: w has shape {}, expected (N, {}) to match x {}", kernel, a.w.shape.str(), d.K,
-          a.x.shape.str());
+          "{}: w has shape {}, expected (N, {}) to match x {}", kernel, a.w.shape, d.K,
+          a.x.shape);
   require(a.w.dtype == DType::F32 || a.w.dtype == DType::F16 || a.w.dtype == DType::BF16 ||
               dtype_is_quant(a.w.dtype),
           ErrorCode::ShapeMismatch,
@@ -104,7 +104,7 @@ LinearDims check_linear(std::string_view kernel, const LinearArgs& a) {
           dtype_name(a.w.dtype));
   require(d.K % dtype_block(a.w.dtype).elems == 0, ErrorCode::ShapeMismatch,
           "{}: w {} {}: K = {} is not a multiple of the {}-element block", kernel,
-          a.w.shape.str(), dtype_name(a.w.dtype), d.K, dtype_block(a.w.dtype).elems);
+          a.w.shape, dtype_name(a.w.dtype), d.K, dtype_block(a.w.dtype).elems);
   d.N = a.w.shape[0];
   require(
       d.T > 0 && d.N > 0 && d.K > 0 && d.T <= UINT32_MAX && d.N <= UINT32_MAX && d.K <= UINT32_MAX,
@@ -129,14 +129,14 @@ LinearDims check_linear(std::string_view kernel, const LinearArgs& a) {
   } else {
     require(!bound(a.residual), ErrorCode::ShapeMismatch,
             "{}: residual {} given but the epilogue is not Residual", kernel,
-            a.residual.shape.str());
+            a.residual.shape);
   }
   if (a.epilogue == Epilogue::SwiGlu) {
     check_tensor(kernel, "w_up", a.w_up, a.w.shape, a.w.dtype);
     check_offset(kernel, "w_up", a.w_up);
   } else {
     require(!bound(a.w_up), ErrorCode::ShapeMismatch,
-            "{}: w_up {} given but the epilogue is not SwiGLU", kernel, a.w_up.shape.str());
+            "{}: w_up {} given but the epilogue is not SwiGLU", kernel, a.w_up.shape);
   }
   require(a.epilogue == Epilogue::None || a.epilogue == Epilogue::Residual ||
               a.epilogue == Epilogue::SwiGlu,

@@ -14,7 +14,7 @@ constexpr KernelDesc kDesc{ShaderId::test_ops, 2, sizeof(TestOpsPush)};
 void test_ops(Context& ctx, Recorder& rec, const TestOpsArgs& args) {
   const uint64_t n = args.y.shape.elements();
   require(args.y.shape.rank() == 1 && n > 0 && n <= UINT32_MAX, ErrorCode::ShapeMismatch,
-          "test_ops: y must be a non-empty 1-D tensor, got {}", args.y.shape.str());
+          "test_ops: y must be a non-empty 1-D tensor, got {}", args.y.shape);
   check_tensor("test_ops", "y", args.y, args.y.shape, DType::F32);
   if (args.op != TestOp::Iota) check_tensor("test_ops", "x", args.x, args.y.shape, DType::F32);
   const Tensor& x = args.op == TestOp::Iota ? args.y : args.x;

@@ -20,17 +20,17 @@ float wkv_default_scale(WkvMode mode, uint32_t S) {
 WkvDims check_wkv_args(const Context& ctx, const char* kernel, const WkvArgs& args) {
   const Shape& rs = args.r.shape;
   require(rs.rank() == 4, ErrorCode::ShapeMismatch, "{}: r must be (B, T, H, S), got {}", kernel,
-          rs.str());
+          rs);
   WkvDims d{static_cast<uint32_t>(rs[0]), static_cast<uint32_t>(rs[1]),
             static_cast<uint32_t>(rs[2]), static_cast<uint32_t>(rs[3])};
   require(d.S >= 32 && d.S <= 256 && d.S % 32 == 0, ErrorCode::ShapeMismatch,
           "{}: head size S={} (r {}) unsupported: need a multiple of 32 in [32, 256]", kernel,
-          rs[3], rs.str());
+          rs[3], rs);
   const Capabilities& caps = ctx.caps();
   require(rs[0] >= 1 && rs[0] <= caps.max_workgroup_count[2] && rs[2] >= 1 &&
               rs[2] <= caps.max_workgroup_count[1] && rs[1] <= UINT32_MAX / 2,
           ErrorCode::ShapeMismatch, "{}: r shape {} out of range (B <= {}, H <= {})", kernel,
-          rs.str(), caps.max_workgroup_count[2], caps.max_workgroup_count[1]);
+          rs, caps.max_workgroup_count[2], caps.max_workgroup_count[1]);
   require(args.r.dtype == DType::F32 || args.r.dtype == DType::F16, ErrorCode::ShapeMismatch,
           "{}: r dtype {} unsupported (f32 or f16)", kernel, dtype_name(args.r.dtype));
   require(args.r.dtype != DType::F16 || caps.fp16_storage, ErrorCode::DeviceUnsupported,

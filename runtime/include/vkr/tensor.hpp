@@ -1,6 +1,8 @@
 // tensor.hpp: DType, Shape and Tensor, a non-owning typed view {VkBuffer, byte offset, shape}.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdint>
 #include <initializer_list>
@@ -88,3 +90,12 @@ void check_tensor(std::string_view kernel, std::string_view arg, const Tensor& t
                   const Shape& expected, DType dtype);
 
 }  // namespace vkr
+
+// Shapes format as Shape::str() ("(2, 5120)"). Pass the Shape itself to require() and other
+// format calls: the string is then built only when the message is, not on every (passing) check.
+template <>
+struct fmt::formatter<vkr::Shape> : fmt::formatter<std::string_view> {
+  auto format(const vkr::Shape& s, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(s.str(), ctx);
+  }
+};
