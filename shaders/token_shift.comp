@@ -64,21 +64,43 @@ layout(std430, set = 0, binding = 5) writeonly buffer OutBuf4 { vec4 out4[]; };
 
 const uint D5 = 5u * DM;
 
-// MODE 1 / 2 over vec4 units of channels (VEC): the elementwise loop of main() below.
+#ifdef VKR_DTYPE_F32X8
+// The f32x8 build's units are 8 channels, moved as u64vec4 (on llvmpipe a load or store costs
+// per component: 64-bit components halve the loop trips per byte).
+layout(std430, set = 0, binding = 0) readonly buffer XBuf8 { u64vec4 x8[]; };
+layout(std430, set = 0, binding = 1) buffer StateBuf8 { u64vec4 state8[]; };
+layout(std430, set = 0, binding = 2) readonly buffer MixBuf8 { u64vec4 mix8[]; };
+layout(std430, set = 0, binding = 5) writeonly buffer OutBuf8 { u64vec4 out8[]; };
+#define UNIT 8u
+#define LD_X(i) unpack(x8[i])
+#define LD_STATE(i) unpack(state8[i])
+#define LD_MIX(i) unpack(mix8[i])
+#define ST_OUT(i, v) out8[i] = pack(v)
+#define ST_STATE(i, v) state8[i] = pack(v)
+#else
+#define UNIT 4u
+#define LD_X(i) Chunk(x4[i])
+#define LD_STATE(i) Chunk(state4[i])
+#define LD_MIX(i) Chunk(mix4[i])
+#define ST_OUT(i, v) out4[i] = (v).lo
+#define ST_STATE(i, v) state4[i] = (v).lo
+#endif
+
+// MODE 1 / 2 over units of UNIT channels (VEC): the elementwise loop of main() below.
 void lerp_vec(uint r0, uint c0) {
-  const uint C4 = p.C / 4u;
+  const uint C4 = p.C / UNIT;
   [[unroll]] for (uint m = 0u; m < MR; ++m) {
     const uint r = r0 + m, t = r % p.T, b = r / p.T;
     [[unroll]] for (uint j = 0u; j < NR; ++j) {
       const uint u = c0 + gl_WorkGroupSize.x * j;
       if (r < p.rows && u < C4) {
-        const vec4 xv = x4[r * C4 + u];
-        const vec4 prev = t == 0u ? state4[b * C4 + u] : x4[(r - 1u) * C4 + u];
+        const Chunk xv = LD_X(r * C4 + u);
+        const Chunk prev = t == 0u ? LD_STATE(b * C4 + u) : LD_X((r - 1u) * C4 + u);
         for (uint g = 0u; g < p.groups; ++g) {
-          out4[(g * p.rows + r) * C4 + u] = xv + (prev - xv) * mix4[g * C4 + u];
+          ST_OUT((g * p.rows + r) * C4 + u, chunk_lerp(xv, prev, LD_MIX(g * C4 + u)));
         }
-        if (MODE == 2u) out4[(p.rows + r) * C4 + u] = prev;
-        if (t == 0u) state4[b * C4 + u] = x4[(r + p.T - 1u) * C4 + u];
+        if (MODE == 2u) ST_OUT((p.rows + r) * C4 + u, prev);
+        if (t == 0u) ST_STATE(b * C4 + u, LD_X((r + p.T - 1u) * C4 + u));
       }
     }
   }

@@ -9,7 +9,8 @@
 namespace vkr::kernels {
 
 namespace {
-constexpr KernelDesc kDesc{ShaderId::group_norm, 5, sizeof(GroupNormPush)};
+constexpr KernelDesc kDesc{ShaderId::group_norm_f32, 5, sizeof(GroupNormPush)};
+constexpr KernelDesc kDescX8{ShaderId::group_norm_f32x8, 5, sizeof(GroupNormPush)};
 constexpr std::string_view kName = "group_norm";
 }  // namespace
 
@@ -36,10 +37,15 @@ void group_norm(Context& ctx, Recorder& rec, const GroupNormArgs& args) {
       cpu ? std::max(ctx.caps().subgroup_size, 1u) : S >= 64 ? 64 : 32,
       ctx.caps().max_workgroup_invocations);
   const uint32_t gate_mode = !gate ? 0u : args.gate_silu ? 2u : 1u;
-  const auto at16 = [](const Tensor& t) { return t.offset % 16 == 0; };
-  const bool vec = S % 4 == 0 && at16(args.y) && at16(args.gamma) && at16(args.beta) &&
-                   at16(args.out) && (!gate || at16(args.gate));
-  const Kernel& k = ctx.pipelines().get(kDesc, {wg, gate_mode, vec ? 1u : 0u});
+  // Vector units: 8 channels (u64vec4, shaderInt64) or 4 (vec4) where S and every binding allow.
+  const auto aligned = [&](uint64_t bytes) {
+    return args.y.offset % bytes == 0 && args.gamma.offset % bytes == 0 &&
+           args.beta.offset % bytes == 0 && args.out.offset % bytes == 0 &&
+           (!gate || args.gate.offset % bytes == 0);
+  };
+  const bool x8 = ctx.caps().int64_arith && S % 8 == 0 && aligned(32);
+  const bool vec = x8 || (S % 4 == 0 && aligned(16));
+  const Kernel& k = ctx.pipelines().get(x8 ? kDescX8 : kDesc, {wg, gate_mode, vec ? 1u : 0u});
   const GroupNormPush push{static_cast<uint32_t>(rows), args.heads, S, args.eps};
   const Tensor& g = gate ? args.gate : args.y;
   rec.dispatch(k,

@@ -9,7 +9,8 @@
 namespace vkr::kernels {
 
 namespace {
-constexpr KernelDesc kDesc{ShaderId::norm, 5, sizeof(NormPush)};
+constexpr KernelDesc kDesc{ShaderId::norm_f32, 5, sizeof(NormPush)};
+constexpr KernelDesc kDescX8{ShaderId::norm_f32x8, 5, sizeof(NormPush)};
 constexpr std::string_view kName = "norm";
 }  // namespace
 
@@ -41,11 +42,16 @@ void norm(Context& ctx, Recorder& rec, const NormArgs& args) {
   const uint32_t wg = std::min<uint32_t>(
       cpu ? std::max(ctx.caps().subgroup_size, 1u) : C >= 1024 ? 256 : 64,
       ctx.caps().max_workgroup_invocations);
-  const auto at16 = [](const Tensor& t) { return t.offset % 16 == 0; };
-  const bool vec = C % 4 == 0 && at16(args.x) && at16(args.y) && at16(args.gamma) &&
-                   (!fuse || at16(args.delta)) && (!layer || at16(args.beta));
+  // Vector units: 8 channels (u64vec4, shaderInt64) or 4 (vec4) where C and every binding allow.
+  const auto aligned = [&](uint64_t bytes) {
+    return args.x.offset % bytes == 0 && args.y.offset % bytes == 0 &&
+           args.gamma.offset % bytes == 0 && (!fuse || args.delta.offset % bytes == 0) &&
+           (!layer || args.beta.offset % bytes == 0);
+  };
+  const bool x8 = ctx.caps().int64_arith && C % 8 == 0 && aligned(32);
+  const bool vec = x8 || (C % 4 == 0 && aligned(16));
   const Kernel& k = ctx.pipelines().get(
-      kDesc, {wg, static_cast<uint32_t>(args.mode), fuse ? 1u : 0u, vec ? 1u : 0u});
+      x8 ? kDescX8 : kDesc, {wg, static_cast<uint32_t>(args.mode), fuse ? 1u : 0u, vec ? 1u : 0u});
   const NormPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(C), args.eps};
   // Unused bindings get a harmless valid range (never read by that pipeline).
   const Tensor& delta = fuse ? args.delta : args.x;

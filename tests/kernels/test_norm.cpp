@@ -122,7 +122,9 @@ TEST_F(GroupNormTest, PerHeadWithAndWithoutGate) {
   struct Case {
     int T, H, S;
   };
-  for (Case c : {Case{1, 1, 1}, Case{3, 2, 7}, Case{17, 4, 64}, Case{3, 40, 64}, Case{2, 3, 128}}) {
+  // S = 64 / 128: 8-channel units (u64vec4, with shaderInt64), S = 12: vec4, S = 1 / 7: scalar.
+  for (Case c : {Case{1, 1, 1}, Case{3, 2, 7}, Case{17, 4, 64}, Case{3, 40, 64}, Case{2, 3, 128},
+                 Case{2, 3, 12}}) {
     for (int gate : {0, 1, 2}) {
       test::Rng rng(seed++);
       SCOPED_TRACE(rng.trace());

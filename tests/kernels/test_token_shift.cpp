@@ -172,6 +172,10 @@ TEST_F(TokenShiftTest, LerpOneAndTwoGroups) {
     }
   }
   run_lerp(2, 5, 5120, 2, seed++);
+  // Access units: C % 8 == 0 moves 8 channels (u64vec4, where the device has shaderInt64),
+  // C % 4 == 0 four (vec4), other C one at a time (C = 7 above).
+  run_lerp(2, 5, 12, 2, seed++);
+  run_lerp(3, 3, 300, 1, seed++);
 }
 
 TEST_F(TokenShiftTest, ShapeErrorsBeforeRecording) {
