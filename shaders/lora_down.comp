@@ -12,7 +12,8 @@
 // tile (MR + NR chunk loads feed MR * NR dot products) is what sets the speed.
 // grid: (ceil(D / NR), ceil(rows / MR), 1); workgroup = MR rows x NR outputs, all of K.
 // variants: f32 (vec4 loads), f32x8 (u64vec4 loads of 8 floats; needs shaderInt64: on lavapipe
-//   each load is a per-lane loop, so wider loads mean fewer of them).
+//   each load is a per-lane loop, so wider loads mean fewer of them), f32tex (x, W, s, mu through
+//   uniform texel buffers, one vector load per lane on llvmpipe: CPU devices; VEC == 4 only).
 // spec: 0 = WG, 1 = MR, 2 = NR, 3 = VEC (CW = 4 or 8 per variant: C % CW == 0, one chunk load
 //   per row and step; 1: guarded scalar vec4 loads, for any C), 4 = NSG (upper bound on subgroups
 //   per workgroup, WG / min subgroup size; 1 = one subgroup, no shared-memory pass), 5 = IN_MODE.
@@ -41,6 +42,19 @@ layout(push_constant) uniform Params {
   uint D;
 } p;
 
+#ifdef VKR_DTYPE_F32TEX
+// Texel build: bindings 0, 1, 3, 4 are uniform texel buffers of vec4 texels (KernelDesc texel_mask
+// 0b11011); only the chunk path exists (the host picks this build for C % 4 == 0).
+layout(set = 0, binding = 0) uniform utextureBuffer xt;
+layout(set = 0, binding = 1) uniform utextureBuffer wt;
+layout(set = 0, binding = 3) uniform utextureBuffer st;
+layout(set = 0, binding = 4) uniform utextureBuffer mut;
+layout(std430, set = 0, binding = 2) writeonly buffer HBuf { float h[]; };  // h: (rows, D)
+#define LD_X(i) unpack(uintBitsToFloat(texelFetch(xt, int(i))))
+#define LD_W(i) unpack(uintBitsToFloat(texelFetch(wt, int(i))))
+#define LD_S(i) unpack(uintBitsToFloat(texelFetch(st, int(i))))
+#define LD_MU(i) unpack(uintBitsToFloat(texelFetch(mut, int(i))))
+#else
 // Each buffer is declared twice (scalar and vec4 views of the same binding) so odd C stays legal.
 layout(std430, set = 0, binding = 0) readonly buffer XBuf { float x[]; };   // x: (rows, C)
 layout(std430, set = 0, binding = 0) readonly buffer X4Buf { vec4 x4[]; };
@@ -52,8 +66,15 @@ layout(std430, set = 0, binding = 2) writeonly buffer HBuf { float h[]; };  // h
 layout(std430, set = 0, binding = 3) readonly buffer SBuf { CHUNK sc[]; };     // s: (rows, C)
 layout(std430, set = 0, binding = 4) readonly buffer MuBuf { CHUNK muc[]; };   // mu: (C)
 
+#define LD_X(i) unpack(xc[i])
+#define LD_W(i) unpack(wc[i])
+#define LD_S(i) unpack(sc[i])
+#define LD_MU(i) unpack(muc[i])
+#endif
+
 shared float red[NSG * MR * NR];  // one partial per (subgroup, tile entry); unused when NSG == 1
 
+#ifndef VKR_DTYPE_F32TEX
 // Elements [k, k+4) of row `row` (C floats per row) of a buffer; zeros past C.
 #define LOAD4(S, S4, row, k)                                                              \
   vec4 v = vec4(0.0);                                                                     \
@@ -68,6 +89,7 @@ shared float red[NSG * MR * NR];  // one partial per (subgroup, tile entry); unu
 
 vec4 load_x(uint row, uint k) { LOAD4(x, x4, row, k) }
 vec4 load_w(uint row, uint k) { LOAD4(w, w4, row, k) }
+#endif
 
 // tanh is +-1 in f32 well before |s| = 15; the clamp keeps an exp-based tanh away from inf / inf.
 float tanh_sat(float s) { return tanh(clamp(s, -15.0, 15.0)); }
@@ -86,19 +108,21 @@ void main() {
   if (VEC == CW) {  // C % CW == 0: one CHUNK load per row and step
     for (uint k = lane * CW; k < p.C; k += gl_WorkGroupSize.x * CW) {
       Chunk a[MR];
-      [[unroll]] for (uint m = 0u; m < MR; ++m) a[m] = unpack(xc[(rr[m] * p.C + k) / CW]);
+      [[unroll]] for (uint m = 0u; m < MR; ++m) a[m] = LD_X((rr[m] * p.C + k) / CW);
       if (IN_MODE == 1u) {
-        const Chunk mu = unpack(muc[k / CW]);
+        const Chunk mu = LD_MU(k / CW);
         [[unroll]] for (uint m = 0u; m < MR; ++m) {
-          a[m] = chunk_lerp(a[m], unpack(sc[(rr[m] * p.C + k) / CW]), mu);
+          a[m] = chunk_lerp(a[m], LD_S((rr[m] * p.C + k) / CW), mu);
         }
       }
       [[unroll]] for (uint j = 0u; j < NR; ++j) {
-        const Chunk wv = unpack(wc[(min(d0 + j, p.D - 1u) * p.C + k) / CW]);
+        const Chunk wv = LD_W((min(d0 + j, p.D - 1u) * p.C + k) / CW);
         [[unroll]] for (uint m = 0u; m < MR; ++m) acc[m][j] += chunk_dot(a[m], wv);
       }
     }
-  } else {
+  }
+#ifndef VKR_DTYPE_F32TEX
+  else {
     for (uint k = lane * 4u; k < p.C; k += gl_WorkGroupSize.x * 4u) {
       vec4 a[MR];
       [[unroll]] for (uint m = 0u; m < MR; ++m) a[m] = load_x(rr[m], k);
@@ -108,6 +132,7 @@ void main() {
       }
     }
   }
+#endif
 
   if (NSG == 1u) {  // the workgroup is one subgroup: no shared memory, no barrier
     [[unroll]] for (uint m = 0u; m < MR; ++m) {

@@ -12,6 +12,7 @@ namespace {
 constexpr std::string_view kName = "lora_down";
 constexpr KernelDesc kDesc{ShaderId::lora_down_f32, 5, sizeof(LoraDownPush)};
 constexpr KernelDesc kDescX8{ShaderId::lora_down_f32x8, 5, sizeof(LoraDownPush)};
+constexpr KernelDesc kDescTex{ShaderId::lora_down_f32tex, 5, sizeof(LoraDownPush), 0b11011u};
 constexpr uint64_t kAlign = 64;  // floats: 256 bytes
 uint64_t aligned(uint64_t n) { return ceil_div(n, kAlign) * kAlign; }
 }  // namespace
@@ -107,9 +108,16 @@ void lora_down(Context& ctx, Recorder& rec, const LoraDownArgs& args) {
           "lora_down: the x + (s - x) * mu input needs C % 4 == 0 and 16-byte aligned tensors "
           "(C = {})",
           C);
-  const uint32_t vec = x8 ? 8u : vec4 ? 4u : 1u;
-  const Kernel& k = ctx.pipelines().get(x8 ? kDescX8 : kDesc, {cfg.workgroup, cfg.mr, cfg.nr, vec,
-                                                               cfg.max_subgroups, lerp ? 1u : 0u});
+  // CPU devices read through texels where every read range can be a texel binding (llvmpipe:
+  // one vector load per lane instead of a loop over lanes and components).
+  const bool cpu = ctx.caps().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const bool tex = (args.reads == 2 || (args.reads == 0 && cpu)) && C % 4 == 0 &&
+                   texel_bindable(ctx, args.x.range()) && texel_bindable(ctx, args.w.range()) &&
+                   texel_bindable(ctx, s.range()) && texel_bindable(ctx, mu.range());
+  const uint32_t vec = tex ? 4u : x8 ? 8u : vec4 ? 4u : 1u;
+  const KernelDesc& desc = tex ? kDescTex : x8 ? kDescX8 : kDesc;
+  const Kernel& k = ctx.pipelines().get(
+      desc, {cfg.workgroup, cfg.mr, cfg.nr, vec, cfg.max_subgroups, lerp ? 1u : 0u});
   const LoraDownPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(C),
                           static_cast<uint32_t>(D)};
   const Grid grid{static_cast<uint32_t>(ceil_div(D, cfg.nr)),

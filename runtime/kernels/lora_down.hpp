@@ -41,6 +41,10 @@ struct LoraDownArgs {
   // aligned x, w, s, mu).
   Tensor s;   // (rows, C) f32: x_prev of each row
   Tensor mu;  // (C) f32
+  // 0: the device's choice (CPU devices read x, W, s, mu through uniform texel buffers where C %
+  // 4 == 0 and the ranges allow; llvmpipe vectorizes texel fetches only), 1: storage loads,
+  // 2: texel reads wherever possible (tests run both paths on every device).
+  uint32_t reads = 0;
 };
 
 // Mirrors `Params p` in the shader.

@@ -125,7 +125,9 @@ TEST_F(TokenShiftTest, DdlerpLargeWidth) {
 
 // lora_down alone with the tile lora_down_config picks for a GPU (several subgroups per workgroup
 // and the shared-memory pass across them) as well as this device's own, over both load widths
-// (C % 8 == 0: 8-float chunks, C % 4 == 0: vec4, odd C: guarded scalars), vs tanh(W·x) in double.
+// (C % 8 == 0: 8-float chunks, C % 4 == 0: vec4, odd C: guarded scalars) and both read paths
+// (storage, texel), with the ddlerp decode input x + (s - x) * mu where C % 4 == 0, vs tanh(W·in)
+// in double.
 TEST_F(TokenShiftTest, LoraDownTilesAndLoadWidths) {
   uint32_t seed = 650;
   Capabilities gpu = ctx().caps();
@@ -139,24 +141,42 @@ TEST_F(TokenShiftTest, LoraDownTilesAndLoadWidths) {
     SCOPED_TRACE(rng.trace());
     auto x = rng.normal_vec(s.rows * s.C);
     auto w = rng.normal_vec(s.D * s.C, 0.0f, 1.0f / std::sqrt(static_cast<float>(s.C)));
+    auto sv = rng.normal_vec(s.rows * s.C), mu = rng.uniform_vec(s.C, 0.0f, 1.0f);
+    // lerp: the ddlerp decode input x + (s - x) * mu (C % 4 == 0 only).
+    const bool lerp = s.C % 4 == 0;
     std::vector<float> want(s.rows * s.D);
     for (size_t r = 0; r < s.rows; ++r) {
       for (size_t d = 0; d < s.D; ++d) {
         double acc = 0;
-        for (size_t c = 0; c < s.C; ++c) acc += double(w[d * s.C + c]) * x[r * s.C + c];
+        for (size_t c = 0; c < s.C; ++c) {
+          const float xv = x[r * s.C + c];
+          const float in = lerp ? xv + (sv[r * s.C + c] - xv) * mu[c] : xv;
+          acc += double(w[d * s.C + c]) * in;
+        }
         want[r * s.D + d] = static_cast<float>(std::tanh(acc));
       }
     }
-    Buffer bx = make_buffer(x), bw = make_buffer(w), bh = make_buffer(s.rows * s.D);
-    for (bool gpu_tile : {false, true}) {
-      kernels::LoraDownArgs a{f32(bx, {s.rows, s.C}), f32(bw, {s.D, s.C}), f32(bh, {s.rows, s.D})};
-      a.config = kernels::lora_down_config(gpu_tile ? gpu : ctx().caps(), s.rows);
-      Recorder rec(ctx());
-      kernels::lora_down(ctx(), rec, a);
-      ctx().queue().submit(rec).wait();
-      expect_close(want, read(bh), 1e-5, 1e-4,
-                   fmt::format("lora_down rows={} C={} D={} wg={} tile={}x{}", s.rows, s.C, s.D,
-                               a.config.workgroup, a.config.mr, a.config.nr));
+    Buffer bx = make_buffer(x), bw = make_buffer(w), bh = make_buffer(s.rows * s.D),
+           bs = make_buffer(sv), bmu = make_buffer(mu);
+    // reads 1: storage loads (8-float / vec4 / scalar by C), 2: texel reads where C % 4 == 0.
+    for (uint32_t reads : {1u, 2u}) {
+      for (bool gpu_tile : {false, true}) {
+        kernels::LoraDownArgs a{f32(bx, {s.rows, s.C}), f32(bw, {s.D, s.C}),
+                                f32(bh, {s.rows, s.D})};
+        a.config = kernels::lora_down_config(gpu_tile ? gpu : ctx().caps(), s.rows);
+        a.reads = reads;
+        if (lerp) {
+          a.s = f32(bs, {s.rows, s.C});
+          a.mu = f32(bmu, {s.C});
+        }
+        Recorder rec(ctx());
+        kernels::lora_down(ctx(), rec, a);
+        EXPECT_EQ(rec.texel_view_count() > 0, reads == 2 && s.C % 4 == 0) << "C=" << s.C;
+        ctx().queue().submit(rec).wait();
+        expect_close(want, read(bh), 1e-5, 1e-4,
+                     fmt::format("lora_down rows={} C={} D={} wg={} tile={}x{} reads={}", s.rows,
+                                 s.C, s.D, a.config.workgroup, a.config.mr, a.config.nr, reads));
+      }
     }
   }
 }
