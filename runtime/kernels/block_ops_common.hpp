@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 #include "vkr/context.hpp"
@@ -13,6 +14,22 @@ namespace vkr::kernels {
 
 // An Args field left default-constructed means "not given".
 inline bool present(const Tensor& t) { return t.buffer != VK_NULL_HANDLE; }
+
+// Channels per access of the vector paths built on shaders/common/lora_chunk.glsl, for rows of
+// `width` floats in `tensors`: 8 (u64vec4, the f32x8 builds) where the device has shaderInt64,
+// width % 8 == 0 and every tensor starts on 32 bytes; else 4 (vec4) where width % 4 == 0 and every
+// tensor starts on 16 bytes; else 1 (scalar). llvmpipe runs each access as a per-lane loop over
+// its components, so wider units mean fewer loop trips; on GPUs they are wider accesses.
+inline uint32_t chunk_unit(const Capabilities& caps, uint64_t width,
+                           std::initializer_list<const Tensor*> tensors) {
+  bool at16 = true, at32 = true;
+  for (const Tensor* t : tensors) {
+    at16 = at16 && t->offset % 16 == 0;
+    at32 = at32 && t->offset % 32 == 0;
+  }
+  if (caps.int64_arith && width % 8 == 0 && at32) return 8;
+  return width % 4 == 0 && at16 ? 4 : 1;
+}
 
 // Shaders index with 32-bit uints: every element count they see must fit.
 inline uint32_t u32_dim(uint64_t v, std::string_view kernel, std::string_view what) {

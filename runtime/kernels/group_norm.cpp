@@ -37,17 +37,13 @@ void group_norm(Context& ctx, Recorder& rec, const GroupNormArgs& args) {
       cpu ? std::max(ctx.caps().subgroup_size, 1u) : S >= 64 ? 64 : 32,
       ctx.caps().max_workgroup_invocations);
   const uint32_t gate_mode = !gate ? 0u : args.gate_silu ? 2u : 1u;
-  // Vector units: 8 channels (u64vec4, shaderInt64) or 4 (vec4) where S and every binding allow.
-  const auto aligned = [&](uint64_t bytes) {
-    return args.y.offset % bytes == 0 && args.gamma.offset % bytes == 0 &&
-           args.beta.offset % bytes == 0 && args.out.offset % bytes == 0 &&
-           (!gate || args.gate.offset % bytes == 0);
-  };
-  const bool x8 = ctx.caps().int64_arith && S % 8 == 0 && aligned(32);
-  const bool vec = x8 || (S % 4 == 0 && aligned(16));
-  const Kernel& k = ctx.pipelines().get(x8 ? kDescX8 : kDesc, {wg, gate_mode, vec ? 1u : 0u});
+  // Vector units of 8 or 4 channels where S and every binding allow (chunk_unit).
+  const Tensor& g = gate ? args.gate : args.y;  // bound (unused) without a gate
+  const uint32_t unit =
+      chunk_unit(ctx.caps(), S, {&args.y, &args.gamma, &args.beta, &args.out, &g});
+  const Kernel& k =
+      ctx.pipelines().get(unit == 8 ? kDescX8 : kDesc, {wg, gate_mode, unit > 1 ? 1u : 0u});
   const GroupNormPush push{static_cast<uint32_t>(rows), args.heads, S, args.eps};
-  const Tensor& g = gate ? args.gate : args.y;
   rec.dispatch(k,
                {args.y.range(), args.gamma.range(), args.beta.range(), g.range(), args.out.range()},
                push, grid_1d(rows * args.heads, ctx.caps()));

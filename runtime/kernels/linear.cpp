@@ -88,6 +88,8 @@ bool texel_window_ok(const Context& ctx, const WindowBinding& b) {
 }
 
 LinearDims check_linear(std::string_view kernel, const LinearArgs& a) {
+  require(a.reads <= 2, ErrorCode::InvalidArgument,
+          "{}: reads = {} (0 the device's choice, 1 storage, 2 texel)", kernel, a.reads);
   require(bound(a.x) && a.x.shape.rank() == 2 && a.x.dtype == DType::F32, ErrorCode::ShapeMismatch,
           "{}: x must be a bound (T, K) f32 tensor, got {} {}", kernel, a.x.shape,
           dtype_name(a.x.dtype));

@@ -55,9 +55,7 @@ LoraDownConfig lora_down_config(const Capabilities& caps, uint64_t rows) {
 
 bool lora_wide_loads(const Capabilities& caps, uint64_t width,
                      std::initializer_list<const Tensor*> tensors) {
-  bool ok = caps.int64_arith && width % 8 == 0;
-  for (const Tensor* t : tensors) ok = ok && t->offset % 32 == 0;
-  return ok;
+  return chunk_unit(caps, width, tensors) == 8;
 }
 
 LoraUpConfig lora_up_config(const Capabilities& caps, uint64_t rows) {
@@ -101,9 +99,10 @@ void lora_down(Context& ctx, Recorder& rec, const LoraDownArgs& args) {
   }
   const Tensor& s = lerp ? args.s : args.x;
   const Tensor& mu = lerp ? args.mu : args.x;
-  const bool x8 = lora_wide_loads(ctx.caps(), C, {&args.x, &args.w, &s, &mu});
-  const bool vec4 = C % 4 == 0 && args.x.offset % 16 == 0 && args.w.offset % 16 == 0 &&
-                    s.offset % 16 == 0 && mu.offset % 16 == 0;
+  require(args.reads <= 2, ErrorCode::InvalidArgument,
+          "lora_down: reads = {} (0 the device's choice, 1 storage, 2 texel)", args.reads);
+  const uint32_t unit = chunk_unit(ctx.caps(), C, {&args.x, &args.w, &s, &mu});
+  const bool x8 = unit == 8, vec4 = unit >= 4;
   require(!lerp || vec4, ErrorCode::ShapeMismatch,
           "lora_down: the x + (s - x) * mu input needs C % 4 == 0 and 16-byte aligned tensors "
           "(C = {})",

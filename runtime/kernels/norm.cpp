@@ -42,20 +42,15 @@ void norm(Context& ctx, Recorder& rec, const NormArgs& args) {
   const uint32_t wg = std::min<uint32_t>(
       cpu ? std::max(ctx.caps().subgroup_size, 1u) : C >= 1024 ? 256 : 64,
       ctx.caps().max_workgroup_invocations);
-  // Vector units: 8 channels (u64vec4, shaderInt64) or 4 (vec4) where C and every binding allow.
-  const auto aligned = [&](uint64_t bytes) {
-    return args.x.offset % bytes == 0 && args.y.offset % bytes == 0 &&
-           args.gamma.offset % bytes == 0 && (!fuse || args.delta.offset % bytes == 0) &&
-           (!layer || args.beta.offset % bytes == 0);
-  };
-  const bool x8 = ctx.caps().int64_arith && C % 8 == 0 && aligned(32);
-  const bool vec = x8 || (C % 4 == 0 && aligned(16));
-  const Kernel& k = ctx.pipelines().get(
-      x8 ? kDescX8 : kDesc, {wg, static_cast<uint32_t>(args.mode), fuse ? 1u : 0u, vec ? 1u : 0u});
-  const NormPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(C), args.eps};
+  // Vector units of 8 or 4 channels where C and every binding allow (chunk_unit).
   // Unused bindings get a harmless valid range (never read by that pipeline).
   const Tensor& delta = fuse ? args.delta : args.x;
   const Tensor& beta = layer ? args.beta : args.gamma;
+  const uint32_t unit = chunk_unit(ctx.caps(), C, {&args.x, &args.y, &args.gamma, &delta, &beta});
+  const Kernel& k = ctx.pipelines().get(unit == 8 ? kDescX8 : kDesc,
+                                        {wg, static_cast<uint32_t>(args.mode), fuse ? 1u : 0u,
+                                         unit > 1 ? 1u : 0u});
+  const NormPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(C), args.eps};
   rec.dispatch(k, {args.x.range(), delta.range(), args.gamma.range(), beta.range(), args.y.range()},
                push, grid_1d(rows, ctx.caps()));
 }

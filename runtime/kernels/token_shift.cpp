@@ -23,16 +23,6 @@ Grid shift_grid(const Context& ctx, uint64_t C, uint64_t rows, const LoraUpConfi
   return grid;
 }
 
-// The elementwise modes' (1, 2) access unit: 8 channels as u64vec4 (the f32x8 build; needs
-// shaderInt64) where C and every binding allow, else 4 as vec4, else single channels. Returns
-// channels per unit (1, 4 or 8).
-uint32_t lerp_unit(const Capabilities& caps, uint64_t C, std::initializer_list<const Tensor*> ts) {
-  bool at16 = true, at32 = true;
-  for (const Tensor* t : ts) at16 = at16 && t->offset % 16 == 0, at32 = at32 && t->offset % 32 == 0;
-  if (caps.int64_arith && C % 8 == 0 && at32) return 8;
-  return C % 4 == 0 && at16 ? 4 : 1;
-}
-
 // x (B*T, C) and state (B, C) checks shared by both modes; returns T.
 uint64_t check_x_state(std::string_view name, const Tensor& x, const Tensor& state, uint64_t B) {
   require_rank2(name, "x", x);
@@ -88,7 +78,7 @@ void token_shift_ddlerp(Context& ctx, Recorder& rec, const TokenShiftDdlerpArgs&
     return;
   }
   // 1. xi and x_prev to scratch, new state (bm / h are not read in this mode: x placeholders).
-  const uint32_t unit = lerp_unit(ctx.caps(), C, {&args.x, &args.state, &args.mu_x, &part.xp});
+  const uint32_t unit = chunk_unit(ctx.caps(), C, {&args.x, &args.state, &args.mu_x, &part.xp});
   const Kernel& shift = ctx.pipelines().get(
       unit == 8 ? kDescX8 : kDesc, {cfg.workgroup, 2u, 4u, cfg.mr, cfg.nr, unit > 1 ? 1u : 0u});
   rec.dispatch(shift,
@@ -122,9 +112,9 @@ void token_shift_lerp(Context& ctx, Recorder& rec, const TokenShiftLerpArgs& arg
   u32_dim(G * rows * C, name, "G * rows * C");
 
   // No LoRA in this mode: DM = 4 is a placeholder; the up-kernel tile is reused for the lerp.
-  // Units of 8 or 4 channels where C and every binding allow (lerp_unit).
+  // Units of 8 or 4 channels where C and every binding allow (chunk_unit).
   const LoraUpConfig cfg = lora_up_config(ctx.caps(), rows);
-  const uint32_t unit = lerp_unit(ctx.caps(), C, {&args.x, &args.state, &args.mu, &args.out});
+  const uint32_t unit = chunk_unit(ctx.caps(), C, {&args.x, &args.state, &args.mu, &args.out});
   const Kernel& k = ctx.pipelines().get(
       unit == 8 ? kDescX8 : kDesc, {cfg.workgroup, 1u, 4u, cfg.mr, cfg.nr, unit > 1 ? 1u : 0u});
   const TokenShiftPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(T),

@@ -163,6 +163,15 @@ TEST_F(GemvTest, ShapeErrorsBeforeRecording) {
   a.x.shape = Shape{9, 16};  // T = 9 > 8 (the buffer is big enough: 2 x 32 floats)
   a.y.shape = Shape{9, 16};
   expect_shape_error(a, "T > 8");
+  a = good;
+  a.reads = 3;  // no such read path
+  try {
+    kernels::gemv(ctx(), rec, a);
+    ADD_FAILURE() << "reads = 3: no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << e.what();
+    EXPECT_NE(std::string(e.what()).find("reads = 3"), std::string::npos) << e.what();
+  }
   EXPECT_EQ(rec.dispatch_count(), 0u);
 }
 

@@ -179,6 +179,19 @@ TEST_F(TokenShiftTest, LoraDownTilesAndLoadWidths) {
       }
     }
   }
+  // An unknown read path is refused before anything is recorded.
+  Buffer b = make_buffer(64 * 64);
+  kernels::LoraDownArgs bad{f32(b, {1, 64}), f32(b, {8, 64}), f32(b, {1, 8})};
+  bad.reads = 3;
+  Recorder rec(ctx());
+  try {
+    kernels::lora_down(ctx(), rec, bad);
+    FAIL() << "expected an InvalidArgument error for reads = 3";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("reads = 3"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(rec.dispatch_count(), 0u);
 }
 
 TEST_F(TokenShiftTest, LerpOneAndTwoGroups) {
