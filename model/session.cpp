@@ -42,16 +42,9 @@ void Session::check_ids(std::span<const int32_t> ids) const {
   }
 }
 
-void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail,
-                     uint32_t k) {
+void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uint32_t k) {
   Context& ctx = model_.ctx();
-  ctx.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
-  std::memcpy(scratch_.ids.mapped(), ids.data(), ids.size_bytes());
-  scratch_.ids.flush(0, ids.size_bytes());
-  Recorder rec(ctx);
-  ForwardCall c = call;
-  c.profile = profile_;
-  record_forward(rec, model_, state_, scratch_, c);
+  record_forward(rec, model_, state_, scratch_, call);
   const Tensor last = Tensor::of(scratch_.logits, Shape{1, model_.config().V}, DType::F32);
   kernels::SamplingSplit split;  // none: every row in one workgroup
   if (sample_scratch_) {
@@ -68,8 +61,59 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
     kernels::nll(ctx, rec,
                  {Tensor::of(scratch_.logits, Shape{rows, model_.config().V}, DType::F32),
                   Tensor::of(nll_, Shape{rows}, DType::U32), split});
+  } else if (tail == Tail::Logits && !scratch_.logits.host_visible()) {
+    const uint64_t bytes = logits_bytes(call);
+    rec.copy(scratch_.logits.range(0, bytes), logits_host_.range(0, bytes));
   }
   if (tail != Tail::None) rec.host_barrier();
+}
+
+Recorder& Session::replay_for(const ForwardCall& call, Tail tail, uint32_t k) {
+  const ReplayKey key{call.first_slot, call.B, call.T, call.all_logits, tail, k};
+  auto it = std::find_if(replays_.begin(), replays_.end(),
+                         [&](const Replay& r) { return r.key == key; });
+  if (it != replays_.end()) {
+    std::rotate(it, it + 1, replays_.end());  // most recently used last
+    ++replay_stats_.replayed;
+    return *replays_.back().rec;
+  }
+  if (replays_.size() == kMaxReplays) replays_.erase(replays_.begin());
+  auto rec = std::make_unique<Recorder>(model_.ctx(), RecordMode::Replay);
+  record_call(*rec, call, tail, k);
+  replays_.push_back({key, std::move(rec)});
+  ++replay_stats_.recorded;
+  return *replays_.back().rec;
+}
+
+void Session::set_replay(bool on) {
+  model_.ctx().queue().wait_idle();
+  replay_on_ = on;
+  replays_.clear();
+}
+
+void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail,
+                     uint32_t k) {
+  Context& ctx = model_.ctx();
+  ctx.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
+  std::memcpy(scratch_.ids.mapped(), ids.data(), ids.size_bytes());
+  scratch_.ids.flush(0, ids.size_bytes());
+  if (tail == Tail::Logits && !scratch_.logits.host_visible()) {
+    const uint64_t bytes = logits_bytes(call);
+    if (!logits_host_ || logits_host_.size() < bytes) {
+      replays_.clear();  // recordings with a Logits tail bind the old buffer
+      logits_host_ = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Readback,
+                                    "logits readback");
+    }
+  }
+  if (replay_on_ && !profile_) {
+    ctx.queue().submit(replay_for(call, tail, k)).wait();
+    return;
+  }
+  Recorder rec(ctx);
+  ForwardCall c = call;
+  c.profile = profile_;
+  record_call(rec, c, tail, k);
+  ++replay_stats_.recorded;
   ctx.queue().submit(rec).wait();
 }
 
@@ -130,6 +174,7 @@ Session::TopK Session::eval_topk(uint32_t slot, std::span<const int32_t> ids, ui
           V);
   if (k > topk_cap_) {
     model_.ctx().queue().wait_idle();
+    replays_.clear();  // recordings with a top-k tail bind the old buffer
     topk_ = Buffer::create(model_.ctx(), Lifetime::Activations, topk_values_offset(k) + k * 4ull,
                            MemoryUsage::Readback, "topk");
     topk_cap_ = k;
@@ -142,29 +187,39 @@ Session::TopK Session::eval_topk(uint32_t slot, std::span<const int32_t> ids, ui
   return out;
 }
 
+uint64_t Session::logits_bytes(const ForwardCall& call) const {
+  return (call.all_logits ? uint64_t{call.B} * call.T : call.B) * model_.config().V * 4;
+}
+
 std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t> ids) {
-  Context& ctx = model_.ctx();
-  submit(call, ids, Tail::None);
-  const uint64_t rows = call.all_logits ? uint64_t{call.B} * call.T : call.B;
+  submit(call, ids, Tail::Logits);
+  return read_logits(logits_bytes(call) / 4 / model_.config().V);
+}
+
+std::vector<float> Session::read_logits(uint64_t rows) {
   std::vector<float> logits(rows * model_.config().V);
-  ctx.staging().download(scratch_.logits, std::span<float>(logits));
+  if (scratch_.logits.host_visible()) {
+    model_.ctx().staging().download(scratch_.logits, std::span<float>(logits));
+  } else {
+    logits_host_.invalidate(0, logits.size() * 4);
+    std::memcpy(logits.data(), logits_host_.mapped(), logits.size() * 4);
+  }
   return logits;
 }
 
 std::vector<float> Session::eval(uint32_t slot, std::span<const int32_t> ids, bool all_logits) {
+  if (!all_logits) {  // pieces of `rows` tokens; only the last one's logits are read
+    run_pieces(slot, ids, Tail::Logits);
+    return read_logits(1);
+  }
   check_ids(ids);
   require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
           slot, state_.slots());
-  const uint32_t piece = all_logits ? scratch_.logits_rows : scratch_.rows;
   std::vector<float> out;
-  for (size_t at = 0; at < ids.size(); at += piece) {
-    const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
-    auto logits = run({slot, 1, n, all_logits}, ids.subspan(at, n));
-    if (all_logits) {
-      out.insert(out.end(), logits.begin(), logits.end());
-    } else {
-      out = std::move(logits);
-    }
+  for (size_t at = 0; at < ids.size(); at += scratch_.logits_rows) {
+    const auto n = static_cast<uint32_t>(std::min<size_t>(scratch_.logits_rows, ids.size() - at));
+    auto logits = run({slot, 1, n, true}, ids.subspan(at, n));
+    out.insert(out.end(), logits.begin(), logits.end());
   }
   return out;
 }

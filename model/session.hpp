@@ -76,21 +76,39 @@ class Session {
   // can record its producer of ids first).
   ForwardIO io(uint32_t n_tokens) const;
 
-  // Per-stage GPU timestamps for the following calls (null to stop); see StageProfile.
+  // Per-stage GPU timestamps for the following calls (null to stop); see StageProfile. Profiled
+  // calls are recorded afresh (timestamps belong to one recording).
   void set_profile(StageProfile* profile) { profile_ = profile; }
+  // Calls repeat with the same buffers and shapes (a decode step is the same commands every
+  // token), so each distinct call (slot, tokens, output kind) is recorded once and its command
+  // buffer replayed; false re-records every call (for tests and debugging). Default true.
+  void set_replay(bool on);
+  // How many calls were recorded and how many replayed since the Session was made (tests, bench).
+  struct ReplayStats {
+    uint64_t recorded = 0, replayed = 0;
+  };
+  ReplayStats replay_stats() const { return replay_stats_; }
 
   StateStore& state() { return state_; }
   const Model& model() const { return model_; }
   uint32_t rows() const { return scratch_.rows; }
 
  private:
-  // What runs on the last logits after the forward, in the same submission.
-  enum class Tail { None, Argmax, TopK, Nll };
+  // What runs on the last logits after the forward, in the same submission. Logits: the call's
+  // logits are copied to logits_host_ where the logits buffer is not mapped (discrete GPUs).
+  enum class Tail { None, Logits, Argmax, TopK, Nll };
   // Records and submits one forward call (+ the tail kernel on the last logits).
   void submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
+  void record_call(Recorder& rec, const ForwardCall& call, Tail tail, uint32_t k);
+  // The replayable recording of (call, tail, k), recorded now if it is not among the recent ones.
+  Recorder& replay_for(const ForwardCall& call, Tail tail, uint32_t k);
   // Runs all pieces of `ids` through `slot`; the tail runs after the last piece.
   void run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
   std::vector<float> run(const ForwardCall& call, std::span<const int32_t> ids);
+  // Bytes of the logits `call` returns (B rows, or B*T with all_logits).
+  uint64_t logits_bytes(const ForwardCall& call) const;
+  // The logits of the last call with Tail::Logits: `rows` rows of V.
+  std::vector<float> read_logits(uint64_t rows);
   void check_ids(std::span<const int32_t> ids) const;
 
   Model& model_;
@@ -103,8 +121,29 @@ class Session {
   Buffer topk_;    // (k) u32 ids then (k) f32 logits, readback; grown on demand
   uint32_t topk_cap_ = 0;
   Buffer nll_;  // (logits_rows) u32 targets in, f32 nll out; host-visible, made on first use
+  // Readback copy of the logits, written by the forward's own submission where scratch_.logits is
+  // not host-visible: one submission per token instead of a forward plus a staging download (a
+  // command pool, a submit and a wait). Grown on demand; unused where the logits are mapped.
+  Buffer logits_host_;
   std::unique_ptr<Recorder> host_recorder_;  // last record_into(); keeps its descriptor pools
   StageProfile* profile_ = nullptr;
+  // Recent replayable recordings, least recently used first. A typical generation alternates
+  // between at most a prompt piece and one decode step; a few entries cover sampling modes too.
+  struct ReplayKey {
+    uint32_t first_slot, B, T;
+    bool all_logits;
+    Tail tail;
+    uint32_t k;
+    bool operator==(const ReplayKey&) const = default;
+  };
+  struct Replay {
+    ReplayKey key;
+    std::unique_ptr<Recorder> rec;
+  };
+  static constexpr size_t kMaxReplays = 4;
+  std::vector<Replay> replays_;
+  bool replay_on_ = true;
+  ReplayStats replay_stats_;
 };
 
 }  // namespace vkr

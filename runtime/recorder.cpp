@@ -39,7 +39,7 @@ Grid grid_1d(uint64_t groups, const Capabilities& caps) {
   return {static_cast<uint32_t>((groups + y - 1) / y), static_cast<uint32_t>(y), 1};
 }
 
-Recorder::Recorder(Context& ctx) : ctx_(ctx) {
+Recorder::Recorder(Context& ctx, RecordMode mode) : ctx_(ctx), mode_(mode) {
   const auto& vk = ctx.vk();
   VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -66,17 +66,24 @@ Recorder::~Recorder() {
 
 void Recorder::ensure_recording() {
   if (recording_) return;
+  require(!ended_, ErrorCode::InvalidArgument,
+          "recorder: a replayed recording is complete; reset() it before recording more");
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  bi.flags = mode_ == RecordMode::Replay ? 0 : VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   check_vk(ctx_.vk().vkBeginCommandBuffer(cb_, &bi), "vkBeginCommandBuffer");
   recording_ = true;
 }
 
 void Recorder::end() {
   if (borrowed_) return;
+  if (ended_) {
+    in_flight_.wait();  // resubmitting a pending command buffer is invalid without SIMULTANEOUS_USE
+    return;
+  }
   ensure_recording();  // an empty buffer is still a valid submission
   check_vk(ctx_.vk().vkEndCommandBuffer(cb_), "vkEndCommandBuffer");
   recording_ = false;
+  ended_ = mode_ == RecordMode::Replay;
 }
 
 void Recorder::reset() {
@@ -89,7 +96,7 @@ void Recorder::reset() {
   sets_in_pool_ = 0;
   view_index_.clear();
   views_.clear();
-  recording_ = false;
+  recording_ = ended_ = false;
   dispatches_ = commands_ = 0;
   kernels_used_.clear();
 }

@@ -291,6 +291,30 @@ TEST_P(ForwardState, GpuTopKFeedsTheSamplerExactly) {
   EXPECT_THROW(b.eval_topk(0, std::span(tokens).first(1), 0), Error);
 }
 
+// Where the logits buffer is not host-visible (discrete GPUs; here forced with unmapped device
+// memory) the forward's own submission copies the logits to a readback buffer: same logits as the
+// mapped path for last-token, all-position (several pieces, the buffer regrown) and batched calls.
+TEST_P(ForwardState, UnmappedLogitsReadBackInTheSameSubmission) {
+  const std::string file = GetParam();
+  ContextOptions opt = test_options();
+  opt.map_device_memory = false;
+  auto unmapped_ctx = Context::create(opt);
+  auto mapped = Model::load(ctx(), model_path(file), quiet());
+  auto unmapped = Model::load(*unmapped_ctx, model_path(file), quiet());
+  const auto tokens = state_tokens(*mapped, file);
+  Session a(*mapped, 2, 16), b(*unmapped, 2, 16);
+  const auto prompt = std::span(tokens).first(40);
+  EXPECT_EQ(a.eval(0, prompt), b.eval(0, prompt));
+  for (size_t t = 0; t < 3; ++t) {
+    const auto id = std::span(tokens).subspan(40 + t, 1);
+    EXPECT_EQ(a.eval(0, id), b.eval(0, id)) << "step " << t;
+  }
+  EXPECT_EQ(a.eval(1, prompt, true), b.eval(1, prompt, true));
+  EXPECT_EQ(a.decode_batch(0, std::span(tokens).subspan(50, 2)),
+            b.decode_batch(0, std::span(tokens).subspan(50, 2)));
+  expect_no_validation_messages(*unmapped_ctx);
+}
+
 // GPU next-token NLL (perplexity) == the host's log-softmax of the same logits, across pieces
 // (rows = 32: the 150-token prompt runs in several calls), and the state moves on as with eval().
 TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
@@ -312,6 +336,48 @@ TEST_P(ForwardState, GpuNllMatchesHostLogSoftmax) {
   const int32_t next[] = {tokens[n]};  // same state afterwards
   EXPECT_TRUE(all_close(a.eval(0, next), b.eval(0, next), 1e-6, 1e-6, "after"));
   EXPECT_THROW(b.eval_nll(0, ids, std::span(tokens).first(3)), Error);
+}
+
+// Replayed recordings (Session::set_replay, the default) give bit-identical results to recording
+// every call afresh, through prompts and decode steps on two slots, every output kind (logits,
+// argmax, top-k with the buffer regrown, NLL, batched decode), more distinct calls than the
+// replay cache holds (evictions), and state resets / restores between replays.
+TEST_P(ForwardState, ReplayedCallsEqualFreshRecordings) {
+  const std::string file = GetParam();
+  auto model = Model::load(ctx(), model_path(file), quiet());
+  const auto tokens = state_tokens(*model, file);
+  Session fresh(*model, 2), replay(*model, 2);
+  fresh.set_replay(false);
+  const auto both = [&](auto&& call) {
+    const auto want = call(fresh);
+    const auto got = call(replay);
+    EXPECT_EQ(want, got);
+  };
+  both([&](Session& s) { return s.eval(0, std::span(tokens).first(20)); });
+  both([&](Session& s) { return s.eval(1, std::span(tokens).subspan(40, 20)); });
+  for (size_t step = 0; step < 6; ++step) {
+    SCOPED_TRACE(step);
+    const auto id = std::span(tokens).subspan(60 + step, 1);
+    both([&](Session& s) { return s.eval(step % 2, id); });
+    both([&](Session& s) { return s.eval_argmax(0, id); });
+    both([&](Session& s) { return s.eval_topk(1, id, step < 3 ? 4 : 40).ids; });
+    both([&](Session& s) { return s.decode_batch(0, std::span(tokens).subspan(70 + step, 2)); });
+    if (step == 3) {
+      for (Session* s : {&fresh, &replay}) s->state().reset(1);
+    }
+  }
+  // k = 4 right after the top-k buffer grew: a stale recording would bind the freed buffer.
+  for (uint32_t k : {3u, 100u, 3u}) {
+    both([&](Session& s) { return s.eval_topk(1, std::span(tokens).subspan(78, 1), k).logits; });
+  }
+  both([&](Session& s) {
+    return s.eval_nll(0, std::span(tokens).subspan(80, 8), std::span(tokens).subspan(81, 8));
+  });
+  both([&](Session& s) { return s.state().save(0); });
+  both([&](Session& s) { return s.state().save(1); });
+  EXPECT_EQ(fresh.replay_stats().replayed, 0u);
+  EXPECT_GT(replay.replay_stats().replayed, 10u);
+  EXPECT_LT(replay.replay_stats().recorded, fresh.replay_stats().recorded);
 }
 
 // The chunk-parallel WKV path of the forward pass, which only GPUs pick by policy, forced on any

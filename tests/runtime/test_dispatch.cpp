@@ -79,6 +79,32 @@ TEST_F(DispatchTest, ProducerConsumerWithBarriers) {
   EXPECT_EQ(read(b)[n - 1], 5.0f);
 }
 
+// A Replay recorder runs its commands once per submission, refuses more commands once ended, and
+// records anew after reset().
+TEST_F(DispatchTest, ReplayRecorderRunsOncePerSubmission) {
+  const size_t n = 1001;
+  auto x = random_floats(n, 4);
+  Buffer a = make_buffer(x), b = make_buffer(n);
+  Tensor ta = Tensor::of(a, Shape{n}, DType::F32), tb = Tensor::of(b, Shape{n}, DType::F32);
+  Recorder rec(ctx(), RecordMode::Replay);
+  EXPECT_EQ(rec.mode(), RecordMode::Replay);
+  kernels::test_ops(ctx(), rec, {TestOp::Scale, ta, tb, 1.0f, 1.0f});  // b = a + 1
+  rec.barrier();
+  kernels::test_ops(ctx(), rec, {TestOp::Scale, tb, ta, 1.0f, 0.0f});  // a = b
+  rec.barrier();
+  for (int i = 0; i < 3; ++i) ctx().queue().submit(rec);  // each waits for the previous one
+  ctx().queue().wait_idle();
+  auto got = read(a);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i], ((x[i] + 1.0f) + 1.0f) + 1.0f) << "first bad index " << i;
+  }
+  EXPECT_THROW(rec.barrier(), Error);
+  rec.reset();
+  kernels::test_ops(ctx(), rec, {TestOp::Scale, ta, tb, 0.0f, 5.0f});
+  ctx().queue().submit(rec).wait();
+  EXPECT_EQ(read(b)[n - 1], 5.0f);
+}
+
 TEST_F(DispatchTest, TimestampsAreMonotonicAndNonZero) {
   const size_t n = 1 << 20;
   Buffer a = make_buffer(n), b = make_buffer(n);

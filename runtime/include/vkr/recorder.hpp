@@ -31,9 +31,15 @@ bool texel_bindable(const Context& ctx, const BufferRange& r);
 // (shaders rebuild the linear index with linear_invocation_id()).
 Grid grid_1d(uint64_t groups, const Capabilities& caps);
 
+// OneShot: recorded, submitted once, reset() before recording again. Replay: recorded once and
+// submitted any number of times (each submission waits for the previous one to finish); RWKV's
+// decode step touches the same buffers with the same shapes every token, so a session records it
+// once and replays it instead of re-recording ~15 dispatches per layer per token.
+enum class RecordMode { OneShot, Replay };
+
 class Recorder {
  public:
-  explicit Recorder(Context& ctx);                     // owns a command pool + buffer
+  explicit Recorder(Context& ctx, RecordMode mode = RecordMode::OneShot);  // owns pool + buffer
   Recorder(Context& ctx, VkCommandBuffer borrowed);    // records into a host app's buffer
   ~Recorder();
   Recorder(const Recorder&) = delete;
@@ -72,8 +78,11 @@ class Recorder {
   size_t texel_view_count() const { return views_.size(); }
   bool empty() const { return commands_ == 0; }
 
-  // Finishes recording (own buffer only). Queue::submit calls it.
+  // Finishes recording (own buffer only). Queue::submit calls it. On an ended Replay recorder it
+  // only waits for the previous submission (a pending command buffer cannot be resubmitted);
+  // recording more commands into it throws until reset().
   void end();
+  RecordMode mode() const { return mode_; }
   // Waits for this recorder's last submission, then makes it ready to record again.
   void reset();
 
@@ -86,7 +95,9 @@ class Recorder {
   VkBufferView texel_view(const BufferRange& r);
 
   Context& ctx_;
+  RecordMode mode_ = RecordMode::OneShot;
   bool borrowed_ = false;
+  bool ended_ = false;  // Replay: executable, submitted as is
   Unique<VkCommandPool> pool_;
   VkCommandBuffer cb_ = VK_NULL_HANDLE;
   bool recording_ = false;
