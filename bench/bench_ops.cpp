@@ -339,6 +339,29 @@ void bench_sampling(Env& e, uint64_t rows) {
           note, cpu_us, PeakKind::Bandwidth, alt);
     }
   }
+  // The one-workgroup argmax with each read path forced ("row" above is the automatic choice:
+  // texel reads on CPU devices, storage reads on GPUs).
+  const bool cpu = e.ctx.caps().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  for (uint32_t reads : {1u, 2u}) {
+    const char* variant = reads == 1 ? "row_storage" : "row_texel";
+    if (!e.h.selected("argmax", variant)) continue;
+    kernels::ArgmaxArgs a{f32(bl, {rows, kV}), Tensor::of(bi, {rows}, DType::U32), {}, reads};
+    e.ctx.staging().upload(bi, std::span<const uint32_t>(std::vector<uint32_t>(rows, ~0u)));
+    e.run([&](Recorder& r) { kernels::argmax(e.ctx, r, a); });
+    std::vector<uint32_t> got(rows);
+    e.ctx.staging().download(bi, std::span<uint32_t>(got));
+    bool ok = true;
+    const double cpu_us = wall_us([&] {
+      for (size_t r = 0; r < rows; ++r) {
+        ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
+      }
+    });
+    add(
+        e, "argmax", variant, "f32", {{"rows", rows}, {"V", kV}},
+        [&](Recorder& r) { kernels::argmax(e.ctx, r, a); }, 4.0 * dbl(n), 0,
+        ok ? "verified exact" : "VERIFICATION FAILED: wrong index", cpu_us, PeakKind::Bandwidth,
+        cpu == (reads == 1));
+  }
   // topk likewise: "split" = topk_split.comp (per-block histograms, ~10 dispatches).
   Buffer bts = Buffer::create(e.ctx, Lifetime::Activations,
                               kernels::topk_scratch_bytes_forced(rows, kV, block),

@@ -14,6 +14,8 @@
 // spec: 0 = WG, 1 = MODE, 2 = VEC (MODE 0: vec4 loads, for V % 4 == 0 and logits on 16 bytes:
 //   16-byte loads on GPUs, a quarter of the per-lane load loops on CPU drivers).
 // push: rows, V, inv_temp (1 / temperature, MODE 1).
+// variants: f32 (every mode); f32tex (MODE 0 with VEC only: the logits through a uniform texel
+//   buffer, one vector load per lane on llvmpipe instead of a per-lane scalar loop: CPU devices).
 #extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x_id = 0) in;
@@ -29,8 +31,14 @@ layout(push_constant) uniform Params {
   float inv_temp;
 } p;
 
+#if defined(VKR_DTYPE_F32TEX)
+layout(set = 0, binding = 0) uniform utextureBuffer logits_t;  // logits: (rows, V) as vec4 texels
+#define LD_L4(i) uintBitsToFloat(texelFetch(logits_t, int(i)))
+#else
 layout(std430, set = 0, binding = 0) buffer LBuf { float logits[]; };              // logits: (rows, V)
 layout(std430, set = 0, binding = 0) readonly buffer LBuf4 { vec4 logits4[]; };
+#define LD_L4(i) logits4[i]
+#endif
 layout(std430, set = 0, binding = 1) writeonly buffer IdBuf { uint ids[]; };       // ids: (rows), MODE 0
 layout(std430, set = 0, binding = 1) writeonly buffer PBuf { float probs[]; };     // probs: (rows, V), MODE 1
 // MODE 2: in: the target id of each row; out: its nll (f32 bits), in place, so every mode has the
@@ -48,7 +56,7 @@ void main() {
     if (VEC != 0u) {
       // Same rule per element (ties -> lowest index whatever the visiting order).
       for (uint v4 = tid; v4 < p.V / 4u; v4 += gl_WorkGroupSize.x) {
-        const vec4 l4 = logits4[base / 4u + v4];
+        const vec4 l4 = LD_L4(base / 4u + v4);
         for (uint e = 0u; e < 4u; ++e) {
           const float l = l4[e];
           const uint v = 4u * v4 + e;
@@ -59,6 +67,7 @@ void main() {
         }
       }
     } else {
+#if !defined(VKR_DTYPE_F32TEX)
       for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) {
         const float l = logits[base + v];
         if (l > best || (l == best && v < idx)) {  // NaN compares false: ignored
@@ -66,11 +75,13 @@ void main() {
           idx = v;
         }
       }
+#endif
     }
     wg_argmax(best, idx);
     if (tid == 0u) ids[row] = idx == 0xFFFFFFFFu ? 0u : idx;
     return;
   }
+#if !defined(VKR_DTYPE_F32TEX)
   float m = uintBitsToFloat(0xFF800000u);
   for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) m = max(m, logits[base + v]);
   m = wg_max(m);
@@ -88,4 +99,5 @@ void main() {
   for (uint v = tid; v < p.V; v += gl_WorkGroupSize.x) {
     probs[base + v] = exp((logits[base + v] - m) * p.inv_temp) * inv_sum;
   }
+#endif
 }

@@ -11,7 +11,9 @@
 namespace vkr::kernels {
 
 namespace {
-constexpr KernelDesc kDesc{ShaderId::sampling, 2, sizeof(SamplingPush)};
+constexpr KernelDesc kDesc{ShaderId::sampling_f32, 2, sizeof(SamplingPush)};
+// Argmax with the logits through a texel buffer (binding 0): CPU devices, see sampling.comp.
+constexpr KernelDesc kDescTex{ShaderId::sampling_f32tex, 2, sizeof(SamplingPush), 0b1u};
 
 
 struct TopkPush {
@@ -64,7 +66,8 @@ uint32_t auto_block(const Context& ctx, uint64_t rows, uint64_t V) {
 
 void record_mode(Context& ctx, Recorder& rec, std::string_view name, Mode mode,
                  const Tensor& logits, std::string_view out_name, const Tensor& out,
-                 bool out_is_row, DType out_dtype, float inv_temp, const SamplingSplit& split) {
+                 bool out_is_row, DType out_dtype, float inv_temp, const SamplingSplit& split,
+                 uint32_t reads = 0) {
   require_subgroup_arith(ctx, name);
   require_rank2(name, "logits", logits);
   const uint64_t rows = logits.shape[0], V = logits.shape[1];
@@ -82,7 +85,14 @@ void record_mode(Context& ctx, Recorder& rec, std::string_view name, Mode mode,
   }
   if (block == 0 || rows == 0 || V == 0) {
     const bool vec = mode == kArgmax && V % 4 == 0 && logits.offset % 16 == 0;
-    const Kernel& k = ctx.pipelines().get(kDesc, {wg, uint32_t{mode}, vec ? 1u : 0u});
+    // Texel reads: measured faster on lavapipe (bench `argmax/row` vs `row_storage`).
+    const bool texel_ok = vec && texel_bindable(ctx, logits.range());
+    require(reads != 2 || texel_ok, ErrorCode::InvalidArgument,
+            "{}: texel reads need V % 4 == 0 and a texel-bindable logits range (V = {})", name,
+            V);
+    const bool tex = reads == 2 || (reads == 0 && texel_ok && is_cpu(ctx));
+    const Kernel& k =
+        ctx.pipelines().get(tex ? kDescTex : kDesc, {wg, uint32_t{mode}, vec ? 1u : 0u});
     const SamplingPush push{static_cast<uint32_t>(rows), static_cast<uint32_t>(V), inv_temp};
     rec.dispatch(k, {logits.range(), out.range()}, push, grid_1d(rows, ctx.caps()));
     return;
@@ -141,8 +151,10 @@ uint64_t topk_scratch_bytes_forced(uint64_t rows, uint64_t V, uint32_t block) {
 }
 
 void argmax(Context& ctx, Recorder& rec, const ArgmaxArgs& args) {
+  require(args.reads <= 2, ErrorCode::InvalidArgument,
+          "argmax: reads must be 0 (automatic), 1 (storage) or 2 (texel), got {}", args.reads);
   record_mode(ctx, rec, "argmax", kArgmax, args.logits, "ids", args.ids, false, DType::U32, 1.0f,
-              args.split);
+              args.split, args.reads);
 }
 
 void softmax(Context& ctx, Recorder& rec, const SoftmaxArgs& args) {

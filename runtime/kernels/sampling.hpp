@@ -32,6 +32,10 @@ struct ArgmaxArgs {
   Tensor logits;  // (rows, V) f32
   Tensor ids;     // (rows) u32: index of the max (ties -> lowest, NaN ignored, all-NaN -> 0)
   SamplingSplit split = {};
+  // One-workgroup path: 0 = automatic (texel reads on CPU devices where V % 4 == 0 and the row
+  // range is texel-bindable), 1 = storage reads, 2 = texel reads (tests, benches; an error where
+  // not possible).
+  uint32_t reads = 0;
 };
 
 struct SoftmaxArgs {

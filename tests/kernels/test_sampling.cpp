@@ -25,20 +25,29 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 class SamplingTest : public test::GpuTest {
  protected:
-  std::vector<uint32_t> gpu_argmax(const std::vector<float>& logits, size_t rows) {
+  // reads: ArgmaxArgs::reads (0 automatic, 1 storage, 2 texel: checked to be the path taken).
+  std::vector<uint32_t> gpu_argmax(const std::vector<float>& logits, size_t rows,
+                                   uint32_t reads = 0) {
     const size_t V = logits.size() / rows;
     Buffer bl = make_buffer(logits);
     Buffer bi = Buffer::create(ctx(), Lifetime::Activations, rows * 4, MemoryUsage::Device, "ids");
     Recorder rec(ctx());
-    kernels::argmax(ctx(), rec, {test::f32(bl, {rows, V}), Tensor::of(bi, {rows}, DType::U32)});
+    kernels::ArgmaxArgs a{test::f32(bl, {rows, V}), Tensor::of(bi, {rows}, DType::U32)};
+    a.reads = reads;
+    kernels::argmax(ctx(), rec, a);
+    if (reads != 0) EXPECT_EQ(rec.texel_view_count() > 0, reads == 2);
     ctx().queue().submit(rec).wait();
     return test::download_vec<uint32_t>(ctx(), bi, rows);
+  }
+  // The read paths a row of V logits can take.
+  static std::vector<uint32_t> read_paths(size_t V) {
+    return V % 4 == 0 ? std::vector<uint32_t>{1, 2} : std::vector<uint32_t>{0, 1};
   }
 };
 
 TEST_F(SamplingTest, ArgmaxRandomRowsWithTies) {
   uint32_t seed = 1600;
-  for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}}) {
+  for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}, size_t{152064}}) {
     for (size_t rows : {size_t{1}, size_t{3}}) {
       test::Rng rng(seed++);
       SCOPED_TRACE(rng.trace());
@@ -49,10 +58,12 @@ TEST_F(SamplingTest, ArgmaxRandomRowsWithTies) {
           logits[r * V + V - 1 - r] = 50.0f;
         }
       }
-      auto got = gpu_argmax(logits, rows);
-      for (size_t r = 0; r < rows; ++r) {
-        EXPECT_EQ(got[r], test::ref_argmax_skip_nan(std::span(logits).subspan(r * V, V)))
-            << "V=" << V << " row " << r;
+      for (uint32_t reads : read_paths(V)) {
+        auto got = gpu_argmax(logits, rows, reads);
+        for (size_t r = 0; r < rows; ++r) {
+          EXPECT_EQ(got[r], test::ref_argmax_skip_nan(std::span(logits).subspan(r * V, V)))
+              << "V=" << V << " row " << r << " reads " << reads;
+        }
       }
     }
   }
@@ -67,16 +78,19 @@ TEST_F(SamplingTest, ArgmaxIgnoresNaNAndHandlesInfinities) {
   logits[V + 6] = kNaN;
   for (size_t i = 0; i < V; ++i) logits[2 * V + i] = -kInf;  // row 2: all -inf -> index 0
   for (size_t i = 0; i < V; ++i) logits[3 * V + i] = kNaN;   // row 3: all NaN -> 0
-  auto got = gpu_argmax(logits, 4);
-  EXPECT_EQ(got[0], 123u);
-  EXPECT_EQ(got[1], 5u);
-  EXPECT_EQ(got[2], 0u);
-  EXPECT_EQ(got[3], 0u);
+  for (uint32_t reads : read_paths(V)) {
+    SCOPED_TRACE(reads);
+    auto got = gpu_argmax(logits, 4, reads);
+    EXPECT_EQ(got[0], 123u);
+    EXPECT_EQ(got[1], 5u);
+    EXPECT_EQ(got[2], 0u);
+    EXPECT_EQ(got[3], 0u);
+  }
 }
 
 TEST_F(SamplingTest, SoftmaxWithTemperature) {
   uint32_t seed = 1700;
-  for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}}) {
+  for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}, size_t{152064}}) {
     for (float temp : {1.0f, 0.7f}) {
       test::Rng rng(seed++);
       SCOPED_TRACE(rng.trace());
@@ -95,7 +109,7 @@ TEST_F(SamplingTest, SoftmaxWithTemperature) {
 
 TEST_F(SamplingTest, NllIsLogSumExpMinusTarget) {
   uint32_t seed = 1800;
-  for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}}) {
+  for (size_t V : {size_t{1}, size_t{7}, size_t{1000}, size_t{151937}, size_t{152064}}) {
     test::Rng rng(seed++);
     SCOPED_TRACE(rng.trace());
     const size_t rows = 3;
@@ -129,6 +143,12 @@ TEST_F(SamplingTest, ShapeErrorsBeforeRecording) {
                Error);
   EXPECT_THROW(kernels::softmax(ctx(), rec, {test::f32(b, {2, 8}), test::f32(b, {2, 8}), 0.0f}),
                Error);
+  kernels::ArgmaxArgs bad{test::f32(b, {2, 7}), Tensor::of(b, {2}, DType::U32)};
+  bad.reads = 2;  // texel reads need V % 4 == 0
+  EXPECT_THROW(kernels::argmax(ctx(), rec, bad), Error);
+  bad.logits = test::f32(b, {2, 8});
+  bad.reads = 3;
+  EXPECT_THROW(kernels::argmax(ctx(), rec, bad), Error);
   EXPECT_THROW(kernels::nll(ctx(), rec, {test::f32(b, {2, 8}), Tensor::of(b, {3}, DType::U32)}),
                Error);
   EXPECT_EQ(rec.dispatch_count(), 0u);
