@@ -295,6 +295,24 @@ void bench_sampling(Env& e, uint64_t rows) {
   Buffer bs = Buffer::create(e.ctx, Lifetime::Activations,
                              kernels::sampling_scratch_bytes_forced(rows, kV, block),
                              MemoryUsage::Device, "partials");
+  // One argmax row: run, verify against the reference (timed as the CPU baseline), time.
+  auto bench_argmax = [&](const char* variant, const kernels::ArgmaxArgs& a, bool alt) {
+    e.ctx.staging().upload(bi, std::span<const uint32_t>(std::vector<uint32_t>(rows, ~0u)));
+    e.run([&](Recorder& r) { kernels::argmax(e.ctx, r, a); });
+    std::vector<uint32_t> got(rows);
+    e.ctx.staging().download(bi, std::span<uint32_t>(got));
+    bool ok = true;
+    const double cpu_us = wall_us([&] {
+      for (size_t r = 0; r < rows; ++r) {
+        ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
+      }
+    });
+    add(
+        e, "argmax", variant, "f32", {{"rows", rows}, {"V", kV}},
+        [&](Recorder& r) { kernels::argmax(e.ctx, r, a); }, 4.0 * dbl(n), 0,
+        ok ? "verified exact" : "VERIFICATION FAILED: wrong index", cpu_us, PeakKind::Bandwidth,
+        alt);
+  };
   for (const char* variant : {"row", "split"}) {
     const bool split = std::string_view(variant) == "split";
     // The session splits rows where sampling_scratch_bytes() asks for a scratch (GPUs).
@@ -303,22 +321,7 @@ void bench_sampling(Env& e, uint64_t rows) {
         split ? kernels::SamplingSplit{Tensor::of(bs, {bs.size() / 4}, DType::U32), block}
               : kernels::SamplingSplit{};
     if (e.h.selected("argmax", variant)) {
-      kernels::ArgmaxArgs a{f32(bl, {rows, kV}), Tensor::of(bi, {rows}, DType::U32), sp};
-      e.ctx.staging().upload(bi, std::span<const uint32_t>(std::vector<uint32_t>(rows, ~0u)));
-      e.run([&](Recorder& r) { kernels::argmax(e.ctx, r, a); });
-      std::vector<uint32_t> got(rows);
-      e.ctx.staging().download(bi, std::span<uint32_t>(got));
-      bool ok = true;
-      const double cpu_us = wall_us([&] {
-        for (size_t r = 0; r < rows; ++r) {
-          ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
-        }
-      });
-      add(
-          e, "argmax", variant, "f32", {{"rows", rows}, {"V", kV}},
-          [&](Recorder& r) { kernels::argmax(e.ctx, r, a); }, 4.0 * dbl(n), 0,
-          ok ? "verified exact" : "VERIFICATION FAILED: wrong index", cpu_us, PeakKind::Bandwidth,
-          alt);
+      bench_argmax(variant, {f32(bl, {rows, kV}), Tensor::of(bi, {rows}, DType::U32), sp}, alt);
     }
     if (e.h.selected("softmax", variant)) {
       kernels::SoftmaxArgs a{f32(bl, {rows, kV}), f32(bp, {rows, kV}), 0.8f, sp};
@@ -345,22 +348,8 @@ void bench_sampling(Env& e, uint64_t rows) {
   for (uint32_t reads : {1u, 2u}) {
     const char* variant = reads == 1 ? "row_storage" : "row_texel";
     if (!e.h.selected("argmax", variant)) continue;
-    kernels::ArgmaxArgs a{f32(bl, {rows, kV}), Tensor::of(bi, {rows}, DType::U32), {}, reads};
-    e.ctx.staging().upload(bi, std::span<const uint32_t>(std::vector<uint32_t>(rows, ~0u)));
-    e.run([&](Recorder& r) { kernels::argmax(e.ctx, r, a); });
-    std::vector<uint32_t> got(rows);
-    e.ctx.staging().download(bi, std::span<uint32_t>(got));
-    bool ok = true;
-    const double cpu_us = wall_us([&] {
-      for (size_t r = 0; r < rows; ++r) {
-        ok &= got[r] == static_cast<uint32_t>(ref::argmax(std::span(l).subspan(r * kV, kV)));
-      }
-    });
-    add(
-        e, "argmax", variant, "f32", {{"rows", rows}, {"V", kV}},
-        [&](Recorder& r) { kernels::argmax(e.ctx, r, a); }, 4.0 * dbl(n), 0,
-        ok ? "verified exact" : "VERIFICATION FAILED: wrong index", cpu_us, PeakKind::Bandwidth,
-        cpu == (reads == 1));
+    bench_argmax(variant, {f32(bl, {rows, kV}), Tensor::of(bi, {rows}, DType::U32), {}, reads},
+                 cpu == (reads == 1));
   }
   // topk likewise: "split" = topk_split.comp (per-block histograms, ~10 dispatches).
   Buffer bts = Buffer::create(e.ctx, Lifetime::Activations,
