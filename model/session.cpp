@@ -62,7 +62,7 @@ void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uin
                  {Tensor::of(scratch_.logits, Shape{rows, model_.config().V}, DType::F32),
                   Tensor::of(nll_, Shape{rows}, DType::U32), split});
   } else if (tail == Tail::Logits && !scratch_.logits.host_visible()) {
-    const uint64_t bytes = logits_bytes(call);
+    const uint64_t bytes = logits_rows(call) * model_.config().V * 4;
     rec.copy(scratch_.logits.range(0, bytes), logits_host_.range(0, bytes));
   }
   if (tail != Tail::None) rec.host_barrier();
@@ -98,7 +98,7 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
   std::memcpy(scratch_.ids.mapped(), ids.data(), ids.size_bytes());
   scratch_.ids.flush(0, ids.size_bytes());
   if (tail == Tail::Logits && !scratch_.logits.host_visible()) {
-    const uint64_t bytes = logits_bytes(call);
+    const uint64_t bytes = logits_rows(call) * model_.config().V * 4;
     if (!logits_host_ || logits_host_.size() < bytes) {
       replays_.clear();  // recordings with a Logits tail bind the old buffer
       logits_host_ = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Readback,
@@ -187,13 +187,13 @@ Session::TopK Session::eval_topk(uint32_t slot, std::span<const int32_t> ids, ui
   return out;
 }
 
-uint64_t Session::logits_bytes(const ForwardCall& call) const {
-  return (call.all_logits ? uint64_t{call.B} * call.T : call.B) * model_.config().V * 4;
+uint64_t Session::logits_rows(const ForwardCall& call) {
+  return call.all_logits ? uint64_t{call.B} * call.T : call.B;
 }
 
 std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t> ids) {
   submit(call, ids, Tail::Logits);
-  return read_logits(logits_bytes(call) / 4 / model_.config().V);
+  return read_logits(logits_rows(call));
 }
 
 std::vector<float> Session::read_logits(uint64_t rows) {

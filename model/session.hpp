@@ -16,7 +16,8 @@ namespace vkr {
 // Where a forward pass recorded into a host app's command buffer reads its input and writes its
 // output (see Session::record_into). Ranges stay valid for the Session's lifetime.
 struct ForwardIO {
-  BufferRange ids;        // (n_tokens) int32 token ids; host-visible, also written through ids_mapped
+  // (n_tokens) int32 token ids; host-visible, also written through ids_mapped
+  BufferRange ids;
   void* ids_mapped = nullptr;
   BufferRange logits;     // (V) f32 logits after the last token; device memory
   uint32_t n_tokens = 0;
@@ -48,8 +49,8 @@ class Session {
   std::vector<float> eval_nll(uint32_t slot, std::span<const int32_t> ids,
                               std::span<const int32_t> targets);
   // Whether eval_topk() beats reading the whole row back and selecting on the host. Measured
-  // (bench kernels topk row vs Sampler::sample): on a CPU device (lavapipe) the row is already in host
-  // memory and the shader's shared-memory atomics are slow (3.9 ms vs 0.3 ms for the host
+  // (bench kernels topk row vs Sampler::sample): on a CPU device (lavapipe) the row is already
+  // in host memory and the shader's shared-memory atomics are slow (3.9 ms vs 0.3 ms for the host
   // sampler at V = 152064 on llvmpipe); on an H100 the single-workgroup-per-row shader took
   // 2.36 ms, more than the readback it saves (~0.35 ms with the host sampler). So false everywhere
   // for now; eval_topk() stays available (and exact) for hosts that want the small readback.
@@ -105,8 +106,8 @@ class Session {
   // Runs all pieces of `ids` through `slot`; the tail runs after the last piece.
   void run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
   std::vector<float> run(const ForwardCall& call, std::span<const int32_t> ids);
-  // Bytes of the logits `call` returns (B rows, or B*T with all_logits).
-  uint64_t logits_bytes(const ForwardCall& call) const;
+  // Rows of V logits `call` returns (B, or B*T with all_logits).
+  static uint64_t logits_rows(const ForwardCall& call);
   // The logits of the last call with Tail::Logits: `rows` rows of V.
   std::vector<float> read_logits(uint64_t rows);
   void check_ids(std::span<const int32_t> ids) const;

@@ -10,6 +10,7 @@
 #include "kernels/ops_test_util.hpp"
 #include "kernels/sampling.hpp"
 #include "reference/ops.hpp"
+#include "support/expect_error.hpp"
 #include "support/random.hpp"
 #include "vkr/error.hpp"
 #include "vkr/queue.hpp"
@@ -145,10 +146,12 @@ TEST_F(SamplingTest, ShapeErrorsBeforeRecording) {
                Error);
   kernels::ArgmaxArgs bad{test::f32(b, {2, 7}), Tensor::of(b, {2}, DType::U32)};
   bad.reads = 2;  // texel reads need V % 4 == 0
-  EXPECT_THROW(kernels::argmax(ctx(), rec, bad), Error);
+  test::expect_error([&] { kernels::argmax(ctx(), rec, bad); }, ErrorCode::InvalidArgument,
+                     {"argmax", "texel reads need V % 4 == 0", "V = 7"});
   bad.logits = test::f32(b, {2, 8});
   bad.reads = 3;
-  EXPECT_THROW(kernels::argmax(ctx(), rec, bad), Error);
+  test::expect_error([&] { kernels::argmax(ctx(), rec, bad); }, ErrorCode::InvalidArgument,
+                     {"argmax: reads must be", "got 3"});
   EXPECT_THROW(kernels::nll(ctx(), rec, {test::f32(b, {2, 8}), Tensor::of(b, {3}, DType::U32)}),
                Error);
   EXPECT_EQ(rec.dispatch_count(), 0u);

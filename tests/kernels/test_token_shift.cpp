@@ -9,6 +9,7 @@
 #include "kernels/ops_test_util.hpp"
 #include "kernels/token_shift.hpp"
 #include "reference/ops.hpp"
+#include "support/expect_error.hpp"
 #include "support/random.hpp"
 #include "vkr/error.hpp"
 #include "vkr/queue.hpp"
@@ -184,13 +185,8 @@ TEST_F(TokenShiftTest, LoraDownTilesAndLoadWidths) {
   kernels::LoraDownArgs bad{f32(b, {1, 64}), f32(b, {8, 64}), f32(b, {1, 8})};
   bad.reads = 3;
   Recorder rec(ctx());
-  try {
-    kernels::lora_down(ctx(), rec, bad);
-    FAIL() << "expected an InvalidArgument error for reads = 3";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("reads = 3"), std::string::npos) << e.what();
-  }
+  test::expect_error([&] { kernels::lora_down(ctx(), rec, bad); }, ErrorCode::InvalidArgument,
+                     {"reads = 3"});
   EXPECT_EQ(rec.dispatch_count(), 0u);
 }
 
