@@ -97,11 +97,17 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     tg_fresh_s.push_back(secs(t0));
     session.set_replay(true);
   }
-  GpuTimer timer(model.ctx(), profile_queries(model.config()));
-  const double boundary = stage_boundary_us(model.ctx());
-  auto stages = stage_times(session, timer, std::span(ids).first(1), boundary);
-  session.state().reset(0);
-  const auto pp_stages = stage_times(session, timer, std::span(ids).first(o.pp), boundary);
+  // Per-stage timestamps need one device (one timer, one command buffer per call).
+  const bool one_device = model.parts().size() == 1;
+  std::map<std::string, double> stages, pp_stages;
+  double boundary = 0;
+  if (one_device) {
+    GpuTimer timer(model.ctx(), profile_queries(model.config()));
+    boundary = stage_boundary_us(model.ctx());
+    stages = stage_times(session, timer, std::span(ids).first(1), boundary);
+    session.state().reset(0);
+    pp_stages = stage_times(session, timer, std::span(ids).first(o.pp), boundary);
+  }
   // (total, share of it outside the GEMV / GEMM stages)
   auto split = [](const std::map<std::string, double>& st) {
     double total = 0, matmul = 0;
@@ -118,12 +124,17 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
   const auto& c = model.config();
   const std::string name = model.file().path().filename().string();
   const double gib = static_cast<double>(model.plan().weights) / (1ull << 30);
+  std::string device;
+  for (const auto& p : model.parts()) {
+    device += (device.empty() ? "" : " + ") + p.ctx->caps().device_name;
+  }
   if (o.json) {
     nlohmann::json stage_json, pp_stage_json;
     for (const auto& [label, us] : stages) stage_json[label] = us;
     for (const auto& [label, us] : pp_stages) pp_stage_json[label] = us;
     fmt::print("{}\n", nlohmann::json{{"model", name}, {"arch", arch_name(c.arch)},
-                                      {"weights_gib", gib}, {"device", model.ctx().caps().device_name},
+                                      {"weights_gib", gib}, {"device", device},
+                                      {"devices", model.parts().size()},
                                       {"pp", o.pp}, {"pp_tokens_per_s", pp_tps}, {"tg", o.tg},
                                       {"tg_tokens_per_s", tg_tps},
                                       {"tg_rerecorded_tokens_per_s", tg_fresh_tps},
@@ -141,7 +152,12 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
                            std::pair{fmt::format("tg{}", o.tg), tg_tps},
                            std::pair{fmt::format("tg{} re-recorded", o.tg), tg_fresh_tps}}) {
     fmt::print("| {} ({}) | {:.2f} GiB | {} | {} | {:.2f} |\n", name, arch_name(c.arch), gib,
-               model.ctx().caps().device_name, test, tps);
+               device, test, tps);
+  }
+  if (!one_device) {
+    fmt::print("\nper-stage GPU times need the model on one device (split over {})\n",
+               model.parts().size());
+    return;
   }
   auto print_stages = [](const std::map<std::string, double>& st, double all, double share) {
     for (const auto& [label, us] : st) {

@@ -140,11 +140,7 @@ json model_report(const Context& ctx, const std::string& path, bool as_json) {
   const ModelConfig c = read_config(file);
   const MemoryPlan plan = plan_memory(file, c, 256);
   auto mib = [](uint64_t b) { return static_cast<double>(b) / 1048576.0; };
-  uint64_t budget = 0;
-  for (const auto& h : ctx.memory_budget()) {
-    if (!h.device_local) continue;
-    budget = std::max(budget, h.budget ? h.budget - std::min(h.budget, h.usage) : h.size);
-  }
+  const uint64_t budget = device_free_bytes(ctx);
   // Tensor types with their counts and bytes (quantized files mix several: e.g. Q4_K_M = Q4_K +
   // Q6_K + F32), in first-seen order.
   std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> types;

@@ -57,15 +57,16 @@ Tensor group(const Buffer& b, uint32_t g, uint64_t n, uint64_t C) {
 
 }  // namespace
 
-uint64_t scratch_bytes(const ModelConfig& c, uint32_t rows) {
+uint64_t scratch_bytes(const ModelConfig& c, uint32_t rows, bool head) {
   const uint64_t n = rows, C = c.C;
   uint64_t floats = n * C * (2 + 5 + 4 + 2 + 3) + 2 * n * c.KV() + lora_floats(c, rows) +
-                    2 * n * c.F + uint64_t{logits_rows_for(c, rows)} * c.V;
+                    2 * n * c.F + (head ? uint64_t{logits_rows_for(c, rows)} * c.V : n * C);
   // + ids + the WKV workspace (allocated on GPUs only) + per-buffer alignment slack
   return floats * sizeof(float) + n * 4 + wkv_scratch_bytes(c, rows) + 64 * 1024;
 }
 
-Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows) {
+Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows, const ModelPart* part) {
+  const bool embed = !part || part->embed, head = !part || part->head;
   Scratch s;
   s.rows = rows;
   s.logits_rows = logits_rows_for(c, rows);
@@ -73,7 +74,12 @@ Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows) {
   auto buf = [&](uint64_t floats, const char* name) {
     return Buffer::create(ctx, Lifetime::Activations, floats * 4, MemoryUsage::Device, name);
   };
-  s.ids = Buffer::create(ctx, Lifetime::Activations, n * 4, MemoryUsage::Upload, "ids");
+  if (embed) {
+    s.ids = Buffer::create(ctx, Lifetime::Activations, n * 4, MemoryUsage::Upload, "ids");
+  } else {
+    s.hidden_in = Buffer::create(ctx, Lifetime::Activations, n * C * 4, MemoryUsage::Upload,
+                                 "hidden in");
+  }
   s.x = buf(n * C, "x");
   s.a = buf(n * C, "a");
   s.xx = buf(5 * n * C, "xx");
@@ -90,7 +96,12 @@ Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows) {
   s.f2 = buf(n * c.F, "f2");
   s.c1 = buf(2 * n * C, "c1");
   s.c2 = buf(n * C, "c2");
-  s.logits = buf(uint64_t{s.logits_rows} * c.V, "logits");
+  if (head) {
+    s.logits = buf(uint64_t{s.logits_rows} * c.V, "logits");
+  } else {
+    s.hidden_out = Buffer::create(ctx, Lifetime::Activations, n * C * 4, MemoryUsage::Readback,
+                                  "hidden out");
+  }
   if (ctx.caps().device_type != VK_PHYSICAL_DEVICE_TYPE_CPU ||
       ctx.options().wkv_kernel == ContextOptions::WkvKernelChoice::ChunkParallel)
     s.wkv = buf(wkv_scratch_bytes(c, rows) / 4, "wkv_scratch");
@@ -222,7 +233,10 @@ uint32_t profile_queries(const ModelConfig& config) { return 8 + 20 * config.n_l
 
 void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
                     const ForwardCall& call) {
-  Context& ctx = m.ctx();
+  require(call.part < m.parts().size(), ErrorCode::InvalidArgument,
+          "forward: part {} of a model in {} parts", call.part, m.parts().size());
+  const ModelPart& part = m.parts()[call.part];
+  Context& ctx = *part.ctx;
   const auto& c = m.config();
   const Dims d{call.B, call.T, call.B * call.T};
   require(d.n > 0 && d.n <= s.rows, ErrorCode::InvalidArgument,
@@ -230,10 +244,13 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
   require(call.first_slot + call.B <= st.slots(), ErrorCode::InvalidArgument,
           "forward: slots [{}, {}) outside the {} state slots", call.first_slot,
           call.first_slot + call.B, st.slots());
-  require(!call.all_logits || d.n <= s.logits_rows, ErrorCode::InvalidArgument,
+  require(!part.head || !call.all_logits || d.n <= s.logits_rows, ErrorCode::InvalidArgument,
           "forward: {} rows of logits requested, the buffer holds {}", d.n, s.logits_rows);
   require(call.all_logits || call.B == 1 || call.T == 1, ErrorCode::InvalidArgument,
           "forward: last-token logits of several multi-token sequences need all_logits");
+  require(part.embed ? bool(s.ids) : bool(s.hidden_in), ErrorCode::InvalidArgument,
+          "forward: the scratch was not made for part {} (layers [{}, {}))", call.part, part.first,
+          part.end);
   const bool q = c.arch == Arch::QRwkv6;
   const NormMode mode = q ? NormMode::Rms : NormMode::Layer;
   const uint64_t n = d.n, C = c.C;
@@ -245,13 +262,18 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
     rec.reset_timer(*call.profile->timer);
     rec.timestamp(*call.profile->timer, call.profile->used++);
   }
-  embed(ctx, rec, {Tensor::of(s.ids, Shape{n}, DType::U32), m.token_embd(), x});
-  stages.end("embed");
-  if (!q) {  // ln0
-    norm(ctx, rec, {mode, x, {}, m.embd_norm_w(), m.embd_norm_b(), x, c.norm_eps});
-    stages.end("ln0");
+  if (part.embed) {
+    embed(ctx, rec, {Tensor::of(s.ids, Shape{n}, DType::U32), m.token_embd(), x});
+    stages.end("embed");
+    if (!q) {  // ln0
+      norm(ctx, rec, {mode, x, {}, m.embd_norm_w(), m.embd_norm_b(), x, c.norm_eps});
+      stages.end("ln0");
+    }
+  } else {  // the previous part's residual stream
+    rec.copy(s.hidden_in.range(0, n * C * 4), s.x.range(0, n * C * 4));
+    stages.end("hidden in");
   }
-  for (uint32_t l = 0; l < c.n_layer; ++l) {
+  for (uint32_t l = part.first; l < part.end; ++l) {
     const auto& L = m.layer(l);
     norm(ctx, rec, {mode, x, {}, L.attn_norm_w, L.attn_norm_b, a, c.norm_eps});
     stages.end("norm");
@@ -259,6 +281,11 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
     norm(ctx, rec, {mode, x, {}, L.ffn_norm_w, L.ffn_norm_b, a, c.norm_eps});
     stages.end("norm");
     ffn(ctx, rec, stages, m, st, s, l, call.first_slot, d);
+  }
+  if (!part.head) {  // every row goes on to the next part
+    rec.copy(s.x.range(0, n * C * 4), s.hidden_out.range(0, n * C * 4));
+    rec.host_barrier();
+    return;
   }
   // Head: only the rows whose logits are wanted.
   const uint64_t first = call.all_logits || call.T == 1 ? 0 : n - 1;

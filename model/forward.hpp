@@ -17,6 +17,7 @@ namespace vkr {
 
 class Model;
 class StateStore;
+struct ModelPart;
 
 // Activations for up to `rows` token rows (B sequences x T tokens) per call. Every buffer is its
 // own sub-allocation of the activations arena.
@@ -33,12 +34,20 @@ struct Scratch {
   Buffer lora;               // LoRA partial sums (max of the two LoRA stacks)
   Buffer f1, f2;             // (rows, F) FFN hidden; RWKV-6 channel mix uses f1 only
   Buffer c1, c2;             // (2, rows, C) channel-mix lerps / (rows, C) receptance
-  Buffer logits;             // (logits_rows, V)
+  Buffer logits;             // (logits_rows, V); the head's part only
   Buffer wkv;                // chunk-parallel WKV workspace (GPUs only; empty on CPU devices)
+  // Hand-off of the residual stream between the parts of a model split over devices: a part
+  // without the head copies x to hidden_out (host-visible) at its end, the host copies that to
+  // the next part's hidden_in (host-visible), which copies it to its x first.
+  Buffer hidden_in, hidden_out;  // (rows, C) where the part has no embedding / no head
 };
 
-uint64_t scratch_bytes(const ModelConfig& config, uint32_t rows);
-Scratch make_scratch(Context& ctx, const ModelConfig& config, uint32_t rows);
+// Activations of a part (with the head: the logits buffer; the whole model by default).
+uint64_t scratch_bytes(const ModelConfig& config, uint32_t rows, bool head = true);
+// Scratch for `part` of a model (ids where it embeds, logits where it has the head, hand-off
+// buffers between parts); null = a model on one device.
+Scratch make_scratch(Context& ctx, const ModelConfig& config, uint32_t rows,
+                     const ModelPart* part = nullptr);
 
 // Optional per-stage GPU timestamps: record_forward() writes one after every stage (the barrier
 // that ends it) and labels the interval with the kind of work ("linear ..." = GEMV/GEMM).
@@ -54,13 +63,18 @@ struct ForwardCall {
   uint32_t T = 1;           // tokens per sequence; ids (B*T, sequence-major) are in scratch.ids
   bool all_logits = false;  // logits for every row (B*T <= logits_rows) or the last of each sequence
   StageProfile* profile = nullptr;
+  // Which part of a model split over devices (Model::parts()) to record, with its scratch: a
+  // part without the embedding starts from scratch.hidden_in, one without the head ends by
+  // copying x to scratch.hidden_out (followed by a host barrier).
+  uint32_t part = 0;
 };
 
 // Timestamps record_forward() may write for `config` (size the GpuTimer with it).
 uint32_t profile_queries(const ModelConfig& config);
 
-// Records the whole forward pass; the logits land in scratch.logits rows [0, n) where n = B*T
-// (all_logits) or B. Ends with a barrier, so a copy/readback may follow directly.
+// Records the forward pass (of part call.part: the whole pass unless the model is split); the
+// logits land in scratch.logits rows [0, n) where n = B*T (all_logits) or B. Ends with a
+// barrier, so a copy/readback may follow directly.
 void record_forward(Recorder& rec, const Model& model, StateStore& state, Scratch& s,
                     const ForwardCall& call);
 

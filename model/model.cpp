@@ -35,17 +35,37 @@ std::string blk(uint32_t i, std::string_view name) { return fmt::format("blk.{}.
 
 }  // namespace
 
-MemoryPlan plan_memory(const gguf::File& file, const ModelConfig& config, uint32_t max_tokens) {
+bool tensor_in_part(std::string_view name, const ModelConfig& config, uint32_t first,
+                    uint32_t end) {
+  if (name.starts_with("blk.")) {
+    uint32_t l = 0;
+    size_t i = 4;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9') l = l * 10 + (name[i++] - '0');
+    return l >= first && l < end;
+  }
+  // token_embd(.weight) and token_embd_norm go with the embedding, output(_norm) with the head.
+  if (name.starts_with("output")) return end == config.n_layer;
+  return first == 0;
+}
+
+MemoryPlan plan_memory(const gguf::File& file, const ModelConfig& config, uint32_t max_tokens,
+                       uint32_t first, uint32_t end) {
   MemoryPlan p;
-  for (const auto& t : file.tensors()) p.weights += (t.n_bytes + 255) / 256 * 256;
-  p.weights += uint64_t{config.n_layer} * 7 * config.C * sizeof(float);  // stacked lerps
-  p.state_per_sequence = state_bytes_per_sequence(config);
-  p.scratch = scratch_bytes(config, max_tokens);
+  for (const auto& t : file.tensors()) {
+    if (tensor_in_part(t.name, config, first, end)) p.weights += (t.n_bytes + 255) / 256 * 256;
+  }
+  const uint32_t layers = end - first;
+  p.weights += uint64_t{layers} * 7 * config.C * sizeof(float);  // stacked lerps
+  p.state_per_sequence = state_bytes_per_sequence(config) / config.n_layer * layers;
+  p.scratch = scratch_bytes(config, max_tokens, end == config.n_layer);
   return p;
 }
 
-void check_memory_plan(const Context& ctx, const MemoryPlan& plan, uint32_t sequences,
-                       const std::string& model_name) {
+MemoryPlan plan_memory(const gguf::File& file, const ModelConfig& config, uint32_t max_tokens) {
+  return plan_memory(file, config, max_tokens, 0, config.n_layer);
+}
+
+uint64_t device_free_bytes(const Context& ctx) {
   // The largest device-local heap is where weights go; its budget (VK_EXT_memory_budget) or, when
   // the driver cannot tell, its size.
   uint64_t available = 0;
@@ -54,6 +74,61 @@ void check_memory_plan(const Context& ctx, const MemoryPlan& plan, uint32_t sequ
     const uint64_t free = h.budget ? (h.budget > h.usage ? h.budget - h.usage : 0) : h.size;
     available = std::max(available, free);
   }
+  return available;
+}
+
+std::vector<uint32_t> plan_layer_split(const gguf::File& file, const ModelConfig& config,
+                                       std::span<const uint64_t> free_bytes,
+                                       std::span<const uint32_t> split) {
+  const auto n = static_cast<uint32_t>(free_bytes.size());
+  const uint32_t L = config.n_layer;
+  require(n >= 1, ErrorCode::InvalidArgument, "{}: no device to load the model on",
+          file.path().filename().string());
+  require(n <= L, ErrorCode::InvalidArgument,
+          "{}: {} devices for {} layers (each device needs at least one layer)",
+          file.path().filename().string(), n, L);
+  if (!split.empty()) {
+    require(split.size() == n, ErrorCode::InvalidArgument,
+            "layer split: {} counts given for {} devices (one per device)", split.size(), n);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < split.size(); ++i) {
+      require(split[i] >= 1, ErrorCode::InvalidArgument,
+              "layer split: device {} gets 0 layers (each device needs at least one)", i);
+      sum += split[i];
+    }
+    require(sum == L, ErrorCode::InvalidArgument,
+            "layer split: the counts sum to {}, the model has {} layers", sum, L);
+    return {split.begin(), split.end()};
+  }
+  // Weights of each layer, the embedding counted with layer 0 and the head with the last layer.
+  std::vector<double> w(L, 0.0);
+  for (const auto& t : file.tensors()) {
+    for (uint32_t l = 0; l < L; ++l) {
+      if (tensor_in_part(t.name, config, l, l + 1)) w[l] += static_cast<double>(t.n_bytes);
+    }
+  }
+  double total = 0, cap = 0;
+  for (double x : w) total += x;
+  for (uint64_t f : free_bytes) cap += static_cast<double>(f);
+  std::vector<uint32_t> out(n, 0);
+  double done = 0, share = 0;
+  uint32_t l = 0;
+  for (uint32_t d = 0; d < n; ++d) {
+    share += cap > 0 ? static_cast<double>(free_bytes[d]) / cap : 1.0 / n;
+    const double target = d + 1 == n ? total : total * share;
+    // at least one layer each, and enough left for the devices after this one
+    while (l < L && (out[d] == 0 || (done + w[l] / 2 <= target && L - l > n - d - 1))) {
+      done += w[l++];
+      ++out[d];
+    }
+  }
+  out[n - 1] += L - l;
+  return out;
+}
+
+void check_memory_plan(const Context& ctx, const MemoryPlan& plan, uint32_t sequences,
+                       const std::string& model_name) {
+  const uint64_t available = device_free_bytes(ctx);
   const uint64_t need = plan.total(sequences);
   auto mib = [](uint64_t b) { return static_cast<double>(b) / 1048576.0; };
   require(need <= available, ErrorCode::OutOfDeviceMemory,
@@ -77,33 +152,88 @@ static void check_device_features(const Context& ctx, const gguf::File& file,
   }
 }
 
-Model::Model(Context& ctx, gguf::File file) : ctx_(ctx), file_(std::move(file)) {}
+Model::Model(gguf::File file) : file_(std::move(file)) {}
 
 std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& path,
                                    const LoadOptions& options) {
+  Context* one[] = {&ctx};
+  return load(one, path, options);
+}
+
+std::unique_ptr<Model> Model::load(std::span<Context* const> devices,
+                                   const std::filesystem::path& path, const LoadOptions& options) {
   require(options.max_tokens > 0 && options.sequences > 0, ErrorCode::InvalidArgument,
           "max_tokens and sequences must be > 0");
-  std::unique_ptr<Model> m(new Model(ctx, gguf::File::open(path)));
+  for (Context* c : devices) {
+    require(c != nullptr, ErrorCode::InvalidArgument, "Model::load: null device context");
+  }
+  std::unique_ptr<Model> m(new Model(gguf::File::open(path)));
   m->options_ = options;
   m->config_ = read_config(m->file_);
   check_supported_types(m->file_, gpu_supported_types());
-  m->plan_ = plan_memory(m->file_, m->config_, options.max_tokens);
+  const auto& c = m->config_;
+  m->plan_ = plan_memory(m->file_, c, options.max_tokens);
   const std::string name = path.filename().string();
-  check_memory_plan(ctx, m->plan_, options.sequences, name);
-  check_device_features(ctx, m->file_, name);
-  m->fingerprint_ = model_fingerprint(m->file_, m->config_);
+  std::vector<uint64_t> free;
+  for (Context* d : devices) free.push_back(device_free_bytes(*d));
+  const auto split = plan_layer_split(m->file_, c, free, options.layer_split);
+  uint32_t first = 0;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    ModelPart p;
+    p.ctx = devices[i];
+    p.first = first;
+    p.end = first + split[i];
+    p.embed = p.first == 0;
+    p.head = p.end == c.n_layer;
+    p.plan = plan_memory(m->file_, c, options.max_tokens, p.first, p.end);
+    first = p.end;
+    // Two parts on one device (tests) share its memory: check what the device holds in all.
+    MemoryPlan on_device = p.plan;
+    for (const auto& q : m->parts_) {
+      if (q.ctx != p.ctx) continue;
+      on_device.weights += q.plan.weights;
+      on_device.state_per_sequence += q.plan.state_per_sequence;
+      on_device.scratch += q.plan.scratch;
+    }
+    const std::string what =
+        devices.size() == 1 ? name : fmt::format("{} layers [{}, {})", name, p.first, p.end);
+    check_memory_plan(*p.ctx, on_device, options.sequences, what);
+    check_device_features(*p.ctx, m->file_, what);
+    m->parts_.push_back(p);
+  }
+  m->fingerprint_ = model_fingerprint(m->file_, c);
   if (m->file_.get_string("tokenizer.ggml.model")) {
     m->tokenizer_.emplace(vocab_from_gguf(m->file_));
   }
-  m->weights_ = std::make_unique<WeightStore>(
-      ctx, m->file_, options.progress ? terminal_progress("loading " + name) : nullptr);
-  m->bind_weights();
+  m->layers_.resize(c.n_layer);
+  for (size_t i = 0; i < m->parts_.size(); ++i) {
+    const auto& p = m->parts_[i];
+    const std::string label =
+        m->parts_.size() == 1
+            ? "loading " + name
+            : fmt::format("loading {} layers {}-{} on device {} ({})", name, p.first, p.end - 1,
+                          p.ctx->device_index(), p.ctx->caps().device_name);
+    auto keep = [&](const std::string& t) { return tensor_in_part(t, c, p.first, p.end); };
+    m->weights_.push_back(std::make_unique<WeightStore>(
+        *p.ctx, m->file_, options.progress ? terminal_progress(label) : nullptr, keep));
+    m->bind_weights(i);
+  }
   return m;
 }
 
-void Model::bind_weights() {
+const ModelPart& Model::part_of_layer(uint32_t l) const {
+  for (const auto& p : parts_) {
+    if (l >= p.first && l < p.end) return p;
+  }
+  throw Error(ErrorCode::InvalidArgument,
+              fmt::format("layer {} outside the model's {} layers", l, config_.n_layer));
+}
+
+void Model::bind_weights(size_t part) {
   const auto& c = config_;
-  auto& w = *weights_;
+  const ModelPart& p = parts_[part];
+  Context& ctx = *p.ctx;
+  auto& w = *weights_[part];
   auto get = [&](const std::string& n) { return w.at(n).view; };
   auto opt = [&](const std::string& n) { return w.find(n) ? w.at(n).view : Tensor{}; };
   auto host = [&](const std::string& n) {
@@ -112,14 +242,18 @@ void Model::bind_weights() {
             file_.path().string(), n);
     return dequantize_tensor(file_, *info);
   };
-  token_embd_ = get("token_embd.weight");
-  output_ = get("output.weight");
-  output_norm_w_ = get("output_norm.weight");
-  output_norm_b_ = opt("output_norm.bias");
-  embd_norm_w_ = opt("token_embd_norm.weight");
-  embd_norm_b_ = opt("token_embd_norm.bias");
+  if (p.embed) {
+    token_embd_ = get("token_embd.weight");
+    embd_norm_w_ = opt("token_embd_norm.weight");
+    embd_norm_b_ = opt("token_embd_norm.bias");
+  }
+  if (p.head) {
+    output_ = get("output.weight");
+    output_norm_w_ = get("output_norm.weight");
+    output_norm_b_ = opt("output_norm.bias");
+  }
   const Shape vec{c.C};
-  for (uint32_t i = 0; i < c.n_layer; ++i) {
+  for (uint32_t i = p.first; i < p.end; ++i) {
     LayerWeights L;
     L.attn_norm_w = get(blk(i, "attn_norm.weight"));
     L.attn_norm_b = opt(blk(i, "attn_norm.bias"));
@@ -133,7 +267,7 @@ void Model::bind_weights() {
         stacked.insert(stacked.end(), part.begin(), part.end());
       }
       const std::string n = blk(i, "time_mix_lerp_fused.derived");
-      w.add_derived(ctx_, n, stacked, Shape{5, c.C});
+      w.add_derived(ctx, n, stacked, Shape{5, c.C});
       L.lambda = get(n);
     }
     L.w1 = get(blk(i, "time_mix_w1.weight"));
@@ -159,7 +293,7 @@ void Model::bind_weights() {
       auto mu_r = host(blk(i, "channel_mix_lerp_r.weight"));
       mu.insert(mu.end(), mu_r.begin(), mu_r.end());
       const std::string n = blk(i, "channel_mix_lerp_kr.derived");
-      w.add_derived(ctx_, n, mu, Shape{2, c.C});
+      w.add_derived(ctx, n, mu, Shape{2, c.C});
       L.cm_mu = get(n);
       L.cm_key = get(blk(i, "channel_mix_key.weight"));
       L.cm_value = get(blk(i, "channel_mix_value.weight"));
@@ -170,7 +304,7 @@ void Model::bind_weights() {
       L.ffn_up = get(blk(i, "ffn_up.weight"));
       L.ffn_down = get(blk(i, "ffn_down.weight"));
     }
-    layers_.push_back(L);
+    layers_[i] = L;
   }
 }
 

@@ -18,19 +18,32 @@ uint64_t topk_values_offset(uint32_t k) { return (k * 4ull + 255) / 256 * 256; }
 }  // namespace
 
 Session::Session(Model& model, uint32_t slots, uint32_t rows)
-    : model_(model),
-      state_(model.ctx(), model.config(), slots, model.fingerprint()),
-      scratch_(make_scratch(model.ctx(), model.config(), rows ? rows : model.options().max_tokens)),
-      argmax_(Buffer::create(model.ctx(), Lifetime::Activations, 4, MemoryUsage::Readback,
-                             "argmax")) {
+    : model_(model), state_(model, slots) {
+  if (rows == 0) rows = model.options().max_tokens;
+  for (const auto& part : model.parts()) {
+    scratch_.push_back(make_scratch(*part.ctx, model.config(), rows, &part));
+  }
+  Context& ctx = head_ctx();
+  argmax_ = Buffer::create(ctx, Lifetime::Activations, 4, MemoryUsage::Readback, "argmax");
   const uint64_t V = model.config().V;
   const uint64_t bytes = std::max(  // nll runs on up to logits_rows rows, topk on one
-      kernels::sampling_scratch_bytes(model.ctx(), std::max<uint32_t>(scratch_.logits_rows, 1), V),
-      kernels::topk_scratch_bytes(model.ctx(), 1, V));
+      kernels::sampling_scratch_bytes(ctx, std::max<uint32_t>(head().logits_rows, 1), V),
+      kernels::topk_scratch_bytes(ctx, 1, V));
   if (bytes > 0) {
-    sample_scratch_ = Buffer::create(model.ctx(), Lifetime::Activations, bytes,
-                                     MemoryUsage::Device, "sampling partials");
+    sample_scratch_ = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Device,
+                                     "sampling partials");
   }
+}
+
+void Session::check_one_device(const char* what) const {
+  require(model_.parts().size() == 1, ErrorCode::InvalidArgument,
+          "{} needs a model on one device; this one is split over {} devices", what,
+          model_.parts().size());
+}
+
+void Session::set_profile(StageProfile* profile) {
+  if (profile) check_one_device("per-stage profiling");
+  profile_ = profile;
 }
 
 void Session::check_ids(std::span<const int32_t> ids) const {
@@ -43,9 +56,11 @@ void Session::check_ids(std::span<const int32_t> ids) const {
 }
 
 void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uint32_t k) {
-  Context& ctx = model_.ctx();
-  record_forward(rec, model_, state_, scratch_, call);
-  const Tensor last = Tensor::of(scratch_.logits, Shape{1, model_.config().V}, DType::F32);
+  Context& ctx = *model_.parts()[call.part].ctx;
+  record_forward(rec, model_, state_, scratch_[call.part], call);
+  if (call.part + 1 < scratch_.size()) return;  // ends with the hand-off to the next part
+  const Scratch& s = head();
+  const Tensor last = Tensor::of(s.logits, Shape{1, model_.config().V}, DType::F32);
   kernels::SamplingSplit split;  // none: every row in one workgroup
   if (sample_scratch_) {
     split.scratch = Tensor::of(sample_scratch_, Shape{sample_scratch_.size() / 4}, DType::U32);
@@ -59,17 +74,17 @@ void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uin
   } else if (tail == Tail::Nll) {
     const uint32_t rows = call.B * call.T;
     kernels::nll(ctx, rec,
-                 {Tensor::of(scratch_.logits, Shape{rows, model_.config().V}, DType::F32),
+                 {Tensor::of(s.logits, Shape{rows, model_.config().V}, DType::F32),
                   Tensor::of(nll_, Shape{rows}, DType::U32), split});
-  } else if (tail == Tail::Logits && !scratch_.logits.host_visible()) {
+  } else if (tail == Tail::Logits && !s.logits.host_visible()) {
     const uint64_t bytes = logits_rows(call) * model_.config().V * 4;
-    rec.copy(scratch_.logits.range(0, bytes), logits_host_.range(0, bytes));
+    rec.copy(s.logits.range(0, bytes), logits_host_.range(0, bytes));
   }
   if (tail != Tail::None) rec.host_barrier();
 }
 
 Recorder& Session::replay_for(const ForwardCall& call, Tail tail, uint32_t k) {
-  const ReplayKey key{call.first_slot, call.B, call.T, call.all_logits, tail, k};
+  const ReplayKey key{call.part, call.first_slot, call.B, call.T, call.all_logits, tail, k};
   auto it = std::find_if(replays_.begin(), replays_.end(),
                          [&](const Replay& r) { return r.key == key; });
   if (it != replays_.end()) {
@@ -77,8 +92,8 @@ Recorder& Session::replay_for(const ForwardCall& call, Tail tail, uint32_t k) {
     ++replay_stats_.replayed;
     return *replays_.back().rec;
   }
-  if (replays_.size() == kMaxReplays) replays_.erase(replays_.begin());
-  auto rec = std::make_unique<Recorder>(model_.ctx(), RecordMode::Replay);
+  if (replays_.size() == kMaxReplays * scratch_.size()) replays_.erase(replays_.begin());
+  auto rec = std::make_unique<Recorder>(*model_.parts()[call.part].ctx, RecordMode::Replay);
   record_call(*rec, call, tail, k);
   replays_.push_back({key, std::move(rec)});
   ++replay_stats_.recorded;
@@ -86,25 +101,45 @@ Recorder& Session::replay_for(const ForwardCall& call, Tail tail, uint32_t k) {
 }
 
 void Session::set_replay(bool on) {
-  model_.ctx().queue().wait_idle();
+  for (const auto& p : model_.parts()) p.ctx->queue().wait_idle();
   replay_on_ = on;
   replays_.clear();
 }
 
 void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail,
                      uint32_t k) {
-  Context& ctx = model_.ctx();
-  ctx.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
-  std::memcpy(scratch_.ids.mapped(), ids.data(), ids.size_bytes());
-  scratch_.ids.flush(0, ids.size_bytes());
-  if (tail == Tail::Logits && !scratch_.logits.host_visible()) {
+  Context& first = model_.ctx();
+  first.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
+  std::memcpy(scratch_.front().ids.mapped(), ids.data(), ids.size_bytes());
+  scratch_.front().ids.flush(0, ids.size_bytes());
+  if (tail == Tail::Logits && !head().logits.host_visible()) {
     const uint64_t bytes = logits_rows(call) * model_.config().V * 4;
     if (!logits_host_ || logits_host_.size() < bytes) {
+      head_ctx().queue().wait_idle();
       replays_.clear();  // recordings with a Logits tail bind the old buffer
-      logits_host_ = Buffer::create(ctx, Lifetime::Activations, bytes, MemoryUsage::Readback,
-                                    "logits readback");
+      logits_host_ = Buffer::create(head_ctx(), Lifetime::Activations, bytes,
+                                    MemoryUsage::Readback, "logits readback");
     }
   }
+  const uint64_t hidden = uint64_t{call.B} * call.T * model_.config().C * 4;
+  for (uint32_t p = 0; p < scratch_.size(); ++p) {
+    ForwardCall c = call;
+    c.part = p;
+    if (p > 0) {  // hand the residual stream over: previous part's readback -> this part's upload
+      Context& ctx = *model_.parts()[p].ctx;
+      if (&ctx != &first) ctx.queue().wait_idle();  // its hidden_in may still be read
+      const Buffer& from = scratch_[p - 1].hidden_out;
+      Buffer& to = scratch_[p].hidden_in;
+      from.invalidate(0, hidden);
+      std::memcpy(to.mapped(), from.mapped(), hidden);
+      to.flush(0, hidden);
+    }
+    submit_part(c, p + 1 == scratch_.size() ? tail : Tail::None, k);
+  }
+}
+
+void Session::submit_part(const ForwardCall& call, Tail tail, uint32_t k) {
+  Context& ctx = *model_.parts()[call.part].ctx;
   if (replay_on_ && !profile_) {
     ctx.queue().submit(replay_for(call, tail, k)).wait();
     return;
@@ -121,8 +156,8 @@ void Session::run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail,
   check_ids(ids);
   require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
           slot, state_.slots());
-  for (size_t at = 0; at < ids.size(); at += scratch_.rows) {
-    const auto n = static_cast<uint32_t>(std::min<size_t>(scratch_.rows, ids.size() - at));
+  for (size_t at = 0; at < ids.size(); at += rows()) {
+    const auto n = static_cast<uint32_t>(std::min<size_t>(rows(), ids.size() - at));
     submit({slot, 1, n, false}, ids.subspan(at, n), at + n == ids.size() ? tail : Tail::None, k);
   }
 }
@@ -143,15 +178,15 @@ std::vector<float> Session::eval_nll(uint32_t slot, std::span<const int32_t> ids
   check_ids(targets);
   require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
           slot, state_.slots());
-  const uint32_t piece = scratch_.logits_rows;
+  const uint32_t piece = head().logits_rows;
   if (!nll_) {
-    nll_ = Buffer::create(model_.ctx(), Lifetime::Activations, uint64_t{piece} * 4,
+    nll_ = Buffer::create(head_ctx(), Lifetime::Activations, uint64_t{piece} * 4,
                           MemoryUsage::Readback, "nll");
   }
   std::vector<float> out(ids.size());
   for (size_t at = 0; at < ids.size(); at += piece) {
     const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
-    model_.ctx().queue().wait_idle();  // nll_ is reused
+    head_ctx().queue().wait_idle();  // nll_ is reused
     std::memcpy(nll_.mapped(), targets.data() + at, n * 4ull);
     nll_.flush(0, n * 4ull);
     submit({slot, 1, n, true}, ids.subspan(at, n), Tail::Nll);
@@ -173,9 +208,9 @@ Session::TopK Session::eval_topk(uint32_t slot, std::span<const int32_t> ids, ui
   require(k >= 1 && k <= V, ErrorCode::InvalidArgument, "eval_topk: k = {} must be in [1, {}]", k,
           V);
   if (k > topk_cap_) {
-    model_.ctx().queue().wait_idle();
+    head_ctx().queue().wait_idle();
     replays_.clear();  // recordings with a top-k tail bind the old buffer
-    topk_ = Buffer::create(model_.ctx(), Lifetime::Activations, topk_values_offset(k) + k * 4ull,
+    topk_ = Buffer::create(head_ctx(), Lifetime::Activations, topk_values_offset(k) + k * 4ull,
                            MemoryUsage::Readback, "topk");
     topk_cap_ = k;
   }
@@ -198,8 +233,8 @@ std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t
 
 std::vector<float> Session::read_logits(uint64_t rows) {
   std::vector<float> logits(rows * model_.config().V);
-  if (scratch_.logits.host_visible()) {
-    model_.ctx().staging().download(scratch_.logits, std::span<float>(logits));
+  if (head().logits.host_visible()) {
+    head_ctx().staging().download(head().logits, std::span<float>(logits));
   } else {
     logits_host_.invalidate(0, logits.size() * 4);
     std::memcpy(logits.data(), logits_host_.mapped(), logits.size() * 4);
@@ -216,8 +251,9 @@ std::vector<float> Session::eval(uint32_t slot, std::span<const int32_t> ids, bo
   require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
           slot, state_.slots());
   std::vector<float> out;
-  for (size_t at = 0; at < ids.size(); at += scratch_.logits_rows) {
-    const auto n = static_cast<uint32_t>(std::min<size_t>(scratch_.logits_rows, ids.size() - at));
+  const uint32_t piece = head().logits_rows;
+  for (size_t at = 0; at < ids.size(); at += piece) {
+    const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
     auto logits = run({slot, 1, n, true}, ids.subspan(at, n));
     out.insert(out.end(), logits.begin(), logits.end());
   }
@@ -226,20 +262,21 @@ std::vector<float> Session::eval(uint32_t slot, std::span<const int32_t> ids, bo
 
 std::vector<float> Session::decode_batch(uint32_t first_slot, std::span<const int32_t> ids) {
   check_ids(ids);
-  require(ids.size() <= scratch_.rows && ids.size() <= scratch_.logits_rows,
-          ErrorCode::InvalidArgument, "decode_batch: {} slots exceed the {} rows per call",
-          ids.size(), std::min(scratch_.rows, scratch_.logits_rows));
+  require(ids.size() <= rows() && ids.size() <= head().logits_rows, ErrorCode::InvalidArgument,
+          "decode_batch: {} slots exceed the {} rows per call", ids.size(),
+          std::min(rows(), head().logits_rows));
   return run({first_slot, static_cast<uint32_t>(ids.size()), 1, false}, ids);
 }
 
 
 ForwardIO Session::io(uint32_t n_tokens) const {
-  require(n_tokens >= 1 && n_tokens <= scratch_.rows, ErrorCode::InvalidArgument,
-          "forward of {} tokens: 1 to {} tokens per recorded pass", n_tokens, scratch_.rows);
+  check_one_device("a forward pass in the host's command buffer");
+  require(n_tokens >= 1 && n_tokens <= rows(), ErrorCode::InvalidArgument,
+          "forward of {} tokens: 1 to {} tokens per recorded pass", n_tokens, rows());
   ForwardIO io;
-  io.ids = scratch_.ids.range(0, uint64_t{n_tokens} * 4);
-  io.ids_mapped = scratch_.ids.mapped();
-  io.logits = scratch_.logits.range(0, uint64_t{model_.config().V} * 4);
+  io.ids = scratch_.front().ids.range(0, uint64_t{n_tokens} * 4);
+  io.ids_mapped = scratch_.front().ids.mapped();
+  io.logits = head().logits.range(0, uint64_t{model_.config().V} * 4);
   io.n_tokens = n_tokens;
   return io;
 }
@@ -252,7 +289,8 @@ ForwardIO Session::record_into(VkCommandBuffer cb, uint32_t slot, uint32_t n_tok
   host_recorder_.reset();  // the host's previous submission is done (contract above)
   host_recorder_ = std::make_unique<Recorder>(model_.ctx(), cb);
   host_recorder_->barrier();  // host-produced ids -> our first reads
-  record_forward(*host_recorder_, model_, state_, scratch_, {slot, 1, n_tokens, false, nullptr});
+  record_forward(*host_recorder_, model_, state_, scratch_.front(),
+                 {slot, 1, n_tokens, false, nullptr});
   host_recorder_->host_barrier();  // record_forward already ended with the compute barrier
   return out;
 }

@@ -1,5 +1,7 @@
 // session.hpp: Session, the runtime of one loaded Model: recurrent state for n slots (independent
-// sequences), scratch activations, and eval() = record + submit + read the logits back.
+// sequences), scratch activations, and eval() = record + submit + read the logits back. For a
+// model split over devices each call runs part by part (the residual stream handed from device
+// to device through host memory: rows x C floats, 20 KB per token at C = 5120).
 #pragma once
 
 #include <cstdint>
@@ -72,14 +74,15 @@ class Session {
   //  - until that submission completes the host must not call eval()/record_into()/state
   //    save/load on this Session (they share the ids/logits buffers and the state slots), nor
   //    destroy it. The descriptor resources of the recording are kept until the next record_into.
+  // Needs a model on one device (one command buffer cannot span devices).
   ForwardIO record_into(VkCommandBuffer cb, uint32_t slot, uint32_t n_tokens);
   // The buffers record_into() uses for `n_tokens` tokens, without recording anything (so a host
   // can record its producer of ids first).
   ForwardIO io(uint32_t n_tokens) const;
 
   // Per-stage GPU timestamps for the following calls (null to stop); see StageProfile. Profiled
-  // calls are recorded afresh (timestamps belong to one recording).
-  void set_profile(StageProfile* profile) { profile_ = profile; }
+  // calls are recorded afresh (timestamps belong to one recording). Needs a model on one device.
+  void set_profile(StageProfile* profile);
   // Calls repeat with the same buffers and shapes (a decode step is the same commands every
   // token), so each distinct call (slot, tokens, output kind) is recorded once and its command
   // buffer replayed; false re-records every call (for tests and debugging). Default true.
@@ -92,14 +95,15 @@ class Session {
 
   StateStore& state() { return state_; }
   const Model& model() const { return model_; }
-  uint32_t rows() const { return scratch_.rows; }
+  uint32_t rows() const { return scratch_.front().rows; }
 
  private:
   // What runs on the last logits after the forward, in the same submission. Logits: the call's
   // logits are copied to logits_host_ where the logits buffer is not mapped (discrete GPUs).
   enum class Tail { None, Logits, Argmax, TopK, Nll };
-  // Records and submits one forward call (+ the tail kernel on the last logits).
+  // Records and submits one forward call (+ the tail kernel on the last logits), part by part.
   void submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
+  void submit_part(const ForwardCall& call, Tail tail, uint32_t k);
   void record_call(Recorder& rec, const ForwardCall& call, Tail tail, uint32_t k);
   // The replayable recording of (call, tail, k), recorded now if it is not among the recent ones.
   Recorder& replay_for(const ForwardCall& call, Tail tail, uint32_t k);
@@ -111,10 +115,15 @@ class Session {
   // The logits of the last call with Tail::Logits: `rows` rows of V.
   std::vector<float> read_logits(uint64_t rows);
   void check_ids(std::span<const int32_t> ids) const;
+  void check_one_device(const char* what) const;
+  // The part with the head: the logits and every tail buffer live on its device.
+  Context& head_ctx() const { return *model_.parts().back().ctx; }
+  Scratch& head() { return scratch_.back(); }
+  const Scratch& head() const { return scratch_.back(); }
 
   Model& model_;
   StateStore state_;
-  Scratch scratch_;
+  std::vector<Scratch> scratch_;  // one per model part; ids in the first, logits in the last
   Buffer argmax_;  // (1) u32, readback
   // Per-block partials of the split argmax / nll / topk (kernels::SamplingSplit); empty where the
   // device never splits (CPU devices). Reused by every submit: submit() waits for the previous one.
@@ -131,7 +140,7 @@ class Session {
   // Recent replayable recordings, least recently used first. A typical generation alternates
   // between at most a prompt piece and one decode step; a few entries cover sampling modes too.
   struct ReplayKey {
-    uint32_t first_slot, B, T;
+    uint32_t part, first_slot, B, T;
     bool all_logits;
     Tail tail;
     uint32_t k;
@@ -141,7 +150,7 @@ class Session {
     ReplayKey key;
     std::unique_ptr<Recorder> rec;
   };
-  static constexpr size_t kMaxReplays = 4;
+  static constexpr size_t kMaxReplays = 4;  // per model part
   std::vector<Replay> replays_;
   bool replay_on_ = true;
   ReplayStats replay_stats_;

@@ -3,10 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
+#include "model.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
 #include "vkr/recorder.hpp"
@@ -30,26 +32,52 @@ static_assert(sizeof(FileHeader) == 32);
 
 StateStore::StateStore(Context& ctx, const ModelConfig& config, uint32_t slots,
                        uint64_t fingerprint)
-    : ctx_(ctx), config_(config), slots_(slots), fingerprint_(fingerprint) {
-  require(slots > 0, ErrorCode::InvalidArgument, "a state store needs at least one slot");
-  const uint64_t shift = uint64_t{slots} * config.C * sizeof(float);
-  const uint64_t wkv = uint64_t{slots} * config.H * config.S * config.S * sizeof(float);
-  for (uint32_t l = 0; l < config.n_layer; ++l) {
+    : layer_ctx_(config.n_layer, &ctx), config_(config), slots_(slots), fingerprint_(fingerprint) {
+  allocate();
+}
+
+StateStore::StateStore(const Model& model, uint32_t slots)
+    : config_(model.config()), slots_(slots), fingerprint_(model.fingerprint()) {
+  for (uint32_t l = 0; l < config_.n_layer; ++l) {
+    layer_ctx_.push_back(model.part_of_layer(l).ctx);
+  }
+  allocate();
+}
+
+std::vector<Context*> StateStore::devices() const {
+  std::vector<Context*> out;
+  for (Context* c : layer_ctx_) {
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  }
+  return out;
+}
+
+void StateStore::allocate() {
+  require(slots_ > 0, ErrorCode::InvalidArgument, "a state store needs at least one slot");
+  const uint64_t shift = uint64_t{slots_} * config_.C * sizeof(float);
+  const uint64_t wkv = uint64_t{slots_} * config_.H * config_.S * config_.S * sizeof(float);
+  for (uint32_t l = 0; l < config_.n_layer; ++l) {
+    Context& ctx = *layer_ctx_[l];
     att_.push_back(Buffer::create(ctx, Lifetime::State, shift, MemoryUsage::Device,
                                   fmt::format("state.att_shift.{}", l)));
-    if (config.arch == Arch::Rwkv6) {
+    if (config_.arch == Arch::Rwkv6) {
       ffn_.push_back(Buffer::create(ctx, Lifetime::State, shift, MemoryUsage::Device,
                                     fmt::format("state.ffn_shift.{}", l)));
     }
     wkv_.push_back(Buffer::create(ctx, Lifetime::State, wkv, MemoryUsage::Device,
                                   fmt::format("state.wkv.{}", l)));
   }
-  Recorder rec(ctx);
-  for (auto* v : {&att_, &ffn_, &wkv_}) {
-    for (auto& b : *v) rec.fill(b.range(), 0);  // sizes are whole floats
+  for (Context* c : devices()) {
+    Recorder rec(*c);
+    for (uint32_t l = 0; l < config_.n_layer; ++l) {
+      if (layer_ctx_[l] != c) continue;
+      rec.fill(att_[l].range(), 0);  // sizes are whole floats
+      if (!ffn_.empty()) rec.fill(ffn_[l].range(), 0);
+      rec.fill(wkv_[l].range(), 0);
+    }
+    rec.barrier();
+    c->queue().submit(rec).wait();
   }
-  rec.barrier();
-  ctx.queue().submit(rec).wait();
 }
 
 void StateStore::check_slot(uint32_t slot, const char* what) const {
@@ -76,9 +104,10 @@ std::vector<StateStore::SlotPart> StateStore::slot_parts(uint32_t slot) const {
   const uint64_t shift = uint64_t{config_.C} * sizeof(float);
   const uint64_t wkv = uint64_t{config_.H} * config_.S * config_.S * sizeof(float);
   for (uint32_t l = 0; l < config_.n_layer; ++l) {
-    out.push_back({&att_[l], slot * shift, shift});
-    if (!ffn_.empty()) out.push_back({&ffn_[l], slot * shift, shift});
-    out.push_back({&wkv_[l], slot * wkv, wkv});
+    Context* c = layer_ctx_[l];
+    out.push_back({c, &att_[l], slot * shift, shift});
+    if (!ffn_.empty()) out.push_back({c, &ffn_[l], slot * shift, shift});
+    out.push_back({c, &wkv_[l], slot * wkv, wkv});
   }
   return out;
 }
@@ -87,24 +116,32 @@ uint64_t StateStore::bytes_per_slot() const { return state_bytes_per_sequence(co
 
 void StateStore::reset(uint32_t slot) {
   check_slot(slot, "state reset");
-  Recorder rec(ctx_);
-  for (const auto& p : slot_parts(slot)) rec.fill(p.buffer->range(p.offset, p.size), 0);
-  rec.barrier();
-  ctx_.queue().submit(rec).wait();
+  const auto parts = slot_parts(slot);
+  for (Context* c : devices()) {
+    Recorder rec(*c);
+    for (const auto& p : parts) {
+      if (p.ctx == c) rec.fill(p.buffer->range(p.offset, p.size), 0);
+    }
+    rec.barrier();
+    c->queue().submit(rec).wait();
+  }
 }
 
 void StateStore::copy(uint32_t from, uint32_t to) {
   check_slot(from, "state copy (source)");
   check_slot(to, "state copy (destination)");
   if (from == to) return;
-  Recorder rec(ctx_);
   auto src = slot_parts(from), dst = slot_parts(to);
-  for (size_t i = 0; i < src.size(); ++i) {
-    rec.copy(src[i].buffer->range(src[i].offset, src[i].size),
-             dst[i].buffer->range(dst[i].offset, dst[i].size));
+  for (Context* c : devices()) {  // a layer's two slots are on the same device
+    Recorder rec(*c);
+    for (size_t i = 0; i < src.size(); ++i) {
+      if (src[i].ctx != c) continue;
+      rec.copy(src[i].buffer->range(src[i].offset, src[i].size),
+               dst[i].buffer->range(dst[i].offset, dst[i].size));
+    }
+    rec.barrier();
+    c->queue().submit(rec).wait();
   }
-  rec.barrier();
-  ctx_.queue().submit(rec).wait();
 }
 
 std::vector<std::byte> StateStore::save(uint32_t slot) const {
@@ -112,7 +149,7 @@ std::vector<std::byte> StateStore::save(uint32_t slot) const {
   std::vector<std::byte> out(bytes_per_slot());
   size_t at = 0;
   for (const auto& p : slot_parts(slot)) {
-    ctx_.staging().download(*p.buffer, p.offset, std::span(out).subspan(at, p.size));
+    p.ctx->staging().download(*p.buffer, p.offset, std::span(out).subspan(at, p.size));
     at += p.size;
   }
   return out;
@@ -125,7 +162,7 @@ void StateStore::load(uint32_t slot, std::span<const std::byte> bytes) {
           bytes_per_slot());
   size_t at = 0;
   for (const auto& p : slot_parts(slot)) {
-    ctx_.staging().upload(*p.buffer, p.offset, bytes.subspan(at, p.size));
+    p.ctx->staging().upload(*p.buffer, p.offset, bytes.subspan(at, p.size));
     at += p.size;
   }
 }

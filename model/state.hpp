@@ -6,7 +6,9 @@
 //   wkv[l]:       (slots, H, S, S)  [slot][h][i][j], i = key row, j = value column (spec §3.4),
 //                                   the official BlinkDL orientation; H = query heads for QRWKV6
 // A fresh slot is all zeros. Host copies of a slot (save/load) concatenate, per layer, att_shift,
-// ffn_shift (RWKV-6) and wkv rows of that slot in this order.
+// ffn_shift (RWKV-6) and wkv rows of that slot in this order. A model split over devices keeps
+// each layer's state on the device of that layer; the host copies are the same bytes either way,
+// so a state saved on one device loads on a split model and back.
 #pragma once
 
 #include <cstddef>
@@ -21,9 +23,13 @@
 
 namespace vkr {
 
+class Model;
+
 class StateStore {
  public:
   StateStore(Context& ctx, const ModelConfig& config, uint32_t slots, uint64_t fingerprint);
+  // Each layer's state on the device running it (Model::part_of_layer).
+  StateStore(const Model& model, uint32_t slots);
 
   uint32_t slots() const { return slots_; }
   // Views of slots [first, first + count) of layer l.
@@ -45,12 +51,16 @@ class StateStore {
   void check_slot(uint32_t slot, const char* what) const;
   // Byte ranges of one slot, in save() order.
   struct SlotPart {
+    Context* ctx;
     const Buffer* buffer;
     VkDeviceSize offset, size;
   };
   std::vector<SlotPart> slot_parts(uint32_t slot) const;
+  // The distinct devices holding state, in layer order.
+  std::vector<Context*> devices() const;
+  void allocate();
 
-  Context& ctx_;
+  std::vector<Context*> layer_ctx_;  // the device of each layer
   ModelConfig config_;
   uint32_t slots_;
   uint64_t fingerprint_;

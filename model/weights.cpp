@@ -41,7 +41,8 @@ Shape shape_from_ne(const std::vector<uint64_t>& ne) {
   }
 }
 
-WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& progress)
+WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& progress,
+                         const Keep& keep)
     : file_name_(file.path().filename().string()) {
   for (const auto& t : file.tensors()) {
     require(dtype_for_ggml(t.type).has_value(), ErrorCode::BadModelFile,
@@ -59,10 +60,11 @@ WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& p
             "blocks ({} bytes)",
             file_name_, t.name, gguf::type_name(t.type), ne0, t.n_bytes, dtype_block(dt).elems,
             dtype_row_bytes(dt, shape_from_ne(t.ne).elements()));
-    file_bytes_ += t.n_bytes;
+    if (!keep || keep(t.name)) file_bytes_ += t.n_bytes;
   }
   uint64_t done = 0;
   for (const auto& t : file.tensors()) {
+    if (keep && !keep(t.name)) continue;
     DeviceTensor d;
     d.buffer = Buffer::create(ctx, Lifetime::Weights, t.n_bytes, MemoryUsage::Device, t.name);
     d.view = Tensor::of(d.buffer, shape_from_ne(t.ne), *dtype_for_ggml(t.type));

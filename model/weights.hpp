@@ -35,9 +35,15 @@ class WeightStore {
   // progress(done_bytes, total_bytes) is called while uploading (optional).
   using Progress = std::function<void(uint64_t, uint64_t)>;
 
-  // Uploads every tensor of `file` (all must have a supported type: checked first, with an error
-  // naming the tensor and type). Throws OutOfDeviceMemory naming the total when it cannot fit.
-  WeightStore(Context& ctx, const gguf::File& file, const Progress& progress = {});
+  // Which tensors (by GGUF name) to upload; empty = all. A model split over devices keeps only
+  // its part's tensors on each.
+  using Keep = std::function<bool(const std::string&)>;
+
+  // Uploads every tensor of `file` that `keep` accepts (all must have a supported type: checked
+  // first, with an error naming the tensor and type). Throws OutOfDeviceMemory naming the total
+  // when it cannot fit.
+  WeightStore(Context& ctx, const gguf::File& file, const Progress& progress = {},
+              const Keep& keep = {});
 
   // Adds a tensor computed at load time (e.g. stacked lerp vectors), f32, under `name`.
   void add_derived(Context& ctx, std::string name, std::span<const float> data, Shape shape);

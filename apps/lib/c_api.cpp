@@ -154,10 +154,47 @@ int vkrwkv_model_load(vkrwkv_context* ctx, const char* gguf_path, vkrwkv_model**
     LoadOptions opt;
     opt.progress = false;
     auto h = std::make_unique<vkrwkv_model>();
-    h->ctx = ctx->ctx;
+    h->ctx = {ctx->ctx};
     h->model = Model::load(*ctx->ctx, gguf_path, opt);
     *out = h.release();
     return 0;
+  });
+}
+
+int vkrwkv_model_load_split(vkrwkv_context* const* ctxs, int n_ctxs, const char* gguf_path,
+                            const int* layers, vkrwkv_model** out) {
+  return guard(__func__, [&] {
+    need(out, __func__, "out");
+    *out = nullptr;
+    need(ctxs, __func__, "ctxs");
+    need(gguf_path, __func__, "gguf_path");
+    require(n_ctxs >= 1, ErrorCode::InvalidArgument, "{}: n_ctxs = {} (at least one device)",
+            __func__, n_ctxs);
+    LoadOptions opt;
+    opt.progress = false;
+    auto h = std::make_unique<vkrwkv_model>();
+    std::vector<Context*> devices;
+    for (int i = 0; i < n_ctxs; ++i) {
+      require(ctxs[i] != nullptr, ErrorCode::InvalidArgument, "{}: ctxs[{}] is NULL", __func__, i);
+      h->ctx.push_back(ctxs[i]->ctx);
+      devices.push_back(ctxs[i]->ctx.get());
+      if (layers) {
+        require(layers[i] >= 1, ErrorCode::InvalidArgument,
+                "{}: layers[{}] = {} (each device needs at least one layer)", __func__, i,
+                layers[i]);
+        opt.layer_split.push_back(static_cast<uint32_t>(layers[i]));
+      }
+    }
+    h->model = Model::load(devices, gguf_path, opt);
+    *out = h.release();
+    return 0;
+  });
+}
+
+int vkrwkv_model_n_devices(const vkrwkv_model* model) {
+  return guard(__func__, [&] {
+    need(model, __func__, "model");
+    return static_cast<int>(model->model->parts().size());
   });
 }
 

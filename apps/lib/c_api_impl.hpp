@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model.hpp"
 #include "session.hpp"
@@ -19,12 +20,12 @@ struct vkrwkv_context {
 };
 
 struct vkrwkv_model {
-  std::shared_ptr<vkr::Context> ctx;
+  std::vector<std::shared_ptr<vkr::Context>> ctx;  // one per part (a split model has several)
   std::shared_ptr<vkr::Model> model;
 };
 
 struct vkrwkv_session {
-  std::shared_ptr<vkr::Context> ctx;
+  std::vector<std::shared_ptr<vkr::Context>> ctx;
   std::shared_ptr<vkr::Model> model;
   std::unique_ptr<vkr::Session> session;
 };

@@ -1,5 +1,6 @@
 // test_c_api.cpp: C API results: logits equal the C++ Session's, state save/load round trip,
-// tokenizer round trip, greedy eval = argmax of the logits, handles freed in any order.
+// tokenizer round trip, greedy eval = argmax of the logits, handles freed in any order, a model
+// split over two contexts (freed first) equal to the whole one.
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -97,6 +98,65 @@ TEST(CapiLifetime, HandlesFreedInAnyOrder) {
   ASSERT_EQ(vkrwkv_session_eval(s, 0, ids, 3, after.data()), 0) << vkrwkv_last_error();
   EXPECT_EQ(before, after);
   vkrwkv_session_free(s);
+}
+
+// A model split over two contexts (two VkDevices on the one CI device) gives the logits of the
+// whole model bit for bit, and state bytes move between the two; the contexts may go first.
+// Bad splits are refused naming the problem; a split session cannot record into a host command
+// buffer.
+TEST_F(CapiTest, SplitModelEqualsWholeModel) {
+  vkrwkv_context* a = nullptr;
+  vkrwkv_context* b = nullptr;
+  ASSERT_EQ(vkrwkv_context_create(-1, &a), 0) << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_context_create(-1, &b), 0) << vkrwkv_last_error();
+  vkrwkv_context* both[] = {a, b};
+  const int layers[] = {3, 1};
+  vkrwkv_model* split = nullptr;
+  ASSERT_EQ(vkrwkv_model_load_split(both, 2, kCapiModel.c_str(), layers, &split), 0)
+      << vkrwkv_last_error();
+  EXPECT_EQ(vkrwkv_model_n_devices(split), 2);
+  EXPECT_EQ(vkrwkv_model_n_devices(model_), 1);
+  vkrwkv_session* s = nullptr;
+  ASSERT_EQ(vkrwkv_session_create(split, 1, &s), 0) << vkrwkv_last_error();
+  vkrwkv_context_destroy(a);  // the model and session keep both devices alive
+  vkrwkv_context_destroy(b);
+  vkrwkv_model_free(split);
+  vkrwkv_session_reset(session_, 0);
+  const auto want = eval(0, kIds);
+  std::vector<float> got(want.size());
+  ASSERT_EQ(vkrwkv_session_eval(s, 0, kIds.data(), static_cast<int>(kIds.size()), got.data()), 0)
+      << vkrwkv_last_error();
+  EXPECT_EQ(got, want);
+  const long long size = vkrwkv_state_size(s);
+  ASSERT_EQ(size, vkrwkv_state_size(session_));
+  std::vector<std::byte> state(static_cast<size_t>(size)), whole(state.size());
+  ASSERT_EQ(vkrwkv_state_save(s, 0, state.data(), size), 0) << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_state_save(session_, 0, whole.data(), size), 0) << vkrwkv_last_error();
+  EXPECT_EQ(state, whole);
+  vkrwkv_forward_io io{};
+  expect_error(vkrwkv_session_forward_io(s, 1, &io), VKRWKV_ERROR_INVALID_ARGUMENT, "one device");
+  vkrwkv_session_free(s);
+
+  vkrwkv_context* c = nullptr;
+  ASSERT_EQ(vkrwkv_context_create(-1, &c), 0) << vkrwkv_last_error();
+  vkrwkv_context* twice[] = {c, c};
+  const int bad_sum[] = {1, 1}, zero[] = {4, 0};
+  vkrwkv_model* m = nullptr;
+  expect_error(vkrwkv_model_load_split(twice, 2, kCapiModel.c_str(), bad_sum, &m),
+               VKRWKV_ERROR_INVALID_ARGUMENT, "sum to 2");
+  expect_error(vkrwkv_model_load_split(twice, 2, kCapiModel.c_str(), zero, &m),
+               VKRWKV_ERROR_INVALID_ARGUMENT, "layers[1] = 0");
+  expect_error(vkrwkv_model_load_split(twice, 0, kCapiModel.c_str(), nullptr, &m),
+               VKRWKV_ERROR_INVALID_ARGUMENT, "n_ctxs = 0");
+  vkrwkv_context* with_null[] = {c, nullptr};
+  expect_error(vkrwkv_model_load_split(with_null, 2, kCapiModel.c_str(), nullptr, &m),
+               VKRWKV_ERROR_INVALID_ARGUMENT, "ctxs[1] is NULL");
+  EXPECT_EQ(m, nullptr);
+  ASSERT_EQ(vkrwkv_model_load_split(twice, 2, kCapiModel.c_str(), nullptr, &m), 0)
+      << vkrwkv_last_error();  // by free memory, two parts on one device
+  EXPECT_EQ(vkrwkv_model_n_devices(m), 2);
+  vkrwkv_model_free(m);
+  vkrwkv_context_destroy(c);
 }
 
 }  // namespace

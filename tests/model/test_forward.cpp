@@ -20,6 +20,7 @@
 #include "support/expect_error.hpp"
 #include "support/gpu_env.hpp"
 #include "support/refmodels.hpp"
+#include "forward_checks.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::test {
@@ -48,7 +49,9 @@ std::vector<std::string> quant_models() {
   return out;
 }
 
-LoadOptions quiet(uint32_t max_tokens = 64) {
+}  // namespace
+
+LoadOptions quiet(uint32_t max_tokens) {
   LoadOptions o;
   o.progress = false;
   o.max_tokens = max_tokens;
@@ -56,17 +59,16 @@ LoadOptions quiet(uint32_t max_tokens = 64) {
   return o;
 }
 
-// Every position of both prompts of reference model `file`, run on `ctx`, within the README's
-// tolerances for the dtype. max_tokens = 64 so the 158-token prompt runs as three calls (state
-// carried between them) and every call is long enough for the chunked WKV kernel.
-void expect_matches_llamacpp(Context& ctx, const std::string& file) {
+// Every position of both prompts of reference model `file`, run on `model`, within the README's
+// tolerances for the dtype. Loaded with max_tokens = 64 (quiet()), the 158-token prompt runs as
+// three calls (state carried between them), each long enough for the chunked WKV kernel.
+void expect_matches_llamacpp(Model& model, const std::string& file) {
   const std::string dtype = model_entry(file).at("dtype");
   const Json& tol = manifest().at("tolerance").at(dtype);
   const double max_tol = tol.at("recommended_max_abs_diff");
   const double mean_tol = tol.at("recommended_mean_abs_diff");
-  auto model = Model::load(ctx, kRefDir / file, quiet());
-  const int V = static_cast<int>(model->config().V);
-  Session session(*model, 1);
+  const int V = static_cast<int>(model.config().V);
+  Session session(model, 1);
   for (const std::string prompt : {"p16", "p150"}) {
     const auto tokens = prompt_tokens(file, prompt);
     const int T = static_cast<int>(tokens.size());
@@ -88,9 +90,13 @@ void expect_matches_llamacpp(Context& ctx, const std::string& file) {
   }
 }
 
+namespace {
+
 class ForwardVsLlamaCpp : public GpuTest, public ::testing::WithParamInterface<std::string> {};
 
-TEST_P(ForwardVsLlamaCpp, LogitsAtEveryPosition) { expect_matches_llamacpp(ctx(), GetParam()); }
+TEST_P(ForwardVsLlamaCpp, LogitsAtEveryPosition) {
+  expect_matches_llamacpp(*Model::load(ctx(), kRefDir / GetParam(), quiet()), GetParam());
+}
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
   std::string name = p.param.substr(0, p.param.find(".gguf"));
@@ -415,7 +421,9 @@ TEST_P(ForwardChunkParallel, MatchesSequentialPathAndSplitCalls) {
   const auto last = cp.eval(0, ids.subspan(37));
   EXPECT_TRUE(all_close(std::span(got).subspan((T - 1) * V, V), last, tol, tol,
                         file + " chunk-parallel split prefill"));
-  if (file != kDefaultModelFile) expect_matches_llamacpp(*chunked_ctx, file);
+  if (file != kDefaultModelFile) {
+    expect_matches_llamacpp(*Model::load(*chunked_ctx, kRefDir / file, quiet()), file);
+  }
   expect_no_validation_messages(*chunked_ctx);
 }
 

@@ -110,6 +110,16 @@ VKRWKV_API int vkrwkv_device_requirements_query(VkInstance instance,
 
 /* Models and tokens. */
 VKRWKV_API int vkrwkv_model_load(vkrwkv_context *ctx, const char *gguf_path, vkrwkv_model **out);
+/* A model split by layers over n_ctxs devices, in order (the first also embeds, the last runs the
+ * head); the residual stream passes between devices through host memory. layers: n_ctxs counts
+ * (each >= 1, summing to the model's layers), or NULL to split in proportion to each device's
+ * free memory. Sessions of a split model cannot record into a host command buffer
+ * (vkrwkv_session_record_forward / forward_io: VKRWKV_ERROR_INVALID_ARGUMENT). */
+VKRWKV_API int vkrwkv_model_load_split(vkrwkv_context *const *ctxs, int n_ctxs,
+                                       const char *gguf_path, const int *layers,
+                                       vkrwkv_model **out);
+/* Devices the model runs on (1 unless split). */
+VKRWKV_API int vkrwkv_model_n_devices(const vkrwkv_model *model);
 VKRWKV_API void vkrwkv_model_free(vkrwkv_model *model);
 VKRWKV_API int vkrwkv_model_n_vocab(const vkrwkv_model *model);
 /* Returns the number of ids (special-token text is parsed). ids may be NULL with max_ids 0 to

@@ -74,11 +74,26 @@ class Model {
   Model(Context& ctx, const std::string& gguf_path) {
     check(vkrwkv_model_load(ctx.get(), gguf_path.c_str(), &h_));
   }
+  // Split by layers over `devices` (vkrwkv_model_load_split); `layers`: one count per device, or
+  // empty to split by free memory.
+  Model(const std::vector<Context*>& devices, const std::string& gguf_path,
+        const std::vector<int>& layers = {}) {
+    if (!layers.empty() && layers.size() != devices.size()) {
+      throw Error(VKRWKV_ERROR_INVALID_ARGUMENT,
+                  "vkrwkv::Model: " + std::to_string(layers.size()) + " layer counts for " +
+                      std::to_string(devices.size()) + " devices (one per device)");
+    }
+    std::vector<vkrwkv_context*> c;
+    for (Context* d : devices) c.push_back(d ? d->get() : nullptr);
+    check(vkrwkv_model_load_split(c.data(), static_cast<int>(c.size()), gguf_path.c_str(),
+                                  layers.empty() ? nullptr : layers.data(), &h_));
+  }
   ~Model() { vkrwkv_model_free(h_); }
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
   int n_vocab() const { return static_cast<int>(check(vkrwkv_model_n_vocab(h_))); }
+  int n_devices() const { return static_cast<int>(check(vkrwkv_model_n_devices(h_))); }
   std::vector<int32_t> tokenize(const std::string& text) const {
     const auto n = static_cast<int>(check(vkrwkv_tokenize(h_, text.c_str(), nullptr, 0)));
     std::vector<int32_t> ids(static_cast<size_t>(n));
