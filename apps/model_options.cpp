@@ -44,7 +44,8 @@ std::vector<std::string> device_list(const std::string& spec) {
   size_t at = 0;
   while (true) {
     const size_t comma = spec.find(',', at);
-    std::string entry = spec.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    std::string entry =
+        spec.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
     entry.erase(0, entry.find_first_not_of(" \t"));
     entry.erase(entry.find_last_not_of(" \t") + 1);
     require(!entry.empty(), ErrorCode::InvalidArgument,

@@ -183,7 +183,8 @@ TEST_F(SplitParts, LayerSplitPlans) {
   EXPECT_EQ(split({1, G}, {}), (std::vector<uint32_t>{1, 3}));
   expect_error([&] { split({G, G}, {2, 1}); }, ErrorCode::InvalidArgument,
                {"sum to 3", "4 layers"});
-  expect_error([&] { split({G, G}, {4, 0}); }, ErrorCode::InvalidArgument, {"device 1", "0 layers"});
+  expect_error([&] { split({G, G}, {4, 0}); }, ErrorCode::InvalidArgument,
+               {"device 1", "0 layers"});
   expect_error([&] { split({G, G}, {4}); }, ErrorCode::InvalidArgument, {"1 counts", "2 devices"});
   expect_error([&] { split(std::vector<uint64_t>(5, G), {}); }, ErrorCode::InvalidArgument,
                {"5 devices", "4 layers"});
