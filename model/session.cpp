@@ -107,9 +107,12 @@ void Session::set_replay(bool on) {
 }
 
 void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail,
-                     uint32_t k) {
-  Context& first = model_.ctx();
-  first.queue().wait_idle();  // the ids buffer is reused: the previous call must be done with it
+                     uint32_t k, bool wait) {
+  in_flight_.resize(scratch_.size());
+  // The ids buffer is reused: the first part's previous call must be done with it (and with a
+  // host's record_into submission, by the embedding contract).
+  if (in_flight_[0].valid()) in_flight_[0].wait();
+  model_.ctx().queue().wait_idle();
   std::memcpy(scratch_.front().ids.mapped(), ids.data(), ids.size_bytes());
   scratch_.front().ids.flush(0, ids.size_bytes());
   if (tail == Tail::Logits && !head().logits.host_visible()) {
@@ -126,30 +129,34 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
     ForwardCall c = call;
     c.part = p;
     if (p > 0) {  // hand the residual stream over: previous part's readback -> this part's upload
-      Context& ctx = *model_.parts()[p].ctx;
-      if (&ctx != &first) ctx.queue().wait_idle();  // its hidden_in may still be read
+      in_flight_[p - 1].wait();
+      in_flight_[p - 1] = {};
+      if (in_flight_[p].valid()) in_flight_[p].wait();  // its previous piece reads hidden_in
+      in_flight_[p] = {};
       const Buffer& from = scratch_[p - 1].hidden_out;
       Buffer& to = scratch_[p].hidden_in;
       from.invalidate(0, hidden);
       std::memcpy(to.mapped(), from.mapped(), hidden);
       to.flush(0, hidden);
     }
-    submit_part(c, p + 1 == scratch_.size() ? tail : Tail::None, k);
+    in_flight_[p] = submit_part(c, p + 1 == scratch_.size() ? tail : Tail::None, k);
+  }
+  if (wait && in_flight_.back().valid()) {
+    in_flight_.back().wait();
+    in_flight_.back() = {};
   }
 }
 
-void Session::submit_part(const ForwardCall& call, Tail tail, uint32_t k) {
+Ticket Session::submit_part(const ForwardCall& call, Tail tail, uint32_t k) {
   Context& ctx = *model_.parts()[call.part].ctx;
-  if (replay_on_ && !profile_) {
-    ctx.queue().submit(replay_for(call, tail, k)).wait();
-    return;
-  }
+  if (replay_on_ && !profile_) return ctx.queue().submit(replay_for(call, tail, k));
   Recorder rec(ctx);
   ForwardCall c = call;
   c.profile = profile_;
   record_call(rec, c, tail, k);
   ++replay_stats_.recorded;
   ctx.queue().submit(rec).wait();
+  return {};
 }
 
 void Session::run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail, uint32_t k) {
@@ -158,7 +165,10 @@ void Session::run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail,
           slot, state_.slots());
   for (size_t at = 0; at < ids.size(); at += rows()) {
     const auto n = static_cast<uint32_t>(std::min<size_t>(rows(), ids.size() - at));
-    submit({slot, 1, n, false}, ids.subspan(at, n), at + n == ids.size() ? tail : Tail::None, k);
+    const bool last = at + n == ids.size();
+    // Only the last piece's output is read: on a split model the earlier pieces pipeline (device
+    // 0 runs piece i + 1 while device 1 runs piece i).
+    submit({slot, 1, n, false}, ids.subspan(at, n), last ? tail : Tail::None, k, last);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "forward.hpp"
 #include "model.hpp"
 #include "state.hpp"
+#include "vkr/queue.hpp"
 
 namespace vkr {
 
@@ -101,9 +102,13 @@ class Session {
   // What runs on the last logits after the forward, in the same submission. Logits: the call's
   // logits are copied to logits_host_ where the logits buffer is not mapped (discrete GPUs).
   enum class Tail { None, Logits, Argmax, TopK, Nll };
-  // Records and submits one forward call (+ the tail kernel on the last logits), part by part.
-  void submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
-  void submit_part(const ForwardCall& call, Tail tail, uint32_t k);
+  // Records and submits one forward call (+ the tail kernel on the last logits), part by part,
+  // and waits for it. wait = false (a split model's prompt pieces before the last) leaves the
+  // last part running, so the next piece's first parts overlap it on their own devices.
+  void submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail, uint32_t k = 0,
+              bool wait = true);
+  // Submits one part; returns its ticket (empty: already waited for, when not replaying).
+  Ticket submit_part(const ForwardCall& call, Tail tail, uint32_t k);
   void record_call(Recorder& rec, const ForwardCall& call, Tail tail, uint32_t k);
   // The replayable recording of (call, tail, k), recorded now if it is not among the recent ones.
   Recorder& replay_for(const ForwardCall& call, Tail tail, uint32_t k);
@@ -124,6 +129,9 @@ class Session {
   Model& model_;
   StateStore state_;
   std::vector<Scratch> scratch_;  // one per model part; ids in the first, logits in the last
+  // Each part's submission not yet waited for (pipelined prompt pieces of a split model); all
+  // empty between public calls.
+  std::vector<Ticket> in_flight_;
   Buffer argmax_;  // (1) u32, readback
   // Per-block partials of the split argmax / nll / topk (kernels::SamplingSplit); empty where the
   // device never splits (CPU devices). Reused by every submit: submit() waits for the previous one.

@@ -73,6 +73,13 @@ TEST_P(SplitModel, EveryCallMatchesOneDeviceBitForBit) {
       EXPECT_EQ(a.eval_argmax(1, id), b.eval_argmax(1, id)) << "step " << t;
     }
     EXPECT_GT(b.replay_stats().replayed, 0u);
+    // Prompts of several pieces (32 rows per call), the earlier pieces pipelined over the parts.
+    const auto longer = std::span(tokens).first(100);
+    a.state().reset(1);
+    b.state().reset(1);
+    EXPECT_EQ(a.eval(1, longer), b.eval(1, longer));
+    EXPECT_EQ(a.eval_argmax(1, longer), b.eval_argmax(1, longer));
+    EXPECT_EQ(a.state().save(1), b.state().save(1));
     const auto ids = std::span(tokens).subspan(50, 40), targets = std::span(tokens).subspan(51, 40);
     EXPECT_EQ(a.eval_nll(1, ids, targets), b.eval_nll(1, ids, targets));
     const auto ta = a.eval_topk(0, std::span(tokens).subspan(60, 5), 7);
