@@ -2,13 +2,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "model_options.hpp"
 #include "vkr/context.hpp"
+#include "vkr/error.hpp"
 #include "vkr/kernel.hpp"
 #include "config.hpp"
 #include "model.hpp"
@@ -174,24 +178,74 @@ json model_report(const Context& ctx, const std::string& path, bool as_json) {
           {"fits", plan.total(1) <= budget}, {"tensor_types", type_json}};
 }
 
+// How `path` would split over `devices` (layer_split or by free memory): each part's layers and
+// memory against its device's free memory. Nothing is uploaded.
+json split_report(std::span<Context* const> devices, const std::string& path,
+                  const std::vector<uint32_t>& layer_split, bool as_json) {
+  const auto file = gguf::File::open(path);
+  const ModelConfig c = read_config(file);
+  std::vector<uint64_t> free;
+  for (Context* d : devices) free.push_back(device_free_bytes(*d));
+  const auto split = plan_layer_split(file, c, free, layer_split);
+  auto mib = [](uint64_t b) { return static_cast<double>(b) / 1048576.0; };
+  json parts = json::array();
+  if (!as_json) fmt::print("  split over {} devices:\n", devices.size());
+  uint32_t first = 0;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const uint32_t end = first + split[i];
+    const MemoryPlan p = plan_memory(file, c, 256, first, end);
+    const bool fits = p.total(1) <= free[i];
+    if (!as_json) {
+      fmt::print("    layers {}-{} on device {} ({}): {:.1f} MiB for 1 sequence of {:.0f} MiB "
+                 "free{}\n",
+                 first, end - 1, devices[i]->device_index(), devices[i]->caps().device_name,
+                 mib(p.total(1)), mib(free[i]), fits ? "" : " (does NOT fit)");
+    }
+    parts.push_back({{"device", devices[i]->device_index()}, {"first_layer", first},
+                     {"end_layer", end}, {"weights_bytes", p.weights},
+                     {"state_bytes_per_sequence", p.state_per_sequence},
+                     {"scratch_bytes", p.scratch}, {"free_bytes", free[i]}, {"fits", fits}});
+    first = end;
+  }
+  return parts;
+}
+
 }  // namespace
 
 Command add_info(CLI::App& app, CommonOptions& common) {
   auto* sub = app.add_subcommand("info", "List Vulkan devices and the chosen device's capabilities");
   auto json_out = std::make_shared<bool>(false);
   sub->add_option("-d,--device", common.device,
-                  "Device index or name substring (default: $VKR_DEVICE, else the best device)");
+                  "Device index or name substring (default: $VKR_DEVICE, else the best device); "
+                  "a comma list with -m shows how the model splits over those devices");
+  auto split = std::make_shared<std::vector<uint32_t>>();
+  sub->add_option("--split", *split, "Layers per device for the split plan (e.g. 20,44)")
+      ->delimiter(',');
   sub->add_flag("--json", *json_out, "Print one JSON object instead of text");
   sub->add_flag("--validation", common.validation, "Enable the Khronos validation layer");
   auto model = std::make_shared<std::string>();
   sub->add_option("-m,--model", *model, "Also print this GGUF model's dims and memory plan");
-  return {sub, [&common, json_out, model] {
+  return {sub, [&common, json_out, model, split] {
             auto devices = Context::list_devices();
-            ContextOptions opt;
-            opt.device = common.device;
-            opt.validation = common.validation;
-            opt.persist_pipeline_cache = false;
-            auto ctx = Context::create(opt);
+            const auto names = device_list(common.device);
+            require(split->empty() || names.size() > 1, ErrorCode::InvalidArgument,
+                    "--split needs several devices (e.g. --device 0,1)");
+            require(names.size() == 1 || !model->empty(), ErrorCode::InvalidArgument,
+                    "--device '{}': several devices need -m (a model to plan the split of)",
+                    common.device);
+            std::vector<std::unique_ptr<Context>> owned;
+            std::vector<Context*> ctxs;
+            for (const auto& name : names) {
+              ContextOptions opt;
+              opt.device = name;
+              opt.validation = common.validation;
+              opt.persist_pipeline_cache = false;
+              owned.push_back(Context::create(opt));
+              ctxs.push_back(owned.back().get());
+            }
+            Context* ctx = ctxs.front();
+            json parts;  // checked before anything is printed
+            if (ctxs.size() > 1) parts = split_report(ctxs, *model, *split, true);
             if (*json_out) {
               json devs = json::array();
               for (const auto& d : devices) {
@@ -202,10 +256,12 @@ Command add_info(CLI::App& app, CommonOptions& common) {
               }
               json out = {{"version", VKR_VERSION}, {"devices", devs}, {"selected", caps_json(*ctx)}};
               if (!model->empty()) out["model"] = model_report(*ctx, *model, true);
+              if (ctxs.size() > 1) out["model"]["split"] = parts;
               fmt::print("{}\n", out.dump(2));
             } else {
               print_text(devices, *ctx);
               if (!model->empty()) model_report(*ctx, *model, false);
+              if (ctxs.size() > 1) split_report(ctxs, *model, *split, false);
             }
             return 0;
           }};
