@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "c_api_fixture.hpp"
+#include "vkrwkv.hpp"
 #include "model.hpp"
 #include "session.hpp"
 
@@ -157,6 +158,23 @@ TEST_F(CapiTest, SplitModelEqualsWholeModel) {
   EXPECT_EQ(vkrwkv_model_n_devices(m), 2);
   vkrwkv_model_free(m);
   vkrwkv_context_destroy(c);
+}
+
+// The C++ wrapper's split constructor: a model over two contexts, and a layer count per device
+// checked before the C call (which reads n_ctxs counts).
+TEST_F(CapiTest, WrapperSplitsAModel) {
+  vkrwkv::Context a, b;
+  vkrwkv::Model split({&a, &b}, kCapiModel, {2, 2});
+  EXPECT_EQ(split.n_devices(), 2);
+  EXPECT_EQ(split.n_vocab(), vkrwkv_model_n_vocab(model_));
+  try {
+    vkrwkv::Model bad({&a, &b}, kCapiModel, {4});
+    ADD_FAILURE() << "a layer count for one of two devices was accepted";
+  } catch (const vkrwkv::Error& e) {
+    EXPECT_EQ(e.code(), VKRWKV_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(e.what()).find("1 layer counts for 2 devices"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
