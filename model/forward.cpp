@@ -57,12 +57,13 @@ Tensor group(const Buffer& b, uint32_t g, uint64_t n, uint64_t C) {
 
 }  // namespace
 
-uint64_t scratch_bytes(const ModelConfig& c, uint32_t rows, bool head) {
+uint64_t scratch_bytes(const ModelConfig& c, uint32_t rows, bool embed, bool head) {
   const uint64_t n = rows, C = c.C;
   uint64_t floats = n * C * (2 + 5 + 4 + 2 + 3) + 2 * n * c.KV() + lora_floats(c, rows) +
-                    2 * n * c.F + (head ? uint64_t{logits_rows_for(c, rows)} * c.V : n * C);
-  // + ids + the WKV workspace (allocated on GPUs only) + per-buffer alignment slack
-  return floats * sizeof(float) + n * 4 + wkv_scratch_bytes(c, rows) + 64 * 1024;
+                    2 * n * c.F + (head ? uint64_t{logits_rows_for(c, rows)} * c.V : n * C) +
+                    (embed ? n : n * C);  // ids (u32) or the hand-off input
+  // + the WKV workspace (allocated on GPUs only) + per-buffer alignment slack
+  return floats * sizeof(float) + wkv_scratch_bytes(c, rows) + 64 * 1024;
 }
 
 Scratch make_scratch(Context& ctx, const ModelConfig& c, uint32_t rows, const ModelPart* part) {

@@ -42,8 +42,10 @@ struct Scratch {
   Buffer hidden_in, hidden_out;  // (rows, C) where the part has no embedding / no head
 };
 
-// Activations of a part (with the head: the logits buffer; the whole model by default).
-uint64_t scratch_bytes(const ModelConfig& config, uint32_t rows, bool head = true);
+// Activations of a part (token ids where it embeds, else the hand-off input; logits where it has
+// the head, else the hand-off output; the whole model by default).
+uint64_t scratch_bytes(const ModelConfig& config, uint32_t rows, bool embed = true,
+                       bool head = true);
 // Scratch for `part` of a model (ids where it embeds, logits where it has the head, hand-off
 // buffers between parts); null = a model on one device.
 Scratch make_scratch(Context& ctx, const ModelConfig& config, uint32_t rows,

@@ -57,7 +57,7 @@ MemoryPlan plan_memory(const gguf::File& file, const ModelConfig& config, uint32
   const uint32_t layers = end - first;
   p.weights += uint64_t{layers} * 7 * config.C * sizeof(float);  // stacked lerps
   p.state_per_sequence = state_bytes_per_sequence(config) / config.n_layer * layers;
-  p.scratch = scratch_bytes(config, max_tokens, end == config.n_layer);
+  p.scratch = scratch_bytes(config, max_tokens, first == 0, end == config.n_layer);
   return p;
 }
 

@@ -109,9 +109,7 @@ void Session::set_replay(bool on) {
 void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail tail,
                      uint32_t k, bool wait) {
   in_flight_.resize(scratch_.size());
-  // The ids buffer is reused: the first part's previous call must be done with it (and with a
-  // host's record_into submission, by the embedding contract).
-  if (in_flight_[0].valid()) in_flight_[0].wait();
+  // The ids buffer is reused: the first part's previous call must be done with it.
   model_.ctx().queue().wait_idle();
   std::memcpy(scratch_.front().ids.mapped(), ids.data(), ids.size_bytes());
   scratch_.front().ids.flush(0, ids.size_bytes());

@@ -51,6 +51,14 @@ std::vector<std::string> quant_models() {
 
 }  // namespace
 
+std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
+  std::string name = p.param.substr(0, p.param.find(".gguf"));
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
+}
+
 LoadOptions quiet(uint32_t max_tokens) {
   LoadOptions o;
   o.progress = false;
@@ -96,14 +104,6 @@ class ForwardVsLlamaCpp : public GpuTest, public ::testing::WithParamInterface<s
 
 TEST_P(ForwardVsLlamaCpp, LogitsAtEveryPosition) {
   expect_matches_llamacpp(*Model::load(ctx(), kRefDir / GetParam(), quiet()), GetParam());
-}
-
-std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
-  std::string name = p.param.substr(0, p.param.find(".gguf"));
-  for (auto& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return name;
 }
 
 INSTANTIATE_TEST_SUITE_P(RefModels, ForwardVsLlamaCpp, ::testing::ValuesIn(float_models()),

@@ -124,14 +124,6 @@ TEST_P(SplitModel, StateMovesBetweenWholeAndSplit) {
   std::filesystem::remove(path);
 }
 
-std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
-  std::string name = p.param.substr(0, p.param.find(".gguf"));
-  for (auto& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return name;
-}
-
 // Both architectures, f32 and f16 weights, head sizes 64 and 128, 2 to 4 layers.
 INSTANTIATE_TEST_SUITE_P(RefModels, SplitModel,
                          ::testing::Values("tiny-qrwkv6-f16.gguf", "micro-rwkv6-f32.gguf",
@@ -167,6 +159,18 @@ TEST_F(SplitParts, EachDeviceHoldsOnlyItsPart) {
   EXPECT_EQ(p[0].plan.state_per_sequence + p[1].plan.state_per_sequence,
             whole->plan().state_per_sequence);
   EXPECT_LT(p[0].plan.scratch, p[1].plan.scratch);  // no logits buffer without the head
+  // Each part's plan covers what a session allocates on its device (other_ holds only part 1;
+  // the 64-token scratch the plan was made for, plus the head's small sampling buffers).
+  const uint64_t before = other_->arena(Lifetime::Activations).used_bytes();
+  Session s(*split, 1);
+  EXPECT_LE(other_->arena(Lifetime::Activations).used_bytes() - before, p[1].plan.scratch);
+  const uint64_t before_load = other_->arena(Lifetime::Activations).used_bytes();
+  auto three = load_split(file, {&ctx(), other_.get(), &ctx()}, {1, 2, 1}, 64);
+  const uint64_t before_mid = other_->arena(Lifetime::Activations).used_bytes();
+  EXPECT_EQ(before_load, before_mid);  // loading allocates no activations
+  Session s3(*three, 1);  // the middle part: hand-off in and out, no ids, no logits
+  EXPECT_LE(other_->arena(Lifetime::Activations).used_bytes() - before_mid,
+            three->parts()[1].plan.scratch);
 }
 
 // plan_layer_split: explicit counts are checked; automatic splits follow free memory, give
