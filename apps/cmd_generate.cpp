@@ -1,10 +1,16 @@
 // cmd_generate.cpp: `vkrwkv generate`: prompt -> prefill -> sample/decode loop, streamed as UTF-8
 // text; `--chat` runs an interactive chat with the model family's template. Speeds go to stderr.
+// `--state-in` / `--state-out` start from / keep the recurrent state (RWKV's whole context is that
+// fixed-size state, so a long prompt processed once can be continued any number of times).
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <optional>
 
 #include "model_options.hpp"
 #include "sampler.hpp"
@@ -20,6 +26,8 @@ using Clock = std::chrono::steady_clock;
 struct GenerateOptions {
   ModelOptions model;
   std::string prompt = "In the beginning";
+  std::string prompt_file;          // -f: the prompt is this file's text
+  std::string state_in, state_out;  // state files (StateStore::load_file / save_file)
   int n_predict = 128;
   bool chat = false;
   std::string system;
@@ -55,13 +63,16 @@ int32_t decode_step(Session& session, Sampler& sampler, int32_t id) {
 
 // Samples up to `n` tokens after `logits`, streaming text to stdout. Stops at an end-of-generation
 // token or when the text produced so far ends with one of `stops` (which is then not printed).
-void generate_tokens(Session& session, const Tokenizer& tok, Sampler& sampler,
+// Returns the last token when it was printed but not yet run through the model (the loop ended
+// on the token limit): the caller runs it where the state must hold everything printed.
+std::optional<int32_t> generate_tokens(Session& session, const Tokenizer& tok, Sampler& sampler,
                      const std::vector<float>& logits, int n, const std::vector<std::string>& stops,
                      Stats& stats) {
   StreamDecoder stream(tok);
   std::string pending;  // text held back while it could still be the start of a stop string
   const auto start = Clock::now();
   int32_t id = n > 0 ? sampler.sample(logits) : 0;
+  std::optional<int32_t> unfed;
   for (int i = 0; i < n; ++i) {
     sampler.accept(id);
     ++stats.generated;
@@ -82,13 +93,34 @@ void generate_tokens(Session& session, const Tokenizer& tok, Sampler& sampler,
       std::fflush(stdout);
       pending.clear();
     }
-    if (stopped || i + 1 == n) break;
+    if (stopped) break;
+    if (i + 1 == n) {
+      unfed = id;
+      break;
+    }
     id = decode_step(session, sampler, id);
   }
   pending += stream.flush();
   std::fwrite(pending.data(), 1, pending.size(), stdout);
   std::fflush(stdout);
   stats.generate_s += seconds_since(start);
+  return unfed;
+}
+
+// Runs a printed token the model has not seen yet (generate_tokens' return) through slot 0.
+void feed(Session& session, std::optional<int32_t> id) {
+  if (!id) return;
+  const int32_t ids[] = {*id};
+  session.eval_argmax(0, ids);
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open prompt file", path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  require(!in.bad(), ErrorCode::Io, "{}: read failed", path);
+  require(!text.empty(), ErrorCode::InvalidArgument, "{}: the prompt file is empty", path);
+  return text;
 }
 
 std::vector<float> prefill(Session& session, const Tokenizer& tok, Sampler& sampler,
@@ -121,7 +153,7 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
       chatml ? std::vector<std::string>{"<|im_end|>", "<|endoftext|>"}
              : std::vector<std::string>{"\n\nUser:", "\n\n"};
   std::string pending_text;
-  if (!o.system.empty()) {
+  if (!o.system.empty()) {  // (with --state-in the state may hold a system message already)
     pending_text = chatml ? fmt::format("<|im_start|>system\n{}<|im_end|>\n", o.system)
                           : fmt::format("System: {}\n\n", o.system);
   }
@@ -134,10 +166,16 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
     pending_text += chatml ? fmt::format("<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n", line)
                            : fmt::format("User: {}\n\nAssistant:", line);
     auto logits = prefill(session, tok, sampler, pending_text, stats);
-    generate_tokens(session, tok, sampler, logits, o.n_predict, stops, stats);
-    // The state already holds the reply; close the turn the way the template expects.
+    // The state then holds the whole reply; close the turn the way the template expects.
+    feed(session, generate_tokens(session, tok, sampler, logits, o.n_predict, stops, stats));
     pending_text = chatml ? "<|im_end|>\n" : "\n\n";
     std::printf("\n");
+  }
+  if (!o.state_out.empty()) {
+    // Saved after a closed turn, so --state-in resumes the conversation at the next user turn.
+    const auto close = tok.encode(pending_text, /*parse_special=*/true);
+    if (!close.empty()) session.eval_argmax(0, close);
+    session.state().save_file(0, o.state_out);
   }
   print_stats(stats);
 }
@@ -148,7 +186,15 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   auto* sub = app.add_subcommand("generate", "Generate text from a prompt (or chat with --chat)");
   auto o = std::make_shared<GenerateOptions>();
   add_model_options(sub, common, o->model);
-  sub->add_option("-p,--prompt", o->prompt, "Prompt text (default: \"In the beginning\")");
+  auto* prompt =
+      sub->add_option("-p,--prompt", o->prompt, "Prompt text (default: \"In the beginning\")");
+  sub->add_option("-f,--prompt-file", o->prompt_file, "Read the prompt from this file")
+      ->excludes(prompt);
+  sub->add_option("--state-in", o->state_in,
+                  "Start from this state file (written by --state-out for the same model)");
+  sub->add_option("--state-out", o->state_out,
+                  "Save the state after the prompt and the generated text (with --chat: after "
+                  "the last turn) to this file");
   sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
   sub->add_flag("--chat", o->chat, "Interactive chat using the model's chat template");
   sub->add_option("--system", o->system, "System message for --chat");
@@ -163,8 +209,15 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_option("--seed", o->sampling.seed, "Random seed (same seed, same output)");
   return {sub, [&common, o] {
             validate(o->sampling);
+            if (!o->prompt_file.empty()) o->prompt = read_text_file(o->prompt_file);
+            if (!o->state_out.empty()) {  // before the model loads, not after the generation
+              const auto dir = std::filesystem::absolute(o->state_out).parent_path();
+              require(std::filesystem::is_directory(dir), ErrorCode::Io,
+                      "--state-out {}: directory {} does not exist", o->state_out, dir.string());
+            }
             auto loaded = load_model(common, o->model);
             Session session(*loaded.model, 1);
+            if (!o->state_in.empty()) session.state().load_file(0, o->state_in);
             if (o->chat) {
               run_chat(session, *loaded.model, *o);
               return 0;
@@ -174,8 +227,13 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             Stats stats;
             auto logits = prefill(session, tok, sampler, o->prompt, stats);
             std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
-            generate_tokens(session, tok, sampler, logits, o->n_predict, {}, stats);
+            const auto unfed = generate_tokens(session, tok, sampler, logits, o->n_predict, {},
+                                               stats);
             std::printf("\n");
+            if (!o->state_out.empty()) {
+              feed(session, unfed);  // the state then holds exactly the printed text
+              session.state().save_file(0, o->state_out);
+            }
             print_stats(stats);
             return 0;
           }};
