@@ -12,6 +12,8 @@
 #include <iterator>
 #include <optional>
 
+#include "chat_template.hpp"
+#include "generation.hpp"
 #include "model_options.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
@@ -43,68 +45,19 @@ struct Stats {
   double prompt_s = 0, generate_s = 0;
 };
 
-// One decode step after `id`. Greedy without penalties reads back only the argmax; otherwise,
-// when the sampler can pick exactly from the row's largest logits (Sampler::candidates_needed),
-// they are selected on the GPU and only those come back (8k bytes instead of 4V: 608 KB per
-// token for QRWKV6's vocabulary) where that pays (Session::gpu_topk_pays); else the whole row.
-int32_t decode_step(Session& session, Sampler& sampler, int32_t id) {
-  const int32_t next[] = {id};
-  const auto& p = sampler.params();
-  const bool no_penalty =
-      p.repetition_penalty == 1.0f && p.presence_penalty == 0 && p.frequency_penalty == 0;
-  if (p.temperature <= 0 && no_penalty) return session.eval_argmax(0, next);
-  const size_t V = session.model().config().V;
-  if (const size_t k = sampler.candidates_needed(V); k > 0 && k < V && session.gpu_topk_pays()) {
-    const auto top = session.eval_topk(0, next, static_cast<uint32_t>(k));
-    return sampler.sample_candidates(top.ids, top.logits);
-  }
-  return sampler.sample(session.eval(0, next));
-}
-
-// Samples up to `n` tokens after `logits`, streaming text to stdout. Stops at an end-of-generation
-// token or when the text produced so far ends with one of `stops` (which is then not printed).
-// Returns the last token when it was printed but not yet run through the model (the loop ended
-// on the token limit): the caller runs it where the state must hold everything printed.
-std::optional<int32_t> generate_tokens(Session& session, const Tokenizer& tok, Sampler& sampler,
-                     const std::vector<float>& logits, int n, const std::vector<std::string>& stops,
-                     Stats& stats) {
-  StreamDecoder stream(tok);
-  std::string pending;  // text held back while it could still be the start of a stop string
+// Streams the generated text to stdout; see generation.hpp.
+Generated print_generated(Session& session, const Tokenizer& tok, Sampler& sampler,
+                          const std::vector<float>& logits, int n,
+                          const std::vector<std::string>& stops, Stats& stats) {
   const auto start = Clock::now();
-  int32_t id = n > 0 ? sampler.sample(logits) : 0;
-  std::optional<int32_t> unfed;
-  for (int i = 0; i < n; ++i) {
-    sampler.accept(id);
-    ++stats.generated;
-    if (tok.is_eog(id)) break;
-    pending += stream.push(id);
-    bool stopped = false, maybe = false;
-    for (const auto& s : stops) {
-      if (auto at = pending.find(s); at != std::string::npos) {
-        pending.resize(at);
-        stopped = true;
-      }
-      for (size_t k = 1; k < s.size() && !maybe; ++k) {
-        maybe = pending.size() >= k && pending.compare(pending.size() - k, k, s, 0, k) == 0;
-      }
-    }
-    if (stopped || !maybe) {
-      std::fwrite(pending.data(), 1, pending.size(), stdout);
-      std::fflush(stdout);
-      pending.clear();
-    }
-    if (stopped) break;
-    if (i + 1 == n) {
-      unfed = id;
-      break;
-    }
-    id = decode_step(session, sampler, id);
-  }
-  pending += stream.flush();
-  std::fwrite(pending.data(), 1, pending.size(), stdout);
-  std::fflush(stdout);
+  auto out = generate(session, tok, sampler, logits, n, stops, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  stats.generated += out.ids.size();
   stats.generate_s += seconds_since(start);
-  return unfed;
+  return out;
 }
 
 // Runs a printed token the model has not seen yet (generate_tokens' return) through slot 0.
@@ -143,32 +96,27 @@ void print_stats(const Stats& s) {
              s.generate_s, rate(s.generated, s.generate_s));
 }
 
-// Chat turns: ChatML for QRWKV6 (Qwen2 tokenizer), "User:/Assistant:" for RWKV World.
+// Chat turns with the model family's template (chat_template.hpp).
 void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
   const Tokenizer& tok = require_tokenizer(model);
+  const ChatTemplate tmpl(model.config().arch);
   Sampler sampler(o.sampling);
   Stats stats;
-  const bool chatml = model.config().arch == Arch::QRwkv6;
-  const std::vector<std::string> stops =
-      chatml ? std::vector<std::string>{"<|im_end|>", "<|endoftext|>"}
-             : std::vector<std::string>{"\n\nUser:", "\n\n"};
   std::string pending_text;
-  if (!o.system.empty()) {  // (with --state-in the state may hold a system message already)
-    pending_text = chatml ? fmt::format("<|im_start|>system\n{}<|im_end|>\n", o.system)
-                          : fmt::format("System: {}\n\n", o.system);
-  }
+  // (with --state-in the state may hold a system message already)
+  if (!o.system.empty()) pending_text = tmpl.message({"system", o.system});
   fmt::print(stderr, "chat with {} (empty line or Ctrl-D to quit)\n",
              model.file().path().filename().string());
   std::string line;
   while (true) {
     fmt::print(stderr, "> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
-    pending_text += chatml ? fmt::format("<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n", line)
-                           : fmt::format("User: {}\n\nAssistant:", line);
+    pending_text += tmpl.message({"user", line}) + tmpl.assistant_prefix();
     auto logits = prefill(session, tok, sampler, pending_text, stats);
     // The state then holds the whole reply; close the turn the way the template expects.
-    feed(session, generate_tokens(session, tok, sampler, logits, o.n_predict, stops, stats));
-    pending_text = chatml ? "<|im_end|>\n" : "\n\n";
+    feed(session, print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats)
+                      .unfed());
+    pending_text = tmpl.turn_end();
     std::printf("\n");
   }
   if (!o.state_out.empty()) {
@@ -227,11 +175,11 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             Stats stats;
             auto logits = prefill(session, tok, sampler, o->prompt, stats);
             std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
-            const auto unfed = generate_tokens(session, tok, sampler, logits, o->n_predict, {},
-                                               stats);
+            const auto out = print_generated(session, tok, sampler, logits, o->n_predict, {},
+                                             stats);
             std::printf("\n");
             if (!o->state_out.empty()) {
-              feed(session, unfed);  // the state then holds exactly the printed text
+              feed(session, out.unfed());  // the state then holds exactly the printed text
               session.state().save_file(0, o->state_out);
             }
             print_stats(stats);

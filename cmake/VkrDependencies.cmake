@@ -40,6 +40,11 @@ if(VKR_BUILD_APPS OR VKR_BUILD_BENCH)
   find_package(nlohmann_json QUIET CONFIG)
   vkr_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
 endif()
+if(VKR_BUILD_APPS)
+  # `vkrwkv serve` (apps/server.cpp).
+  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET GLOBAL cpp-httplib)
+  vkr_require(HTTPLIB_FOUND "cpp-httplib" libcpp-httplib-dev)
+endif()
 
 if(VKR_BUILD_TESTS)
   find_package(GTest QUIET)

@@ -6,7 +6,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libvulkan-dev libvulkan-volk-dev glslc glslang-tools spirv-tools
   mesa-vulkan-drivers vulkan-validationlayers
-  libfmt-dev libcli11-dev nlohmann-json3-dev libpcre2-dev
+  libfmt-dev libcli11-dev nlohmann-json3-dev libpcre2-dev libcpp-httplib-dev
   libgtest-dev libbenchmark-dev
 )
 missing=()

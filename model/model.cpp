@@ -263,8 +263,8 @@ void Model::bind_weights(size_t part) {
     } else {  // legacy per-gate vectors, stacked once here in the fused order w,k,v,r,g
       std::vector<float> stacked;
       for (const char* g : {"w", "k", "v", "r", "g"}) {
-        auto part = host(blk(i, fmt::format("time_mix_lerp_{}.weight", g)));
-        stacked.insert(stacked.end(), part.begin(), part.end());
+        auto gate = host(blk(i, fmt::format("time_mix_lerp_{}.weight", g)));
+        stacked.insert(stacked.end(), gate.begin(), gate.end());
       }
       const std::string n = blk(i, "time_mix_lerp_fused.derived");
       w.add_derived(ctx, n, stacked, Shape{5, c.C});

@@ -1,0 +1,58 @@
+// cmd_serve.cpp: `vkrwkv serve`: the HTTP server of server.hpp on a loaded model.
+#include <fmt/format.h>
+
+#include "model_options.hpp"
+#include "server.hpp"
+
+namespace vkr::cli {
+
+namespace {
+
+struct ServeCliOptions {
+  ModelOptions model;
+  ServeOptions serve;
+};
+
+}  // namespace
+
+Command add_serve(CLI::App& app, CommonOptions& common) {
+  auto* sub = app.add_subcommand(
+      "serve", "HTTP server with OpenAI-style /v1/completions and /v1/chat/completions");
+  auto o = std::make_shared<ServeCliOptions>();
+  add_model_options(sub, common, o->model);
+  auto& s = o->serve;
+  sub->add_option("--host", s.host, "Address to listen on (0.0.0.0: every interface)")
+      ->capture_default_str();
+  sub->add_option("--port", s.port, "Port (0: any free port, printed at start)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  sub->add_option("--name", s.model_name, "Model id for clients (default: the file name)");
+  auto& d = s.defaults;
+  sub->add_option("-n,--n-predict", d.max_tokens, "max_tokens when a request sets none")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  sub->add_option("--temp", d.sampling.temperature, "Default temperature (<= 0: greedy)")
+      ->capture_default_str();
+  sub->add_option("--top-k", d.sampling.top_k, "Default top-k (0: off)")->capture_default_str();
+  sub->add_option("--top-p", d.sampling.top_p, "Default top-p (1: off)")->capture_default_str();
+  sub->add_option("--min-p", d.sampling.min_p, "Default min-p (0: off)")->capture_default_str();
+  sub->add_option("--seed", d.sampling.seed,
+                  "Seed of the first request without one (then +1 "
+                  "per request)");
+  sub->add_flag(
+      "--quiet", [o](int64_t) { o->serve.log = false; }, "No line per request");
+  return {sub, [&common, o] {
+            validate(o->serve.defaults.sampling);
+            auto loaded = load_model(common, o->model);
+            Server server(*loaded.model, o->serve);
+            const int port = server.bind();
+            fmt::print(stderr,
+                       "serving {} on http://{}:{} (POST /v1/completions, "
+                       "/v1/chat/completions; GET /v1/models, /health)\n",
+                       loaded.model->file().path().filename().string(), o->serve.host, port);
+            server.listen();
+            return 0;
+          }};
+}
+
+}  // namespace vkr::cli

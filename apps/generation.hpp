@@ -1,0 +1,50 @@
+// generation.hpp: the sample -> decode loop shared by `generate` and `serve`: text is handed out
+// as it becomes whole UTF-8 characters, held back while it could still be the start of a stop
+// string, and never includes the stop string or an end-of-generation token.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sampler.hpp"
+#include "session.hpp"
+#include "tokenizer.hpp"
+
+namespace vkr::cli {
+
+enum class Finish {
+  Stop,       // an end-of-generation token or a stop string
+  Length,     // the token limit
+  Cancelled,  // the text callback returned false (e.g. the client went away)
+};
+
+struct Generated {
+  std::vector<int32_t> ids;  // every sampled id, in order
+  Finish finish = Finish::Length;
+  // Every id but the last went through the model (slot 0): the state holds the prompt and
+  // ids[0, fed()). The last one is never run, as nothing needs its logits.
+  size_t fed() const { return ids.empty() ? 0 : ids.size() - 1; }
+  // The last id when its text was handed out but the model has not seen it (the token limit
+  // ended the loop): run it where the state must hold everything shown.
+  std::optional<int32_t> unfed() const {
+    if (finish != Finish::Length || ids.empty()) return std::nullopt;
+    return ids.back();
+  }
+};
+
+// Samples up to `n` tokens after `logits` (the prompt's last logits) through slot 0 of
+// `session`, calling on_text with each piece of text; on_text returning false cancels.
+Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
+                   std::span<const float> logits, int n, const std::vector<std::string>& stops,
+                   const std::function<bool(std::string_view)>& on_text);
+
+// One decode step after `id`: the next id. Greedy without penalties reads back only the argmax;
+// otherwise the sampler's candidates (GPU top-k, where that pays) or the whole row.
+int32_t decode_step(Session& session, Sampler& sampler, int32_t id);
+
+}  // namespace vkr::cli

@@ -1,0 +1,43 @@
+// server.hpp: `vkrwkv serve`, an HTTP server with OpenAI-style endpoints over one loaded model:
+//   GET  /health, GET /v1/models
+//   POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent events with "stream")
+// Requests run one at a time on the model (the others wait). The recurrent state is kept between
+// requests: a prompt that starts with the tokens of the previous request (its prompt, or its
+// prompt and reply: a chat's next turn) runs only its new tokens ("cached_tokens" in the usage).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model.hpp"
+#include "server_api.hpp"
+
+namespace vkr::cli {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;         // 0: any free port (bind() returns it)
+  std::string model_name;  // the id /v1/models lists (default: the model file's name)
+  RequestDefaults defaults;
+  bool log = true;  // one line per request on stderr
+};
+
+class Server {
+ public:
+  Server(Model& model, ServeOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port and returns the port; an Error naming the address when it cannot.
+  int bind();
+  // Serves until stop() (from another thread). Call after bind().
+  void listen();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vkr::cli

@@ -1,0 +1,211 @@
+// server_api.cpp: see server_api.hpp. Field names and meanings follow OpenAI's completions and
+// chat completions APIs, so existing clients work unchanged.
+#include "server_api.hpp"
+
+#include <fmt/format.h>
+
+#include <limits>
+
+#include "vkr/error.hpp"
+
+namespace vkr::cli {
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad(std::string_view field, std::string_view what) {
+  throw Error(ErrorCode::InvalidArgument, fmt::format("field '{}' {}", field, what));
+}
+
+// The value of `field` when present and not null.
+const json* field(const json& body, const char* name) {
+  auto it = body.find(name);
+  return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+double number(const json& body, const char* name, double fallback, double lo, double hi) {
+  const json* v = field(body, name);
+  if (!v) return fallback;
+  if (!v->is_number()) bad(name, "must be a number");
+  const double x = v->get<double>();
+  if (!(x >= lo && x <= hi)) bad(name, fmt::format("must be in [{}, {}] (got {})", lo, hi, x));
+  return x;
+}
+
+bool flag(const json& body, const char* name) {
+  const json* v = field(body, name);
+  if (!v) return false;
+  if (!v->is_boolean()) bad(name, "must be true or false");
+  return v->get<bool>();
+}
+
+std::string text_of(const json& v, const std::string& name) {
+  if (v.is_string()) return v.get<std::string>();
+  // Content parts (the newer chat format): text parts are joined, anything else is refused.
+  if (v.is_array()) {
+    std::string text;
+    for (const auto& part : v) {
+      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+          !part["text"].is_string()) {
+        bad(name, "parts must be {\"type\": \"text\", \"text\": \"...\"} (only text is served)");
+      }
+      text += part["text"].get<std::string>();
+    }
+    return text;
+  }
+  bad(name, "must be a string");
+}
+
+}  // namespace
+
+CompletionRequest parse_request(std::string_view body_text, bool chat, const RequestDefaults& d) {
+  json body;
+  try {
+    body = json::parse(body_text);
+  } catch (const json::parse_error& e) {
+    throw Error(ErrorCode::InvalidArgument, fmt::format("the body is not JSON: {}", e.what()));
+  }
+  if (!body.is_object()) throw Error(ErrorCode::InvalidArgument, "the body must be a JSON object");
+  CompletionRequest r;
+  r.chat = chat;
+  if (chat) {
+    const json* m = field(body, "messages");
+    if (!m || !m->is_array() || m->empty()) bad("messages", "must be a non-empty array");
+    for (size_t i = 0; i < m->size(); ++i) {
+      const json& msg = (*m)[i];
+      const std::string at = fmt::format("messages[{}]", i);
+      if (!msg.is_object()) bad(at, "must be an object with role and content");
+      if (!msg.contains("role") || !msg["role"].is_string()) bad(at + ".role", "must be a string");
+      const std::string role = msg["role"].get<std::string>();
+      if (role != "system" && role != "user" && role != "assistant") {
+        bad(at + ".role", fmt::format("'{}' is not one of system, user, assistant", role));
+      }
+      if (!msg.contains("content") || msg["content"].is_null()) bad(at + ".content", "is missing");
+      r.messages.push_back({role, text_of(msg["content"], at + ".content")});
+    }
+    for (const char* name : {"tools", "functions", "response_format"}) {
+      if (field(body, name)) bad(name, "is not supported by this server");
+    }
+  } else {
+    const json* p = field(body, "prompt");
+    if (!p) bad("prompt", "is missing");
+    if (p->is_string()) {
+      r.prompt = p->get<std::string>();
+    } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
+      r.prompt = (*p)[0].get<std::string>();
+    } else if (p->is_array() && !p->empty() && std::all_of(p->begin(), p->end(), [](const json& v) {
+                 return v.is_number_integer();
+               })) {
+      std::vector<int32_t> ids;
+      for (const auto& v : *p) {
+        const auto id = v.get<int64_t>();
+        if (id < 0 || id > std::numeric_limits<int32_t>::max())
+          bad("prompt", "has a negative token id");
+        ids.push_back(static_cast<int32_t>(id));
+      }
+      r.prompt_ids = std::move(ids);
+    } else {
+      bad("prompt", "must be a string, or an array of token ids (one prompt per request)");
+    }
+    if (flag(body, "echo")) bad("echo", "is not supported by this server");
+  }
+  if (field(body, "n") && number(body, "n", 1, 1, 1e9) != 1)
+    bad("n", "must be 1 (one choice per request)");
+  if (field(body, "logprobs") &&
+      !(field(body, "logprobs")->is_boolean() && !field(body, "logprobs")->get<bool>())) {
+    bad("logprobs", "is not supported by this server");
+  }
+  const char* max_name =
+      field(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+  r.max_tokens = static_cast<int>(number(body, max_name, d.max_tokens, 0, 1 << 20));
+  SamplerParams& s = r.sampling;
+  s = d.sampling;
+  s.temperature = static_cast<float>(number(body, "temperature", s.temperature, 0, 100));
+  s.top_p = static_cast<float>(number(body, "top_p", s.top_p, 0, 1));
+  if (s.top_p == 0) s.top_p = 1;  // some clients send 0 for "off"
+  s.top_k = static_cast<int>(number(body, "top_k", s.top_k, 0, 1 << 30));
+  s.min_p = static_cast<float>(number(body, "min_p", s.min_p, 0, 1));
+  s.presence_penalty =
+      static_cast<float>(number(body, "presence_penalty", s.presence_penalty, -2, 2));
+  s.frequency_penalty =
+      static_cast<float>(number(body, "frequency_penalty", s.frequency_penalty, -2, 2));
+  s.repetition_penalty =
+      static_cast<float>(number(body, "repeat_penalty", s.repetition_penalty, 1e-3, 100));
+  s.penalty_last_n = static_cast<int>(number(body, "repeat_last_n", s.penalty_last_n, 0, 1 << 20));
+  if (const json* seed = field(body, "seed")) {
+    if (!seed->is_number_integer()) bad("seed", "must be an integer");
+    s.seed = static_cast<uint64_t>(seed->get<int64_t>());
+    r.seeded = true;
+  }
+  validate(s);
+  if (const json* stop = field(body, "stop")) {
+    if (stop->is_string()) {
+      r.stop.push_back(stop->get<std::string>());
+    } else if (stop->is_array()) {
+      for (const auto& v : *stop) {
+        if (!v.is_string()) bad("stop", "must be a string or an array of strings");
+        r.stop.push_back(v.get<std::string>());
+      }
+    } else {
+      bad("stop", "must be a string or an array of strings");
+    }
+    for (const auto& t : r.stop) {
+      if (t.empty()) bad("stop", "must not contain an empty string");
+    }
+  }
+  r.stream = flag(body, "stream");
+  return r;
+}
+
+std::string finish_reason(Finish f) { return f == Finish::Length ? "length" : "stop"; }
+
+json usage_json(const CompletionResult& r) {
+  return {{"prompt_tokens", r.prompt_tokens},
+          {"completion_tokens", r.completion_tokens},
+          {"total_tokens", r.prompt_tokens + r.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", r.cached_tokens}}}};
+}
+
+json response_json(const CompletionResult& r, bool chat) {
+  json choice = {{"index", 0}, {"finish_reason", finish_reason(r.finish)}};
+  if (chat) {
+    choice["message"] = {{"role", "assistant"}, {"content", r.text}};
+  } else {
+    choice["text"] = r.text;
+    choice["logprobs"] = nullptr;
+  }
+  return {{"id", r.id},
+          {"object", chat ? "chat.completion" : "text_completion"},
+          {"created", r.created},
+          {"model", r.model},
+          {"choices", json::array({choice})},
+          {"usage", usage_json(r)}};
+}
+
+json chunk_json(const CompletionResult& r, bool chat, std::string_view text, bool first,
+                std::optional<Finish> finish) {
+  json choice = {{"index", 0}};
+  choice["finish_reason"] = finish ? json(finish_reason(*finish)) : json(nullptr);
+  if (chat) {
+    json delta = json::object();
+    if (first) delta["role"] = "assistant";
+    if (!finish) delta["content"] = std::string(text);
+    choice["delta"] = delta;
+  } else {
+    choice["text"] = std::string(text);
+  }
+  json chunk = {{"id", r.id},
+                {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                {"created", r.created},
+                {"model", r.model},
+                {"choices", json::array({choice})}};
+  if (finish) chunk["usage"] = usage_json(r);
+  return chunk;
+}
+
+json error_json(std::string_view message, std::string_view type) {
+  return {{"error", {{"message", std::string(message)}, {"type", std::string(type)}}}};
+}
+
+}  // namespace vkr::cli

@@ -1,0 +1,61 @@
+// server_api.hpp: the OpenAI-style JSON of `vkrwkv serve`: requests of /v1/completions and
+// /v1/chat/completions parsed and checked (a bad field is an Error naming it), and the response
+// and stream-chunk objects built. No HTTP and no GPU here, so all of it is testable on its own.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chat_template.hpp"
+#include "generation.hpp"
+#include "sampler.hpp"
+
+namespace vkr::cli {
+
+// What a request may leave out.
+struct RequestDefaults {
+  int max_tokens = 256;
+  SamplerParams sampling;
+};
+
+struct CompletionRequest {
+  bool chat = false;
+  std::string prompt;  // completions: the text (special tokens parsed) ...
+  std::optional<std::vector<int32_t>> prompt_ids;  // ... or token ids
+  std::vector<ChatMessage> messages;               // chat completions
+  int max_tokens = 0;
+  SamplerParams sampling;
+  bool seeded = false;  // the request gave a seed
+  std::vector<std::string> stop;
+  bool stream = false;
+};
+
+// Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this
+// server cannot honour (n > 1, echo, logprobs, tools) and ill-typed or out-of-range values are an
+// Error(InvalidArgument) naming the field.
+CompletionRequest parse_request(std::string_view body, bool chat, const RequestDefaults& d);
+
+// What one request produced, for the response objects.
+struct CompletionResult {
+  std::string id;     // "cmpl-..." / "chatcmpl-..."
+  std::string model;  // the served model's name
+  int64_t created = 0;
+  std::string text;  // the whole generated text (not for stream chunks)
+  Finish finish = Finish::Length;
+  size_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+};
+
+std::string finish_reason(Finish f);  // "stop" / "length" (Cancelled never reaches a client)
+nlohmann::json usage_json(const CompletionResult& r);
+nlohmann::json response_json(const CompletionResult& r, bool chat);
+// A stream chunk with `text` (first chunk of a chat: the role too) or, with finish set, the last
+// chunk (empty text, the finish reason and the usage).
+nlohmann::json chunk_json(const CompletionResult& r, bool chat, std::string_view text, bool first,
+                          std::optional<Finish> finish);
+nlohmann::json error_json(std::string_view message, std::string_view type);
+
+}  // namespace vkr::cli
