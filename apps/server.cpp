@@ -159,6 +159,12 @@ struct Server::Impl {
   }
 
   void routes() {
+    // httplib's default also sets SO_REUSEPORT, which lets a second server bind the same port and
+    // silently take half its connections: only SO_REUSEADDR (restart without waiting TIME_WAIT).
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     http.set_payload_max_length(64u << 20);
     http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, {{"status", "ok"}});

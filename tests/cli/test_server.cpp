@@ -3,6 +3,7 @@
 // requests gives the same text as a fresh start (and says how many tokens it reused), bad
 // requests get a 400 naming the field, and a client that hangs up mid-stream leaves the server
 // working. The JSON parsing alone (server_api.*) is checked without a device at the end.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -328,6 +329,24 @@ TEST_F(ServerTest, ConcurrentRequests) {
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(got[i], greedy(prompts[i], 6)) << prompts[i];
+}
+
+// A port already taken, or an address that is not this machine's: an error naming it.
+TEST_F(ServerTest, BindErrorsNameTheAddress) {
+  ServeOptions o;
+  o.port = port_;
+  Server second(model(), o);
+  try {
+    second.bind();
+    ADD_FAILURE() << "bound a port that is in use";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.message(), fmt::format("cannot listen on 127.0.0.1:{} (address in use, or not an "
+                                       "address of this machine)",
+                                       port_));
+  }
+  o.host = "192.0.2.1";  // TEST-NET-1: never a local address
+  Server third(model(), o);
+  EXPECT_THROW(third.bind(), Error);
 }
 
 TEST(ServerApi, ParsesOpenAiFields) {
