@@ -67,12 +67,16 @@ void feed(Session& session, std::optional<int32_t> id) {
   session.eval_argmax(0, ids);
 }
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+// The prompt file's text; "-" reads standard input.
+std::string read_prompt_file(const std::string& path) {
+  std::ifstream file;
+  if (path != "-") file.open(path, std::ios::binary);
+  std::istream& in = path == "-" ? std::cin : file;
   require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open prompt file", path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   require(!in.bad(), ErrorCode::Io, "{}: read failed", path);
-  require(!text.empty(), ErrorCode::InvalidArgument, "{}: the prompt file is empty", path);
+  require(!text.empty(), ErrorCode::InvalidArgument, "{}: the prompt file is empty",
+          path == "-" ? "standard input" : path);
   return text;
 }
 
@@ -136,7 +140,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   add_model_options(sub, common, o->model);
   auto* prompt =
       sub->add_option("-p,--prompt", o->prompt, "Prompt text (default: \"In the beginning\")");
-  sub->add_option("-f,--prompt-file", o->prompt_file, "Read the prompt from this file")
+  sub->add_option("-f,--prompt-file", o->prompt_file, "Read the prompt from this file (-: standard input)")
       ->excludes(prompt);
   sub->add_option("--state-in", o->state_in,
                   "Start from this state file (written by --state-out for the same model)");
@@ -157,7 +161,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_option("--seed", o->sampling.seed, "Random seed (same seed, same output)");
   return {sub, [&common, o] {
             validate(o->sampling);
-            if (!o->prompt_file.empty()) o->prompt = read_text_file(o->prompt_file);
+            if (!o->prompt_file.empty()) o->prompt = read_prompt_file(o->prompt_file);
             if (!o->state_out.empty()) {  // before the model loads, not after the generation
               const auto dir = std::filesystem::absolute(o->state_out).parent_path();
               require(std::filesystem::is_directory(dir), ErrorCode::Io,

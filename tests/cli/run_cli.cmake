@@ -1,5 +1,6 @@
 # run_cli.cmake: runs one CLI invocation and checks exit code and output.
 #   -DCMD="a;b;c"  -DENV="K=V;..."  -DEXPECT_RC=0|nonzero  -DSTDOUT_RE=...  -DSTDERR_RE=...
+#   -DINPUT=path (standard input; else none)
 #   -DFILE=path -DFILE_SIZE=n (the command must have written exactly n bytes to path)
 #   -DONE_LINE_STDERR=ON  -DSKIP_IF_NO_VULKAN=ON (prints VKR_TEST_SKIPPED when the machine has no
 #   Vulkan device; the test's SKIP_REGULAR_EXPRESSION turns that into a skip)
@@ -10,8 +11,12 @@ endif()
 if(ENV)
   set(envcmd ${CMAKE_COMMAND} -E env ${ENV})
 endif()
+set(input_args "")
+if(INPUT)
+  set(input_args INPUT_FILE "${INPUT}")
+endif()
 execute_process(COMMAND ${envcmd} ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
-                TIMEOUT 120)
+                TIMEOUT 120 ${input_args})
 message(STATUS "rc=${rc}\nstdout:\n${out}\nstderr:\n${err}")
 if(SKIP_IF_NO_VULKAN AND err MATCHES "no Vulkan (device found|driver could be loaded|loader found)")
   message(STATUS "VKR_TEST_SKIPPED: no Vulkan device")
