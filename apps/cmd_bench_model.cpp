@@ -10,6 +10,7 @@
 
 #include "model_options.hpp"
 #include "session.hpp"
+#include "vkr/error.hpp"
 #include "vkr/gpu_timer.hpp"
 #include "vkr/queue.hpp"
 #include "vkr/recorder.hpp"
@@ -21,6 +22,8 @@ namespace {
 struct BenchModelOptions {
   ModelOptions model;
   uint32_t pp = 512, tg = 128;
+  uint32_t batch =
+      4;  // --parallel: sequences of the batched tg row (as `serve --parallel`); 1: none
   int reps = 3;
   bool json = false;
 };
@@ -72,15 +75,18 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
   mo.max_tokens = std::max(mo.max_tokens, o.pp);
   auto loaded = load_model(common, mo);
   Model& model = *loaded.model;
-  Session session(model, 1, o.pp);
+  Session session(model, std::max<uint32_t>(o.batch, 1), o.pp);
+  require(o.batch <= session.max_batch(), ErrorCode::InvalidArgument,
+          "--parallel {}: at most {} sequences per call here (--pp sets the rows of a call)",
+          o.batch, session.max_batch());
   std::mt19937 rng(1234);
-  std::vector<int32_t> ids(std::max(o.pp, o.tg));
+  std::vector<int32_t> ids(std::max(o.pp, o.tg + o.batch));
   for (auto& id : ids) id = static_cast<int32_t>(rng() % model.config().V);
   using Clock = std::chrono::steady_clock;
   auto secs = [](Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
   };
-  std::vector<double> pp_s, tg_s, tg_fresh_s;
+  std::vector<double> pp_s, tg_s, tg_fresh_s, tg_batch_s;
   session.eval(0, std::span(ids).first(std::min<size_t>(8, ids.size())));  // warm-up: pipelines
   for (int r = 0; r < o.reps; ++r) {
     session.state().reset(0);
@@ -96,6 +102,14 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     for (uint32_t i = 0; i < o.tg; ++i) session.eval(0, std::span(ids).subspan(i, 1));
     tg_fresh_s.push_back(secs(t0));
     session.set_replay(true);
+    // `batch` sequences a token each per call, all logits read back (as the server samples).
+    if (o.batch > 1) {
+      for (uint32_t b = 0; b < o.batch; ++b) session.state().reset(b);
+      t0 = Clock::now();
+      for (uint32_t i = 0; i < o.tg; ++i)
+        session.decode_batch(0, std::span(ids).subspan(i, o.batch));
+      tg_batch_s.push_back(secs(t0));
+    }
   }
   // Per-stage timestamps need one device (one timer, one command buffer per call).
   const bool one_device = model.parts().size() == 1;
@@ -121,6 +135,7 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
   const auto [pp_total, pp_non_matmul] = split(pp_stages);
   const double pp_tps = o.pp / median(pp_s), tg_tps = o.tg / median(tg_s);
   const double tg_fresh_tps = o.tg / median(tg_fresh_s);
+  const double tg_batch_tps = o.batch > 1 ? o.tg * o.batch / median(tg_batch_s) : 0.0;
   const auto& c = model.config();
   const std::string name = model.file().path().filename().string();
   const double gib = static_cast<double>(model.plan().weights) / (1ull << 30);
@@ -132,25 +147,34 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     nlohmann::json stage_json, pp_stage_json;
     for (const auto& [label, us] : stages) stage_json[label] = us;
     for (const auto& [label, us] : pp_stages) pp_stage_json[label] = us;
-    fmt::print("{}\n", nlohmann::json{{"model", name}, {"arch", arch_name(c.arch)},
-                                      {"weights_gib", gib}, {"device", device},
+    fmt::print("{}\n", nlohmann::json{{"model", name},
+                                      {"arch", arch_name(c.arch)},
+                                      {"weights_gib", gib},
+                                      {"device", device},
                                       {"devices", model.parts().size()},
-                                      {"pp", o.pp}, {"pp_tokens_per_s", pp_tps}, {"tg", o.tg},
+                                      {"pp", o.pp},
+                                      {"pp_tokens_per_s", pp_tps},
+                                      {"tg", o.tg},
                                       {"tg_tokens_per_s", tg_tps},
                                       {"tg_rerecorded_tokens_per_s", tg_fresh_tps},
+                                      {"batch", o.batch},
+                                      {"tg_batch_tokens_per_s", tg_batch_tps},
                                       {"reps", o.reps},
                                       {"decode_stage_us", stage_json},
                                       {"stage_boundary_us", boundary},
                                       {"decode_non_matmul_share", non_matmul},
                                       {"prefill_stage_us", pp_stage_json},
                                       {"prefill_non_matmul_share", pp_non_matmul}}
-                               .dump());
+                           .dump());
     return;
   }
   fmt::print("| model | size | device | test | t/s |\n|---|---|---|---|---|\n");
-  for (auto [test, tps] : {std::pair{fmt::format("pp{}", o.pp), pp_tps},
-                           std::pair{fmt::format("tg{}", o.tg), tg_tps},
-                           std::pair{fmt::format("tg{} re-recorded", o.tg), tg_fresh_tps}}) {
+  std::vector<std::pair<std::string, double>> rows = {
+      {fmt::format("pp{}", o.pp), pp_tps},
+      {fmt::format("tg{}", o.tg), tg_tps},
+      {fmt::format("tg{} re-recorded", o.tg), tg_fresh_tps}};
+  if (o.batch > 1) rows.emplace_back(fmt::format("tg{} x{} batched", o.tg, o.batch), tg_batch_tps);
+  for (const auto& [test, tps] : rows) {
     fmt::print("| {} ({}) | {:.2f} GiB | {} | {} | {:.2f} |\n", name, arch_name(c.arch), gib,
                device, test, tps);
   }
@@ -165,9 +189,10 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     }
     fmt::print("  outside GEMV/GEMM: {:.1f}% of {:.1f} us\n", 100 * share, all);
   };
-  fmt::print("\ndecode step GPU time by stage ({} reps median wall: pp {:.3f} s, tg {:.3f} s; "
-             "{:.1f} us per stage boundary, the timestamps' own cost, subtracted):\n",
-             o.reps, median(pp_s), median(tg_s), boundary);
+  fmt::print(
+      "\ndecode step GPU time by stage ({} reps median wall: pp {:.3f} s, tg {:.3f} s; "
+      "{:.1f} us per stage boundary, the timestamps' own cost, subtracted):\n",
+      o.reps, median(pp_s), median(tg_s), boundary);
   print_stages(stages, total, non_matmul);
   fmt::print("\nprefill (pp{}, one call) GPU time by stage:\n", o.pp);
   print_stages(pp_stages, pp_total, pp_non_matmul);
@@ -179,7 +204,13 @@ CLI::App* add_bench_model(CLI::App* bench, CommonOptions& common, std::function<
   add_model_options(sub, common, o->model);
   sub->add_option("--pp", o->pp, "Prompt tokens (ppN)")->check(CLI::Range(1, 65536));
   sub->add_option("--tg", o->tg, "Generated tokens (tgN)")->check(CLI::Range(1, 65536));
-  sub->add_option("-r,--repetitions", o->reps, "Repetitions (median reported)")->check(CLI::Range(1, 100));
+  sub->add_option("--parallel", o->batch,
+                  "Sequences decoded together in the batched tg row, all tokens/s counted "
+                  "(1: no such row)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  sub->add_option("-r,--repetitions", o->reps, "Repetitions (median reported)")
+      ->check(CLI::Range(1, 100));
   sub->add_flag("--json", o->json, "One JSON object");
   run = [&common, o] {
     run_bench_model(common, *o);

@@ -39,6 +39,15 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
   sub->add_option("--seed", d.sampling.seed,
                   "Seed of the first request without one (then +1 "
                   "per request)");
+  sub->add_option("--parallel", s.scheduler.parallel,
+                  "Requests run at once, their decode steps batched (the others queue)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  sub->add_option("--cache-states", s.scheduler.kept,
+                  "States of finished requests kept, so a request starting with the same tokens "
+                  "(a chat's next turn) runs only the new ones (0: none)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
   sub->add_flag(
       "--quiet", [o](int64_t) { o->serve.log = false; }, "No line per request");
   return {sub, [&common, o] {
@@ -46,10 +55,14 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
             auto loaded = load_model(common, o->model);
             Server server(*loaded.model, o->serve);
             const int port = server.bind();
+            const auto& sc = o->serve.scheduler;
             fmt::print(stderr,
                        "serving {} on http://{}:{} (POST /v1/completions, "
-                       "/v1/chat/completions; GET /v1/models, /health)\n",
-                       loaded.model->file().path().filename().string(), o->serve.host, port);
+                       "/v1/chat/completions; GET /v1/models, /health): {} requests at once, "
+                       "{} states kept ({:.1f} MiB each)\n",
+                       loaded.model->file().path().filename().string(), o->serve.host, port,
+                       sc.parallel, sc.kept,
+                       static_cast<double>(server.state_bytes_per_slot()) / 1048576.0);
             server.listen();
             return 0;
           }};

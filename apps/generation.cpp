@@ -7,62 +7,72 @@ namespace vkr::cli {
 // exactly from the row's largest logits (Sampler::candidates_needed), they are selected on the
 // GPU and only those come back (8k bytes instead of 4V: 608 KB per token for QRWKV6's vocabulary)
 // where that pays (Session::gpu_topk_pays); else the whole row.
-int32_t decode_step(Session& session, Sampler& sampler, int32_t id) {
+int32_t decode_step(Session& session, Sampler& sampler, int32_t id, uint32_t slot) {
   const int32_t next[] = {id};
   const auto& p = sampler.params();
   const bool no_penalty =
       p.repetition_penalty == 1.0f && p.presence_penalty == 0 && p.frequency_penalty == 0;
-  if (p.temperature <= 0 && no_penalty) return session.eval_argmax(0, next);
+  if (p.temperature <= 0 && no_penalty) return session.eval_argmax(slot, next);
   const size_t V = session.model().config().V;
   if (const size_t k = sampler.candidates_needed(V); k > 0 && k < V && session.gpu_topk_pays()) {
-    const auto top = session.eval_topk(0, next, static_cast<uint32_t>(k));
+    const auto top = session.eval_topk(slot, next, static_cast<uint32_t>(k));
     return sampler.sample_candidates(top.ids, top.logits);
   }
-  return sampler.sample(session.eval(0, next));
+  return sampler.sample(session.eval(slot, next));
+}
+
+ReplyText::ReplyText(const Tokenizer& tok, std::vector<std::string> stops,
+                     std::function<bool(std::string_view)> on_text)
+    : tok_(tok), stream_(tok), stops_(std::move(stops)), on_text_(std::move(on_text)) {}
+
+bool ReplyText::push(int32_t id) {
+  if (finish_) return false;
+  if (tok_.is_eog(id)) {
+    finish_ = Finish::Stop;
+    return false;
+  }
+  pending_ += stream_.push(id);
+  bool maybe = false;
+  for (const auto& s : stops_) {
+    if (auto at = pending_.find(s); at != std::string::npos) {
+      pending_.resize(at);
+      by_string_ = true;
+    }
+    for (size_t k = 1; k < s.size() && !maybe; ++k) {
+      maybe = pending_.size() >= k && pending_.compare(pending_.size() - k, k, s, 0, k) == 0;
+    }
+  }
+  if (by_string_ || !maybe) {
+    if (!pending_.empty() && !on_text_(pending_)) finish_ = Finish::Cancelled;
+    pending_.clear();
+  }
+  if (by_string_ && !finish_) finish_ = Finish::Stop;
+  return !finish_;
+}
+
+void ReplyText::end() {
+  if (ended_) return;
+  ended_ = true;
+  if (finish_ == Finish::Cancelled || by_string_) return;
+  pending_ += stream_.flush();
+  if (!pending_.empty() && !on_text_(pending_)) finish_ = Finish::Cancelled;
+  pending_.clear();
 }
 
 Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                    std::span<const float> logits, int n, const std::vector<std::string>& stops,
                    const std::function<bool(std::string_view)>& on_text) {
   Generated out;
-  StreamDecoder stream(tok);
-  std::string pending;  // text held back while it could still be the start of a stop string
-  bool cancelled = false;
-  for (int i = 0; i < n && !cancelled; ++i) {
+  ReplyText reply(tok, stops, on_text);
+  for (int i = 0; i < n; ++i) {
     const int32_t id =
         i == 0 ? sampler.sample(logits) : decode_step(session, sampler, out.ids.back());
     out.ids.push_back(id);
     sampler.accept(id);
-    if (tok.is_eog(id)) {
-      out.finish = Finish::Stop;
-      break;
-    }
-    pending += stream.push(id);
-    bool stopped = false, maybe = false;
-    for (const auto& s : stops) {
-      if (auto at = pending.find(s); at != std::string::npos) {
-        pending.resize(at);
-        stopped = true;
-      }
-      for (size_t k = 1; k < s.size() && !maybe; ++k) {
-        maybe = pending.size() >= k && pending.compare(pending.size() - k, k, s, 0, k) == 0;
-      }
-    }
-    if (stopped || !maybe) {
-      if (!pending.empty() && !on_text(pending)) cancelled = true;
-      pending.clear();
-    }
-    if (stopped) {
-      out.finish = Finish::Stop;
-      break;
-    }
+    if (!reply.push(id)) break;
   }
-  if (cancelled) {
-    out.finish = Finish::Cancelled;
-    return out;
-  }
-  pending += stream.flush();
-  if (!pending.empty() && !on_text(pending)) out.finish = Finish::Cancelled;
+  reply.end();
+  out.finish = reply.finish().value_or(Finish::Length);
   return out;
 }
 

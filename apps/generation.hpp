@@ -37,6 +37,32 @@ struct Generated {
   }
 };
 
+// The text side of one reply: sampled ids in, text out (through on_text) as whole UTF-8
+// characters, held back while it could still be the start of a stop string; the reply ends at an
+// end-of-generation id, a stop string (neither is handed out) or when on_text returns false.
+class ReplyText {
+ public:
+  ReplyText(const Tokenizer& tok, std::vector<std::string> stops,
+            std::function<bool(std::string_view)> on_text);
+  // Takes the next sampled id; false once the reply has ended (finish() says why).
+  bool push(int32_t id);
+  // The reply is over (ended, or the caller stops it): hands out the text still held back,
+  // unless a stop string or the client ended it.
+  void end();
+  // Why the reply ended; nullopt while it goes on (the caller's token limit is not known here).
+  std::optional<Finish> finish() const { return finish_; }
+
+ private:
+  const Tokenizer& tok_;
+  StreamDecoder stream_;
+  std::vector<std::string> stops_;
+  std::function<bool(std::string_view)> on_text_;
+  std::string pending_;  // text held back while it could still be the start of a stop string
+  std::optional<Finish> finish_;
+  bool by_string_ = false;  // ended by a stop string: what the decoder still holds comes after it
+  bool ended_ = false;
+};
+
 // Samples up to `n` tokens after `logits` (the prompt's last logits) through slot 0 of
 // `session`, calling on_text with each piece of text; on_text returning false cancels.
 Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
@@ -45,6 +71,6 @@ Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
 
 // One decode step after `id`: the next id. Greedy without penalties reads back only the argmax;
 // otherwise the sampler's candidates (GPU top-k, where that pays) or the whole row.
-int32_t decode_step(Session& session, Sampler& sampler, int32_t id);
+int32_t decode_step(Session& session, Sampler& sampler, int32_t id, uint32_t slot = 0);
 
 }  // namespace vkr::cli

@@ -5,13 +5,12 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
 
 #include "model_options.hpp"
-#include "session.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::cli {
@@ -19,11 +18,6 @@ namespace vkr::cli {
 namespace {
 
 using nlohmann::json;
-
-bool is_strict_prefix(const std::vector<int32_t>& head, const std::vector<int32_t>& ids) {
-  return !head.empty() && head.size() < ids.size() &&
-         std::equal(head.begin(), head.end(), ids.begin());
-}
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -40,61 +34,55 @@ struct Server::Impl {
         tok(require_tokenizer(m)),
         opt(std::move(o)),
         tmpl(m.config().arch),
-        session(m, 2) {
+        sched(m, tok, opt.scheduler) {
     if (opt.model_name.empty()) opt.model_name = m.file().path().filename().string();
+    // httplib serves each connection on a thread of its pool: more threads than requests that
+    // run at once, so the ones waiting for a slot queue in the scheduler, not unanswered.
+    const size_t threads = std::max<size_t>(8, opt.scheduler.parallel + 4);
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   }
 
-  // Runs one request on the model: the prompt (reusing the kept state where it can), then the
-  // generation, handing text to on_text. Fills `r` (ids, counts, finish).
-  void run(const CompletionRequest& q, CompletionResult& r,
-           const std::function<bool(std::string_view)>& on_text) {
-    std::lock_guard lock(mu);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<int32_t> ids = q.prompt_ids ? *q.prompt_ids
-                               : q.chat     ? tok.encode(tmpl.prompt(q.messages), true)
-                                            : tok.encode(q.prompt, true);
-    require(!ids.empty(), ErrorCode::InvalidArgument, "the prompt is empty after tokenization");
-    // Slot 0 holds `live` (the previous prompt and reply), slot 1 `snap` (the previous prompt
-    // but its last token, so the same prompt again still has a token to give the logits).
-    size_t reuse = is_strict_prefix(live, ids) ? live.size() : 0;
-    const bool from_snap = is_strict_prefix(snap, ids) && snap.size() > reuse;
-    live.clear();  // until this prompt is in, slot 0 holds nothing known
-    if (from_snap) {
-      reuse = snap.size();
-      session.state().copy(1, 0);
-    } else if (reuse == 0) {
-      session.state().reset(0);
+  // Tokenizes and checks the request and queues it; the caller reads the job's text.
+  std::shared_ptr<Job> submit(const CompletionRequest& q) {
+    auto job = std::make_shared<Job>();
+    job->prompt = q.prompt_ids ? *q.prompt_ids
+                  : q.chat     ? tok.encode(tmpl.prompt(q.messages), true)
+                               : tok.encode(q.prompt, true);
+    require(!job->prompt.empty(), ErrorCode::InvalidArgument,
+            "the prompt is empty after tokenization");
+    const int64_t V = model.config().V;
+    for (size_t i = 0; i < job->prompt.size(); ++i) {
+      require(job->prompt[i] >= 0 && job->prompt[i] < V, ErrorCode::InvalidArgument,
+              "token id {} at position {} is outside the vocabulary [0, {})", job->prompt[i], i, V);
     }
-    const std::span<const int32_t> all(ids);
-    if (reuse + 1 < ids.size()) session.eval_argmax(0, all.subspan(reuse, ids.size() - 1 - reuse));
-    session.state().copy(0, 1);
-    snap.assign(ids.begin(), ids.end() - 1);
-    const auto logits = session.eval(0, all.last(1));
-    live = ids;
-    SamplerParams sp = q.sampling;
-    if (!q.seeded) sp.seed = opt.defaults.sampling.seed + requests;
-    Sampler sampler(sp);
-    for (int32_t id : ids) sampler.accept(id);  // penalties see the prompt, as in `generate`
-    std::vector<std::string> stops = q.stop;
+    job->sampling = q.sampling;
+    const uint64_t n = requests++;
+    if (!q.seeded) job->sampling.seed = opt.defaults.sampling.seed + static_cast<uint32_t>(n);
+    job->max_tokens = q.max_tokens;
+    job->stops = q.stop;
     if (q.chat) {
-      for (auto& s : tmpl.stops()) stops.push_back(s);
+      for (auto& s : tmpl.stops()) job->stops.push_back(s);
     }
-    const auto t1 = std::chrono::steady_clock::now();
-    const Generated out = generate(session, tok, sampler, logits, q.max_tokens, stops, on_text);
-    live.insert(live.end(), out.ids.begin(), out.ids.begin() + static_cast<long>(out.fed()));
-    ++requests;
-    r.finish = out.finish;
-    r.prompt_tokens = ids.size();
-    r.cached_tokens = reuse;
-    r.completion_tokens = out.ids.size();
-    if (opt.log) {
-      const auto t2 = std::chrono::steady_clock::now();
-      auto sec = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-      fmt::print(
-          stderr, "{} {}: prompt {} tokens ({} cached) {:.2f} s, {} generated {:.2f} s, {}\n", r.id,
-          q.chat ? "chat" : "completion", ids.size(), reuse, sec(t0, t1), out.ids.size(),
-          sec(t1, t2), out.finish == Finish::Cancelled ? "cancelled" : finish_reason(out.finish));
-    }
+    sched.submit(job);
+    return job;
+  }
+
+  // The counts of an ended job, and its line on stderr.
+  void finished(const Job& job, CompletionResult& r, bool chat) {
+    r.finish = job.finish;
+    r.prompt_tokens = job.prompt.size();
+    r.cached_tokens = job.cached_tokens;
+    r.completion_tokens = job.ids.size();
+    if (!opt.log) return;
+    auto sec = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    const double waited = sec(job.submitted, job.started);
+    fmt::print(stderr,
+               "{} {}: {}prompt {} tokens ({} cached) {:.2f} s, {} generated {:.2f} s, {}\n", r.id,
+               chat ? "chat" : "completion",
+               waited >= 0.01 ? fmt::format("waited {:.2f} s, ", waited) : "", r.prompt_tokens,
+               r.cached_tokens, sec(job.started, job.prompt_done), r.completion_tokens,
+               sec(job.prompt_done, job.ended),
+               r.finish == Finish::Cancelled ? "cancelled" : finish_reason(r.finish));
   }
 
   CompletionResult new_result(bool chat) {
@@ -107,45 +95,60 @@ struct Server::Impl {
     return r;
   }
 
+  static void send_error(httplib::Response& res, const Error& e) {
+    const bool client = e.code() == ErrorCode::InvalidArgument;
+    send_json(res, client ? 400 : 500,
+              error_json(e.message(), client ? "invalid_request_error" : "server_error"));
+  }
+
   void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
     CompletionRequest q;
+    auto r = std::make_shared<CompletionResult>(new_result(chat));
+    std::shared_ptr<Job> job;
     try {
       q = parse_request(req.body, chat, opt.defaults);
+      job = submit(q);
     } catch (const Error& e) {
-      send_json(res, 400, error_json(e.message(), "invalid_request_error"));
+      send_error(res, e);
       return;
     }
-    auto r = std::make_shared<CompletionResult>(new_result(chat));
     if (!q.stream) {
       try {
-        run(q, *r, [&](std::string_view text) {
-          r->text += text;
-          return true;
-        });
+        while (job->wait_text(r->text)) {
+        }
       } catch (const Error& e) {
-        const bool client = e.code() == ErrorCode::InvalidArgument;
-        send_json(res, client ? 400 : 500,
-                  error_json(e.message(), client ? "invalid_request_error" : "server_error"));
+        send_error(res, e);
         return;
       }
+      finished(*job, *r, chat);
       send_json(res, 200, response_json(*r, chat));
       return;
     }
-    // Streamed: the provider runs after this handler returns, on the same connection's thread.
+    // Streamed: the provider runs after this handler returns, on the same connection's thread;
+    // the releaser runs however the stream ends (a job nobody reads any more stops).
     res.set_chunked_content_provider(
-        "text/event-stream", [this, q, r, chat](size_t, httplib::DataSink& sink) {
+        "text/event-stream",
+        [this, job, r, chat](size_t, httplib::DataSink& sink) {
           bool first = true;
           auto write = [&](const json& event) {
             const std::string s = sse(event);
             return sink.write(s.data(), s.size());
           };
           try {
-            run(q, *r, [&](std::string_view text) {
-              const bool ok = write(chunk_json(*r, chat, text, first, std::nullopt));
+            std::string piece;
+            while (job->wait_text(piece)) {
+              const bool ok = write(chunk_json(*r, chat, piece, first, std::nullopt));
               first = false;
-              return ok;
-            });
-            if (r->finish != Finish::Cancelled) write(chunk_json(*r, chat, "", first, r->finish));
+              piece.clear();
+              if (!ok) {
+                job->cancel();
+                while (job->wait_text(piece)) piece.clear();  // until the scheduler drops it
+                finished(*job, *r, chat);
+                return false;
+              }
+            }
+            finished(*job, *r, chat);
+            write(chunk_json(*r, chat, "", first, r->finish));
           } catch (const Error& e) {
             write(error_json(e.message(), e.code() == ErrorCode::InvalidArgument
                                               ? "invalid_request_error"
@@ -155,7 +158,8 @@ struct Server::Impl {
           sink.write(done.data(), done.size());
           sink.done();
           return true;
-        });
+        },
+        [job](bool) { job->cancel(); });
   }
 
   void routes() {
@@ -166,8 +170,14 @@ struct Server::Impl {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
     http.set_payload_max_length(64u << 20);
-    http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-      send_json(res, 200, {{"status", "ok"}});
+    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      const auto st = sched.stats();
+      send_json(res, 200,
+                {{"status", "ok"},
+                 {"requests",
+                  {{"running", st.running},
+                   {"queued", st.queued},
+                   {"parallel", sched.options().parallel}}}});
     });
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       send_json(
@@ -207,11 +217,8 @@ struct Server::Impl {
   const Tokenizer& tok;
   ServeOptions opt;
   ChatTemplate tmpl;
-  Session session;
-  std::mutex mu;  // one request on the model at a time; guards everything below
-  std::vector<int32_t> live, snap;
-  uint64_t requests = 0;
-  std::atomic<uint64_t> ids_issued{0};
+  Scheduler sched;
+  std::atomic<uint64_t> requests{0}, ids_issued{0};
   httplib::Server http;
 };
 
@@ -235,6 +242,10 @@ int Server::bind() {
 }
 
 void Server::listen() { impl_->http.listen_after_bind(); }
+
+Scheduler::Stats Server::stats() const { return impl_->sched.stats(); }
+
+uint64_t Server::state_bytes_per_slot() const { return impl_->sched.state_bytes_per_slot(); }
 
 void Server::stop() {
   if (impl_->http.is_running()) impl_->http.stop();

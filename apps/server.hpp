@@ -1,15 +1,17 @@
 // server.hpp: `vkrwkv serve`, an HTTP server with OpenAI-style endpoints over one loaded model:
 //   GET  /health, GET /v1/models
 //   POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent events with "stream")
-// Requests run one at a time on the model (the others wait). The recurrent state is kept between
-// requests: a prompt that starts with the tokens of the previous request (its prompt, or its
-// prompt and reply: a chat's next turn) runs only its new tokens ("cached_tokens" in the usage).
+// Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished
+// requests are kept, so a prompt that starts with the tokens of an earlier request (its prompt, or
+// its prompt and reply: a chat's next turn) runs only its new tokens ("cached_tokens" in the
+// usage).
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "model.hpp"
+#include "scheduler.hpp"
 #include "server_api.hpp"
 
 namespace vkr::cli {
@@ -19,6 +21,7 @@ struct ServeOptions {
   int port = 8080;         // 0: any free port (bind() returns it)
   std::string model_name;  // the id /v1/models lists (default: the model file's name)
   RequestDefaults defaults;
+  SchedulerOptions scheduler;
   bool log = true;  // one line per request on stderr
 };
 
@@ -34,6 +37,9 @@ class Server {
   // Serves until stop() (from another thread). Call after bind().
   void listen();
   void stop();
+
+  Scheduler::Stats stats() const;
+  uint64_t state_bytes_per_slot() const;
 
  private:
   struct Impl;

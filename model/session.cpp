@@ -270,9 +270,8 @@ std::vector<float> Session::eval(uint32_t slot, std::span<const int32_t> ids, bo
 
 std::vector<float> Session::decode_batch(uint32_t first_slot, std::span<const int32_t> ids) {
   check_ids(ids);
-  require(ids.size() <= rows() && ids.size() <= head().logits_rows, ErrorCode::InvalidArgument,
-          "decode_batch: {} slots exceed the {} rows per call", ids.size(),
-          std::min(rows(), head().logits_rows));
+  require(ids.size() <= max_batch(), ErrorCode::InvalidArgument,
+          "decode_batch: {} slots exceed the {} rows per call", ids.size(), max_batch());
   return run({first_slot, static_cast<uint32_t>(ids.size()), 1, false}, ids);
 }
 

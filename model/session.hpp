@@ -4,6 +4,7 @@
 // to device through host memory: rows x C floats, 20 KB per token at C = 5120).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -95,8 +96,11 @@ class Session {
   ReplayStats replay_stats() const { return replay_stats_; }
 
   StateStore& state() { return state_; }
+  const StateStore& state() const { return state_; }
   const Model& model() const { return model_; }
   uint32_t rows() const { return scratch_.front().rows; }
+  // The most slots decode_batch() takes in one call (rows, and the logits rows the head keeps).
+  uint32_t max_batch() const { return std::min(rows(), head().logits_rows); }
 
  private:
   // What runs on the last logits after the forward, in the same submission. Logits: the call's

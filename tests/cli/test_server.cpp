@@ -132,6 +132,8 @@ TEST_F(ServerTest, HealthAndModels) {
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
   EXPECT_EQ(json::parse(h->body)["status"], "ok");
+  EXPECT_EQ(json::parse(h->body)["requests"],
+            json({{"running", 0}, {"queued", 0}, {"parallel", 4}}));
   auto m = client_->Get("/v1/models");
   ASSERT_TRUE(m);
   EXPECT_EQ(json::parse(m->body)["data"][0]["id"], kDefaultModelFile);
@@ -204,21 +206,29 @@ TEST_F(ServerTest, KeptStateGivesTheSameTextAsAFreshStart) {
   const size_t cached = r2["usage"]["prompt_tokens_details"]["cached_tokens"];
   EXPECT_GE(cached, r1["usage"]["prompt_tokens"].get<size_t>());
   EXPECT_LT(cached, r2["usage"]["prompt_tokens"].get<size_t>());
-  // Something else in between, then turn 2 again from nothing.
+  // The reply equals a fresh start's (a Session of its own over the whole prompt).
+  const ChatTemplate tmpl(model().config().arch);
+  const std::vector<cli::ChatMessage> messages = {
+      {"user", "Who made the heaven?"},
+      {"assistant", r1["choices"][0]["message"]["content"]},
+      {"user", "And the earth?"}};
+  EXPECT_EQ(r2["choices"][0]["message"]["content"], greedy(tmpl.prompt(messages), 8));
+  // Something else in between, then turn 2 again: its prompt's state was kept (all but its last
+  // token), and not overwritten by the request in between.
   auto [s3, r3] = post("/v1/completions", {{"prompt", "Blessed are"}, {"max_tokens", 3}});
   ASSERT_EQ(s3, 200) << r3.dump();
   auto [s4, r4] = post("/v1/chat/completions", turn2);
   ASSERT_EQ(s4, 200) << r4.dump();
-  EXPECT_EQ(r4["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(r4["usage"]["prompt_tokens_details"]["cached_tokens"],
+            r2["usage"]["prompt_tokens"].get<size_t>() - 1);
   EXPECT_EQ(r4["choices"][0]["message"]["content"], r2["choices"][0]["message"]["content"]);
-  // The same prompt twice: all but its last token come from the kept state.
+  // And once more: the same.
   auto [s5, r5] = post("/v1/chat/completions", turn2);
   ASSERT_EQ(s5, 200) << r5.dump();
   EXPECT_EQ(r5["usage"]["prompt_tokens_details"]["cached_tokens"],
             r2["usage"]["prompt_tokens"].get<size_t>() - 1);
   EXPECT_EQ(r5["choices"][0]["message"]["content"], r2["choices"][0]["message"]["content"]);
   // The chat prompt is the template's text (what `generate --chat` feeds too).
-  const ChatTemplate tmpl(model().config().arch);
   const auto ids =
       model().tokenizer()->encode(tmpl.prompt({{"user", "Who made the heaven?"}}), true);
   EXPECT_EQ(r1["usage"]["prompt_tokens"], ids.size());
@@ -313,7 +323,8 @@ TEST_F(ServerTest, ClientHangingUpMidStream) {
   EXPECT_EQ(whole["choices"][0]["text"], greedy("In the beginning God", 12));
 }
 
-// Requests from several clients at once run one after another, each with its own answer.
+// Requests from several clients at once run together (their decode steps batched: see
+// test_scheduler.cpp), each with its own answer.
 TEST_F(ServerTest, ConcurrentRequests) {
   const std::string prompts[] = {"In the beginning God", "And the LORD said", "Blessed are"};
   std::vector<std::string> got(3);

@@ -1,0 +1,327 @@
+// scheduler.cpp: see scheduler.hpp.
+#include "scheduler.hpp"
+
+#include <algorithm>
+
+#include "vkr/error.hpp"
+
+namespace vkr::cli {
+
+namespace {
+
+bool is_strict_prefix(const std::vector<int32_t>& head, std::span<const int32_t> ids) {
+  return !head.empty() && head.size() < ids.size() &&
+         std::equal(head.begin(), head.end(), ids.begin());
+}
+
+}  // namespace
+
+bool Job::wait_text(std::string& text) {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return done_ || !text_.empty(); });
+  if (!text_.empty()) {
+    text += text_;
+    text_.clear();
+    return true;
+  }
+  if (error_) std::rethrow_exception(error_);
+  return false;
+}
+
+bool Job::emit(std::string_view text) {
+  {
+    std::lock_guard lk(mu_);
+    text_ += text;
+  }
+  cv_.notify_all();
+  return !cancelled_;
+}
+
+void Job::end(std::exception_ptr error) {
+  {
+    std::lock_guard lk(mu_);
+    ended = Clock::now();
+    error_ = std::move(error);
+    done_ = true;
+  }
+  cv_.notify_all();
+}
+
+// A job in a state slot: its prompt coming in a piece at a time, then its reply a token per
+// decode step.
+struct Scheduler::Run {
+  Run(std::shared_ptr<Job> j, const Tokenizer& tok, uint64_t arrival)
+      : job(std::move(j)),
+        order(arrival),
+        sampler(job->sampling),
+        reply(tok, job->stops, [this](std::string_view t) { return job->emit(t); }) {}
+
+  std::shared_ptr<Job> job;
+  uint64_t order;
+  Sampler sampler;
+  ReplyText reply;
+  std::vector<int32_t> seen;  // the tokens the slot's state has seen
+  bool decoding = false;      // the prompt is in; `next` is the id to run at the next step
+  int32_t next = -1;
+  std::optional<Finish> finish;  // set when the reply is over (retire() ends the job)
+};
+
+Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions options)
+    : model_(model),
+      tok_(tok),
+      opt_(options),
+      session_(model, std::max<uint32_t>(options.parallel, 1) + options.kept) {
+  require(opt_.parallel >= 1 && opt_.parallel <= session_.max_batch(), ErrorCode::InvalidArgument,
+          "--parallel {}: must be in [1, {}] (the sequences one forward call runs; --batch sets "
+          "its rows)",
+          opt_.parallel, session_.max_batch());
+  if (opt_.piece == 0) opt_.piece = session_.rows();
+  runs_.resize(opt_.parallel);
+  for (uint32_t i = 0; i < opt_.kept; ++i) kept_.push_back({opt_.parallel + i, {}, 0});
+  thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Scheduler::submit(std::shared_ptr<Job> job) {
+  require(!job->prompt.empty(), ErrorCode::InvalidArgument, "the prompt is empty");
+  job->submitted = Job::Clock::now();
+  {
+    std::lock_guard lk(mu_);
+    queue_.push_back(std::move(job));
+    stats_.queued = static_cast<uint32_t>(queue_.size());
+  }
+  cv_.notify_all();
+}
+
+Scheduler::Stats Scheduler::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+void Scheduler::loop() {
+  for (;;) {
+    std::vector<std::shared_ptr<Job>> arrived;
+    const auto running = static_cast<size_t>(
+        std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r != nullptr; }));
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || !queue_.empty() || running > 0; });
+      if (stop_) break;
+      while (!queue_.empty() && running + arrived.size() < runs_.size()) {
+        arrived.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      stats_.queued = static_cast<uint32_t>(queue_.size());
+      stats_.running = static_cast<uint32_t>(running + arrived.size());
+    }
+    for (auto& job : arrived) {
+      const auto slot =
+          static_cast<uint32_t>(std::find(runs_.begin(), runs_.end(), nullptr) - runs_.begin());
+      start(std::move(job), slot);
+    }
+    // One piece of the earliest prompt still coming in, then one decode step of every reply.
+    Run* first = nullptr;
+    for (auto& r : runs_) {
+      if (!r || r->decoding || r->finish) continue;
+      if (r->job->cancelled()) {
+        r->finish = Finish::Cancelled;
+      } else if (!first || r->order < first->order) {
+        first = r.get();
+      }
+    }
+    if (first) {
+      try {
+        prompt_piece(*first);
+      } catch (...) {  // this prompt's fault (or the device's: the next call will say)
+        first->job->end(std::current_exception());
+        first->job.reset();
+        first->finish = Finish::Cancelled;
+      }
+    }
+    try {
+      decode();
+    } catch (...) {  // the batch's states are unknown now: every running request fails
+      fail_running(std::current_exception());
+    }
+    retire();
+  }
+  const auto stopped = std::make_exception_ptr(
+      Error(ErrorCode::Io, "the server stopped before the request finished"));
+  fail_running(stopped);
+  for (auto& job : queue_) job->end(stopped);
+  queue_.clear();
+}
+
+void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot) {
+  auto r = std::make_unique<Run>(std::move(job), tok_, ++arrivals_);
+  Job& j = *r->job;
+  j.started = Job::Clock::now();
+  for (int32_t id : j.prompt) r->sampler.accept(id);  // penalties see the prompt
+  Kept* best = nullptr;
+  for (auto& k : kept_) {
+    if (is_strict_prefix(k.tokens, j.prompt) && (!best || k.tokens.size() > best->tokens.size())) {
+      best = &k;
+    }
+  }
+  try {
+    if (best) {
+      session_.state().copy(best->slot, slot);
+      r->seen = best->tokens;
+      best->used = ++clock_;
+    } else {
+      session_.state().reset(slot);
+    }
+  } catch (...) {
+    j.end(std::current_exception());
+    return;
+  }
+  j.cached_tokens = r->seen.size();
+  runs_[slot] = std::move(r);
+}
+
+void Scheduler::prompt_piece(Run& r) {
+  const uint32_t slot = static_cast<uint32_t>(
+      std::find_if(runs_.begin(), runs_.end(), [&](const auto& p) { return p.get() == &r; }) -
+      runs_.begin());
+  const std::span<const int32_t> prompt(r.job->prompt);
+  const size_t at = r.seen.size(), left = prompt.size() - 1 - at;
+  if (left > 0) {  // every prompt token but the last, `piece` at a time
+    const size_t n = std::min<size_t>(left, opt_.piece);
+    session_.eval_argmax(slot, prompt.subspan(at, n));
+    r.seen.insert(r.seen.end(), prompt.begin() + at, prompt.begin() + at + n);
+    if (n < left) return;
+    // All but the last token: kept, so the same prompt again still has a token to give logits.
+    keep(slot, r.seen);
+  }
+  const auto logits = session_.eval(slot, prompt.last(1));
+  r.seen.push_back(prompt.back());
+  r.job->prompt_done = Job::Clock::now();
+  if (r.job->max_tokens == 0) {
+    r.finish = Finish::Length;
+    return;
+  }
+  take(r, r.sampler.sample(logits));
+}
+
+void Scheduler::take(Run& r, int32_t id) {
+  r.job->ids.push_back(id);
+  r.sampler.accept(id);
+  if (!r.reply.push(id)) {
+    r.finish = r.reply.finish();
+  } else if (r.job->cancelled()) {
+    r.finish = Finish::Cancelled;
+  } else if (r.job->ids.size() >= static_cast<size_t>(r.job->max_tokens)) {
+    r.finish = Finish::Length;
+  } else {
+    r.next = id;
+    r.decoding = true;
+  }
+}
+
+void Scheduler::decode() {
+  const size_t V = model_.config().V;
+  for (size_t s = 0; s < runs_.size();) {
+    auto live = [&](size_t i) {
+      return i < runs_.size() && runs_[i] && runs_[i]->decoding && !runs_[i]->finish;
+    };
+    if (live(s) && runs_[s]->job->cancelled()) runs_[s]->finish = Finish::Cancelled;
+    if (!live(s)) {
+      ++s;
+      continue;
+    }
+    // Adjacent slots share one call (retire() keeps the running requests in slots [0, n)).
+    size_t e = s + 1;
+    while (live(e)) ++e;
+    const auto first = static_cast<uint32_t>(s), n = static_cast<uint32_t>(e - s);
+    std::vector<int32_t> ids;
+    for (size_t i = s; i < e; ++i) ids.push_back(runs_[i]->next);
+    std::vector<int32_t> got(n);
+    if (n == 1) {  // one sequence: greedy reads back the argmax only (decode_step)
+      got[0] = decode_step(session_, runs_[s]->sampler, ids[0], first);
+    } else {
+      const auto logits = session_.decode_batch(first, ids);
+      for (uint32_t b = 0; b < n; ++b) {
+        got[b] = runs_[s + b]->sampler.sample(std::span(logits).subspan(b * V, V));
+      }
+    }
+    for (uint32_t b = 0; b < n; ++b) {
+      Run& r = *runs_[s + b];
+      r.seen.push_back(r.next);
+      r.decoding = false;
+      take(r, got[b]);
+    }
+    {
+      std::lock_guard lk(mu_);
+      ++stats_.decode_calls;
+      stats_.decoded_rows += n;
+      stats_.max_batch = std::max(stats_.max_batch, n);
+    }
+    s = e;
+  }
+}
+
+// Ends the finished requests (their states kept) and moves the last running ones down into the
+// freed slots, so the running requests stay in adjacent slots and decode in one call.
+void Scheduler::retire() {
+  for (size_t s = 0; s < runs_.size(); ++s) {
+    if (!runs_[s] || !runs_[s]->finish) continue;
+    Run& r = *runs_[s];
+    if (r.job) {
+      r.reply.end();
+      r.job->finish = r.reply.finish() == Finish::Cancelled ? Finish::Cancelled : *r.finish;
+      try {
+        keep(static_cast<uint32_t>(s), r.seen);
+        r.job->end();
+      } catch (...) {
+        r.job->end(std::current_exception());
+      }
+    }
+    runs_[s].reset();
+  }
+  for (size_t s = 0; s < runs_.size(); ++s) {
+    if (runs_[s]) continue;
+    size_t last = runs_.size();
+    while (last > s + 1 && !runs_[last - 1]) --last;
+    if (last <= s + 1) break;
+    session_.state().copy(static_cast<uint32_t>(last - 1), static_cast<uint32_t>(s));
+    runs_[s] = std::move(runs_[last - 1]);
+  }
+  std::lock_guard lk(mu_);
+  stats_.running = static_cast<uint32_t>(
+      std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r != nullptr; }));
+}
+
+void Scheduler::keep(uint32_t slot, const std::vector<int32_t>& tokens) {
+  if (kept_.empty() || tokens.empty()) return;
+  for (auto& k : kept_) {
+    if (k.tokens == tokens) {
+      k.used = ++clock_;
+      return;
+    }
+  }
+  auto victim = std::min_element(kept_.begin(), kept_.end(),
+                                 [](const Kept& a, const Kept& b) { return a.used < b.used; });
+  victim->tokens.clear();  // unusable until the copy is done
+  session_.state().copy(slot, victim->slot);
+  victim->tokens = tokens;
+  victim->used = ++clock_;
+}
+
+void Scheduler::fail_running(std::exception_ptr error) {
+  for (auto& r : runs_) {
+    if (r && r->job) r->job->end(error);
+  }
+  for (auto& r : runs_) r.reset();
+  std::lock_guard lk(mu_);
+  stats_.running = 0;
+}
+
+}  // namespace vkr::cli

@@ -1,0 +1,135 @@
+// scheduler.hpp: runs the requests of `vkrwkv serve` on one Session, several at once.
+//  - Up to `parallel` requests run together, each in a state slot of its own. Their decode steps
+//    share one forward call (Session::decode_batch): a decode step is bound by reading the
+//    weights, and one pass over them serves every sequence in the batch.
+//  - A prompt runs a piece at a time (at most `piece` tokens) between two decode steps, so the
+//    replies already streaming keep flowing while a long prompt comes in.
+//  - The states of finished requests are kept (`kept` slots, least recently used replaced): a
+//    request whose tokens start with a kept state's tokens runs only the rest (a chat's next
+//    turn, the same prompt again). RWKV's state is a fixed size whatever the length, so keeping
+//    one costs a slot's bytes (StateStore::bytes_per_slot), not memory growing with the text.
+// The Session belongs to the scheduler's own thread; the HTTP threads only submit jobs and read
+// their text.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "generation.hpp"
+#include "model.hpp"
+#include "sampler.hpp"
+#include "session.hpp"
+#include "tokenizer.hpp"
+
+namespace vkr::cli {
+
+struct SchedulerOptions {
+  uint32_t parallel = 4;  // requests decoded together (state slots in use at once)
+  uint32_t kept = 8;      // states of finished requests kept for reuse; 0: none
+  uint32_t piece = 0;     // prompt tokens one request runs between decode steps; 0: a call's rows
+};
+
+// One request. The submitter fills in the inputs, submits it, then reads its text with
+// wait_text() until that returns false; the outputs below are final from then on.
+class Job {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Inputs.
+  std::vector<int32_t> prompt;  // non-empty; ids in the vocabulary
+  SamplerParams sampling;
+  int max_tokens = 0;
+  std::vector<std::string> stops;
+
+  // Waits for more text and appends it to `text`; false once the job has ended and every piece
+  // was taken. Rethrows the error that ended the job, if one did.
+  bool wait_text(std::string& text);
+  // The client went away: the job ends at the scheduler's next step (Finish::Cancelled).
+  void cancel() { cancelled_ = true; }
+
+  // Outputs.
+  Finish finish = Finish::Length;
+  std::vector<int32_t> ids;  // the sampled ids
+  size_t cached_tokens = 0;  // prompt tokens that came from a kept state
+  Clock::time_point submitted, started, prompt_done, ended;
+
+ private:
+  friend class Scheduler;
+  bool cancelled() const { return cancelled_; }
+  bool emit(std::string_view text);  // scheduler thread; false if the client went away
+  void end(std::exception_ptr error = nullptr);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;  // handed out, not yet taken
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::atomic<bool> cancelled_{false};
+};
+
+class Scheduler {
+ public:
+  // Checks the options against the model (parallel <= the rows of one call) and starts the
+  // thread that runs the jobs.
+  Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions options);
+  // Stops the thread; jobs still queued or running end with an Error.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void submit(std::shared_ptr<Job> job);
+
+  struct Stats {
+    uint64_t decode_calls = 0;  // forward calls of decode steps
+    uint64_t decoded_rows = 0;  // sequences they advanced (rows / calls = the mean batch)
+    uint32_t max_batch = 0;     // the most sequences one decode call advanced
+    uint32_t running = 0, queued = 0;
+  };
+  Stats stats() const;
+  const SchedulerOptions& options() const { return opt_; }
+  uint64_t state_bytes_per_slot() const { return session_.state().bytes_per_slot(); }
+
+ private:
+  struct Run;
+  struct Kept {
+    uint32_t slot;
+    std::vector<int32_t> tokens;  // what the slot's state has seen; empty: unused
+    uint64_t used = 0;
+  };
+
+  void loop();
+  void start(std::shared_ptr<Job> job, uint32_t slot);
+  void prompt_piece(Run& r);
+  void decode();
+  void take(Run& r, int32_t id);
+  void retire();
+  void keep(uint32_t slot, const std::vector<int32_t>& tokens);
+  void fail_running(std::exception_ptr error);
+
+  Model& model_;
+  const Tokenizer& tok_;
+  SchedulerOptions opt_;
+  Session session_;
+  std::vector<std::unique_ptr<Run>> runs_;  // by slot; running requests fill slots [0, n)
+  std::vector<Kept> kept_;
+  uint64_t clock_ = 0;     // use counter of the kept states
+  uint64_t arrivals_ = 0;  // order of the running requests (prompts run first come first)
+
+  mutable std::mutex mu_;  // guards the queue, stop_ and the stats
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool stop_ = false;
+  Stats stats_;
+  std::thread thread_;
+};
+
+}  // namespace vkr::cli
