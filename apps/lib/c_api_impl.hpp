@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model.hpp"
+#include "sampler.hpp"
 #include "session.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
@@ -28,6 +29,10 @@ struct vkrwkv_session {
   std::vector<std::shared_ptr<vkr::Context>> ctx;
   std::shared_ptr<vkr::Model> model;
   std::unique_ptr<vkr::Session> session;
+};
+
+struct vkrwkv_sampler {
+  vkr::Sampler sampler;
 };
 
 namespace vkr::capi {

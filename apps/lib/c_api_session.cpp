@@ -136,6 +136,38 @@ int vkrwkv_state_load(vkrwkv_session* s, int slot, const void* buf, long long si
   });
 }
 
+int vkrwkv_state_copy(vkrwkv_session* s, int from_slot, int to_slot) {
+  return guard(__func__, [&] {
+    Session& se = session_of(s, __func__);
+    const uint32_t from = checked_slot(se, from_slot, __func__);
+    se.state().copy(from, checked_slot(se, to_slot, __func__));
+    return 0;
+  });
+}
+
+int vkrwkv_session_decode_batch(vkrwkv_session* s, int first_slot, const int32_t* ids, int n,
+                                float* logits) {
+  return guard(__func__, [&] {
+    Session& se = session_of(s, __func__);
+    const uint32_t first = checked_slot(se, first_slot, __func__);
+    auto in = checked_ids(ids, n, __func__);
+    need(logits, __func__, "logits");
+    require(first + in.size() <= se.state().slots(), ErrorCode::InvalidArgument,
+            "{}: slots {}..{} out of range (the session has {} slots)", __func__, first,
+            first + in.size() - 1, se.state().slots());
+    require(in.size() <= se.max_batch(), ErrorCode::InvalidArgument,
+            "{}: n is {}, at most {} sequences per call (vkrwkv_session_max_batch)", __func__, n,
+            se.max_batch());
+    auto out = se.decode_batch(first, in);
+    std::memcpy(logits, out.data(), out.size() * sizeof(float));
+    return 0;
+  });
+}
+
+int vkrwkv_session_max_batch(const vkrwkv_session* s) {
+  return guard(__func__, [&] { return static_cast<int>(session_of(s, __func__).max_batch()); });
+}
+
 int vkrwkv_session_max_tokens(const vkrwkv_session* s) {
   return guard(__func__, [&] { return static_cast<int>(session_of(s, __func__).rows()); });
 }

@@ -1,13 +1,18 @@
 // test_c_api.cpp: C API results: logits equal the C++ Session's, state save/load round trip,
 // tokenizer round trip, greedy eval = argmax of the logits, handles freed in any order, a model
-// split over two contexts (freed first) equal to the whole one.
+// split over two contexts (freed first) equal to the whole one, batched decode = separate
+// decodes, a copied state = the original, the C sampler = the C++ one.
 #include <algorithm>
 #include <cstddef>
 #include <vector>
 
 #include "c_api_fixture.hpp"
 #include "vkrwkv.hpp"
+#include <cmath>
+#include <random>
+
 #include "model.hpp"
+#include "sampler.hpp"
 #include "session.hpp"
 
 namespace vkr::test {
@@ -81,6 +86,99 @@ TEST_F(CapiTest, TokenizeAndPiecesRoundTrip) {
 
 // Handles may be freed in any order: a session keeps its model and context alive and still
 // evaluates after both were freed (same logits as before).
+// Three sequences in one decode call (the third a copy of the first's state) give the logits
+// each gives alone: within the rounding of a batched product, and the copy exactly the first's.
+TEST_F(CapiTest, DecodeBatchEqualsSeparateDecodes) {
+  const int V = vkrwkv_model_n_vocab(model_);
+  vkrwkv_session *batch = nullptr, *alone = nullptr;
+  ASSERT_EQ(vkrwkv_session_create(model_, 3, &batch), 0) << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_session_create(model_, 3, &alone), 0) << vkrwkv_last_error();
+  ASSERT_GE(vkrwkv_session_max_batch(batch), 3);
+  for (vkrwkv_session* s : {batch, alone}) {
+    ASSERT_EQ(vkrwkv_session_eval(s, 0, kIds.data(), 4, nullptr), 0) << vkrwkv_last_error();
+    ASSERT_EQ(vkrwkv_session_eval(s, 1, kIds.data() + 2, 5, nullptr), 0) << vkrwkv_last_error();
+    ASSERT_EQ(vkrwkv_state_copy(s, 0, 2), 0) << vkrwkv_last_error();
+  }
+  for (int step = 0; step < 3; ++step) {
+    const int32_t ids[3] = {10 + step, 20 + step, 10 + step};
+    std::vector<float> got(3 * static_cast<size_t>(V));
+    ASSERT_EQ(vkrwkv_session_decode_batch(batch, 0, ids, 3, got.data()), 0)
+        << vkrwkv_last_error();
+    for (int b = 0; b < 3; ++b) {
+      std::vector<float> want(static_cast<size_t>(V));
+      ASSERT_EQ(vkrwkv_session_eval(alone, b, &ids[b], 1, want.data()), 0) << vkrwkv_last_error();
+      double worst = 0;
+      for (int i = 0; i < V; ++i) {
+        const double d = std::abs(got[static_cast<size_t>(b * V + i)] - want[static_cast<size_t>(i)]);
+        worst = std::max(worst, d / (1e-5 + 1e-5 * std::abs(want[static_cast<size_t>(i)])));
+      }
+      EXPECT_LE(worst, 1.0) << "step " << step << " slot " << b;
+    }
+    EXPECT_TRUE(std::equal(got.begin(), got.begin() + V, got.begin() + 2 * V)) << "step " << step;
+  }
+  // Slots past the session, more than a call takes, a NULL output: errors naming them.
+  const int32_t ids[4] = {1, 2, 3, 4};
+  std::vector<float> out(4 * static_cast<size_t>(V));
+  EXPECT_EQ(vkrwkv_session_decode_batch(batch, 1, ids, 3, out.data()),
+            VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("slots 1..3 out of range (the session has 3"),
+            std::string::npos)
+      << vkrwkv_last_error();
+  EXPECT_EQ(vkrwkv_session_decode_batch(batch, 0, ids, 3, nullptr),
+            VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(vkrwkv_state_copy(batch, 0, 3), VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("slot 3 out of range"), std::string::npos);
+  vkrwkv_session_free(batch);
+  vkrwkv_session_free(alone);
+}
+
+// The C sampler picks what the C++ Sampler picks from the same rows with the same parameters and
+// accepted ids (penalties on); greedy parameters pick the argmax.
+TEST(CapiSampler, EqualsCppSampler) {
+  vkrwkv_sampler_params p{};
+  ASSERT_EQ(vkrwkv_sampler_default_params(&p), 0);
+  EXPECT_FLOAT_EQ(p.temperature, SamplerParams{}.temperature);
+  EXPECT_EQ(p.top_k, SamplerParams{}.top_k);
+  p.seed = 42;
+  p.repeat_penalty = 1.3f;
+  p.presence_penalty = 0.2f;
+  SamplerParams q;
+  q.seed = 42;
+  q.repetition_penalty = 1.3f;
+  q.presence_penalty = 0.2f;
+  vkrwkv::Sampler c(p);
+  Sampler cpp(q);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> logit(0, 3);
+  // One row with a little noise per draw: the same ids keep coming back, so the penalties on
+  // the accepted ones change what is picked.
+  std::vector<float> base(1000), row(1000);
+  for (auto& x : base) x = logit(rng);
+  std::normal_distribution<float> noise(0, 0.3f);
+  for (int i = 0; i < 40; ++i) {
+    for (size_t j = 0; j < row.size(); ++j) row[j] = base[j] + noise(rng);
+    const int32_t a = c.sample(row), b = cpp.sample(row);
+    ASSERT_EQ(a, b) << "draw " << i;
+    c.accept(a);
+    cpp.accept(b);
+  }
+  p.temperature = 0;
+  vkrwkv::Sampler greedy(p);
+  EXPECT_EQ(greedy.sample(row), std::max_element(row.begin(), row.end()) - row.begin());
+  // Bad parameters and rows: errors naming them.
+  p.top_p = 2;
+  vkrwkv_sampler* bad = nullptr;
+  EXPECT_EQ(vkrwkv_sampler_create(&p, &bad), VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(bad, nullptr);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("top_p"), std::string::npos)
+      << vkrwkv_last_error();
+  EXPECT_EQ(vkrwkv_sampler_sample(greedy.get(), row.data(), 0), VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("n_vocab is 0"), std::string::npos);
+  const std::vector<float> nans(4, std::nanf(""));
+  EXPECT_EQ(vkrwkv_sampler_sample(greedy.get(), nans.data(), 4), VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(vkrwkv_sampler_accept(greedy.get(), -1), VKRWKV_ERROR_INVALID_ARGUMENT);
+}
+
 TEST(CapiLifetime, HandlesFreedInAnyOrder) {
   if (!gpu_context()) GTEST_SKIP() << "no Vulkan device";
   vkrwkv_context* ctx = nullptr;

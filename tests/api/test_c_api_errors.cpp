@@ -34,6 +34,18 @@ TEST(CapiNoDevice, NullArgumentsAreErrors) {
   expect_error(vkrwkv_state_save(nullptr, 0, buf, 8), kInvalid, "session is NULL");
   expect_error(vkrwkv_state_load(nullptr, 0, buf, 8), kInvalid, "session is NULL");
   expect_error(vkrwkv_session_max_tokens(nullptr), kInvalid, "session is NULL");
+  expect_error(vkrwkv_state_copy(nullptr, 0, 1), kInvalid, "session is NULL");
+  expect_error(vkrwkv_session_decode_batch(nullptr, 0, &id, 1, &f), kInvalid, "session is NULL");
+  expect_error(vkrwkv_session_max_batch(nullptr), kInvalid, "session is NULL");
+  expect_error(vkrwkv_sampler_default_params(nullptr), kInvalid, "out is NULL");
+  vkrwkv_sampler_params sp{};
+  vkrwkv_sampler* smp = nullptr;
+  expect_error(vkrwkv_sampler_create(nullptr, &smp), kInvalid, "params is NULL");
+  expect_error(vkrwkv_sampler_create(&sp, nullptr), kInvalid, "out is NULL");
+  expect_error(vkrwkv_sampler_sample(nullptr, &f, 1), kInvalid, "sampler is NULL");
+  expect_error(vkrwkv_sampler_accept(nullptr, 0), kInvalid, "sampler is NULL");
+  expect_error(vkrwkv_sampler_reset(nullptr), kInvalid, "sampler is NULL");
+  vkrwkv_sampler_free(nullptr);
   expect_error(vkrwkv_session_forward_io(nullptr, 1, &io), kInvalid, "session is NULL");
   expect_error(vkrwkv_session_record_forward(nullptr, 0, 1, VK_NULL_HANDLE, &io), kInvalid,
                "session is NULL");

@@ -45,6 +45,7 @@ enum vkrwkv_result {
 typedef struct vkrwkv_context vkrwkv_context;
 typedef struct vkrwkv_model vkrwkv_model;
 typedef struct vkrwkv_session vkrwkv_session;
+typedef struct vkrwkv_sampler vkrwkv_sampler;
 
 /* A host application's Vulkan objects. vkrwkv uses only the features and extensions listed as
  * enabled: a missing optional one selects a slower path; a missing required one
@@ -146,6 +147,42 @@ VKRWKV_API long long vkrwkv_state_size(const vkrwkv_session *s); /* bytes per sl
 /* `size` must equal vkrwkv_state_size(). */
 VKRWKV_API int vkrwkv_state_save(const vkrwkv_session *s, int slot, void *buf, long long size);
 VKRWKV_API int vkrwkv_state_load(vkrwkv_session *s, int slot, const void *buf, long long size);
+/* Copies slot `from_slot`'s state into `to_slot` on the device (a fork: both go on alone). */
+VKRWKV_API int vkrwkv_state_copy(vkrwkv_session *s, int from_slot, int to_slot);
+
+/* Several sequences at once: one decode step (one id each) for the n slots [first_slot,
+ * first_slot + n) in one forward call, which reads the weights once for all of them (a decode
+ * step is bound by that read, so n sequences cost far less than n calls). Writes n x n_vocab
+ * logits, slot by slot. n in [1, vkrwkv_session_max_batch()]. */
+VKRWKV_API int vkrwkv_session_decode_batch(vkrwkv_session *s, int first_slot, const int32_t *ids,
+                                           int n, float *logits);
+VKRWKV_API int vkrwkv_session_max_batch(const vkrwkv_session *s);
+
+/* Sampling on the host, one sampler per sequence (not thread-safe): penalties -> top-k ->
+ * softmax(logits / temperature) -> top-p -> min-p -> a seeded draw. The same parameters and calls
+ * give the same ids on every platform. */
+typedef struct vkrwkv_sampler_params {
+  float temperature;       /* <= 0: greedy (argmax after the penalties) */
+  int top_k;               /* 0: off */
+  float top_p;             /* in (0, 1]; 1: off */
+  float min_p;             /* in [0, 1], relative to the most likely id; 0: off */
+  float repeat_penalty;    /* > 0; 1: off */
+  float presence_penalty;  /* subtracted once from each recently accepted id */
+  float frequency_penalty; /* subtracted per occurrence */
+  int penalty_last_n;      /* accepted ids the penalties look back on; 0: off */
+  uint64_t seed;
+} vkrwkv_sampler_params;
+/* The defaults (temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, seed 0). */
+VKRWKV_API int vkrwkv_sampler_default_params(vkrwkv_sampler_params *out);
+/* A bad parameter is VKRWKV_ERROR_INVALID_ARGUMENT naming it. */
+VKRWKV_API int vkrwkv_sampler_create(const vkrwkv_sampler_params *params, vkrwkv_sampler **out);
+VKRWKV_API void vkrwkv_sampler_free(vkrwkv_sampler *s);
+/* Returns the id picked from one row of n_vocab logits. It is not recorded for the penalties:
+ * call vkrwkv_sampler_accept() with the ids the sequence really gets (prompt ids too). */
+VKRWKV_API int vkrwkv_sampler_sample(vkrwkv_sampler *s, const float *logits, int n_vocab);
+VKRWKV_API int vkrwkv_sampler_accept(vkrwkv_sampler *s, int32_t id);
+/* Forgets the accepted ids and restarts the random stream from the seed. */
+VKRWKV_API int vkrwkv_sampler_reset(vkrwkv_sampler *s);
 
 /* Embedding: tokens per recorded forward pass (1..this). */
 VKRWKV_API int vkrwkv_session_max_tokens(const vkrwkv_session *s);

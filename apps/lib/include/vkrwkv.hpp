@@ -145,6 +145,18 @@ class Session {
   void load_state(int slot, const std::vector<std::byte>& b) {
     check(vkrwkv_state_load(h_, slot, b.data(), static_cast<long long>(b.size())));
   }
+  void copy_state(int from_slot, int to_slot) {
+    check(vkrwkv_state_copy(h_, from_slot, to_slot));
+  }
+  // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one call:
+  // ids.size() x n_vocab logits.
+  std::vector<float> decode_batch(int first_slot, const std::vector<int32_t>& ids) {
+    std::vector<float> logits(ids.size() * static_cast<size_t>(n_vocab_));
+    check(vkrwkv_session_decode_batch(h_, first_slot, ids.data(), static_cast<int>(ids.size()),
+                                      logits.data()));
+    return logits;
+  }
+  int max_batch() const { return static_cast<int>(check(vkrwkv_session_max_batch(h_))); }
   int max_tokens() const { return static_cast<int>(check(vkrwkv_session_max_tokens(h_))); }
   vkrwkv_forward_io forward_io(int n_tokens) const {
     vkrwkv_forward_io io{};
@@ -162,6 +174,36 @@ class Session {
  private:
   vkrwkv_session* h_ = nullptr;
   int n_vocab_ = 0;
+};
+
+// A host sampler for one sequence (vkrwkv_sampler_*). sample() does not record the id: accept()
+// the ids the sequence really gets (prompt ids too) for the penalties.
+class Sampler {
+ public:
+  static vkrwkv_sampler_params defaults() {
+    vkrwkv_sampler_params p{};
+    check(vkrwkv_sampler_default_params(&p));
+    return p;
+  }
+  explicit Sampler(const vkrwkv_sampler_params& params = defaults()) {
+    check(vkrwkv_sampler_create(&params, &h_));
+  }
+  ~Sampler() { vkrwkv_sampler_free(h_); }
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  int32_t sample(const float* logits, int n_vocab) {
+    return static_cast<int32_t>(check(vkrwkv_sampler_sample(h_, logits, n_vocab)));
+  }
+  int32_t sample(const std::vector<float>& logits) {
+    return sample(logits.data(), static_cast<int>(logits.size()));
+  }
+  void accept(int32_t id) { check(vkrwkv_sampler_accept(h_, id)); }
+  void reset() { check(vkrwkv_sampler_reset(h_)); }
+  vkrwkv_sampler* get() const { return h_; }
+
+ private:
+  vkrwkv_sampler* h_ = nullptr;
 };
 
 }  // namespace vkrwkv
