@@ -1,6 +1,10 @@
 // generation.cpp: see generation.hpp.
 #include "generation.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
 namespace vkr::cli {
 
 // Greedy without penalties reads back only the argmax; otherwise, when the sampler can pick
@@ -19,6 +23,30 @@ int32_t decode_step(Session& session, Sampler& sampler, int32_t id, uint32_t slo
     return sampler.sample_candidates(top.ids, top.logits);
   }
   return sampler.sample(session.eval(slot, next));
+}
+
+TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int top) {
+  // In double: the sum of V exponentials (152064 for QRWKV6) loses digits in float.
+  float max = -INFINITY;
+  for (float l : logits) max = std::isnan(l) ? max : std::max(max, l);
+  double sum = 0;
+  for (float l : logits) sum += std::isnan(l) ? 0.0 : std::exp(static_cast<double>(l - max));
+  const double norm = static_cast<double>(max) + std::log(sum);
+  auto lp = [&](int32_t i) {
+    const float l = logits[static_cast<size_t>(i)];
+    return std::isnan(l) ? -INFINITY : static_cast<float>(static_cast<double>(l) - norm);
+  };
+  TokenLogprob out;
+  out.id = id;
+  out.logprob = lp(id);
+  const size_t k = std::min(logits.size(), static_cast<size_t>(std::max(top, 0)));
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::partial_sort(
+      ids.begin(), ids.begin() + static_cast<long>(k), ids.end(),
+      [&](int32_t a, int32_t b) { return lp(a) > lp(b) || (lp(a) == lp(b) && a < b); });
+  for (size_t i = 0; i < k; ++i) out.top.emplace_back(ids[i], lp(ids[i]));
+  return out;
 }
 
 ReplyText::ReplyText(const Tokenizer& tok, std::vector<std::string> stops,

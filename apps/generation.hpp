@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sampler.hpp"
@@ -36,6 +37,16 @@ struct Generated {
     return ids.back();
   }
 };
+
+// The log-probability of a sampled id under the model's distribution (log-softmax of the raw
+// logits: before penalties and temperature, as OpenAI's `logprobs`), and the `top` most likely
+// ids with theirs (most likely first; ties: lower id first).
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;
+};
+TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int top);
 
 // The text side of one reply: sampled ids in, text out (through on_text) as whole UTF-8
 // characters, held back while it could still be the start of a stop string; the reply ends at an

@@ -2,6 +2,7 @@
 #include "scheduler.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "vkr/error.hpp"
 
@@ -16,9 +17,13 @@ bool is_strict_prefix(const std::vector<int32_t>& head, std::span<const int32_t>
 
 }  // namespace
 
-bool Job::wait_text(std::string& text) {
+bool Job::wait_text(std::string& text, std::vector<TokenLogprob>* lps) {
   std::unique_lock lk(mu_);
   cv_.wait(lk, [&] { return done_ || !text_.empty(); });
+  if (lps) {
+    std::move(logprobs_.begin(), logprobs_.end(), std::back_inserter(*lps));
+    logprobs_.clear();
+  }
   if (!text_.empty()) {
     text += text_;
     text_.clear();
@@ -35,6 +40,12 @@ bool Job::emit(std::string_view text) {
   }
   cv_.notify_all();
   return !cancelled_;
+}
+
+// Not waking the reader: the text of the same id follows (or the end).
+void Job::add_logprob(TokenLogprob lp) {
+  std::lock_guard lk(mu_);
+  logprobs_.push_back(std::move(lp));
 }
 
 void Job::end(std::exception_ptr error) {
@@ -208,10 +219,14 @@ void Scheduler::prompt_piece(Run& r) {
     r.finish = Finish::Length;
     return;
   }
-  take(r, r.sampler.sample(logits));
+  take(r, r.sampler.sample(logits), logits);
 }
 
-void Scheduler::take(Run& r, int32_t id) {
+// `logits`: the row `id` was sampled from (empty where only the argmax came back).
+void Scheduler::take(Run& r, int32_t id, std::span<const float> logits) {
+  if (r.job->logprobs >= 0 && !logits.empty() && !tok_.is_eog(id)) {
+    r.job->add_logprob(token_logprob(logits, id, r.job->logprobs));
+  }
   r.job->ids.push_back(id);
   r.sampler.accept(id);
   if (!r.reply.push(id)) {
@@ -244,10 +259,12 @@ void Scheduler::decode() {
     std::vector<int32_t> ids;
     for (size_t i = s; i < e; ++i) ids.push_back(runs_[i]->next);
     std::vector<int32_t> got(n);
-    if (n == 1) {  // one sequence: greedy reads back the argmax only (decode_step)
+    std::vector<float> logits;
+    if (n == 1 && runs_[s]->job->logprobs < 0) {
+      // One sequence: greedy reads back the argmax only (decode_step).
       got[0] = decode_step(session_, runs_[s]->sampler, ids[0], first);
     } else {
-      const auto logits = session_.decode_batch(first, ids);
+      logits = n == 1 ? session_.eval(first, ids) : session_.decode_batch(first, ids);
       for (uint32_t b = 0; b < n; ++b) {
         got[b] = runs_[s + b]->sampler.sample(std::span(logits).subspan(b * V, V));
       }
@@ -256,7 +273,8 @@ void Scheduler::decode() {
       Run& r = *runs_[s + b];
       r.seen.push_back(r.next);
       r.decoding = false;
-      take(r, got[b]);
+      take(r, got[b],
+           logits.empty() ? std::span<const float>() : std::span(logits).subspan(b * V, V));
     }
     {
       std::lock_guard lk(mu_);

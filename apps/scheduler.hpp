@@ -49,10 +49,12 @@ class Job {
   SamplerParams sampling;
   int max_tokens = 0;
   std::vector<std::string> stops;
+  int logprobs = -1;  // >= 0: each sampled id's log-probability and this many top ids' too
 
-  // Waits for more text and appends it to `text`; false once the job has ended and every piece
-  // was taken. Rethrows the error that ended the job, if one did.
-  bool wait_text(std::string& text);
+  // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
+  // so far to `lps`, where asked for); false once the job has ended and every piece was
+  // taken. Rethrows the error that ended the job, if one did.
+  bool wait_text(std::string& text, std::vector<TokenLogprob>* lps = nullptr);
   // The client went away: the job ends at the scheduler's next step (Finish::Cancelled).
   void cancel() { cancelled_ = true; }
 
@@ -66,11 +68,13 @@ class Job {
   friend class Scheduler;
   bool cancelled() const { return cancelled_; }
   bool emit(std::string_view text);  // scheduler thread; false if the client went away
+  void add_logprob(TokenLogprob lp);
   void end(std::exception_ptr error = nullptr);
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string text_;  // handed out, not yet taken
+  std::string text_;                    // handed out, not yet taken
+  std::vector<TokenLogprob> logprobs_;  // not yet taken
   bool done_ = false;
   std::exception_ptr error_;
   std::atomic<bool> cancelled_{false};
@@ -110,7 +114,7 @@ class Scheduler {
   void start(std::shared_ptr<Job> job, uint32_t slot);
   void prompt_piece(Run& r);
   void decode();
-  void take(Run& r, int32_t id);
+  void take(Run& r, int32_t id, std::span<const float> logits);
   void retire();
   void keep(uint32_t slot, const std::vector<int32_t>& tokens);
   void fail_running(std::exception_ptr error);

@@ -21,10 +21,10 @@ using nlohmann::json;
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(dump(body), "application/json");
 }
 
-std::string sse(const json& event) { return "data: " + event.dump() + "\n\n"; }
+std::string sse(const json& event) { return "data: " + dump(event) + "\n\n"; }
 
 }  // namespace
 
@@ -59,6 +59,7 @@ struct Server::Impl {
     const uint64_t n = requests++;
     if (!q.seeded) job->sampling.seed = opt.defaults.sampling.seed + static_cast<uint32_t>(n);
     job->max_tokens = q.max_tokens;
+    job->logprobs = q.logprobs;
     job->stops = q.stop;
     if (q.chat) {
       for (auto& s : tmpl.stops()) job->stops.push_back(s);
@@ -112,14 +113,18 @@ struct Server::Impl {
       send_error(res, e);
       return;
     }
+    const bool want_lp = q.logprobs >= 0;
     if (!q.stream) {
+      std::vector<TokenLogprob> lps;
       try {
-        while (job->wait_text(r->text)) {
+        while (job->wait_text(r->text, &lps)) {
         }
       } catch (const Error& e) {
         send_error(res, e);
         return;
       }
+      size_t offset = 0;
+      if (want_lp) r->logprobs = logprobs_json(lps, chat, tok, offset);
       finished(*job, *r, chat);
       send_json(res, 200, response_json(*r, chat));
       return;
@@ -128,15 +133,23 @@ struct Server::Impl {
     // the releaser runs however the stream ends (a job nobody reads any more stops).
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, job, r, chat](size_t, httplib::DataSink& sink) {
+        [this, job, r, chat, want_lp](size_t, httplib::DataSink& sink) {
           bool first = true;
           auto write = [&](const json& event) {
             const std::string s = sse(event);
             return sink.write(s.data(), s.size());
           };
+          // Each chunk carries the log-probabilities of the ids sampled since the last one.
+          std::vector<TokenLogprob> lps;
+          size_t offset = 0;
+          auto take_logprobs = [&] {
+            if (want_lp) r->logprobs = logprobs_json(lps, chat, tok, offset);
+            lps.clear();
+          };
           try {
             std::string piece;
-            while (job->wait_text(piece)) {
+            while (job->wait_text(piece, &lps)) {
+              take_logprobs();
               const bool ok = write(chunk_json(*r, chat, piece, first, std::nullopt));
               first = false;
               piece.clear();
@@ -148,6 +161,7 @@ struct Server::Impl {
               }
             }
             finished(*job, *r, chat);
+            take_logprobs();  // ids whose text never came out (a stop string's)
             write(chunk_json(*r, chat, "", first, r->finish));
           } catch (const Error& e) {
             write(error_json(e.message(), e.code() == ErrorCode::InvalidArgument

@@ -112,9 +112,17 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
   }
   if (field(body, "n") && number(body, "n", 1, 1, 1e9) != 1)
     bad("n", "must be 1 (one choice per request)");
-  if (field(body, "logprobs") &&
-      !(field(body, "logprobs")->is_boolean() && !field(body, "logprobs")->get<bool>())) {
-    bad("logprobs", "is not supported by this server");
+  constexpr int kMaxTop = 20;
+  if (chat) {
+    if (flag(body, "logprobs")) {
+      r.logprobs = static_cast<int>(number(body, "top_logprobs", 0, 0, kMaxTop));
+    } else if (field(body, "top_logprobs")) {
+      bad("top_logprobs", "needs \"logprobs\": true");
+    }
+  } else if (const json* lp = field(body, "logprobs")) {
+    if (!lp->is_number_integer())
+      bad("logprobs", fmt::format("must be an integer in [0, {}]", kMaxTop));
+    r.logprobs = static_cast<int>(number(body, "logprobs", 0, 0, kMaxTop));
   }
   const char* max_name =
       field(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
@@ -173,8 +181,8 @@ json response_json(const CompletionResult& r, bool chat) {
     choice["message"] = {{"role", "assistant"}, {"content", r.text}};
   } else {
     choice["text"] = r.text;
-    choice["logprobs"] = nullptr;
   }
+  choice["logprobs"] = r.logprobs;
   return {{"id", r.id},
           {"object", chat ? "chat.completion" : "text_completion"},
           {"created", r.created},
@@ -195,6 +203,7 @@ json chunk_json(const CompletionResult& r, bool chat, std::string_view text, boo
   } else {
     choice["text"] = std::string(text);
   }
+  if (!r.logprobs.is_null()) choice["logprobs"] = r.logprobs;
   json chunk = {{"id", r.id},
                 {"object", chat ? "chat.completion.chunk" : "text_completion"},
                 {"created", r.created},
@@ -203,6 +212,47 @@ json chunk_json(const CompletionResult& r, bool chat, std::string_view text, boo
   if (finish) chunk["usage"] = usage_json(r);
   return chunk;
 }
+
+json logprobs_json(std::span<const TokenLogprob> lps, bool chat, const Tokenizer& tok,
+                   size_t& offset) {
+  auto bytes_of = [](const std::string& t) {
+    json b = json::array();
+    for (unsigned char c : t) b.push_back(c);
+    return b;
+  };
+  if (chat) {
+    json content = json::array();
+    for (const auto& lp : lps) {
+      const std::string& t = tok.token_bytes(lp.id);
+      json top = json::array();
+      for (const auto& [id, l] : lp.top) {
+        const std::string& tt = tok.token_bytes(id);
+        top.push_back({{"token", tt}, {"logprob", l}, {"bytes", bytes_of(tt)}});
+      }
+      content.push_back(
+          {{"token", t}, {"logprob", lp.logprob}, {"bytes", bytes_of(t)}, {"top_logprobs", top}});
+    }
+    return {{"content", content}};
+  }
+  json tokens = json::array(), token_logprobs = json::array(), top = json::array(),
+       offsets = json::array();
+  for (const auto& lp : lps) {
+    const std::string& t = tok.token_bytes(lp.id);
+    tokens.push_back(t);
+    token_logprobs.push_back(lp.logprob);
+    json alternatives = json::object();
+    for (const auto& [id, l] : lp.top) alternatives[tok.token_bytes(id)] = l;
+    top.push_back(alternatives);
+    offsets.push_back(offset);
+    offset += t.size();
+  }
+  return {{"tokens", tokens},
+          {"token_logprobs", token_logprobs},
+          {"top_logprobs", top},
+          {"text_offset", offsets}};
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json error_json(std::string_view message, std::string_view type) {
   return {{"error", {{"message", std::string(message)}, {"type", std::string(type)}}}};

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "chat_template.hpp"
 #include "generation.hpp"
 #include "sampler.hpp"
+#include "tokenizer.hpp"
 
 namespace vkr::cli {
 
@@ -32,10 +34,13 @@ struct CompletionRequest {
   bool seeded = false;  // the request gave a seed
   std::vector<std::string> stop;
   bool stream = false;
+  // -1: no log-probabilities; else each sampled token's and this many most likely alternatives
+  // (completions: "logprobs": N; chat: "logprobs": true, "top_logprobs": N).
+  int logprobs = -1;
 };
 
 // Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this
-// server cannot honour (n > 1, echo, logprobs, tools) and ill-typed or out-of-range values are an
+// server cannot honour (n > 1, echo, tools) and ill-typed or out-of-range values are an
 // Error(InvalidArgument) naming the field.
 CompletionRequest parse_request(std::string_view body, bool chat, const RequestDefaults& d);
 
@@ -47,6 +52,7 @@ struct CompletionResult {
   std::string text;  // the whole generated text (not for stream chunks)
   Finish finish = Finish::Length;
   size_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+  nlohmann::json logprobs;  // the choice's "logprobs" (logprobs_json), null when not asked for
 };
 
 std::string finish_reason(Finish f);  // "stop" / "length" (Cancelled never reaches a client)
@@ -56,6 +62,14 @@ nlohmann::json response_json(const CompletionResult& r, bool chat);
 // chunk (empty text, the finish reason and the usage).
 nlohmann::json chunk_json(const CompletionResult& r, bool chat, std::string_view text, bool first,
                           std::optional<Finish> finish);
+// The "logprobs" object of a choice (or of a stream chunk) for `lps`: completions {tokens,
+// token_logprobs, top_logprobs, text_offset}, chat {content: [{token, logprob, bytes,
+// top_logprobs}]}. `offset`: bytes of generated text before the first of them (advanced).
+nlohmann::json logprobs_json(std::span<const TokenLogprob> lps, bool chat, const Tokenizer& tok,
+                             size_t& offset);
+// JSON text for the wire: bytes that are not UTF-8 (a token can be part of a character) become
+// U+FFFD instead of an exception.
+std::string dump(const nlohmann::json& j);
 nlohmann::json error_json(std::string_view message, std::string_view type);
 
 }  // namespace vkr::cli

@@ -22,9 +22,15 @@ int vkrwkv_sampler_default_params(vkrwkv_sampler_params* out) {
   return guard(__func__, [&] {
     need(out, __func__, "out");
     const SamplerParams d;
-    *out = {d.temperature,        d.top_k,          d.top_p,
-            d.min_p,              d.repetition_penalty, d.presence_penalty,
-            d.frequency_penalty,  d.penalty_last_n, d.seed};
+    *out = {d.temperature,
+            d.top_k,
+            d.top_p,
+            d.min_p,
+            d.repetition_penalty,
+            d.presence_penalty,
+            d.frequency_penalty,
+            d.penalty_last_n,
+            d.seed};
     return 0;
   });
 }

@@ -75,8 +75,7 @@ void vkrwkv_session_free(vkrwkv_session* s) {
   });
 }
 
-int vkrwkv_session_eval(vkrwkv_session* s, int slot, const int32_t* ids, int n_ids,
-                        float* logits) {
+int vkrwkv_session_eval(vkrwkv_session* s, int slot, const int32_t* ids, int n_ids, float* logits) {
   return guard(__func__, [&] {
     Session& se = session_of(s, __func__);
     const uint32_t sl = checked_slot(se, slot, __func__);

@@ -3,17 +3,16 @@
 // split over two contexts (freed first) equal to the whole one, batched decode = separate
 // decodes, a copied state = the original, the C sampler = the C++ one.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <random>
 #include <vector>
 
 #include "c_api_fixture.hpp"
-#include "vkrwkv.hpp"
-#include <cmath>
-#include <random>
-
 #include "model.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
+#include "vkrwkv.hpp"
 
 namespace vkr::test {
 namespace {
@@ -59,7 +58,8 @@ TEST_F(CapiTest, GreedyEvalIsArgmaxOfLogits) {
   vkrwkv_session_reset(session_, 0);
   vkrwkv_session_reset(session_, 1);
   const auto logits = eval(0, kIds);
-  const int id = vkrwkv_session_eval_greedy(session_, 1, kIds.data(), static_cast<int>(kIds.size()));
+  const int id =
+      vkrwkv_session_eval_greedy(session_, 1, kIds.data(), static_cast<int>(kIds.size()));
   ASSERT_GE(id, 0) << vkrwkv_last_error();
   EXPECT_EQ(id, std::max_element(logits.begin(), logits.end()) - logits.begin());
   // NULL logits: evaluated (state advanced) without a readback.
@@ -102,14 +102,14 @@ TEST_F(CapiTest, DecodeBatchEqualsSeparateDecodes) {
   for (int step = 0; step < 3; ++step) {
     const int32_t ids[3] = {10 + step, 20 + step, 10 + step};
     std::vector<float> got(3 * static_cast<size_t>(V));
-    ASSERT_EQ(vkrwkv_session_decode_batch(batch, 0, ids, 3, got.data()), 0)
-        << vkrwkv_last_error();
+    ASSERT_EQ(vkrwkv_session_decode_batch(batch, 0, ids, 3, got.data()), 0) << vkrwkv_last_error();
     for (int b = 0; b < 3; ++b) {
       std::vector<float> want(static_cast<size_t>(V));
       ASSERT_EQ(vkrwkv_session_eval(alone, b, &ids[b], 1, want.data()), 0) << vkrwkv_last_error();
       double worst = 0;
       for (int i = 0; i < V; ++i) {
-        const double d = std::abs(got[static_cast<size_t>(b * V + i)] - want[static_cast<size_t>(i)]);
+        const double d =
+            std::abs(got[static_cast<size_t>(b * V + i)] - want[static_cast<size_t>(i)]);
         worst = std::max(worst, d / (1e-5 + 1e-5 * std::abs(want[static_cast<size_t>(i)])));
       }
       EXPECT_LE(worst, 1.0) << "step " << step << " slot " << b;
@@ -124,8 +124,7 @@ TEST_F(CapiTest, DecodeBatchEqualsSeparateDecodes) {
   EXPECT_NE(std::string(vkrwkv_last_error()).find("slots 1..3 out of range (the session has 3"),
             std::string::npos)
       << vkrwkv_last_error();
-  EXPECT_EQ(vkrwkv_session_decode_batch(batch, 0, ids, 3, nullptr),
-            VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(vkrwkv_session_decode_batch(batch, 0, ids, 3, nullptr), VKRWKV_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(vkrwkv_state_copy(batch, 0, 3), VKRWKV_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(vkrwkv_last_error()).find("slot 3 out of range"), std::string::npos);
   vkrwkv_session_free(batch);

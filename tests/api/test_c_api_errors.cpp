@@ -49,9 +49,9 @@ TEST(CapiNoDevice, NullArgumentsAreErrors) {
   expect_error(vkrwkv_session_forward_io(nullptr, 1, &io), kInvalid, "session is NULL");
   expect_error(vkrwkv_session_record_forward(nullptr, 0, 1, VK_NULL_HANDLE, &io), kInvalid,
                "session is NULL");
-  expect_error(vkrwkv_device_requirements_query(VK_NULL_HANDLE, VK_NULL_HANDLE, nullptr, 0,
-                                                nullptr),
-               kInvalid, "out is NULL");
+  expect_error(
+      vkrwkv_device_requirements_query(VK_NULL_HANDLE, VK_NULL_HANDLE, nullptr, 0, nullptr),
+      kInvalid, "out is NULL");
   vkrwkv_device_requirements req;
   expect_error(vkrwkv_device_requirements_query(VK_NULL_HANDLE, VK_NULL_HANDLE, nullptr, 0, &req),
                kInvalid, "all required");
@@ -101,7 +101,8 @@ TEST_F(CapiErrors, BadSlotsAndIds) {
     expect_error(vkrwkv_session_record_forward(session_, slot, 1, VK_NULL_HANDLE, nullptr),
                  kInvalid, what);
   }
-  expect_error(vkrwkv_session_eval(session_, 0, nullptr, 2, logits.data()), kInvalid, "ids is NULL");
+  expect_error(vkrwkv_session_eval(session_, 0, nullptr, 2, logits.data()), kInvalid,
+               "ids is NULL");
   expect_error(vkrwkv_session_eval(session_, 0, ids, 0, logits.data()), kInvalid, "n_ids is 0");
   const int32_t bad[1] = {vkrwkv_model_n_vocab(model_)};
   expect_error(vkrwkv_session_eval(session_, 0, bad, 1, logits.data()), kInvalid,

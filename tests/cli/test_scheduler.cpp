@@ -1,8 +1,9 @@
 // test_scheduler.cpp: the request scheduler of `vkrwkv serve` (apps/scheduler.*) on the bundled
 // model, without HTTP: requests run together (decode steps batched, prompts in pieces between
-// them) give the text each gives alone, kept states are reused by the longest matching request
-// and replaced least recently used first, a cancelled request leaves the others right, and bad
-// options, bad jobs and a scheduler destroyed with work left end with errors, never a hang.
+// them) give the text and log-probabilities each gives alone, kept states are reused by the
+// longest matching request and replaced least recently used first, a cancelled request leaves the
+// others right, and bad options, bad jobs and a scheduler destroyed with work left end with
+// errors, never a hang.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -76,15 +77,27 @@ const char* const kPrompts[] = {
 // pieces of 4) give the ids each gives alone on a scheduler that runs one request at a time, and
 // the greedy ones those of a Session's own loop; their decode steps did share calls.
 TEST_F(SchedulerTest, BatchedRequestsEqualOneAtATime) {
-  auto make = [](int i) { return job(kPrompts[i], 12, i % 2 ? 0.8f : 0.0f, 100 + i); };
+  auto make = [](int i) {
+    auto j = job(kPrompts[i], 12, i % 2 ? 0.8f : 0.0f, 100 + i);
+    j->logprobs = i < 2 ? 2 : -1;  // the first two also give log-probabilities
+    return j;
+  };
+  // Text, and the log-probabilities where asked for.
+  auto take = [](Job& j, std::vector<cli::TokenLogprob>& lps) {
+    std::string text;
+    while (j.wait_text(text, &lps)) {
+    }
+    return text;
+  };
   std::vector<std::vector<int32_t>> alone;
   std::vector<std::string> alone_text;
+  std::vector<std::vector<cli::TokenLogprob>> alone_lps(4);
   {
     Scheduler one(model(), tok(), {.parallel = 1, .kept = 0, .piece = 4});
     for (int i = 0; i < 4; ++i) {
       auto j = make(i);
       one.submit(j);
-      alone_text.push_back(text_of(*j));
+      alone_text.push_back(take(*j, alone_lps[i]));
       alone.push_back(j->ids);
     }
     EXPECT_EQ(one.stats().max_batch, 1u);
@@ -96,7 +109,17 @@ TEST_F(SchedulerTest, BatchedRequestsEqualOneAtATime) {
     many.submit(jobs.back());
   }
   for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(text_of(*jobs[i]), alone_text[i]) << kPrompts[i];
+    std::vector<cli::TokenLogprob> lps;
+    EXPECT_EQ(take(*jobs[i], lps), alone_text[i]) << kPrompts[i];
+    ASSERT_EQ(lps.size(), alone_lps[i].size()) << kPrompts[i];
+    EXPECT_EQ(lps.size(), i < 2 ? jobs[i]->ids.size() : 0u);
+    for (size_t t = 0; t < lps.size(); ++t) {
+      EXPECT_EQ(lps[t].id, jobs[i]->ids[t]);
+      EXPECT_NEAR(lps[t].logprob, alone_lps[i][t].logprob, 1e-4) << kPrompts[i] << " #" << t;
+      ASSERT_EQ(lps[t].top.size(), 2u);
+      EXPECT_GE(lps[t].top[0].second, lps[t].top[1].second);
+      EXPECT_EQ(lps[t].top[0].first, alone_lps[i][t].top[0].first);
+    }
     EXPECT_EQ(jobs[i]->ids, alone[i]) << kPrompts[i];
     EXPECT_EQ(jobs[i]->finish, Finish::Length);
     EXPECT_EQ(jobs[i]->cached_tokens, 0u);

@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -340,6 +341,93 @@ TEST_F(ServerTest, ConcurrentRequests) {
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(got[i], greedy(prompts[i], 6)) << prompts[i];
+}
+
+// Log-probabilities: greedy tokens are the most likely of their top list, the values are the
+// log-softmax of a Session's own logits, chat and completions shapes, streams carry the same
+// values chunk by chunk, and bad values are refused naming the field.
+TEST_F(ServerTest, LogprobsOfTheGeneratedTokens) {
+  const std::string prompt = "In the beginning God";
+  auto [status, r] =
+      post("/v1/completions",
+           {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}, {"logprobs", 3}});
+  ASSERT_EQ(status, 200) << r.dump();
+  const auto& lp = r["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), 6u) << lp.dump();
+  std::string joined;
+  size_t offset = 0;
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(lp["text_offset"][i], offset);
+    joined += lp["tokens"][i].get<std::string>();
+    offset += lp["tokens"][i].get<std::string>().size();
+    const auto& top = lp["top_logprobs"][i];
+    ASSERT_EQ(top.size(), 3u) << top.dump();
+    float best = -1e30f;
+    for (const auto& [t, v] : top.items()) best = std::max(best, v.get<float>());
+    EXPECT_FLOAT_EQ(lp["token_logprobs"][i].get<float>(), best) << "greedy picks the most likely";
+  }
+  EXPECT_EQ(joined, r["choices"][0]["text"]);
+  // The values: log-softmax of the logits a Session gives after the prompt and the first token.
+  const Tokenizer& tok = *model().tokenizer();
+  Session s(model(), 1);
+  auto logits = s.eval(0, tok.encode(prompt, true));
+  for (int i = 0; i < 2; ++i) {
+    double sum = 0;
+    const float mx = *std::max_element(logits.begin(), logits.end());
+    for (float l : logits) sum += std::exp(static_cast<double>(l - mx));
+    const auto id =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    EXPECT_EQ(lp["tokens"][i], tok.token_bytes(id));
+    EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), mx - (mx + std::log(sum)), 1e-4);
+    const int32_t next[] = {id};
+    logits = s.eval(0, next);
+  }
+  // Chat shape, and a stream gives the same entries.
+  json chat = {{"messages", {{{"role", "user"}, {"content", "Who made the heaven?"}}}},
+               {"max_tokens", 5},
+               {"temperature", 0},
+               {"logprobs", true},
+               {"top_logprobs", 2}};
+  auto [s2, c] = post("/v1/chat/completions", chat);
+  ASSERT_EQ(s2, 200) << c.dump();
+  const auto& content = c["choices"][0]["logprobs"]["content"];
+  ASSERT_FALSE(content.empty());
+  std::string text;
+  for (const auto& e : content) {
+    text += e["token"].get<std::string>();
+    EXPECT_EQ(e["top_logprobs"].size(), 2u);
+    EXPECT_EQ(e["bytes"].size(), e["token"].get<std::string>().size());
+    EXPECT_LE(e["logprob"].get<float>(), 0.0f);
+  }
+  EXPECT_EQ(text, c["choices"][0]["message"]["content"]);
+  std::vector<json> events;
+  stream("/v1/chat/completions", chat, events);
+  json streamed = json::array();
+  for (const auto& e : events) {
+    const auto& l = e["choices"][0]["logprobs"];
+    if (l.is_object()) {
+      for (const auto& x : l["content"]) streamed.push_back(x);
+    }
+  }
+  EXPECT_EQ(streamed, content);
+  // No logprobs asked for: null.
+  auto [s3, plain] = post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 2}});
+  ASSERT_EQ(s3, 200);
+  EXPECT_TRUE(plain["choices"][0]["logprobs"].is_null());
+  const std::pair<json, std::string> cases[] = {
+      {{{"prompt", "x"}, {"logprobs", 21}}, "field 'logprobs' must be in [0, 20]"},
+      {{{"prompt", "x"}, {"logprobs", true}}, "field 'logprobs' must be an integer in [0, 20]"},
+  };
+  for (const auto& [body, message] : cases) {
+    auto [st, e] = post("/v1/completions", body);
+    EXPECT_EQ(st, 400) << body.dump();
+    EXPECT_NE(e["error"]["message"].get<std::string>().find(message), std::string::npos)
+        << e.dump();
+  }
+  auto [s4, e4] = post("/v1/chat/completions",
+                       {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"top_logprobs", 2}});
+  EXPECT_EQ(s4, 400);
+  EXPECT_EQ(e4["error"]["message"], "field 'top_logprobs' needs \"logprobs\": true");
 }
 
 // A port already taken, or an address that is not this machine's: an error naming it.
