@@ -200,6 +200,41 @@ struct Server::Impl {
            {"data",
             json::array({{{"id", opt.model_name}, {"object", "model"}, {"owned_by", "vkrwkv"}}})}});
     });
+    // llama-server's token endpoints: clients count or inspect tokens with the served vocabulary.
+    http.Post("/tokenize", [this](const httplib::Request& q, httplib::Response& res) {
+      try {
+        const json body = parse_object(q.body);
+        const auto it = body.find("content");
+        require(it != body.end() && it->is_string(), ErrorCode::InvalidArgument,
+                "field 'content' must be a string");
+        const auto special = body.find("parse_special");
+        require(special == body.end() || special->is_boolean(), ErrorCode::InvalidArgument,
+                "field 'parse_special' must be true or false");
+        const bool parse = special == body.end() || special->get<bool>();
+        send_json(res, 200, {{"tokens", tok.encode(it->get<std::string>(), parse)}});
+      } catch (const Error& e) {
+        send_error(res, e);
+      }
+    });
+    http.Post("/detokenize", [this](const httplib::Request& q, httplib::Response& res) {
+      try {
+        const json body = parse_object(q.body);
+        const auto it = body.find("tokens");
+        require(it != body.end() && it->is_array(), ErrorCode::InvalidArgument,
+                "field 'tokens' must be an array of token ids");
+        std::vector<int32_t> ids;
+        for (const auto& v : *it) {
+          require(
+              v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < tok.n_vocab(),
+              ErrorCode::InvalidArgument, "field 'tokens' must hold token ids in [0, {}) (got {})",
+              tok.n_vocab(), v.dump());
+          ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+        }
+        send_json(res, 200, {{"content", tok.decode(ids, true)}});
+      } catch (const Error& e) {
+        send_error(res, e);
+      }
+    });
     http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& res) {
       complete(q, res, false);
     });

@@ -1,6 +1,7 @@
 // server.hpp: `vkrwkv serve`, an HTTP server with OpenAI-style endpoints over one loaded model:
 //   GET  /health, GET /v1/models
 //   POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent events with "stream")
+//   POST /tokenize, POST /detokenize (the served vocabulary, as llama-server)
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished
 // requests are kept, so a prompt that starts with the tokens of an earlier request (its prompt, or
 // its prompt and reply: a chat's next turn) runs only its new tokens ("cached_tokens" in the

@@ -59,7 +59,7 @@ std::string text_of(const json& v, const std::string& name) {
 
 }  // namespace
 
-CompletionRequest parse_request(std::string_view body_text, bool chat, const RequestDefaults& d) {
+json parse_object(std::string_view body_text) {
   json body;
   try {
     body = json::parse(body_text);
@@ -67,6 +67,11 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     throw Error(ErrorCode::InvalidArgument, fmt::format("the body is not JSON: {}", e.what()));
   }
   if (!body.is_object()) throw Error(ErrorCode::InvalidArgument, "the body must be a JSON object");
+  return body;
+}
+
+CompletionRequest parse_request(std::string_view body_text, bool chat, const RequestDefaults& d) {
+  const json body = parse_object(body_text);
   CompletionRequest r;
   r.chat = chat;
   if (chat) {

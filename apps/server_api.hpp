@@ -43,6 +43,8 @@ struct CompletionRequest {
 // server cannot honour (n > 1, echo, tools) and ill-typed or out-of-range values are an
 // Error(InvalidArgument) naming the field.
 CompletionRequest parse_request(std::string_view body, bool chat, const RequestDefaults& d);
+// A body that must be a JSON object (an Error saying what it is otherwise).
+nlohmann::json parse_object(std::string_view body);
 
 // What one request produced, for the response objects.
 struct CompletionResult {

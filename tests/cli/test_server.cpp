@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "server.hpp"
 #include "session.hpp"
@@ -428,6 +429,39 @@ TEST_F(ServerTest, LogprobsOfTheGeneratedTokens) {
                        {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"top_logprobs", 2}});
   EXPECT_EQ(s4, 400);
   EXPECT_EQ(e4["error"]["message"], "field 'top_logprobs' needs \"logprobs\": true");
+}
+
+// The token endpoints use the served vocabulary, and name what is wrong in a bad body.
+TEST_F(ServerTest, TokenizeAndDetokenize) {
+  const std::string text = "In the beginning<|endoftext|> God";
+  auto [s1, t] = post("/tokenize", {{"content", text}});
+  ASSERT_EQ(s1, 200) << t.dump();
+  const auto ids = model().tokenizer()->encode(text, true);
+  EXPECT_EQ(t["tokens"].get<std::vector<int32_t>>(), ids);
+  auto [s2, plain] = post("/tokenize", {{"content", text}, {"parse_special", false}});
+  ASSERT_EQ(s2, 200);
+  EXPECT_EQ(plain["tokens"].get<std::vector<int32_t>>(), model().tokenizer()->encode(text, false));
+  auto [s3, d] = post("/detokenize", {{"tokens", ids}});
+  ASSERT_EQ(s3, 200) << d.dump();
+  EXPECT_EQ(d["content"], model().tokenizer()->decode(ids, true));
+  const std::tuple<std::string, json, std::string> cases[] = {
+      {"/tokenize", json::object(), "field 'content' must be a string"},
+      {"/tokenize",
+       {{"content", "x"}, {"parse_special", 1}},
+       "field 'parse_special' must be true or false"},
+      {"/detokenize", {{"tokens", "1 2"}}, "field 'tokens' must be an array of token ids"},
+      {"/detokenize", {{"tokens", {1, -1}}}, "must hold token ids in [0, "},
+  };
+  for (const auto& [path, body, message] : cases) {
+    auto [st, e] = post(path, body);
+    EXPECT_EQ(st, 400) << path << " " << body.dump();
+    EXPECT_NE(e["error"]["message"].get<std::string>().find(message), std::string::npos)
+        << e.dump();
+  }
+  auto raw = client_->Post("/tokenize", "[1]", "application/json");
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->status, 400);
+  EXPECT_NE(raw->body.find("the body must be a JSON object"), std::string::npos);
 }
 
 // A port already taken, or an address that is not this machine's: an error naming it.
