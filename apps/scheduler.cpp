@@ -159,10 +159,10 @@ void Scheduler::loop() {
     }
     try {
       decode();
-    } catch (...) {  // the batch's states are unknown now: every running request fails
+      retire();
+    } catch (...) {  // the states are unknown now: every running request fails
       fail_running(std::current_exception());
     }
-    retire();
   }
   const auto stopped = std::make_exception_ptr(
       Error(ErrorCode::Io, "the server stopped before the request finished"));

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 #include "model_options.hpp"
 #include "vkr/error.hpp"
@@ -176,6 +177,18 @@ struct Server::Impl {
         [job](bool) { job->cancel(); });
   }
 
+  // A POST route answering `answer(body)` as JSON; an Error becomes a 400 / 500 naming it.
+  void post_json(const char* path, std::function<json(const std::string&)> answer) {
+    http.Post(path,
+              [answer = std::move(answer)](const httplib::Request& q, httplib::Response& res) {
+                try {
+                  send_json(res, 200, answer(q.body));
+                } catch (const Error& e) {
+                  send_error(res, e);
+                }
+              });
+  }
+
   void routes() {
     // httplib's default also sets SO_REUSEPORT, which lets a second server bind the same port and
     // silently take half its connections: only SO_REUSEADDR (restart without waiting TIME_WAIT).
@@ -201,39 +214,12 @@ struct Server::Impl {
             json::array({{{"id", opt.model_name}, {"object", "model"}, {"owned_by", "vkrwkv"}}})}});
     });
     // llama-server's token endpoints: clients count or inspect tokens with the served vocabulary.
-    http.Post("/tokenize", [this](const httplib::Request& q, httplib::Response& res) {
-      try {
-        const json body = parse_object(q.body);
-        const auto it = body.find("content");
-        require(it != body.end() && it->is_string(), ErrorCode::InvalidArgument,
-                "field 'content' must be a string");
-        const auto special = body.find("parse_special");
-        require(special == body.end() || special->is_boolean(), ErrorCode::InvalidArgument,
-                "field 'parse_special' must be true or false");
-        const bool parse = special == body.end() || special->get<bool>();
-        send_json(res, 200, {{"tokens", tok.encode(it->get<std::string>(), parse)}});
-      } catch (const Error& e) {
-        send_error(res, e);
-      }
+    post_json("/tokenize", [this](const std::string& body) {
+      const auto [text, special] = parse_tokenize(body);
+      return json{{"tokens", tok.encode(text, special)}};
     });
-    http.Post("/detokenize", [this](const httplib::Request& q, httplib::Response& res) {
-      try {
-        const json body = parse_object(q.body);
-        const auto it = body.find("tokens");
-        require(it != body.end() && it->is_array(), ErrorCode::InvalidArgument,
-                "field 'tokens' must be an array of token ids");
-        std::vector<int32_t> ids;
-        for (const auto& v : *it) {
-          require(
-              v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < tok.n_vocab(),
-              ErrorCode::InvalidArgument, "field 'tokens' must hold token ids in [0, {}) (got {})",
-              tok.n_vocab(), v.dump());
-          ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
-        }
-        send_json(res, 200, {{"content", tok.decode(ids, true)}});
-      } catch (const Error& e) {
-        send_error(res, e);
-      }
+    post_json("/detokenize", [this](const std::string& body) {
+      return json{{"content", tok.decode(parse_detokenize(body, tok.n_vocab()), true)}};
     });
     http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& res) {
       complete(q, res, false);

@@ -70,6 +70,28 @@ json parse_object(std::string_view body_text) {
   return body;
 }
 
+std::pair<std::string, bool> parse_tokenize(std::string_view body_text) {
+  const json body = parse_object(body_text);
+  const json* content = field(body, "content");
+  if (!content || !content->is_string()) bad("content", "must be a string");
+  return {content->get<std::string>(),
+          !field(body, "parse_special") || flag(body, "parse_special")};
+}
+
+std::vector<int32_t> parse_detokenize(std::string_view body_text, int32_t n_vocab) {
+  const json body = parse_object(body_text);
+  const json* tokens = field(body, "tokens");
+  if (!tokens || !tokens->is_array()) bad("tokens", "must be an array of token ids");
+  std::vector<int32_t> ids;
+  for (const auto& v : *tokens) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= n_vocab) {
+      bad("tokens", fmt::format("must hold token ids in [0, {}) (got {})", n_vocab, v.dump()));
+    }
+    ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+  }
+  return ids;
+}
+
 CompletionRequest parse_request(std::string_view body_text, bool chat, const RequestDefaults& d) {
   const json body = parse_object(body_text);
   CompletionRequest r;

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chat_template.hpp"
@@ -45,6 +46,10 @@ struct CompletionRequest {
 CompletionRequest parse_request(std::string_view body, bool chat, const RequestDefaults& d);
 // A body that must be a JSON object (an Error saying what it is otherwise).
 nlohmann::json parse_object(std::string_view body);
+// POST /tokenize {"content": text, "parse_special": bool = true}: the text and the flag.
+std::pair<std::string, bool> parse_tokenize(std::string_view body);
+// POST /detokenize {"tokens": [ids]}: the ids, each checked to be in [0, n_vocab).
+std::vector<int32_t> parse_detokenize(std::string_view body, int32_t n_vocab);
 
 // What one request produced, for the response objects.
 struct CompletionResult {

@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "default_model_test.hpp"
 #include "scheduler.hpp"
 #include "session.hpp"
 #include "support/default_model.hpp"
@@ -24,18 +25,8 @@ using cli::Job;
 using cli::Scheduler;
 using cli::SchedulerOptions;
 
-class SchedulerTest : public GpuTest {
+class SchedulerTest : public DefaultModelTest {
  protected:
-  static Model& model() {
-    if (!model_) {
-      model_ = Model::load(*gpu_context(), kDefaultModelDir / kDefaultModelFile);
-    }
-    return *model_;
-  }
-  static const Tokenizer& tok() { return *model().tokenizer(); }
-  static void TearDownTestSuite() { model_.reset(); }
-  static inline std::unique_ptr<Model> model_;
-
   static std::shared_ptr<Job> job(const std::string& prompt, int n, float temperature = 0,
                                   uint32_t seed = 1) {
     auto j = std::make_shared<Job>();

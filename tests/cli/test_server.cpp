@@ -14,6 +14,7 @@
 #include <thread>
 #include <tuple>
 
+#include "default_model_test.hpp"
 #include "server.hpp"
 #include "session.hpp"
 #include "support/default_model.hpp"
@@ -29,18 +30,8 @@ using cli::ServeOptions;
 using cli::Server;
 using nlohmann::json;
 
-class ServerTest : public GpuTest {
+class ServerTest : public DefaultModelTest {
  protected:
-  // Loaded once for the suite and released before the shared context is (gpu_main.cpp).
-  static Model& model() {
-    if (!model_) {
-      model_ = Model::load(*gpu_context(), kDefaultModelDir / kDefaultModelFile);
-    }
-    return *model_;
-  }
-  static void TearDownTestSuite() { model_.reset(); }
-  static inline std::unique_ptr<Model> model_;
-
   void SetUp() override {
     GpuTest::SetUp();
     if (IsSkipped()) return;
