@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace vkr::cli {
 
@@ -39,13 +38,25 @@ TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int top) {
   TokenLogprob out;
   out.id = id;
   out.logprob = lp(id);
+  // The `top` largest in one pass (top <= 20 here; an echoed prompt asks this once per token, so
+  // no sort of the whole row). The order of lp() is that of the logits, NaN last.
   const size_t k = std::min(logits.size(), static_cast<size_t>(std::max(top, 0)));
-  std::vector<int32_t> ids(logits.size());
-  std::iota(ids.begin(), ids.end(), 0);
-  std::partial_sort(
-      ids.begin(), ids.begin() + static_cast<long>(k), ids.end(),
-      [&](int32_t a, int32_t b) { return lp(a) > lp(b) || (lp(a) == lp(b) && a < b); });
-  for (size_t i = 0; i < k; ++i) out.top.emplace_back(ids[i], lp(ids[i]));
+  if (k == 0) return out;
+  auto key = [&](int32_t i) {
+    const float l = logits[static_cast<size_t>(i)];
+    return std::isnan(l) ? -INFINITY : l;
+  };
+  auto before = [&](int32_t a, int32_t b) {
+    return key(a) > key(b) || (key(a) == key(b) && a < b);
+  };
+  std::vector<int32_t> best;
+  best.reserve(k + 1);
+  for (int32_t i = 0; i < static_cast<int32_t>(logits.size()); ++i) {
+    if (best.size() == k && !before(i, best.back())) continue;
+    best.insert(std::upper_bound(best.begin(), best.end(), i, before), i);
+    if (best.size() > k) best.pop_back();
+  }
+  for (int32_t i : best) out.top.emplace_back(i, lp(i));
   return out;
 }
 

@@ -45,6 +45,9 @@ struct TokenLogprob {
   int32_t id = 0;
   float logprob = 0;
   std::vector<std::pair<int32_t, float>> top;
+  // false: nothing predicted this id (the first token of an echoed prompt); logprob and top
+  // are empty (JSON null)
+  bool scored = true;
 };
 TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int top);
 

@@ -177,7 +177,9 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot) {
   j.started = Job::Clock::now();
   for (int32_t id : j.prompt) r->sampler.accept(id);  // penalties see the prompt
   Kept* best = nullptr;
+  const bool scored = j.prompt_logprobs && j.logprobs >= 0;  // needs every prompt position's logits
   for (auto& k : kept_) {
+    if (scored) break;
     if (is_strict_prefix(k.tokens, j.prompt) && (!best || k.tokens.size() > best->tokens.size())) {
       best = &k;
     }
@@ -202,6 +204,7 @@ void Scheduler::prompt_piece(Run& r) {
   const uint32_t slot = static_cast<uint32_t>(
       std::find_if(runs_.begin(), runs_.end(), [&](const auto& p) { return p.get() == &r; }) -
       runs_.begin());
+  if (r.job->prompt_logprobs && r.job->logprobs >= 0) return scored_prompt_piece(r, slot);
   const std::span<const int32_t> prompt(r.job->prompt);
   const size_t at = r.seen.size(), left = prompt.size() - 1 - at;
   if (left > 0) {  // every prompt token but the last, `piece` at a time
@@ -220,6 +223,37 @@ void Scheduler::prompt_piece(Run& r) {
     return;
   }
   take(r, r.sampler.sample(logits), logits);
+}
+
+// An echoed prompt with log-probabilities: every position's logits come back (in pieces of at most
+// the logits rows a call holds: V floats each), each scores the next prompt id, the last one
+// samples the first reply id.
+void Scheduler::scored_prompt_piece(Run& r, uint32_t slot) {
+  Job& j = *r.job;
+  const std::span<const int32_t> prompt(j.prompt);
+  const size_t at = r.seen.size();
+  if (at == 0) {
+    TokenLogprob first;
+    first.id = prompt[0];
+    first.scored = false;
+    j.add_logprob(std::move(first));
+  }
+  const size_t n = std::min<size_t>({prompt.size() - at, opt_.piece, session_.max_batch()});
+  const auto logits = session_.eval(slot, prompt.subspan(at, n), true);
+  const size_t V = model_.config().V;
+  const std::span<const float> rows(logits);
+  for (size_t i = 0; i < n && at + i + 1 < prompt.size(); ++i) {
+    j.add_logprob(token_logprob(rows.subspan(i * V, V), prompt[at + i + 1], j.logprobs));
+  }
+  r.seen.insert(r.seen.end(), prompt.begin() + at, prompt.begin() + at + n);
+  if (r.seen.size() < prompt.size()) return;
+  j.prompt_done = Job::Clock::now();
+  if (j.max_tokens == 0) {
+    r.finish = Finish::Length;
+    return;
+  }
+  const auto last = rows.last(V);
+  take(r, r.sampler.sample(last), last);
 }
 
 // `logits`: the row `id` was sampled from (empty where only the argmax came back).

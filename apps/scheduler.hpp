@@ -50,6 +50,9 @@ class Job {
   int max_tokens = 0;
   std::vector<std::string> stops;
   int logprobs = -1;  // >= 0: each sampled id's log-probability and this many top ids' too
+  // With logprobs >= 0: the prompt's ids come first in the log-probabilities (an echo; the first
+  // one unscored), each under the logits before it. Runs the whole prompt (no kept state).
+  bool prompt_logprobs = false;
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was
@@ -113,6 +116,7 @@ class Scheduler {
   void loop();
   void start(std::shared_ptr<Job> job, uint32_t slot);
   void prompt_piece(Run& r);
+  void scored_prompt_piece(Run& r, uint32_t slot);
   void decode();
   void take(Run& r, int32_t id, std::span<const float> logits);
   void retire();

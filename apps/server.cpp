@@ -43,48 +43,63 @@ struct Server::Impl {
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   }
 
-  // Tokenizes and checks the request and queues it; the caller reads the job's text.
-  std::shared_ptr<Job> submit(const CompletionRequest& q) {
-    auto job = std::make_shared<Job>();
-    job->prompt = q.prompt_ids ? *q.prompt_ids
-                  : q.chat     ? tok.encode(tmpl.prompt(q.messages), true)
-                               : tok.encode(q.prompt, true);
-    require(!job->prompt.empty(), ErrorCode::InvalidArgument,
-            "the prompt is empty after tokenization");
-    const int64_t V = model.config().V;
-    for (size_t i = 0; i < job->prompt.size(); ++i) {
-      require(job->prompt[i] >= 0 && job->prompt[i] < V, ErrorCode::InvalidArgument,
-              "token id {} at position {} is outside the vocabulary [0, {})", job->prompt[i], i, V);
-    }
-    job->sampling = q.sampling;
-    const uint64_t n = requests++;
-    if (!q.seeded) job->sampling.seed = opt.defaults.sampling.seed + static_cast<uint32_t>(n);
-    job->max_tokens = q.max_tokens;
-    job->logprobs = q.logprobs;
-    job->stops = q.stop;
+  // Tokenizes and checks every prompt of the request, then queues one job per prompt (none when
+  // any prompt is bad); the caller reads the jobs' text.
+  std::vector<std::shared_ptr<Job>> submit(const CompletionRequest& q) {
+    std::vector<std::vector<int32_t>> prompts;
     if (q.chat) {
-      for (auto& s : tmpl.stops()) job->stops.push_back(s);
+      prompts.push_back(tok.encode(tmpl.prompt(q.messages), true));
+    } else {
+      for (const auto& p : q.prompts) prompts.push_back(p.ids ? *p.ids : tok.encode(p.text, true));
     }
-    sched.submit(job);
-    return job;
+    const int64_t V = model.config().V;
+    for (size_t k = 0; k < prompts.size(); ++k) {
+      const std::string which = prompts.size() > 1 ? fmt::format("prompt {}: ", k) : "";
+      require(!prompts[k].empty(), ErrorCode::InvalidArgument,
+              "{}the prompt is empty after tokenization", which);
+      for (size_t i = 0; i < prompts[k].size(); ++i) {
+        require(prompts[k][i] >= 0 && prompts[k][i] < V, ErrorCode::InvalidArgument,
+                "{}token id {} at position {} is outside the vocabulary [0, {})", which,
+                prompts[k][i], i, V);
+      }
+    }
+    std::vector<std::shared_ptr<Job>> jobs;
+    for (auto& prompt : prompts) {
+      auto job = std::make_shared<Job>();
+      job->prompt = std::move(prompt);
+      job->sampling = q.sampling;
+      const uint64_t n = requests++;
+      if (!q.seeded) job->sampling.seed = opt.defaults.sampling.seed + static_cast<uint32_t>(n);
+      job->max_tokens = q.max_tokens;
+      job->logprobs = q.logprobs;
+      job->prompt_logprobs = q.echo;
+      job->stops = q.stop;
+      if (q.chat) {
+        for (auto& s : tmpl.stops()) job->stops.push_back(s);
+      }
+      jobs.push_back(std::move(job));
+    }
+    for (auto& job : jobs) sched.submit(job);
+    return jobs;
   }
 
-  // The counts of an ended job, and its line on stderr.
-  void finished(const Job& job, CompletionResult& r, bool chat) {
-    r.finish = job.finish;
-    r.prompt_tokens = job.prompt.size();
-    r.cached_tokens = job.cached_tokens;
-    r.completion_tokens = job.ids.size();
+  // The counts of an ended job (choice `index`), and its line on stderr.
+  void finished(const Job& job, CompletionResult& r, size_t index, bool chat) {
+    ChoiceResult& c = r.choices.at(index);
+    c.finish = job.finish;
+    c.prompt_tokens = job.prompt.size();
+    c.cached_tokens = job.cached_tokens;
+    c.completion_tokens = job.ids.size();
     if (!opt.log) return;
     auto sec = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
     const double waited = sec(job.submitted, job.started);
-    fmt::print(stderr,
-               "{} {}: {}prompt {} tokens ({} cached) {:.2f} s, {} generated {:.2f} s, {}\n", r.id,
-               chat ? "chat" : "completion",
-               waited >= 0.01 ? fmt::format("waited {:.2f} s, ", waited) : "", r.prompt_tokens,
-               r.cached_tokens, sec(job.started, job.prompt_done), r.completion_tokens,
-               sec(job.prompt_done, job.ended),
-               r.finish == Finish::Cancelled ? "cancelled" : finish_reason(r.finish));
+    fmt::print(
+        stderr, "{}{} {}: {}prompt {} tokens ({} cached) {:.2f} s, {} generated {:.2f} s, {}\n",
+        r.id, r.choices.size() > 1 ? fmt::format("[{}]", index) : "", chat ? "chat" : "completion",
+        waited >= 0.01 ? fmt::format("waited {:.2f} s, ", waited) : "", c.prompt_tokens,
+        c.cached_tokens, sec(job.started, job.prompt_done), c.completion_tokens,
+        sec(job.prompt_done, job.ended),
+        c.finish == Finish::Cancelled ? "cancelled" : finish_reason(c.finish));
   }
 
   CompletionResult new_result(bool chat) {
@@ -103,68 +118,95 @@ struct Server::Impl {
               error_json(e.message(), client ? "invalid_request_error" : "server_error"));
   }
 
+  static void cancel(const std::vector<std::shared_ptr<Job>>& jobs) {
+    for (const auto& j : jobs) j->cancel();
+  }
+
   void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
     CompletionRequest q;
     auto r = std::make_shared<CompletionResult>(new_result(chat));
-    std::shared_ptr<Job> job;
+    std::vector<std::shared_ptr<Job>> jobs;
     try {
       q = parse_request(req.body, chat, opt.defaults);
-      job = submit(q);
+      jobs = submit(q);
     } catch (const Error& e) {
       send_error(res, e);
       return;
     }
+    r->choices.resize(jobs.size());
     const bool want_lp = q.logprobs >= 0;
+    // echo: the prompt's text as its tokens spell it (so text_offset and the tokens line up)
+    auto echo_of = [this, echo = q.echo](const Job& j) {
+      return echo ? tok.decode(j.prompt, true) : std::string();
+    };
     if (!q.stream) {
-      std::vector<TokenLogprob> lps;
-      try {
-        while (job->wait_text(r->text, &lps)) {
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        ChoiceResult& c = r->choices[i];
+        std::vector<TokenLogprob> lps;
+        c.text = echo_of(*jobs[i]);
+        try {
+          while (jobs[i]->wait_text(c.text, &lps)) {
+          }
+        } catch (const Error& e) {
+          cancel(jobs);
+          send_error(res, e);
+          return;
         }
-      } catch (const Error& e) {
-        send_error(res, e);
-        return;
+        size_t offset = 0;
+        if (want_lp) c.logprobs = logprobs_json(lps, chat, tok, offset);
+        finished(*jobs[i], *r, i, chat);
       }
-      size_t offset = 0;
-      if (want_lp) r->logprobs = logprobs_json(lps, chat, tok, offset);
-      finished(*job, *r, chat);
       send_json(res, 200, response_json(*r, chat));
       return;
     }
     // Streamed: the provider runs after this handler returns, on the same connection's thread;
-    // the releaser runs however the stream ends (a job nobody reads any more stops).
+    // the releaser runs however the stream ends (jobs nobody reads any more stop). The choices
+    // come one after the other (their jobs run together; the text waits in each job).
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, job, r, chat, want_lp](size_t, httplib::DataSink& sink) {
-          bool first = true;
+        [this, jobs, r, chat, want_lp, echo_of](size_t, httplib::DataSink& sink) {
           auto write = [&](const json& event) {
             const std::string s = sse(event);
             return sink.write(s.data(), s.size());
           };
-          // Each chunk carries the log-probabilities of the ids sampled since the last one.
-          std::vector<TokenLogprob> lps;
-          size_t offset = 0;
-          auto take_logprobs = [&] {
-            if (want_lp) r->logprobs = logprobs_json(lps, chat, tok, offset);
-            lps.clear();
-          };
           try {
-            std::string piece;
-            while (job->wait_text(piece, &lps)) {
-              take_logprobs();
-              const bool ok = write(chunk_json(*r, chat, piece, first, std::nullopt));
-              first = false;
-              piece.clear();
-              if (!ok) {
-                job->cancel();
-                while (job->wait_text(piece)) piece.clear();  // until the scheduler drops it
-                finished(*job, *r, chat);
-                return false;
+            for (size_t i = 0; i < jobs.size(); ++i) {
+              Job& job = *jobs[i];
+              bool first = true;
+              std::string echo = echo_of(job);
+              // Each chunk carries the log-probabilities of the ids since the last one.
+              std::vector<TokenLogprob> lps;
+              size_t offset = 0;
+              auto take_logprobs = [&] {
+                if (want_lp) r->choices[i].logprobs = logprobs_json(lps, chat, tok, offset);
+                lps.clear();
+              };
+              std::string piece;
+              while (job.wait_text(piece, &lps)) {
+                take_logprobs();
+                const bool ok =
+                    write(chunk_json(*r, chat, i, echo + piece, first, std::nullopt, false));
+                first = false;
+                echo.clear();
+                piece.clear();
+                if (!ok) {
+                  cancel(jobs);
+                  while (job.wait_text(piece)) piece.clear();  // until the scheduler drops it
+                  finished(job, *r, i, chat);
+                  return false;
+                }
               }
+              finished(job, *r, i, chat);
+              take_logprobs();      // ids whose text never came out (a stop string's; the prompt's)
+              if (!echo.empty()) {  // an echo and no reply text
+                write(chunk_json(*r, chat, i, echo, first, std::nullopt, false));
+                first = false;
+                take_logprobs();
+              }
+              write(chunk_json(*r, chat, i, "", first, r->choices[i].finish, i + 1 == jobs.size()));
             }
-            finished(*job, *r, chat);
-            take_logprobs();  // ids whose text never came out (a stop string's)
-            write(chunk_json(*r, chat, "", first, r->finish));
           } catch (const Error& e) {
+            cancel(jobs);
             write(error_json(e.message(), e.code() == ErrorCode::InvalidArgument
                                               ? "invalid_request_error"
                                               : "server_error"));
@@ -174,7 +216,7 @@ struct Server::Impl {
           sink.done();
           return true;
         },
-        [job](bool) { job->cancel(); });
+        [jobs](bool) { cancel(jobs); });
   }
 
   // A POST route answering `answer(body)` as JSON; an Error becomes a 400 / 500 naming it.
@@ -214,12 +256,29 @@ struct Server::Impl {
             json::array({{{"id", opt.model_name}, {"object", "model"}, {"owned_by", "vkrwkv"}}})}});
     });
     // llama-server's token endpoints: clients count or inspect tokens with the served vocabulary.
+    // llama-server's and vLLM's forms (lm-evaluation-harness tokenizes through the server with
+    // the latter when /tokenizer_info answers).
     post_json("/tokenize", [this](const std::string& body) {
       const auto [text, special] = parse_tokenize(body);
-      return json{{"tokens", tok.encode(text, special)}};
+      const auto ids = tok.encode(text, special);
+      return json{{"tokens", ids}, {"count", ids.size()}};
     });
     post_json("/detokenize", [this](const std::string& body) {
-      return json{{"content", tok.decode(parse_detokenize(body, tok.n_vocab()), true)}};
+      const std::string text = tok.decode(parse_detokenize(body, tok.n_vocab()), true);
+      return json{{"content", text}, {"prompt", text}};
+    });
+    http.Get("/tokenizer_info", [this](const httplib::Request&, httplib::Response& res) {
+      auto text_of = [&](std::optional<int32_t> id) {
+        return id ? json(tok.token_bytes(*id)) : json(nullptr);
+      };
+      const auto eos = tok.eos_id() ? tok.eos_id() : tok.eot_id();
+      send_json(res, 200,
+                {{"eos_token", text_of(eos)},
+                 {"bos_token", text_of(tok.bos_id())},
+                 {"eos_token_id", eos ? json(*eos) : json(nullptr)},
+                 {"bos_token_id", tok.bos_id() ? json(*tok.bos_id()) : json(nullptr)},
+                 {"vocab_size", tok.n_vocab()},
+                 {"tokenizer_model", tok.model_name()}});
     });
     http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& res) {
       complete(q, res, false);

@@ -1,7 +1,11 @@
 // server.hpp: `vkrwkv serve`, an HTTP server with OpenAI-style endpoints over one loaded model:
 //   GET  /health, GET /v1/models
-//   POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent events with "stream")
-//   POST /tokenize, POST /detokenize (the served vocabulary, as llama-server)
+//   POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent events with "stream");
+//        completions take a batch of prompts (one choice each) and "echo" (the prompt's text and,
+//        with "logprobs", its tokens' log-probabilities: what lm-evaluation-harness's
+//        loglikelihood tasks ask for)
+//   POST /tokenize, POST /detokenize, GET /tokenizer_info (the served vocabulary, in
+//        llama-server's and vLLM's forms)
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished
 // requests are kept, so a prompt that starts with the tokens of an earlier request (its prompt, or
 // its prompt and reply: a chat's next turn) runs only its new tokens ("cached_tokens" in the

@@ -72,6 +72,14 @@ json parse_object(std::string_view body_text) {
 
 std::pair<std::string, bool> parse_tokenize(std::string_view body_text) {
   const json body = parse_object(body_text);
+  if (!field(body, "content") && field(body, "prompt")) {
+    // vLLM's form: special-token text is always parsed (as Hugging Face tokenizers do);
+    // add_special_tokens would add a BOS, which neither vocabulary uses.
+    const json* prompt = field(body, "prompt");
+    if (!prompt->is_string()) bad("prompt", "must be a string");
+    flag(body, "add_special_tokens");  // type-checked
+    return {prompt->get<std::string>(), true};
+  }
   const json* content = field(body, "content");
   if (!content || !content->is_string()) bad("content", "must be a string");
   return {content->get<std::string>(),
@@ -117,25 +125,46 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
   } else {
     const json* p = field(body, "prompt");
     if (!p) bad("prompt", "is missing");
-    if (p->is_string()) {
-      r.prompt = p->get<std::string>();
-    } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
-      r.prompt = (*p)[0].get<std::string>();
-    } else if (p->is_array() && !p->empty() && std::all_of(p->begin(), p->end(), [](const json& v) {
-                 return v.is_number_integer();
-               })) {
+    auto is_ids = [](const json& v) {
+      return v.is_array() && !v.empty() &&
+             std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_number_integer(); });
+    };
+    auto ids_of = [](const json& v, const std::string& name) {
       std::vector<int32_t> ids;
-      for (const auto& v : *p) {
-        const auto id = v.get<int64_t>();
+      for (const auto& x : v) {
+        const auto id = x.get<int64_t>();
         if (id < 0 || id > std::numeric_limits<int32_t>::max())
-          bad("prompt", "has a negative token id");
+          bad(name, "has a negative token id");
         ids.push_back(static_cast<int32_t>(id));
       }
-      r.prompt_ids = std::move(ids);
+      return ids;
+    };
+    constexpr const char* kShapes =
+        "must be a string, an array of token ids, or an array of those (one choice each)";
+    if (p->is_string()) {
+      r.prompts.push_back({p->get<std::string>(), std::nullopt});
+    } else if (is_ids(*p)) {
+      r.prompts.push_back({"", ids_of(*p, "prompt")});
+    } else if (p->is_array() && !p->empty()) {
+      if (p->size() > CompletionRequest::kMaxPrompts) {
+        bad("prompt", fmt::format("holds {} prompts (at most {} per request)", p->size(),
+                                  CompletionRequest::kMaxPrompts));
+      }
+      for (size_t i = 0; i < p->size(); ++i) {
+        const json& v = (*p)[i];
+        const std::string name = fmt::format("prompt[{}]", i);
+        if (v.is_string()) {
+          r.prompts.push_back({v.get<std::string>(), std::nullopt});
+        } else if (is_ids(v)) {
+          r.prompts.push_back({"", ids_of(v, name)});
+        } else {
+          bad(name, "must be a string or a non-empty array of token ids");
+        }
+      }
     } else {
-      bad("prompt", "must be a string, or an array of token ids (one prompt per request)");
+      bad("prompt", kShapes);
     }
-    if (flag(body, "echo")) bad("echo", "is not supported by this server");
+    r.echo = flag(body, "echo");
   }
   if (field(body, "n") && number(body, "n", 1, 1, 1e9) != 1)
     bad("n", "must be 1 (one choice per request)");
@@ -196,31 +225,39 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
 std::string finish_reason(Finish f) { return f == Finish::Length ? "length" : "stop"; }
 
 json usage_json(const CompletionResult& r) {
-  return {{"prompt_tokens", r.prompt_tokens},
-          {"completion_tokens", r.completion_tokens},
-          {"total_tokens", r.prompt_tokens + r.completion_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", r.cached_tokens}}}};
+  size_t prompt = 0, cached = 0, completion = 0;
+  for (const auto& c : r.choices) {
+    prompt += c.prompt_tokens;
+    cached += c.cached_tokens;
+    completion += c.completion_tokens;
+  }
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", cached}}}};
 }
 
 json response_json(const CompletionResult& r, bool chat) {
-  json choice = {{"index", 0}, {"finish_reason", finish_reason(r.finish)}};
-  if (chat) {
-    choice["message"] = {{"role", "assistant"}, {"content", r.text}};
-  } else {
-    choice["text"] = r.text;
+  json choices = json::array();
+  for (size_t i = 0; i < r.choices.size(); ++i) {
+    const ChoiceResult& c = r.choices[i];
+    json choice = {{"index", i}, {"finish_reason", finish_reason(c.finish)}};
+    if (chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+    } else {
+      choice["text"] = c.text;
+    }
+    choice["logprobs"] = c.logprobs;
+    choices.push_back(std::move(choice));
   }
-  choice["logprobs"] = r.logprobs;
-  return {{"id", r.id},
-          {"object", chat ? "chat.completion" : "text_completion"},
-          {"created", r.created},
-          {"model", r.model},
-          {"choices", json::array({choice})},
-          {"usage", usage_json(r)}};
+  return {{"id", r.id},           {"object", chat ? "chat.completion" : "text_completion"},
+          {"created", r.created}, {"model", r.model},
+          {"choices", choices},   {"usage", usage_json(r)}};
 }
 
-json chunk_json(const CompletionResult& r, bool chat, std::string_view text, bool first,
-                std::optional<Finish> finish) {
-  json choice = {{"index", 0}};
+json chunk_json(const CompletionResult& r, bool chat, size_t index, std::string_view text,
+                bool first, std::optional<Finish> finish, bool usage) {
+  json choice = {{"index", index}};
   choice["finish_reason"] = finish ? json(finish_reason(*finish)) : json(nullptr);
   if (chat) {
     json delta = json::object();
@@ -230,13 +267,13 @@ json chunk_json(const CompletionResult& r, bool chat, std::string_view text, boo
   } else {
     choice["text"] = std::string(text);
   }
-  if (!r.logprobs.is_null()) choice["logprobs"] = r.logprobs;
+  if (const json& lp = r.choices.at(index).logprobs; !lp.is_null()) choice["logprobs"] = lp;
   json chunk = {{"id", r.id},
                 {"object", chat ? "chat.completion.chunk" : "text_completion"},
                 {"created", r.created},
                 {"model", r.model},
                 {"choices", json::array({choice})}};
-  if (finish) chunk["usage"] = usage_json(r);
+  if (finish && usage) chunk["usage"] = usage_json(r);
   return chunk;
 }
 
@@ -266,10 +303,15 @@ json logprobs_json(std::span<const TokenLogprob> lps, bool chat, const Tokenizer
   for (const auto& lp : lps) {
     const std::string& t = tok.token_bytes(lp.id);
     tokens.push_back(t);
-    token_logprobs.push_back(lp.logprob);
-    json alternatives = json::object();
-    for (const auto& [id, l] : lp.top) alternatives[tok.token_bytes(id)] = l;
-    top.push_back(alternatives);
+    if (lp.scored) {
+      token_logprobs.push_back(lp.logprob);
+      json alternatives = json::object();
+      for (const auto& [id, l] : lp.top) alternatives[tok.token_bytes(id)] = l;
+      top.push_back(alternatives);
+    } else {
+      token_logprobs.push_back(nullptr);
+      top.push_back(nullptr);
+    }
     offsets.push_back(offset);
     offset += t.size();
   }

@@ -25,11 +25,19 @@ struct RequestDefaults {
   SamplerParams sampling;
 };
 
+// One prompt of a completions request: text (special tokens parsed) or token ids.
+struct PromptInput {
+  std::string text;
+  std::optional<std::vector<int32_t>> ids;
+};
+
 struct CompletionRequest {
+  static constexpr size_t kMaxPrompts = 256;
+
   bool chat = false;
-  std::string prompt;  // completions: the text (special tokens parsed) ...
-  std::optional<std::vector<int32_t>> prompt_ids;  // ... or token ids
-  std::vector<ChatMessage> messages;               // chat completions
+  // completions: one or more prompts (a batch: one choice each, "index" = position here)
+  std::vector<PromptInput> prompts;
+  std::vector<ChatMessage> messages;  // chat completions
   int max_tokens = 0;
   SamplerParams sampling;
   bool seeded = false;  // the request gave a seed
@@ -38,40 +46,52 @@ struct CompletionRequest {
   // -1: no log-probabilities; else each sampled token's and this many most likely alternatives
   // (completions: "logprobs": N; chat: "logprobs": true, "top_logprobs": N).
   int logprobs = -1;
+  // completions: the choice's text starts with the prompt's (and with logprobs, the prompt's
+  // tokens come first in them, the first one's values null), as OpenAI's "echo"
+  bool echo = false;
 };
 
 // Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this
-// server cannot honour (n > 1, echo, tools) and ill-typed or out-of-range values are an
+// server cannot honour (n > 1, tools) and ill-typed or out-of-range values are an
 // Error(InvalidArgument) naming the field.
 CompletionRequest parse_request(std::string_view body, bool chat, const RequestDefaults& d);
 // A body that must be a JSON object (an Error saying what it is otherwise).
 nlohmann::json parse_object(std::string_view body);
-// POST /tokenize {"content": text, "parse_special": bool = true}: the text and the flag.
+// POST /tokenize {"content": text, "parse_special": bool = true} (llama-server's names) or
+// {"prompt": text, "add_special_tokens": bool} (vLLM's; special-token text parsed, nothing added):
+// the text and whether special-token text is parsed.
 std::pair<std::string, bool> parse_tokenize(std::string_view body);
 // POST /detokenize {"tokens": [ids]}: the ids, each checked to be in [0, n_vocab).
 std::vector<int32_t> parse_detokenize(std::string_view body, int32_t n_vocab);
+
+// What one prompt of a request produced.
+struct ChoiceResult {
+  std::string text;  // the whole text (not for stream chunks)
+  Finish finish = Finish::Length;
+  size_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+  nlohmann::json logprobs;  // the choice's "logprobs" (logprobs_json), null when not asked for
+};
 
 // What one request produced, for the response objects.
 struct CompletionResult {
   std::string id;     // "cmpl-..." / "chatcmpl-..."
   std::string model;  // the served model's name
   int64_t created = 0;
-  std::string text;  // the whole generated text (not for stream chunks)
-  Finish finish = Finish::Length;
-  size_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
-  nlohmann::json logprobs;  // the choice's "logprobs" (logprobs_json), null when not asked for
+  std::vector<ChoiceResult> choices;  // by "index"
 };
 
 std::string finish_reason(Finish f);  // "stop" / "length" (Cancelled never reaches a client)
-nlohmann::json usage_json(const CompletionResult& r);
+nlohmann::json usage_json(const CompletionResult& r);  // summed over the choices
 nlohmann::json response_json(const CompletionResult& r, bool chat);
-// A stream chunk with `text` (first chunk of a chat: the role too) or, with finish set, the last
-// chunk (empty text, the finish reason and the usage).
-nlohmann::json chunk_json(const CompletionResult& r, bool chat, std::string_view text, bool first,
-                          std::optional<Finish> finish);
+// A stream chunk of choice `index` with `text` (first chunk of a chat: the role too) or, with
+// finish set, its last chunk (empty text, the finish reason; the usage with `usage`). The
+// choice's logprobs go along when not null.
+nlohmann::json chunk_json(const CompletionResult& r, bool chat, size_t index, std::string_view text,
+                          bool first, std::optional<Finish> finish, bool usage);
 // The "logprobs" object of a choice (or of a stream chunk) for `lps`: completions {tokens,
 // token_logprobs, top_logprobs, text_offset}, chat {content: [{token, logprob, bytes,
-// top_logprobs}]}. `offset`: bytes of generated text before the first of them (advanced).
+// top_logprobs}]}; an unscored entry (an echoed prompt's first) has null values. `offset`: bytes
+// of the choice's text before the first of them (advanced).
 nlohmann::json logprobs_json(std::span<const TokenLogprob> lps, bool chat, const Tokenizer& tok,
                              size_t& offset);
 // JSON text for the wire: bytes that are not UTF-8 (a token can be part of a character) become

@@ -183,6 +183,64 @@ TEST_F(SchedulerTest, KeptStatesAreReusedAndReplaced) {
   EXPECT_EQ(ja4->ids, ja->ids);
 }
 
+// An echoed prompt with log-probabilities (prompt_logprobs): its ids come first, the first
+// unscored, each scored under the logits of a Session's all-position eval of the prompt, though
+// the scheduler runs it in pieces of 3 and a kept state of the same prompt exists (it must not
+// be used: those positions' logits are needed); the reply and its log-probabilities are a plain
+// request's.
+TEST_F(SchedulerTest, EchoedPromptIsScoredInPieces) {
+  Scheduler s(model(), tok(), {.parallel = 2, .kept = 2, .piece = 3});
+  const auto prompt = tok().encode(kPrompts[0], true);
+  auto plain = job(kPrompts[0], 4);
+  plain->logprobs = 2;
+  s.submit(plain);
+  std::vector<cli::TokenLogprob> plain_lps;
+  std::string text;
+  while (plain->wait_text(text, &plain_lps)) {
+  }
+  auto echo = job(kPrompts[0], 4);
+  echo->logprobs = 2;
+  echo->prompt_logprobs = true;
+  s.submit(echo);
+  std::vector<cli::TokenLogprob> lps;
+  std::string echo_text;
+  while (echo->wait_text(echo_text, &lps)) {
+  }
+  EXPECT_EQ(echo_text, text);  // the text is the reply's; the server puts the prompt before it
+  EXPECT_EQ(echo->cached_tokens, 0u);
+  EXPECT_EQ(echo->ids, plain->ids);
+  ASSERT_EQ(lps.size(), prompt.size() + plain_lps.size());
+  EXPECT_FALSE(lps[0].scored);
+  EXPECT_EQ(lps[0].id, prompt[0]);
+  Session ref(model(), 1);
+  const auto rows = ref.eval(0, prompt, true);
+  const size_t V = model().config().V;
+  for (size_t t = 1; t < prompt.size(); ++t) {
+    const auto want = cli::token_logprob(std::span(rows).subspan((t - 1) * V, V), prompt[t], 2);
+    ASSERT_TRUE(lps[t].scored) << t;
+    EXPECT_EQ(lps[t].id, prompt[t]);
+    EXPECT_NEAR(lps[t].logprob, want.logprob, 1e-4) << "prompt token " << t;
+    ASSERT_EQ(lps[t].top.size(), 2u);
+    EXPECT_EQ(lps[t].top[0].first, want.top[0].first) << t;
+  }
+  for (size_t i = 0; i < plain_lps.size(); ++i) {
+    const auto& got = lps[prompt.size() + i];
+    EXPECT_EQ(got.id, plain_lps[i].id);
+    EXPECT_NEAR(got.logprob, plain_lps[i].logprob, 1e-4) << "reply token " << i;
+  }
+  // max_tokens 0: the prompt's entries only.
+  auto zero = job(kPrompts[1], 0);
+  zero->logprobs = 0;
+  zero->prompt_logprobs = true;
+  s.submit(zero);
+  std::vector<cli::TokenLogprob> zero_lps;
+  std::string none;
+  while (zero->wait_text(none, &zero_lps)) {
+  }
+  EXPECT_EQ(zero_lps.size(), zero->prompt.size());
+  EXPECT_TRUE(zero->ids.empty());
+}
+
 // A request cancelled mid-reply ends as Cancelled at the next step; the requests batched with it
 // give the text they give alone.
 TEST_F(SchedulerTest, CancelledRequestLeavesTheOthersRight) {

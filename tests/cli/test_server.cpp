@@ -422,6 +422,102 @@ TEST_F(ServerTest, LogprobsOfTheGeneratedTokens) {
   EXPECT_EQ(e4["error"]["message"], "field 'top_logprobs' needs \"logprobs\": true");
 }
 
+// echo (what lm-evaluation-harness's loglikelihood tasks send: echo, logprobs 1, max_tokens 1):
+// the text starts with the prompt's, the prompt's tokens come first in the log-probabilities
+// (the first null), each equal to minus the GPU's own NLL of it (Session::eval_nll, another
+// code path); a batch of prompts gives each one's choice at its index, as alone; a stream gives
+// the whole response's text and entries.
+TEST_F(ServerTest, EchoScoresThePromptAndBatchesGiveOneChoiceEach) {
+  const std::string prompt = "In the beginning God created the heaven";
+  const auto ids = model().tokenizer()->encode(prompt, true);
+  const json body = {{"prompt", {ids}}, {"max_tokens", 1}, {"temperature", 0},
+                     {"logprobs", 1},   {"echo", true},    {"seed", 1234}};
+  auto [status, r] = post("/v1/completions", body);
+  ASSERT_EQ(status, 200) << r.dump();
+  ASSERT_EQ(r["choices"].size(), 1u);
+  const auto& choice = r["choices"][0];
+  const auto& lp = choice["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), ids.size() + 1) << lp.dump();
+  EXPECT_EQ(choice["text"], prompt + greedy(prompt, 1));
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  std::string joined;
+  for (size_t i = 0; i < lp["tokens"].size(); ++i) {
+    EXPECT_EQ(lp["text_offset"][i], joined.size());
+    joined += lp["tokens"][i].get<std::string>();
+  }
+  EXPECT_EQ(joined, choice["text"]);
+  Session s(model(), 1);
+  const auto nll = s.eval_nll(0, std::span(ids).first(ids.size() - 1), std::span(ids).subspan(1));
+  for (size_t t = 1; t < ids.size(); ++t) {
+    EXPECT_EQ(lp["tokens"][t], model().tokenizer()->token_bytes(ids[t]));
+    EXPECT_NEAR(lp["token_logprobs"][t].get<double>(), -nll[t - 1], 2e-3) << "prompt token " << t;
+    ASSERT_EQ(lp["top_logprobs"][t].size(), 1u);
+    EXPECT_GE(lp["top_logprobs"][t].begin()->get<double>(),
+              lp["token_logprobs"][t].get<double>() - 1e-6);
+  }
+  EXPECT_EQ(r["usage"]["prompt_tokens"], ids.size());
+  EXPECT_EQ(r["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  // echo without logprobs, max_tokens 0: the prompt's text alone
+  // (it ran like any prompt, so a state of the prompt but its last token is kept now).
+  auto [s3, bare] =
+      post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 0}, {"echo", true}});
+  ASSERT_EQ(s3, 200) << bare.dump();
+  EXPECT_EQ(bare["choices"][0]["text"], prompt);
+  EXPECT_TRUE(bare["choices"][0]["logprobs"].is_null());
+  // The same prompt with logprobs again: that kept state is not used (every position's logits
+  // are needed), so the same values and nothing cached.
+  auto [s2, again] = post("/v1/completions", body);
+  ASSERT_EQ(s2, 200);
+  EXPECT_EQ(again["choices"][0]["logprobs"]["token_logprobs"], lp["token_logprobs"]);
+  EXPECT_EQ(again["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  // A batch of text and id prompts: each choice = that prompt alone.
+  const json batch = {
+      {"prompt", {"And the LORD said", ids, "Blessed are"}}, {"max_tokens", 5}, {"temperature", 0}};
+  auto [s4, b] = post("/v1/completions", batch);
+  ASSERT_EQ(s4, 200) << b.dump();
+  ASSERT_EQ(b["choices"].size(), 3u);
+  const std::string texts[] = {"And the LORD said", prompt, "Blessed are"};
+  size_t prompt_tokens = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(b["choices"][i]["index"], i);
+    EXPECT_EQ(b["choices"][i]["text"], greedy(texts[i], 5)) << texts[i];
+    prompt_tokens += model().tokenizer()->encode(texts[i], true).size();
+  }
+  EXPECT_EQ(b["usage"]["prompt_tokens"], prompt_tokens);
+  // Streamed: per choice, the pieces join to the whole response's text and logprobs entries.
+  json streamed_body = batch;
+  streamed_body["echo"] = true;
+  streamed_body["logprobs"] = 2;
+  auto [s5, whole] = post("/v1/completions", streamed_body);
+  ASSERT_EQ(s5, 200);
+  std::vector<json> events;
+  stream("/v1/completions", streamed_body, events);
+  std::vector<std::string> text(3);
+  std::vector<json> tokens(3, json::array());
+  for (const auto& e : events) {
+    const auto& c = e["choices"][0];
+    const size_t i = c["index"].get<size_t>();
+    ASSERT_LT(i, 3u);
+    text[i] += c["text"].get<std::string>();
+    if (c.contains("logprobs")) {
+      for (const auto& t : c["logprobs"]["tokens"]) tokens[i].push_back(t);
+    }
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(text[i], whole["choices"][i]["text"]) << i;
+    EXPECT_EQ(tokens[i], whole["choices"][i]["logprobs"]["tokens"]) << i;
+    EXPECT_EQ(text[i].substr(0, texts[i].size()), texts[i]);
+  }
+  EXPECT_TRUE(events.back().contains("usage"));
+  // A bad prompt anywhere in the batch: a 400 naming it, and nothing runs.
+  auto [s6, e6] = post("/v1/completions", {{"prompt", {json{1, 2}, json{3, 1 << 30}}}});
+  EXPECT_EQ(s6, 400);
+  EXPECT_EQ(e6["error"]["message"],
+            fmt::format("prompt 1: token id {} at position 1 is outside the vocabulary [0, {})",
+                        1 << 30, model().config().V));
+}
+
 // The token endpoints use the served vocabulary, and name what is wrong in a bad body.
 TEST_F(ServerTest, TokenizeAndDetokenize) {
   const std::string text = "In the beginning<|endoftext|> God";
@@ -435,8 +531,28 @@ TEST_F(ServerTest, TokenizeAndDetokenize) {
   auto [s3, d] = post("/detokenize", {{"tokens", ids}});
   ASSERT_EQ(s3, 200) << d.dump();
   EXPECT_EQ(d["content"], model().tokenizer()->decode(ids, true));
+  EXPECT_EQ(d["prompt"], d["content"]);
+  // vLLM's form (lm-evaluation-harness's remote tokenizer): special-token text parsed, and
+  // /tokenizer_info names the end-of-text token.
+  auto [s4, v] = post("/tokenize", {{"prompt", text}, {"add_special_tokens", false}});
+  ASSERT_EQ(s4, 200) << v.dump();
+  EXPECT_EQ(v["tokens"].get<std::vector<int32_t>>(), ids);
+  EXPECT_EQ(v["count"], ids.size());
+  auto info = client_->Get("/tokenizer_info");
+  ASSERT_TRUE(info);
+  ASSERT_EQ(info->status, 200);
+  const json ti = json::parse(info->body);
+  ASSERT_TRUE(ti["eos_token"].is_string()) << ti.dump();
+  const auto eos = model().tokenizer()->encode(ti["eos_token"].get<std::string>(), true);
+  ASSERT_EQ(eos.size(), 1u);
+  EXPECT_TRUE(model().tokenizer()->is_eog(eos[0]));
+  EXPECT_EQ(ti["vocab_size"], model().tokenizer()->n_vocab());
   const std::tuple<std::string, json, std::string> cases[] = {
       {"/tokenize", json::object(), "field 'content' must be a string"},
+      {"/tokenize", {{"prompt", 5}}, "field 'prompt' must be a string"},
+      {"/tokenize",
+       {{"prompt", "x"}, {"add_special_tokens", "no"}},
+       "field 'add_special_tokens' must be true or false"},
       {"/tokenize",
        {{"content", "x"}, {"parse_special", 1}},
        "field 'parse_special' must be true or false"},
@@ -481,7 +597,10 @@ TEST(ServerApi, ParsesOpenAiFields) {
           "seed":7,"stop":"END","presence_penalty":0.5,"frequency_penalty":-0.5,
           "repeat_penalty":1.1,"user":"ignored"})",
       false, d);
-  EXPECT_EQ(q.prompt, "hi");
+  ASSERT_EQ(q.prompts.size(), 1u);
+  EXPECT_EQ(q.prompts[0].text, "hi");
+  EXPECT_FALSE(q.prompts[0].ids);
+  EXPECT_FALSE(q.echo);
   EXPECT_EQ(q.max_tokens, 17);
   EXPECT_FLOAT_EQ(q.sampling.temperature, 0.5f);
   EXPECT_FLOAT_EQ(q.sampling.top_p, 0.9f);
@@ -512,8 +631,30 @@ TEST(ServerApi, ParsesOpenAiFields) {
     }
   };
   expect_error("[1]", false, "the body must be a JSON object");
-  expect_error(R"({"prompt":"x","echo":true})", false,
-               "field 'echo' is not supported by this server");
+  expect_error(R"({"prompt":"x","echo":1})", false, "field 'echo' must be true or false");
+  expect_error(R"({"prompt":[]})", false,
+               "field 'prompt' must be a string, an array of token ids, or an array of those (one "
+               "choice each)");
+  expect_error(R"({"prompt":["a",[1,2],[]]})", false,
+               "field 'prompt[2]' must be a string or a non-empty array of token ids");
+  expect_error(R"({"prompt":[[1,-2]]})", false, "field 'prompt[0]' has a negative token id");
+  expect_error(R"({"prompt":[1,"a"]})", false,
+               "field 'prompt[0]' must be a string or a non-empty array of token ids");
+  const std::string too_many = json{{"prompt", std::vector<std::string>(257, "a")}}.dump();
+  expect_error(too_many.c_str(), false,
+               "field 'prompt' holds 257 prompts (at most 256 per request)");
+  auto batch = cli::parse_request(R"({"prompt":["a",[5,6]],"echo":true,"logprobs":1})", false, d);
+  ASSERT_EQ(batch.prompts.size(), 2u);
+  EXPECT_EQ(batch.prompts[0].text, "a");
+  EXPECT_EQ(batch.prompts[1].ids, (std::vector<int32_t>{5, 6}));
+  EXPECT_TRUE(batch.echo);
+  EXPECT_EQ(batch.logprobs, 1);
+  EXPECT_EQ(cli::parse_request(R"({"prompt":[[7]]})", false, d).prompts[0].ids,
+            std::vector<int32_t>{7});
+  EXPECT_EQ(cli::parse_tokenize(R"({"prompt":"a","add_special_tokens":false})"),
+            std::make_pair(std::string("a"), true));
+  EXPECT_EQ(cli::parse_tokenize(R"({"content":"a","parse_special":false})"),
+            std::make_pair(std::string("a"), false));
   expect_error(R"({"prompt":"x","stream":"yes"})", false, "field 'stream' must be true or false");
   expect_error(R"({"prompt":"x","seed":1.5})", false, "field 'seed' must be an integer");
   expect_error(R"({"prompt":"x","stop":[""]})", false,
