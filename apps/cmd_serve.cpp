@@ -1,8 +1,16 @@
 // cmd_serve.cpp: `vkrwkv serve`: the HTTP server of server.hpp on a loaded model.
 #include <fmt/format.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cctype>
+#include <csignal>
+#include <fstream>
+#include <thread>
 
 #include "model_options.hpp"
 #include "server.hpp"
+#include "vkr/error.hpp"
 
 namespace vkr::cli {
 
@@ -11,7 +19,19 @@ namespace {
 struct ServeCliOptions {
   ModelOptions model;
   ServeOptions serve;
+  std::string api_key_file;
 };
+
+std::string read_api_key(const std::string& path) {
+  std::ifstream in(path);
+  require(in.good(), ErrorCode::Io, "{}: cannot open the API key file", path);
+  std::string key;
+  std::getline(in, key);
+  while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+  require(!key.empty(), ErrorCode::InvalidArgument, "{}: the API key file's first line is empty",
+          path);
+  return key;
+}
 
 }  // namespace
 
@@ -48,10 +68,27 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                   "(a chat's next turn) runs only the new ones (0: none)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
+  sub->add_option("--api-key", s.api_key,
+                  "Require \"Authorization: Bearer KEY\" on every route but /health");
+  sub->add_option(
+      "--api-key-file", o->api_key_file,
+      "Read the API key from the first line of FILE (keeps it out of the process list)");
   sub->add_flag(
       "--quiet", [o](int64_t) { o->serve.log = false; }, "No line per request");
   return {sub, [&common, o] {
             validate(o->serve.defaults.sampling);
+            require(o->api_key_file.empty() || o->serve.api_key.empty(), ErrorCode::InvalidArgument,
+                    "--api-key and --api-key-file: give one of them");
+            if (!o->api_key_file.empty()) o->serve.api_key = read_api_key(o->api_key_file);
+            // SIGINT / SIGTERM stop the server cleanly (running requests end with an error,
+            // exit 0): blocked here, before any thread exists (the driver's and httplib's
+            // inherit the mask), and taken by one thread with sigwait, where calling stop() is
+            // safe (a signal handler could not).
+            sigset_t stop_signals;
+            sigemptyset(&stop_signals);
+            sigaddset(&stop_signals, SIGINT);
+            sigaddset(&stop_signals, SIGTERM);
+            pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
             auto loaded = load_model(common, o->model);
             Server server(*loaded.model, o->serve);
             const int port = server.bind();
@@ -61,11 +98,34 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                        "/v1/chat/completions, /tokenize, /detokenize; GET /v1/models, /health, "
                        "/tokenizer_info): "
                        "{} requests at once, "
-                       "{} states kept ({:.1f} MiB each)\n",
+                       "{} states kept ({:.1f} MiB each){}\n",
                        loaded.model->file().path().filename().string(), o->serve.host, port,
                        sc.parallel, sc.kept,
-                       static_cast<double>(server.state_bytes_per_slot()) / 1048576.0);
-            server.listen();
+                       static_cast<double>(server.state_bytes_per_slot()) / 1048576.0,
+                       o->serve.api_key.empty() ? "" : "; API key required");
+            std::atomic<bool> listening{true};
+            std::thread waiter([&] {
+              int sig = 0;
+              sigwait(&stop_signals, &sig);
+              if (!listening) return;  // listen() returned on its own; woken to end
+              fmt::print(stderr, "{}: stopping (requests still running end with an error)\n",
+                         sig == SIGINT ? "SIGINT" : "SIGTERM");
+              server.stop();
+            });
+            auto end_waiter = [&] {
+              listening = false;
+              pthread_kill(waiter.native_handle(), SIGTERM);  // pending until sigwait takes it
+              waiter.join();
+            };
+            try {
+              server.listen();
+            } catch (...) {
+              end_waiter();
+              throw;
+            }
+            end_waiter();
+            server.stop();
+            fmt::print(stderr, "server stopped\n");
             return 0;
           }};
 }

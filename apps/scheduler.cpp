@@ -92,13 +92,15 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions option
   thread_ = std::thread([this] { loop(); });
 }
 
-Scheduler::~Scheduler() {
+Scheduler::~Scheduler() { shutdown(); }
+
+void Scheduler::shutdown() {
   {
     std::lock_guard lk(mu_);
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void Scheduler::submit(std::shared_ptr<Job> job) {
@@ -106,6 +108,7 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
   job->submitted = Job::Clock::now();
   {
     std::lock_guard lk(mu_);
+    require(!stop_, ErrorCode::Io, "the server is shutting down");
     queue_.push_back(std::move(job));
     stats_.queued = static_cast<uint32_t>(queue_.size());
   }

@@ -90,6 +90,8 @@ class Scheduler {
   Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions options);
   // Stops the thread; jobs still queued or running end with an Error.
   ~Scheduler();
+  // The same, now (a server shutting down); later submits are an Error. Idempotent.
+  void shutdown();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 

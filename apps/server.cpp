@@ -219,6 +219,17 @@ struct Server::Impl {
         [jobs](bool) { cancel(jobs); });
   }
 
+  // Compares every byte whatever the first difference (no timing hint at the key's prefix).
+  bool authorized(const std::string& header) const {
+    const std::string want = "Bearer " + opt.api_key;
+    unsigned diff = header.size() == want.size() ? 0u : 1u;
+    for (size_t i = 0; i < want.size(); ++i) {
+      diff |= static_cast<unsigned char>(want[i]) ^
+              static_cast<unsigned char>(i < header.size() ? header[i] : 0);
+    }
+    return diff == 0;
+  }
+
   // A POST route answering `answer(body)` as JSON; an Error becomes a 400 / 500 naming it.
   void post_json(const char* path, std::function<json(const std::string&)> answer) {
     http.Post(path,
@@ -239,6 +250,18 @@ struct Server::Impl {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
     http.set_payload_max_length(64u << 20);
+    if (!opt.api_key.empty()) {
+      http.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& res) {
+        if (q.path == "/health" || authorized(q.get_header_value("Authorization"))) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        res.set_header("WWW-Authenticate", "Bearer");
+        send_json(res, 401,
+                  error_json("invalid or missing API key (send \"Authorization: Bearer <key>\")",
+                             "authentication_error"));
+        return httplib::Server::HandlerResponse::Handled;
+      });
+    }
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       const auto st = sched.stats();
       send_json(res, 200,
@@ -342,6 +365,9 @@ Scheduler::Stats Server::stats() const { return impl_->sched.stats(); }
 uint64_t Server::state_bytes_per_slot() const { return impl_->sched.state_bytes_per_slot(); }
 
 void Server::stop() {
+  // Requests first: httplib's stop waits for its handlers, and a stream ends only when its job
+  // does.
+  impl_->sched.shutdown();
   if (impl_->http.is_running()) impl_->http.stop();
 }
 

@@ -28,6 +28,8 @@ struct ServeOptions {
   RequestDefaults defaults;
   SchedulerOptions scheduler;
   bool log = true;  // one line per request on stderr
+  // Non-empty: every route but /health needs "Authorization: Bearer <api_key>" (else a 401).
+  std::string api_key;
 };
 
 class Server {
@@ -41,6 +43,8 @@ class Server {
   int bind();
   // Serves until stop() (from another thread). Call after bind().
   void listen();
+  // Ends the queued and running requests with an error (streams get an error event and
+  // [DONE]), refuses new ones and makes listen() return.
   void stop();
 
   Scheduler::Stats stats() const;

@@ -571,6 +571,46 @@ TEST_F(ServerTest, TokenizeAndDetokenize) {
   EXPECT_NE(raw->body.find("the body must be a JSON object"), std::string::npos);
 }
 
+// --api-key: every route but /health answers 401 (naming what to send) without the right
+// "Authorization: Bearer" header, and works with it.
+TEST_F(ServerTest, ApiKeyIsRequiredWhenSet) {
+  ServeOptions o;
+  o.port = 0;
+  o.log = false;
+  o.api_key = "s3cret";
+  Server keyed(model(), o);
+  const int port = keyed.bind();
+  std::thread serving([&] { keyed.listen(); });
+  httplib::Client c("127.0.0.1", port);
+  for (int i = 0; i < 100 && !c.Get("/health"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string body = json{{"prompt", "In"}, {"max_tokens", 1}}.dump();
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  for (const char* header : {"", "Bearer wrong", "Bearer s3cre", "Bearer s3cret2", "s3cret"}) {
+    httplib::Headers h;
+    if (*header) h.emplace("Authorization", header);
+    auto r = c.Post("/v1/completions", h, body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << header;
+    EXPECT_NE(r->body.find("invalid or missing API key"), std::string::npos) << r->body;
+    auto m = c.Get("/v1/models", h);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 401) << header;
+  }
+  const httplib::Headers good = {{"Authorization", "Bearer s3cret"}};
+  auto r = c.Post("/v1/completions", good, body, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  auto t = c.Post("/tokenize", good, R"({"content":"In"})", "application/json");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, 200);
+  keyed.stop();
+  serving.join();
+}
+
 // A port already taken, or an address that is not this machine's: an error naming it.
 TEST_F(ServerTest, BindErrorsNameTheAddress) {
   ServeOptions o;
