@@ -43,7 +43,7 @@ struct Server::Impl {
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   }
 
-  // Tokenizes and checks every prompt of the request, then queues one job per prompt (none when
+  // Tokenizes and checks every prompt of the request, then queues n jobs per prompt (none when
   // any prompt is bad); the caller reads the jobs' text.
   std::vector<std::shared_ptr<Job>> submit(const CompletionRequest& q) {
     std::vector<std::vector<int32_t>> prompts;
@@ -64,12 +64,13 @@ struct Server::Impl {
       }
     }
     std::vector<std::shared_ptr<Job>> jobs;
-    for (auto& prompt : prompts) {
+    for (size_t c = 0; c < prompts.size() * static_cast<size_t>(q.n); ++c) {
       auto job = std::make_shared<Job>();
-      job->prompt = std::move(prompt);
+      job->prompt = prompts[c / static_cast<size_t>(q.n)];
       job->sampling = q.sampling;
       const uint64_t n = requests++;
-      if (!q.seeded) job->sampling.seed = opt.defaults.sampling.seed + static_cast<uint32_t>(n);
+      job->sampling.seed = q.seeded ? q.sampling.seed + c % static_cast<size_t>(q.n)
+                                    : opt.defaults.sampling.seed + static_cast<uint32_t>(n);
       job->max_tokens = q.max_tokens;
       job->logprobs = q.logprobs;
       job->prompt_logprobs = q.echo;

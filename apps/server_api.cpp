@@ -146,9 +146,9 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     } else if (is_ids(*p)) {
       r.prompts.push_back({"", ids_of(*p, "prompt")});
     } else if (p->is_array() && !p->empty()) {
-      if (p->size() > CompletionRequest::kMaxPrompts) {
+      if (p->size() > CompletionRequest::kMaxChoices) {
         bad("prompt", fmt::format("holds {} prompts (at most {} per request)", p->size(),
-                                  CompletionRequest::kMaxPrompts));
+                                  CompletionRequest::kMaxChoices));
       }
       for (size_t i = 0; i < p->size(); ++i) {
         const json& v = (*p)[i];
@@ -166,8 +166,15 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     }
     r.echo = flag(body, "echo");
   }
-  if (field(body, "n") && number(body, "n", 1, 1, 1e9) != 1)
-    bad("n", "must be 1 (one choice per request)");
+  if (const json* n = field(body, "n")) {
+    if (!n->is_number_integer()) bad("n", "must be an integer");
+    r.n = static_cast<int>(number(body, "n", 1, 1, CompletionRequest::kMaxChoices));
+  }
+  const size_t prompts = chat ? 1 : r.prompts.size();
+  if (prompts * static_cast<size_t>(r.n) > CompletionRequest::kMaxChoices) {
+    bad("n", fmt::format("{} x {} prompts: at most {} choices per request", r.n, prompts,
+                         CompletionRequest::kMaxChoices));
+  }
   constexpr int kMaxTop = 20;
   if (chat) {
     if (flag(body, "logprobs")) {

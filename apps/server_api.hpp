@@ -32,12 +32,14 @@ struct PromptInput {
 };
 
 struct CompletionRequest {
-  static constexpr size_t kMaxPrompts = 256;
+  static constexpr size_t kMaxChoices = 256;  // prompts x n
 
   bool chat = false;
-  // completions: one or more prompts (a batch: one choice each, "index" = position here)
+  // completions: one or more prompts (a batch), each giving n choices: choice "index"
+  // = prompt * n + k
   std::vector<PromptInput> prompts;
   std::vector<ChatMessage> messages;  // chat completions
+  int n = 1;                          // choices per prompt; choice k samples with seed + k
   int max_tokens = 0;
   SamplerParams sampling;
   bool seeded = false;  // the request gave a seed
@@ -52,7 +54,7 @@ struct CompletionRequest {
 };
 
 // Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this
-// server cannot honour (n > 1, tools) and ill-typed or out-of-range values are an
+// server cannot honour (tools) and ill-typed or out-of-range values are an
 // Error(InvalidArgument) naming the field.
 CompletionRequest parse_request(std::string_view body, bool chat, const RequestDefaults& d);
 // A body that must be a JSON object (an Error saying what it is otherwise).

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -264,7 +265,10 @@ TEST_F(ServerTest, BadRequestsNameTheProblem) {
       {json::object(), "field 'prompt' is missing"},
       {{{"prompt", "x"}, {"temperature", "hot"}}, "field 'temperature' must be a number"},
       {{{"prompt", "x"}, {"max_tokens", -1}}, "field 'max_tokens' must be in [0, 1048576]"},
-      {{{"prompt", "x"}, {"n", 2}}, "field 'n' must be 1"},
+      {{{"prompt", "x"}, {"n", 0}}, "field 'n' must be in [1, 256]"},
+      {{{"prompt", "x"}, {"n", 1.5}}, "field 'n' must be an integer"},
+      {{{"prompt", {"a", "b", "c"}}, {"n", 100}},
+       "field 'n' 100 x 3 prompts: at most 256 choices per request"},
       {{{"prompt", "x"}, {"stop", {1}}}, "field 'stop' must be a string or an array of strings"},
       {{{"prompt", "x"}, {"top_p", 2}}, "field 'top_p' must be in [0, 1]"},
       {{{"prompt", {1, 99999999}}}, "outside the vocabulary"},
@@ -516,6 +520,40 @@ TEST_F(ServerTest, EchoScoresThePromptAndBatchesGiveOneChoiceEach) {
   EXPECT_EQ(e6["error"]["message"],
             fmt::format("prompt 1: token id {} at position 1 is outside the vocabulary [0, {})",
                         1 << 30, model().config().V));
+}
+
+// n choices per prompt: choice prompt * n + k samples with seed + k, so it is the text a request
+// of that prompt with that seed gives; chat too.
+TEST_F(ServerTest, ChoicesPerPromptSampleWithSeedPlusK) {
+  const std::string prompts[] = {"In the beginning", "And God said"};
+  const json body = {{"prompt", prompts},  {"n", 3},     {"max_tokens", 6},
+                     {"temperature", 1.0}, {"seed", 42}, {"top_k", 40}};
+  auto [status, r] = post("/v1/completions", body);
+  ASSERT_EQ(status, 200) << r.dump();
+  ASSERT_EQ(r["choices"].size(), 6u);
+  std::set<std::string> distinct;
+  for (size_t c = 0; c < 6; ++c) {
+    EXPECT_EQ(r["choices"][c]["index"], c);
+    json alone = body;
+    alone.erase("n");
+    alone["prompt"] = prompts[c / 3];
+    alone["seed"] = 42 + c % 3;
+    auto [s1, one] = post("/v1/completions", alone);
+    ASSERT_EQ(s1, 200);
+    EXPECT_EQ(r["choices"][c]["text"], one["choices"][0]["text"]) << "choice " << c;
+    distinct.insert(r["choices"][c]["text"].get<std::string>());
+  }
+  EXPECT_GT(distinct.size(), 2u) << "the seeds differ, so should most texts";
+  EXPECT_EQ(r["usage"]["completion_tokens"], 36);
+  json chat = {{"messages", {{{"role", "user"}, {"content", "Who made the heaven?"}}}},
+               {"n", 2},
+               {"max_tokens", 4},
+               {"temperature", 0}};
+  auto [s2, c] = post("/v1/chat/completions", chat);
+  ASSERT_EQ(s2, 200) << c.dump();
+  ASSERT_EQ(c["choices"].size(), 2u);
+  EXPECT_EQ(c["choices"][1]["index"], 1);
+  EXPECT_EQ(c["choices"][0]["message"], c["choices"][1]["message"]) << "greedy: the same reply";
 }
 
 // The token endpoints use the served vocabulary, and name what is wrong in a bad body.
