@@ -32,6 +32,7 @@ struct GenerateOptions {
   std::string state_in, state_out;  // state files (StateStore::load_file / save_file)
   int n_predict = 128;
   bool chat = false;
+  bool json = false;  // replies constrained to one JSON object
   std::string system;
   SamplerParams sampling;
 };
@@ -48,13 +49,18 @@ struct Stats {
 // Streams the generated text to stdout; see generation.hpp.
 Generated print_generated(Session& session, const Tokenizer& tok, Sampler& sampler,
                           const std::vector<float>& logits, int n,
-                          const std::vector<std::string>& stops, Stats& stats) {
+                          const std::vector<std::string>& stops, Stats& stats, bool json) {
   const auto start = Clock::now();
-  auto out = generate(session, tok, sampler, logits, n, stops, [](std::string_view text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    return true;
-  });
+  std::optional<JsonConstraint> constraint;
+  if (json) constraint.emplace(tok);
+  auto out = generate(
+      session, tok, sampler, logits, n, stops,
+      [](std::string_view text) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+        return true;
+      },
+      constraint ? &*constraint : nullptr);
   stats.generated += out.ids.size();
   stats.generate_s += seconds_since(start);
   return out;
@@ -94,7 +100,8 @@ std::vector<float> prefill(Session& session, const Tokenizer& tok, Sampler& samp
 
 void print_stats(const Stats& s) {
   auto rate = [](size_t n, double t) { return t > 0 ? static_cast<double>(n) / t : 0.0; };
-  fmt::print(stderr, "\nprompt: {} tokens in {:.2f} s ({:.1f} tok/s); generation: {} tokens in "
+  fmt::print(stderr,
+             "\nprompt: {} tokens in {:.2f} s ({:.1f} tok/s); generation: {} tokens in "
              "{:.2f} s ({:.1f} tok/s)\n",
              s.prompt_tokens, s.prompt_s, rate(s.prompt_tokens, s.prompt_s), s.generated,
              s.generate_s, rate(s.generated, s.generate_s));
@@ -118,8 +125,9 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
     pending_text += tmpl.message({"user", line}) + tmpl.assistant_prefix();
     auto logits = prefill(session, tok, sampler, pending_text, stats);
     // The state then holds the whole reply; close the turn the way the template expects.
-    feed(session, print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats)
-                      .unfed());
+    feed(session,
+         print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats, o.json)
+             .unfed());
     pending_text = tmpl.turn_end();
     std::printf("\n");
   }
@@ -140,21 +148,27 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   add_model_options(sub, common, o->model);
   auto* prompt =
       sub->add_option("-p,--prompt", o->prompt, "Prompt text (default: \"In the beginning\")");
-  sub->add_option("-f,--prompt-file", o->prompt_file, "Read the prompt from this file (-: standard input)")
+  sub->add_option("-f,--prompt-file", o->prompt_file,
+                  "Read the prompt from this file (-: standard input)")
       ->excludes(prompt);
   sub->add_option("--state-in", o->state_in,
                   "Start from this state file (written by --state-out for the same model)");
   sub->add_option("--state-out", o->state_out,
                   "Save the state after the prompt and the generated text (with --chat: after "
                   "the last turn) to this file");
-  sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
+  sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")
+      ->check(CLI::Range(0, 1 << 20));
   sub->add_flag("--chat", o->chat, "Interactive chat using the model's chat template");
   sub->add_option("--system", o->system, "System message for --chat");
+  sub->add_flag("--json", o->json,
+                "Constrain the output (each reply with --chat) to one JSON object, printed "
+                "without the prompt; it ends when the object is complete");
   sub->add_option("--temp", o->sampling.temperature, "Temperature (<= 0: greedy)");
   sub->add_option("--top-k", o->sampling.top_k, "Top-k (0: off)");
   sub->add_option("--top-p", o->sampling.top_p, "Top-p (1: off)");
   sub->add_option("--min-p", o->sampling.min_p, "Min-p (0: off)");
-  sub->add_option("--repeat-penalty", o->sampling.repetition_penalty, "Repetition penalty (1: off)");
+  sub->add_option("--repeat-penalty", o->sampling.repetition_penalty,
+                  "Repetition penalty (1: off)");
   sub->add_option("--presence-penalty", o->sampling.presence_penalty, "Presence penalty");
   sub->add_option("--frequency-penalty", o->sampling.frequency_penalty, "Frequency penalty");
   sub->add_option("--repeat-last-n", o->sampling.penalty_last_n, "Ids the penalties look back on");
@@ -178,9 +192,10 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             Sampler sampler(o->sampling);
             Stats stats;
             auto logits = prefill(session, tok, sampler, o->prompt, stats);
-            std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
-            const auto out = print_generated(session, tok, sampler, logits, o->n_predict, {},
-                                             stats);
+            // With --json stdout is the object alone (for a JSON reader), not prompt + object.
+            if (!o->json) std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
+            const auto out =
+                print_generated(session, tok, sampler, logits, o->n_predict, {}, stats, o->json);
             std::printf("\n");
             if (!o->state_out.empty()) {
               feed(session, out.unfed());  // the state then holds exactly the printed text

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "json_constraint.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
 #include "tokenizer.hpp"
@@ -78,10 +79,12 @@ class ReplyText {
 };
 
 // Samples up to `n` tokens after `logits` (the prompt's last logits) through slot 0 of
-// `session`, calling on_text with each piece of text; on_text returning false cancels.
+// `session`, calling on_text with each piece of text; on_text returning false cancels. With
+// `json`, the reply is constrained to one JSON object (it ends with an end id once complete).
 Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                    std::span<const float> logits, int n, const std::vector<std::string>& stops,
-                   const std::function<bool(std::string_view)>& on_text);
+                   const std::function<bool(std::string_view)>& on_text,
+                   JsonConstraint* json = nullptr);
 
 // One decode step after `id`: the next id. Greedy without penalties reads back only the argmax;
 // otherwise the sampler's candidates (GPU top-k, where that pays) or the whole row.

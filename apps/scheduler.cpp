@@ -75,6 +75,7 @@ struct Scheduler::Run {
   bool decoding = false;      // the prompt is in; `next` is the id to run at the next step
   int32_t next = -1;
   std::optional<Finish> finish;  // set when the reply is over (retire() ends the job)
+  std::optional<JsonConstraint> json;
 };
 
 Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions options)
@@ -178,6 +179,7 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot) {
   auto r = std::make_unique<Run>(std::move(job), tok_, ++arrivals_);
   Job& j = *r->job;
   j.started = Job::Clock::now();
+  if (j.json) r->json.emplace(tok_);
   for (int32_t id : j.prompt) r->sampler.accept(id);  // penalties see the prompt
   Kept* best = nullptr;
   const bool scored = j.prompt_logprobs && j.logprobs >= 0;  // needs every prompt position's logits
@@ -225,7 +227,7 @@ void Scheduler::prompt_piece(Run& r) {
     r.finish = Finish::Length;
     return;
   }
-  take(r, r.sampler.sample(logits), logits);
+  take(r, pick(r, logits), logits);
 }
 
 // An echoed prompt with log-probabilities: every position's logits come back (in pieces of at most
@@ -256,7 +258,11 @@ void Scheduler::scored_prompt_piece(Run& r, uint32_t slot) {
     return;
   }
   const auto last = rows.last(V);
-  take(r, r.sampler.sample(last), last);
+  take(r, pick(r, last), last);
+}
+
+int32_t Scheduler::pick(Run& r, std::span<const float> logits) {
+  return r.json ? r.json->sample(r.sampler, logits) : r.sampler.sample(logits);
 }
 
 // `logits`: the row `id` was sampled from (empty where only the argmax came back).
@@ -264,6 +270,7 @@ void Scheduler::take(Run& r, int32_t id, std::span<const float> logits) {
   if (r.job->logprobs >= 0 && !logits.empty() && !tok_.is_eog(id)) {
     r.job->add_logprob(token_logprob(logits, id, r.job->logprobs));
   }
+  if (r.json) r.json->accept(id);
   r.job->ids.push_back(id);
   r.sampler.accept(id);
   if (!r.reply.push(id)) {
@@ -297,13 +304,13 @@ void Scheduler::decode() {
     for (size_t i = s; i < e; ++i) ids.push_back(runs_[i]->next);
     std::vector<int32_t> got(n);
     std::vector<float> logits;
-    if (n == 1 && runs_[s]->job->logprobs < 0) {
+    if (n == 1 && runs_[s]->job->logprobs < 0 && !runs_[s]->json) {
       // One sequence: greedy reads back the argmax only (decode_step).
       got[0] = decode_step(session_, runs_[s]->sampler, ids[0], first);
     } else {
       logits = n == 1 ? session_.eval(first, ids) : session_.decode_batch(first, ids);
       for (uint32_t b = 0; b < n; ++b) {
-        got[b] = runs_[s + b]->sampler.sample(std::span(logits).subspan(b * V, V));
+        got[b] = pick(*runs_[s + b], std::span(logits).subspan(b * V, V));
       }
     }
     for (uint32_t b = 0; b < n; ++b) {

@@ -53,6 +53,7 @@ class Job {
   // With logprobs >= 0: the prompt's ids come first in the log-probabilities (an echo; the first
   // one unscored), each under the logits before it. Runs the whole prompt (no kept state).
   bool prompt_logprobs = false;
+  bool json = false;  // the reply is constrained to one JSON object (ends once it is complete)
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was
@@ -120,6 +121,8 @@ class Scheduler {
   void prompt_piece(Run& r);
   void scored_prompt_piece(Run& r, uint32_t slot);
   void decode();
+  // The next id of `r` from one row of logits: its sampler, within its JSON constraint if any.
+  static int32_t pick(Run& r, std::span<const float> logits);
   void take(Run& r, int32_t id, std::span<const float> logits);
   void retire();
   void keep(uint32_t slot, const std::vector<int32_t>& tokens);

@@ -119,7 +119,7 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
       if (!msg.contains("content") || msg["content"].is_null()) bad(at + ".content", "is missing");
       r.messages.push_back({role, text_of(msg["content"], at + ".content")});
     }
-    for (const char* name : {"tools", "functions", "response_format"}) {
+    for (const char* name : {"tools", "functions"}) {
       if (field(body, name)) bad(name, "is not supported by this server");
     }
   } else {
@@ -226,6 +226,17 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     }
   }
   r.stream = flag(body, "stream");
+  if (const json* rf = field(body, "response_format")) {
+    const json* type = rf->is_object() ? field(*rf, "type") : nullptr;
+    if (!type || !type->is_string()) bad("response_format", "must be an object with a \"type\"");
+    const std::string t = type->get<std::string>();
+    if (t == "json_object") {
+      r.json = true;
+    } else if (t != "text") {
+      bad("response_format",
+          fmt::format("type '{}' is not supported (\"text\" and \"json_object\" are)", t));
+    }
+  }
   return r;
 }
 

@@ -51,6 +51,8 @@ struct CompletionRequest {
   // completions: the choice's text starts with the prompt's (and with logprobs, the prompt's
   // tokens come first in them, the first one's values null), as OpenAI's "echo"
   bool echo = false;
+  // response_format {"type": "json_object"}: each reply is constrained to one JSON object
+  bool json = false;
 };
 
 // Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this

@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "default_model_test.hpp"
+#include "json_constraint.hpp"
 #include "server.hpp"
 #include "session.hpp"
 #include "support/default_model.hpp"
@@ -554,6 +555,57 @@ TEST_F(ServerTest, ChoicesPerPromptSampleWithSeedPlusK) {
   ASSERT_EQ(c["choices"].size(), 2u);
   EXPECT_EQ(c["choices"][1]["index"], 1);
   EXPECT_EQ(c["choices"][0]["message"], c["choices"][1]["message"]) << "greedy: the same reply";
+}
+
+// response_format json_object: the reply is always the start of a JSON object (the whole object
+// when it ended with "stop"), on both endpoints and in streams; other types are a 400.
+TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
+  const json fmt_obj = {{"type", "json_object"}};
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    auto [status, r] = post("/v1/completions", {{"prompt", "And Noah said"},
+                                                {"max_tokens", 48},
+                                                {"temperature", 0.9},
+                                                {"seed", seed},
+                                                {"response_format", fmt_obj}});
+    ASSERT_EQ(status, 200) << r.dump();
+    const std::string text = r["choices"][0]["text"];
+    JsonPrefix check;
+    EXPECT_TRUE(check.push(text)) << text;
+    EXPECT_NE(text.find('{'), std::string::npos) << text;
+    if (r["choices"][0]["finish_reason"] == "stop") {
+      EXPECT_TRUE(json::parse(text).is_object()) << text;
+    }
+  }
+  json chat = {{"messages", {{{"role", "user"}, {"content", "Who made the heaven?"}}}},
+               {"max_tokens", 40},
+               {"temperature", 0},
+               {"response_format", fmt_obj}};
+  auto [s2, c] = post("/v1/chat/completions", chat);
+  ASSERT_EQ(s2, 200) << c.dump();
+  const std::string reply = c["choices"][0]["message"]["content"];
+  JsonPrefix check;
+  EXPECT_TRUE(check.push(reply)) << reply;
+  std::vector<json> events;
+  EXPECT_EQ(stream("/v1/chat/completions", chat, events), reply);
+  // Without the constraint the same request writes prose, which is no JSON prefix.
+  chat.erase("response_format");
+  auto [s3, plain] = post("/v1/chat/completions", chat);
+  ASSERT_EQ(s3, 200);
+  JsonPrefix prose;
+  EXPECT_FALSE(prose.push(plain["choices"][0]["message"]["content"].get<std::string>()));
+  for (const auto& [rf, message] : std::vector<std::pair<json, std::string>>{
+           {{{"type", "json_schema"}},
+            "field 'response_format' type 'json_schema' is not supported (\"text\" and "
+            "\"json_object\" are)"},
+           {"json", "field 'response_format' must be an object with a \"type\""}}) {
+    auto [st, e] = post("/v1/completions", {{"prompt", "x"}, {"response_format", rf}});
+    EXPECT_EQ(st, 400);
+    EXPECT_EQ(e["error"]["message"], message);
+  }
+  auto [s4, text_ok] =
+      post("/v1/completions",
+           {{"prompt", "In"}, {"max_tokens", 2}, {"response_format", {{"type", "text"}}}});
+  EXPECT_EQ(s4, 200) << text_ok.dump();
 }
 
 // The token endpoints use the served vocabulary, and name what is wrong in a bad body.
