@@ -3,9 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "json_constraint.hpp"
 #include "model.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
@@ -33,6 +35,8 @@ struct vkrwkv_session {
 
 struct vkrwkv_sampler {
   vkr::Sampler sampler;
+  std::shared_ptr<vkr::Model> json_model;  // keeps the tokenizer of `json` alive
+  std::optional<vkr::JsonConstraint> json;
 };
 
 namespace vkr::capi {

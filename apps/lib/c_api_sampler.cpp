@@ -51,7 +51,7 @@ int vkrwkv_sampler_create(const vkrwkv_sampler_params* params, vkrwkv_sampler** 
     p.penalty_last_n = params->penalty_last_n;
     p.seed = params->seed;
     validate(p);
-    *out = new vkrwkv_sampler{Sampler(p)};
+    *out = new vkrwkv_sampler{Sampler(p), nullptr, std::nullopt};
     return 0;
   });
 }
@@ -69,7 +69,8 @@ int vkrwkv_sampler_sample(vkrwkv_sampler* s, const float* logits, int n_vocab) {
     need(logits, __func__, "logits");
     require(n_vocab > 0, ErrorCode::InvalidArgument, "{}: n_vocab is {}, at least 1 is needed",
             __func__, n_vocab);
-    return static_cast<int>(sa.sample({logits, static_cast<size_t>(n_vocab)}));
+    const std::span<const float> row(logits, static_cast<size_t>(n_vocab));
+    return static_cast<int>(s->json ? s->json->sample(sa, row) : sa.sample(row));
   });
 }
 
@@ -77,6 +78,14 @@ int vkrwkv_sampler_accept(vkrwkv_sampler* s, int32_t id) {
   return guard(__func__, [&] {
     Sampler& sa = sampler_of(s, __func__);
     require(id >= 0, ErrorCode::InvalidArgument, "{}: id {} is negative", __func__, id);
+    if (s->json) {
+      require(id < s->json_model->tokenizer()->n_vocab(), ErrorCode::InvalidArgument,
+              "{}: id {} is outside the vocabulary [0, {})", __func__, id,
+              s->json_model->tokenizer()->n_vocab());
+      require(s->json->allows(id), ErrorCode::InvalidArgument,
+              "{}: id {} cannot continue the JSON object", __func__, id);
+      s->json->accept(id);
+    }
     sa.accept(id);
     return 0;
   });
@@ -85,6 +94,24 @@ int vkrwkv_sampler_accept(vkrwkv_sampler* s, int32_t id) {
 int vkrwkv_sampler_reset(vkrwkv_sampler* s) {
   return guard(__func__, [&] {
     sampler_of(s, __func__).reset();
+    if (s->json) s->json.emplace(*s->json_model->tokenizer());
+    return 0;
+  });
+}
+
+int vkrwkv_sampler_set_json(vkrwkv_sampler* s, const vkrwkv_model* model, int on) {
+  return guard(__func__, [&] {
+    sampler_of(s, __func__);
+    if (!on) {
+      s->json.reset();
+      s->json_model.reset();
+      return 0;
+    }
+    need(model, __func__, "model");
+    require(model->model->tokenizer() != nullptr, ErrorCode::InvalidArgument,
+            "{}: the model has no tokenizer (a JSON constraint needs its vocabulary)", __func__);
+    s->json_model = model->model;
+    s->json.emplace(*model->model->tokenizer());
     return 0;
   });
 }

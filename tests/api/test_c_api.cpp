@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstddef>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "c_api_fixture.hpp"
+#include "json_constraint.hpp"
 #include "model.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
@@ -176,6 +178,59 @@ TEST(CapiSampler, EqualsCppSampler) {
   const std::vector<float> nans(4, std::nanf(""));
   EXPECT_EQ(vkrwkv_sampler_sample(greedy.get(), nans.data(), 4), VKRWKV_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(vkrwkv_sampler_accept(greedy.get(), -1), VKRWKV_ERROR_INVALID_ARGUMENT);
+}
+
+// A JSON constraint on the C sampler: a greedy reply of the model is a JSON object's start (the
+// whole object once an end id comes), ids that cannot continue it are refused by accept(), and
+// reset() restarts it from an empty object.
+TEST_F(CapiTest, SamplerJsonConstraint) {
+  LoadOptions opt;
+  opt.progress = false;
+  auto cpp_model = Model::load(ctx(), kCapiModel, opt);
+  const Tokenizer& tok = *cpp_model->tokenizer();
+  vkrwkv_sampler_params p{};
+  ASSERT_EQ(vkrwkv_sampler_default_params(&p), 0);
+  p.temperature = 0;
+  vkrwkv::Sampler sampler(p);
+  sampler.accept(kIds.front());  // the prompt's ids come before the constraint
+  ASSERT_EQ(vkrwkv_sampler_set_json(sampler.get(), model_, 1), 0) << vkrwkv_last_error();
+  vkrwkv_session_reset(session_, 0);
+  auto row = eval(0, kIds);
+  std::string text;
+  bool ended = false;
+  for (int i = 0; i < 60 && !ended; ++i) {
+    const int32_t id = sampler.sample(row);
+    if (tok.is_eog(id)) {
+      ended = true;
+      break;
+    }
+    sampler.accept(id);
+    text += tok.token_bytes(id);
+    row = eval(0, {id});
+  }
+  JsonPrefix check;
+  EXPECT_TRUE(check.push(text)) << text;
+  EXPECT_NE(text.find('{'), std::string::npos) << text;
+  if (ended) {
+    EXPECT_TRUE(check.complete()) << text;
+  }
+  // A plain sampler on the same rows writes something else (the constraint did something).
+  vkrwkv::Sampler plain(p);
+  vkrwkv_session_reset(session_, 0);
+  const auto first = eval(0, kIds);
+  EXPECT_FALSE(tok.token_bytes(plain.sample(first)).starts_with("{"));
+  // Refused ids, reset, removal.
+  sampler.reset();
+  const auto bad = tok.encode("In", false);
+  EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), bad.front()), VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("cannot continue the JSON object"),
+            std::string::npos)
+      << vkrwkv_last_error();
+  const auto brace = tok.encode("{", false);
+  EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), brace.front()), 0) << "reset: an empty object";
+  EXPECT_EQ(vkrwkv_sampler_set_json(sampler.get(), nullptr, 1), VKRWKV_ERROR_INVALID_ARGUMENT);
+  ASSERT_EQ(vkrwkv_sampler_set_json(sampler.get(), nullptr, 0), 0);
+  EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), bad.front()), 0) << "no constraint any more";
 }
 
 TEST(CapiLifetime, HandlesFreedInAnyOrder) {

@@ -181,8 +181,16 @@ VKRWKV_API void vkrwkv_sampler_free(vkrwkv_sampler *s);
  * call vkrwkv_sampler_accept() with the ids the sequence really gets (prompt ids too). */
 VKRWKV_API int vkrwkv_sampler_sample(vkrwkv_sampler *s, const float *logits, int n_vocab);
 VKRWKV_API int vkrwkv_sampler_accept(vkrwkv_sampler *s, int32_t id);
-/* Forgets the accepted ids and restarts the random stream from the seed. */
+/* Forgets the accepted ids and restarts the random stream from the seed (and a JSON constraint
+ * from an empty object). */
 VKRWKV_API int vkrwkv_sampler_reset(vkrwkv_sampler *s);
+/* on != 0: constrains the draws to one JSON object in `model`'s vocabulary (serve's
+ * response_format json_object): sample() never returns an id that cannot continue the object
+ * and, once it is complete, returns an end-of-generation id. Set it after the prompt's ids were
+ * accepted: every id accepted from then on is part of the object (one that cannot be is
+ * VKRWKV_ERROR_INVALID_ARGUMENT). on = 0 removes it (model may be NULL then). The sampler keeps
+ * the model alive. */
+VKRWKV_API int vkrwkv_sampler_set_json(vkrwkv_sampler *s, const vkrwkv_model *model, int on);
 
 /* Embedding: tokens per recorded forward pass (1..this). */
 VKRWKV_API int vkrwkv_session_max_tokens(const vkrwkv_session *s);

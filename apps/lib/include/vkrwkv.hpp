@@ -145,9 +145,7 @@ class Session {
   void load_state(int slot, const std::vector<std::byte>& b) {
     check(vkrwkv_state_load(h_, slot, b.data(), static_cast<long long>(b.size())));
   }
-  void copy_state(int from_slot, int to_slot) {
-    check(vkrwkv_state_copy(h_, from_slot, to_slot));
-  }
+  void copy_state(int from_slot, int to_slot) { check(vkrwkv_state_copy(h_, from_slot, to_slot)); }
   // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one call:
   // ids.size() x n_vocab logits.
   std::vector<float> decode_batch(int first_slot, const std::vector<int32_t>& ids) {
@@ -200,6 +198,9 @@ class Sampler {
   }
   void accept(int32_t id) { check(vkrwkv_sampler_accept(h_, id)); }
   void reset() { check(vkrwkv_sampler_reset(h_)); }
+  // Draws constrained to one JSON object of `model`'s vocabulary (after the prompt is accepted).
+  void set_json(const Model& model) { check(vkrwkv_sampler_set_json(h_, model.get(), 1)); }
+  void clear_json() { check(vkrwkv_sampler_set_json(h_, nullptr, 0)); }
   vkrwkv_sampler* get() const { return h_; }
 
  private:
