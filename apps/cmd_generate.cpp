@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "chat_template.hpp"
@@ -32,7 +34,8 @@ struct GenerateOptions {
   std::string state_in, state_out;  // state files (StateStore::load_file / save_file)
   int n_predict = 128;
   bool chat = false;
-  bool json = false;  // replies constrained to one JSON object
+  bool json = false;        // replies constrained to one JSON object
+  std::string json_schema;  // ... matching the schema in this file
   std::string system;
   SamplerParams sampling;
 };
@@ -49,10 +52,11 @@ struct Stats {
 // Streams the generated text to stdout; see generation.hpp.
 Generated print_generated(Session& session, const Tokenizer& tok, Sampler& sampler,
                           const std::vector<float>& logits, int n,
-                          const std::vector<std::string>& stops, Stats& stats, bool json) {
+                          const std::vector<std::string>& stops, Stats& stats, bool json,
+                          const std::shared_ptr<const JsonSchema>& schema = nullptr) {
   const auto start = Clock::now();
   std::optional<JsonConstraint> constraint;
-  if (json) constraint.emplace(tok);
+  if (json) constraint.emplace(tok, schema);
   auto out = generate(
       session, tok, sampler, logits, n, stops,
       [](std::string_view text) {
@@ -107,8 +111,27 @@ void print_stats(const Stats& s) {
              s.generate_s, rate(s.generated, s.generate_s));
 }
 
+// The compiled --json-schema file (null without one); errors name the file.
+std::shared_ptr<const JsonSchema> load_schema(const std::string& path) {
+  if (path.empty()) return nullptr;
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), ErrorCode::Io, "{}: cannot open the JSON schema file", path);
+  nlohmann::ordered_json schema;
+  try {
+    schema = nlohmann::ordered_json::parse(in);
+  } catch (const nlohmann::ordered_json::exception& e) {
+    throw Error(ErrorCode::InvalidArgument, fmt::format("{}: not JSON: {}", path, e.what()));
+  }
+  try {
+    return JsonSchema::compile(schema);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::InvalidArgument, fmt::format("{}: {}", path, e.message()));
+  }
+}
+
 // Chat turns with the model family's template (chat_template.hpp).
-void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
+void run_chat(Session& session, const Model& model, const GenerateOptions& o,
+              const std::shared_ptr<const JsonSchema>& schema) {
   const Tokenizer& tok = require_tokenizer(model);
   const ChatTemplate tmpl(model.config().arch);
   Sampler sampler(o.sampling);
@@ -125,9 +148,9 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o) {
     pending_text += tmpl.message({"user", line}) + tmpl.assistant_prefix();
     auto logits = prefill(session, tok, sampler, pending_text, stats);
     // The state then holds the whole reply; close the turn the way the template expects.
-    feed(session,
-         print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats, o.json)
-             .unfed());
+    feed(session, print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats,
+                                  o.json, schema)
+                      .unfed());
     pending_text = tmpl.turn_end();
     std::printf("\n");
   }
@@ -163,6 +186,10 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_flag("--json", o->json,
                 "Constrain the output (each reply with --chat) to one JSON object, printed "
                 "without the prompt; it ends when the object is complete");
+  sub->add_option("--json-schema", o->json_schema,
+                  "Like --json, the object matching the JSON schema in this file (the subset in "
+                  "model/json_schema.hpp: types, properties, required, items, enum, const, "
+                  "anyOf, $ref)");
   sub->add_option("--temp", o->sampling.temperature, "Temperature (<= 0: greedy)");
   sub->add_option("--top-k", o->sampling.top_k, "Top-k (0: off)");
   sub->add_option("--top-p", o->sampling.top_p, "Top-p (1: off)");
@@ -176,6 +203,8 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   return {sub, [&common, o] {
             validate(o->sampling);
             if (!o->prompt_file.empty()) o->prompt = read_prompt_file(o->prompt_file);
+            const auto schema = load_schema(o->json_schema);  // before the model loads
+            if (schema) o->json = true;
             if (!o->state_out.empty()) {  // before the model loads, not after the generation
               const auto dir = std::filesystem::absolute(o->state_out).parent_path();
               require(std::filesystem::is_directory(dir), ErrorCode::Io,
@@ -185,7 +214,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             Session session(*loaded.model, 1);
             if (!o->state_in.empty()) session.state().load_file(0, o->state_in);
             if (o->chat) {
-              run_chat(session, *loaded.model, *o);
+              run_chat(session, *loaded.model, *o, schema);
               return 0;
             }
             const Tokenizer& tok = require_tokenizer(*loaded.model);
@@ -194,8 +223,8 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             auto logits = prefill(session, tok, sampler, o->prompt, stats);
             // With --json stdout is the object alone (for a JSON reader), not prompt + object.
             if (!o->json) std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
-            const auto out =
-                print_generated(session, tok, sampler, logits, o->n_predict, {}, stats, o->json);
+            const auto out = print_generated(session, tok, sampler, logits, o->n_predict, {}, stats,
+                                             o->json, schema);
             std::printf("\n");
             if (!o->state_out.empty()) {
               feed(session, out.unfed());  // the state then holds exactly the printed text

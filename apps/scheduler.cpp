@@ -179,7 +179,7 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot) {
   auto r = std::make_unique<Run>(std::move(job), tok_, ++arrivals_);
   Job& j = *r->job;
   j.started = Job::Clock::now();
-  if (j.json) r->json.emplace(tok_);
+  if (j.json) r->json.emplace(tok_, j.schema);
   for (int32_t id : j.prompt) r->sampler.accept(id);  // penalties see the prompt
   Kept* best = nullptr;
   const bool scored = j.prompt_logprobs && j.logprobs >= 0;  // needs every prompt position's logits

@@ -54,6 +54,7 @@ class Job {
   // one unscored), each under the logits before it. Runs the whole prompt (no kept state).
   bool prompt_logprobs = false;
   bool json = false;  // the reply is constrained to one JSON object (ends once it is complete)
+  std::shared_ptr<const JsonSchema> schema;  // with json: ... matching this schema
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was

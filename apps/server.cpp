@@ -75,6 +75,7 @@ struct Server::Impl {
       job->logprobs = q.logprobs;
       job->prompt_logprobs = q.echo;
       job->json = q.json;
+      job->schema = q.schema;
       job->stops = q.stop;
       if (q.chat) {
         for (auto& s : tmpl.stops()) job->stops.push_back(s);

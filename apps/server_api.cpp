@@ -230,11 +230,31 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     const json* type = rf->is_object() ? field(*rf, "type") : nullptr;
     if (!type || !type->is_string()) bad("response_format", "must be an object with a \"type\"");
     const std::string t = type->get<std::string>();
+    // The schema is read again with keys in their order (properties are written in it).
+    const auto ordered = [&] {
+      return nlohmann::ordered_json::parse(body_text)["response_format"];
+    };
+    auto compile = [&](const nlohmann::ordered_json& schema, const std::string& name) {
+      try {
+        r.schema = JsonSchema::compile(schema);
+      } catch (const Error& e) {
+        bad(name, e.message());
+      }
+    };
     if (t == "json_object") {
       r.json = true;
+      if (field(*rf, "schema")) compile(ordered()["schema"], "response_format.schema");
+    } else if (t == "json_schema") {
+      const json* js = field(*rf, "json_schema");
+      if (!js || !js->is_object() || !field(*js, "schema")) {
+        bad("response_format.json_schema.schema", "is missing");
+      }
+      r.json = true;
+      compile(ordered()["json_schema"]["schema"], "response_format.json_schema.schema");
     } else if (t != "text") {
-      bad("response_format",
-          fmt::format("type '{}' is not supported (\"text\" and \"json_object\" are)", t));
+      bad("response_format", fmt::format("type '{}' is not supported (\"text\", \"json_object\" "
+                                         "and \"json_schema\" are)",
+                                         t));
     }
   }
   return r;

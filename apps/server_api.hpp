@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -14,6 +15,7 @@
 
 #include "chat_template.hpp"
 #include "generation.hpp"
+#include "json_schema.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
 
@@ -51,8 +53,10 @@ struct CompletionRequest {
   // completions: the choice's text starts with the prompt's (and with logprobs, the prompt's
   // tokens come first in them, the first one's values null), as OpenAI's "echo"
   bool echo = false;
-  // response_format {"type": "json_object"}: each reply is constrained to one JSON object
+  // response_format {"type": "json_object"} or {"type": "json_schema"}: each reply is constrained
+  // to one JSON object, matching `schema` when there is one
   bool json = false;
+  std::shared_ptr<const JsonSchema> schema;
 };
 
 // Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this

@@ -34,11 +34,12 @@ vkr_require(PkgConfig_FOUND "pkg-config" pkg-config)
 pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET GLOBAL libpcre2-8)
 vkr_require(PCRE2_FOUND "PCRE2 (libpcre2-8)" libpcre2-dev)
 
+# The JSON-schema constraint of the sampler (model/json_schema.cpp) parses schemas with it.
+find_package(nlohmann_json QUIET CONFIG)
+vkr_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
 if(VKR_BUILD_APPS OR VKR_BUILD_BENCH)
   find_package(CLI11 QUIET CONFIG)
   vkr_require(CLI11_FOUND "CLI11" libcli11-dev)
-  find_package(nlohmann_json QUIET CONFIG)
-  vkr_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
 endif()
 if(VKR_BUILD_APPS)
   # `vkrwkv serve` (apps/server.cpp).

@@ -246,18 +246,27 @@ bool JsonPrefix::push(unsigned char c) {
   return false;
 }
 
+JsonConstraint::JsonConstraint(const Tokenizer& tok, std::shared_ptr<const JsonSchema> schema)
+    : tok_(&tok), schema_(std::move(schema)) {
+  if (schema_) prefix_.emplace<SchemaPrefix>(*schema_);
+}
+
+bool JsonConstraint::complete() const {
+  return std::visit([](const auto& p) { return p.complete(); }, prefix_);
+}
+
 bool JsonConstraint::allows(int32_t id) const {
-  if (tok_->is_eog(id)) return prefix_.complete();
-  if (prefix_.complete() || tok_->is_control(id)) return false;
+  if (tok_->is_eog(id)) return complete();
+  if (complete() || tok_->is_control(id)) return false;
   const std::string& bytes = tok_->token_bytes(id);
   if (bytes.empty()) return false;
-  JsonPrefix next = prefix_;
-  return next.push(bytes);
+  auto next = prefix_;
+  return std::visit([&](auto& p) { return p.push(bytes); }, next);
 }
 
 void JsonConstraint::accept(int32_t id) {
   if (tok_->is_eog(id)) return;
-  const bool ok = prefix_.push(tok_->token_bytes(id));
+  const bool ok = std::visit([&](auto& p) { return p.push(tok_->token_bytes(id)); }, prefix_);
   require(ok, ErrorCode::InvalidArgument, "token {} does not continue the JSON text", id);
 }
 

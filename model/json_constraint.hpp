@@ -1,5 +1,5 @@
 // json_constraint.hpp: sampling constrained to one JSON object (OpenAI's response_format
-// {"type": "json_object"}, `generate --json`).
+// {"type": "json_object"}, `generate --json`), or to a JSON schema (json_schema.hpp).
 //  - JsonPrefix: an incremental byte-level JSON (RFC 8259) recognizer: push() says whether the
 //    bytes so far are still the start of some JSON text whose top-level value is an object;
 //    complete() whether they are a whole one. Strings must be valid UTF-8 with no raw control
@@ -14,10 +14,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 
+#include "json_schema.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
 
@@ -76,14 +79,15 @@ class JsonPrefix {
 
 class JsonConstraint {
  public:
-  explicit JsonConstraint(const Tokenizer& tok) : tok_(&tok) {}
+  // Without a schema: any JSON object; with one: texts matching it (json_schema.hpp).
+  explicit JsonConstraint(const Tokenizer& tok, std::shared_ptr<const JsonSchema> schema = nullptr);
 
   // Whether `id` may come next: its bytes keep the text a JSON object prefix (CONTROL ids that do
   // not end generation never: they print nothing); end-of-generation ids once it is complete.
   bool allows(int32_t id) const;
   // Takes `id` (one allows() accepted).
   void accept(int32_t id);
-  bool complete() const { return prefix_.complete(); }
+  bool complete() const;
 
   // Draws the next id from `logits` with `sampler` (its chain and random stream), among the ids
   // allows() accepts. Throws InvalidArgument when none is allowed. Does not accept().
@@ -91,7 +95,8 @@ class JsonConstraint {
 
  private:
   const Tokenizer* tok_;
-  JsonPrefix prefix_;
+  std::shared_ptr<const JsonSchema> schema_;  // owns what a SchemaPrefix points at
+  std::variant<JsonPrefix, SchemaPrefix> prefix_;
 };
 
 }  // namespace vkr

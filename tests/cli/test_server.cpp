@@ -17,6 +17,7 @@
 
 #include "default_model_test.hpp"
 #include "json_constraint.hpp"
+#include "json_schema.hpp"
 #include "server.hpp"
 #include "session.hpp"
 #include "support/default_model.hpp"
@@ -594,9 +595,9 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
   JsonPrefix prose;
   EXPECT_FALSE(prose.push(plain["choices"][0]["message"]["content"].get<std::string>()));
   for (const auto& [rf, message] : std::vector<std::pair<json, std::string>>{
-           {{{"type", "json_schema"}},
-            "field 'response_format' type 'json_schema' is not supported (\"text\" and "
-            "\"json_object\" are)"},
+           {{{"type", "grammar"}},
+            "field 'response_format' type 'grammar' is not supported (\"text\", \"json_object\" "
+            "and \"json_schema\" are)"},
            {"json", "field 'response_format' must be an object with a \"type\""}}) {
     auto [st, e] = post("/v1/completions", {{"prompt", "x"}, {"response_format", rf}});
     EXPECT_EQ(st, 400);
@@ -606,6 +607,49 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
       post("/v1/completions",
            {{"prompt", "In"}, {"max_tokens", 2}, {"response_format", {{"type", "text"}}}});
   EXPECT_EQ(s4, 200) << text_ok.dump();
+  // json_schema: keys in the schema's order (not the sorted order of a plain JSON parse), values
+  // of their types; the reply is a prefix of a matching text, and a whole one when it stopped.
+  const std::string schema_text = R"({"type":"object","properties":{
+      "verse":{"type":"string"},"chapter":{"type":"integer"},
+      "book":{"enum":["Genesis","Exodus"]}},"required":["verse","chapter","book"]})";
+  const auto schema = JsonSchema::compile(nlohmann::ordered_json::parse(schema_text));
+  const std::string body = R"({"prompt":"And God said","max_tokens":64,"temperature":0.7,"seed":)";
+  for (int seed = 1; seed <= 3; ++seed) {
+    const std::string req = body + std::to_string(seed) +
+                            R"(,"response_format":{"type":"json_schema","json_schema":{"name":"v",)"
+                            R"("strict":true,"schema":)" +
+                            schema_text + "}}}";
+    auto res = client_->Post("/v1/completions", req, "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const json r = json::parse(res->body);
+    const std::string text = r["choices"][0]["text"];
+    SchemaPrefix p(*schema);
+    EXPECT_TRUE(p.push(text)) << text;
+    EXPECT_NE(text.find("\"verse\""), std::string::npos) << "the first key is verse: " << text;
+    if (r["choices"][0]["finish_reason"] == "stop") {
+      EXPECT_TRUE(p.complete()) << text;
+    }
+  }
+  auto [s5, e5] =
+      post("/v1/completions",
+           {{"prompt", "x"},
+            {"response_format",
+             {{"type", "json_schema"},
+              {"json_schema",
+               {{"schema",
+                 {{"type", "object"},
+                  {"properties", {{"a", {{"type", "string"}, {"format", "date"}}}}}}}}}}}});
+  EXPECT_EQ(s5, 400);
+  EXPECT_EQ(
+      e5["error"]["message"],
+      "field 'response_format.json_schema.schema' json schema at '/properties/a': 'format' is "
+      "not supported (supported: type, properties, required, additionalProperties, items, "
+      "minItems, maxItems, enum, const, anyOf, oneOf, $ref)");
+  auto [s6, e6] =
+      post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "json_schema"}}}});
+  EXPECT_EQ(s6, 400);
+  EXPECT_EQ(e6["error"]["message"], "field 'response_format.json_schema.schema' is missing");
 }
 
 // The token endpoints use the served vocabulary, and name what is wrong in a bad body.

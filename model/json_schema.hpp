@@ -1,0 +1,133 @@
+// json_schema.hpp: sampling constrained to a JSON schema (OpenAI's response_format
+// {"type": "json_schema", "json_schema": {"schema": ...}}, `generate --json-schema FILE`).
+//  - JsonSchema: a schema compiled to nodes. The subset: "type" (object, array, string, number,
+//    integer, boolean, null, or a list of them), "properties" (written in the schema's order;
+//    those not in "required" may be left out), "required", "additionalProperties" (false, or
+//    anything when "properties" is given: only declared keys are written), "items", "minItems",
+//    "maxItems", "enum", "const", "anyOf" / "oneOf" whose alternatives start with different
+//    characters (e.g. a type or null), local "$ref" into "$defs" / "definitions" (recursion
+//    allowed). Annotations (title, description, default, examples, $schema, $id, $comment) are
+//    ignored. Any other keyword (pattern, format, minimum, ...) is an error naming it and where:
+//    a constraint this cannot enforce would give output the schema rejects.
+//  - SchemaPrefix: the byte-level recognizer of texts matching a compiled schema (the same
+//    whitespace, UTF-8 and depth rules as JsonPrefix); push() / complete() as JsonPrefix.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vkr {
+
+class JsonSchema {
+ public:
+  enum class Kind : uint8_t {
+    Any,
+    Object,
+    Array,
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Null,
+    Enum,
+    Union
+  };
+  struct Node {
+    Kind kind = Kind::Any;
+    // Object: declared properties in order (key as JSON text with its quotes, value node) and
+    // whether each is required; no properties: any keys, values `extra` (Any by default).
+    std::vector<std::string> keys;
+    std::vector<int32_t> values;
+    std::vector<bool> required;
+    bool free = false;
+    int32_t extra = 0;
+    // Array: items node, bounds.
+    int32_t items = 0;
+    uint32_t min_items = 0, max_items = UINT32_MAX;
+    // Enum / const (and true / false / null): the allowed values as compact JSON texts.
+    std::vector<std::string> literals;
+    // Union: alternatives, each starting with different bytes.
+    std::vector<int32_t> alternatives;
+  };
+
+  // Compiles `schema` (its root must describe an object); Error(InvalidArgument) naming what is
+  // unsupported or malformed, with its JSON pointer.
+  static std::shared_ptr<const JsonSchema> compile(const nlohmann::ordered_json& schema);
+
+  const Node& node(int32_t i) const { return nodes_[static_cast<size_t>(i)]; }
+  int32_t root() const { return root_; }
+  // Nodes every schema has: any value, and the kinds an Any value resolves to.
+  static constexpr int32_t kAny = 0, kAnyObject = 1, kAnyArray = 2, kString = 3, kNumber = 4,
+                           kBoolean = 5, kNull = 6;
+
+ private:
+  std::vector<Node> nodes_;
+  int32_t root_ = 0;
+  friend class SchemaCompiler;
+};
+
+class SchemaPrefix {
+ public:
+  static constexpr size_t kMaxDepth = 64;
+  static constexpr uint32_t kMaxSpaces = 32;
+
+  // `schema` must outlive the recognizer (and its copies).
+  explicit SchemaPrefix(const JsonSchema& schema) : schema_(&schema) {}
+
+  // As JsonPrefix::push: false if no text matching the schema starts with the bytes so far and
+  // this one (the state is then unspecified: callers try bytes on a copy).
+  bool push(unsigned char c);
+  bool push(std::string_view bytes);
+  bool complete() const { return done_; }
+
+ private:
+  // A frame's answer to a byte: more to come, its value complete with it, refused, complete
+  // before it (the byte goes to the parent), or a child value starts with it (pending_*).
+  enum class Res : uint8_t { More, Done, Bad, Ended, Start };
+  struct Frame {
+    enum class Kind : uint8_t { Lit, Str, Num, Obj, Arr };
+    Kind kind;
+    uint8_t st = 0;                    // kind-specific state
+    uint8_t left = 0, lo = 0, hi = 0;  // Str: escapes and UTF-8
+    bool integer = false;              // Num
+    int32_t node = 0;
+    uint32_t pos = 0;    // Lit: bytes matched; Obj: next declared property; Arr: items so far
+    int32_t prop = -1;   // Obj: the property whose value is being read (-1: a free key)
+    uint64_t alive = 0;  // Lit: candidates still matching
+    const std::vector<std::string>* lits = nullptr;
+  };
+
+  bool feed_top(unsigned char c);
+  Res feed(Frame& f, unsigned char c);
+  Res lit(Frame& f, unsigned char c);
+  Res str(Frame& f, unsigned char c);
+  Res num(Frame& f, unsigned char c);
+  Res obj(Frame& f, unsigned char c);
+  Res arr(Frame& f, unsigned char c);
+  // Starts a value of `node` with its first byte `c` (pushing its frame): the new frame's answer.
+  Res start_value(int32_t node, unsigned char c);
+  // Runs the answer of the top frame (or of a frame just started) to byte c.
+  bool settle(Res r, unsigned char c);
+  void value_done();                        // the top frame's child value (or key) ended
+  Res space(unsigned char c);               // whitespace between tokens (runs bounded): More or Bad
+  uint64_t key_mask(const Frame& f) const;  // Obj: keys that may come next
+  bool may_close(const Frame& f) const;     // Obj: no required key left
+  bool can_start(int32_t node, unsigned char c) const;
+
+  const JsonSchema* schema_;
+  std::vector<Frame> stack_;
+  int32_t matched_ = -1;  // the literal a Lit frame ended on (for keys)
+  // A child the top frame starts (Res::Start): a value of pending_node_ (>= 0), a declared key
+  // (-1: literals pending_lits_ under pending_mask_) or a free key (-2: any string).
+  int32_t pending_node_ = 0;
+  uint64_t pending_mask_ = 0;
+  const std::vector<std::string>* pending_lits_ = nullptr;
+  uint32_t spaces_ = 0;
+  bool started_ = false, done_ = false;
+};
+
+}  // namespace vkr
