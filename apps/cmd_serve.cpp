@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "model_options.hpp"
@@ -20,6 +23,75 @@ struct ServeCliOptions {
   ModelOptions model;
   ServeOptions serve;
   std::string api_key_file;
+};
+
+// SIGINT / SIGTERM, blocked in every thread (made before any other thread exists: the driver's
+// and httplib's inherit the mask) and taken by one thread with sigwait, where stopping a server
+// is safe (a signal handler could not). Before a server is attached (model loading) a signal
+// exits at once with 128 + its number, as an unhandled one would; with one attached it stops the
+// server cleanly (its requests end with an error). stop() is repeated until the server is
+// detached: one that came just before listen() started would otherwise be lost.
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~StopSignals() {
+    ending_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);  // pending until its sigwait takes it
+    thread_.join();
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // The server signals stop while this lives (detached however the scope ends).
+  class Attach {
+   public:
+    Attach(StopSignals& s, Server& server) : s_(s) { s_.set(&server); }
+    ~Attach() { s_.set(nullptr); }
+    Attach(const Attach&) = delete;
+    Attach& operator=(const Attach&) = delete;
+
+   private:
+    StopSignals& s_;
+  };
+
+ private:
+  void set(Server* server) {
+    std::lock_guard lk(mu_);
+    server_ = server;
+  }
+  void run() {
+    int sig = 0;
+    sigwait(&set_, &sig);
+    if (ending_) return;
+    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    {
+      std::lock_guard lk(mu_);
+      if (!server_) {
+        fmt::print(stderr, "{}: stopped before the server started\n", name);
+        std::_Exit(128 + sig);
+      }
+    }
+    fmt::print(stderr, "{}: stopping (requests still running end with an error)\n", name);
+    while (!ending_) {
+      {
+        std::lock_guard lk(mu_);
+        if (server_) server_->stop();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  sigset_t set_;
+  std::mutex mu_;
+  Server* server_ = nullptr;
+  std::atomic<bool> ending_{false};
+  std::thread thread_;
 };
 
 std::string read_api_key(const std::string& path) {
@@ -80,15 +152,7 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
             require(o->api_key_file.empty() || o->serve.api_key.empty(), ErrorCode::InvalidArgument,
                     "--api-key and --api-key-file: give one of them");
             if (!o->api_key_file.empty()) o->serve.api_key = read_api_key(o->api_key_file);
-            // SIGINT / SIGTERM stop the server cleanly (running requests end with an error,
-            // exit 0): blocked here, before any thread exists (the driver's and httplib's
-            // inherit the mask), and taken by one thread with sigwait, where calling stop() is
-            // safe (a signal handler could not).
-            sigset_t stop_signals;
-            sigemptyset(&stop_signals);
-            sigaddset(&stop_signals, SIGINT);
-            sigaddset(&stop_signals, SIGTERM);
-            pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+            StopSignals signals;  // before any thread exists
             auto loaded = load_model(common, o->model);
             Server server(*loaded.model, o->serve);
             const int port = server.bind();
@@ -103,27 +167,10 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                        sc.parallel, sc.kept,
                        static_cast<double>(server.state_bytes_per_slot()) / 1048576.0,
                        o->serve.api_key.empty() ? "" : "; API key required");
-            std::atomic<bool> listening{true};
-            std::thread waiter([&] {
-              int sig = 0;
-              sigwait(&stop_signals, &sig);
-              if (!listening) return;  // listen() returned on its own; woken to end
-              fmt::print(stderr, "{}: stopping (requests still running end with an error)\n",
-                         sig == SIGINT ? "SIGINT" : "SIGTERM");
-              server.stop();
-            });
-            auto end_waiter = [&] {
-              listening = false;
-              pthread_kill(waiter.native_handle(), SIGTERM);  // pending until sigwait takes it
-              waiter.join();
-            };
-            try {
+            {
+              StopSignals::Attach stoppable(signals, server);
               server.listen();
-            } catch (...) {
-              end_waiter();
-              throw;
             }
-            end_waiter();
             server.stop();
             fmt::print(stderr, "server stopped\n");
             return 0;
