@@ -1,6 +1,7 @@
 // json_constraint.cpp: see json_constraint.hpp.
 #include "json_constraint.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -248,20 +249,41 @@ bool JsonPrefix::push(unsigned char c) {
 
 JsonConstraint::JsonConstraint(const Tokenizer& tok, std::shared_ptr<const JsonSchema> schema)
     : tok_(&tok), schema_(std::move(schema)) {
-  if (schema_) prefix_.emplace<SchemaPrefix>(*schema_);
+  if (schema_) {
+    prefix_.emplace<SchemaPrefix>(*schema_);
+    scratch_ = prefix_;
+  }
+  auto classes = std::make_shared<std::vector<IdClass>>(static_cast<size_t>(tok.n_vocab()));
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    const std::string& b = tok.token_bytes(id);
+    if (b.empty() || tok.is_control(id)) continue;
+    IdClass& c = (*classes)[static_cast<size_t>(id)];
+    c.first = static_cast<unsigned char>(b[0]);
+    c.plain = std::all_of(b.begin(), b.end(), [](char ch) {
+      return ch >= 0x20 && ch <= 0x7E && ch != '"' && ch != '\\';
+    });
+  }
+  classes_ = std::move(classes);
 }
 
 bool JsonConstraint::complete() const {
   return std::visit([](const auto& p) { return p.complete(); }, prefix_);
 }
 
+bool JsonConstraint::allows_text(int32_t id, const bool* first_ok, bool plain_ok) const {
+  const IdClass& c = (*classes_)[static_cast<size_t>(id)];
+  if (c.first < 0) return false;
+  if (first_ok && !first_ok[c.first]) return false;
+  if (plain_ok && c.plain) return true;
+  scratch_ = prefix_;  // assignment reuses the scratch's storage: no allocation per id
+  return std::visit([&](auto& p) { return p.push(tok_->token_bytes(id)); }, scratch_);
+}
+
 bool JsonConstraint::allows(int32_t id) const {
   if (tok_->is_eog(id)) return complete();
-  if (complete() || tok_->is_control(id)) return false;
-  const std::string& bytes = tok_->token_bytes(id);
-  if (bytes.empty()) return false;
-  auto next = prefix_;
-  return std::visit([&](auto& p) { return p.push(bytes); }, next);
+  if (complete() || id < 0 || id >= tok_->n_vocab()) return false;
+  const bool plain_ok = std::visit([](const auto& p) { return p.in_string_body(); }, prefix_);
+  return allows_text(id, nullptr, plain_ok);
 }
 
 void JsonConstraint::accept(int32_t id) {
@@ -275,12 +297,22 @@ int32_t JsonConstraint::sample(Sampler& sampler, std::span<const float> logits) 
           "json constraint: {} logits for a vocabulary of {}", logits.size(), tok_->n_vocab());
   const int32_t first = sampler.sample(logits);
   if (allows(first)) return first;
+  // The whole row: the bytes that may come next decided once each, then every id.
   std::vector<float> masked(logits.begin(), logits.end());
+  const bool done = complete();
+  bool first_ok[256];
+  for (int b = 0; b < 256; ++b) {
+    auto next = prefix_;
+    first_ok[b] =
+        !done && std::visit([&](auto& p) { return p.push(static_cast<unsigned char>(b)); }, next);
+  }
+  const bool plain_ok = std::visit([](const auto& p) { return p.in_string_body(); }, prefix_);
   bool any = false;
   for (int32_t id = 0; id < static_cast<int32_t>(masked.size()); ++id) {
     auto& l = masked[static_cast<size_t>(id)];
     if (std::isnan(l) || l == -INFINITY) continue;
-    if (allows(id)) {
+    const bool ok = tok_->is_eog(id) ? done : !done && allows_text(id, first_ok, plain_ok);
+    if (ok) {
       any = true;
     } else {
       l = -INFINITY;

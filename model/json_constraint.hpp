@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "json_schema.hpp"
 #include "sampler.hpp"
@@ -37,6 +38,9 @@ class JsonPrefix {
   bool push(std::string_view bytes);
   // The bytes so far are one whole JSON object (and at most trailing whitespace).
   bool complete() const { return state_ == State::Done; }
+  // Inside a string's text (no escape or UTF-8 sequence pending): printable ASCII other than
+  // '"' and '\\' keeps it there.
+  bool in_string_body() const { return state_ == State::String; }
 
  private:
   enum class State : uint8_t {
@@ -94,9 +98,22 @@ class JsonConstraint {
   int32_t sample(Sampler& sampler, std::span<const float> logits) const;
 
  private:
+  // What a whole-vocabulary pass needs per id, computed once per constraint: most ids are refused
+  // by their first byte alone, and inside a string most are "plain" (printable ASCII other than
+  // '"' and '\\') and allowed without running the recognizer.
+  struct IdClass {
+    int16_t first = -1;  // first byte; -1: never allowed as text (empty, or CONTROL)
+    bool plain = false;
+  };
+  bool allows_text(int32_t id, const bool* first_ok, bool plain_ok) const;
+
   const Tokenizer* tok_;
   std::shared_ptr<const JsonSchema> schema_;  // owns what a SchemaPrefix points at
   std::variant<JsonPrefix, SchemaPrefix> prefix_;
+  std::shared_ptr<const std::vector<IdClass>> classes_;  // shared by copies
+  // Where ids are tried (allows() and sample() are const, but one constraint serves one
+  // sequence, from one thread at a time).
+  mutable std::variant<JsonPrefix, SchemaPrefix> scratch_;
 };
 
 }  // namespace vkr

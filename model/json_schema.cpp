@@ -344,6 +344,10 @@ enum : uint8_t { kNStart, kNMinus, kNZero, kNInt, kNDot, kNFrac, kNExpMark, kNEx
 
 }  // namespace
 
+bool SchemaPrefix::in_string_body() const {
+  return !stack_.empty() && stack_.back().kind == Frame::Kind::Str && stack_.back().st == kSIn;
+}
+
 bool SchemaPrefix::push(std::string_view bytes) {
   for (char c : bytes) {
     if (!push(static_cast<unsigned char>(c))) return false;

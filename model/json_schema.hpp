@@ -83,6 +83,8 @@ class SchemaPrefix {
   bool push(unsigned char c);
   bool push(std::string_view bytes);
   bool complete() const { return done_; }
+  // As JsonPrefix::in_string_body (no string schema here limits length or content).
+  bool in_string_body() const;
 
  private:
   // A frame's answer to a byte: more to come, its value complete with it, refused, complete
