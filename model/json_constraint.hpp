@@ -1,10 +1,7 @@
 // json_constraint.hpp: sampling constrained to one JSON object (OpenAI's response_format
 // {"type": "json_object"}, `generate --json`), or to a JSON schema (json_schema.hpp).
-//  - JsonPrefix: an incremental byte-level JSON (RFC 8259) recognizer: push() says whether the
-//    bytes so far are still the start of some JSON text whose top-level value is an object;
-//    complete() whether they are a whole one. Strings must be valid UTF-8 with no raw control
-//    characters; nesting is bounded (kMaxDepth), and so are runs of whitespace outside strings
-//    (kMaxSpaces) so a model cannot pad forever.
+//  - JsonPrefix: whether bytes are still the start of a JSON object text (RFC 8259), and whether
+//    they are a whole one (json_schema.hpp's recognizer over the schema {"type": "object"}).
 //  - JsonConstraint: the same at token level over a vocabulary: which ids may come next
 //    (end-of-generation ids only once the object is complete, and then nothing else), and the
 //    constrained draw: the sampler's own draw first, kept if allowed (exact for greedy, and for
@@ -18,7 +15,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "json_schema.hpp"
@@ -27,63 +23,30 @@
 
 namespace vkr {
 
+// Any JSON object (json_object mode): a SchemaPrefix over JsonSchema::any_object(), owning it.
+// Strings must be valid UTF-8 with no raw control characters; nesting is bounded (kMaxDepth) and
+// so are runs of whitespace outside strings (kMaxSpaces), so a model cannot pad forever.
 class JsonPrefix {
  public:
-  static constexpr size_t kMaxDepth = 64;
-  static constexpr uint32_t kMaxSpaces = 32;
+  static constexpr size_t kMaxDepth = SchemaPrefix::kMaxDepth;
+  static constexpr uint32_t kMaxSpaces = SchemaPrefix::kMaxSpaces;
 
-  // Feeds one byte: false if no JSON object text starts with the bytes so far and this one (the
-  // state is then unspecified: callers try bytes on a copy).
-  bool push(unsigned char c);
-  bool push(std::string_view bytes);
+  JsonPrefix() : schema_(JsonSchema::any_object()), prefix_(*schema_) {}
+  // false if no JSON object text starts with the bytes so far and these (the state is then
+  // unspecified: callers try bytes on a copy).
+  bool push(unsigned char c) { return prefix_.push(c); }
+  bool push(std::string_view bytes) { return prefix_.push(bytes); }
   // The bytes so far are one whole JSON object (and at most trailing whitespace).
-  bool complete() const { return state_ == State::Done; }
-  // Inside a string's text (no escape or UTF-8 sequence pending): printable ASCII other than
-  // '"' and '\\' keeps it there.
-  bool in_string_body() const { return state_ == State::String; }
+  bool complete() const { return prefix_.complete(); }
 
  private:
-  enum class State : uint8_t {
-    Start,         // before the top-level object: whitespace or '{'
-    Value,         // a value must come
-    ValueOrClose,  // after '[': a value or ']'
-    KeyOrClose,    // after '{': a key or '}'
-    Key,           // after ',' in an object: a key
-    Colon,         // after a key
-    CommaOrClose,  // after a value inside a container
-    String,
-    Escape,      // after '\'
-    Hex,         // \u: `left_` hex digits to go
-    Utf8,        // `left_` continuation bytes to go, the next in [lo_, hi_]
-    NumMinus,    // after '-'
-    NumZero,     // a leading 0
-    NumInt,      // integer digits
-    NumDot,      // after '.'
-    NumFrac,     // fraction digits
-    NumExpMark,  // after 'e' / 'E'
-    NumExpSign,  // after the exponent's sign
-    NumExp,      // exponent digits
-    Literal,     // in true / false / null: `literal_[left_]` next
-    Done,        // the top-level object is closed: whitespace only
-  };
-
-  bool value_start(unsigned char c);
-  bool space(unsigned char c);  // whitespace outside strings, bounded per run
-  void after_value();           // a value ended: what its container (or the top level) expects
-  bool end_number(unsigned char c);
-
-  State state_ = State::Start;
-  std::string stack_;  // '{' / '[' per open container
-  bool key_ = false;   // the string being read is an object key
-  uint8_t left_ = 0;   // hex digits, UTF-8 continuation bytes or literal bytes to go
-  uint8_t lo_ = 0, hi_ = 0;
-  const char* literal_ = nullptr;
-  uint32_t spaces_ = 0;  // whitespace bytes in the current run
+  std::shared_ptr<const JsonSchema> schema_;  // what prefix_ points at (shared by copies)
+  SchemaPrefix prefix_;
 };
 
 class JsonConstraint {
  public:
-  // Without a schema: any JSON object; with one: texts matching it (json_schema.hpp).
+  // Without a schema: any JSON object; with one: texts matching it.
   explicit JsonConstraint(const Tokenizer& tok, std::shared_ptr<const JsonSchema> schema = nullptr);
 
   // Whether `id` may come next: its bytes keep the text a JSON object prefix (CONTROL ids that do
@@ -108,12 +71,12 @@ class JsonConstraint {
   bool allows_text(int32_t id, const bool* first_ok, bool plain_ok) const;
 
   const Tokenizer* tok_;
-  std::shared_ptr<const JsonSchema> schema_;  // owns what a SchemaPrefix points at
-  std::variant<JsonPrefix, SchemaPrefix> prefix_;
+  std::shared_ptr<const JsonSchema> schema_;  // what prefix_ points at
+  SchemaPrefix prefix_;
   std::shared_ptr<const std::vector<IdClass>> classes_;  // shared by copies
   // Where ids are tried (allows() and sample() are const, but one constraint serves one
   // sequence, from one thread at a time).
-  mutable std::variant<JsonPrefix, SchemaPrefix> scratch_;
+  mutable SchemaPrefix scratch_;
 };
 
 }  // namespace vkr

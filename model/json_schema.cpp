@@ -332,6 +332,10 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_js
   return SchemaCompiler(schema).run();
 }
 
+std::shared_ptr<const JsonSchema> JsonSchema::any_object() {
+  return compile(nlohmann::ordered_json{{"type", "object"}});
+}
+
 // --- the recognizer -------------------------------------------------------------------------
 
 namespace {

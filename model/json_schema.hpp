@@ -9,8 +9,10 @@
 //    allowed). Annotations (title, description, default, examples, $schema, $id, $comment) are
 //    ignored. Any other keyword (pattern, format, minimum, ...) is an error naming it and where:
 //    a constraint this cannot enforce would give output the schema rejects.
-//  - SchemaPrefix: the byte-level recognizer of texts matching a compiled schema (the same
-//    whitespace, UTF-8 and depth rules as JsonPrefix); push() / complete() as JsonPrefix.
+//  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
+//    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
+//    values deep) and so are runs of whitespace outside strings (kMaxSpaces), so a model cannot
+//    pad forever.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +59,8 @@ class JsonSchema {
   // Compiles `schema` (its root must describe an object); Error(InvalidArgument) naming what is
   // unsupported or malformed, with its JSON pointer.
   static std::shared_ptr<const JsonSchema> compile(const nlohmann::ordered_json& schema);
+  // {"type": "object"}: any JSON object.
+  static std::shared_ptr<const JsonSchema> any_object();
 
   const Node& node(int32_t i) const { return nodes_[static_cast<size_t>(i)]; }
   int32_t root() const { return root_; }
@@ -78,12 +82,13 @@ class SchemaPrefix {
   // `schema` must outlive the recognizer (and its copies).
   explicit SchemaPrefix(const JsonSchema& schema) : schema_(&schema) {}
 
-  // As JsonPrefix::push: false if no text matching the schema starts with the bytes so far and
-  // this one (the state is then unspecified: callers try bytes on a copy).
+  // Feeds one byte: false if no text matching the schema starts with the bytes so far and this
+  // one (the state is then unspecified: callers try bytes on a copy).
   bool push(unsigned char c);
   bool push(std::string_view bytes);
   bool complete() const { return done_; }
-  // As JsonPrefix::in_string_body (no string schema here limits length or content).
+  // Inside a string's text (no escape or UTF-8 sequence pending): printable ASCII other than
+  // '"' and '\\' keeps it there (no string schema here limits length or content).
   bool in_string_body() const;
 
  private:

@@ -36,9 +36,9 @@ class SchedulerTest : public DefaultModelTest {
     j->sampling.seed = seed;
     return j;
   }
-  static std::string text_of(Job& j) {
+  static std::string text_of(Job& j, std::vector<cli::TokenLogprob>* lps = nullptr) {
     std::string text;
-    while (j.wait_text(text)) {
+    while (j.wait_text(text, lps)) {
     }
     return text;
   }
@@ -194,18 +194,13 @@ TEST_F(SchedulerTest, EchoedPromptIsScoredInPieces) {
   auto plain = job(kPrompts[0], 4);
   plain->logprobs = 2;
   s.submit(plain);
-  std::vector<cli::TokenLogprob> plain_lps;
-  std::string text;
-  while (plain->wait_text(text, &plain_lps)) {
-  }
+  std::vector<cli::TokenLogprob> plain_lps, lps;
+  const std::string text = text_of(*plain, &plain_lps);
   auto echo = job(kPrompts[0], 4);
   echo->logprobs = 2;
   echo->prompt_logprobs = true;
   s.submit(echo);
-  std::vector<cli::TokenLogprob> lps;
-  std::string echo_text;
-  while (echo->wait_text(echo_text, &lps)) {
-  }
+  const std::string echo_text = text_of(*echo, &lps);
   EXPECT_EQ(echo_text, text);  // the text is the reply's; the server puts the prompt before it
   EXPECT_EQ(echo->cached_tokens, 0u);
   EXPECT_EQ(echo->ids, plain->ids);
@@ -234,9 +229,7 @@ TEST_F(SchedulerTest, EchoedPromptIsScoredInPieces) {
   zero->prompt_logprobs = true;
   s.submit(zero);
   std::vector<cli::TokenLogprob> zero_lps;
-  std::string none;
-  while (zero->wait_text(none, &zero_lps)) {
-  }
+  EXPECT_EQ(text_of(*zero, &zero_lps), "");
   EXPECT_EQ(zero_lps.size(), zero->prompt.size());
   EXPECT_TRUE(zero->ids.empty());
 }

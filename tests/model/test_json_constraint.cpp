@@ -19,6 +19,7 @@
 
 #include "gguf.hpp"
 #include "json_constraint.hpp"
+#include "json_test_util.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
 #include "vkr/error.hpp"
@@ -188,20 +189,7 @@ TEST(JsonPrefix, MutationsAgreeWithAParser) {
   const std::string alphabet = "{}[]:,\"\\ \t\n0123456789-+.eEtrufalsn\xc3\xa9\x80xu";
   int accepted = 0, refused = 0;
   for (int i = 0; i < 4000; ++i) {
-    std::string t = random_object_text(rng);
-    const size_t pos = rng() % t.size();
-    const char c = alphabet[rng() % alphabet.size()];
-    switch (rng() % 3) {
-      case 0:
-        t[pos] = c;
-        break;
-      case 1:
-        t.insert(t.begin() + static_cast<long>(pos), c);
-        break;
-      default:
-        t.erase(pos, 1);
-        break;
-    }
+    const std::string t = mutate(random_object_text(rng), rng, alphabet);
     // nlohmann refuses numbers out of double's range (a range error, not a syntax one): skip.
     if (std::regex_search(t, std::regex("[eE][+-]?[0-9]{3,}"))) continue;
     const bool ours = whole(t), theirs = nlohmann_object(t);
@@ -259,41 +247,17 @@ TEST_P(JsonConstraintTest, AllowedIdsAtTheEdges) {
 // the text a JSON prefix; a walk that ends (an end id) spells one JSON object.
 TEST_P(JsonConstraintTest, RandomDrawsSpellJson) {
   const Tokenizer& tok = vocab(GetParam());
-  const auto V = static_cast<size_t>(tok.n_vocab());
+  const auto closers = ids_of(tok, {"}", "]", ","});  // favoured, so walks end
   int ended = 0;
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    SamplerParams sp;
-    sp.temperature = 1.0f;
-    sp.top_k = 0;
-    sp.top_p = 1.0f;
-    sp.min_p = 0.0f;
-    sp.seed = seed;
-    Sampler sampler(sp);
     JsonConstraint c(tok);
-    std::mt19937 rng(static_cast<uint32_t>(seed));
-    std::normal_distribution<float> noise(0.0f, 2.0f);
-    std::vector<float> logits(V);
-    // Closing brackets and commas favoured, so walks end.
-    std::vector<int32_t> closers;
-    for (const char* t : {"}", "]", ","}) {
-      const auto ids = tok.encode(t, false);
-      closers.insert(closers.end(), ids.begin(), ids.end());
-    }
-    std::string text;
-    for (int step = 0; step < 150; ++step) {
-      for (auto& l : logits) l = noise(rng);
-      for (int32_t id : closers) logits[static_cast<size_t>(id)] += 8;
-      const int32_t id = c.sample(sampler, logits);
-      ASSERT_TRUE(c.allows(id)) << id;
-      if (tok.is_eog(id)) {
-        ++ended;
-        EXPECT_TRUE(nlohmann_object(text)) << text;
-        break;
-      }
-      c.accept(id);
-      text += tok.token_bytes(id);
+    const Walk w = random_walk(tok, c, seed, 150, closers, [](const std::string& t) {
       JsonPrefix check;
-      ASSERT_TRUE(check.push(text)) << text;
+      return check.push(t);
+    });
+    if (w.ended) {
+      ++ended;
+      EXPECT_TRUE(nlohmann_object(w.text)) << w.text;
     }
   }
   EXPECT_GE(ended, 1) << "no walk ended";

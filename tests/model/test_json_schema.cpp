@@ -16,6 +16,7 @@
 #include "gguf.hpp"
 #include "json_constraint.hpp"
 #include "json_schema.hpp"
+#include "json_test_util.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
 #include "vkr/error.hpp"
@@ -236,20 +237,7 @@ TEST(SchemaPrefix, RandomInstancesAndMutationsAgreeWithANaiveValidator) {
       ASSERT_TRUE(p.push(static_cast<unsigned char>(text[k]))) << "byte " << k << " of " << text;
     }
     ASSERT_TRUE(p.complete()) << text;
-    std::string m = text;
-    const size_t pos = rng() % m.size();
-    const char c = alphabet[rng() % alphabet.size()];
-    switch (rng() % 3) {
-      case 0:
-        m[pos] = c;
-        break;
-      case 1:
-        m.insert(m.begin() + static_cast<long>(pos), c);
-        break;
-      default:
-        m.erase(pos, 1);
-        break;
-    }
+    const std::string m = mutate(text, rng, alphabet);
     // nlohmann reads 1e400 as out of range and "-0" / "1.0" by value: texts the two readings
     // of a number could split on are skipped.
     if (std::regex_search(m, std::regex("[0-9][eE.]|[eE][+-]?[0-9]{3,}|-0"))) continue;
@@ -270,39 +258,17 @@ TEST(SchemaConstraint, RandomWalksSpellValidInstances) {
       "books": {"type": "array", "items": {"enum": ["Genesis", "Exodus"]}, "maxItems": 2}},
       "required": ["chapter", "books"]})");
   const auto schema = JsonSchema::compile(s);
-  const auto V = static_cast<size_t>(tok.n_vocab());
-  std::vector<int32_t> closers;
-  for (const char* t : {"}", "]", ",", "\"", "1"}) {
-    const auto ids = tok.encode(t, false);
-    closers.insert(closers.end(), ids.begin(), ids.end());
-  }
+  const auto boost = ids_of(tok, {"}", "]", ",", "\"", "1"});
   int ended = 0;
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    SamplerParams sp;
-    sp.temperature = 1.0f;
-    sp.top_k = 0;
-    sp.top_p = 1.0f;
-    sp.min_p = 0.0f;
-    sp.seed = seed;
-    Sampler sampler(sp);
     JsonConstraint c(tok, schema);
-    std::mt19937 rng(static_cast<uint32_t>(seed));
-    std::normal_distribution<float> noise(0.0f, 2.0f);
-    std::vector<float> logits(V);
-    std::string text;
-    for (int step = 0; step < 120; ++step) {
-      for (auto& l : logits) l = noise(rng);
-      for (int32_t id : closers) logits[static_cast<size_t>(id)] += 8;
-      const int32_t id = c.sample(sampler, logits);
-      if (tok.is_eog(id)) {
-        ++ended;
-        EXPECT_TRUE(naive(text, s)) << text;
-        break;
-      }
-      c.accept(id);
-      text += tok.token_bytes(id);
+    const Walk w = random_walk(tok, c, seed, 120, boost, [&](const std::string& t) {
       SchemaPrefix check(*schema);
-      ASSERT_TRUE(check.push(text)) << text;
+      return check.push(t);
+    });
+    if (w.ended) {
+      ++ended;
+      EXPECT_TRUE(naive(w.text, s)) << w.text;
     }
   }
   EXPECT_GE(ended, 1);
