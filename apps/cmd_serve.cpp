@@ -160,7 +160,7 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
             fmt::print(stderr,
                        "serving {} on http://{}:{} (POST /v1/completions, "
                        "/v1/chat/completions, /tokenize, /detokenize; GET /v1/models, /health, "
-                       "/tokenizer_info): "
+                       "/tokenizer_info, /metrics): "
                        "{} requests at once, "
                        "{} states kept ({:.1f} MiB each){}\n",
                        loaded.model->file().path().filename().string(), o->serve.host, port,

@@ -93,6 +93,16 @@ struct Server::Impl {
     c.prompt_tokens = job.prompt.size();
     c.cached_tokens = job.cached_tokens;
     c.completion_tokens = job.ids.size();
+    auto us = [](auto a, auto b) {
+      return static_cast<uint64_t>(std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::microseconds>(b - a).count()));
+    };
+    totals.completions++;
+    totals.prompt_tokens += c.prompt_tokens;
+    totals.cached_tokens += c.cached_tokens;
+    totals.generated_tokens += c.completion_tokens;
+    totals.prompt_us += us(job.started, job.prompt_done);
+    totals.generation_us += us(job.prompt_done, job.ended);
     if (!opt.log) return;
     auto sec = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
     const double waited = sec(job.submitted, job.started);
@@ -115,8 +125,9 @@ struct Server::Impl {
     return r;
   }
 
-  static void send_error(httplib::Response& res, const Error& e) {
+  void send_error(httplib::Response& res, const Error& e) {
     const bool client = e.code() == ErrorCode::InvalidArgument;
+    (client ? totals.rejected : totals.failed)++;
     send_json(res, client ? 400 : 500,
               error_json(e.message(), client ? "invalid_request_error" : "server_error"));
   }
@@ -210,6 +221,7 @@ struct Server::Impl {
             }
           } catch (const Error& e) {
             cancel(jobs);
+            (e.code() == ErrorCode::InvalidArgument ? totals.rejected : totals.failed)++;
             write(error_json(e.message(), e.code() == ErrorCode::InvalidArgument
                                               ? "invalid_request_error"
                                               : "server_error"));
@@ -235,14 +247,14 @@ struct Server::Impl {
 
   // A POST route answering `answer(body)` as JSON; an Error becomes a 400 / 500 naming it.
   void post_json(const char* path, std::function<json(const std::string&)> answer) {
-    http.Post(path,
-              [answer = std::move(answer)](const httplib::Request& q, httplib::Response& res) {
-                try {
-                  send_json(res, 200, answer(q.body));
-                } catch (const Error& e) {
-                  send_error(res, e);
-                }
-              });
+    http.Post(path, [this, answer = std::move(answer)](const httplib::Request& q,
+                                                       httplib::Response& res) {
+      try {
+        send_json(res, 200, answer(q.body));
+      } catch (const Error& e) {
+        send_error(res, e);
+      }
+    });
   }
 
   void routes() {
@@ -273,6 +285,39 @@ struct Server::Impl {
                   {{"running", st.running},
                    {"queued", st.queued},
                    {"parallel", sched.options().parallel}}}});
+    });
+    // Prometheus text format (what llama-server's --metrics scrapers read), behind the API key.
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      const auto st = sched.stats();
+      std::string out;
+      auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+        out += fmt::format("# HELP vkrwkv_{0} {1}\n# TYPE vkrwkv_{0} {2}\nvkrwkv_{0} {3}\n", name,
+                           help, type, value);
+      };
+      metric("completions_total", "counter",
+             "Choices finished (a request has one per prompt and n).", totals.completions.load());
+      metric("prompt_tokens_total", "counter", "Prompt tokens of finished choices.",
+             totals.prompt_tokens.load());
+      metric("prompt_tokens_cached_total", "counter",
+             "Prompt tokens that came from a kept state instead of being run.",
+             totals.cached_tokens.load());
+      metric("generated_tokens_total", "counter", "Tokens generated.",
+             totals.generated_tokens.load());
+      metric("prompt_seconds_total", "counter", "Time spent on prompts.",
+             static_cast<double>(totals.prompt_us.load()) * 1e-6);
+      metric("generation_seconds_total", "counter", "Time from prompt end to reply end.",
+             static_cast<double>(totals.generation_us.load()) * 1e-6);
+      metric("decode_calls_total", "counter", "Forward calls of decode steps.", st.decode_calls);
+      metric("decoded_rows_total", "counter",
+             "Sequences those calls advanced (rows / calls = the mean batch).", st.decoded_rows);
+      metric("requests_rejected_total", "counter", "Requests answered 400.",
+             totals.rejected.load());
+      metric("requests_failed_total", "counter", "Requests that failed on the server's side.",
+             totals.failed.load());
+      metric("requests_running", "gauge", "Requests in a state slot now.", st.running);
+      metric("requests_queued", "gauge", "Requests waiting for a slot.", st.queued);
+      metric("parallel", "gauge", "Requests run at once (--parallel).", sched.options().parallel);
+      res.set_content(out, "text/plain; version=0.0.4");
     });
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       send_json(
@@ -339,6 +384,10 @@ struct Server::Impl {
   ChatTemplate tmpl;
   Scheduler sched;
   std::atomic<uint64_t> requests{0}, ids_issued{0};
+  struct Totals {  // for /metrics
+    std::atomic<uint64_t> completions{0}, prompt_tokens{0}, cached_tokens{0}, generated_tokens{0},
+        prompt_us{0}, generation_us{0}, rejected{0}, failed{0};
+  } totals;
   httplib::Server http;
 };
 

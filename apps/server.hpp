@@ -1,5 +1,5 @@
 // server.hpp: `vkrwkv serve`, an HTTP server with OpenAI-style endpoints over one loaded model:
-//   GET  /health, GET /v1/models
+//   GET  /health, GET /v1/models, GET /metrics (Prometheus text: tokens, times, batching)
 //   POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent events with "stream");
 //        completions take a batch of prompts (one choice each) and "echo" (the prompt's text and,
 //        with "logprobs", its tokens' log-probabilities: what lm-evaluation-harness's

@@ -730,9 +730,11 @@ TEST_F(ServerTest, ApiKeyIsRequiredWhenSet) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << header;
     EXPECT_NE(r->body.find("invalid or missing API key"), std::string::npos) << r->body;
-    auto m = c.Get("/v1/models", h);
-    ASSERT_TRUE(m);
-    EXPECT_EQ(m->status, 401) << header;
+    for (const char* path : {"/v1/models", "/metrics"}) {
+      auto m = c.Get(path, h);
+      ASSERT_TRUE(m);
+      EXPECT_EQ(m->status, 401) << path << " " << header;
+    }
   }
   const httplib::Headers good = {{"Authorization", "Bearer s3cret"}};
   auto r = c.Post("/v1/completions", good, body, "application/json");
@@ -743,6 +745,38 @@ TEST_F(ServerTest, ApiKeyIsRequiredWhenSet) {
   EXPECT_EQ(t->status, 200);
   keyed.stop();
   serving.join();
+}
+
+// GET /metrics (Prometheus text): the counters add up to what the responses said.
+TEST_F(ServerTest, MetricsCountWhatWasServed) {
+  size_t prompt = 0, generated = 0;
+  for (const char* p : {"In the beginning", "And God said"}) {
+    auto [status, r] = post("/v1/completions", {{"prompt", p}, {"max_tokens", 5}});
+    ASSERT_EQ(status, 200);
+    prompt += r["usage"]["prompt_tokens"].get<size_t>();
+    generated += r["usage"]["completion_tokens"].get<size_t>();
+  }
+  post("/v1/completions", {{"prompt", "x"}, {"top_p", 5}});  // a 400
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4");
+  auto value = [&](const std::string& name) {
+    const std::string key = "\nvkrwkv_" + name + " ";
+    const size_t at = res->body.find(key);
+    EXPECT_NE(at, std::string::npos) << name << " missing:\n" << res->body;
+    return at == std::string::npos ? -1.0 : std::stod(res->body.substr(at + key.size()));
+  };
+  EXPECT_EQ(value("completions_total"), 2);
+  EXPECT_EQ(value("prompt_tokens_total"), static_cast<double>(prompt));
+  EXPECT_EQ(value("generated_tokens_total"), static_cast<double>(generated));
+  EXPECT_EQ(value("requests_rejected_total"), 1);
+  EXPECT_EQ(value("requests_failed_total"), 0);
+  EXPECT_GE(value("decode_calls_total"), 1);
+  EXPECT_GT(value("prompt_seconds_total"), 0);
+  EXPECT_EQ(value("requests_running"), 0);
+  EXPECT_EQ(value("parallel"), 4);
+  EXPECT_NE(res->body.find("# TYPE vkrwkv_generated_tokens_total counter"), std::string::npos);
 }
 
 // A port already taken, or an address that is not this machine's: an error naming it.
