@@ -310,13 +310,21 @@ void Scheduler::decode() {
     } else {
       logits = n == 1 ? session_.eval(first, ids) : session_.decode_batch(first, ids);
       for (uint32_t b = 0; b < n; ++b) {
-        got[b] = pick(*runs_[s + b], std::span(logits).subspan(b * V, V));
+        Run& r = *runs_[s + b];
+        try {
+          got[b] = pick(r, std::span(logits).subspan(b * V, V));
+        } catch (...) {  // this request's constraint (e.g. a schema no text can satisfy)
+          r.job->end(std::current_exception());
+          r.job.reset();
+          r.finish = Finish::Cancelled;
+        }
       }
     }
     for (uint32_t b = 0; b < n; ++b) {
       Run& r = *runs_[s + b];
       r.seen.push_back(r.next);
       r.decoding = false;
+      if (!r.job) continue;  // ended above
       take(r, got[b],
            logits.empty() ? std::span<const float>() : std::span(logits).subspan(b * V, V));
     }

@@ -125,11 +125,16 @@ struct Server::Impl {
     return r;
   }
 
-  void send_error(httplib::Response& res, const Error& e) {
+  // Counts a failed request (for /metrics) and gives its OpenAI error type.
+  const char* record_error(const Error& e) {
     const bool client = e.code() == ErrorCode::InvalidArgument;
     (client ? totals.rejected : totals.failed)++;
-    send_json(res, client ? 400 : 500,
-              error_json(e.message(), client ? "invalid_request_error" : "server_error"));
+    return client ? "invalid_request_error" : "server_error";
+  }
+
+  void send_error(httplib::Response& res, const Error& e) {
+    send_json(res, e.code() == ErrorCode::InvalidArgument ? 400 : 500,
+              error_json(e.message(), record_error(e)));
   }
 
   static void cancel(const std::vector<std::shared_ptr<Job>>& jobs) {
@@ -221,10 +226,7 @@ struct Server::Impl {
             }
           } catch (const Error& e) {
             cancel(jobs);
-            (e.code() == ErrorCode::InvalidArgument ? totals.rejected : totals.failed)++;
-            write(error_json(e.message(), e.code() == ErrorCode::InvalidArgument
-                                              ? "invalid_request_error"
-                                              : "server_error"));
+            write(error_json(e.message(), record_error(e)));
           }
           const std::string done = "data: [DONE]\n\n";
           sink.write(done.data(), done.size());

@@ -25,7 +25,8 @@ namespace vkr {
 
 // Any JSON object (json_object mode): a SchemaPrefix over JsonSchema::any_object(), owning it.
 // Strings must be valid UTF-8 with no raw control characters; nesting is bounded (kMaxDepth) and
-// so are runs of whitespace outside strings (kMaxSpaces), so a model cannot pad forever.
+// so are runs of whitespace outside strings (one line break, kMaxSpaces spaces or tabs), so a model
+// cannot pad forever.
 class JsonPrefix {
  public:
   static constexpr size_t kMaxDepth = SchemaPrefix::kMaxDepth;

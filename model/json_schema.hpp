@@ -5,14 +5,14 @@
 //    those not in "required" may be left out), "required", "additionalProperties" (false, or
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
 //    "maxItems", "enum", "const", "anyOf" / "oneOf" whose alternatives start with different
-//    characters (e.g. a type or null), local "$ref" into "$defs" / "definitions" (recursion
-//    allowed). Annotations (title, description, default, examples, $schema, $id, $comment) are
-//    ignored. Any other keyword (pattern, format, minimum, ...) is an error naming it and where:
-//    a constraint this cannot enforce would give output the schema rejects.
+//    characters (e.g. a type or null), local "$ref" ("#", or into "$defs" / "definitions";
+//    recursion allowed). Annotations (title, description, default, examples, $schema, $id,
+//    $comment) are ignored. Any other keyword (pattern, format, minimum, ...) is an error naming it
+//    and where: a constraint this cannot enforce would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
-//    values deep) and so are runs of whitespace outside strings (kMaxSpaces), so a model cannot
-//    pad forever.
+//    values deep) and so are runs of whitespace outside strings (one line break and kMaxSpaces
+//    spaces or tabs), so a model cannot pad forever.
 #pragma once
 
 #include <cstdint>
@@ -77,7 +77,7 @@ class JsonSchema {
 class SchemaPrefix {
  public:
   static constexpr size_t kMaxDepth = 64;
-  static constexpr uint32_t kMaxSpaces = 32;
+  static constexpr uint32_t kMaxSpaces = 20;
 
   // `schema` must outlive the recognizer (and its copies).
   explicit SchemaPrefix(const JsonSchema& schema) : schema_(&schema) {}
@@ -133,7 +133,8 @@ class SchemaPrefix {
   int32_t pending_node_ = 0;
   uint64_t pending_mask_ = 0;
   const std::vector<std::string>* pending_lits_ = nullptr;
-  uint32_t spaces_ = 0;
+  uint32_t spaces_ = 0;  // spaces / tabs in the current whitespace run
+  uint8_t breaks_ = 0;   // '\n' (1) and '\r' (2) seen in it
   bool started_ = false, done_ = false;
 };
 

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "default_model_test.hpp"
+#include "json_schema.hpp"
 #include "scheduler.hpp"
 #include "session.hpp"
 #include "support/default_model.hpp"
@@ -232,6 +233,38 @@ TEST_F(SchedulerTest, EchoedPromptIsScoredInPieces) {
   EXPECT_EQ(text_of(*zero, &zero_lps), "");
   EXPECT_EQ(zero_lps.size(), zero->prompt.size());
   EXPECT_TRUE(zero->ids.empty());
+}
+
+// A request whose JSON schema no text can satisfy (each object requires another inside it, past
+// the nesting bound: ~2000 tokens of the bundled model's padding) ends with an error naming that,
+// mid-reply; the request decoded in the same calls gives the text it gives alone.
+TEST_F(SchedulerTest, UnsatisfiableSchemaEndsOnlyItsRequest) {
+  Scheduler s(model(), tok(), {.parallel = 2, .kept = 2, .piece = 0});
+  auto bad = job(kPrompts[0], 5000);
+  bad->json = true;
+  bad->schema = JsonSchema::compile(nlohmann::ordered_json::parse(
+      R"({"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]})"));
+  // Greedy on this prompt runs > 3000 tokens without an end id: still decoding when `bad` fails.
+  auto good = job(kPrompts[1], 100000);
+  s.submit(bad);
+  s.submit(good);
+  try {
+    text_of(*bad);
+    ADD_FAILURE() << "an unsatisfiable schema gave a reply";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("no token of the vocabulary can continue the JSON text"),
+              std::string::npos)
+        << e.message();
+  }
+  EXPECT_GT(bad->ids.size(), 50u) << "it failed mid-reply, at the nesting bound";
+  std::string more;
+  ASSERT_TRUE(good->wait_text(more)) << "the other request goes on";
+  good->cancel();
+  text_of(*good);
+  EXPECT_EQ(good->finish, Finish::Cancelled);
+  ASSERT_GE(good->ids.size(), 200u);
+  EXPECT_EQ(std::vector<int32_t>(good->ids.begin(), good->ids.begin() + 200),
+            greedy(kPrompts[1], 200));
 }
 
 // A request cancelled mid-reply ends as Cancelled at the next step; the requests batched with it

@@ -240,7 +240,9 @@ TEST(SchemaPrefix, RandomInstancesAndMutationsAgreeWithANaiveValidator) {
     const std::string m = mutate(text, rng, alphabet);
     // nlohmann reads 1e400 as out of range and "-0" / "1.0" by value: texts the two readings
     // of a number could split on are skipped.
-    if (std::regex_search(m, std::regex("[0-9][eE.]|[eE][+-]?[0-9]{3,}|-0"))) continue;
+    if (std::regex_search(m, std::regex("[0-9][eE.]|[eE][+-]?[0-9]{3,}|-0")) || breaks_twice(m)) {
+      continue;
+    }
     const bool a = ours(m, *schema), b = naive(m, s);
     ASSERT_EQ(a, b) << "text: " << m;
     (a ? accepted : refused)++;
