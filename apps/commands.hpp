@@ -26,5 +26,6 @@ Command add_logits(CLI::App& app, CommonOptions& common);
 Command add_perplexity(CLI::App& app, CommonOptions& common);
 Command add_serve(CLI::App& app, CommonOptions& common);
 Command add_make_model(CLI::App& app);  // CPU only: no device options
+Command add_quantize(CLI::App& app);    // CPU only
 
 }  // namespace vkr::cli

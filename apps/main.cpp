@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   commands.push_back(vkr::cli::add_serve(app, common));
   commands.push_back(vkr::cli::add_bench(app, common));
   commands.push_back(vkr::cli::add_make_model(app));
+  commands.push_back(vkr::cli::add_quantize(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,10 +10,11 @@
 #include <system_error>
 #include <vkr/error.hpp>
 
+#include "gguf.hpp"
+
 namespace vkr::gguf {
 namespace {
 
-constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
 constexpr uint32_t kVersion = 3;
 
 template <typename T>
@@ -106,6 +107,39 @@ KvValue KvValue::f32_array(std::span<const float> items) {
   return {9, std::move(out)};
 }
 
+KvValue KvValue::copy_of(const Value& v) {
+  switch (v.type()) {
+    case ValueType::U8: return u8(static_cast<uint8_t>(*v.as_u64()));
+    case ValueType::I8: return i8(static_cast<int8_t>(*v.as_i64()));
+    case ValueType::U16: return u16(static_cast<uint16_t>(*v.as_u64()));
+    case ValueType::I16: return i16(static_cast<int16_t>(*v.as_i64()));
+    case ValueType::U32: return u32(static_cast<uint32_t>(*v.as_u64()));
+    case ValueType::I32: return i32(static_cast<int32_t>(*v.as_i64()));
+    case ValueType::F32: return f32(static_cast<float>(*v.as_f64()));  // exact via double
+    case ValueType::Bool: return boolean(*v.as_bool());
+    case ValueType::String: return str(*v.as_string());
+    case ValueType::U64: return u64(*v.as_u64());
+    case ValueType::I64: return i64(*v.as_i64());
+    case ValueType::F64: return f64(*v.as_f64());
+    case ValueType::Array: break;
+  }
+  std::vector<std::byte> out;
+  put(out, static_cast<uint32_t>(v.element_type()));
+  put<uint64_t>(out, v.size());
+  if (v.element_type() == ValueType::String) {
+    for (std::string_view s : v.strings()) put_string(out, s);
+  } else if (v.element_type() == ValueType::Array) {
+    for (const Value& item : v.arrays()) {
+      const KvValue inner = copy_of(item);
+      out.insert(out.end(), inner.payload_.begin(), inner.payload_.end());
+    }
+  } else {
+    const std::span<const std::byte> raw = v.raw();
+    out.insert(out.end(), raw.begin(), raw.end());
+  }
+  return {9, std::move(out)};
+}
+
 GgufWriter::GgufWriter(uint32_t alignment) : alignment_(alignment) {
   require(alignment > 0 && alignment % 8 == 0, ErrorCode::InvalidArgument,
           "GgufWriter: alignment {} is not a positive multiple of 8", alignment);
@@ -178,9 +212,25 @@ std::vector<std::byte> GgufWriter::header(std::vector<uint64_t>& offsets) const 
 }
 
 void GgufWriter::write(const std::filesystem::path& path, const WriteProgress& progress) const {
+  const std::filesystem::path part = path.string() + ".part";
+  try {
+    write_part(part, progress);
+  } catch (...) {
+    // A tensor that could not be produced (bad input, disk full) leaves no half-written file.
+    std::error_code ignored;
+    std::filesystem::remove(part, ignored);
+    throw;
+  }
+  std::error_code ec;
+  std::filesystem::rename(part, path, ec);
+  require(!ec, ErrorCode::Io, "{}: cannot rename to {}: {}", part.string(), path.string(),
+          ec.message());
+}
+
+void GgufWriter::write_part(const std::filesystem::path& part,
+                            const WriteProgress& progress) const {
   std::vector<uint64_t> offsets;
   const std::vector<std::byte> head = header(offsets);
-  const std::filesystem::path part = path.string() + ".part";
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(part.c_str(), "wb"));
   require(f != nullptr, ErrorCode::Io, "{}: cannot open for writing: {}", part.string(),
           std::strerror(errno));
@@ -199,10 +249,6 @@ void GgufWriter::write(const std::filesystem::path& path, const WriteProgress& p
     if (progress) progress(cursor, total);
   }
   require(std::fclose(f.release()) == 0, ErrorCode::Io, "{}: close failed", part.string());
-  std::error_code ec;
-  std::filesystem::rename(part, path, ec);
-  require(!ec, ErrorCode::Io, "{}: cannot rename to {}: {}", part.string(), path.string(),
-          ec.message());
 }
 
 uint16_t float_to_half(float f) {

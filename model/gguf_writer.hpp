@@ -15,6 +15,8 @@
 
 namespace vkr::gguf {
 
+class Value;  // gguf.hpp
+
 // One metadata value, encoded at construction (type id + payload bytes exactly as GGUF stores
 // them), so the header size is known before any tensor data is produced.
 class KvValue {
@@ -36,6 +38,9 @@ class KvValue {
   static KvValue string_array(std::span<const std::string> items);
   static KvValue i32_array(std::span<const int32_t> items);
   static KvValue f32_array(std::span<const float> items);
+  // The same value as read from a GGUF file (any type, nested arrays included), byte for byte,
+  // so tools that rewrite a model (quantize) keep its metadata exactly.
+  static KvValue copy_of(const Value& v);
 
   uint32_t type_id() const { return type_; }
   const std::vector<std::byte>& payload() const { return payload_; }
@@ -68,8 +73,9 @@ class GgufWriter {
   size_t tensor_count() const { return tensors_.size(); }
   uint64_t data_bytes() const;  // size of the tensor data section, padding included
 
-  // Writes the file: `path`.part first, renamed to `path` once complete, so a failed write never
-  // leaves a truncated model behind. Throws vkr::Error(Io) on any file system error.
+  // Writes the file: `path`.part first, renamed to `path` once complete (and removed when a
+  // tensor's fill throws), so a failed write never leaves a truncated model behind. Throws
+  // vkr::Error(Io) on any file system error.
   void write(const std::filesystem::path& path, const WriteProgress& progress = {}) const;
 
   // Bytes of a tensor of a known type (spec §6.1); throws vkr::Error(InvalidArgument) otherwise.
@@ -88,6 +94,7 @@ class GgufWriter {
     TensorFill fill;
   };
   std::vector<std::byte> header(std::vector<uint64_t>& offsets) const;
+  void write_part(const std::filesystem::path& part, const WriteProgress& progress) const;
 
   uint64_t alignment_;
   std::vector<Kv> kvs_;

@@ -1,0 +1,108 @@
+// cmd_quantize.cpp: `vkrwkv quantize IN OUT TYPE`, an f16 / bf16 / f32 GGUF rewritten with
+// llama-quantize's mixtures (Q4_K_M, Q8_0, ...), on the CPU, without a llama.cpp build.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "commands.hpp"
+#include "gguf.hpp"
+#include "gguf_types.hpp"
+#include "quantize_model.hpp"
+#include "vkr/error.hpp"
+#include "weights.hpp"
+
+namespace vkr::cli {
+namespace {
+
+struct QuantizeCliOptions {
+  std::string in;
+  std::string out;
+  std::string type;
+  unsigned threads = 0;
+  bool allow_requantize = false;
+  bool verbose = false;
+};
+
+std::string mib(uint64_t b) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(b) / 1048576.0);
+}
+
+int run_quantize(const QuantizeCliOptions& o) {
+  const std::optional<QuantPreset> preset = parse_quant_preset(o.type);
+  if (!preset) {
+    std::string names;
+    for (const QuantPresetInfo& p : quant_presets()) names += fmt::format(" {}", p.name);
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("quantize: unknown type '{}'; one of:{}", o.type, names));
+  }
+  const gguf::File in = gguf::File::open(o.in);
+  const auto t0 = std::chrono::steady_clock::now();
+  QuantizeOptions options;
+  options.threads = o.threads;
+  options.allow_requantize = o.allow_requantize;
+  options.progress = terminal_progress(fmt::format("quantizing to {}", preset_info(*preset).name));
+  const QuantizeSummary s = quantize_model(in, o.out, *preset, options);
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // What went where: per tensor with --verbose, else a count per (from -> to) pair, with the
+  // reasons for every tensor that left the preset's base type.
+  std::map<std::string, int> moves;
+  for (const TensorPlan& p : s.plan) {
+    const std::string move =
+        p.to == p.from ? fmt::format("{} kept", gguf::type_name(p.from))
+                       : fmt::format("{} -> {}", gguf::type_name(p.from), gguf::type_name(p.to));
+    if (o.verbose) {
+      fmt::print(stderr, "  {:<40} {:<24} {:<16} {}\n", p.name,
+                 fmt::format("{}", fmt::join(p.ne, " x ")), move, p.why);
+    }
+    ++moves[move];
+  }
+  for (const auto& [move, n] : moves) fmt::print(stderr, "  {:4d} tensors {}\n", n, move);
+  if (!o.verbose) {
+    for (const TensorPlan& p : s.plan) {
+      if (!p.why.empty()) {
+        fmt::print(stderr, "  {} -> {}: {}\n", p.name, gguf::type_name(p.to), p.why);
+      }
+    }
+  }
+  uint64_t weights = 0;
+  for (const gguf::TensorInfo& t : in.tensors()) weights += t.n_elements;
+  const auto bits = [&](uint64_t bytes) {
+    return 8.0 * static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(weights, 1));
+  };
+  fmt::print(stderr,
+             "wrote {}: tensors {} -> {} ({:.2f} -> {:.2f} bits per weight), {} converted, "
+             "{:.1f} s\n",
+             o.out, mib(s.bytes_in), mib(s.bytes_out), bits(s.bytes_in), bits(s.bytes_out),
+             s.converted, sec);
+  return 0;
+}
+
+}  // namespace
+
+Command add_quantize(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "quantize",
+      "Rewrite an F16 / BF16 / F32 GGUF with quantized weights (CPU; llama-quantize's "
+      "mixtures)");
+  auto o = std::make_shared<QuantizeCliOptions>();
+  std::string types;
+  for (const QuantPresetInfo& p : quant_presets()) {
+    types += fmt::format("\n  {:<7} {}", p.name, p.summary);
+  }
+  sub->add_option("input,-m,--model", o->in, "Input .gguf (rwkv6 or rwkv6qwen2)")->required();
+  sub->add_option("output,-o,--out", o->out, "Output .gguf (written via OUT.part)")->required();
+  sub->add_option("type,-t,--type", o->type, "Target type:" + types)->required();
+  sub->add_option("--threads", o->threads, "CPU threads (default: all)");
+  sub->add_flag("--allow-requantize", o->allow_requantize,
+                "Convert tensors that are already quantized (loses more accuracy)");
+  sub->add_flag("-v,--verbose", o->verbose, "List every tensor with its shape and new type");
+  return {sub, [o] { return run_quantize(*o); }};
+}
+
+}  // namespace vkr::cli

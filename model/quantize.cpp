@@ -1,0 +1,468 @@
+// Block encoders for F32/F16/BF16 and the ggml quant types Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K,
+// Q6_K. Each follows the arithmetic of ggml's reference quantizer step by step (same scale
+// formulas, same search grids, same evaluation order of every float expression), because a
+// quantizer that merely "looks like" it makes different files: llama.cpp users compare file
+// hashes and perplexities across tools, and the tests check our bytes against llama-quantize's.
+#include "quantize.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <vkr/error.hpp>
+
+#include "dequant.hpp"
+#include "gguf_types.hpp"
+#include "gguf_writer.hpp"
+
+namespace vkr {
+namespace {
+
+using gguf::GgmlType;
+
+constexpr int kQK = 32;    // elements per block of the legacy types
+constexpr int kQKK = 256;  // elements per K-quant super-block
+// Below this a group counts as all zeros (ggml's GROUP_MAX_EPS).
+constexpr float kGroupMaxEps = 1e-15f;
+
+// Round to nearest, ties to even: what ggml's nearest_int computes with its 1.5 * 2^23 trick
+// (valid there for |v| < 2^22, which every caller's value is).
+int nearest(float v) { return static_cast<int>(std::lrintf(v)); }
+
+void store_u16(std::byte* p, uint16_t v) {
+  p[0] = static_cast<std::byte>(v & 0xFF);
+  p[1] = static_cast<std::byte>(v >> 8);
+}
+void store_u32(std::byte* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
+}
+void store_half(std::byte* p, float v) { store_u16(p, gguf::float_to_half(v)); }
+// The value a scale has once stored as f16 (the later steps use the stored one, as decode does).
+float as_stored_half(float v) { return half_to_float(gguf::float_to_half(v)); }
+std::byte b8(int v) { return static_cast<std::byte>(static_cast<uint8_t>(v)); }
+
+// ---- legacy 32-element blocks ------------------------------------------------------------------
+
+// Q8_0 {f16 d; i8 qs[32]}: d = amax / 127, q = round(x / d) (half away from zero).
+void block_q8_0(const float* x, std::byte* out) {
+  float amax = 0.0f;
+  for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_half(out, d);
+  for (int j = 0; j < kQK; ++j) out[2 + j] = b8(static_cast<int>(std::round(x[j] * id)));
+}
+
+// The element of largest magnitude, with its sign (the first one on ties).
+float signed_absmax(const float* x, int n) {
+  float amax = 0.0f;
+  float max = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+// Q4_0 {f16 d; u8 qs[16]}: d = max / -8 so the extreme value lands exactly on code 0; elements
+// 0..15 in the low nibbles, 16..31 in the high ones.
+void block_q4_0(const float* x, std::byte* out) {
+  const float d = signed_absmax(x, kQK) / -8.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_half(out, d);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const float x0 = x[j] * id;
+    const float x1 = x[j + kQK / 2] * id;
+    const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 8.5f)));
+    const int q1 = std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 8.5f)));
+    out[2 + j] = b8(q0 | (q1 << 4));
+  }
+}
+
+// Q5_0 {f16 d; u32 qh; u8 qs[16]}: d = max / -16, 5-bit codes, the 5th bit of element j in bit j
+// of qh.
+void block_q5_0(const float* x, std::byte* out) {
+  const float d = signed_absmax(x, kQK) / -16.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_half(out, d);
+  uint32_t qh = 0;
+  for (int j = 0; j < kQK / 2; ++j) {
+    const float x0 = x[j] * id;
+    const float x1 = x[j + kQK / 2] * id;
+    const int q0 = std::min(31, static_cast<int>(static_cast<int8_t>(x0 + 16.5f)));
+    const int q1 = std::min(31, static_cast<int>(static_cast<int8_t>(x1 + 16.5f)));
+    out[6 + j] = b8((q0 & 0xF) | ((q1 & 0xF) << 4));
+    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j;
+    qh |= static_cast<uint32_t>((q1 >> 4) & 1) << (j + kQK / 2);
+  }
+  store_u32(out + 2, qh);
+}
+
+// Q5_1 {f16 d; f16 m; u32 qh; u8 qs[16]}: x = d * q + m with m the block minimum.
+void block_q5_1(const float* x, std::byte* out) {
+  float min = FLT_MAX;
+  float max = -FLT_MAX;
+  for (int j = 0; j < kQK; ++j) {
+    if (x[j] < min) min = x[j];
+    if (x[j] > max) max = x[j];
+  }
+  const float d = (max - min) / 31.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_half(out, d);
+  store_half(out + 2, min);
+  uint32_t qh = 0;
+  for (int j = 0; j < kQK / 2; ++j) {
+    const float x0 = (x[j] - min) * id;
+    const float x1 = (x[j + kQK / 2] - min) * id;
+    const int q0 = static_cast<uint8_t>(x0 + 0.5f);
+    const int q1 = static_cast<uint8_t>(x1 + 0.5f);
+    out[8 + j] = b8((q0 & 0xF) | ((q1 & 0xF) << 4));
+    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j;
+    qh |= static_cast<uint32_t>((q1 >> 4) & 1) << (j + kQK / 2);
+  }
+  store_u32(out + 4, qh);
+}
+
+// ---- K-quant helpers ---------------------------------------------------------------------------
+
+// Scale and minimum of one group of `n` values with codes 0..nmax, fitted by weighted least
+// squares over a grid of trial scales (ggml's make_qkx2_quants): first the plain min / max fit,
+// then for each trial inverse scale (rmin + rdelta * is + nmax) / (max - min) the codes are
+// rounded and the best (scale, min) for those codes solved in closed form; the trial with the
+// smallest weighted squared error wins. Returns the scale; *neg_min gets -min (>= 0).
+float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* neg_min,
+                    float rmin, float rdelta, int nstep) {
+  float min = x[0];
+  float max = x[0];
+  float sum_w = w[0];
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    sum_w += w[i];
+    sum_x += w[i] * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    std::fill(L, L + n, uint8_t{0});
+    *neg_min = -min;
+    return 0.0f;
+  }
+  float iscale = static_cast<float>(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::clamp(nearest(iscale * (x[i] - min)), 0, nmax);
+    L[i] = static_cast<uint8_t>(l);
+    float diff = scale * static_cast<float>(l) + min - x[i];
+    diff = diff * diff;
+    best_error += w[i] * diff;
+  }
+  std::array<uint8_t, 32> trial{};
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+    float sum_l = 0;
+    float sum_l2 = 0;
+    float sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::clamp(nearest(iscale * (x[i] - min)), 0, nmax);
+      trial[static_cast<size_t>(i)] = static_cast<uint8_t>(l);
+      const float fl = static_cast<float>(l);
+      sum_l += w[i] * fl;
+      sum_l2 += w[i] * fl * fl;
+      sum_xl += w[i] * fl * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float cur_error = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff =
+            this_scale * static_cast<float>(trial[static_cast<size_t>(i)]) + this_min - x[i];
+        diff = diff * diff;
+        cur_error += w[i] * diff;
+      }
+      if (cur_error < best_error) {
+        std::copy(trial.begin(), trial.begin() + n, L);
+        best_error = cur_error;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *neg_min = -min;
+  return scale;
+}
+
+// Symmetric scale of one group with codes -nmax..nmax-1 stored as 0..2 nmax - 1, weights x^2
+// (ggml's make_qx_quants, rmse_type 1): the scale from the extreme value, then 18 trial scales
+// around it, keeping the one with the best weighted least-squares fit. Returns the scale
+// (negative when the extreme value is positive: code 0 is the extreme).
+float fit_symmetric(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0;
+  float amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    std::fill(L, L + n, int8_t{0});
+    return 0.0f;
+  }
+  const auto codes = [&](float iscale, float& sumlx, float& suml2, bool store) {
+    sumlx = 0;
+    suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
+      if (store) L[i] = static_cast<int8_t>(l + nmax);
+      const float w = x[i] * x[i];
+      const float fl = static_cast<float>(l);
+      sumlx += w * x[i] * fl;
+      suml2 += w * fl * fl;
+    }
+  };
+  float sumlx = 0;
+  float suml2 = 0;
+  codes(static_cast<float>(-nmax) / max, sumlx, suml2, true);
+  float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    const float iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+    codes(iscale, sumlx, suml2, false);
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      codes(iscale, sumlx, suml2, true);
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+// The 12-byte scales field of Q4_K / Q5_K: eight 6-bit (scale, min) pairs. Pairs 0..3 take the
+// low 6 bits of bytes 0..3 / 4..7; pairs 4..7 put their low 4 bits in bytes 8..11 and their top
+// 2 bits in the spare top bits of bytes 0..7.
+void pack_scale_mins(const uint8_t* ls, const uint8_t* lm, uint8_t* s) {
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      s[j] = ls[j];
+      s[j + 4] = lm[j];
+    } else {
+      s[j + 4] = static_cast<uint8_t>((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+      s[j - 4] = static_cast<uint8_t>(s[j - 4] | ((ls[j] >> 4) << 6));
+      s[j] = static_cast<uint8_t>(s[j] | ((lm[j] >> 4) << 6));
+    }
+  }
+}
+void unpack_scale_min(const uint8_t* s, int j, int& sc, int& m) {
+  if (j < 4) {
+    sc = s[j] & 63;
+    m = s[j + 4] & 63;
+  } else {
+    sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+// Shared part of Q4_K and Q5_K: per group of 32 a (scale, min) fit with weights |x| + rms, the
+// scales and mins quantized to 6 bits against the super-block's largest, then every code
+// recomputed from the stored (f16, 6-bit) values. Writes d, dmin, scales; returns codes in L.
+void k_scale_min(const float* x, int nmax, float rmin, float rdelta, int nstep, std::byte* out,
+                 uint8_t* L) {
+  std::array<float, 8> scales{};
+  std::array<float, 8> mins{};
+  std::array<float, 32> w{};
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    const float* xg = x + 32 * j;
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += xg[l] * xg[l];
+    const float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) w[static_cast<size_t>(l)] = av_x + std::fabs(xg[l]);
+    scales[static_cast<size_t>(j)] = fit_scale_min(
+        32, nmax, xg, w.data(), L + 32 * j, &mins[static_cast<size_t>(j)], rmin, rdelta, nstep);
+    max_scale = std::max(max_scale, scales[static_cast<size_t>(j)]);
+    max_min = std::max(max_min, mins[static_cast<size_t>(j)]);
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  std::array<uint8_t, 8> ls{};
+  std::array<uint8_t, 8> lm{};
+  for (size_t j = 0; j < 8; ++j) {
+    // ggml stores nearest_int into a uint8_t before the clamp to 63.
+    ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest(inv_scale * scales[j])));
+    lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest(inv_min * mins[j])));
+  }
+  std::array<uint8_t, 12> packed{};
+  pack_scale_mins(ls.data(), lm.data(), packed.data());
+  store_half(out, max_scale / 63.f);
+  store_half(out + 2, max_min / 63.f);
+  std::memcpy(out + 4, packed.data(), packed.size());
+  const float d_all = as_stored_half(max_scale / 63.f);
+  const float m_all = as_stored_half(max_min / 63.f);
+  for (int j = 0; j < 8; ++j) {
+    int sc = 0;
+    int m = 0;
+    unpack_scale_min(packed.data(), j, sc, m);
+    const float d = d_all * static_cast<float>(sc);
+    if (d == 0.0f) continue;
+    const float dm = m_all * static_cast<float>(m);
+    for (int i = 0; i < 32; ++i) {
+      L[32 * j + i] = static_cast<uint8_t>(std::clamp(nearest((x[32 * j + i] + dm) / d), 0, nmax));
+    }
+  }
+}
+
+// Q4_K {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: x = d * sc * q - dmin * m; each 64 values
+// share 32 bytes, the first 32 in the low nibbles.
+void block_q4_k(const float* x, std::byte* out) {
+  std::array<uint8_t, kQKK> L{};
+  k_scale_min(x, 15, -1.f, 0.1f, 20, out, L.data());
+  std::byte* q = out + 16;
+  for (int j = 0; j < kQKK; j += 64) {
+    for (int l = 0; l < 32; ++l) {
+      q[l] = b8(L[static_cast<size_t>(j + l)] | (L[static_cast<size_t>(j + l + 32)] << 4));
+    }
+    q += 32;
+  }
+}
+
+// Q5_K {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: as Q4_K with a 5th bit per value;
+// value (64 c + l) puts it in bit 2c of qh[l], value (64 c + 32 + l) in bit 2c + 1.
+void block_q5_k(const float* x, std::byte* out) {
+  std::array<uint8_t, kQKK> L{};
+  k_scale_min(x, 31, -0.5f, 0.1f, 15, out, L.data());
+  std::array<uint8_t, 32> qh{};
+  std::byte* ql = out + 48;
+  for (int c = 0; c < 4; ++c) {
+    for (int j = 0; j < 32; ++j) {
+      int l1 = L[static_cast<size_t>(64 * c + j)];
+      int l2 = L[static_cast<size_t>(64 * c + j + 32)];
+      if (l1 > 15) {
+        l1 -= 16;
+        qh[static_cast<size_t>(j)] |= static_cast<uint8_t>(1u << (2 * c));
+      }
+      if (l2 > 15) {
+        l2 -= 16;
+        qh[static_cast<size_t>(j)] |= static_cast<uint8_t>(2u << (2 * c));
+      }
+      ql[j] = b8(l1 | (l2 << 4));
+    }
+    ql += 32;
+  }
+  std::memcpy(out + 16, qh.data(), qh.size());
+}
+
+// Q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: 16 groups of 16 with 8-bit scales,
+// x = d * scale * (q - 32). Per 128 values: ql holds the low nibbles (values l and l + 64 in
+// byte l, l + 32 and l + 96 in byte l + 32), qh the top 2 bits of l, l + 32, l + 64, l + 96.
+void block_q6_k(const float* x, std::byte* out) {
+  std::array<int8_t, kQKK> L{};
+  std::array<float, 16> scales{};
+  float max_scale = 0;
+  float max_abs_scale = 0;
+  for (int ib = 0; ib < 16; ++ib) {
+    const float scale = fit_symmetric(16, 32, x + 16 * ib, L.data() + 16 * ib);
+    scales[static_cast<size_t>(ib)] = scale;
+    if (std::fabs(scale) > max_abs_scale) {
+      max_abs_scale = std::fabs(scale);
+      max_scale = scale;
+    }
+  }
+  std::memset(out, 0, 210);
+  if (max_abs_scale < kGroupMaxEps) return;  // all zeros: d = 0 and zero codes
+  const float iscale = -128.f / max_scale;
+  store_half(out + 208, 1 / iscale);
+  const float d_all = as_stored_half(1 / iscale);
+  std::array<int8_t, 16> sc{};
+  for (size_t ib = 0; ib < 16; ++ib) {
+    sc[ib] = static_cast<int8_t>(std::min(127, nearest(iscale * scales[ib])));
+    out[192 + ib] = static_cast<std::byte>(sc[ib]);
+  }
+  for (int j = 0; j < 16; ++j) {
+    const float d = d_all * static_cast<float>(sc[static_cast<size_t>(j)]);
+    if (d == 0.0f) continue;
+    for (int i = 0; i < 16; ++i) {
+      const int l = std::clamp(nearest(x[16 * j + i] / d), -32, 31);
+      L[static_cast<size_t>(16 * j + i)] = static_cast<int8_t>(l + 32);
+    }
+  }
+  std::byte* ql = out;
+  std::byte* qh = out + 128;
+  for (int j = 0; j < kQKK; j += 128) {
+    for (int l = 0; l < 32; ++l) {
+      const auto at = [&](int k) { return static_cast<int>(L[static_cast<size_t>(j + l + k)]); };
+      ql[l] = b8((at(0) & 0xF) | ((at(64) & 0xF) << 4));
+      ql[l + 32] = b8((at(32) & 0xF) | ((at(96) & 0xF) << 4));
+      qh[l] = b8((at(0) >> 4) | ((at(32) >> 4) << 2) | ((at(64) >> 4) << 4) | ((at(96) >> 4) << 6));
+    }
+    ql += 64;
+    qh += 32;
+  }
+}
+
+}  // namespace
+
+bool quantize_supported(uint32_t ggml_type) { return dequantize_supported(ggml_type); }
+
+void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n) {
+  const auto traits = gguf::type_traits(ggml_type);
+  require(traits.has_value() && quantize_supported(ggml_type), ErrorCode::InvalidArgument,
+          "quantize_row: cannot encode {}", gguf::type_name(ggml_type));
+  require(n % traits->block_elems == 0, ErrorCode::InvalidArgument,
+          "quantize_row: {} elements are not a whole number of {} blocks of {}", n, traits->name,
+          traits->block_elems);
+  const uint64_t blocks = n / traits->block_elems;
+  const uint64_t bb = traits->block_bytes;
+  void (*block)(const float*, std::byte*) = nullptr;
+  switch (static_cast<GgmlType>(ggml_type)) {
+    case GgmlType::F32:
+      for (uint64_t i = 0; i < n; ++i) store_u32(dst + 4 * i, std::bit_cast<uint32_t>(src[i]));
+      return;
+    case GgmlType::F16:
+      for (uint64_t i = 0; i < n; ++i) store_u16(dst + 2 * i, gguf::float_to_half(src[i]));
+      return;
+    case GgmlType::BF16:
+      for (uint64_t i = 0; i < n; ++i) store_u16(dst + 2 * i, gguf::float_to_bf16(src[i]));
+      return;
+    case GgmlType::Q8_0:
+      block = block_q8_0;
+      break;
+    case GgmlType::Q4_0:
+      block = block_q4_0;
+      break;
+    case GgmlType::Q5_0:
+      block = block_q5_0;
+      break;
+    case GgmlType::Q5_1:
+      block = block_q5_1;
+      break;
+    case GgmlType::Q4_K:
+      block = block_q4_k;
+      break;
+    case GgmlType::Q5_K:
+      block = block_q5_k;
+      break;
+    case GgmlType::Q6_K:
+      block = block_q6_k;
+      break;
+    default:
+      break;
+  }
+  for (uint64_t b = 0; b < blocks; ++b) block(src + b * traits->block_elems, dst + b * bb);
+}
+
+}  // namespace vkr

@@ -1,0 +1,298 @@
+// quantize_model.cpp: llama-quantize's per-tensor type rules for the two RWKV-6 architectures and
+// the streaming rewrite of a GGUF file with them (rows encoded in parallel, one tensor in memory).
+#include "quantize_model.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vkr/error.hpp>
+
+#include "dequant.hpp"
+#include "gguf_writer.hpp"
+#include "quantize.hpp"
+
+namespace vkr {
+namespace {
+
+using gguf::GgmlType;
+
+// llama_ftype values (llama.h), written to general.file_type.
+const std::vector<QuantPresetInfo> kPresets = {
+    {QuantPreset::Q4_K_M, "Q4_K_M", 15, GgmlType::Q4_K,
+     "4.5-bit K-quant; output and 3/8 of ffn_down Q6_K (the usual choice)"},
+    {QuantPreset::Q4_K_S, "Q4_K_S", 14, GgmlType::Q4_K,
+     "4.5-bit K-quant; output Q6_K, first 1/8 of ffn_down Q5_K"},
+    {QuantPreset::Q5_K_M, "Q5_K_M", 17, GgmlType::Q5_K,
+     "5.5-bit K-quant; output and 3/8 of ffn_down Q6_K"},
+    {QuantPreset::Q5_K_S, "Q5_K_S", 16, GgmlType::Q5_K, "5.5-bit K-quant; output Q6_K"},
+    {QuantPreset::Q6_K, "Q6_K", 18, GgmlType::Q6_K, "6.6-bit K-quant"},
+    {QuantPreset::Q8_0, "Q8_0", 7, GgmlType::Q8_0, "8.5 bits, near-lossless"},
+    {QuantPreset::Q4_0, "Q4_0", 2, GgmlType::Q4_0, "4.5 bits, legacy; output Q6_K"},
+    {QuantPreset::Q5_0, "Q5_0", 8, GgmlType::Q5_0, "5.5 bits, legacy; output Q6_K"},
+    {QuantPreset::Q5_1, "Q5_1", 9, GgmlType::Q5_1, "6 bits, legacy; output Q6_K"},
+    {QuantPreset::F16, "F16", 1, GgmlType::F16, "16-bit float"},
+    {QuantPreset::BF16, "BF16", 32, GgmlType::BF16, "16-bit bfloat"},
+    {QuantPreset::F32, "F32", 0, GgmlType::F32, "32-bit float (no rounding)"},
+};
+
+bool is_block_quant(uint32_t t) {
+  const auto g = static_cast<GgmlType>(t);
+  return g != GgmlType::F32 && g != GgmlType::F16 && g != GgmlType::BF16;
+}
+
+uint32_t block_elems(GgmlType t) { return gguf::type_traits(t)->block_elems; }
+
+// Dimensions up to the last one above 1 (ggml_n_dims): a {C, 1, 1} vector is 1-D.
+size_t n_dims(const std::vector<uint64_t>& ne) {
+  size_t n = 1;
+  for (size_t d = 0; d < ne.size(); ++d) {
+    if (ne[d] > 1) n = d + 1;
+  }
+  return n;
+}
+
+bool contains(std::string_view s, std::string_view part) {
+  return s.find(part) != std::string_view::npos;
+}
+
+// Matrices a preset converts. Norm weights, and RWKV's LoRA matrices, bonus and fused lerp
+// tensors (small, and sensitive: llama.cpp keeps them F32 too) are never converted.
+bool convertible(const gguf::TensorInfo& t) {
+  if (n_dims(t.ne) < 2) return false;
+  const std::string_view n = t.name;
+  if (n.size() < 6 || n.substr(n.size() - 6) != "weight") return false;
+  if (contains(n, "_norm.weight")) return false;
+  for (std::string_view keep :
+       {"time_mix_first.weight", "time_mix_w1.weight", "time_mix_w2.weight",
+        "time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight"}) {
+    if (contains(n, keep)) return false;
+  }
+  return true;
+}
+
+// llama.cpp's use_more_bits: the first and last eighth of the layers and every third between.
+bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+// A row length the chosen block does not divide falls back to a 32-element type of similar size,
+// then to F16 (llama.cpp's tensor_type_fallback).
+GgmlType fall_back(GgmlType t, uint64_t ncols, std::string& why) {
+  if (ncols % block_elems(t) == 0) return t;
+  GgmlType f = GgmlType::F16;
+  switch (t) {
+    case GgmlType::Q4_K:
+      f = GgmlType::Q5_0;
+      break;
+    case GgmlType::Q5_K:
+      f = GgmlType::Q5_1;
+      break;
+    case GgmlType::Q6_K:
+      f = GgmlType::Q8_0;
+      break;
+    default:
+      break;
+  }
+  if (ncols % block_elems(f) != 0) f = GgmlType::F16;
+  why = fmt::format("rows of {} are not a multiple of {}'s {}", ncols, gguf::type_name(t),
+                    block_elems(t));
+  return f;
+}
+
+std::string upper(std::string_view s) {
+  std::string u(s);
+  for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return u;
+}
+
+}  // namespace
+
+const std::vector<QuantPresetInfo>& quant_presets() { return kPresets; }
+
+std::optional<QuantPreset> parse_quant_preset(std::string_view name) {
+  std::string u = upper(name);
+  if (u == "Q4_K") u = "Q4_K_M";
+  if (u == "Q5_K") u = "Q5_K_M";
+  for (const QuantPresetInfo& p : kPresets) {
+    if (p.name == u) return p.preset;
+  }
+  return std::nullopt;
+}
+
+const QuantPresetInfo& preset_info(QuantPreset preset) {
+  for (const QuantPresetInfo& p : kPresets) {
+    if (p.preset == preset) return p;
+  }
+  throw Error(ErrorCode::InvalidArgument, "unknown quantization preset");
+}
+
+std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset) {
+  const QuantPresetInfo& info = preset_info(preset);
+  const GgmlType base = info.base;
+  const bool quant = is_block_quant(static_cast<uint32_t>(base));
+  const bool tied = in.tensor("output.weight") == nullptr;  // head shares token_embd
+  int n_ffn_down = 0;
+  for (const gguf::TensorInfo& t : in.tensors()) {
+    if (convertible(t) && contains(t.name, "ffn_down")) ++n_ffn_down;
+  }
+  int i_ffn_down = 0;
+  std::vector<TensorPlan> plan;
+  plan.reserve(in.tensors().size());
+  for (const gguf::TensorInfo& t : in.tensors()) {
+    TensorPlan p{t.name, t.ne, t.type, t.type, {}};
+    if (!convertible(t)) {
+      plan.push_back(std::move(p));
+      continue;
+    }
+    GgmlType to = base;
+    if (quant) {
+      const uint64_t ncols = t.ne[0];
+      const bool head = t.name == "output.weight" || (tied && t.name == "token_embd.weight");
+      if (head) {
+        // The head decides every logit: Q6_K unless the preset is Q8_0 already (Q8_0 when its
+        // rows do not fit the base type's blocks).
+        if (ncols % block_elems(base) != 0) {
+          to = GgmlType::Q8_0;
+        } else if (base != GgmlType::Q8_0) {
+          to = GgmlType::Q6_K;
+        }
+        if (to != base) p.why = "output matrix";
+      } else if (contains(t.name, "ffn_down")) {
+        const int i = i_ffn_down++;
+        if ((preset == QuantPreset::Q4_K_M || preset == QuantPreset::Q5_K_M) &&
+            use_more_bits(i, n_ffn_down)) {
+          to = GgmlType::Q6_K;
+          p.why = "ffn_down of a layer use_more_bits() picks";
+        } else if (preset == QuantPreset::Q4_K_S && i < n_ffn_down / 8) {
+          to = GgmlType::Q5_K;
+          p.why = "ffn_down of the first eighth of the layers";
+        }
+      }
+      to = fall_back(to, ncols, p.why);
+    }
+    p.to = static_cast<uint32_t>(to);
+    if (p.to != p.from && !dequantize_supported(p.from)) {
+      throw Error(ErrorCode::BadModelFile,
+                  fmt::format("{}: tensor '{}' is {}, which vkrwkv cannot decode to convert it",
+                              in.path().string(), t.name, gguf::type_name(p.from)));
+    }
+    plan.push_back(std::move(p));
+  }
+  return plan;
+}
+
+QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path& out,
+                               QuantPreset preset, const QuantizeOptions& options) {
+  std::error_code ec;
+  require(!std::filesystem::equivalent(in.path(), out, ec), ErrorCode::InvalidArgument,
+          "quantize: the output {} is the input file; write to another path", out.string());
+  const QuantPresetInfo& info = preset_info(preset);
+  QuantizeSummary summary;
+  summary.plan = plan_quantization(in, preset);
+  if (!options.allow_requantize) {
+    for (const TensorPlan& p : summary.plan) {
+      require(p.to == p.from || !is_block_quant(p.from), ErrorCode::InvalidArgument,
+              "quantize: {} is already quantized (tensor '{}' is {}); converting it to {} "
+              "rounds twice and loses more than quantizing the original f16 / bf16 / f32 file. "
+              "Use that file, or pass --allow-requantize",
+              in.path().string(), p.name, gguf::type_name(p.from), gguf::type_name(p.to));
+    }
+  }
+
+  gguf::GgufWriter writer;
+  for (const auto& [key, value] : in.metadata()) {
+    if (key == "general.file_type" || key == "general.quantization_version" ||
+        key == "general.alignment") {
+      continue;
+    }
+    writer.add_kv(key, gguf::KvValue::copy_of(value));
+  }
+  writer.add_kv("general.quantization_version", gguf::KvValue::u32(2));
+  writer.add_kv("general.file_type", gguf::KvValue::u32(info.file_type));
+
+  const unsigned threads =
+      options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const std::string in_name = in.path().string();
+  for (size_t i = 0; i < summary.plan.size(); ++i) {
+    const TensorPlan& p = summary.plan[i];
+    const gguf::TensorInfo& t = in.tensors()[i];
+    summary.bytes_in += t.n_bytes;
+    summary.bytes_out += gguf::GgufWriter::tensor_bytes(p.ne, static_cast<GgmlType>(p.to));
+    if (p.to == p.from) {
+      writer.add_tensor(p.name, p.ne, static_cast<GgmlType>(p.to),
+                        [&in, &t](std::span<std::byte> dst) {
+                          const auto src = in.tensor_data(t);
+                          std::copy(src.begin(), src.end(), dst.begin());
+                        });
+      continue;
+    }
+    ++summary.converted;
+    writer.add_tensor(
+        p.name, p.ne, static_cast<GgmlType>(p.to),
+        [&in, &t, &p, threads, &in_name](std::span<std::byte> dst) {
+          const std::span<const std::byte> src = in.tensor_data(t);
+          const uint64_t cols = t.ne[0];
+          const uint64_t rows = t.n_elements / cols;
+          const uint64_t src_row = t.n_bytes / rows;
+          const uint64_t dst_row = dst.size() / rows;
+          // Rows go to threads in interleaved runs so every thread has work to the end.
+          std::atomic<uint64_t> next{0};
+          std::exception_ptr failure;
+          std::mutex failure_mutex;
+          const uint64_t run = std::max<uint64_t>(1, (1u << 16) / cols);
+          auto work = [&] {
+            std::vector<float> row(cols);
+            std::vector<float> back(cols);
+            try {
+              for (;;) {
+                const uint64_t r0 = next.fetch_add(run);
+                if (r0 >= rows) break;
+                for (uint64_t r = r0; r < std::min(rows, r0 + run); ++r) {
+                  dequantize_row(p.from, src.data() + r * src_row, row.data(), cols);
+                  for (uint64_t c = 0; c < cols; ++c) {
+                    if (!std::isfinite(row[c])) {
+                      throw Error(ErrorCode::BadModelFile,
+                                  fmt::format("{}: tensor '{}' row {} column {} is {}; a "
+                                              "quantized block cannot hold it",
+                                              in_name, p.name, r, c, row[c]));
+                    }
+                  }
+                  std::byte* const q = dst.data() + r * dst_row;
+                  quantize_row(p.to, row.data(), q, cols);
+                  // Scales are f16: a row whose values need a scale past 65504 would decode to
+                  // inf. Decoding it again costs little next to the encoding's search.
+                  dequantize_row(p.to, q, back.data(), cols);
+                  for (uint64_t c = 0; c < cols; ++c) {
+                    if (!std::isfinite(back[c])) {
+                      throw Error(ErrorCode::BadModelFile,
+                                  fmt::format("{}: tensor '{}' row {}: the value {} is too large "
+                                              "for {} (its f16 scales overflow); keep this "
+                                              "tensor F32 with the F32 preset",
+                                              in_name, p.name, r, row[c], gguf::type_name(p.to)));
+                    }
+                  }
+                }
+              }
+            } catch (...) {
+              const std::lock_guard lock(failure_mutex);
+              if (!failure) failure = std::current_exception();
+              next = rows;  // stop the others early
+            }
+          };
+          const unsigned n =
+              static_cast<unsigned>(std::min<uint64_t>(threads, (rows + run - 1) / run));
+          std::vector<std::jthread> pool;
+          for (unsigned k = 1; k < n; ++k) pool.emplace_back(work);
+          work();
+          pool.clear();  // joins
+          if (failure) std::rethrow_exception(failure);
+        });
+  }
+  writer.write(out, options.progress);
+  return summary;
+}
+
+}  // namespace vkr

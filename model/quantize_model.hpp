@@ -1,0 +1,93 @@
+// Whole-model quantization (`vkrwkv quantize`): which type each tensor gets under a preset
+// (llama-quantize's mixtures, so files match what llama.cpp users know), and the streaming
+// rewrite of a GGUF with those types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gguf.hpp"
+
+namespace vkr {
+
+// A target mixture, named as llama-quantize names them. The K presets differ in where they spend
+// extra bits: _M gives the output matrix Q6_K and every ffn_down that use_more_bits() picks (the
+// first and last eighth of the layers and every third in between) Q6_K; _S only bumps the
+// first eighth of ffn_down to Q5_K.
+enum class QuantPreset {
+  F32,
+  F16,
+  BF16,
+  Q8_0,
+  Q4_0,
+  Q5_0,
+  Q5_1,
+  Q4_K_S,
+  Q4_K_M,
+  Q5_K_S,
+  Q5_K_M,
+  Q6_K
+};
+
+struct QuantPresetInfo {
+  QuantPreset preset;
+  std::string_view name;     // "Q4_K_M"
+  uint32_t file_type;        // llama_ftype written to general.file_type
+  gguf::GgmlType base;       // the type most matrices get
+  std::string_view summary;  // one line for --help
+};
+
+// Every preset, in the order --help lists them.
+const std::vector<QuantPresetInfo>& quant_presets();
+// Case-insensitive lookup ("q4_k_m"; "Q4_K" and "Q5_K" mean the _M presets as in llama.cpp);
+// nullopt for unknown names.
+std::optional<QuantPreset> parse_quant_preset(std::string_view name);
+const QuantPresetInfo& preset_info(QuantPreset preset);
+
+// One tensor's fate: `to` == `from` means its bytes are copied unchanged.
+struct TensorPlan {
+  std::string name;
+  std::vector<uint64_t> ne;
+  uint32_t from = 0;  // ggml type ids
+  uint32_t to = 0;
+  std::string why;  // why `to` differs from the preset's base type ("" when it does not)
+};
+
+// The type of every tensor of `in` under `preset`, in file order. Matrices (2-D or more, named
+// *.weight) are converted except norms and RWKV's small LoRA / mixing / bonus tensors, which stay
+// as they are (llama.cpp's rules, checked tensor by tensor against llama-quantize's files in
+// tests/model/test_quantize.cpp). Throws vkr::Error(BadModelFile) naming the tensor when one
+// that must be converted has a type the CPU cannot decode.
+std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset);
+
+struct QuantizeOptions {
+  unsigned threads = 0;  // 0: one per hardware thread
+  // Converting tensors that are already quantized (Q8_0 -> Q4_K) compounds two rounding errors;
+  // refused unless set, as llama-quantize does.
+  bool allow_requantize = false;
+  // (bytes written, total) after each tensor.
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct QuantizeSummary {
+  std::vector<TensorPlan> plan;
+  uint64_t bytes_in = 0;   // tensor data of the input
+  uint64_t bytes_out = 0;  // tensor data of the output
+  size_t converted = 0;    // tensors re-encoded (the rest copied)
+};
+
+// Writes `out` (via out.part, renamed at the end) with every metadata key of `in`
+// (general.file_type and general.quantization_version set for the preset) and the tensors in `in`'s
+// order, converted per plan_quantization(). Memory: one output tensor plus a row per thread. Throws
+// vkr::Error: InvalidArgument when `out` is `in` or when requantizing without allow_requantize,
+// BadModelFile naming the tensor and row when a weight is NaN or infinite, Io for file errors.
+QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path& out,
+                               QuantPreset preset, const QuantizeOptions& options = {});
+
+}  // namespace vkr
