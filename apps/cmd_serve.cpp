@@ -145,6 +145,10 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
   sub->add_option(
       "--api-key-file", o->api_key_file,
       "Read the API key from the first line of FILE (keeps it out of the process list)");
+  sub->add_option("--cors", s.cors_origins,
+                  "Let web pages from ORIGIN (e.g. http://localhost:3000; '*': any) call the "
+                  "server from a browser (repeat or comma-separate; default: none)")
+      ->delimiter(',');
   sub->add_flag(
       "--quiet", [o](int64_t) { o->serve.log = false; }, "No line per request");
   return {sub, [&common, o] {

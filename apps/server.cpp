@@ -236,6 +236,25 @@ struct Server::Impl {
         [jobs](bool) { cancel(jobs); });
   }
 
+  // CORS: when the request's Origin is allowed, the headers that let its page read the answer
+  // (and send the Authorization and Content-Type headers a client needs). True if allowed.
+  bool allow_origin(const httplib::Request& q, httplib::Response& res) const {
+    const std::string origin = q.get_header_value("Origin");
+    if (origin.empty()) return false;
+    const bool any =
+        std::find(opt.cors_origins.begin(), opt.cors_origins.end(), "*") != opt.cors_origins.end();
+    if (!any && std::find(opt.cors_origins.begin(), opt.cors_origins.end(), origin) ==
+                    opt.cors_origins.end()) {
+      return false;
+    }
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Vary", "Origin");
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    res.set_header("Access-Control-Max-Age", "600");
+    return true;
+  }
+
   // Compares every byte whatever the first difference (no timing hint at the key's prefix).
   bool authorized(const std::string& header) const {
     const std::string want = "Bearer " + opt.api_key;
@@ -267,9 +286,18 @@ struct Server::Impl {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
     http.set_payload_max_length(64u << 20);
-    if (!opt.api_key.empty()) {
+    if (!opt.api_key.empty() || !opt.cors_origins.empty()) {
       http.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& res) {
-        if (q.path == "/health" || authorized(q.get_header_value("Authorization"))) {
+        const bool cors = allow_origin(q, res);
+        // A browser's preflight carries no credentials: answered before the key check (with the
+        // CORS headers when the origin is allowed, without them otherwise, which the browser
+        // takes as a refusal).
+        if (q.method == "OPTIONS") {
+          res.status = cors ? 204 : 403;
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (opt.api_key.empty() || q.path == "/health" ||
+            authorized(q.get_header_value("Authorization"))) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
         res.set_header("WWW-Authenticate", "Bearer");

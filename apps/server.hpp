@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model.hpp"
 #include "scheduler.hpp"
@@ -30,6 +31,10 @@ struct ServeOptions {
   bool log = true;  // one line per request on stderr
   // Non-empty: every route but /health needs "Authorization: Bearer <api_key>" (else a 401).
   std::string api_key;
+  // Origins whose web pages may call the server from a browser (CORS), e.g.
+  // "http://localhost:3000"; "*" allows any origin. Empty (the default): no CORS headers, so
+  // browsers keep other sites' scripts from reading the answers of a server on localhost.
+  std::vector<std::string> cors_origins;
 };
 
 class Server {

@@ -431,6 +431,63 @@ TEST_F(ServerTest, ApiKeyIsRequiredWhenSet) {
   serving.join();
 }
 
+// --cors: an allowed origin's preflight gets 204 with the CORS headers (before the key check: a
+// preflight carries no credentials), its requests get Access-Control-Allow-Origin (401s too, so
+// the page can read why); another origin gets none, and its preflight a 403. Without --cors
+// (the fixture's server) no CORS header is ever sent.
+TEST_F(ServerTest, CorsOnlyForListedOrigins) {
+  const httplib::Headers page = {{"Origin", "http://localhost:3000"}};
+  auto plain = client_->Get("/v1/models", page);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200);
+  EXPECT_FALSE(plain->has_header("Access-Control-Allow-Origin"));
+
+  ServeOptions o;
+  o.port = 0;
+  o.log = false;
+  o.api_key = "k";
+  o.cors_origins = {"http://localhost:3000"};
+  Server cors(model(), o);
+  const int port = cors.bind();
+  std::thread serving([&] { cors.listen(); });
+  httplib::Client c("127.0.0.1", port);
+  for (int i = 0; i < 100 && !c.Get("/health"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  httplib::Headers preflight = page;
+  preflight.emplace("Access-Control-Request-Method", "POST");
+  preflight.emplace("Access-Control-Request-Headers", "authorization, content-type");
+  auto pre = c.Options("/v1/chat/completions", preflight);
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 204);
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "http://localhost:3000");
+  EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
+  EXPECT_NE(pre->get_header_value("Access-Control-Allow-Methods").find("POST"), std::string::npos);
+  httplib::Headers keyed = page;
+  keyed.emplace("Authorization", "Bearer k");
+  auto ok =
+      c.Post("/v1/completions", keyed, R"({"prompt":"In","max_tokens":1})", "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->get_header_value("Access-Control-Allow-Origin"), "http://localhost:3000");
+  auto denied = c.Get("/v1/models", page);
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  EXPECT_EQ(denied->get_header_value("Access-Control-Allow-Origin"), "http://localhost:3000");
+  const httplib::Headers other = {{"Origin", "http://evil.example"}, {"Authorization", "Bearer k"}};
+  auto foreign = c.Get("/v1/models", other);
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->status, 200);  // curl-like clients are not browsers: CORS does not apply
+  EXPECT_FALSE(foreign->has_header("Access-Control-Allow-Origin"));
+  auto foreign_pre = c.Options("/v1/models", {{"Origin", "http://evil.example"}});
+  ASSERT_TRUE(foreign_pre);
+  EXPECT_EQ(foreign_pre->status, 403);
+  EXPECT_FALSE(foreign_pre->has_header("Access-Control-Allow-Origin"));
+  cors.stop();
+  serving.join();
+}
+
 // GET /metrics (Prometheus text): the counters add up to what the responses said.
 TEST_F(ServerTest, MetricsCountWhatWasServed) {
   size_t prompt = 0, generated = 0;
