@@ -2,12 +2,16 @@
 // llama-quantize's mixtures (Q4_K_M, Q8_0, ...), on the CPU, without a llama.cpp build.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "commands.hpp"
 #include "gguf.hpp"
@@ -28,6 +32,40 @@ struct QuantizeCliOptions {
   bool verbose = false;
 };
 
+// While it lives, SIGINT and SIGTERM set `flag` (taken by a thread of its own with sigwait, so
+// nothing runs in signal context) instead of killing the process.
+class SignalFlag {
+ public:
+  explicit SignalFlag(std::atomic<bool>& flag) : flag_(flag) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);  // threads started later inherit the mask
+    thread_ = std::thread([this] {
+      int sig = 0;
+      sigwait(&set_, &sig);
+      if (ending_) return;
+      fmt::print(stderr, "\n{}: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      flag_ = true;
+    });
+  }
+  ~SignalFlag() {
+    ending_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes the sigwait
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SignalFlag(const SignalFlag&) = delete;
+  SignalFlag& operator=(const SignalFlag&) = delete;
+
+ private:
+  std::atomic<bool>& flag_;
+  std::atomic<bool> ending_{false};
+  sigset_t set_{};
+  sigset_t old_{};
+  std::thread thread_;
+};
+
 std::string mib(uint64_t b) {
   return fmt::format("{:.1f} MiB", static_cast<double>(b) / 1048576.0);
 }
@@ -42,7 +80,11 @@ int run_quantize(const QuantizeCliOptions& o) {
   }
   const gguf::File in = gguf::File::open(o.in);
   const auto t0 = std::chrono::steady_clock::now();
+  // Ctrl-C / SIGTERM: the rewrite stops and removes its .part file instead of leaving it.
+  std::atomic<bool> stop{false};
+  const SignalFlag on_signal(stop);
   QuantizeOptions options;
+  options.stop = &stop;
   options.threads = o.threads;
   options.allow_requantize = o.allow_requantize;
   options.progress = terminal_progress(fmt::format("quantizing to {}", preset_info(*preset).name));

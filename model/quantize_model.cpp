@@ -232,7 +232,7 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
     ++summary.converted;
     writer.add_tensor(
         p.name, p.ne, static_cast<GgmlType>(p.to),
-        [&in, &t, &p, threads, &in_name](std::span<std::byte> dst) {
+        [&in, &t, &p, threads, &in_name, stop = options.stop](std::span<std::byte> dst) {
           const std::span<const std::byte> src = in.tensor_data(t);
           const uint64_t cols = t.ne[0];
           const uint64_t rows = t.n_elements / cols;
@@ -250,6 +250,9 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
               for (;;) {
                 const uint64_t r0 = next.fetch_add(run);
                 if (r0 >= rows) break;
+                if (stop != nullptr && stop->load()) {
+                  throw Error(ErrorCode::InvalidArgument, "quantize: interrupted");
+                }
                 for (uint64_t r = r0; r < std::min(rows, r0 + run); ++r) {
                   dequantize_row(p.from, src.data() + r * src_row, row.data(), cols);
                   for (uint64_t c = 0; c < cols; ++c) {

@@ -3,6 +3,7 @@
 // rewrite of a GGUF with those types.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -73,6 +74,9 @@ struct QuantizeOptions {
   bool allow_requantize = false;
   // (bytes written, total) after each tensor.
   std::function<void(uint64_t, uint64_t)> progress;
+  // Set by another thread (a signal handler's): the rewrite stops within a few rows and throws
+  // vkr::Error(InvalidArgument, "interrupted"), leaving no output file.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct QuantizeSummary {
