@@ -87,7 +87,12 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
     return std::chrono::duration<double>(Clock::now() - t).count();
   };
   std::vector<double> pp_s, tg_s, tg_fresh_s, tg_batch_s;
-  session.eval(0, std::span(ids).first(std::min<size_t>(8, ids.size())));  // warm-up: pipelines
+  // Warm-up: every call shape the rows below time (a prompt, a one-token step, a batched step)
+  // once, so none of them pays pipeline creation (seconds per quantized kernel on lavapipe when
+  // the disk cache is cold; it made the first tg row of quantized models look 2.5x slow).
+  session.eval(0, std::span(ids).first(std::min<size_t>(8, ids.size())));
+  session.eval(0, std::span(ids).first(1));
+  if (o.batch > 1) session.decode_batch(0, std::span(ids).first(o.batch));
   for (int r = 0; r < o.reps; ++r) {
     session.state().reset(0);
     auto t0 = Clock::now();
