@@ -30,6 +30,7 @@ struct QuantizeCliOptions {
   unsigned threads = 0;
   bool allow_requantize = false;
   bool verbose = false;
+  bool dry_run = false;
 };
 
 // While it lives, SIGINT and SIGTERM set `flag` (taken by a thread of its own with sigwait, so
@@ -70,29 +71,10 @@ std::string mib(uint64_t b) {
   return fmt::format("{:.1f} MiB", static_cast<double>(b) / 1048576.0);
 }
 
-int run_quantize(const QuantizeCliOptions& o) {
-  const std::optional<QuantPreset> preset = parse_quant_preset(o.type);
-  if (!preset) {
-    std::string names;
-    for (const QuantPresetInfo& p : quant_presets()) names += fmt::format(" {}", p.name);
-    throw Error(ErrorCode::InvalidArgument,
-                fmt::format("quantize: unknown type '{}'; one of:{}", o.type, names));
-  }
-  const gguf::File in = gguf::File::open(o.in);
-  const auto t0 = std::chrono::steady_clock::now();
-  // Ctrl-C / SIGTERM: the rewrite stops and removes its .part file instead of leaving it.
-  std::atomic<bool> stop{false};
-  const SignalFlag on_signal(stop);
-  QuantizeOptions options;
-  options.stop = &stop;
-  options.threads = o.threads;
-  options.allow_requantize = o.allow_requantize;
-  options.progress = terminal_progress(fmt::format("quantizing to {}", preset_info(*preset).name));
-  const QuantizeSummary s = quantize_model(in, o.out, *preset, options);
-  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  // What went where: per tensor with --verbose, else a count per (from -> to) pair, with the
-  // reasons for every tensor that left the preset's base type.
+// What went where: per tensor with --verbose, else a count per (from -> to) pair, with the
+// reasons for every tensor that left the preset's base type; then the sizes.
+void report(const gguf::File& in, const QuantizeSummary& s, const QuantizeCliOptions& o,
+            const std::string& what, double sec) {
   std::map<std::string, int> moves;
   for (const TensorPlan& p : s.plan) {
     const std::string move =
@@ -117,11 +99,36 @@ int run_quantize(const QuantizeCliOptions& o) {
   const auto bits = [&](uint64_t bytes) {
     return 8.0 * static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(weights, 1));
   };
-  fmt::print(stderr,
-             "wrote {}: tensors {} -> {} ({:.2f} -> {:.2f} bits per weight), {} converted, "
-             "{:.1f} s\n",
-             o.out, mib(s.bytes_in), mib(s.bytes_out), bits(s.bytes_in), bits(s.bytes_out),
-             s.converted, sec);
+  fmt::print(stderr, "{}: tensors {} -> {} ({:.2f} -> {:.2f} bits per weight), {} converted{}\n",
+             what, mib(s.bytes_in), mib(s.bytes_out), bits(s.bytes_in), bits(s.bytes_out),
+             s.converted, o.dry_run ? "" : fmt::format(", {:.1f} s", sec));
+}
+
+int run_quantize(const QuantizeCliOptions& o) {
+  const std::optional<QuantPreset> preset = parse_quant_preset(o.type);
+  if (!preset) {
+    std::string names;
+    for (const QuantPresetInfo& p : quant_presets()) names += fmt::format(" {}", p.name);
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("quantize: unknown type '{}'; one of:{}", o.type, names));
+  }
+  const gguf::File in = gguf::File::open(o.in);
+  if (o.dry_run) {
+    report(in, preview_quantization(in, *preset), o, fmt::format("would write {}", o.out), 0.0);
+    return 0;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  // Ctrl-C / SIGTERM: the rewrite stops and removes its .part file instead of leaving it.
+  std::atomic<bool> stop{false};
+  const SignalFlag on_signal(stop);
+  QuantizeOptions options;
+  options.stop = &stop;
+  options.threads = o.threads;
+  options.allow_requantize = o.allow_requantize;
+  options.progress = terminal_progress(fmt::format("quantizing to {}", preset_info(*preset).name));
+  const QuantizeSummary s = quantize_model(in, o.out, *preset, options);
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report(in, s, o, fmt::format("wrote {}", o.out), sec);
   return 0;
 }
 
@@ -144,6 +151,8 @@ Command add_quantize(CLI::App& app) {
   sub->add_flag("--allow-requantize", o->allow_requantize,
                 "Convert tensors that are already quantized (loses more accuracy)");
   sub->add_flag("-v,--verbose", o->verbose, "List every tensor with its shape and new type");
+  sub->add_flag("--dry-run", o->dry_run,
+                "Print the types and the output size, write nothing (OUT is not touched)");
   return {sub, [o] { return run_quantize(*o); }};
 }
 

@@ -184,14 +184,25 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   return plan;
 }
 
+QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset) {
+  QuantizeSummary summary;
+  summary.plan = plan_quantization(in, preset);
+  for (size_t i = 0; i < summary.plan.size(); ++i) {
+    const TensorPlan& p = summary.plan[i];
+    summary.bytes_in += in.tensors()[i].n_bytes;
+    summary.bytes_out += gguf::GgufWriter::tensor_bytes(p.ne, static_cast<GgmlType>(p.to));
+    if (p.to != p.from) ++summary.converted;
+  }
+  return summary;
+}
+
 QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path& out,
                                QuantPreset preset, const QuantizeOptions& options) {
   std::error_code ec;
   require(!std::filesystem::equivalent(in.path(), out, ec), ErrorCode::InvalidArgument,
           "quantize: the output {} is the input file; write to another path", out.string());
   const QuantPresetInfo& info = preset_info(preset);
-  QuantizeSummary summary;
-  summary.plan = plan_quantization(in, preset);
+  QuantizeSummary summary = preview_quantization(in, preset);
   if (!options.allow_requantize) {
     for (const TensorPlan& p : summary.plan) {
       require(p.to == p.from || !is_block_quant(p.from), ErrorCode::InvalidArgument,
@@ -219,8 +230,6 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
   for (size_t i = 0; i < summary.plan.size(); ++i) {
     const TensorPlan& p = summary.plan[i];
     const gguf::TensorInfo& t = in.tensors()[i];
-    summary.bytes_in += t.n_bytes;
-    summary.bytes_out += gguf::GgufWriter::tensor_bytes(p.ne, static_cast<GgmlType>(p.to));
     if (p.to == p.from) {
       writer.add_tensor(p.name, p.ne, static_cast<GgmlType>(p.to),
                         [&in, &t](std::span<std::byte> dst) {
@@ -229,7 +238,6 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
                         });
       continue;
     }
-    ++summary.converted;
     writer.add_tensor(
         p.name, p.ne, static_cast<GgmlType>(p.to),
         [&in, &t, &p, threads, &in_name, stop = options.stop](std::span<std::byte> dst) {

@@ -86,6 +86,10 @@ struct QuantizeSummary {
   size_t converted = 0;    // tensors re-encoded (the rest copied)
 };
 
+// The plan and the sizes quantize_model() would produce, without writing anything (converted
+// counts the tensors it would re-encode).
+QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset);
+
 // Writes `out` (via out.part, renamed at the end) with every metadata key of `in`
 // (general.file_type and general.quantization_version set for the preset) and the tensors in `in`'s
 // order, converted per plan_quantization(). Memory: one output tensor plus a row per thread. Throws

@@ -364,6 +364,14 @@ TEST(QuantizeModel, KeepsMetadataOrderAndUntouchedTensors) {
   }
   EXPECT_GT(s.converted, 20u);
   EXPECT_LT(s.bytes_out, s.bytes_in / 2);
+  // The preview (--dry-run) predicts the plan and sizes of the real rewrite.
+  const QuantizeSummary preview = preview_quantization(in, QuantPreset::Q5_K_M);
+  EXPECT_EQ(preview.bytes_out, s.bytes_out);
+  EXPECT_EQ(preview.bytes_in, s.bytes_in);
+  EXPECT_EQ(preview.converted, s.converted);
+  uint64_t data = 0;
+  for (const gguf::TensorInfo& t : q.tensors()) data += t.n_bytes;
+  EXPECT_EQ(data, s.bytes_out);
   // Threads split rows, never change them.
   QuantizeOptions one;
   one.threads = 1;
