@@ -2,21 +2,19 @@
 // llama-quantize's mixtures (Q4_K_M, Q8_0, ...), on the CPU, without a llama.cpp build.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <thread>
 
 #include "commands.hpp"
 #include "gguf.hpp"
 #include "gguf_types.hpp"
 #include "quantize_model.hpp"
+#include "signal_watch.hpp"
 #include "vkr/error.hpp"
 #include "weights.hpp"
 
@@ -31,40 +29,6 @@ struct QuantizeCliOptions {
   bool allow_requantize = false;
   bool verbose = false;
   bool dry_run = false;
-};
-
-// While it lives, SIGINT and SIGTERM set `flag` (taken by a thread of its own with sigwait, so
-// nothing runs in signal context) instead of killing the process.
-class SignalFlag {
- public:
-  explicit SignalFlag(std::atomic<bool>& flag) : flag_(flag) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);  // threads started later inherit the mask
-    thread_ = std::thread([this] {
-      int sig = 0;
-      sigwait(&set_, &sig);
-      if (ending_) return;
-      fmt::print(stderr, "\n{}: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      flag_ = true;
-    });
-  }
-  ~SignalFlag() {
-    ending_ = true;
-    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes the sigwait
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SignalFlag(const SignalFlag&) = delete;
-  SignalFlag& operator=(const SignalFlag&) = delete;
-
- private:
-  std::atomic<bool>& flag_;
-  std::atomic<bool> ending_{false};
-  sigset_t set_{};
-  sigset_t old_{};
-  std::thread thread_;
 };
 
 std::string mib(uint64_t b) {
@@ -120,7 +84,10 @@ int run_quantize(const QuantizeCliOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   // Ctrl-C / SIGTERM: the rewrite stops and removes its .part file instead of leaving it.
   std::atomic<bool> stop{false};
-  const SignalFlag on_signal(stop);
+  const SignalWatch on_signal([&stop](const char* name, int, const std::atomic<bool>&) {
+    fmt::print(stderr, "\n{}: stopping\n", name);
+    stop = true;
+  });
   QuantizeOptions options;
   options.stop = &stop;
   options.threads = o.threads;

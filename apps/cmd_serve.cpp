@@ -1,11 +1,9 @@
 // cmd_serve.cpp: `vkrwkv serve`: the HTTP server of server.hpp on a loaded model.
 #include <fmt/format.h>
-#include <pthread.h>
 
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -13,6 +11,7 @@
 
 #include "model_options.hpp"
 #include "server.hpp"
+#include "signal_watch.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::cli {
@@ -25,28 +24,17 @@ struct ServeCliOptions {
   std::string api_key_file;
 };
 
-// SIGINT / SIGTERM, blocked in every thread (made before any other thread exists: the driver's
-// and httplib's inherit the mask) and taken by one thread with sigwait, where stopping a server
-// is safe (a signal handler could not). Before a server is attached (model loading) a signal
-// exits at once with 128 + its number, as an unhandled one would; with one attached it stops the
-// server cleanly (its requests end with an error). stop() is repeated until the server is
-// detached: one that came just before listen() started would otherwise be lost.
+// SIGINT / SIGTERM during `serve` (made before any other thread exists, see SignalWatch). Before
+// a server is attached (model loading) a signal exits at once with 128 + its number, as an
+// unhandled one would; with one attached it stops the server cleanly (its requests end with an
+// error). stop() is repeated until the server is detached: one that came just before listen()
+// started would otherwise be lost.
 class StopSignals {
  public:
-  StopSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~StopSignals() {
-    ending_ = true;
-    pthread_kill(thread_.native_handle(), SIGTERM);  // pending until its sigwait takes it
-    thread_.join();
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
+  StopSignals()
+      : watch_([this](const char* name, int sig, const std::atomic<bool>& ending) {
+          run(name, sig, ending);
+        }) {}
 
   // The server signals stop while this lives (detached however the scope ends).
   class Attach {
@@ -65,11 +53,7 @@ class StopSignals {
     std::lock_guard lk(mu_);
     server_ = server;
   }
-  void run() {
-    int sig = 0;
-    sigwait(&set_, &sig);
-    if (ending_) return;
-    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  void run(const char* name, int sig, const std::atomic<bool>& ending) {
     {
       std::lock_guard lk(mu_);
       if (!server_) {
@@ -78,7 +62,7 @@ class StopSignals {
       }
     }
     fmt::print(stderr, "{}: stopping (requests still running end with an error)\n", name);
-    while (!ending_) {
+    while (!ending) {
       {
         std::lock_guard lk(mu_);
         if (server_) server_->stop();
@@ -87,11 +71,9 @@ class StopSignals {
     }
   }
 
-  sigset_t set_;
   std::mutex mu_;
   Server* server_ = nullptr;
-  std::atomic<bool> ending_{false};
-  std::thread thread_;
+  SignalWatch watch_;  // last: its thread ends before the members it uses
 };
 
 std::string read_api_key(const std::string& path) {

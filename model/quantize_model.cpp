@@ -276,14 +276,15 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
                   // Scales are f16: a row whose values need a scale past 65504 would decode to
                   // inf. Decoding it again costs little next to the encoding's search.
                   dequantize_row(p.to, q, back.data(), cols);
-                  for (uint64_t c = 0; c < cols; ++c) {
-                    if (!std::isfinite(back[c])) {
-                      throw Error(ErrorCode::BadModelFile,
-                                  fmt::format("{}: tensor '{}' row {}: the value {} is too large "
-                                              "for {} (its f16 scales overflow); keep this "
-                                              "tensor F32 with the F32 preset",
-                                              in_name, p.name, r, row[c], gguf::type_name(p.to)));
-                    }
+                  if (!std::all_of(back.begin(), back.end(),
+                                   [](float v) { return std::isfinite(v); })) {
+                    float amax = 0;
+                    for (float v : row) amax = std::max(amax, std::fabs(v));
+                    throw Error(ErrorCode::BadModelFile,
+                                fmt::format("{}: tensor '{}' row {}: values up to {} are too "
+                                            "large for {} (its f16 scales overflow); the F32 "
+                                            "preset keeps them",
+                                            in_name, p.name, r, amax, gguf::type_name(p.to)));
                   }
                 }
               }

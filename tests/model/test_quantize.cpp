@@ -431,11 +431,35 @@ TEST(QuantizeModel, ScaleOverflowIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(e.message().find("blk.0.time_mix_key.weight"), std::string::npos) << e.message();
     EXPECT_NE(e.message().find("Q8_0"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("values up to 10000000"), std::string::npos) << e.message();
   }
   // F16 of the same value is finite in f32 but not in f16: refused for the same reason.
   EXPECT_THROW(quantize_model(in, dir.path() / "out16.gguf", QuantPreset::F16), Error);
   // F32 keeps it.
   EXPECT_NO_THROW(quantize_model(in, dir.path() / "out32.gguf", QuantPreset::F32));
+}
+
+// A matrix of a type the CPU cannot decode (IQ4_NL here) cannot be converted: refused before
+// anything is written, naming the tensor and its type; copying it unchanged still works.
+TEST(QuantizeModel, UndecodableTypeIsNamed) {
+  const TempDir dir;
+  gguf::GgufWriter w;
+  w.add_kv("general.architecture", gguf::KvValue::str("rwkv6"));
+  w.add_tensor("blk.0.time_mix_key.weight", {64, 2}, GgmlType::IQ4_NL,
+               std::vector<std::byte>(4 * 18, std::byte{0x11}));
+  w.write(dir.path() / "iq.gguf");
+  const gguf::File in = gguf::File::open(dir.path() / "iq.gguf");
+  const fs::path out = dir.path() / "out.gguf";
+  try {
+    quantize_model(in, out, QuantPreset::Q8_0);
+    FAIL() << "an IQ4_NL tensor was converted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadModelFile);
+    EXPECT_NE(e.message().find("blk.0.time_mix_key.weight"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("IQ4_NL"), std::string::npos) << e.message();
+  }
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out.string() + ".part"));
 }
 
 TEST(QuantizeModel, RequantizingNeedsConsentAndOutputMustDiffer) {
