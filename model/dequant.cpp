@@ -1,5 +1,5 @@
-// Block decoders for F32/F16/BF16 and the ggml quant types Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K,
-// Q6_K.
+// Block decoders for F32/F16/BF16 and the ggml quant types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K,
+// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (layouts: spec §6.3, ggml's block structs).
 #include "dequant.hpp"
 
 #include <bit>
@@ -146,6 +146,91 @@ void block_q6_k(const std::byte* b, float* y) {
   }
 }
 
+// Q4_1 {f16 d; f16 m; u8 qs[16]}: Q4_0's nibble order, unsigned, x = d * q + m.
+void block_q4_1(const std::byte* b, float* y) {
+  const float d = load_half(b);
+  const float m = load_half(b + 2);
+  const std::byte* qs = b + 4;
+  for (int j = 0; j < 16; ++j) {
+    y[j] = static_cast<float>(u8(qs, j) & 0xF) * d + m;
+    y[j + 16] = static_cast<float>(u8(qs, j) >> 4) * d + m;
+  }
+}
+
+// Q2_K {u8 scales[16]; u8 qs[64]; f16 d; f16 dmin}: two halves n of 128; in each, 2-bit field j
+// (bits 2j, 2j+1) of qs[32n + l] is element 128n + 32j + l. Each 16 elements have a byte of
+// scales: low nibble scale, high nibble min; x = d * sc * q - dmin * mn.
+void block_q2_k(const std::byte* b, float* y) {
+  const float d = load_half(b + 80);
+  const float dmin = load_half(b + 82);
+  for (int n = 0; n < 2; ++n) {
+    for (int j = 0; j < 4; ++j) {
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t sc = u8(b, static_cast<size_t>(8 * n + 2 * j + h));
+        const float dl = d * static_cast<float>(sc & 0xF), ml = dmin * static_cast<float>(sc >> 4);
+        for (int l = 16 * h; l < 16 * h + 16; ++l) {
+          const int q = (u8(b + 16, static_cast<size_t>(32 * n + l)) >> (2 * j)) & 3;
+          y[128 * n + 32 * j + l] = dl * static_cast<float>(q) - ml;
+        }
+      }
+    }
+  }
+}
+
+// 6-bit scale i (0..15) of a Q3_K block, biased by 32: low 4 bits in the low (i < 8) or high
+// nibble of scales[i % 8], high 2 bits at bit 2 (i / 4) of scales[8 + i % 4].
+int q3_k_scale(const std::byte* scales, int i) {
+  const int lo = i < 8 ? u8(scales, i) & 0xF : u8(scales, i - 8) >> 4;
+  const int hi = (u8(scales, 8 + i % 4) >> (2 * (i / 4))) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+
+// Q3_K {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}: Q2_K's 2-bit order, plus a third bit:
+// bit 4n + j of hmask[l] for element 128n + 32j + l (set: q in 0..3, clear: q - 4); one signed
+// 6-bit scale per 16 elements, x = d * sc * q.
+void block_q3_k(const std::byte* b, float* y) {
+  const float d = load_half(b + 108);
+  for (int n = 0; n < 2; ++n) {
+    for (int j = 0; j < 4; ++j) {
+      for (int h = 0; h < 2; ++h) {
+        const float dl = d * static_cast<float>(q3_k_scale(b + 96, 8 * n + 2 * j + h));
+        for (int l = 16 * h; l < 16 * h + 16; ++l) {
+          const int lo = (u8(b + 32, static_cast<size_t>(32 * n + l)) >> (2 * j)) & 3;
+          const int hi = (u8(b, static_cast<size_t>(l)) >> (4 * n + j)) & 1;
+          y[128 * n + 32 * j + l] = dl * static_cast<float>(lo - (hi ? 0 : 4));
+        }
+      }
+    }
+  }
+}
+
+// The 16 values of IQ4_NL / IQ4_XS's non-linear 4-bit code (ggml's kvalues_iq4nl).
+constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                   1,    13,   25,  38,  53,  69,  89,  113};
+
+// 32 elements from 16 bytes of codes (low nibbles 0..15, high 16..31) with scale d.
+void iq4_run(const std::byte* qs, float d, float* y) {
+  for (int j = 0; j < 16; ++j) {
+    y[j] = d * static_cast<float>(kIq4Values[u8(qs, j) & 0xF]);
+    y[j + 16] = d * static_cast<float>(kIq4Values[u8(qs, j) >> 4]);
+  }
+}
+
+// IQ4_NL {f16 d; u8 qs[16]}.
+void block_iq4_nl(const std::byte* b, float* y) { iq4_run(b + 2, load_half(b), y); }
+
+// IQ4_XS {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: 8 runs of 32 elements as IQ4_NL, run
+// i scaled by d * (ls - 32), ls = nibble i % 2 of scales_l[i / 2] | bits 2i, 2i+1 of scales_h << 4.
+void block_iq4_xs(const std::byte* b, float* y) {
+  const float d = load_half(b);
+  const uint32_t sh = load_u16(b + 2);
+  for (int i = 0; i < 8; ++i) {
+    const int ls = ((u8(b + 4, static_cast<size_t>(i / 2)) >> (4 * (i % 2))) & 0xF) |
+                   static_cast<int>(((sh >> (2 * i)) & 3u) << 4);
+    iq4_run(b + 8 + 16 * i, d * static_cast<float>(ls - 32), y + 32 * i);
+  }
+}
+
 using BlockFn = void (*)(const std::byte*, float*);
 void block_q4_k(const std::byte* b, float* y) { block_q45_k(b, y, false); }
 void block_q5_k(const std::byte* b, float* y) { block_q45_k(b, y, true); }
@@ -166,6 +251,16 @@ BlockFn block_decoder(uint32_t type) {
       return block_q5_k;
     case GgmlType::Q6_K:
       return block_q6_k;
+    case GgmlType::Q4_1:
+      return block_q4_1;
+    case GgmlType::Q2_K:
+      return block_q2_k;
+    case GgmlType::Q3_K:
+      return block_q3_k;
+    case GgmlType::IQ4_NL:
+      return block_iq4_nl;
+    case GgmlType::IQ4_XS:
+      return block_iq4_xs;
     default:
       return nullptr;
   }
@@ -223,10 +318,12 @@ void dequantize_row(uint32_t ggml_type, const std::byte* src, float* dst, uint64
 
 std::vector<float> dequantize_tensor(const gguf::File& file, const gguf::TensorInfo& tensor) {
   if (!dequantize_supported(tensor.type)) {
-    throw Error(ErrorCode::BadModelFile,
-                fmt::format("{}: tensor '{}' has type {}, which cannot be dequantized (supported: "
-                            "F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
-                            file.path().string(), tensor.name, gguf::type_name(tensor.type)));
+    throw Error(
+        ErrorCode::BadModelFile,
+        fmt::format("{}: tensor '{}' has type {}, which cannot be dequantized (supported: "
+                    "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
+                    "IQ4_NL, IQ4_XS)",
+                    file.path().string(), tensor.name, gguf::type_name(tensor.type)));
   }
   const std::span<const std::byte> bytes = file.tensor_data(tensor);
   std::vector<float> out(tensor.n_elements);

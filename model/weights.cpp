@@ -26,6 +26,11 @@ std::optional<DType> dtype_for_ggml(uint32_t ggml_type) {
     case gguf::GgmlType::Q4_K: return DType::Q4_K;
     case gguf::GgmlType::Q5_K: return DType::Q5_K;
     case gguf::GgmlType::Q6_K: return DType::Q6_K;
+    case gguf::GgmlType::Q4_1: return DType::Q4_1;
+    case gguf::GgmlType::Q2_K: return DType::Q2_K;
+    case gguf::GgmlType::Q3_K: return DType::Q3_K;
+    case gguf::GgmlType::IQ4_NL: return DType::IQ4_NL;
+    case gguf::GgmlType::IQ4_XS: return DType::IQ4_XS;
     default: return std::nullopt;
   }
 }
@@ -47,7 +52,7 @@ WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& p
   for (const auto& t : file.tensors()) {
     require(dtype_for_ggml(t.type).has_value(), ErrorCode::BadModelFile,
             "{}: tensor '{}' has type {}, which this build cannot run (supported: F32, F16, BF16, "
-            "Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
+            "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)",
             file_name_, t.name, gguf::type_name(t.type));
     // Quantized tensors are uploaded as the file's blocks: their byte count must be exactly
     // the blocks the shape needs (the kernels derive row strides from the shape).

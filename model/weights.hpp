@@ -24,7 +24,7 @@ struct DeviceTensor {
 };
 
 // Maps a GGUF tensor type to the DType our kernels read (F32/F16/BF16 and the quantized types
-// Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K); nullopt otherwise.
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); nullopt otherwise.
 std::optional<DType> dtype_for_ggml(uint32_t ggml_type);
 
 // Shape outermost-first with trailing size-1 GGUF dims removed (at least rank 1).

@@ -15,8 +15,9 @@ namespace vkr::kernels {
 namespace {
 
 // Variants are declared in the same order in shaders/CMakeLists.txt for every family.
-constexpr DType kQuantOrder[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1,
-                                 DType::Q4_K, DType::Q5_K, DType::Q6_K};
+constexpr DType kQuantOrder[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0,   DType::Q5_1,
+                                 DType::Q4_K, DType::Q5_K, DType::Q6_K,   DType::Q4_1,
+                                 DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS};
 
 uint32_t shared_bytes_gemv(const GemvConfig& c, uint32_t tokens, uint32_t nw) {
   return c.max_subgroups == 1 ? 4 : c.max_subgroups * c.rows * tokens * nw * 4;
@@ -36,7 +37,8 @@ GemmTileConfig direct_q_tiles(uint64_t tokens, uint32_t nw) {
 enum class GemvLayout : uint32_t { Units = 0, SubgroupRows = 1, RowPerLane = 2 };
 
 // Weights and bytes of one quant_group.glsl group (keep in sync with QG_BLOCKS / QG_BYTES);
-// bytes = 0 for Q6_K, whose groups need only even addresses.
+// bytes = 0 for the super-blocks that no whole number of 16-byte vectors holds (Q6_K, Q2_K, Q3_K,
+// IQ4_XS): their groups are realigned in registers and need only even addresses.
 struct QGroup {
   uint32_t weights, bytes;
 };
@@ -48,11 +50,14 @@ QGroup quant_group(DType dt) {
     case DType::Q5_1: return {64, 48};
     case DType::Q4_K: return {256, 144};
     case DType::Q5_K: return {256, 176};
-    default: return {256, 0};  // Q6_K
+    case DType::Q4_1: return {128, 80};
+    case DType::IQ4_NL: return {256, 144};
+    default: return {256, 0};  // Q6_K, Q2_K, Q3_K, IQ4_XS
   }
 }
 
-// Grouped decoding needs whole groups per row and (except Q6_K) every group 16-byte aligned.
+// Grouped decoding needs whole groups per row and (except the realigned types) every group
+// 16-byte aligned.
 bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
   const QGroup g = quant_group(dt);
   if (K % g.weights != 0) return false;
@@ -74,19 +79,31 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) 
   static constexpr ShaderId kGemv[] = {ShaderId::gemv_q_q8_0, ShaderId::gemv_q_q4_0,
                                        ShaderId::gemv_q_q5_0, ShaderId::gemv_q_q5_1,
                                        ShaderId::gemv_q_q4_k, ShaderId::gemv_q_q5_k,
-                                       ShaderId::gemv_q_q6_k};
+                                       ShaderId::gemv_q_q6_k,
+                                       ShaderId::gemv_q_q4_1, ShaderId::gemv_q_q2_k,
+                                       ShaderId::gemv_q_q3_k, ShaderId::gemv_q_iq4_nl,
+                                       ShaderId::gemv_q_iq4_xs};
   static constexpr ShaderId kGemvTex[] = {ShaderId::gemv_q_tex_q8_0, ShaderId::gemv_q_tex_q4_0,
                                           ShaderId::gemv_q_tex_q5_0, ShaderId::gemv_q_tex_q5_1,
                                           ShaderId::gemv_q_tex_q4_k, ShaderId::gemv_q_tex_q5_k,
-                                          ShaderId::gemv_q_tex_q6_k};
+                                          ShaderId::gemv_q_tex_q6_k,
+                                          ShaderId::gemv_q_tex_q4_1, ShaderId::gemv_q_tex_q2_k,
+                                          ShaderId::gemv_q_tex_q3_k, ShaderId::gemv_q_tex_iq4_nl,
+                                          ShaderId::gemv_q_tex_iq4_xs};
   static constexpr ShaderId kGemm[] = {ShaderId::gemm_q_q8_0, ShaderId::gemm_q_q4_0,
                                        ShaderId::gemm_q_q5_0, ShaderId::gemm_q_q5_1,
                                        ShaderId::gemm_q_q4_k, ShaderId::gemm_q_q5_k,
-                                       ShaderId::gemm_q_q6_k};
+                                       ShaderId::gemm_q_q6_k,
+                                       ShaderId::gemm_q_q4_1, ShaderId::gemm_q_q2_k,
+                                       ShaderId::gemm_q_q3_k, ShaderId::gemm_q_iq4_nl,
+                                       ShaderId::gemm_q_iq4_xs};
   static constexpr ShaderId kEmbed[] = {ShaderId::embed_q_q8_0, ShaderId::embed_q_q4_0,
                                         ShaderId::embed_q_q5_0, ShaderId::embed_q_q5_1,
                                         ShaderId::embed_q_q4_k, ShaderId::embed_q_q5_k,
-                                        ShaderId::embed_q_q6_k};
+                                        ShaderId::embed_q_q6_k,
+                                        ShaderId::embed_q_q4_1, ShaderId::embed_q_q2_k,
+                                        ShaderId::embed_q_q3_k, ShaderId::embed_q_iq4_nl,
+                                        ShaderId::embed_q_iq4_xs};
   for (size_t i = 0; i < std::size(kQuantOrder); ++i) {
     if (kQuantOrder[i] != dtype) continue;
     switch (family) {

@@ -1,7 +1,8 @@
 // quant.glsl: in-place decoding of ggml block-quantized weights (spec §6.3; model/dequant.cpp is
 // the CPU twin) read as 32-bit words, so no 8/16-bit storage feature is needed.
-// The build variant selects the type: VKR_DTYPE_{Q8_0,Q4_0,Q5_0,Q5_1,Q4_K,Q5_K,Q6_K}.
-// Blocks are 18/22/24/34/144/176/210 bytes, so fields are not word-aligned: bytes and halves are
+// The build variant selects the type: VKR_DTYPE_{Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q2_K,Q3_K,Q4_K,Q5_K,
+// Q6_K,IQ4_NL,IQ4_XS}. Blocks are 18/20/22/24/34/84/110/136/144/176/210 bytes, so fields are not
+// word-aligned: bytes and halves are
 // extracted with shifts. Every field the decoders read as a half or a 32-bit group starts at an
 // even byte (block sizes are even and rows start at even bytes), so a half never straddles a word
 // and a 32-bit group straddles at most two.
@@ -37,6 +38,21 @@
 #elif defined(VKR_DTYPE_Q6_K)
 #define Q_BLOCK_ELEMS 256u
 #define Q_BLOCK_BYTES 210u
+#elif defined(VKR_DTYPE_Q4_1)
+#define Q_BLOCK_ELEMS 32u
+#define Q_BLOCK_BYTES 20u
+#elif defined(VKR_DTYPE_Q2_K)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 84u
+#elif defined(VKR_DTYPE_Q3_K)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 110u
+#elif defined(VKR_DTYPE_IQ4_NL)
+#define Q_BLOCK_ELEMS 32u
+#define Q_BLOCK_BYTES 18u
+#elif defined(VKR_DTYPE_IQ4_XS)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 136u
 #else
 #error "quant.glsl: no quantized VKR_DTYPE_* variant defined"
 #endif
@@ -75,6 +91,29 @@ void q_scale_min_k4(uint m, uint s, uint j, out float sc, out float mn) {
     sc = float((b & 0xFu) | ((q_u8(m, s + j - 4u) >> 6u) << 4u));
     mn = float((b >> 4u) | ((q_u8(m, s + j) >> 6u) << 4u));
   }
+}
+#endif
+
+#if defined(VKR_DTYPE_Q3_K)
+// 6-bit scale i (0..15) of a Q3_K block whose scales start at byte s, minus 32: low 4 bits in the
+// low (i < 8) / high nibble of scales[i % 8], high 2 bits at bit 2 (i / 4) of scales[8 + i % 4].
+float q3k_scale(uint m, uint s, uint i) {
+  const uint lo = (q_u8(m, s + (i & 7u)) >> ((i >> 3u) * 4u)) & 0xFu;
+  const uint hi = (q_u8(m, s + 8u + (i & 3u)) >> (2u * (i >> 2u))) & 3u;
+  return float(int(lo | (hi << 4u)) - 32);
+}
+#endif
+
+#if defined(VKR_DTYPE_IQ4_NL) || defined(VKR_DTYPE_IQ4_XS)
+// IQ4's non-linear code: value c of {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53,
+// 69, 89, 113} (ggml's kvalues_iq4nl) as signed bytes packed 4 per word; selected without a
+// dynamically indexed array (GPUs would put one in local memory).
+vec4 iq4_values(uvec4 c) {
+  const uvec4 hi = c >> 2u;
+  const uvec4 lo2 = mix(uvec4(0xBFAD9881u), uvec4(0xF6EADDCFu), equal(hi & 1u, uvec4(1u)));
+  const uvec4 hi2 = mix(uvec4(0x26190D01u), uvec4(0x71594535u), equal(hi & 1u, uvec4(1u)));
+  const uvec4 word = mix(lo2, hi2, greaterThanEqual(hi, uvec4(2u)));
+  return vec4(ivec4(word << (24u - 8u * (c & 3u))) >> 24);
 }
 #endif
 
@@ -147,6 +186,61 @@ void dequant_unit(uint m, uint row_byte, uint u, out vec4 v[8]) {
     const uvec4 lo = (q_bytes(q_u32(m, ql + 4u * i)) >> ((r / 2u) * 4u)) & 0xFu;
     const uvec4 hi = (q_bytes(q_u32(m, qh + 4u * i)) >> (2u * r)) & 3u;
     v[i] = (i < 4u ? s0 : s1) * (vec4(lo | (hi << 4u)) - 32.0);
+  }
+#elif defined(VKR_DTYPE_Q4_1)
+  // {f16 d; f16 m; u8 qs[16]}: Q4_0's nibble order, x = d * q + m
+  const float d = q_half(m, a), mn = q_half(m, a + 2u);
+  for (uint i = 0u; i < 4u; ++i) {
+    const uvec4 b = q_bytes(q_u32(m, a + 4u + 4u * i));
+    v[i] = vec4(b & 0xFu) * d + mn;
+    v[i + 4u] = vec4(b >> 4u) * d + mn;
+  }
+#elif defined(VKR_DTYPE_IQ4_NL)
+  // {f16 d; u8 qs[16]}: Q4_0's nibble order through the non-linear code, x = d * value
+  const float d = q_half(m, a);
+  for (uint i = 0u; i < 4u; ++i) {
+    const uvec4 b = q_bytes(q_u32(m, a + 2u + 4u * i));
+    v[i] = d * iq4_values(b & 0xFu);
+    v[i + 4u] = d * iq4_values(b >> 4u);
+  }
+#elif defined(VKR_DTYPE_IQ4_XS)
+  // {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: run j as IQ4_NL from qs[16j, +16), scale
+  // d * (ls - 32), ls = nibble j % 2 of scales_l[j / 2] | (bits 2j, 2j+1 of scales_h) << 4
+  const uint j = u % 8u;
+  const uint sh = (q_u32(m, a) >> 16u) >> (2u * j);
+  const uint ls = ((q_u8(m, a + 4u + j / 2u) >> (4u * (j & 1u))) & 0xFu) | ((sh & 3u) << 4u);
+  const float d = q_half(m, a) * float(int(ls) - 32);
+  for (uint i = 0u; i < 4u; ++i) {
+    const uvec4 b = q_bytes(q_u32(m, a + 8u + 16u * j + 4u * i));
+    v[i] = d * iq4_values(b & 0xFu);
+    v[i + 4u] = d * iq4_values(b >> 4u);
+  }
+#elif defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K)
+  // Q2_K {u8 scales[16]; u8 qs[64]; f16 d; f16 dmin}, Q3_K {u8 hmask[32]; u8 qs[64]; u8
+  // scales[12]; f16 d}: half n = j / 4, field f = j % 4: weight 32j + l (l < 32) is bits 2f,
+  // 2f+1 of qs[32n + l]; scale 8n + 2f + l / 16. Q2_K: x = d * (sc & 15) * q - dmin * (sc >> 4);
+  // Q3_K: bit 4n + f of hmask[l] clear subtracts 4, x = d * (scale - 32) * q.
+  const uint j = u % 8u, n = j / 4u, f = j % 4u;
+#if defined(VKR_DTYPE_Q2_K)
+  const uint qs = a + 16u + 32u * n;
+  const float d = q_half(m, a + 80u), dmin = q_half(m, a + 82u);
+  const uint b0 = q_u8(m, a + 8u * n + 2u * f), b1 = q_u8(m, a + 8u * n + 2u * f + 1u);
+  const vec2 dl = d * vec2(b0 & 0xFu, b1 & 0xFu), ml = dmin * vec2(b0 >> 4u, b1 >> 4u);
+#else
+  const uint qs = a + 32u + 32u * n;
+  const float d = q_half(m, a + 108u);
+  const vec2 dl = d * vec2(q3k_scale(m, a + 96u, 8u * n + 2u * f),
+                           q3k_scale(m, a + 96u, 8u * n + 2u * f + 1u));
+#endif
+  for (uint i = 0u; i < 8u; ++i) {
+    const uvec4 q = (q_bytes(q_u32(m, qs + 4u * i)) >> (2u * f)) & 3u;
+    const uint k = i / 4u;  // first / second 16 weights
+#if defined(VKR_DTYPE_Q2_K)
+    v[i] = dl[k] * vec4(q) - ml[k];
+#else
+    const uvec4 h = (q_bytes(q_u32(m, a + 4u * i)) >> (4u * n + f)) & 1u;
+    v[i] = dl[k] * (vec4(q) - 4.0 * vec4(1u - h));
+#endif
   }
 #endif
 }

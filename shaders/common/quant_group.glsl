@@ -5,11 +5,12 @@
 // loads and no branches (CPU implementations pay per load instruction and per divergent branch;
 // GPUs get wide loads). K-quant scales are extracted once per super-block (the unrolled blocks
 // share the constant-offset bytes).
-//   Q8_0 8 blocks = 272 B, Q4_0 8 = 144 B, Q5_0 8 = 176 B, Q5_1 2 = 48 B, Q4_K / Q5_K one
-//   super-block = 144 / 176 B: the group must start 16-byte aligned (host-checked: row bytes,
-//   window offsets and K % QG_WEIGHTS). Q6_K (210 B) cannot be grouped to 16 bytes for common K,
-//   so a super-block at any even byte is fetched from its aligned-down 16 bytes and realigned by
-//   a per-lane phase (selects and funnel shifts, no branches).
+//   Q8_0 8 blocks = 272 B, Q4_0 / IQ4_NL 8 = 144 B, Q4_1 4 = 80 B, Q5_0 8 = 176 B, Q5_1 2 = 48 B,
+//   Q4_K / Q5_K one super-block = 144 / 176 B: the group must start 16-byte aligned (host-
+//   checked: row bytes, window offsets and K % QG_WEIGHTS). Q6_K (210 B), Q2_K (84), Q3_K (110)
+//   and IQ4_XS (136) cannot be grouped to 16 bytes for common K, so a super-block at any even
+//   byte is fetched from its aligned-down 16 bytes and realigned by a per-lane phase (selects and
+//   funnel shifts, no branches).
 // The includer defines QG_SLOTS (groups held at once) and the w4 / wu4 / w / wu bindings
 // (linear_io.glsl). qg_load(gq, mat, byte) fetches a group; qg_block(gq, b, q, sc) decodes its
 // 32-weight block b: weight 4h + c = (sc.x (h < 4) or sc.y (h >= 4)) * q[h][c] + offset, where the
@@ -35,20 +36,38 @@
 #elif defined(VKR_DTYPE_Q5_K)
 #define QG_BLOCKS 8u
 #define QG_VECS 11u
-#elif defined(VKR_DTYPE_Q6_K)
+#elif defined(VKR_DTYPE_Q4_1)
+#define QG_BLOCKS 4u
+#define QG_VECS 5u
+#elif defined(VKR_DTYPE_IQ4_NL)
 #define QG_BLOCKS 8u
-#define QG_VECS 13u  // + a 5-word tail, see qg_load
-#endif
-
-#define QG_WEIGHTS (QG_BLOCKS * 32u)  // weights per group (host twin: gemv_q_group_weights)
+#define QG_VECS 9u
+#else
+// Super-blocks of 210 (Q6_K), 84 (Q2_K), 110 (Q3_K), 136 (IQ4_XS) bytes at any even byte:
+// realigned in registers (see qg_load).
+#define QG_REALIGN 1
+#define QG_BLOCKS 8u
 #if defined(VKR_DTYPE_Q6_K)
 #define QG_BYTES 210u
 #define QG_WORDS 53u  // realigned words: bytes [0, 212)
-#else
+#elif defined(VKR_DTYPE_Q2_K)
+#define QG_BYTES 84u
+#define QG_WORDS 21u
+#elif defined(VKR_DTYPE_Q3_K)
+#define QG_BYTES 110u
+#define QG_WORDS 28u  // bytes [0, 112)
+#elif defined(VKR_DTYPE_IQ4_XS)
+#define QG_BYTES 136u
+#define QG_WORDS 34u
+#endif
+#endif
+
+#define QG_WEIGHTS (QG_BLOCKS * 32u)  // weights per group (host twin: gemv_q_group_weights)
+#if !defined(QG_REALIGN)
 #define QG_BYTES (QG_VECS * 16u)
 #define QG_WORDS (QG_VECS * 4u)
 #endif
-#if defined(VKR_DTYPE_Q8_0)
+#if defined(VKR_DTYPE_Q8_0) || defined(VKR_DTYPE_IQ4_NL) || defined(VKR_DTYPE_IQ4_XS)
 #define QG_OFFSET 0  // no per-block offset: the sums of x are not needed
 #else
 #define QG_OFFSET 1
@@ -94,21 +113,28 @@ uint qg_last_word(uint mat) { return uint(mat == 0u ? w.length() : wu.length()) 
 #endif
 
 // Fetches the group starting at byte `a` of matrix `mat` (16-byte aligned; Q6_K: even).
+#if defined(QG_REALIGN)
+#define QG_RAW_VECS (QG_BYTES / 16u)             // whole vectors inside [a & ~15, a + QG_BYTES)
+#define QG_RAW_WORDS (QG_WORDS + 4u)             // phase e <= 3 plus the funnel's next word
+#define QG_RAW_TAIL (QG_RAW_WORDS - 4u * QG_RAW_VECS)
+#endif
+
 void qg_load(out QG_ARRAY, uint mat, uint a) {
-#if defined(VKR_DTYPE_Q6_K)
-  // Raw words from the aligned-down 16 bytes: 13 uvec4 plus 5 single words, the last ones clamped
-  // to the binding (a super-block ending a row may end 2 bytes past a word: the binding's end is
-  // rounded up to a word, never to 16 bytes, so a 14th uvec4 could fall outside it).
+#if defined(QG_REALIGN)
+  // Raw words from the aligned-down 16 bytes: the whole uvec4s that cannot leave the super-block
+  // (16 (a / 16) + 16 QG_RAW_VECS <= a + QG_BYTES) plus single words, those clamped to the
+  // binding (a super-block ending a row may end 2 bytes past a word: the binding's end is
+  // rounded up to a word, never to 16 bytes, so one more uvec4 could fall outside it).
   const uint i = a >> 4u, e = (a >> 2u) & 3u, sh = (a & 2u) * 8u;
-  uint raw[57];
-  [[unroll]] for (uint v = 0u; v < 13u; ++v) {
+  uint raw[QG_RAW_WORDS];
+  [[unroll]] for (uint v = 0u; v < QG_RAW_VECS; ++v) {
     const uvec4 q = qg_vec(mat, i + v);
     raw[4u * v] = q.x; raw[4u * v + 1u] = q.y; raw[4u * v + 2u] = q.z; raw[4u * v + 3u] = q.w;
   }
   const uint last = qg_last_word(mat);
-  [[unroll]] for (uint k = 0u; k < 5u; ++k) {
-    const uint j = min(4u * (i + 13u) + k, last);
-    raw[52u + k] = qg_word(mat, j);
+  [[unroll]] for (uint k = 0u; k < QG_RAW_TAIL; ++k) {
+    const uint j = min(4u * (i + QG_RAW_VECS) + k, last);
+    raw[4u * QG_RAW_VECS + k] = qg_word(mat, j);
   }
   // Word k of the block = bytes [a + 4k, +4): raw words e + k and e + k + 1 shifted by sh bits
   // ((hi << (16 - sh)) << 16 is 0 for sh = 0 without a 32-bit shift).
@@ -129,6 +155,15 @@ void qg_load(out QG_ARRAY, uint mat, uint a) {
   }
 #endif
 }
+
+#if defined(VKR_DTYPE_Q3_K)
+// Scale i of a Q3_K super-block (scales[12] at bytes 96..107), minus 32 (quant.glsl: q3k_scale).
+float qg_q3k_scale(QG_ARRAY, uint i) {
+  const uint lo = (qg_byte(gq, 96u + (i & 7u)) >> ((i >> 3u) * 4u)) & 0xFu;
+  const uint hi = (qg_byte(gq, 104u + (i & 3u)) >> (2u * (i >> 2u))) & 3u;
+  return float(int(lo | (hi << 4u)) - 32);
+}
+#endif
 
 #if defined(VKR_DTYPE_Q4_K) || defined(VKR_DTYPE_Q5_K)
 // 6-bit (scale, min) of sub-block j from scales[12] at bytes 4..15.
@@ -210,6 +245,57 @@ void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
     q[h] = qg_float(lo | (hi << 4u));
   }
   sc = vec4(s0, s1, -32.0 * s0, -32.0 * s1);
+#elif defined(VKR_DTYPE_Q4_1)
+  const uint o = 20u * b;  // {f16 d; f16 m; u8 qs[16]}: Q4_0's order, x = d * q + m
+  const float d = qg_half(gq, o), mn = qg_half(gq, o + 2u);
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    const uint v = qg_u32(gq, o + 4u + 4u * h);
+    q[h] = qg_float(qg_fields(v, 0u, 0xFu));
+    q[h + 4u] = qg_float(qg_fields(v, 4u, 0xFu));
+  }
+  sc = vec4(d, d, mn, mn);
+#elif defined(VKR_DTYPE_IQ4_NL)
+  const uint o = 18u * b;  // {f16 d; u8 qs[16]}: Q4_0's order through the non-linear code
+  const float d = qg_half(gq, o);
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    const uint v = qg_u32(gq, o + 2u + 4u * h);
+    q[h] = iq4_values(qg_fields(v, 0u, 0xFu));
+    q[h + 4u] = iq4_values(qg_fields(v, 4u, 0xFu));
+  }
+  sc = vec4(d, d, 0.0, 0.0);
+#elif defined(VKR_DTYPE_IQ4_XS)
+  // {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: run b from qs[16b, +16)
+  const uint sh = (gq[0] >> 16u) >> (2u * b);
+  const uint ls = ((qg_byte(gq, 4u + b / 2u) >> (4u * (b & 1u))) & 0xFu) | ((sh & 3u) << 4u);
+  const float dl = qg_half(gq, 0u) * float(int(ls) - 32);
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    const uint v = gq[2u + 4u * b + h];
+    q[h] = iq4_values(qg_fields(v, 0u, 0xFu));
+    q[h + 4u] = iq4_values(qg_fields(v, 4u, 0xFu));
+  }
+  sc = vec4(dl, dl, 0.0, 0.0);
+#elif defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K)
+  // half n = b / 4, field f = b % 4: weight 32b + l is bits 2f of qs[32n + l], scale 8n + 2f +
+  // l / 16 (quant.glsl's dequant_unit has the details)
+  const uint n = b / 4u, f = b % 4u;
+#if defined(VKR_DTYPE_Q2_K)
+  const float d = qg_half(gq, 80u), dmin = qg_half(gq, 82u);
+  const uint b0 = qg_byte(gq, 8u * n + 2u * f), b1 = qg_byte(gq, 8u * n + 2u * f + 1u);
+  [[unroll]] for (uint h = 0u; h < 8u; ++h) {
+    q[h] = qg_float(qg_fields(gq[4u + 8u * n + h], 2u * f, 3u));
+  }
+  sc = vec4(d * float(b0 & 0xFu), d * float(b1 & 0xFu), -dmin * float(b0 >> 4u),
+            -dmin * float(b1 >> 4u));
+#else
+  const float d = qg_half(gq, 108u);
+  const float s0 = d * qg_q3k_scale(gq, 8u * n + 2u * f);
+  const float s1 = d * qg_q3k_scale(gq, 8u * n + 2u * f + 1u);
+  [[unroll]] for (uint h = 0u; h < 8u; ++h) {
+    q[h] = qg_float(qg_fields(gq[8u + 8u * n + h], 2u * f, 3u) |
+                    (qg_fields(gq[h], 4u * n + f, 1u) << 2u));
+  }
+  sc = vec4(s0, s1, -4.0 * s0, -4.0 * s1);
+#endif
 #endif
 }
 

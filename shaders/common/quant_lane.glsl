@@ -50,10 +50,35 @@ vec2 ql_scale_min_k4(uvec4 hdr, uint j) {
 // Weights [128c + 4l, +4) of the row starting at byte `row` of matrix m (K weights per row) as
 // sc.x * q + sc.y.
 void ql_quad(uint m, uint row, uint K, uint c, uint l, out vec4 q, out vec2 sc) {
-#if defined(VKR_DTYPE_Q4_K) || defined(VKR_DTYPE_Q5_K) || defined(VKR_DTYPE_Q6_K)
+#if defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K) || defined(VKR_DTYPE_Q4_K) || \
+    defined(VKR_DTYPE_Q5_K) || defined(VKR_DTYPE_Q6_K) || defined(VKR_DTYPE_IQ4_XS)
   // half c & 1 of super-block c / 2; lane l: 32-weight run l / 8 of the half, word l % 8 of it
   const uint s = min(c >> 1u, K / 256u - 1u), hf = c & 1u, r = l >> 3u, o = 4u * (l & 7u);
-#if defined(VKR_DTYPE_Q6_K)
+#if defined(VKR_DTYPE_Q2_K)
+  // {u8 scales[16]; u8 qs[64]; f16 d; f16 dmin}: bits 2r of qs[32hf + o..], scale byte
+  // 8hf + 2r + o / 16 (low nibble scale, high nibble min)
+  const uint a = row + 84u * s;
+  const uint sb = q_u8(m, a + 8u * hf + 2u * r + o / 16u);
+  q = ql_float(ql_fields(ql_u32(m, a + 16u + 32u * hf + o), 2u * r, 3u));
+  sc = vec2(q_half(m, a + 80u) * float(sb & 0xFu), -q_half(m, a + 82u) * float(sb >> 4u));
+#elif defined(VKR_DTYPE_Q3_K)
+  // {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}: bits 2r of qs[32hf + o..], bit 4hf + r of
+  // hmask[o..] (q = low | high << 2, minus 4), scale 8hf + 2r + o / 16
+  const uint a = row + 110u * s;
+  const uvec4 lo = ql_fields(ql_u32(m, a + 32u + 32u * hf + o), 2u * r, 3u);
+  const uvec4 hb = ql_fields(ql_u32(m, a + o), 4u * hf + r, 1u);
+  q = ql_float(lo | (hb << 2u));
+  const float scl = q_half(m, a + 108u) * q3k_scale(m, a + 96u, 8u * hf + 2u * r + o / 16u);
+  sc = vec2(scl, -4.0 * scl);
+#elif defined(VKR_DTYPE_IQ4_XS)
+  // {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: run ib = 4hf + r takes the low (o < 16)
+  // / high nibbles of qs[16ib + o % 16..]
+  const uint a = row + 136u * s, ib = 4u * hf + r;
+  const uint sh = (ql_u32(m, a) >> 16u) >> (2u * ib);
+  const uint ls = ((q_u8(m, a + 4u + ib / 2u) >> (4u * (ib & 1u))) & 0xFu) | ((sh & 3u) << 4u);
+  q = iq4_values(ql_fields(ql_u32(m, a + 8u + 16u * ib + (o & 15u)), (o >> 4u) * 4u, 0xFu));
+  sc = vec2(q_half(m, a) * float(int(ls) - 32), 0.0);
+#elif defined(VKR_DTYPE_Q6_K)
   // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d} at any even byte: run r of half hf takes the
   // low (r < 2) / high nibbles of ql[64hf + 32(r & 1) + o..], bits 2r of qh[32hf + o..],
   // scale scales[8hf + o / 16 + 2r].
@@ -98,6 +123,14 @@ void ql_quad(uint m, uint row, uint K, uint c, uint l, out vec4 q, out vec2 sc) 
   const float d = q_half(m, a);
   q = ql_float(ql_fields(ql_u32(m, a + 2u + 4u * (j & 3u)), (j >> 2u) * 4u, 0xFu));
   sc = vec2(d, -8.0 * d);
+#elif defined(VKR_DTYPE_Q4_1)
+  const uint a = row + 20u * b;  // {f16 d; f16 m; u8 qs[16]}: Q4_0's order, x = d * q + m
+  q = ql_float(ql_fields(ql_u32(m, a + 4u + 4u * (j & 3u)), (j >> 2u) * 4u, 0xFu));
+  sc = vec2(q_half(m, a), q_half(m, a + 2u));
+#elif defined(VKR_DTYPE_IQ4_NL)
+  const uint a = row + 18u * b;  // {f16 d; u8 qs[16]}: Q4_0's order through the code
+  q = iq4_values(ql_fields(ql_u32(m, a + 2u + 4u * (j & 3u)), (j >> 2u) * 4u, 0xFu));
+  sc = vec2(q_half(m, a), 0.0);
 #else
 #if defined(VKR_DTYPE_Q5_0)
   const uint a = row + 22u * b;  // {f16 d; u32 qh; u8 qs[16]}
@@ -154,6 +187,14 @@ uvec2 ql_runs(uint u) {
   const uint s = u >> 3u, i = u & 7u;
   const uint k = 256u * s + 128u * (i >> 2u) + 32u * ((i >> 1u) & 1u) + 16u * (i & 1u);
   return uvec2(k, k + 64u);
+#elif defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K)
+  // lane i = 4n + 2hh + jj of super-block s: qs[32n + 16hh, +16), 2-bit fields 2jj (weights
+  // 128n + 64jj + 16hh + l) and 2jj + 1 (the same + 32)
+  const uint s = u >> 3u, i = u & 7u;
+  const uint k = 256u * s + 128u * (i >> 2u) + 64u * (i & 1u) + 16u * ((i >> 1u) & 1u);
+  return uvec2(k, k + 32u);
+#elif defined(VKR_DTYPE_IQ4_XS)
+  return uvec2(32u * u, 32u * u + 16u);  // run u % 8 of super-block u / 8: low, high nibbles
 #else
   return uvec2(32u * u, 32u * u + 16u);  // block u: weights 0..15, 16..31
 #endif
@@ -233,6 +274,70 @@ void ql_unit(uint m, uint row, uint u, out vec4 q[8], out vec4 sc) {
     q[h + 4u] = ql_float(ql_fields(lq[h], 4u, 0xFu) | (ql_fields(hq[h], 4u + 2u * s2, 3u) << 4u));
   }
   sc = vec4(sl, sh, -32.0 * sl, -32.0 * sh);
+#elif defined(VKR_DTYPE_Q4_1) || defined(VKR_DTYPE_IQ4_NL)
+#if defined(VKR_DTYPE_Q4_1)
+  const uint a = row + 20u * u;  // {f16 d; f16 m; u8 qs[16]}
+  uint v[4];
+  QL_FETCH(m, a + 4u, v, 4u);
+  const float d = q_half(m, a);
+  sc = vec4(d, d, q_half(m, a + 2u), q_half(m, a + 2u));
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    q[h] = ql_float(ql_fields(v[h], 0u, 0xFu));
+    q[h + 4u] = ql_float(ql_fields(v[h], 4u, 0xFu));
+  }
+#else
+  const uint a = row + 18u * u;  // {f16 d; u8 qs[16]}
+  uint v[4];
+  QL_FETCH(m, a + 2u, v, 4u);
+  const float d = q_half(m, a);
+  sc = vec4(d, d, 0.0, 0.0);
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    q[h] = iq4_values(ql_fields(v[h], 0u, 0xFu));
+    q[h + 4u] = iq4_values(ql_fields(v[h], 4u, 0xFu));
+  }
+#endif
+#elif defined(VKR_DTYPE_IQ4_XS)
+  const uint s = u >> 3u, i = u & 7u, a = row + 136u * s;
+  uint v[4];
+  QL_FETCH(m, a + 8u + 16u * i, v, 4u);
+  const uint sh = (ql_u32(m, a) >> 16u) >> (2u * i);
+  const uint ls = ((q_u8(m, a + 4u + i / 2u) >> (4u * (i & 1u))) & 0xFu) | ((sh & 3u) << 4u);
+  const float dl = q_half(m, a) * float(int(ls) - 32);
+  sc = vec4(dl, dl, 0.0, 0.0);
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    q[h] = iq4_values(ql_fields(v[h], 0u, 0xFu));
+    q[h + 4u] = iq4_values(ql_fields(v[h], 4u, 0xFu));
+  }
+#elif defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K)
+  // see ql_runs: fields f0 = 2jj and f0 + 1 of qs[32n + 16hh, +16); scales 8n + 2f0 + hh, + 2
+  const uint s = u >> 3u, i = u & 7u, n = i >> 2u, hh = (i >> 1u) & 1u, f0 = 2u * (i & 1u);
+  const uint i0 = 8u * n + 2u * f0 + hh;
+  uint v[4];
+#if defined(VKR_DTYPE_Q2_K)
+  const uint a = row + 84u * s;
+  QL_FETCH(m, a + 16u + 32u * n + 16u * hh, v, 4u);
+  const float d = q_half(m, a + 80u), dmin = q_half(m, a + 82u);
+  const uint b0 = q_u8(m, a + i0), b1 = q_u8(m, a + i0 + 2u);
+  sc = vec4(d * float(b0 & 0xFu), d * float(b1 & 0xFu), -dmin * float(b0 >> 4u),
+            -dmin * float(b1 >> 4u));
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    q[h] = ql_float(ql_fields(v[h], 2u * f0, 3u));
+    q[h + 4u] = ql_float(ql_fields(v[h], 2u * f0 + 2u, 3u));
+  }
+#else
+  const uint a = row + 110u * s;
+  uint hv[4];
+  QL_FETCH(m, a + 32u + 32u * n + 16u * hh, v, 4u);
+  QL_FETCH(m, a + 16u * hh, hv, 4u);
+  const float d = q_half(m, a + 108u);
+  const float s0 = d * q3k_scale(m, a + 96u, i0), s1 = d * q3k_scale(m, a + 96u, i0 + 2u);
+  sc = vec4(s0, s1, -4.0 * s0, -4.0 * s1);
+  const uint hb = 4u * n + f0;
+  [[unroll]] for (uint h = 0u; h < 4u; ++h) {
+    q[h] = ql_float(ql_fields(v[h], 2u * f0, 3u) | (ql_fields(hv[h], hb, 1u) << 2u));
+    q[h + 4u] = ql_float(ql_fields(v[h], 2u * f0 + 2u, 3u) | (ql_fields(hv[h], hb + 1u, 1u) << 2u));
+  }
+#endif
 #endif
 }
 

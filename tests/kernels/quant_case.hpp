@@ -17,8 +17,9 @@
 
 namespace vkr::test {
 
-inline constexpr DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1,
-                                        DType::Q4_K, DType::Q5_K, DType::Q6_K};
+inline constexpr DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0,   DType::Q5_1,
+                                        DType::Q4_K, DType::Q5_K, DType::Q6_K,   DType::Q4_1,
+                                        DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS};
 
 inline gguf::GgmlType ggml_of(DType t) {
   switch (t) {
@@ -28,20 +29,29 @@ inline gguf::GgmlType ggml_of(DType t) {
     case DType::Q5_1: return gguf::GgmlType::Q5_1;
     case DType::Q4_K: return gguf::GgmlType::Q4_K;
     case DType::Q5_K: return gguf::GgmlType::Q5_K;
+    case DType::Q4_1: return gguf::GgmlType::Q4_1;
+    case DType::Q2_K: return gguf::GgmlType::Q2_K;
+    case DType::Q3_K: return gguf::GgmlType::Q3_K;
+    case DType::IQ4_NL: return gguf::GgmlType::IQ4_NL;
+    case DType::IQ4_XS: return gguf::GgmlType::IQ4_XS;
     default: return gguf::GgmlType::Q6_K;
   }
 }
 
-// Byte offsets of a block's f16 fields: the scale d and (Q5_1, Q4_K, Q5_K) the min / dmin.
+// Byte offsets of a block's f16 fields: the scale d and (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) the min /
+// dmin.
 struct HalfFields {
   uint32_t d, m;  // m == UINT32_MAX: none
 };
 inline HalfFields half_fields(DType t) {
   switch (t) {
+    case DType::Q4_1:
     case DType::Q5_1:
     case DType::Q4_K:
     case DType::Q5_K: return {0, 2};
     case DType::Q6_K: return {208, UINT32_MAX};
+    case DType::Q2_K: return {80, 82};
+    case DType::Q3_K: return {108, UINT32_MAX};
     default: return {0, UINT32_MAX};
   }
 }
@@ -55,6 +65,11 @@ inline float typical_scale(DType t, float mag) {
     case DType::Q5_1: return mag / 31.0f;
     case DType::Q4_K: return mag / (15.0f * 63.0f);
     case DType::Q5_K: return mag / (31.0f * 63.0f);
+    case DType::Q4_1: return mag / 15.0f;
+    case DType::Q2_K: return mag / (3.0f * 15.0f);
+    case DType::Q3_K: return mag / (4.0f * 32.0f);
+    case DType::IQ4_NL: return mag / 127.0f;
+    case DType::IQ4_XS: return mag / (127.0f * 32.0f);
     default: return mag / (32.0f * 127.0f);
   }
 }

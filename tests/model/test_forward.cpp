@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "forward_checks.hpp"
 #include "kernels/gemm.hpp"
 #include "model.hpp"
 #include "reference/ops.hpp"
@@ -20,7 +21,6 @@
 #include "support/expect_error.hpp"
 #include "support/gpu_env.hpp"
 #include "support/refmodels.hpp"
-#include "forward_checks.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::test {
@@ -67,35 +67,52 @@ LoadOptions quiet(uint32_t max_tokens) {
   return o;
 }
 
-// Every position of both prompts of reference model `file`, run on `model`, within the README's
-// tolerances for the dtype. Loaded with max_tokens = 64 (quiet()), the 158-token prompt runs as
-// three calls (state carried between them), each long enough for the chunked WKV kernel.
-void expect_matches_llamacpp(Model& model, const std::string& file) {
-  const std::string dtype = model_entry(file).at("dtype");
-  const Json& tol = manifest().at("tolerance").at(dtype);
-  const double max_tol = tol.at("recommended_max_abs_diff");
-  const double mean_tol = tol.at("recommended_mean_abs_diff");
+namespace {
+
+// Every position of both prompts, run on `model` from a fresh state, vs llama.cpp's logits
+// (`logits(prompt)`), within `max_tol` / `mean_tol`. Loaded with max_tokens = 64 (quiet()), the
+// 158-token prompt runs as three calls (state carried between them), each long enough for the
+// chunked WKV kernel.
+template <class Tokens, class Logits>
+void expect_logits(Model& model, const std::string& file, Tokens tokens_of, Logits logits_of,
+                   double max_tol, double mean_tol) {
   const int V = static_cast<int>(model.config().V);
   Session session(model, 1);
   for (const std::string prompt : {"p16", "p150"}) {
-    const auto tokens = prompt_tokens(file, prompt);
+    const std::vector<int32_t> tokens = tokens_of(prompt);
     const int T = static_cast<int>(tokens.size());
-    const auto want = read_logits(kRefDir / fmt::format("{}.{}.logits.f32",
-                                                        file.substr(0, file.size() - 5), prompt),
-                                  static_cast<size_t>(T) * V);
+    const auto want = read_logits(logits_of(prompt), static_cast<size_t>(T) * V);
     session.state().reset(0);
     const auto got = session.eval(0, tokens, /*all_logits=*/true);
     ASSERT_EQ(got.size(), want.size());
     const CaseResult r = compare_logits(T, V, want, got, max_tol);
-    std::printf("[gpu-vs-llama.cpp] %-24s %-4s max|diff| %.3g (pos %d) mean|diff| %.3g argmax "
-                "%d/%d (+%d excused) tol %.3g / %.3g\n",
-                file.c_str(), prompt.c_str(), r.max_diff, r.max_pos, r.mean_diff,
-                r.argmax_agree, T, r.excused, max_tol, mean_tol);
+    std::printf(
+        "[gpu-vs-llama.cpp] %-24s %-4s max|diff| %.3g (pos %d) mean|diff| %.3g argmax "
+        "%d/%d (+%d excused) tol %.3g / %.3g\n",
+        file.c_str(), prompt.c_str(), r.max_diff, r.max_pos, r.mean_diff, r.argmax_agree, T,
+        r.excused, max_tol, mean_tol);
     EXPECT_LE(r.max_diff, max_tol) << file << " " << prompt << " at position " << r.max_pos;
     EXPECT_LE(r.mean_diff, mean_tol) << file << " " << prompt;
     EXPECT_TRUE(r.bad_argmax.empty()) << file << " " << prompt << ": argmax differs at "
                                       << r.bad_argmax.size() << " confident position(s)";
   }
+}
+
+std::string stem(const std::string& file) { return file.substr(0, file.size() - 5); }
+
+}  // namespace
+
+// Reference model `file` of ../shared/refmodels within the README's tolerances for its dtype.
+void expect_matches_llamacpp(Model& model, const std::string& file) {
+  const std::string dtype = model_entry(file).at("dtype");
+  const Json& tol = manifest().at("tolerance").at(dtype);
+  expect_logits(
+      model, file, [&](const std::string& p) { return prompt_tokens(file, p); },
+      [&](const std::string& p) {
+        return kRefDir / fmt::format("{}.{}.logits.f32", stem(file), p);
+      },
+      tol.at("recommended_max_abs_diff").get<double>(),
+      tol.at("recommended_mean_abs_diff").get<double>());
 }
 
 namespace {
@@ -111,6 +128,25 @@ INSTANTIATE_TEST_SUITE_P(RefModels, ForwardVsLlamaCpp, ::testing::ValuesIn(float
 INSTANTIATE_TEST_SUITE_P(QuantRefModels, ForwardVsLlamaCpp, ::testing::ValuesIn(quant_models()),
                          param_name);
 
+// llama-quantize's Q2_K / Q3_K_M / IQ4_XS / Q4_1 files (tests/data/llama_quant; with Q3_K, Q4_K,
+// IQ4_NL, Q4_0 and Q6_K tensors mixed in as it chose) vs llama.cpp's logits.
+class ForwardVsLlamaCppQuant : public GpuTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ForwardVsLlamaCppQuant, LogitsAtEveryPosition) {
+  const std::string file = GetParam();
+  const LogitsTolerance tol = llama_quant_tolerance(file);
+  expect_logits(
+      *Model::load(ctx(), kLlamaQuantDir / file, quiet()), file,
+      [&](const std::string& p) { return llama_quant_tokens(file, p); },
+      [&](const std::string& p) {
+        return kLlamaQuantDir / fmt::format("{}.{}.logits.f32", stem(file), p);
+      },
+      tol.max_abs, tol.mean_abs);
+}
+
+INSTANTIATE_TEST_SUITE_P(LlamaQuant, ForwardVsLlamaCppQuant,
+                         ::testing::ValuesIn(llama_quant_models()), param_name);
+
 class QuantWeights : public GpuTest {};
 
 // Quantized tensors live on the device as the file's blocks: the weights arena grows by the file's
@@ -123,12 +159,13 @@ TEST_F(QuantWeights, DeviceBytesMatchFileBytes) {
     const uint64_t device = ctx().arena(Lifetime::Weights).used_bytes() - before;
     const uint64_t tensors = model->weights().file_bytes();
     const uint64_t derived = model->weights().device_bytes() - tensors;
-    std::printf("[quant-weights] %s: file tensor bytes %llu, weights arena +%llu bytes (%.2f%%; "
-                "derived f32 vectors %llu)\n",
-                file.c_str(), static_cast<unsigned long long>(tensors),
-                static_cast<unsigned long long>(device),
-                100.0 * static_cast<double>(device) / static_cast<double>(tensors),
-                static_cast<unsigned long long>(derived));
+    std::printf(
+        "[quant-weights] %s: file tensor bytes %llu, weights arena +%llu bytes (%.2f%%; "
+        "derived f32 vectors %llu)\n",
+        file.c_str(), static_cast<unsigned long long>(tensors),
+        static_cast<unsigned long long>(device),
+        100.0 * static_cast<double>(device) / static_cast<double>(tensors),
+        static_cast<unsigned long long>(derived));
     EXPECT_LE(device, tensors + tensors / 20) << file;  // within 5 %
     EXPECT_GE(device, tensors) << file;
     EXPECT_EQ(model->token_embd().dtype, DType::Q4_K) << file;
@@ -188,17 +225,16 @@ TEST_P(ForwardState, PrefillEqualsDecodeStepsAndSplitCalls) {
   const double tol = path_tolerance(ctx(), *model);
   EXPECT_TRUE(all_close(all, steps, tol, tol, file + " prefill vs decode logits"));
   const auto state_decode = s.state().save(1);
-  EXPECT_TRUE(all_close(std::span(reinterpret_cast<const float*>(state_prefill.data()),
-                                  state_prefill.size() / 4),
-                        std::span(reinterpret_cast<const float*>(state_decode.data()),
-                                  state_decode.size() / 4),
-                        tol, tol, file + " prefill vs decode state"));
+  EXPECT_TRUE(all_close(
+      std::span(reinterpret_cast<const float*>(state_prefill.data()), state_prefill.size() / 4),
+      std::span(reinterpret_cast<const float*>(state_decode.data()), state_decode.size() / 4), tol,
+      tol, file + " prefill vs decode state"));
   // Split: 37 + 63 tokens.
   s.state().reset(1);
   s.eval(1, ids.first(37));
   const auto last = s.eval(1, ids.subspan(37));
-  EXPECT_TRUE(all_close(std::span(all).subspan((T - 1) * V, V), last, tol, tol,
-                        file + " split prefill"));
+  EXPECT_TRUE(
+      all_close(std::span(all).subspan((T - 1) * V, V), last, tol, tol, file + " split prefill"));
 }
 
 // State saved (host bytes and a file) and restored into another slot continues identically;
@@ -253,8 +289,8 @@ TEST_P(ForwardState, GpuArgmaxMatchesHostArgmax) {
   for (size_t t = 0; t < 12; ++t) {
     const auto ids = std::span(tokens).subspan(t * 5, 5);
     const auto logits = a.eval(0, ids);
-    const int32_t want = static_cast<int32_t>(
-        std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int32_t want =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     EXPECT_EQ(b.eval_argmax(0, ids), want) << "step " << t;
   }
 }
@@ -412,10 +448,10 @@ TEST_P(ForwardChunkParallel, MatchesSequentialPathAndSplitCalls) {
   EXPECT_TRUE(all_close(want, got, tol, tol, file + " chunk-parallel vs sequential logits"));
   const auto st_want = seq.state().save(0), st_got = cp.state().save(0);
   ASSERT_EQ(st_want.size(), st_got.size());
-  EXPECT_TRUE(all_close(
-      std::span(reinterpret_cast<const float*>(st_want.data()), st_want.size() / 4),
-      std::span(reinterpret_cast<const float*>(st_got.data()), st_got.size() / 4), tol, tol,
-      file + " chunk-parallel vs sequential state"));
+  EXPECT_TRUE(
+      all_close(std::span(reinterpret_cast<const float*>(st_want.data()), st_want.size() / 4),
+                std::span(reinterpret_cast<const float*>(st_got.data()), st_got.size() / 4), tol,
+                tol, file + " chunk-parallel vs sequential state"));
   cp.state().reset(0);
   cp.eval(0, ids.first(37));
   const auto last = cp.eval(0, ids.subspan(37));

@@ -255,21 +255,21 @@ TEST(ModelConfig, WrongTensorType) {
   m.type_override["blk.0.time_mix_w1.weight"] = GgmlType::Q8_0;
   expect_config_error(write_mini(dir, m, "type.gguf"), {"time_mix_w1", "Q8_0"});
   Mini u;  // a matrix type no decoder knows
-  u.type_override["blk.0.ffn_up.weight"] = GgmlType::Q4_1;
-  expect_config_error(write_mini(dir, u, "q41.gguf"), {"ffn_up", "Q4_1"});
+  u.type_override["blk.0.ffn_up.weight"] = GgmlType::MXFP4;
+  expect_config_error(write_mini(dir, u, "mx.gguf"), {"ffn_up", "MXFP4"});
   Mini q;  // quantized projections the kernels decode pass both checks
   q.type_override["blk.0.ffn_up.weight"] = GgmlType::Q8_0;
   const gguf::File f = gguf::File::open(write_mini(dir, q, "q8.gguf"));
   EXPECT_NO_THROW(read_config(f));
   EXPECT_NO_THROW(check_supported_types(f, gpu_supported_types()));
   // A type the GPU kernels do not decode is refused by name (the file itself opens).
-  const gguf::File f41 = gguf::File::open(dir.file("q41.gguf"));
+  const gguf::File fmx = gguf::File::open(dir.file("mx.gguf"));
   try {
-    check_supported_types(f41, gpu_supported_types());
-    ADD_FAILURE() << "Q4_1 accepted";
+    check_supported_types(fmx, gpu_supported_types());
+    ADD_FAILURE() << "MXFP4 accepted";
   } catch (const Error& e) {
     EXPECT_NE(e.message().find("blk.0.ffn_up.weight"), std::string::npos) << e.message();
-    EXPECT_NE(e.message().find("Q4_1"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("MXFP4"), std::string::npos) << e.message();
   }
 }
 
@@ -369,10 +369,10 @@ TEST(Dequant, UnsupportedTypeIsNamed) {
   std::vector<std::byte> b(64);
   std::vector<float> y(32);
   try {
-    dequantize_row(static_cast<uint32_t>(GgmlType::IQ4_NL), b.data(), y.data(), 32);
-    ADD_FAILURE() << "IQ4_NL decoded";
+    dequantize_row(static_cast<uint32_t>(GgmlType::MXFP4), b.data(), y.data(), 32);
+    ADD_FAILURE() << "MXFP4 decoded";
   } catch (const Error& e) {
-    EXPECT_NE(e.message().find("IQ4_NL"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("MXFP4"), std::string::npos) << e.message();
   }
 }
 

@@ -290,7 +290,7 @@ TEST(QuantizeBlocks, RejectsPartialBlocksAndUnknownTypes) {
   std::vector<std::byte> out(1024);
   EXPECT_THROW(quantize_row(id(GgmlType::Q8_0), x.data(), out.data(), 48), Error);
   EXPECT_THROW(quantize_row(id(GgmlType::Q4_K), x.data(), out.data(), 32), Error);
-  EXPECT_THROW(quantize_row(id(GgmlType::IQ4_NL), x.data(), out.data(), 32), Error);
+  EXPECT_THROW(quantize_row(id(GgmlType::MXFP4), x.data(), out.data(), 32), Error);
 }
 
 // ---- whole files -------------------------------------------------------------------------------
@@ -439,24 +439,24 @@ TEST(QuantizeModel, ScaleOverflowIsAnError) {
   EXPECT_NO_THROW(quantize_model(in, dir.path() / "out32.gguf", QuantPreset::F32));
 }
 
-// A matrix of a type the CPU cannot decode (IQ4_NL here) cannot be converted: refused before
+// A matrix of a type the CPU cannot decode (MXFP4 here) cannot be converted: refused before
 // anything is written, naming the tensor and its type; copying it unchanged still works.
 TEST(QuantizeModel, UndecodableTypeIsNamed) {
   const TempDir dir;
   gguf::GgufWriter w;
   w.add_kv("general.architecture", gguf::KvValue::str("rwkv6"));
-  w.add_tensor("blk.0.time_mix_key.weight", {64, 2}, GgmlType::IQ4_NL,
-               std::vector<std::byte>(4 * 18, std::byte{0x11}));
-  w.write(dir.path() / "iq.gguf");
-  const gguf::File in = gguf::File::open(dir.path() / "iq.gguf");
+  w.add_tensor("blk.0.time_mix_key.weight", {64, 2}, GgmlType::MXFP4,
+               std::vector<std::byte>(4 * 17, std::byte{0x11}));
+  w.write(dir.path() / "mx.gguf");
+  const gguf::File in = gguf::File::open(dir.path() / "mx.gguf");
   const fs::path out = dir.path() / "out.gguf";
   try {
     quantize_model(in, out, QuantPreset::Q8_0);
-    FAIL() << "an IQ4_NL tensor was converted";
+    FAIL() << "an MXFP4 tensor was converted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::BadModelFile);
     EXPECT_NE(e.message().find("blk.0.time_mix_key.weight"), std::string::npos) << e.message();
-    EXPECT_NE(e.message().find("IQ4_NL"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("MXFP4"), std::string::npos) << e.message();
   }
   EXPECT_FALSE(fs::exists(out));
   EXPECT_FALSE(fs::exists(out.string() + ".part"));

@@ -24,6 +24,25 @@ const Json& model_entry(const std::string& file);
 std::vector<int32_t> prompt_tokens(const std::string& file, const std::string& prompt);
 // Raw little-endian f32 file of exactly n floats.
 std::vector<float> read_logits(const std::filesystem::path& path, size_t n);
+// tests/data/llama_quant: models llama.cpp quantized to the types ../shared/refmodels lacks (Q4_1,
+// Q2_K, Q3_K, IQ4_NL, IQ4_XS; made from the tiny f16 models by model/tools/llama_quant_refs.py)
+// with llama.cpp's logits for the same prompts, plus block-level dequantize / quantize goldens.
+inline const std::filesystem::path kLlamaQuantDir =
+    std::filesystem::path(VKR_SOURCE_DIR) / "tests" / "data" / "llama_quant";
+// Its parsed manifest.json (an empty object when it cannot be read).
+const Json& llama_quant_manifest();
+// The model files of kLlamaQuantDir that are checked in (the manifest lists more).
+std::vector<std::string> llama_quant_models();
+// Prompt `prompt`'s token ids for a llama_quant model (those of the f16 model of its arch).
+std::vector<int32_t> llama_quant_tokens(const std::string& file, const std::string& prompt);
+
+struct LogitsTolerance {
+  double max_abs, mean_abs;
+};
+// Tolerances vs llama.cpp for a llama_quant model: its CPU backend rounds activations to 8 bits
+// before every quantized matmul (we do not), so the gap grows with the weights' own error.
+LogitsTolerance llama_quant_tolerance(const std::string& file);
+
 // Gap between the largest and second-largest value of a row.
 float top2_gap(std::span<const float> row);
 

@@ -16,7 +16,11 @@ namespace vkr {
 // Plain element types, then ggml block-quantized weight types (spec §6): a quantized tensor's
 // innermost dimension is a whole number of blocks of `dtype_block(t).elems` elements stored in
 // `.bytes` bytes, exactly as in the GGUF file (kernels decode the blocks in place).
-enum class DType : uint8_t { F32, F16, BF16, I32, U32, U8, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K };
+// (Quantized ids in the order they were added; shaders/CMakeLists.txt lists the variants alike.)
+enum class DType : uint8_t {
+  F32, F16, BF16, I32, U32, U8,
+  Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q4_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS
+};
 
 constexpr bool dtype_is_quant(DType t) { return t >= DType::Q8_0; }
 
@@ -35,6 +39,11 @@ constexpr BlockLayout dtype_block(DType t) {
     case DType::Q4_K: return {256, 144};
     case DType::Q5_K: return {256, 176};
     case DType::Q6_K: return {256, 210};
+    case DType::Q4_1: return {32, 20};
+    case DType::Q2_K: return {256, 84};
+    case DType::Q3_K: return {256, 110};
+    case DType::IQ4_NL: return {32, 18};
+    case DType::IQ4_XS: return {256, 136};
     default: return {1, 4};
   }
 }

@@ -1,0 +1,104 @@
+// The quant types ../shared/refmodels lacks (Q4_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS) against llama.cpp /
+// ggml (tests/data/llama_quant): our CPU dequantizer vs ggml's on random blocks, and the CPU
+// reference forward pass of llama-quantize's files vs llama.cpp's logits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "dequant.hpp"
+#include "gguf.hpp"
+#include "gguf_types.hpp"
+#include "reference/forward.hpp"
+#include "support/refmodels.hpp"
+
+namespace vkr::test {
+namespace {
+
+std::vector<char> read_all(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
+  std::string name = p.param.substr(0, p.param.find(".gguf"));
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
+}
+
+TEST(LlamaQuantData, ManifestAndModelsPresent) {
+  ASSERT_TRUE(llama_quant_manifest().contains("models")) << kLlamaQuantDir / "manifest.json";
+  EXPECT_GE(llama_quant_models().size(), 5u);
+}
+
+// 64 blocks of random bytes (finite f16 scales) per type, decoded by ggml's to_float: ours must
+// give the same floats bit for bit (same arithmetic order as ggml's reference dequantizers).
+TEST(LlamaQuantDequant, MatchesGgmlBitForBit) {
+  for (const std::string type : {"Q4_1", "Q2_K", "Q3_K", "IQ4_NL", "IQ4_XS"}) {
+    const auto blocks = read_all(kLlamaQuantDir / ("dequant_" + type + ".bin"));
+    const auto floats = read_all(kLlamaQuantDir / ("dequant_" + type + ".f32"));
+    uint32_t id = 0;
+    while (gguf::type_name(id) != type) ++id;
+    const auto traits = gguf::type_traits(id);
+    ASSERT_TRUE(traits.has_value());
+    const uint64_t n = floats.size() / 4;
+    ASSERT_EQ(blocks.size(), n / traits->block_elems * traits->block_bytes) << type;
+    std::vector<float> want(n), got(n);
+    std::memcpy(want.data(), floats.data(), floats.size());
+    dequantize_row(id, reinterpret_cast<const std::byte*>(blocks.data()), got.data(), n);
+    uint64_t differ = 0, nonzero = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (std::memcmp(&want[i], &got[i], 4) != 0) ++differ;
+      if (want[i] != 0.0f) ++nonzero;
+    }
+    std::printf("[dequant-vs-ggml] %-6s %llu values, %llu non-zero, %llu differ\n", type.c_str(),
+                static_cast<unsigned long long>(n), static_cast<unsigned long long>(nonzero),
+                static_cast<unsigned long long>(differ));
+    EXPECT_EQ(differ, 0u) << type;
+    EXPECT_GT(nonzero, n / 2) << type << ": the goldens should exercise real values";
+  }
+}
+
+class LlamaQuantRefForward : public ::testing::TestWithParam<std::string> {};
+
+// The CPU reference forward pass (weights dequantized by model/dequant.cpp, f32 activations) vs
+// llama.cpp's logits at every position of both prompts.
+TEST_P(LlamaQuantRefForward, MatchesLlamaCppLogits) {
+  const std::string file = GetParam();
+  const LogitsTolerance tol = llama_quant_tolerance(file);
+  const gguf::File gguf = gguf::File::open(kLlamaQuantDir / file);
+  const ref::RefModel model(gguf);
+  const int V = static_cast<int>(model.config().V);
+  for (const std::string prompt : {"p16", "p150"}) {
+    const auto tokens = llama_quant_tokens(file, prompt);
+    const int T = static_cast<int>(tokens.size());
+    const auto want = read_logits(
+        kLlamaQuantDir / (file.substr(0, file.size() - 5) + "." + prompt + ".logits.f32"),
+        static_cast<size_t>(T) * V);
+    ref::RefState state = model.new_state();
+    const auto got = model.forward(tokens, state);
+    ASSERT_EQ(got.size(), want.size());
+    const CaseResult r = compare_logits(T, V, want, got, tol.max_abs);
+    std::printf("[ref-vs-llama.cpp] %-26s %-4s max|diff| %.3g (pos %d)  mean|diff| %.3g  argmax "
+                "%d/%d (+%d excused)  tol %.3g / %.3g\n",
+                file.c_str(), prompt.c_str(), r.max_diff, r.max_pos, r.mean_diff, r.argmax_agree,
+                T, r.excused, tol.max_abs, tol.mean_abs);
+    EXPECT_LE(r.max_diff, tol.max_abs) << file << " " << prompt << " at position " << r.max_pos;
+    EXPECT_LE(r.mean_diff, tol.mean_abs) << file << " " << prompt;
+    EXPECT_TRUE(r.bad_argmax.empty()) << file << " " << prompt << ": argmax differs at "
+                                      << r.bad_argmax.size() << " confident position(s)";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(LlamaQuant, LlamaQuantRefForward, ::testing::ValuesIn(llama_quant_models()),
+                         param_name);
+
+}  // namespace
+}  // namespace vkr::test
