@@ -1,5 +1,5 @@
-// Block encoders for F32/F16/BF16 and the ggml quant types Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K,
-// Q6_K. Each follows the arithmetic of ggml's reference quantizer step by step (same scale
+// Block encoders for F32/F16/BF16 and the ggml quant types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K,
+// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. Each follows the arithmetic of ggml's reference quantizer step by step (same scale
 // formulas, same search grids, same evaluation order of every float expression), because a
 // quantizer that merely "looks like" it makes different files: llama.cpp users compare file
 // hashes and perplexities across tools, and the tests check our bytes against llama-quantize's.
@@ -39,6 +39,10 @@ void store_u32(std::byte* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
 }
 void store_half(std::byte* p, float v) { store_u16(p, gguf::float_to_half(v)); }
+uint16_t load_u16(const std::byte* p) {
+  return static_cast<uint16_t>(std::to_integer<uint16_t>(p[0]) |
+                               (std::to_integer<uint16_t>(p[1]) << 8));
+}
 // The value a scale has once stored as f16 (the later steps use the stored one, as decode does).
 float as_stored_half(float v) { return half_to_float(gguf::float_to_half(v)); }
 std::byte b8(int v) { return static_cast<std::byte>(static_cast<uint8_t>(v)); }
@@ -127,15 +131,40 @@ void block_q5_1(const float* x, std::byte* out) {
   store_u32(out + 4, qh);
 }
 
+// Q4_1 {f16 d; f16 m; u8 qs[16]}: Q5_1 with 4 bits, no qh.
+void block_q4_1(const float* x, std::byte* out) {
+  float min = FLT_MAX;
+  float max = -FLT_MAX;
+  for (int j = 0; j < kQK; ++j) {
+    if (x[j] < min) min = x[j];
+    if (x[j] > max) max = x[j];
+  }
+  const float d = (max - min) / 15.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  store_half(out, d);
+  store_half(out + 2, min);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const float x0 = (x[j] - min) * id;
+    const float x1 = (x[j + kQK / 2] - min) * id;
+    const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 0.5f)));
+    const int q1 = std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 0.5f)));
+    out[4 + j] = b8(q0 | (q1 << 4));
+  }
+}
+
 // ---- K-quant helpers ---------------------------------------------------------------------------
 
 // Scale and minimum of one group of `n` values with codes 0..nmax, fitted by weighted least
 // squares over a grid of trial scales (ggml's make_qkx2_quants): first the plain min / max fit,
 // then for each trial inverse scale (rmin + rdelta * is + nmax) / (max - min) the codes are
 // rounded and the best (scale, min) for those codes solved in closed form; the trial with the
-// smallest weighted squared error wins. Returns the scale; *neg_min gets -min (>= 0).
+// smallest weighted squared (use_mad: absolute) error wins. Returns the scale; *neg_min gets -min
+// (>= 0).
 float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* neg_min,
-                    float rmin, float rdelta, int nstep) {
+                    float rmin, float rdelta, int nstep, bool use_mad = false) {
+  // The error of one value: squared, or absolute (Q2_K, whose 2-bit codes a few outliers would
+  // otherwise dominate).
+  const auto err = [use_mad](float diff) { return use_mad ? std::fabs(diff) : diff * diff; };
   float min = x[0];
   float max = x[0];
   float sum_w = w[0];
@@ -158,8 +187,7 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
   for (int i = 0; i < n; ++i) {
     const int l = std::clamp(nearest(iscale * (x[i] - min)), 0, nmax);
     L[i] = static_cast<uint8_t>(l);
-    float diff = scale * static_cast<float>(l) + min - x[i];
-    diff = diff * diff;
+    const float diff = err(scale * static_cast<float>(l) + min - x[i]);
     best_error += w[i] * diff;
   }
   std::array<uint8_t, 32> trial{};
@@ -186,9 +214,8 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
       }
       float cur_error = 0;
       for (int i = 0; i < n; ++i) {
-        float diff =
-            this_scale * static_cast<float>(trial[static_cast<size_t>(i)]) + this_min - x[i];
-        diff = diff * diff;
+        const float diff =
+            err(this_scale * static_cast<float>(trial[static_cast<size_t>(i)]) + this_min - x[i]);
         cur_error += w[i] * diff;
       }
       if (cur_error < best_error) {
@@ -414,6 +441,291 @@ void block_q6_k(const float* x, std::byte* out) {
   }
 }
 
+// The 2-bit fields of Q2_K / Q3_K: per 128 values, value j + l + 32 f goes to bits 2f of byte
+// j / 4 + l (l < 32).
+void pack_2bit(const uint8_t* L, std::byte* qs) {
+  for (int j = 0; j < kQKK; j += 128) {
+    for (int l = 0; l < 32; ++l) {
+      const auto at = [&](int k) { return static_cast<int>(L[static_cast<size_t>(j + l + k)]); };
+      qs[j / 4 + l] = b8(at(0) | (at(32) << 2) | (at(64) << 4) | (at(96) << 6));
+    }
+  }
+}
+
+// Q2_K {u8 scales[16]; u8 qs[64]; f16 d; f16 dmin}: per 16 values a (scale, min) fit with weights
+// |x| and absolute errors, both quantized to 4 bits against the super-block's largest (low nibble
+// scale, high nibble min), codes recomputed from the stored values.
+void block_q2_k(const float* x, std::byte* out) {
+  std::array<uint8_t, kQKK> L{};
+  std::array<float, 16> scales{};
+  std::array<float, 16> mins{};
+  std::array<float, 16> w{};
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 16; ++j) {
+    for (int l = 0; l < 16; ++l) w[static_cast<size_t>(l)] = std::fabs(x[16 * j + l]);
+    const auto js = static_cast<size_t>(j);
+    scales[js] = fit_scale_min(16, 3, x + 16 * j, w.data(), L.data() + 16 * j, &mins[js], -0.5f,
+                               0.1f, 15, /*use_mad=*/true);
+    max_scale = std::max(max_scale, scales[js]);
+    max_min = std::max(max_min, mins[js]);
+  }
+  std::array<uint8_t, 16> sc{};
+  if (max_scale > 0) {
+    const float iscale = 15.f / max_scale;
+    for (size_t j = 0; j < 16; ++j) sc[j] = static_cast<uint8_t>(nearest(iscale * scales[j]));
+  }
+  store_half(out + 80, max_scale > 0 ? max_scale / 15.f : 0.f);
+  if (max_min > 0) {
+    const float iscale = 15.f / max_min;
+    for (size_t j = 0; j < 16; ++j) {
+      sc[j] = static_cast<uint8_t>(sc[j] | (nearest(iscale * mins[j]) << 4));
+    }
+  }
+  store_half(out + 82, max_min > 0 ? max_min / 15.f : 0.f);
+  const float d_all = half_to_float(load_u16(out + 80));
+  const float m_all = half_to_float(load_u16(out + 82));
+  for (int j = 0; j < 16; ++j) {
+    out[j] = b8(sc[static_cast<size_t>(j)]);
+    const float d = d_all * static_cast<float>(sc[static_cast<size_t>(j)] & 0xF);
+    if (d == 0.0f) continue;
+    const float dm = m_all * static_cast<float>(sc[static_cast<size_t>(j)] >> 4);
+    for (int i = 0; i < 16; ++i) {
+      L[static_cast<size_t>(16 * j + i)] =
+          static_cast<uint8_t>(std::clamp(nearest((x[16 * j + i] + dm) / d), 0, 3));
+    }
+  }
+  pack_2bit(L.data(), out + 16);
+}
+
+// Symmetric 3-bit fit of one group of 16 (ggml's make_q3_quants with do_rmse): codes from the
+// extreme value, then up to 5 passes that move single codes while the weighted (x^2) least-squares
+// fit improves. Returns the scale; L gets codes 0..7 (value + 4).
+float fit_q3(const float* x, int8_t* L) {
+  constexpr int n = 16;
+  constexpr int nmax = 4;
+  float max = 0;
+  float amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    std::fill(L, L + n, int8_t{0});
+    return 0.0f;
+  }
+  const float iscale = static_cast<float>(-nmax) / max;
+  float sumlx = 0;
+  float suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
+    L[i] = static_cast<int8_t>(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * static_cast<float>(l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      const float li = static_cast<float>(L[i]);
+      float slx = sumlx - w * x[i] * li;
+      if (slx > 0) {
+        float sl2 = suml2 - w * li * li;
+        const int nl = std::clamp(nearest(x[i] * sl2 / slx), -nmax, nmax - 1);
+        if (nl != L[i]) {
+          const float fl = static_cast<float>(nl);
+          slx += w * x[i] * fl;
+          sl2 += w * fl * fl;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<int8_t>(nl);
+            sumlx = slx;
+            suml2 = sl2;
+            ++changed;
+          }
+        }
+      }
+    }
+    if (changed == 0) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
+  return sumlx / suml2;
+}
+
+// Q3_K {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}: per 16 values a symmetric 3-bit fit, the
+// scales quantized to signed 6 bits against the largest (low nibbles in bytes 0..7, 2 high bits in
+// bytes 8..11), codes recomputed from the stored values; the third bit of value j is bit j / 32 of
+// hmask[j % 32], the low two bits go to qs as for Q2_K.
+void block_q3_k(const float* x, std::byte* out) {
+  std::array<int8_t, kQKK> L{};
+  std::array<float, 16> scales{};
+  float max_scale = 0;
+  float amax = 0;
+  for (int j = 0; j < 16; ++j) {
+    scales[static_cast<size_t>(j)] = fit_q3(x + 16 * j, L.data() + 16 * j);
+    const float a = std::fabs(scales[static_cast<size_t>(j)]);
+    if (a > amax) {
+      amax = a;
+      max_scale = scales[static_cast<size_t>(j)];
+    }
+  }
+  std::array<uint8_t, 12> sb{};
+  if (max_scale != 0.0f) {
+    const float iscale = -32.f / max_scale;
+    for (int j = 0; j < 16; ++j) {
+      // ggml keeps the rounded value in an int8_t before the clamp (|value| <= 32 here)
+      const auto r = static_cast<int8_t>(nearest(iscale * scales[static_cast<size_t>(j)]));
+      const int l = std::clamp<int>(r, -32, 31) + 32;
+      if (j < 8) {
+        sb[static_cast<size_t>(j)] = static_cast<uint8_t>(l & 0xF);
+      } else {
+        sb[static_cast<size_t>(j - 8)] |= static_cast<uint8_t>((l & 0xF) << 4);
+      }
+      sb[static_cast<size_t>(8 + j % 4)] |= static_cast<uint8_t>((l >> 4) << (2 * (j / 4)));
+    }
+    store_half(out + 108, 1 / iscale);
+  } else {
+    store_half(out + 108, 0.f);
+  }
+  std::memcpy(out + 96, sb.data(), sb.size());
+  const float d_all = half_to_float(load_u16(out + 108));
+  for (int j = 0; j < 16; ++j) {
+    const int lo = j < 8 ? sb[static_cast<size_t>(j)] & 0xF : sb[static_cast<size_t>(j - 8)] >> 4;
+    const int sc = (lo | (((sb[static_cast<size_t>(8 + j % 4)] >> (2 * (j / 4))) & 3) << 4)) - 32;
+    const float d = d_all * static_cast<float>(sc);
+    if (d == 0.0f) continue;
+    for (int i = 0; i < 16; ++i) {
+      const int l = std::clamp(nearest(x[16 * j + i] / d), -4, 3);
+      L[static_cast<size_t>(16 * j + i)] = static_cast<int8_t>(l + 4);
+    }
+  }
+  std::array<uint8_t, kQKK> low{};
+  std::array<uint8_t, 32> hmask{};
+  for (int j = 0; j < kQKK; ++j) {
+    int l = L[static_cast<size_t>(j)];
+    if (l > 3) {
+      hmask[static_cast<size_t>(j % 32)] |= static_cast<uint8_t>(1u << (j / 32));
+      l -= 4;
+    }
+    low[static_cast<size_t>(j)] = static_cast<uint8_t>(l);
+  }
+  std::memcpy(out, hmask.data(), hmask.size());
+  pack_2bit(low.data(), out + 32);
+}
+
+// ---- IQ4_NL / IQ4_XS: the non-linear 4-bit code --------------------------------------------------
+
+constexpr std::array<int8_t, 16> kIq4Values = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                               1,    13,   25,  38,  53,  69,  89,  113};
+
+// Index of the code value nearest to v (the lower one on ties), by bisection as ggml does.
+int iq4_index(float v) {
+  if (v <= kIq4Values[0]) return 0;
+  if (v >= kIq4Values[15]) return 15;
+  int lo = 0;
+  int hi = 15;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (v < kIq4Values[static_cast<size_t>(mid)]) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  const float below = kIq4Values[static_cast<size_t>(hi - 1)];
+  const float above = kIq4Values[static_cast<size_t>(hi)];
+  return v - below < above - v ? hi - 1 : hi;
+}
+
+// The scale of one 32-value run (llama-quantize's search, ntry 7, weights x^2): from the extreme
+// value, then 15 trial inverse scales (k - 127) / max, keeping the best weighted least-squares
+// fit. 0 for an all-zero run.
+float iq4_run_scale(const float* x) {
+  float amax = 0;
+  float max = 0;
+  for (int j = 0; j < 32; ++j) {
+    const float ax = std::fabs(x[j]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[j];
+    }
+  }
+  if (amax < kGroupMaxEps) return 0.0f;
+  const auto fit = [&](float id, float& sumqx, float& sumq2) {
+    sumqx = 0;
+    sumq2 = 0;
+    for (int j = 0; j < 32; ++j) {
+      const float q = kIq4Values[static_cast<size_t>(iq4_index(id * x[j]))];
+      const float w = x[j] * x[j];
+      sumqx += w * q * x[j];
+      sumq2 += w * q * q;
+    }
+  };
+  constexpr int kTry = 7;
+  float d = -max / kIq4Values[0];
+  float sumqx = 0;
+  float sumq2 = 0;
+  fit(1 / d, sumqx, sumq2);
+  d = sumqx / sumq2;
+  float best = d * sumqx;
+  for (int itry = -kTry; itry <= kTry; ++itry) {
+    fit(static_cast<float>(itry + kIq4Values[0]) / max, sumqx, sumq2);
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
+    }
+  }
+  return d;
+}
+
+// 32 codes of a run for inverse scale id into 16 bytes: value j in the low nibble of byte j,
+// value j + 16 in the high one.
+void iq4_pack(const float* x, float id, std::byte* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = b8(iq4_index(id * x[j]) | (iq4_index(id * x[j + 16]) << 4));
+}
+
+// IQ4_NL {f16 d; u8 qs[16]}.
+void block_iq4_nl(const float* x, std::byte* out) {
+  const float d = iq4_run_scale(x);
+  store_half(out, d);
+  iq4_pack(x, d != 0.0f ? 1 / d : 0.0f, out + 2);
+}
+
+// IQ4_XS {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: 8 runs of 32 with IQ4_NL's fit, their
+// scales quantized to signed 6 bits against the largest (d = -max / 32), codes recomputed with the
+// quantized (not yet f16-rounded) run scale.
+void block_iq4_xs(const float* x, std::byte* out) {
+  std::array<float, 8> scales{};
+  float max_scale = 0;
+  float amax_scale = 0;
+  for (int ib = 0; ib < 8; ++ib) {
+    const float d = iq4_run_scale(x + 32 * ib);
+    scales[static_cast<size_t>(ib)] = d;
+    if (std::fabs(d) > amax_scale) {
+      amax_scale = std::fabs(d);
+      max_scale = d;
+    }
+  }
+  const float d = -max_scale / 32;
+  store_half(out, d);
+  const float id = d != 0.0f ? 1 / d : 0.0f;
+  uint32_t scales_h = 0;
+  std::array<uint8_t, 4> scales_l{};
+  for (int ib = 0; ib < 8; ++ib) {
+    int l = std::clamp(nearest(id * scales[static_cast<size_t>(ib)]), -32, 31);
+    const float dl = d * static_cast<float>(l);
+    iq4_pack(x + 32 * ib, dl != 0.0f ? 1 / dl : 0.0f, out + 8 + 16 * ib);
+    l += 32;
+    scales_l[static_cast<size_t>(ib / 2)] |= static_cast<uint8_t>((l & 0xF) << (4 * (ib % 2)));
+    scales_h |= static_cast<uint32_t>(l >> 4) << (2 * ib);
+  }
+  store_u16(out + 2, static_cast<uint16_t>(scales_h));
+  std::memcpy(out + 4, scales_l.data(), scales_l.size());
+}
+
 }  // namespace
 
 bool quantize_supported(uint32_t ggml_type) { return dequantize_supported(ggml_type); }
@@ -458,6 +770,21 @@ void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t
       break;
     case GgmlType::Q6_K:
       block = block_q6_k;
+      break;
+    case GgmlType::Q4_1:
+      block = block_q4_1;
+      break;
+    case GgmlType::Q2_K:
+      block = block_q2_k;
+      break;
+    case GgmlType::Q3_K:
+      block = block_q3_k;
+      break;
+    case GgmlType::IQ4_NL:
+      block = block_iq4_nl;
+      break;
+    case GgmlType::IQ4_XS:
+      block = block_iq4_xs;
       break;
     default:
       break;

@@ -31,10 +31,22 @@ const std::vector<QuantPresetInfo> kPresets = {
      "5.5-bit K-quant; output and 3/8 of ffn_down Q6_K"},
     {QuantPreset::Q5_K_S, "Q5_K_S", 16, GgmlType::Q5_K, "5.5-bit K-quant; output Q6_K"},
     {QuantPreset::Q6_K, "Q6_K", 18, GgmlType::Q6_K, "6.6-bit K-quant"},
+    {QuantPreset::Q3_K_M, "Q3_K_M", 12, GgmlType::Q3_K,
+     "3.4-bit K-quant; ffn_down Q4_K, output Q6_K (for tight memory)"},
+    {QuantPreset::Q3_K_S, "Q3_K_S", 11, GgmlType::Q3_K, "3.4-bit K-quant; output Q6_K"},
+    {QuantPreset::Q3_K_L, "Q3_K_L", 13, GgmlType::Q3_K,
+     "3.4-bit K-quant; ffn_down Q5_K, output Q6_K"},
+    {QuantPreset::Q2_K, "Q2_K", 10, GgmlType::Q2_K,
+     "2.6-bit K-quant; ffn_down Q3_K, output Q6_K (quality drops a lot)"},
+    {QuantPreset::IQ4_XS, "IQ4_XS", 30, GgmlType::IQ4_XS,
+     "4.25-bit non-linear; first 1/8 of ffn_down Q5_K, output Q6_K"},
+    {QuantPreset::IQ4_NL, "IQ4_NL", 25, GgmlType::IQ4_NL,
+     "4.5-bit non-linear; first 1/8 of ffn_down Q5_K, output Q6_K"},
     {QuantPreset::Q8_0, "Q8_0", 7, GgmlType::Q8_0, "8.5 bits, near-lossless"},
     {QuantPreset::Q4_0, "Q4_0", 2, GgmlType::Q4_0, "4.5 bits, legacy; output Q6_K"},
     {QuantPreset::Q5_0, "Q5_0", 8, GgmlType::Q5_0, "5.5 bits, legacy; output Q6_K"},
     {QuantPreset::Q5_1, "Q5_1", 9, GgmlType::Q5_1, "6 bits, legacy; output Q6_K"},
+    {QuantPreset::Q4_1, "Q4_1", 3, GgmlType::Q4_1, "5 bits, legacy; output Q6_K"},
     {QuantPreset::F16, "F16", 1, GgmlType::F16, "16-bit float"},
     {QuantPreset::BF16, "BF16", 32, GgmlType::BF16, "16-bit bfloat"},
     {QuantPreset::F32, "F32", 0, GgmlType::F32, "32-bit float (no rounding)"},
@@ -79,7 +91,8 @@ bool convertible(const gguf::TensorInfo& t) {
 bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 // A row length the chosen block does not divide falls back to a 32-element type of similar size,
-// then to F16 (llama.cpp's tensor_type_fallback).
+// then to F16 (llama.cpp's tensor_type_fallback, as its llama-quantize applied it to the files
+// of tests/data/llama_quant: Q2_K and Q3_K go to Q4_0, IQ4_XS to IQ4_NL).
 GgmlType fall_back(GgmlType t, uint64_t ncols, std::string& why) {
   if (ncols % block_elems(t) == 0) return t;
   GgmlType f = GgmlType::F16;
@@ -92,6 +105,13 @@ GgmlType fall_back(GgmlType t, uint64_t ncols, std::string& why) {
       break;
     case GgmlType::Q6_K:
       f = GgmlType::Q8_0;
+      break;
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
+      f = GgmlType::Q4_0;
+      break;
+    case GgmlType::IQ4_XS:
+      f = GgmlType::IQ4_NL;
       break;
     default:
       break;
@@ -116,6 +136,7 @@ std::optional<QuantPreset> parse_quant_preset(std::string_view name) {
   std::string u = upper(name);
   if (u == "Q4_K") u = "Q4_K_M";
   if (u == "Q5_K") u = "Q5_K_M";
+  if (u == "Q3_K") u = "Q3_K_M";
   for (const QuantPresetInfo& p : kPresets) {
     if (p.name == u) return p.preset;
   }
@@ -162,13 +183,24 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
         if (to != base) p.why = "output matrix";
       } else if (contains(t.name, "ffn_down")) {
         const int i = i_ffn_down++;
+        const int n = n_ffn_down;
+        const bool iq4 = preset == QuantPreset::IQ4_NL || preset == QuantPreset::IQ4_XS;
         if ((preset == QuantPreset::Q4_K_M || preset == QuantPreset::Q5_K_M) &&
-            use_more_bits(i, n_ffn_down)) {
+            use_more_bits(i, n)) {
           to = GgmlType::Q6_K;
           p.why = "ffn_down of a layer use_more_bits() picks";
-        } else if (preset == QuantPreset::Q4_K_S && i < n_ffn_down / 8) {
+        } else if ((preset == QuantPreset::Q4_K_S || iq4) && i < n / 8) {
           to = GgmlType::Q5_K;
           p.why = "ffn_down of the first eighth of the layers";
+        } else if (preset == QuantPreset::Q2_K) {
+          to = GgmlType::Q3_K;
+          p.why = "ffn_down (Q2_K spends a bit more there)";
+        } else if (preset == QuantPreset::Q3_K_M) {
+          to = i < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
+          p.why = i < n / 16 ? "ffn_down of the first 1/16 of the layers" : "ffn_down";
+        } else if (preset == QuantPreset::Q3_K_L) {
+          to = GgmlType::Q5_K;
+          p.why = "ffn_down";
         }
       }
       to = fall_back(to, ncols, p.why);

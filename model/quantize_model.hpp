@@ -20,7 +20,9 @@ namespace vkr {
 // A target mixture, named as llama-quantize names them. The K presets differ in where they spend
 // extra bits: _M gives the output matrix Q6_K and every ffn_down that use_more_bits() picks (the
 // first and last eighth of the layers and every third in between) Q6_K; _S only bumps the
-// first eighth of ffn_down to Q5_K.
+// first eighth of ffn_down to Q5_K. The 2- and 3-bit presets spend them on ffn_down too: Q2_K
+// makes it Q3_K, Q3_K_M Q4_K (Q5_K in the first 1/16 of the layers), Q3_K_L Q5_K; IQ4_NL / IQ4_XS
+// make the first eighth Q5_K.
 enum class QuantPreset {
   F32,
   F16,
@@ -33,7 +35,14 @@ enum class QuantPreset {
   Q4_K_M,
   Q5_K_S,
   Q5_K_M,
-  Q6_K
+  Q6_K,
+  Q4_1,
+  Q2_K,
+  Q3_K_S,
+  Q3_K_M,
+  Q3_K_L,
+  IQ4_NL,
+  IQ4_XS
 };
 
 struct QuantPresetInfo {
@@ -46,7 +55,8 @@ struct QuantPresetInfo {
 
 // Every preset, in the order --help lists them.
 const std::vector<QuantPresetInfo>& quant_presets();
-// Case-insensitive lookup ("q4_k_m"; "Q4_K" and "Q5_K" mean the _M presets as in llama.cpp);
+// Case-insensitive lookup ("q4_k_m"; "Q3_K", "Q4_K" and "Q5_K" mean the _M presets as in
+// llama.cpp);
 // nullopt for unknown names.
 std::optional<QuantPreset> parse_quant_preset(std::string_view name);
 const QuantPresetInfo& preset_info(QuantPreset preset);

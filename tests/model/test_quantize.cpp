@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,9 +35,18 @@ namespace fs = std::filesystem;
 
 uint32_t id(GgmlType t) { return static_cast<uint32_t>(t); }
 
+// The types ../shared/refmodels' llama-quantize files hold.
 const std::vector<GgmlType> kQuantTypes = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0,
                                            GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K,
                                            GgmlType::Q6_K};
+// The ones tests/data/llama_quant covers.
+const std::vector<GgmlType> kMoreTypes = {GgmlType::Q4_1, GgmlType::Q2_K, GgmlType::Q3_K,
+                                          GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+std::vector<GgmlType> all_quant_types() {
+  std::vector<GgmlType> all = kQuantTypes;
+  all.insert(all.end(), kMoreTypes.begin(), kMoreTypes.end());
+  return all;
+}
 
 std::vector<std::byte> encode(GgmlType t, const std::vector<float>& x) {
   const auto tr = *gguf::type_traits(t);
@@ -93,12 +105,44 @@ TEST(QuantizePlan, MatchesLlamaQuantizeTensorByTensor) {
   EXPECT_GT(checked, 500);
 }
 
+// The same for the presets of tests/data/llama_quant (made by llama-quantize from the f16 files;
+// its manifest lists every file it made, also those not checked in).
+TEST(QuantizePlan, MatchesLlamaQuantizeForTheLowBitPresets) {
+  int checked = 0;
+  std::set<std::string> presets;
+  for (const Json& m : llama_quant_manifest().at("models")) {
+    const std::string file = m.at("file");
+    const std::string arch = file.find("qrwkv6") != std::string::npos ? "tiny-qrwkv6" : "tiny-rwkv6";
+    const std::string preset = file.substr(arch.size() + 1, file.size() - arch.size() - 6);
+    if (preset == "f16") continue;
+    const auto parsed = parse_quant_preset(preset);
+    ASSERT_TRUE(parsed.has_value()) << preset;
+    EXPECT_EQ(preset_info(*parsed).file_type, m.at("general.file_type").get<uint32_t>()) << file;
+    const gguf::File f16 = gguf::File::open(kRefDir / (arch + "-f16.gguf"));
+    const auto plan = plan_quantization(f16, *parsed);
+    std::map<std::string, std::string> want;  // llama-quantize writes its own tensor order
+    for (const Json& t : m.at("tensors")) want[t.at("name")] = t.at("type");
+    ASSERT_EQ(plan.size(), want.size()) << file;
+    for (const TensorPlan& p : plan) {
+      ASSERT_TRUE(want.count(p.name)) << file << " lacks " << p.name;
+      EXPECT_EQ(gguf::type_name(p.to), want.at(p.name))
+          << file << ": " << p.name << " (" << p.why << ")";
+      ++checked;
+    }
+    presets.insert(preset);
+  }
+  EXPECT_EQ(presets.size(), 7u);  // Q4_1 Q2_K Q3_K_S Q3_K_M Q3_K_L IQ4_NL IQ4_XS
+  EXPECT_GT(checked, 1000);
+}
+
 TEST(QuantizePlan, PresetNames) {
   EXPECT_EQ(parse_quant_preset("q4_k_m"), QuantPreset::Q4_K_M);
   EXPECT_EQ(parse_quant_preset("Q4_K"), QuantPreset::Q4_K_M);  // llama.cpp's alias
   EXPECT_EQ(parse_quant_preset("Q5_K"), QuantPreset::Q5_K_M);
+  EXPECT_EQ(parse_quant_preset("Q3_K"), QuantPreset::Q3_K_M);
+  EXPECT_EQ(parse_quant_preset("iq4_xs"), QuantPreset::IQ4_XS);
   EXPECT_EQ(parse_quant_preset("bf16"), QuantPreset::BF16);
-  EXPECT_FALSE(parse_quant_preset("Q3_K_M").has_value());
+  EXPECT_FALSE(parse_quant_preset("IQ2_XXS").has_value());
   EXPECT_FALSE(parse_quant_preset("").has_value());
   EXPECT_EQ(preset_info(QuantPreset::Q4_K_M).file_type, 15u);  // what llama-quantize writes
   EXPECT_EQ(preset_info(QuantPreset::Q8_0).file_type, 7u);
@@ -219,16 +263,71 @@ TEST(QuantizeBlocks, MostBlocksEqualLlamaQuantizeFromTheF16File) {
   EXPECT_EQ(seen.size(), 7u);
 }
 
+// ggml's reference quantizers on 8 rows of mixed data (gaussian, outliers, zeros, tiny, constant,
+// ...; tests/data/llama_quant): our bytes must be theirs. IQ4_NL: llama-quantize's path
+// (ggml_quantize_chunk), which searches 15 scales where ggml's quantize_row_iq4_nl_ref does not.
+TEST(QuantizeBlocks, LowBitTypesGiveBackGgmlBytes) {
+  std::ifstream in(kLlamaQuantDir / "quant_input.f32", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  std::vector<float> x(8 * 512);
+  in.read(reinterpret_cast<char*>(x.data()), static_cast<std::streamsize>(x.size() * 4));
+  ASSERT_EQ(in.gcount(), static_cast<std::streamsize>(x.size() * 4));
+  for (GgmlType t : kMoreTypes) {
+    const std::string name = gguf::type_name(t);
+    const fs::path golden =
+        kLlamaQuantDir / (t == GgmlType::IQ4_NL ? "quant_IQ4_NL.chunk.bin" : "quant_" + name + ".bin");
+    std::ifstream g(golden, std::ios::binary);
+    ASSERT_TRUE(g.good()) << golden;
+    const std::vector<char> want{std::istreambuf_iterator<char>(g), {}};
+    const std::vector<std::byte> ours = encode(t, x);
+    ASSERT_EQ(ours.size(), want.size()) << name;
+    const uint32_t bb = gguf::type_traits(t)->block_bytes;
+    size_t differ = 0;
+    for (size_t b = 0; b < ours.size() / bb; ++b) {
+      differ += std::memcmp(ours.data() + b * bb, want.data() + b * bb, bb) != 0 ? 1 : 0;
+    }
+    std::printf("[vs ggml] %-6s %zu blocks, %zu differ\n", name.c_str(), ours.size() / bb, differ);
+    EXPECT_EQ(differ, 0u) << name;
+  }
+}
+
+// And whole files: every tensor llama-quantize converted in the checked-in Q2_K / Q3_K_M / IQ4_XS
+// / Q4_1 files (from the same f16 files) comes out byte for byte the same from our encoders.
+TEST(QuantizeBlocks, LowBitFilesMatchLlamaQuantizeByteForByte) {
+  size_t tensors = 0, same = 0;
+  for (const std::string& file : llama_quant_models()) {
+    const std::string arch = file.find("qrwkv6") != std::string::npos ? "tiny-qrwkv6" : "tiny-rwkv6";
+    const gguf::File f16 = gguf::File::open(kRefDir / (arch + "-f16.gguf"));
+    const gguf::File q = gguf::File::open(kLlamaQuantDir / file);
+    for (const gguf::TensorInfo& t : q.tensors()) {
+      const GgmlType type = t.ggml_type();
+      if (type == GgmlType::F32) continue;
+      const std::vector<std::byte> ours = encode(type, dequantize_tensor(f16, *f16.tensor(t.name)));
+      const auto theirs = q.tensor_data(t);
+      ++tensors;
+      if (ours.size() == theirs.size() && std::equal(ours.begin(), ours.end(), theirs.begin())) {
+        ++same;
+      } else {
+        ADD_FAILURE() << file << ": " << t.name << " (" << gguf::type_name(type) << ") differs";
+      }
+    }
+  }
+  std::printf("[vs llama-quantize] %zu / %zu quantized tensors identical\n", same, tensors);
+  EXPECT_GT(tensors, 100u);
+}
+
 // ---- encoders on random and odd data -----------------------------------------------------------
 
 // Relative RMS error of a round trip on Gaussian rows: what each format's bit budget allows, with
 // a margin (measured: Q8_0 0.0053, Q6_K 0.018, Q5_K 0.036, Q5_1 0.038, Q5_0 0.042, Q4_K 0.071,
-// Q4_0 0.086; each extra bit halves it).
+// Q4_0 0.086, Q4_1 0.078, IQ4_NL 0.075, IQ4_XS 0.075, Q3_K 0.151, Q2_K 0.296; each extra bit
+// halves it).
 TEST(QuantizeBlocks, RoundTripErrorMatchesTheBitBudget) {
   const std::vector<std::pair<GgmlType, double>> bound = {
       {GgmlType::Q8_0, 0.0065}, {GgmlType::Q6_K, 0.022}, {GgmlType::Q5_1, 0.045},
       {GgmlType::Q5_K, 0.044},  {GgmlType::Q5_0, 0.05},  {GgmlType::Q4_K, 0.085},
-      {GgmlType::Q4_0, 0.1}};
+      {GgmlType::Q4_0, 0.1},    {GgmlType::Q4_1, 0.09},  {GgmlType::IQ4_NL, 0.09},
+      {GgmlType::IQ4_XS, 0.09}, {GgmlType::Q3_K, 0.18},  {GgmlType::Q2_K, 0.35}};
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 0.02f);
   std::vector<float> x(256 * 64);
@@ -269,13 +368,15 @@ TEST(QuantizeBlocks, OddBlocksDecodeSanely) {
   for (const auto& [name, x] : cases) {
     float amax = 0;
     for (float v : x) amax = std::max(amax, std::fabs(v));
-    for (GgmlType t : kQuantTypes) {
+    for (GgmlType t : all_quant_types()) {
       const std::vector<float> y = decode(t, encode(t, x), x.size());
+      // Q2_K's 2-bit codes: a step of a third of the group's range (measured worst 0.167 amax)
+      const float step = t == GgmlType::Q2_K ? amax / 4 : amax / 6;
       for (size_t i = 0; i < x.size(); ++i) {
         ASSERT_TRUE(std::isfinite(y[i])) << name << " " << gguf::type_name(t) << " at " << i;
         // Within the coarsest step (Q4_0: amax / 8; K-quants with mins: range / 15 plus the
         // 6-bit rounding of the min) of the value.
-        ASSERT_LE(std::fabs(y[i] - x[i]), amax / 6 + 1e-6f)
+        ASSERT_LE(std::fabs(y[i] - x[i]), step + 1e-6f)
             << name << " " << gguf::type_name(t) << " at " << i << ": " << x[i] << " -> " << y[i];
       }
       if (name == "zeros") {
