@@ -235,16 +235,8 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
 // around it, keeping the one with the best weighted least-squares fit. Returns the scale
 // (negative when the extreme value is positive: code 0 is the extreme).
 float fit_symmetric(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     return 0.0f;
   }
@@ -504,16 +496,8 @@ void block_q2_k(const float* x, std::byte* out) {
 float fit_q3(const float* x, int8_t* L) {
   constexpr int n = 16;
   constexpr int nmax = 4;
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     return 0.0f;
   }
@@ -644,16 +628,8 @@ int iq4_index(float v) {
 // value, then 15 trial inverse scales (k - 127) / max, keeping the best weighted least-squares
 // fit. 0 for an all-zero run.
 float iq4_run_scale(const float* x) {
-  float amax = 0;
-  float max = 0;
-  for (int j = 0; j < 32; ++j) {
-    const float ax = std::fabs(x[j]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[j];
-    }
-  }
-  if (amax < kGroupMaxEps) return 0.0f;
+  const float max = signed_absmax(x, 32);
+  if (std::fabs(max) < kGroupMaxEps) return 0.0f;
   const auto fit = [&](float id, float& sumqx, float& sumq2) {
     sumqx = 0;
     sumq2 = 0;
