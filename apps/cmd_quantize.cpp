@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "commands.hpp"
 #include "gguf.hpp"
@@ -29,7 +31,21 @@ struct QuantizeCliOptions {
   bool allow_requantize = false;
   bool verbose = false;
   bool dry_run = false;
+  bool pure = false;
+  std::string output_type;
+  std::string token_embd_type;
 };
+
+// A ggml type by name, any case ("q8_0"); "" = not set.
+std::optional<gguf::GgmlType> parse_type(const std::string& name, const char* option) {
+  if (name.empty()) return std::nullopt;
+  std::string up = name;
+  for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (uint32_t id = 0; id < 64; ++id) {
+    if (gguf::type_traits(id) && gguf::type_name(id) == up) return static_cast<gguf::GgmlType>(id);
+  }
+  throw Error(ErrorCode::InvalidArgument, fmt::format("quantize: {}: unknown type '{}'", option, name));
+}
 
 std::string mib(uint64_t b) {
   return fmt::format("{:.1f} MiB", static_cast<double>(b) / 1048576.0);
@@ -76,9 +92,14 @@ int run_quantize(const QuantizeCliOptions& o) {
     throw Error(ErrorCode::InvalidArgument,
                 fmt::format("quantize: unknown type '{}'; one of:{}", o.type, names));
   }
+  PlanOptions plan;
+  plan.pure = o.pure;
+  plan.output_type = parse_type(o.output_type, "--output-tensor-type");
+  plan.token_embd_type = parse_type(o.token_embd_type, "--token-embedding-type");
   const gguf::File in = gguf::File::open(o.in);
   if (o.dry_run) {
-    report(in, preview_quantization(in, *preset), o, fmt::format("would write {}", o.out), 0.0);
+    report(in, preview_quantization(in, *preset, plan), o, fmt::format("would write {}", o.out),
+           0.0);
     return 0;
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -92,6 +113,7 @@ int run_quantize(const QuantizeCliOptions& o) {
   options.stop = &stop;
   options.threads = o.threads;
   options.allow_requantize = o.allow_requantize;
+  options.plan = plan;
   options.progress = terminal_progress(fmt::format("quantizing to {}", preset_info(*preset).name));
   const QuantizeSummary s = quantize_model(in, o.out, *preset, options);
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -118,6 +140,12 @@ Command add_quantize(CLI::App& app) {
   sub->add_flag("--allow-requantize", o->allow_requantize,
                 "Convert tensors that are already quantized (loses more accuracy)");
   sub->add_flag("-v,--verbose", o->verbose, "List every tensor with its shape and new type");
+  sub->add_flag("--pure", o->pure,
+                "Every converted matrix gets TYPE's base type (no Q6_K output, no ffn_down bumps)");
+  sub->add_option("--output-tensor-type", o->output_type,
+                  "Type of the output matrix (e.g. Q8_0, F16), whatever TYPE chooses");
+  sub->add_option("--token-embedding-type", o->token_embd_type,
+                  "Type of token_embd (e.g. Q8_0), whatever TYPE chooses");
   sub->add_flag("--dry-run", o->dry_run,
                 "Print the types and the output size, write nothing (OUT is not touched)");
   return {sub, [o] { return run_quantize(*o); }};

@@ -150,7 +150,14 @@ const QuantPresetInfo& preset_info(QuantPreset preset) {
   throw Error(ErrorCode::InvalidArgument, "unknown quantization preset");
 }
 
-std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset) {
+std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset,
+                                          const PlanOptions& options) {
+  for (const auto& o : {options.output_type, options.token_embd_type}) {
+    require(!o || quantize_supported(static_cast<uint32_t>(*o)), ErrorCode::InvalidArgument,
+            "quantize: cannot encode {} (types: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K "
+            "Q4_K Q5_K Q6_K IQ4_NL IQ4_XS)",
+            gguf::type_name(static_cast<uint32_t>(*o)));
+  }
   const QuantPresetInfo& info = preset_info(preset);
   const GgmlType base = info.base;
   const bool quant = is_block_quant(static_cast<uint32_t>(base));
@@ -172,7 +179,9 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
     if (quant) {
       const uint64_t ncols = t.ne[0];
       const bool head = t.name == "output.weight" || (tied && t.name == "token_embd.weight");
-      if (head) {
+      if (options.pure) {
+        // the base type everywhere (then the row-length fallback below)
+      } else if (head) {
         // The head decides every logit: Q6_K unless the preset is Q8_0 already (Q8_0 when its
         // rows do not fit the base type's blocks).
         if (ncols % block_elems(base) != 0) {
@@ -205,6 +214,23 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
       }
       to = fall_back(to, ncols, p.why);
     }
+    // Overrides replace the preset's choice as given (no fallback: a type that does not fit the
+    // rows is an error, not a silent substitute).
+    std::optional<GgmlType> forced;
+    if (t.name == "token_embd.weight" && options.token_embd_type) {
+      forced = options.token_embd_type;
+      p.why = "--token-embedding-type";
+    } else if (options.output_type &&
+               (t.name == "output.weight" || (tied && t.name == "token_embd.weight"))) {
+      forced = options.output_type;
+      p.why = "--output-tensor-type";
+    }
+    if (forced) {
+      to = *forced;
+      require(t.ne[0] % block_elems(to) == 0, ErrorCode::InvalidArgument,
+              "quantize: tensor '{}' has rows of {}, not a multiple of {}'s {}-element blocks",
+              t.name, t.ne[0], gguf::type_name(to), block_elems(to));
+    }
     p.to = static_cast<uint32_t>(to);
     if (p.to != p.from && !dequantize_supported(p.from)) {
       throw Error(ErrorCode::BadModelFile,
@@ -216,9 +242,10 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   return plan;
 }
 
-QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset) {
+QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset,
+                                     const PlanOptions& options) {
   QuantizeSummary summary;
-  summary.plan = plan_quantization(in, preset);
+  summary.plan = plan_quantization(in, preset, options);
   for (size_t i = 0; i < summary.plan.size(); ++i) {
     const TensorPlan& p = summary.plan[i];
     summary.bytes_in += in.tensors()[i].n_bytes;
@@ -234,7 +261,7 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
   require(!std::filesystem::equivalent(in.path(), out, ec), ErrorCode::InvalidArgument,
           "quantize: the output {} is the input file; write to another path", out.string());
   const QuantPresetInfo& info = preset_info(preset);
-  QuantizeSummary summary = preview_quantization(in, preset);
+  QuantizeSummary summary = preview_quantization(in, preset, options.plan);
   if (!options.allow_requantize) {
     for (const TensorPlan& p : summary.plan) {
       require(p.to == p.from || !is_block_quant(p.from), ErrorCode::InvalidArgument,

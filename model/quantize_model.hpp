@@ -70,12 +70,26 @@ struct TensorPlan {
   std::string why;  // why `to` differs from the preset's base type ("" when it does not)
 };
 
+// llama-quantize's overrides of a preset's choices.
+struct PlanOptions {
+  // Every converted matrix gets the preset's base type: no Q6_K output, no ffn_down bumps
+  // (row-length fallbacks still apply). llama-quantize's --pure.
+  bool pure = false;
+  // The output matrix's type (--output-tensor-type); with a tied head, token_embd's unless
+  // token_embd_type is set too.
+  std::optional<gguf::GgmlType> output_type;
+  // token_embd's type (--token-embedding-type).
+  std::optional<gguf::GgmlType> token_embd_type;
+};
+
 // The type of every tensor of `in` under `preset`, in file order. Matrices (2-D or more, named
 // *.weight) are converted except norms and RWKV's small LoRA / mixing / bonus tensors, which stay
 // as they are (llama.cpp's rules, checked tensor by tensor against llama-quantize's files in
 // tests/model/test_quantize.cpp). Throws vkr::Error(BadModelFile) naming the tensor when one
-// that must be converted has a type the CPU cannot decode.
-std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset);
+// that must be converted has a type the CPU cannot decode; InvalidArgument when an override type
+// cannot be encoded or its blocks do not divide the tensor's rows.
+std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset,
+                                          const PlanOptions& options = {});
 
 struct QuantizeOptions {
   unsigned threads = 0;  // 0: one per hardware thread
@@ -87,6 +101,7 @@ struct QuantizeOptions {
   // Set by another thread (a signal handler's): the rewrite stops within a few rows and throws
   // vkr::Error(InvalidArgument, "interrupted"), leaving no output file.
   const std::atomic<bool>* stop = nullptr;
+  PlanOptions plan;
 };
 
 struct QuantizeSummary {
@@ -98,7 +113,8 @@ struct QuantizeSummary {
 
 // The plan and the sizes quantize_model() would produce, without writing anything (converted
 // counts the tensors it would re-encode).
-QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset);
+QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset,
+                                     const PlanOptions& options = {});
 
 // Writes `out` (via out.part, renamed at the end) with every metadata key of `in`
 // (general.file_type and general.quantization_version set for the preset) and the tensors in `in`'s

@@ -135,6 +135,48 @@ TEST(QuantizePlan, MatchesLlamaQuantizeForTheLowBitPresets) {
   EXPECT_GT(checked, 1000);
 }
 
+// llama-quantize's --pure / --output-tensor-type / --token-embedding-type.
+TEST(QuantizePlan, PureAndOverrides) {
+  const gguf::File q = gguf::File::open(kRefDir / "tiny-qrwkv6-f16.gguf");
+  PlanOptions pure;
+  pure.pure = true;
+  for (const TensorPlan& p : plan_quantization(q, QuantPreset::Q4_K_M, pure)) {
+    if (p.to != p.from) EXPECT_EQ(p.to, id(GgmlType::Q4_K)) << p.name;
+  }
+  const gguf::File r = gguf::File::open(kRefDir / "tiny-rwkv6-f16.gguf");
+  for (const TensorPlan& p : plan_quantization(r, QuantPreset::Q4_K_M, pure)) {
+    if (p.name.find("channel_mix_value") != std::string::npos) {
+      EXPECT_EQ(p.to, id(GgmlType::Q5_0)) << p.name;  // rows of 896: the fallback still applies
+    }
+  }
+  PlanOptions o;
+  o.output_type = GgmlType::Q8_0;
+  o.token_embd_type = GgmlType::F16;
+  for (const TensorPlan& p : plan_quantization(q, QuantPreset::Q3_K_M, o)) {
+    if (p.name == "output.weight") EXPECT_EQ(p.to, id(GgmlType::Q8_0));
+    if (p.name == "token_embd.weight") EXPECT_EQ(p.to, id(GgmlType::F16));
+    if (p.name == "blk.1.ffn_down.weight") EXPECT_EQ(p.to, id(GgmlType::Q4_K));  // preset kept
+  }
+  // An override that cannot be encoded, or whose blocks do not divide the rows, is an error.
+  o.output_type = GgmlType::IQ2_XXS;
+  EXPECT_THROW(plan_quantization(q, QuantPreset::Q4_K_M, o), Error);
+  const TempDir dir;
+  gguf::GgufWriter w;
+  w.add_kv("general.architecture", gguf::KvValue::str("rwkv6"));
+  w.add_tensor("output.weight", {96, 4}, GgmlType::F32, std::vector<std::byte>(96 * 4 * 4));
+  w.write(dir.path() / "narrow.gguf");
+  const gguf::File narrow = gguf::File::open(dir.path() / "narrow.gguf");
+  PlanOptions k;
+  k.output_type = GgmlType::Q4_K;
+  try {
+    plan_quantization(narrow, QuantPreset::Q8_0, k);
+    ADD_FAILURE() << "Q4_K rows of 96 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("output.weight"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("96"), std::string::npos) << e.message();
+  }
+}
+
 TEST(QuantizePlan, PresetNames) {
   EXPECT_EQ(parse_quant_preset("q4_k_m"), QuantPreset::Q4_K_M);
   EXPECT_EQ(parse_quant_preset("Q4_K"), QuantPreset::Q4_K_M);  // llama.cpp's alias
