@@ -44,7 +44,8 @@ std::optional<gguf::GgmlType> parse_type(const std::string& name, const char* op
   for (uint32_t id = 0; id < 64; ++id) {
     if (gguf::type_traits(id) && gguf::type_name(id) == up) return static_cast<gguf::GgmlType>(id);
   }
-  throw Error(ErrorCode::InvalidArgument, fmt::format("quantize: {}: unknown type '{}'", option, name));
+  throw Error(ErrorCode::InvalidArgument,
+              fmt::format("quantize: {}: unknown type '{}'", option, name));
 }
 
 std::string mib(uint64_t b) {

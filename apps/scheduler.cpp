@@ -15,6 +15,17 @@ bool is_strict_prefix(const std::vector<int32_t>& head, std::span<const int32_t>
          std::equal(head.begin(), head.end(), ids.begin());
 }
 
+size_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
+  const size_t n = std::min(a.size(), b.size());
+  return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + n, b.begin()).first - a.begin());
+}
+
+bool is_scored(const Job& j) { return j.prompt_logprobs && j.logprobs >= 0; }
+
+// A scored prompt with no peer checkpoints this many tokens before its end (multiple-choice
+// continuations are mostly shorter).
+constexpr size_t kTailTokens = 32;
+
 }  // namespace
 
 bool Job::wait_text(std::string& text, std::vector<TokenLogprob>* lps) {
@@ -72,6 +83,9 @@ struct Scheduler::Run {
   Sampler sampler;
   ReplyText reply;
   std::vector<int32_t> seen;  // the tokens the slot's state has seen
+  // Scored prompts: the prompt's log-probabilities so far, and the position to checkpoint at.
+  std::vector<TokenLogprob> scores;
+  size_t checkpoint = 0;
   bool decoding = false;      // the prompt is in; `next` is the id to run at the next step
   int32_t next = -1;
   std::optional<Finish> finish;  // set when the reply is over (retire() ends the job)
@@ -124,23 +138,41 @@ Scheduler::Stats Scheduler::stats() const {
 void Scheduler::loop() {
   for (;;) {
     std::vector<std::shared_ptr<Job>> arrived;
+    std::vector<std::shared_ptr<Job>> waiting;  // scored prompts still queued (checkpoint peers)
     const auto running = static_cast<size_t>(
         std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r != nullptr; }));
     {
       std::unique_lock lk(mu_);
       cv_.wait(lk, [&] { return stop_ || !queue_.empty() || running > 0; });
       if (stop_) break;
-      while (!queue_.empty() && running + arrived.size() < runs_.size()) {
-        arrived.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      // A scored prompt that shares a prefix with one running (or starting now) waits until that
+      // one has kept its checkpoint there, then runs only its own tokens.
+      for (auto it = queue_.begin();
+           it != queue_.end() && running + arrived.size() < runs_.size();) {
+        if (waits_for_checkpoint(**it, arrived)) {
+          ++it;
+          continue;
+        }
+        arrived.push_back(std::move(*it));
+        it = queue_.erase(it);
+      }
+      for (const auto& q : queue_) {
+        if (is_scored(*q)) waiting.push_back(q);
       }
       stats_.queued = static_cast<uint32_t>(queue_.size());
       stats_.running = static_cast<uint32_t>(running + arrived.size());
     }
-    for (auto& job : arrived) {
+    for (size_t i = 0; i < arrived.size(); ++i) {
       const auto slot =
           static_cast<uint32_t>(std::find(runs_.begin(), runs_.end(), nullptr) - runs_.begin());
-      start(std::move(job), slot);
+      std::vector<const std::vector<int32_t>*> peers;
+      if (is_scored(*arrived[i])) {
+        for (size_t k = i + 1; k < arrived.size(); ++k) {
+          if (is_scored(*arrived[k])) peers.push_back(&arrived[k]->prompt);
+        }
+        for (const auto& w : waiting) peers.push_back(&w->prompt);
+      }
+      start(std::move(arrived[i]), slot, peers);
     }
     // One piece of the earliest prompt still coming in, then one decode step of every reply.
     Run* first = nullptr;
@@ -175,16 +207,17 @@ void Scheduler::loop() {
   queue_.clear();
 }
 
-void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot) {
+void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot,
+                      const std::vector<const std::vector<int32_t>*>& peers) {
   auto r = std::make_unique<Run>(std::move(job), tok_, ++arrivals_);
   Job& j = *r->job;
   j.started = Job::Clock::now();
   if (j.json) r->json.emplace(tok_, j.schema);
   for (int32_t id : j.prompt) r->sampler.accept(id);  // penalties see the prompt
   Kept* best = nullptr;
-  const bool scored = j.prompt_logprobs && j.logprobs >= 0;  // needs every prompt position's logits
+  const bool scored = is_scored(j);  // needs every prompt position's scores
   for (auto& k : kept_) {
-    if (scored) break;
+    if (scored && k.top != j.logprobs) continue;  // scored: only checkpoints with the scores
     if (is_strict_prefix(k.tokens, j.prompt) && (!best || k.tokens.size() > best->tokens.size())) {
       best = &k;
     }
@@ -196,6 +229,26 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot) {
       best->used = ++clock_;
     } else {
       session_.state().reset(slot);
+    }
+    if (scored) {
+      // The positions the checkpoint skips: their stored scores, then the next token's from the
+      // logits it kept; scored_prompt_piece() goes on from there.
+      TokenLogprob first;
+      first.id = j.prompt[0];
+      first.scored = false;
+      r->scores.push_back(std::move(first));
+      if (best) {
+        r->scores.insert(r->scores.end(), best->scores.begin(), best->scores.end());
+        r->scores.push_back(token_logprob(best->next_logits, j.prompt[r->seen.size()], j.logprobs));
+      }
+      for (const TokenLogprob& lp : r->scores) j.add_logprob(lp);
+      std::vector<const std::vector<int32_t>*> all = peers;
+      for (const Kept& k : kept_) all.push_back(&k.tokens);
+      r->checkpoint = checkpoint_at(j.prompt, r->seen.size(), all);
+      // No peer yet (requests one at a time): a checkpoint shortly before the end, where the
+      // context usually ends and the choice begins, for the next choice of the same context.
+      const size_t tail = j.prompt.size() > 2 * kTailTokens ? j.prompt.size() - kTailTokens : 0;
+      if (r->checkpoint == 0 && !kept_.empty() && tail > r->seen.size()) r->checkpoint = tail;
     }
   } catch (...) {
     j.end(std::current_exception());
@@ -237,20 +290,26 @@ void Scheduler::scored_prompt_piece(Run& r, uint32_t slot) {
   Job& j = *r.job;
   const std::span<const int32_t> prompt(j.prompt);
   const size_t at = r.seen.size();
-  if (at == 0) {
-    TokenLogprob first;
-    first.id = prompt[0];
-    first.scored = false;
-    j.add_logprob(std::move(first));
-  }
-  const size_t n = std::min<size_t>({prompt.size() - at, opt_.piece, session_.max_batch()});
+  size_t n = std::min<size_t>({prompt.size() - at, opt_.piece, session_.max_batch()});
+  if (r.checkpoint > at) n = std::min(n, r.checkpoint - at);  // a piece ends at the checkpoint
   const auto logits = session_.eval(slot, prompt.subspan(at, n), true);
   const size_t V = model_.config().V;
   const std::span<const float> rows(logits);
   for (size_t i = 0; i < n && at + i + 1 < prompt.size(); ++i) {
-    j.add_logprob(token_logprob(rows.subspan(i * V, V), prompt[at + i + 1], j.logprobs));
+    r.scores.push_back(token_logprob(rows.subspan(i * V, V), prompt[at + i + 1], j.logprobs));
+    j.add_logprob(r.scores.back());
   }
   r.seen.insert(r.seen.end(), prompt.begin() + at, prompt.begin() + at + n);
+  if (r.seen.size() == r.checkpoint && r.checkpoint < prompt.size()) {
+    // scores[1 .. checkpoint) belong to the kept tokens; scores[checkpoint] is the next token's
+    Kept* k = keep(slot, r.seen);
+    if (k != nullptr && k->top != j.logprobs) {
+      k->top = j.logprobs;
+      k->scores.assign(r.scores.begin() + 1, r.scores.begin() + static_cast<ptrdiff_t>(at + n));
+      const auto last = rows.last(V);
+      k->next_logits.assign(last.begin(), last.end());
+    }
+  }
   if (r.seen.size() < prompt.size()) return;
   j.prompt_done = Job::Clock::now();
   if (j.max_tokens == 0) {
@@ -369,20 +428,58 @@ void Scheduler::retire() {
       std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r != nullptr; }));
 }
 
-void Scheduler::keep(uint32_t slot, const std::vector<int32_t>& tokens) {
-  if (kept_.empty() || tokens.empty()) return;
+Scheduler::Kept* Scheduler::keep(uint32_t slot, const std::vector<int32_t>& tokens) {
+  if (kept_.empty() || tokens.empty()) return nullptr;
   for (auto& k : kept_) {
     if (k.tokens == tokens) {
       k.used = ++clock_;
-      return;
+      return &k;
     }
   }
   auto victim = std::min_element(kept_.begin(), kept_.end(),
                                  [](const Kept& a, const Kept& b) { return a.used < b.used; });
   victim->tokens.clear();  // unusable until the copy is done
+  victim->top = -1;
+  victim->scores.clear();
+  victim->next_logits.clear();
   session_.state().copy(slot, victim->slot);
   victim->tokens = tokens;
   victim->used = ++clock_;
+  return &*victim;
+}
+
+bool Scheduler::waits_for_checkpoint(const Job& q,
+                                     const std::vector<std::shared_ptr<Job>>& starting) const {
+  if (!is_scored(q) || kept_.empty()) return false;
+  for (const auto& r : runs_) {
+    if (r && r->job && r->seen.size() < r->checkpoint && r->checkpoint < q.prompt.size() &&
+        common_prefix(q.prompt, r->job->prompt) >= r->checkpoint) {
+      return true;
+    }
+  }
+  for (const auto& a : starting) {  // start() gives it a checkpoint at its prefix with q
+    if (!is_scored(*a)) continue;
+    const size_t l = common_prefix(q.prompt, a->prompt);
+    if (l >= 2 && l < q.prompt.size() && l < a->prompt.size()) return true;
+  }
+  return false;
+}
+
+size_t Scheduler::checkpoint_at(const std::vector<int32_t>& prompt, size_t from,
+                                const std::vector<const std::vector<int32_t>*>& peers) const {
+  if (kept_.empty()) return 0;  // nowhere to keep it
+  size_t best = 0;
+  for (const auto* p : peers) best = std::max(best, common_prefix(prompt, *p));
+  // Past what the slot already has, short of the whole prompt (whose state retire() keeps), and
+  // not already a scored checkpoint.
+  if (best <= from || best >= prompt.size()) return 0;
+  for (const Kept& k : kept_) {
+    if (k.top >= 0 && k.tokens.size() == best &&
+        std::equal(k.tokens.begin(), k.tokens.end(), prompt.begin())) {
+      return 0;
+    }
+  }
+  return best;
 }
 
 void Scheduler::fail_running(std::exception_ptr error) {

@@ -8,6 +8,12 @@
 //    request whose tokens start with a kept state's tokens runs only the rest (a chat's next
 //    turn, the same prompt again). RWKV's state is a fixed size whatever the length, so keeping
 //    one costs a slot's bytes (StateStore::bytes_per_slot), not memory growing with the text.
+//  - Echoed prompts with log-probabilities (how evaluation harnesses score a context followed by
+//    each of several continuations) need every position's scores, so a kept state serves them
+//    only with the scores of the positions it skips: such a prompt stops at its longest common
+//    prefix with the prompts queued beside it and the kept ones, and keeps a checkpoint there
+//    (state, scores, the logits that score the next token). The next continuation of the same
+//    context then runs only its own tokens.
 // The Session belongs to the scheduler's own thread; the HTTP threads only submit jobs and read
 // their text.
 #pragma once
@@ -51,7 +57,8 @@ class Job {
   std::vector<std::string> stops;
   int logprobs = -1;  // >= 0: each sampled id's log-probability and this many top ids' too
   // With logprobs >= 0: the prompt's ids come first in the log-probabilities (an echo; the first
-  // one unscored), each under the logits before it. Runs the whole prompt (no kept state).
+  // one unscored), each under the logits before it. Reuses only kept states that carry their
+  // positions' scores (checkpoints of earlier echoed prompts, same number of top ids).
   bool prompt_logprobs = false;
   bool json = false;  // the reply is constrained to one JSON object (ends once it is complete)
   std::shared_ptr<const JsonSchema> schema;  // with json: ... matching this schema
@@ -115,10 +122,17 @@ class Scheduler {
     uint32_t slot;
     std::vector<int32_t> tokens;  // what the slot's state has seen; empty: unused
     uint64_t used = 0;
+    // A scored checkpoint: the log-probabilities of tokens[1..] with `top` alternatives each and
+    // the logits after the last token. top < 0: a plain kept state.
+    int top = -1;
+    std::vector<TokenLogprob> scores;
+    std::vector<float> next_logits;
   };
 
   void loop();
-  void start(std::shared_ptr<Job> job, uint32_t slot);
+  // `peers`: the prompts of the scored requests arriving with it or still queued.
+  void start(std::shared_ptr<Job> job, uint32_t slot,
+             const std::vector<const std::vector<int32_t>*>& peers);
   void prompt_piece(Run& r);
   void scored_prompt_piece(Run& r, uint32_t slot);
   void decode();
@@ -126,7 +140,15 @@ class Scheduler {
   static int32_t pick(Run& r, std::span<const float> logits);
   void take(Run& r, int32_t id, std::span<const float> logits);
   void retire();
-  void keep(uint32_t slot, const std::vector<int32_t>& tokens);
+  // Kept `tokens` for slot `slot` (the least recently used kept state replaced); returns it.
+  Kept* keep(uint32_t slot, const std::vector<int32_t>& tokens);
+  // Where a scored prompt should stop to checkpoint: its longest common prefix with `peers` and
+  // the kept states (0: nowhere past `from`).
+  // Whether queued job `q` should wait for a checkpoint that a running request, or one of
+  // `starting`, is about to keep.
+  bool waits_for_checkpoint(const Job& q, const std::vector<std::shared_ptr<Job>>& starting) const;
+  size_t checkpoint_at(const std::vector<int32_t>& prompt, size_t from,
+                       const std::vector<const std::vector<int32_t>*>& peers) const;
   void fail_running(std::exception_ptr error);
 
   Model& model_;

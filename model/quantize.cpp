@@ -1,8 +1,9 @@
 // Block encoders for F32/F16/BF16 and the ggml quant types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K,
-// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. Each follows the arithmetic of ggml's reference quantizer step by step (same scale
-// formulas, same search grids, same evaluation order of every float expression), because a
-// quantizer that merely "looks like" it makes different files: llama.cpp users compare file
-// hashes and perplexities across tools, and the tests check our bytes against llama-quantize's.
+// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. Each follows the arithmetic of ggml's reference quantizer
+// step by step (same scale formulas, same search grids, same evaluation order of every float
+// expression), because a quantizer that merely "looks like" it makes different files: llama.cpp
+// users compare file hashes and perplexities across tools, and the tests check our bytes against
+// llama-quantize's.
 #include "quantize.hpp"
 
 #include <algorithm>
@@ -600,7 +601,8 @@ void block_q3_k(const float* x, std::byte* out) {
   pack_2bit(low.data(), out + 32);
 }
 
-// ---- IQ4_NL / IQ4_XS: the non-linear 4-bit code --------------------------------------------------
+// ---- IQ4_NL / IQ4_XS: the non-linear 4-bit code
+// --------------------------------------------------
 
 constexpr std::array<int8_t, 16> kIq4Values = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                1,    13,   25,  38,  53,  69,  89,  113};

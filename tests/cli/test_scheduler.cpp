@@ -235,6 +235,99 @@ TEST_F(SchedulerTest, EchoedPromptIsScoredInPieces) {
   EXPECT_TRUE(zero->ids.empty());
 }
 
+// Scored continuations of one context (how evaluation harnesses ask for log-likelihoods): every
+// position's scores are those of a Session's all-position eval, though the later prompts start
+// from a checkpoint the first one kept at the shared context. Together: the first stops there,
+// the others wait for it and run only their own tokens. One after another: the second keeps the
+// checkpoint (its prefix with the first, kept whole), the third uses it.
+TEST_F(SchedulerTest, ScoredContinuationsShareTheirContext) {
+  const std::vector<int32_t> ctx = tok().encode(kPrompts[0], true);
+  std::vector<std::vector<int32_t>> prompts;
+  for (const char* cont : {" God", " light", " waters"}) {
+    std::vector<int32_t> p = ctx;
+    const auto more = tok().encode(cont, false);
+    p.insert(p.end(), more.begin(), more.end());
+    prompts.push_back(p);
+  }
+  ASSERT_NE(prompts[0][ctx.size()], prompts[1][ctx.size()]);
+  ASSERT_NE(prompts[0][ctx.size()], prompts[2][ctx.size()]);
+  const size_t V = model().config().V;
+  auto scored = [&](const std::vector<int32_t>& p) {
+    auto j = std::make_shared<Job>();
+    j->prompt = p;
+    j->max_tokens = 0;
+    j->logprobs = 1;
+    j->prompt_logprobs = true;
+    return j;
+  };
+  auto check = [&](Job& j, const std::vector<cli::TokenLogprob>& lps) {
+    ASSERT_EQ(lps.size(), j.prompt.size());
+    EXPECT_FALSE(lps[0].scored);
+    Session ref(model(), 1);
+    const auto rows = ref.eval(0, j.prompt, true);
+    for (size_t t = 1; t < j.prompt.size(); ++t) {
+      const auto want = cli::token_logprob(std::span(rows).subspan((t - 1) * V, V), j.prompt[t], 1);
+      EXPECT_EQ(lps[t].id, j.prompt[t]) << t;
+      EXPECT_NEAR(lps[t].logprob, want.logprob, 1e-4) << "position " << t;
+      ASSERT_EQ(lps[t].top.size(), 1u);
+      EXPECT_EQ(lps[t].top[0].first, want.top[0].first) << t;
+    }
+  };
+  {
+    Scheduler s(model(), tok(), {.parallel = 3, .kept = 4, .piece = 4});
+    std::vector<std::shared_ptr<Job>> jobs;
+    for (const auto& p : prompts) jobs.push_back(scored(p));
+    for (const auto& j : jobs) s.submit(j);
+    for (const auto& j : jobs) {
+      std::vector<cli::TokenLogprob> lps;
+      EXPECT_EQ(text_of(*j, &lps), "");
+      check(*j, lps);
+    }
+    EXPECT_EQ(jobs[0]->cached_tokens, 0u);
+    EXPECT_EQ(jobs[1]->cached_tokens, ctx.size());
+    EXPECT_EQ(jobs[2]->cached_tokens, ctx.size());
+  }
+  Scheduler s(model(), tok(), {.parallel = 2, .kept = 4, .piece = 4});
+  std::vector<size_t> cached;
+  for (const auto& p : prompts) {
+    auto j = scored(p);
+    s.submit(j);
+    std::vector<cli::TokenLogprob> lps;
+    text_of(*j, &lps);
+    check(*j, lps);
+    cached.push_back(j->cached_tokens);
+  }
+  EXPECT_EQ(cached, (std::vector<size_t>{0, 0, ctx.size()}));  // short: no tail checkpoint
+  // A long context one choice at a time: the first keeps a checkpoint 32 tokens before its end,
+  // the second starts there and keeps one at the shared context, the third starts there.
+  {
+    Scheduler seq(model(), tok(), {.parallel = 1, .kept = 6, .piece = 16});
+    std::vector<int32_t> long_ctx;
+    while (long_ctx.size() < 100) long_ctx.insert(long_ctx.end(), ctx.begin(), ctx.end());
+    std::vector<size_t> got;
+    for (const auto& p : prompts) {
+      auto j = scored(long_ctx);
+      j->prompt.insert(j->prompt.end(), p.begin() + static_cast<ptrdiff_t>(ctx.size()), p.end());
+      seq.submit(j);
+      std::vector<cli::TokenLogprob> lps;
+      text_of(*j, &lps);
+      check(*j, lps);
+      got.push_back(j->cached_tokens);
+    }
+    const size_t first_len = long_ctx.size() + prompts[0].size() - ctx.size();
+    EXPECT_EQ(got, (std::vector<size_t>{0, first_len - 32, long_ctx.size()}));
+  }
+  // A different number of top ids cannot use the checkpoint's scores: it runs every position.
+  auto other = scored(prompts[1]);
+  other->prompt.push_back(prompts[2].back());
+  other->logprobs = 2;
+  s.submit(other);
+  std::vector<cli::TokenLogprob> lps;
+  text_of(*other, &lps);
+  EXPECT_EQ(other->cached_tokens, 0u);
+  EXPECT_EQ(lps.size(), other->prompt.size());
+}
+
 // A request whose JSON schema no text can satisfy (each object requires another inside it, past
 // the nesting bound: ~2000 tokens of the bundled model's padding) ends with an error naming that,
 // mid-reply; the request decoded in the same calls gives the text it gives alone.

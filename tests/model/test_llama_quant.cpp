@@ -86,10 +86,11 @@ TEST_P(LlamaQuantRefForward, MatchesLlamaCppLogits) {
     const auto got = model.forward(tokens, state);
     ASSERT_EQ(got.size(), want.size());
     const CaseResult r = compare_logits(T, V, want, got, tol.max_abs);
-    std::printf("[ref-vs-llama.cpp] %-26s %-4s max|diff| %.3g (pos %d)  mean|diff| %.3g  argmax "
-                "%d/%d (+%d excused)  tol %.3g / %.3g\n",
-                file.c_str(), prompt.c_str(), r.max_diff, r.max_pos, r.mean_diff, r.argmax_agree,
-                T, r.excused, tol.max_abs, tol.mean_abs);
+    std::printf(
+        "[ref-vs-llama.cpp] %-26s %-4s max|diff| %.3g (pos %d)  mean|diff| %.3g  argmax "
+        "%d/%d (+%d excused)  tol %.3g / %.3g\n",
+        file.c_str(), prompt.c_str(), r.max_diff, r.max_pos, r.mean_diff, r.argmax_agree, T,
+        r.excused, tol.max_abs, tol.mean_abs);
     EXPECT_LE(r.max_diff, tol.max_abs) << file << " " << prompt << " at position " << r.max_pos;
     EXPECT_LE(r.mean_diff, tol.mean_abs) << file << " " << prompt;
     EXPECT_TRUE(r.bad_argmax.empty()) << file << " " << prompt << ": argmax differs at "
@@ -97,8 +98,8 @@ TEST_P(LlamaQuantRefForward, MatchesLlamaCppLogits) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(LlamaQuant, LlamaQuantRefForward, ::testing::ValuesIn(llama_quant_models()),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(LlamaQuant, LlamaQuantRefForward,
+                         ::testing::ValuesIn(llama_quant_models()), param_name);
 
 }  // namespace
 }  // namespace vkr::test

@@ -112,7 +112,8 @@ TEST(QuantizePlan, MatchesLlamaQuantizeForTheLowBitPresets) {
   std::set<std::string> presets;
   for (const Json& m : llama_quant_manifest().at("models")) {
     const std::string file = m.at("file");
-    const std::string arch = file.find("qrwkv6") != std::string::npos ? "tiny-qrwkv6" : "tiny-rwkv6";
+    const std::string arch =
+        file.find("qrwkv6") != std::string::npos ? "tiny-qrwkv6" : "tiny-rwkv6";
     const std::string preset = file.substr(arch.size() + 1, file.size() - arch.size() - 6);
     if (preset == "f16") continue;
     const auto parsed = parse_quant_preset(preset);
@@ -316,8 +317,8 @@ TEST(QuantizeBlocks, LowBitTypesGiveBackGgmlBytes) {
   ASSERT_EQ(in.gcount(), static_cast<std::streamsize>(x.size() * 4));
   for (GgmlType t : kMoreTypes) {
     const std::string name = gguf::type_name(t);
-    const fs::path golden =
-        kLlamaQuantDir / (t == GgmlType::IQ4_NL ? "quant_IQ4_NL.chunk.bin" : "quant_" + name + ".bin");
+    const fs::path golden = kLlamaQuantDir / (t == GgmlType::IQ4_NL ? "quant_IQ4_NL.chunk.bin"
+                                                                    : "quant_" + name + ".bin");
     std::ifstream g(golden, std::ios::binary);
     ASSERT_TRUE(g.good()) << golden;
     const std::vector<char> want{std::istreambuf_iterator<char>(g), {}};
@@ -338,7 +339,8 @@ TEST(QuantizeBlocks, LowBitTypesGiveBackGgmlBytes) {
 TEST(QuantizeBlocks, LowBitFilesMatchLlamaQuantizeByteForByte) {
   size_t tensors = 0, same = 0;
   for (const std::string& file : llama_quant_models()) {
-    const std::string arch = file.find("qrwkv6") != std::string::npos ? "tiny-qrwkv6" : "tiny-rwkv6";
+    const std::string arch =
+        file.find("qrwkv6") != std::string::npos ? "tiny-qrwkv6" : "tiny-rwkv6";
     const gguf::File f16 = gguf::File::open(kRefDir / (arch + "-f16.gguf"));
     const gguf::File q = gguf::File::open(kLlamaQuantDir / file);
     for (const gguf::TensorInfo& t : q.tensors()) {
