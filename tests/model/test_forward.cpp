@@ -134,7 +134,7 @@ class ForwardVsLlamaCppQuant : public GpuTest, public ::testing::WithParamInterf
 
 TEST_P(ForwardVsLlamaCppQuant, LogitsAtEveryPosition) {
   const std::string file = GetParam();
-  const LogitsTolerance tol = llama_quant_tolerance(file);
+  const LogitsTolerance tol = kLlamaQuantTolerance;
   expect_logits(
       *Model::load(ctx(), kLlamaQuantDir / file, quiet()), file,
       [&](const std::string& p) { return llama_quant_tokens(file, p); },

@@ -72,7 +72,7 @@ class LlamaQuantRefForward : public ::testing::TestWithParam<std::string> {};
 // llama.cpp's logits at every position of both prompts.
 TEST_P(LlamaQuantRefForward, MatchesLlamaCppLogits) {
   const std::string file = GetParam();
-  const LogitsTolerance tol = llama_quant_tolerance(file);
+  const LogitsTolerance tol = kLlamaQuantTolerance;
   const gguf::File gguf = gguf::File::open(kLlamaQuantDir / file);
   const ref::RefModel model(gguf);
   const int V = static_cast<int>(model.config().V);

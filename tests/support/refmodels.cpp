@@ -9,11 +9,16 @@
 
 namespace vkr::test {
 
+namespace {
+// A JSON file, or an empty object when it cannot be read (the tests that need it then say so).
+Json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return in ? Json::parse(in) : Json::object();
+}
+}  // namespace
+
 const Json& manifest() {
-  static const Json m = [] {
-    std::ifstream in(kRefDir / "manifest.json");
-    return in ? Json::parse(in) : Json::object();
-  }();
+  static const Json m = read_json(kRefDir / "manifest.json");
   return m;
 }
 
@@ -93,10 +98,7 @@ std::vector<int32_t> prompt_tokens(const std::string& file, const std::string& p
 }
 
 const Json& llama_quant_manifest() {
-  static const Json m = [] {
-    std::ifstream in(kLlamaQuantDir / "manifest.json");
-    return in ? Json::parse(in) : Json::object();
-  }();
+  static const Json m = read_json(kLlamaQuantDir / "manifest.json");
   return m;
 }
 
@@ -115,14 +117,6 @@ std::vector<std::string> llama_quant_models() {
 std::vector<int32_t> llama_quant_tokens(const std::string& file, const std::string& prompt) {
   const bool qrwkv6 = file.find("qrwkv6") != std::string::npos;
   return prompt_tokens(qrwkv6 ? "tiny-qrwkv6-f16.gguf" : "tiny-rwkv6-f16.gguf", prompt);
-}
-
-LogitsTolerance llama_quant_tolerance(const std::string& file) {
-  // ../shared/refmodels' K-quant tolerances: measured 0.11-0.22 max / 0.021-0.030 mean for the CPU
-  // reference (tests/data/llama_quant/README.md), like the 0.12-0.19 / 0.022-0.029 recorded there
-  // for Q4_0 ... Q6_K; a wrong decoder gives 2-7 / 0.2-1 (the types' own error vs f16).
-  (void)file;
-  return {0.6, 0.1};
 }
 
 }  // namespace vkr::test
