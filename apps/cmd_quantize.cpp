@@ -34,6 +34,7 @@ struct QuantizeCliOptions {
   bool pure = false;
   std::string output_type;
   std::string token_embd_type;
+  std::string imatrix;
 };
 
 // A ggml type by name, any case ("q8_0"); "" = not set.
@@ -80,6 +81,13 @@ void report(const gguf::File& in, const QuantizeSummary& s, const QuantizeCliOpt
   const auto bits = [&](uint64_t bytes) {
     return 8.0 * static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(weights, 1));
   };
+  if (!o.imatrix.empty() && !o.dry_run) {
+    fmt::print(stderr, "  imatrix {}: weights {} of the {} converted tensors\n", o.imatrix,
+               s.imatrix_used, s.converted);
+    if (!s.imatrix_missing.empty())
+      fmt::print(stderr, "  no imatrix entry (quantized unweighted): {}\n",
+                 fmt::join(s.imatrix_missing, ", "));
+  }
   fmt::print(stderr, "{}: tensors {} -> {} ({:.2f} -> {:.2f} bits per weight), {} converted{}\n",
              what, mib(s.bytes_in), mib(s.bytes_out), bits(s.bytes_in), bits(s.bytes_out),
              s.converted, o.dry_run ? "" : fmt::format(", {:.1f} s", sec));
@@ -98,6 +106,9 @@ int run_quantize(const QuantizeCliOptions& o) {
   plan.output_type = parse_type(o.output_type, "--output-tensor-type");
   plan.token_embd_type = parse_type(o.token_embd_type, "--token-embedding-type");
   const gguf::File in = gguf::File::open(o.in);
+  // Read (and checked) before anything is written.
+  std::optional<Imatrix> imatrix;
+  if (!o.imatrix.empty()) imatrix = read_imatrix(o.imatrix);
   if (o.dry_run) {
     report(in, preview_quantization(in, *preset, plan), o, fmt::format("would write {}", o.out),
            0.0);
@@ -115,6 +126,10 @@ int run_quantize(const QuantizeCliOptions& o) {
   options.threads = o.threads;
   options.allow_requantize = o.allow_requantize;
   options.plan = plan;
+  if (imatrix) {
+    options.imatrix = &*imatrix;
+    options.imatrix_file = o.imatrix;
+  }
   options.progress = terminal_progress(fmt::format("quantizing to {}", preset_info(*preset).name));
   const QuantizeSummary s = quantize_model(in, o.out, *preset, options);
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -147,6 +162,9 @@ Command add_quantize(CLI::App& app) {
                   "Type of the output matrix (e.g. Q8_0, F16), whatever TYPE chooses");
   sub->add_option("--token-embedding-type", o->token_embd_type,
                   "Type of token_embd (e.g. Q8_0), whatever TYPE chooses");
+  sub->add_option("--imatrix", o->imatrix,
+                  "Importance matrix (from `vkrwkv imatrix` or llama-imatrix, .gguf or .dat): "
+                  "each matrix's rounding error is weighted by its input's activations");
   sub->add_flag("--dry-run", o->dry_run,
                 "Print the types and the output size, write nothing (OUT is not touched)");
   return {sub, [o] { return run_quantize(*o); }};

@@ -24,6 +24,7 @@ Command add_bench(CLI::App& app, CommonOptions& common);
 Command add_generate(CLI::App& app, CommonOptions& common);
 Command add_logits(CLI::App& app, CommonOptions& common);
 Command add_perplexity(CLI::App& app, CommonOptions& common);
+Command add_imatrix(CLI::App& app, CommonOptions& common);
 Command add_serve(CLI::App& app, CommonOptions& common);
 Command add_make_model(CLI::App& app);  // CPU only: no device options
 Command add_quantize(CLI::App& app);    // CPU only

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   commands.push_back(vkr::cli::add_generate(app, common));
   commands.push_back(vkr::cli::add_logits(app, common));
   commands.push_back(vkr::cli::add_perplexity(app, common));
+  commands.push_back(vkr::cli::add_imatrix(app, common));
   commands.push_back(vkr::cli::add_serve(app, common));
   commands.push_back(vkr::cli::add_bench(app, common));
   commands.push_back(vkr::cli::add_make_model(app));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "kernels/col_sumsq.hpp"
 #include "kernels/decay.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/embed.hpp"
@@ -247,6 +248,24 @@ void bench_elementwise(Env& e, uint64_t T) {
       [&](Recorder& r) { kernels::elementwise(e.ctx, r, a); }, 12.0 * dbl(n), 0, note, cpu_us);
 }
 
+// The imatrix statistics of one matrix input (`vkrwkv imatrix` runs one per projection).
+void bench_col_sumsq(Env& e, uint64_t T) {
+  if (!e.h.selected("col_sumsq", "f32")) return;
+  const size_t n = T * kC;
+  Vec x = e.normal(n);
+  Buffer bx = e.up(x), bacc = e.zeros(kC);
+  kernels::ColSumsqArgs a{f32(bx, {T, kC}), f32(bacc, {kC})};
+  e.run([&](Recorder& r) { kernels::col_sumsq(e.ctx, r, a); });
+  Vec want(kC, 0.0f);
+  const double cpu_us = wall_us([&] { ref::col_sumsq(int(T), int(kC), x, want); });
+  const std::string note = verdict(test::nmse(want, e.down(bacc, kC)), 1e-10);
+  // x read + acc read and written.
+  add(
+      e, "col_sumsq", "f32", "f32", {{"T", T}, {"K", kC}},
+      [&](Recorder& r) { kernels::col_sumsq(e.ctx, r, a); }, 4.0 * dbl(n) + 8.0 * kC, 2.0 * dbl(n),
+      note, cpu_us);
+}
+
 void bench_embed(Env& e, uint64_t T) {
   if (!e.h.selected("embed", "bf16")) return;
   if (!e.ctx.caps().fp16_storage) return;
@@ -406,6 +425,7 @@ void bench_ops(Harness& h) {
     bench_lerp(e, T);
     bench_decay(e, T);
     bench_elementwise(e, T);
+    bench_col_sumsq(e, T);
     bench_embed(e, T);
   }
   bench_sampling(e, 1);

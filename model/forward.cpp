@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "activation_stats.hpp"
 #include "kernels/decay.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/embed.hpp"
@@ -119,6 +120,11 @@ struct Dims {
 struct Stages {
   Recorder& rec;
   StageProfile* profile;
+  ActivationStats* stats;  // null unless collecting an importance matrix
+  // Accumulates the statistics of `x`, the input of layer l's `which` projection(s).
+  void collect(Context& ctx, uint32_t l, StatsInput which, const Tensor& x) {
+    if (stats) stats->record(ctx, rec, l, which, x);
+  }
   void end(const char* label) {
     rec.barrier();
     if (!profile || !profile->timer || profile->used >= profile->timer->count()) return;
@@ -145,6 +151,10 @@ void time_mix(Context& ctx, Recorder& rec, Stages& stages, const Model& m, State
   Tensor r = f32(s.r, Shape{n, C}), g = f32(s.g, Shape{n, C});
   Tensor k = f32(q ? s.k : s.kr, Shape{n, q ? c.KV() : C});
   Tensor v = f32(q ? s.v : s.vr, Shape{n, q ? c.KV() : C});
+  stages.collect(ctx, l, StatsInput::Receptance, xr);
+  stages.collect(ctx, l, StatsInput::Key, xk);
+  stages.collect(ctx, l, StatsInput::Value, xv);
+  stages.collect(ctx, l, StatsInput::Gate, xg);
   linear(ctx, rec, {xr, L.wr, r, L.br});
   linear(ctx, rec, {xk, L.wk, k, L.bk});
   linear(ctx, rec, {xv, L.wv, v, L.bv});
@@ -183,6 +193,7 @@ void time_mix(Context& ctx, Recorder& rec, Stages& stages, const Model& m, State
     group_norm(ctx, rec, gn);
   }
   stages.end("gate");
+  stages.collect(ctx, l, StatsInput::Output, y);
   LinearArgs out{y, L.wo, f32(s.x, Shape{n, C})};
   out.epilogue = Epilogue::Residual;
   linear(ctx, rec, out);
@@ -198,11 +209,13 @@ void ffn(Context& ctx, Recorder& rec, Stages& stages, const Model& m, StateStore
   Tensor a = f32(s.a, Shape{n, C}), x = f32(s.x, Shape{n, C});
   Tensor h = f32(s.f1, Shape{n, c.F});
   if (c.arch == Arch::QRwkv6) {
+    stages.collect(ctx, l, StatsInput::FfnGateUp, a);
     LinearArgs up{a, L.ffn_gate, h};
     up.w_up = L.ffn_up;
     up.epilogue = Epilogue::SwiGlu;
     linear(ctx, rec, up);
     stages.end("linear swiglu");
+    stages.collect(ctx, l, StatsInput::FfnDown, h);
     LinearArgs down{h, L.ffn_down, x};
     down.epilogue = Epilogue::Residual;
     linear(ctx, rec, down);
@@ -212,12 +225,15 @@ void ffn(Context& ctx, Recorder& rec, Stages& stages, const Model& m, StateStore
   token_shift_lerp(ctx, rec, {a, st.ffn_shift(l, slot, d.B), L.cm_mu, f32(s.c1, Shape{2, n, C}), d.B});
   stages.end("lerp");
   Tensor rr = f32(s.c2, Shape{n, C});
+  stages.collect(ctx, l, StatsInput::CmKey, group(s.c1, 0, n, C));
+  stages.collect(ctx, l, StatsInput::CmRecept, group(s.c1, 1, n, C));
   linear(ctx, rec, {group(s.c1, 0, n, C), L.cm_key, h});
   linear(ctx, rec, {group(s.c1, 1, n, C), L.cm_recept, rr});
   stages.end("linear key recept");
   elementwise(ctx, rec, {EwOp::ReluSq, h, {}, h});
   stages.end("relu2");
   Tensor vv = f32(s.y, Shape{n, C});
+  stages.collect(ctx, l, StatsInput::CmValue, h);
   linear(ctx, rec, {h, L.cm_value, vv});
   stages.end("linear value");
   elementwise(ctx, rec, {EwOp::ResidSigmoidMul, rr, vv, x});
@@ -256,7 +272,8 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
   const NormMode mode = q ? NormMode::Rms : NormMode::Layer;
   const uint64_t n = d.n, C = c.C;
   Tensor x = f32(s.x, Shape{n, C}), a = f32(s.a, Shape{n, C});
-  Stages stages{rec, call.profile};
+  Stages stages{rec, call.profile, call.stats};
+  if (call.stats && call.part == 0) call.stats->count_call();
   if (call.profile && call.profile->timer) {
     call.profile->used = 0;
     call.profile->labels.clear();
@@ -294,6 +311,7 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
   Tensor xh = x.rows(first, rows), ah = a.rows(first, rows);
   norm(ctx, rec, {mode, xh, {}, m.output_norm_w(), m.output_norm_b(), ah, c.norm_eps});
   stages.end("head norm");
+  if (call.stats) call.stats->record_head(ctx, rec, ah);
   linear(ctx, rec, {ah, m.output(), f32(s.logits, Shape{rows, c.V})});
   stages.end("linear head");
 }

@@ -15,6 +15,7 @@
 
 namespace vkr {
 
+class ActivationStats;
 class Model;
 class StateStore;
 struct ModelPart;
@@ -65,6 +66,9 @@ struct ForwardCall {
   uint32_t T = 1;           // tokens per sequence; ids (B*T, sequence-major) are in scratch.ids
   bool all_logits = false;  // logits for every row (B*T <= logits_rows) or the last of each sequence
   StageProfile* profile = nullptr;
+  // Importance-matrix statistics: when set, every projection's input rows are also accumulated
+  // into it (one col_sumsq dispatch beside each linear; `vkrwkv imatrix`).
+  ActivationStats* stats = nullptr;
   // Which part of a model split over devices (Model::parts()) to record, with its scratch: a
   // part without the embedding starts from scratch.hidden_in, one without the head ends by
   // copying x to scratch.hidden_out (followed by a host barrier).

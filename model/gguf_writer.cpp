@@ -182,7 +182,7 @@ uint64_t GgufWriter::tensor_bytes(std::span<const uint64_t> ne, GgmlType type) {
 uint64_t GgufWriter::data_bytes() const {
   uint64_t cursor = 0;
   for (const Tensor& t : tensors_) cursor = align_up(cursor, alignment_) + t.bytes;
-  return cursor;
+  return align_up(cursor, alignment_);  // ggml pads the last tensor too
 }
 
 std::vector<std::byte> GgufWriter::header(std::vector<uint64_t>& offsets) const {
@@ -248,6 +248,8 @@ void GgufWriter::write_part(const std::filesystem::path& part,
     cursor = offsets[i] + t.bytes;
     if (progress) progress(cursor, total);
   }
+  // The data section ends aligned, as ggml's gguf writer ends it (byte-identical files).
+  write_all(f.get(), zeros.data(), total - cursor, part);
   require(std::fclose(f.release()) == 0, ErrorCode::Io, "{}: close failed", part.string());
 }
 

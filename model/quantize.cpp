@@ -1,5 +1,6 @@
 // Block encoders for F32/F16/BF16 and the legacy ggml types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, and the
-// dispatch to the K-quant (quantize_kquants.cpp) and IQ4 (quantize_iq4.cpp) ones. Each follows the
+// dispatch to the K-quant (quantize_kquants.cpp) and IQ4 (quantize_iq4.cpp) ones, or with an
+// importance vector to the weighted path (quantize_weighted.cpp). Each follows the
 // arithmetic of ggml's reference quantizer step by step (same scale formulas, same search grids,
 // same evaluation order of every float expression), because a quantizer that merely "looks like" it
 // makes different files: llama.cpp users compare file hashes and perplexities across tools, and the
@@ -51,13 +52,12 @@ void block_q4_0(const float* x, std::byte* out) {
   const float d = signed_absmax(x, kQK) / -8.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   store_half(out, d);
-  for (int j = 0; j < kQK / 2; ++j) {
-    const float x0 = x[j] * id;
-    const float x1 = x[j + kQK / 2] * id;
-    const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 8.5f)));
-    const int q1 = std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 8.5f)));
-    out[2 + j] = b8(q0 | (q1 << 4));
+  std::array<uint8_t, kQK> L{};
+  for (size_t j = 0; j < kQK; ++j) {
+    const auto q = static_cast<int8_t>(x[j] * id + 8.5f);  // ggml truncates to int8_t, then clamps
+    L[j] = static_cast<uint8_t>(std::min<int>(15, q));
   }
+  pack_nibbles(L.data(), out + 2);
 }
 
 // Q5_0 {f16 d; u32 qh; u8 qs[16]}: d = max / -16, 5-bit codes, the 5th bit of element j in bit j
@@ -66,17 +66,12 @@ void block_q5_0(const float* x, std::byte* out) {
   const float d = signed_absmax(x, kQK) / -16.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   store_half(out, d);
-  uint32_t qh = 0;
-  for (int j = 0; j < kQK / 2; ++j) {
-    const float x0 = x[j] * id;
-    const float x1 = x[j + kQK / 2] * id;
-    const int q0 = std::min(31, static_cast<int>(static_cast<int8_t>(x0 + 16.5f)));
-    const int q1 = std::min(31, static_cast<int>(static_cast<int8_t>(x1 + 16.5f)));
-    out[6 + j] = b8((q0 & 0xF) | ((q1 & 0xF) << 4));
-    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j;
-    qh |= static_cast<uint32_t>((q1 >> 4) & 1) << (j + kQK / 2);
+  std::array<uint8_t, kQK> L{};
+  for (size_t j = 0; j < kQK; ++j) {
+    const auto q = static_cast<int8_t>(x[j] * id + 16.5f);
+    L[j] = static_cast<uint8_t>(std::min<int>(31, q));
   }
-  store_u32(out + 2, qh);
+  pack_q5(L.data(), out + 2, out + 6);
 }
 
 // Q5_1 {f16 d; f16 m; u32 qh; u8 qs[16]}: x = d * q + m with m the block minimum.
@@ -88,17 +83,9 @@ void block_q5_1(const float* x, std::byte* out) {
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   store_half(out, d);
   store_half(out + 2, min);
-  uint32_t qh = 0;
-  for (int j = 0; j < kQK / 2; ++j) {
-    const float x0 = (x[j] - min) * id;
-    const float x1 = (x[j + kQK / 2] - min) * id;
-    const int q0 = static_cast<uint8_t>(x0 + 0.5f);
-    const int q1 = static_cast<uint8_t>(x1 + 0.5f);
-    out[8 + j] = b8((q0 & 0xF) | ((q1 & 0xF) << 4));
-    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j;
-    qh |= static_cast<uint32_t>((q1 >> 4) & 1) << (j + kQK / 2);
-  }
-  store_u32(out + 4, qh);
+  std::array<uint8_t, kQK> L{};
+  for (size_t j = 0; j < kQK; ++j) L[j] = static_cast<uint8_t>((x[j] - min) * id + 0.5f);
+  pack_q5(L.data(), out + 4, out + 8);
 }
 
 // Q4_1 {f16 d; f16 m; u8 qs[16]}: Q5_1 with 4 bits, no qh.
@@ -110,26 +97,33 @@ void block_q4_1(const float* x, std::byte* out) {
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   store_half(out, d);
   store_half(out + 2, min);
-  for (int j = 0; j < kQK / 2; ++j) {
-    const float x0 = (x[j] - min) * id;
-    const float x1 = (x[j + kQK / 2] - min) * id;
-    const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 0.5f)));
-    const int q1 = std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 0.5f)));
-    out[4 + j] = b8(q0 | (q1 << 4));
+  std::array<uint8_t, kQK> L{};
+  for (size_t j = 0; j < kQK; ++j) {
+    const auto q = static_cast<int8_t>((x[j] - min) * id + 0.5f);
+    L[j] = static_cast<uint8_t>(std::min<int>(15, q));
   }
+  pack_nibbles(L.data(), out + 4);
+}
+
+// The K-quant / IQ4 encoders' reference path (no importance weights).
+template <void (*Encode)(const float*, std::byte*, const float*)>
+void reference(const float* x, std::byte* out) {
+  Encode(x, out, nullptr);
 }
 
 }  // namespace
 
 bool quantize_supported(uint32_t ggml_type) { return dequantize_supported(ggml_type); }
 
-void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n) {
+void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n,
+                  const float* importance) {
   const auto traits = gguf::type_traits(ggml_type);
   require(traits.has_value() && quantize_supported(ggml_type), ErrorCode::InvalidArgument,
           "quantize_row: cannot encode {}", gguf::type_name(ggml_type));
   require(n % traits->block_elems == 0, ErrorCode::InvalidArgument,
           "quantize_row: {} elements are not a whole number of {} blocks of {}", n, traits->name,
           traits->block_elems);
+  if (importance != nullptr && quantize_row_weighted(ggml_type, src, dst, n, importance)) return;
   const uint64_t blocks = n / traits->block_elems;
   const uint64_t bb = traits->block_bytes;
   void (*block)(const float*, std::byte*) = nullptr;
@@ -156,28 +150,28 @@ void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t
       block = block_q5_1;
       break;
     case GgmlType::Q4_K:
-      block = block_q4_k;
+      block = reference<block_q4_k>;
       break;
     case GgmlType::Q5_K:
-      block = block_q5_k;
+      block = reference<block_q5_k>;
       break;
     case GgmlType::Q6_K:
-      block = block_q6_k;
+      block = reference<block_q6_k>;
       break;
     case GgmlType::Q4_1:
       block = block_q4_1;
       break;
     case GgmlType::Q2_K:
-      block = block_q2_k;
+      block = reference<block_q2_k>;
       break;
     case GgmlType::Q3_K:
-      block = block_q3_k;
+      block = reference<block_q3_k>;
       break;
     case GgmlType::IQ4_NL:
-      block = block_iq4_nl;
+      block = reference<block_iq4_nl>;
       break;
     case GgmlType::IQ4_XS:
-      block = block_iq4_xs;
+      block = reference<block_iq4_xs>;
       break;
     default:
       break;

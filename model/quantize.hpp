@@ -17,6 +17,14 @@ bool quantize_supported(uint32_t ggml_type);
 // reference quantizers (what llama-quantize runs without an importance matrix), so the same f32
 // values give the same bytes as llama.cpp, and requantizing a decoded Q8_0 / Q4_0 / Q5_0 / Q5_1
 // block gives back its bytes. Inputs must be finite (callers check: a NaN would make a NaN scale).
-void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n);
+//
+// importance: null, or one weight per column of this row (n entries; `n` is then one whole
+// row: several ggml quantizers derive a statistic such as sigma2 = mean(x^2) over the row). With
+// it the bytes are those of ggml_quantize_chunk(type, src, dst, 0, 1, n, importance), what
+// llama-quantize writes given an imatrix (the mean squared activation of each input column): the
+// scales minimize the importance-weighted error instead. Weights must be finite and >= 0 (0 is
+// allowed, also everywhere). F32, F16, BF16 and Q8_0 ignore it, as ggml does.
+void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n,
+                  const float* importance = nullptr);
 
 }  // namespace vkr

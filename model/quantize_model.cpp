@@ -282,6 +282,35 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
   }
   writer.add_kv("general.quantization_version", gguf::KvValue::u32(2));
   writer.add_kv("general.file_type", gguf::KvValue::u32(info.file_type));
+  // Per-tensor importance weights, looked up (and checked against the tensor's width) before
+  // anything is written; llama-quantize's metadata keys say which imatrix was used.
+  std::vector<std::optional<std::vector<float>>> importance(summary.plan.size());
+  if (options.imatrix) {
+    for (size_t i = 0; i < summary.plan.size(); ++i) {
+      const TensorPlan& p = summary.plan[i];
+      if (p.to == p.from) continue;
+      importance[i] = options.imatrix->weights(p.name, p.ne[0]);
+      if (importance[i]) {
+        const uint64_t rows_per_mat = p.ne.size() > 1 ? p.ne[1] : 1;
+        const uint64_t mats = importance[i]->size() / p.ne[0];
+        const uint64_t rows = in.tensors()[i].n_elements / p.ne[0];
+        require(mats == 1 || mats * rows_per_mat == rows, ErrorCode::BadModelFile,
+                "quantize: imatrix entry '{}' holds {} matrices, the tensor {}", p.name, mats,
+                rows / rows_per_mat);
+        ++summary.imatrix_used;
+      } else {
+        summary.imatrix_missing.push_back(p.name);
+      }
+    }
+    writer.add_kv("quantize.imatrix.file", gguf::KvValue::str(options.imatrix_file));
+    if (!options.imatrix->datasets.empty())
+      writer.add_kv("quantize.imatrix.dataset",
+                    gguf::KvValue::str(options.imatrix->datasets.front()));
+    writer.add_kv("quantize.imatrix.entries_count",
+                  gguf::KvValue::i32(static_cast<int32_t>(options.imatrix->entries.size())));
+    writer.add_kv("quantize.imatrix.chunks_count",
+                  gguf::KvValue::i32(static_cast<int32_t>(options.imatrix->chunk_count)));
+  }
 
   const unsigned threads =
       options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -299,7 +328,8 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
     }
     writer.add_tensor(
         p.name, p.ne, static_cast<GgmlType>(p.to),
-        [&in, &t, &p, threads, &in_name, stop = options.stop](std::span<std::byte> dst) {
+        [&in, &t, &p, threads, &in_name, stop = options.stop,
+         weights = importance[i] ? &*importance[i] : nullptr](std::span<std::byte> dst) {
           const std::span<const std::byte> src = in.tensor_data(t);
           const uint64_t cols = t.ne[0];
           const uint64_t rows = t.n_elements / cols;
@@ -331,7 +361,13 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
                     }
                   }
                   std::byte* const q = dst.data() + r * dst_row;
-                  quantize_row(p.to, row.data(), q, cols);
+                  // Stacked matrices (ne[2] > 1) each have their own row of weights.
+                  const float* w = nullptr;
+                  if (weights) {
+                    const uint64_t mat = weights->size() > cols ? r / t.ne[1] : 0;
+                    w = weights->data() + mat * cols;
+                  }
+                  quantize_row(p.to, row.data(), q, cols, w);
                   // Scales are f16: a row whose values need a scale past 65504 would decode to
                   // inf. Decoding it again costs little next to the encoding's search.
                   dequantize_row(p.to, q, back.data(), cols);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gguf.hpp"
+#include "imatrix.hpp"
 
 namespace vkr {
 
@@ -102,6 +103,11 @@ struct QuantizeOptions {
   // vkr::Error(InvalidArgument, "interrupted"), leaving no output file.
   const std::atomic<bool>* stop = nullptr;
   PlanOptions plan;
+  // Importance matrix (imatrix.hpp; not owned): each converted matrix with an entry is encoded
+  // with its per-column weights, as llama-quantize --imatrix does; `imatrix_file` names it in the
+  // output's quantize.imatrix.* keys.
+  const Imatrix* imatrix = nullptr;
+  std::string imatrix_file;
 };
 
 struct QuantizeSummary {
@@ -109,6 +115,9 @@ struct QuantizeSummary {
   uint64_t bytes_in = 0;   // tensor data of the input
   uint64_t bytes_out = 0;  // tensor data of the output
   size_t converted = 0;    // tensors re-encoded (the rest copied)
+  // With an imatrix: converted tensors encoded with its weights / without an entry for them.
+  size_t imatrix_used = 0;
+  std::vector<std::string> imatrix_missing;
 };
 
 // The plan and the sizes quantize_model() would produce, without writing anything (converted
@@ -120,7 +129,8 @@ QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset,
 // (general.file_type and general.quantization_version set for the preset) and the tensors in `in`'s
 // order, converted per plan_quantization(). Memory: one output tensor plus a row per thread. Throws
 // vkr::Error: InvalidArgument when `out` is `in` or when requantizing without allow_requantize,
-// BadModelFile naming the tensor and row when a weight is NaN or infinite, Io for file errors.
+// BadModelFile naming the tensor and row when a weight is NaN or infinite (or naming the imatrix
+// entry whose width does not match its tensor), Io for file errors.
 QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path& out,
                                QuantPreset preset, const QuantizeOptions& options = {});
 

@@ -147,10 +147,11 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
 
 Ticket Session::submit_part(const ForwardCall& call, Tail tail, uint32_t k) {
   Context& ctx = *model_.parts()[call.part].ctx;
-  if (replay_on_ && !profile_) return ctx.queue().submit(replay_for(call, tail, k));
+  if (replay_on_ && !profile_ && !stats_) return ctx.queue().submit(replay_for(call, tail, k));
   Recorder rec(ctx);
   ForwardCall c = call;
   c.profile = profile_;
+  c.stats = stats_;
   record_call(rec, c, tail, k);
   ++replay_stats_.recorded;
   ctx.queue().submit(rec).wait();

@@ -85,6 +85,9 @@ class Session {
   // Per-stage GPU timestamps for the following calls (null to stop); see StageProfile. Profiled
   // calls are recorded afresh (timestamps belong to one recording). Needs a model on one device.
   void set_profile(StageProfile* profile);
+  // Importance-matrix statistics for the following calls (null to stop): every projection's
+  // input rows are accumulated into `stats` (made for this model); such calls are recorded afresh.
+  void set_stats(ActivationStats* stats) { stats_ = stats; }
   // Calls repeat with the same buffers and shapes (a decode step is the same commands every
   // token), so each distinct call (slot, tokens, output kind) is recorded once and its command
   // buffer replayed; false re-records every call (for tests and debugging). Default true.
@@ -149,6 +152,7 @@ class Session {
   Buffer logits_host_;
   std::unique_ptr<Recorder> host_recorder_;  // last record_into(); keeps its descriptor pools
   StageProfile* profile_ = nullptr;
+  ActivationStats* stats_ = nullptr;
   // Recent replayable recordings, least recently used first. A typical generation alternates
   // between at most a prompt piece and one decode step; a few entries cover sampling modes too.
   struct ReplayKey {

@@ -206,6 +206,19 @@ void silu(std::span<const float> in, std::span<float> out) {
   for (Index i = 0; i < in.size(); ++i) out[i] = static_cast<float>(in[i] * sigmoid_d(in[i]));
 }
 
+void col_sumsq(int T, int K, std::span<const float> x, std::span<float> acc) {
+  check_size("col_sumsq", "x", x.size(), prod(T, K));
+  check_size("col_sumsq", "acc", acc.size(), Index(K));
+  for (Index j = 0; j < Index(K); ++j) {
+    double s = 0.0;
+    for (Index t = 0; t < Index(T); ++t) {
+      const double v = x[t * K + j];
+      s += v * v;
+    }
+    acc[j] = static_cast<float>(acc[j] + s);
+  }
+}
+
 void relu_sq(std::span<const float> in, std::span<float> out) {
   check_size("relu_sq", "out", out.size(), in.size());
   for (Index i = 0; i < in.size(); ++i) {

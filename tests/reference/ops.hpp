@@ -15,6 +15,10 @@ namespace vkr::ref {
 void gemm(int T, int K, int N, std::span<const float> x, std::span<const float> w,
           std::span<const float> bias, std::span<float> y);
 
+// acc[j] += sum_t x[t][j]^2 (double sums): the column statistics of an importance matrix.
+// x: (T, K); acc: (K), read and written.
+void col_sumsq(int T, int K, std::span<const float> x, std::span<float> acc);
+
 // y = x / sqrt(mean(x^2) + eps) * gamma, per row. x, y: (T, C); gamma: (C).
 void rms_norm(int T, int C, float eps, std::span<const float> x, std::span<const float> gamma,
               std::span<float> y);

@@ -9,13 +9,10 @@
 
 namespace vkr::test {
 
-namespace {
-// A JSON file, or an empty object when it cannot be read (the tests that need it then say so).
 Json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   return in ? Json::parse(in) : Json::object();
 }
-}  // namespace
 
 const Json& manifest() {
   static const Json m = read_json(kRefDir / "manifest.json");

@@ -14,6 +14,8 @@ using Json = nlohmann::json;
 
 inline const std::filesystem::path kRefDir = std::filesystem::path(VKR_SHARED_DIR) / "refmodels";
 
+// A JSON file, or an empty object when it cannot be read (the tests that need it then say so).
+Json read_json(const std::filesystem::path& path);
 // The parsed manifest.json (an empty object when it cannot be read).
 const Json& manifest();
 // Model files listed in the manifest.
