@@ -10,6 +10,9 @@ namespace vkr::kernels {
 struct ColSumsqArgs {
   Tensor x;    // (rows, K) f32 activations: the input rows of one matrix multiplication
   Tensor acc;  // (K) f32 accumulators: acc[j] += sum_r x[r][j]^2 (read and written)
+  // Row lanes per workgroup: 0 = the device's layout (1 on CPU devices, 8 on GPUs); tests force
+  // each layout on any device. 1, 2, 4 or 8.
+  uint32_t lanes = 0;
 };
 
 // Mirrors `Params p` in the shader.

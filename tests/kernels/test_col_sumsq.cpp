@@ -19,7 +19,7 @@ using test::f32;
 class ColSumsqTest : public test::GpuTest {
  protected:
   // `calls` accumulations of fresh (rows, K) inputs into one accumulator that starts random.
-  void run(uint64_t rows, uint64_t K, int calls, uint32_t seed) {
+  void run(uint64_t rows, uint64_t K, int calls, uint32_t seed, uint32_t lanes = 0) {
     test::Rng rng(seed);
     SCOPED_TRACE(rng.trace());
     std::vector<float> acc = rng.uniform_vec(K, 0.0f, 10.0f);
@@ -30,23 +30,32 @@ class ColSumsqTest : public test::GpuTest {
       ref::col_sumsq(static_cast<int>(rows), static_cast<int>(K), x, want);
       Buffer bx = make_buffer(x);
       Recorder rec(ctx());
-      kernels::col_sumsq(ctx(), rec, {f32(bx, {rows, K}), f32(bacc, {K})});
+      kernels::col_sumsq(ctx(), rec, {f32(bx, {rows, K}), f32(bacc, {K}), lanes});
       ctx().queue().submit(rec).wait();
     }
     // f32 sums of up to a few hundred positive terms: a few ulps per add.
     expect_close(want, read(bacc), 1e-5, 1e-5,
-                 fmt::format("rows={} K={} calls={}", rows, K, calls));
+                 fmt::format("rows={} K={} calls={} lanes={}", rows, K, calls, lanes));
   }
 };
 
+// Both layouts on every device: the CPU one (one row lane, no barrier) and the GPUs' (row lanes
+// meeting in shared memory), whichever this device would pick.
 TEST_F(ColSumsqTest, RandomAndOddShapes) {
   uint32_t seed = 3100;
-  for (uint64_t rows : {1u, 3u, 64u, 257u}) {
-    for (uint64_t K : {1u, 7u, 64u, 1001u, 5120u}) run(rows, K, 1, seed++);
+  for (uint32_t lanes : {1u, 8u}) {
+    for (uint64_t rows : {1u, 3u, 64u, 257u}) {
+      for (uint64_t K : {1u, 7u, 64u, 1001u, 5120u}) run(rows, K, 1, seed++, lanes);
+    }
   }
+  run(100, 130, 1, seed++, 2);
+  run(9, 36, 1, seed++, 4);
 }
 
-TEST_F(ColSumsqTest, AccumulatesOverCalls) { run(17, 96, 3, 3200); }
+TEST_F(ColSumsqTest, AccumulatesOverCalls) {
+  run(17, 96, 3, 3200);
+  run(17, 96, 3, 3201, 8);
+}
 
 // A view that starts at a later row of a bigger buffer (how the forward hands it a group of the
 // ddlerp outputs) and one whose offset breaks 16-byte alignment where the device allows it.
@@ -73,6 +82,7 @@ TEST_F(ColSumsqTest, ShapeErrorsBeforeRecording) {
   EXPECT_THROW(kernels::col_sumsq(ctx(), rec, {f32(b, {4, 8}), f32(b, {7})}), Error);
   EXPECT_THROW(kernels::col_sumsq(ctx(), rec, {f32(b, {32}), f32(b, {32})}), Error);
   EXPECT_THROW(kernels::col_sumsq(ctx(), rec, {f32(b, {4, 8}), {}}), Error);
+  EXPECT_THROW(kernels::col_sumsq(ctx(), rec, {f32(b, {4, 8}), f32(b, {8}), 3}), Error);
 }
 
 }  // namespace
