@@ -28,9 +28,9 @@ void col_sumsq(Context& ctx, Recorder& rec, const ColSumsqArgs& args) {
   u32_dim(rows * K, kName, "rows x K");
   const bool vec4 = K % 4 == 0 && args.x.offset % 16 == 0 && args.acc.offset % 16 == 0;
   const uint64_t items = vec4 ? K / 4 : K;
-  require(args.lanes == 0 || args.lanes == 1 || args.lanes == 2 || args.lanes == 4 ||
-              args.lanes == 8,
-          ErrorCode::InvalidArgument, "col_sumsq: {} row lanes (0, 1, 2, 4 or 8)", args.lanes);
+  require(
+      args.lanes == 0 || args.lanes == 1 || args.lanes == 2 || args.lanes == 4 || args.lanes == 8,
+      ErrorCode::InvalidArgument, "col_sumsq: {} row lanes (0, 1, 2, 4 or 8)", args.lanes);
   Layout l = layout_for(ctx.caps());
   if (args.lanes != 0) l = args.lanes == 1 ? Layout{256, 1} : Layout{256 / args.lanes, args.lanes};
   const Kernel& k = ctx.pipelines().get(kDesc, {l.wg, vec4 ? 1u : 0u, l.lanes});
