@@ -3,6 +3,7 @@
 // rounding errors by), in llama-imatrix's file formats.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "imatrix_collect.hpp"
 #include "model_options.hpp"
 #include "session.hpp"
+#include "signal_watch.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::cli {
@@ -19,6 +21,7 @@ namespace {
 
 struct ImatrixCliOptions {
   std::string file;
+  std::vector<std::string> in_files;
   std::string out = "imatrix.gguf";
   std::string format;  // "" = from the extension
   uint32_t chunk = 512;
@@ -43,8 +46,14 @@ ImatrixFormat output_format(const ImatrixCliOptions& o) {
   return o.out.ends_with(".dat") ? ImatrixFormat::Dat : ImatrixFormat::Gguf;
 }
 
-int run(const CommonOptions& common, const ModelOptions& mo, const ImatrixCliOptions& o) {
-  const ImatrixFormat format = output_format(o);
+// Runs the calibration text (if any) and returns its statistics; Ctrl-C / SIGTERM ends it after
+// the chunk in progress, keeping what was collected.
+Imatrix calibrate(const CommonOptions& common, const ModelOptions& mo, const ImatrixCliOptions& o) {
+  std::atomic<bool> stop{false};
+  const SignalWatch on_signal([&stop](const char* name, int, const std::atomic<bool>&) {
+    fmt::print(stderr, "\n{}: stopping after the chunk in progress, then saving\n", name);
+    stop = true;
+  });
   const std::string text = read_text(o.file);
   auto loaded = load_model(common, mo);
   const Tokenizer& tok = require_tokenizer(*loaded.model);
@@ -60,6 +69,7 @@ int run(const CommonOptions& common, const ModelOptions& mo, const ImatrixCliOpt
   ro.chunks = o.chunks;
   ro.head = o.process_output;
   ro.perplexity = !o.no_ppl;
+  ro.stop = &stop;
   const auto t0 = std::chrono::steady_clock::now();
   ro.progress = [&](uint32_t done, uint32_t all, double nll) {
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -72,14 +82,32 @@ int run(const CommonOptions& common, const ModelOptions& mo, const ImatrixCliOpt
     }
   };
   ImatrixRun r = collect_imatrix(session, ids, ro);
-  r.imatrix.datasets = {o.file};
-  write_imatrix(r.imatrix, o.out, format);
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (r.interrupted) fmt::print(stderr, "interrupted: keeping {} chunks\n", r.imatrix.chunk_count);
   if (r.scored > 0)
     fmt::print(stderr, "perplexity over {} scored tokens: {:.4f}\n", r.scored, std::exp(r.nll));
-  fmt::print("wrote {} ({} entries, {} chunks of {} tokens, {:.1f} s, {:.0f} tokens/s)\n", o.out,
-             r.imatrix.entries.size(), r.imatrix.chunk_count, o.chunk, sec,
+  fmt::print(stderr, "{} chunks of {} tokens in {:.1f} s ({:.0f} tokens/s)\n",
+             r.imatrix.chunk_count, o.chunk, sec,
              static_cast<double>(r.imatrix.chunk_count) * o.chunk / sec);
+  r.imatrix.datasets = {o.file};
+  return std::move(r.imatrix);
+}
+
+int run(const CommonOptions& common, const ModelOptions& mo, const ImatrixCliOptions& o) {
+  const ImatrixFormat format = output_format(o);
+  require(!o.file.empty() || !o.in_files.empty(), ErrorCode::InvalidArgument,
+          "imatrix: give a calibration text (-f) and/or imatrix files to combine (--in-file)");
+  // Files to add to are read (and checked) before the long run.
+  Imatrix total;
+  for (const std::string& f : o.in_files) {
+    const Imatrix in = read_imatrix(f);
+    fmt::print(stderr, "{}: {} entries, {} chunks\n", f, in.entries.size(), in.chunk_count);
+    total.merge(in);
+  }
+  if (!o.file.empty()) total.merge(calibrate(common, mo, o));
+  write_imatrix(total, o.out, format);
+  fmt::print("wrote {} ({} entries, {} chunks{})\n", o.out, total.entries.size(), total.chunk_count,
+             total.chunk_size ? fmt::format(" of {} tokens", total.chunk_size) : std::string());
   return 0;
 }
 
@@ -93,7 +121,10 @@ Command add_imatrix(CLI::App& app, CommonOptions& common) {
   auto mo = std::make_shared<ModelOptions>();
   auto o = std::make_shared<ImatrixCliOptions>();
   add_model_options(sub, common, *mo);
-  sub->add_option("-f,--file", o->file, "Calibration text (UTF-8)")->required();
+  sub->add_option("-f,--file", o->file, "Calibration text (UTF-8)");
+  sub->add_option("--in-file", o->in_files,
+                  "Imatrix file (.gguf or .dat) to add to; repeat to combine several")
+      ->check(CLI::ExistingFile);
   sub->add_option("-o,--output", o->out, "Output file (default imatrix.gguf; *.dat: legacy)");
   sub->add_option("--output-format", o->format, "gguf or dat (default: from the extension)");
   sub->add_option("-c,--chunk", o->chunk,

@@ -138,6 +138,47 @@ const ImatrixEntry* Imatrix::find(std::string_view name) const {
   return nullptr;
 }
 
+void Imatrix::merge(const Imatrix& other) {
+  // Legacy statistics (chunk_size 0) count chunks: scale them to rows where this one has rows.
+  double scale = 1.0;
+  if (other.chunk_size == 0 && chunk_size > 0) scale = chunk_size;
+  if (chunk_size == 0 && other.chunk_size > 0 && !entries.empty()) {
+    for (auto& [name, e] : entries) {
+      for (float& v : e.sums) v = static_cast<float>(v * double(other.chunk_size));
+      for (double& c : e.counts) c *= other.chunk_size;
+    }
+  }
+  if (chunk_size == 0) chunk_size = other.chunk_size;
+  for (const auto& [name, o] : other.entries) {
+    auto it = std::ranges::find_if(entries, [&](const auto& e) { return e.first == name; });
+    if (it == entries.end()) {
+      ImatrixEntry e = o;
+      for (float& v : e.sums) v = static_cast<float>(v * scale);
+      for (double& c : e.counts) c *= scale;
+      entries.emplace_back(name, std::move(e));
+      continue;
+    }
+    ImatrixEntry& e = it->second;
+    // A legacy entry holds stacked matrices as one run with one count: it matches any layout of
+    // the same number of values (the count then applies to each matrix).
+    require(e.sums.size() == o.sums.size() && (e.counts.size() == o.counts.size() ||
+                                               e.counts.size() == 1 || o.counts.size() == 1),
+            ErrorCode::BadModelFile,
+            "imatrix: cannot merge '{}': {} x {} values here, {} x {} in the other file", name,
+            e.counts.size(), e.K, o.counts.size(), o.K);
+    if (e.counts.size() < o.counts.size()) {  // take the other's matrix layout
+      e.K = o.K;
+      e.counts.assign(o.counts.size(), e.counts.front());
+    }
+    for (size_t j = 0; j < e.sums.size(); ++j)
+      e.sums[j] = static_cast<float>(e.sums[j] + o.sums[j] * scale);
+    for (size_t m = 0; m < e.counts.size(); ++m)
+      e.counts[m] += o.counts[o.counts.size() == 1 ? 0 : m] * scale;
+  }
+  chunk_count += other.chunk_count;
+  datasets.insert(datasets.end(), other.datasets.begin(), other.datasets.end());
+}
+
 std::optional<std::vector<float>> Imatrix::weights(std::string_view name, uint64_t K) const {
   const ImatrixEntry* e = find(name);
   if (!e) return std::nullopt;

@@ -42,6 +42,11 @@ struct Imatrix {
   uint32_t chunk_size = 0;            // tokens per chunk (0 when unknown: legacy files)
 
   const ImatrixEntry* find(std::string_view name) const;
+  // Adds `other`'s statistics (llama-imatrix --in-file): sums and counts of the same matrix add
+  // (its width must match: else vkr::Error(BadModelFile) naming it), new matrices are appended,
+  // chunks and datasets accumulate. A legacy file's counts are in chunks, not rows: merged into
+  // one that knows its chunk size they are scaled by it, so both weigh by the tokens they saw.
+  void merge(const Imatrix& other);
   // The per-column quantization weights of the matrix `name` with rows of K columns: the mean
   // squared activation sums / counts (what llama-quantize passes to ggml), one row of K per
   // stacked matrix (1.0 for a matrix whose count is 0, as llama-quantize does); nullopt when the

@@ -27,6 +27,13 @@ ImatrixRun collect_imatrix(Session& session, std::span<const int32_t> ids,
   double nll_sum = 0.0;
   try {
     for (uint64_t c = 0; c < n_chunks; ++c) {
+      if (options.stop && options.stop->load()) {
+        require(c > 0, ErrorCode::InvalidArgument,
+                "imatrix: interrupted before the first chunk finished; nothing to save");
+        run.interrupted = true;
+        n_chunks = c;
+        break;
+      }
       const auto chunk = ids.subspan(c * options.chunk, options.chunk);
       session.state().reset(0);
       double chunk_nll = std::numeric_limits<double>::quiet_NaN();

@@ -2,6 +2,7 @@
 // model (`vkrwkv imatrix`), chunk by chunk as llama-imatrix does.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -19,12 +20,17 @@ struct ImatrixRunOptions {
   bool perplexity = true;  // also score each chunk's next-token predictions
   // After each chunk: (chunks done, chunks in all, that chunk's mean NLL or NaN).
   std::function<void(uint32_t, uint32_t, double)> progress;
+  // Set by another thread (a signal handler's): the run stops after the chunk in progress and
+  // returns the chunks done so far (ImatrixRun::interrupted); before the first one finished it
+  // throws vkr::Error(InvalidArgument, "interrupted ...").
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct ImatrixRun {
   Imatrix imatrix;   // datasets left empty (the caller knows the file name)
   double nll = 0.0;  // mean next-token NLL over the scored tokens (nats); NaN without scoring
   uint64_t scored = 0;
+  bool interrupted = false;  // stopped early by ImatrixRunOptions::stop
 };
 
 // Runs the text's first whole chunks through slot 0 of `session` (reset before each chunk) with

@@ -136,6 +136,53 @@ TEST_F(ImatrixFileTest, WrongWidthOrZeroCountIsNamed) {
   EXPECT_EQ(m.weights("blk.1.ffn_down.weight", 4), std::vector<float>(4, 1.0f));
 }
 
+TEST_F(ImatrixFileTest, MergeAddsSumsAndCounts) {
+  Imatrix a = sample();
+  Imatrix b = sample();
+  b.datasets = {"more.txt"};
+  ImatrixEntry extra;
+  extra.K = 2;
+  extra.sums = {1.0f, 1.0f};
+  extra.counts = {4};
+  b.entries.emplace_back("blk.2.ffn_up.weight", extra);
+  a.merge(b);
+  EXPECT_EQ(a.chunk_count, 6u);
+  EXPECT_EQ(a.datasets, (std::vector<std::string>{"calibration.txt", "more.txt"}));
+  ASSERT_EQ(a.entries.size(), 3u);
+  const ImatrixEntry* e = a.find("blk.1.ffn_down.weight");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->sums, (std::vector<float>{8.0f, 0.0f, 25.0f, 2e-3f}));
+  EXPECT_EQ(e->counts, std::vector<double>{16});
+  // Same statistics twice: the same weights.
+  EXPECT_EQ(a.weights("blk.1.ffn_down.weight", 4), sample().weights("blk.1.ffn_down.weight", 4));
+  EXPECT_NE(a.find("blk.2.ffn_up.weight"), nullptr);
+  // A matrix of another width (another model) cannot be merged.
+  Imatrix c = sample();
+  c.entries[0].second.K = 2;
+  c.entries[0].second.sums.resize(2);
+  EXPECT_THROW(a.merge(c), Error);
+}
+
+// A legacy file counts chunks: merged with row-counted statistics it is scaled by their chunk
+// size, so both weigh by tokens; its weights (mean squares) are unchanged by the scaling.
+TEST_F(ImatrixFileTest, MergingALegacyFileScalesItsCountsToRows) {
+  write_imatrix(sample(), path("m.dat"), ImatrixFormat::Dat);
+  const Imatrix legacy = read_imatrix(path("m.dat"));  // counts = ncall = 1 (8 rows / 64)
+  Imatrix rows = sample();                             // chunk_size 64, counts 8 rows
+  rows.merge(legacy);
+  const ImatrixEntry* e = rows.find("blk.1.ffn_down.weight");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->counts, std::vector<double>{8 + 64});
+  const auto w = rows.weights("blk.1.ffn_down.weight", 4);
+  ASSERT_TRUE(w);
+  EXPECT_FLOAT_EQ((*w)[0], 0.5f);  // both halves had mean square 0.5
+  // The other way round: the legacy statistics first, then row-counted ones.
+  Imatrix l2 = legacy;
+  l2.merge(sample());
+  EXPECT_EQ(l2.chunk_size, 64u);
+  EXPECT_EQ(l2.find("blk.1.ffn_down.weight")->counts, std::vector<double>{64 + 8});
+}
+
 // The files llama.cpp's collector rules produced (tests/data/llama_imatrix, made by
 // model/tools/llama_imatrix_refs.py): both formats read, and give the same weights.
 TEST_F(ImatrixFileTest, ReadsLlamaImatrixFilesInBothFormats) {

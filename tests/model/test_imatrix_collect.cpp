@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <set>
 
@@ -116,6 +117,51 @@ TEST_F(GpuTest, ImatrixOfASplitModelEqualsTheWholeModels) {
   // The head saw every row (each position is scored), as with llama-imatrix --process-output.
   EXPECT_EQ(a.imatrix.entries.back().second.counts, std::vector<double>{128.0});
   expect_no_validation_messages(*other);
+}
+
+// Two runs over the two halves, merged (vkrwkv imatrix --in-file), equal one run over both: the
+// same per-call sums, added in another order (f32 rounding only).
+TEST_F(GpuTest, ImatrixRunsMergeLikeOneRun) {
+  const std::string model = "tiny-qrwkv6-f16.gguf";
+  const auto ids = reference_tokens(model);
+  auto m = Model::load(ctx(), kRefDir / model, quiet(64));
+  Session session(*m, 1);
+  ImatrixRunOptions o;
+  o.chunk = 64;
+  const ImatrixRun both = collect_imatrix(session, ids, o);
+  Imatrix merged = collect_imatrix(session, std::span(ids).first(64), o).imatrix;
+  merged.merge(collect_imatrix(session, std::span(ids).subspan(64, 64), o).imatrix);
+  EXPECT_EQ(merged.chunk_count, both.imatrix.chunk_count);
+  ASSERT_EQ(merged.entries.size(), both.imatrix.entries.size());
+  for (const auto& [name, e] : both.imatrix.entries) {
+    const ImatrixEntry* got = merged.find(name);
+    ASSERT_NE(got, nullptr) << name;
+    ASSERT_EQ(got->sums.size(), e.sums.size()) << name;
+    for (size_t j = 0; j < e.sums.size(); ++j)
+      EXPECT_NEAR(got->sums[j], e.sums[j], 1e-6 * e.sums[j]) << name << " column " << j;
+    EXPECT_EQ(got->counts, e.counts) << name;
+  }
+}
+
+// A stop request ends the run after the chunk in progress with what it collected; one before
+// any chunk finished is an error (nothing to save).
+TEST_F(GpuTest, ImatrixStopsBetweenChunks) {
+  const std::string model = "tiny-rwkv6-f16.gguf";
+  const auto ids = reference_tokens(model);
+  auto m = Model::load(ctx(), kRefDir / model, quiet(64));
+  Session session(*m, 1);
+  std::atomic<bool> stop{false};
+  ImatrixRunOptions o;
+  o.chunk = 32;
+  o.stop = &stop;
+  o.progress = [&](uint32_t done, uint32_t, double) { stop = done == 2; };
+  const ImatrixRun r = collect_imatrix(session, ids, o);
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.imatrix.chunk_count, 2u);
+  EXPECT_EQ(r.imatrix.entries.front().second.counts, std::vector<double>{64});
+  o.progress = nullptr;
+  expect_error([&] { collect_imatrix(session, ids, o); }, ErrorCode::InvalidArgument,
+               {"interrupted before the first chunk"});
 }
 
 TEST_F(GpuTest, ImatrixRefusesTextsWithoutAWholeChunk) {
