@@ -302,6 +302,13 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
         summary.imatrix_missing.push_back(p.name);
       }
     }
+    // Not one name in common: an imatrix of another model (or another naming); quantizing
+    // "with" it would silently quantize without it.
+    require(summary.imatrix_used > 0 || summary.imatrix_missing.empty(), ErrorCode::InvalidArgument,
+            "quantize: the imatrix {} has no entry for any of the {} tensors to quantize (its {} "
+            "entries name e.g. '{}'); was it made for another model?",
+            options.imatrix_file, summary.imatrix_missing.size(), options.imatrix->entries.size(),
+            options.imatrix->entries.empty() ? "" : options.imatrix->entries.front().first);
     writer.add_kv("quantize.imatrix.file", gguf::KvValue::str(options.imatrix_file));
     if (!options.imatrix->datasets.empty())
       writer.add_kv("quantize.imatrix.dataset",

@@ -370,22 +370,6 @@ TEST(QuantizeModel, KeepsMetadataOrderAndUntouchedTensors) {
   }
 }
 
-// A two-tensor file with one matrix (for the bad-input cases).
-fs::path write_matrix_file(const fs::path& path, std::vector<float> values, uint64_t cols,
-                           GgmlType type = GgmlType::F32) {
-  gguf::GgufWriter w;
-  w.add_kv("general.architecture", gguf::KvValue::str("rwkv6"));
-  const uint64_t rows = values.size() / cols;
-  const auto tr = *gguf::type_traits(type);
-  std::vector<std::byte> bytes(values.size() / tr.block_elems * tr.block_bytes);
-  quantize_row(id(type), values.data(), bytes.data(), values.size());
-  w.add_tensor("blk.0.time_mix_key.weight", {cols, rows}, type, std::move(bytes));
-  std::vector<std::byte> norm(cols * 4);
-  w.add_tensor("blk.0.attn_norm.weight", {cols}, GgmlType::F32, std::move(norm));
-  w.write(path);
-  return path;
-}
-
 TEST(QuantizeModel, NonFiniteWeightIsNamedAndLeavesNoFile) {
   const TempDir dir;
   std::vector<float> v(64 * 4, 0.5f);

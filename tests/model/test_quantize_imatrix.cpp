@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "imatrix.hpp"
+#include "quantize_model.hpp"
 #include "quantize_test_util.hpp"
+#include "support/expect_error.hpp"
 #include "support/refmodels.hpp"
 
 namespace vkr::test {
@@ -184,6 +187,77 @@ TEST(QuantizeImatrix, ZeroImportanceDecodesToFiniteValues) {
       }
     }
   }
+}
+
+// quantize_model with an imatrix: the matrix with an entry is encoded row by row with its
+// weights (the bytes quantize_row gives them), the output records the imatrix as llama-quantize
+// does; an imatrix naming none of the tensors, or of another width, is refused before writing.
+Imatrix one_entry(const std::string& name, uint64_t K) {
+  Imatrix m;
+  m.datasets = {"calib.txt"};
+  m.chunk_count = 7;
+  m.chunk_size = 16;
+  ImatrixEntry e;
+  e.K = K;
+  for (uint64_t j = 0; j < K; ++j) e.sums.push_back(0.01f + float(j % 13) * float(j % 5));
+  e.counts = {112};
+  m.entries.emplace_back(name, e);
+  return m;
+}
+
+TEST(QuantizeModel, ImatrixWeightsEachRowAndIsRecorded) {
+  const TempDir dir;
+  std::mt19937 rng(77);
+  std::normal_distribution<float> nd;
+  std::vector<float> v(256 * 6);
+  for (float& x : v) x = nd(rng);
+  const gguf::File in = gguf::File::open(write_matrix_file(dir.path() / "m.gguf", v, 256));
+  const Imatrix im = one_entry("blk.0.time_mix_key.weight", 256);
+  QuantizeOptions o;
+  o.imatrix = &im;
+  o.imatrix_file = "my.imatrix";
+  const QuantizeSummary s = quantize_model(in, dir.path() / "q.gguf", QuantPreset::Q2_K, o);
+  EXPECT_EQ(s.imatrix_used, 1u);
+  EXPECT_TRUE(s.imatrix_missing.empty());
+  const gguf::File q = gguf::File::open(dir.path() / "q.gguf");
+  EXPECT_EQ(q.get_string("quantize.imatrix.file").value_or(""), "my.imatrix");
+  EXPECT_EQ(q.get_string("quantize.imatrix.dataset").value_or(""), "calib.txt");
+  EXPECT_EQ(q.get_int("quantize.imatrix.entries_count").value_or(0), 1);
+  EXPECT_EQ(q.get_int("quantize.imatrix.chunks_count").value_or(0), 7);
+  const gguf::TensorInfo* t = q.tensor("blk.0.time_mix_key.weight");
+  ASSERT_NE(t, nullptr);
+  const auto w = *im.weights(t->name, 256);
+  const auto tr = *gguf::type_traits(t->type);
+  const uint64_t row_bytes = 256 / tr.block_elems * tr.block_bytes;
+  std::vector<std::byte> want(row_bytes), plain(row_bytes);
+  const auto got = q.tensor_data(*t);
+  bool differs = false;
+  for (uint64_t r = 0; r < 6; ++r) {
+    quantize_row(t->type, v.data() + r * 256, want.data(), 256, w.data());
+    quantize_row(t->type, v.data() + r * 256, plain.data(), 256);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin() + r * row_bytes)) << "row " << r;
+    differs = differs || want != plain;
+  }
+  EXPECT_TRUE(differs) << "the weights changed no row: the test cannot tell them apart";
+}
+
+TEST(QuantizeModel, ImatrixOfAnotherModelIsRefused) {
+  const TempDir dir;
+  const gguf::File in = gguf::File::open(
+      write_matrix_file(dir.path() / "m.gguf", std::vector<float>(256 * 2, 0.5f), 256));
+  QuantizeOptions o;
+  const Imatrix other = one_entry("blk.0.ffn_up.weight", 256);
+  o.imatrix = &other;
+  o.imatrix_file = "other.imatrix";
+  const fs::path out = dir.path() / "q.gguf";
+  expect_error([&] { quantize_model(in, out, QuantPreset::Q4_K_M, o); }, ErrorCode::InvalidArgument,
+               {"other.imatrix", "no entry for any", "blk.0.ffn_up"});
+  const Imatrix narrow = one_entry("blk.0.time_mix_key.weight", 128);
+  o.imatrix = &narrow;
+  expect_error([&] { quantize_model(in, out, QuantPreset::Q4_K_M, o); }, ErrorCode::BadModelFile,
+               {"blk.0.time_mix_key.weight", "128 columns", "256"});
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out.string() + ".part"));
 }
 
 }  // namespace
