@@ -121,23 +121,19 @@ void block_q5_0_weighted(const float* x, const float* qw, float sigma2, std::byt
 
 // Q4_1 / Q5_1 (quantize_row_q4_1_impl / q5_1_impl): the K-quants' (scale, min) search with
 // make_qkx3_quants' grid; m = the fitted minimum, codes as found.
-void block_q4_1_weighted(const float* x, const float* qw, float sigma2, std::byte* out) {
+template <int kNmax>  // 15: Q4_1, 31: Q5_1
+void block_x_1_weighted(const float* x, const float* qw, float sigma2, std::byte* out) {
   std::array<float, kQK> w{};
   importance_weights(x, qw, sigma2, kQK, w.data());
   std::array<uint8_t, kQK> L{};
   float neg_min = 0;
-  store_half(out, fit_scale_min(kQK, 15, x, w.data(), L.data(), &neg_min, -0.9f, 0.05f, 36));
+  store_half(out, fit_scale_min(kQK, kNmax, x, w.data(), L.data(), &neg_min, -0.9f, 0.05f, 36));
   store_half(out + 2, -neg_min);
-  pack_nibbles(L.data(), out + 4);
-}
-void block_q5_1_weighted(const float* x, const float* qw, float sigma2, std::byte* out) {
-  std::array<float, kQK> w{};
-  importance_weights(x, qw, sigma2, kQK, w.data());
-  std::array<uint8_t, kQK> L{};
-  float neg_min = 0;
-  store_half(out, fit_scale_min(kQK, 31, x, w.data(), L.data(), &neg_min, -0.9f, 0.05f, 36));
-  store_half(out + 2, -neg_min);
-  pack_q5(L.data(), out + 4, out + 8);
+  if constexpr (kNmax == 15) {
+    pack_nibbles(L.data(), out + 4);
+  } else {
+    pack_q5(L.data(), out + 4, out + 8);
+  }
 }
 
 }  // namespace
@@ -152,13 +148,13 @@ bool quantize_row_weighted(uint32_t ggml_type, const float* x, std::byte* dst, u
       legacy = block_q4_0_weighted;
       break;
     case GgmlType::Q4_1:
-      legacy = block_q4_1_weighted;
+      legacy = block_x_1_weighted<15>;
       break;
     case GgmlType::Q5_0:
       legacy = block_q5_0_weighted;
       break;
     case GgmlType::Q5_1:
-      legacy = block_q5_1_weighted;
+      legacy = block_x_1_weighted<31>;
       break;
     case GgmlType::Q2_K:
       block = block_q2_k;
