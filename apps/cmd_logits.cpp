@@ -1,5 +1,4 @@
-// cmd_logits.cpp: `vkrwkv logits` (raw f32 logits of token ids, for comparing implementations) and
-// `vkrwkv perplexity` (over a text file).
+// cmd_logits.cpp: `vkrwkv logits` (raw f32 logits of token ids, for comparing implementations).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -35,14 +34,6 @@ std::vector<int32_t> parse_ids(const std::string& text) {
   return ids;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 Command add_logits(CLI::App& app, CommonOptions& common) {
@@ -67,37 +58,6 @@ Command add_logits(CLI::App& app, CommonOptions& common) {
             require(static_cast<bool>(f), ErrorCode::Io, "{}: write failed", *out);
             fmt::print(stderr, "wrote {} x {} logits to {}\n", *all ? ids.size() : 1,
                        loaded.model->config().V, *out);
-            return 0;
-          }};
-}
-
-Command add_perplexity(CLI::App& app, CommonOptions& common) {
-  auto* sub = app.add_subcommand("perplexity", "Perplexity of the model over a text file");
-  auto mo = std::make_shared<ModelOptions>();
-  auto file = std::make_shared<std::string>();
-  auto limit = std::make_shared<size_t>(0);
-  add_model_options(sub, common, *mo);
-  sub->add_option("-f,--file", *file, "UTF-8 text file")->required();
-  sub->add_option("--limit", *limit, "Score only the file's first N tokens (0: all)");
-  return {sub, [&common, mo, file, limit] {
-            const std::string text = read_file(*file);
-            auto loaded = load_model(common, *mo);
-            const Tokenizer& tok = require_tokenizer(*loaded.model);
-            auto ids = tok.encode(text, /*parse_special=*/false);
-            if (*limit > 0 && ids.size() > *limit) ids.resize(*limit);
-            require(ids.size() >= 2, ErrorCode::InvalidArgument,
-                    "{}: needs at least 2 tokens, has {}", *file, ids.size());
-            // One sequence from a zero state; the per-token NLL is computed on the GPU and the
-            // text runs in pieces of the session's logits rows, so memory stays bounded and only
-            // one float per token comes back.
-            Session session(*loaded.model, 1);
-            const auto nlls = session.eval_nll(0, std::span(ids).first(ids.size() - 1),
-                                               std::span(ids).subspan(1));
-            double nll = 0;
-            for (float x : nlls) nll += x;
-            const double n = static_cast<double>(ids.size() - 1);
-            fmt::print("{}: {} tokens, perplexity {:.4f} (mean NLL {:.5f} nats)\n", *file,
-                       ids.size(), std::exp(nll / n), nll / n);
             return 0;
           }};
 }
