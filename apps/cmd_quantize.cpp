@@ -35,6 +35,7 @@ struct QuantizeCliOptions {
   std::string output_type;
   std::string token_embd_type;
   std::string imatrix;
+  std::vector<std::string> tensor_types;  // PATTERN=TYPE
 };
 
 // A ggml type by name, any case ("q8_0"); "" = not set.
@@ -105,6 +106,13 @@ int run_quantize(const QuantizeCliOptions& o) {
   plan.pure = o.pure;
   plan.output_type = parse_type(o.output_type, "--output-tensor-type");
   plan.token_embd_type = parse_type(o.token_embd_type, "--token-embedding-type");
+  for (const std::string& tt : o.tensor_types) {
+    const size_t eq = tt.rfind('=');
+    require(eq != std::string::npos && eq > 0 && eq + 1 < tt.size(), ErrorCode::InvalidArgument,
+            "quantize: --tensor-type '{}' is not PATTERN=TYPE (e.g. ffn_down=q6_k)", tt);
+    plan.tensor_types.emplace_back(tt.substr(0, eq),
+                                   *parse_type(tt.substr(eq + 1), "--tensor-type"));
+  }
   const gguf::File in = gguf::File::open(o.in);
   // Read (and checked) before anything is written.
   std::optional<Imatrix> imatrix;
@@ -162,6 +170,9 @@ Command add_quantize(CLI::App& app) {
                   "Type of the output matrix (e.g. Q8_0, F16), whatever TYPE chooses");
   sub->add_option("--token-embedding-type", o->token_embd_type,
                   "Type of token_embd (e.g. Q8_0), whatever TYPE chooses");
+  sub->add_option("--tensor-type", o->tensor_types,
+                  "PATTERN=TYPE: tensors whose name matches the regex get TYPE, before every "
+                  "other rule (repeatable; first match wins), e.g. 'ffn_down=q6_k'");
   sub->add_option("--imatrix", o->imatrix,
                   "Importance matrix (from `vkrwkv imatrix` or llama-imatrix, .gguf or .dat): "
                   "each matrix's rounding error is weighted by its input's activations");

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
+#include <regex>
 #include <span>
 #include <thread>
 #include <vkr/error.hpp>
@@ -128,6 +129,17 @@ std::string upper(std::string_view s) {
   return u;
 }
 
+// A converted tensor's name to show in an error (a layer matrix where there is one).
+std::string example_matrix_name(const gguf::File& in) {
+  std::string any;
+  for (const gguf::TensorInfo& t : in.tensors()) {
+    if (!convertible(t)) continue;
+    if (t.name.starts_with("blk.")) return t.name;
+    if (any.empty()) any = t.name;
+  }
+  return any;
+}
+
 }  // namespace
 
 const std::vector<QuantPresetInfo>& quant_presets() { return kPresets; }
@@ -158,6 +170,20 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
             "Q4_K Q5_K Q6_K IQ4_NL IQ4_XS)",
             gguf::type_name(static_cast<uint32_t>(*o)));
   }
+  std::vector<std::regex> patterns;
+  for (const auto& [pattern, type] : options.tensor_types) {
+    require(quantize_supported(static_cast<uint32_t>(type)), ErrorCode::InvalidArgument,
+            "quantize: --tensor-type {}: cannot encode {}", pattern,
+            gguf::type_name(static_cast<uint32_t>(type)));
+    try {
+      patterns.emplace_back(pattern);
+    } catch (const std::regex_error& e) {
+      throw Error(
+          ErrorCode::InvalidArgument,
+          fmt::format("quantize: --tensor-type '{}' is not a valid regex: {}", pattern, e.what()));
+    }
+  }
+  std::vector<bool> pattern_used(patterns.size(), false);
   const QuantPresetInfo& info = preset_info(preset);
   const GgmlType base = info.base;
   const bool quant = is_block_quant(static_cast<uint32_t>(base));
@@ -225,6 +251,13 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
       forced = options.output_type;
       p.why = "--output-tensor-type";
     }
+    for (size_t k = 0; k < patterns.size(); ++k) {
+      if (!std::regex_search(t.name, patterns[k])) continue;
+      forced = options.tensor_types[k].second;
+      p.why = fmt::format("--tensor-type {}", options.tensor_types[k].first);
+      pattern_used[k] = true;
+      break;
+    }
     if (forced) {
       to = *forced;
       require(t.ne[0] % block_elems(to) == 0, ErrorCode::InvalidArgument,
@@ -238,6 +271,12 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
                               in.path().string(), t.name, gguf::type_name(p.from)));
     }
     plan.push_back(std::move(p));
+  }
+  for (size_t k = 0; k < patterns.size(); ++k) {
+    require(pattern_used[k], ErrorCode::InvalidArgument,
+            "quantize: --tensor-type '{}' matches none of the tensors to quantize (names look "
+            "like '{}')",
+            options.tensor_types[k].first, example_matrix_name(in));
   }
   return plan;
 }

@@ -81,6 +81,10 @@ struct PlanOptions {
   std::optional<gguf::GgmlType> output_type;
   // token_embd's type (--token-embedding-type).
   std::optional<gguf::GgmlType> token_embd_type;
+  // llama-quantize's --tensor-type PATTERN=TYPE: the first pattern (ECMAScript regex, searched in
+  // the name) matching a converted tensor sets its type, before every other rule. A pattern that
+  // matches no converted tensor is an error (a typo would otherwise change nothing).
+  std::vector<std::pair<std::string, gguf::GgmlType>> tensor_types;
 };
 
 // The type of every tensor of `in` under `preset`, in file order. Matrices (2-D or more, named

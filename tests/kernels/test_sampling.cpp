@@ -36,7 +36,9 @@ class SamplingTest : public test::GpuTest {
     kernels::ArgmaxArgs a{test::f32(bl, {rows, V}), Tensor::of(bi, {rows}, DType::U32)};
     a.reads = reads;
     kernels::argmax(ctx(), rec, a);
-    if (reads != 0) EXPECT_EQ(rec.texel_view_count() > 0, reads == 2);
+    if (reads != 0) {
+      EXPECT_EQ(rec.texel_view_count() > 0, reads == 2);
+    }
     ctx().queue().submit(rec).wait();
     return test::download_vec<uint32_t>(ctx(), bi, rows);
   }

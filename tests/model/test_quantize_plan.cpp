@@ -80,7 +80,9 @@ TEST(QuantizePlan, PureAndOverrides) {
   PlanOptions pure;
   pure.pure = true;
   for (const TensorPlan& p : plan_quantization(q, QuantPreset::Q4_K_M, pure)) {
-    if (p.to != p.from) EXPECT_EQ(p.to, id(GgmlType::Q4_K)) << p.name;
+    if (p.to != p.from) {
+      EXPECT_EQ(p.to, id(GgmlType::Q4_K)) << p.name;
+    }
   }
   const gguf::File r = gguf::File::open(kRefDir / "tiny-rwkv6-f16.gguf");
   for (const TensorPlan& p : plan_quantization(r, QuantPreset::Q4_K_M, pure)) {
@@ -92,9 +94,15 @@ TEST(QuantizePlan, PureAndOverrides) {
   o.output_type = GgmlType::Q8_0;
   o.token_embd_type = GgmlType::F16;
   for (const TensorPlan& p : plan_quantization(q, QuantPreset::Q3_K_M, o)) {
-    if (p.name == "output.weight") EXPECT_EQ(p.to, id(GgmlType::Q8_0));
-    if (p.name == "token_embd.weight") EXPECT_EQ(p.to, id(GgmlType::F16));
-    if (p.name == "blk.1.ffn_down.weight") EXPECT_EQ(p.to, id(GgmlType::Q4_K));  // preset kept
+    if (p.name == "output.weight") {
+      EXPECT_EQ(p.to, id(GgmlType::Q8_0));
+    }
+    if (p.name == "token_embd.weight") {
+      EXPECT_EQ(p.to, id(GgmlType::F16));
+    }
+    if (p.name == "blk.1.ffn_down.weight") {
+      EXPECT_EQ(p.to, id(GgmlType::Q4_K));  // preset kept
+    }
   }
   // An override that cannot be encoded, or whose blocks do not divide the rows, is an error.
   o.output_type = GgmlType::IQ2_XXS;
@@ -127,6 +135,41 @@ TEST(QuantizePlan, PresetNames) {
   EXPECT_FALSE(parse_quant_preset("").has_value());
   EXPECT_EQ(preset_info(QuantPreset::Q4_K_M).file_type, 15u);  // what llama-quantize writes
   EXPECT_EQ(preset_info(QuantPreset::Q8_0).file_type, 7u);
+}
+
+// --tensor-type PATTERN=TYPE: first matching pattern wins over every preset rule (output and
+// ffn_down bumps included); a pattern matching nothing, a bad regex, a type that cannot be
+// encoded or whose blocks do not divide the rows are errors naming the pattern.
+TEST(QuantizePlan, TensorTypePatterns) {
+  const gguf::File q = gguf::File::open(kRefDir / "tiny-qrwkv6-f16.gguf");
+  PlanOptions o;
+  o.tensor_types = {{"blk\\.[01]\\.ffn_down", GgmlType::Q8_0},
+                    {"ffn_down", GgmlType::Q5_K},
+                    {"^output", GgmlType::Q4_K}};
+  std::map<std::string, uint32_t> got;
+  for (const TensorPlan& p : plan_quantization(q, QuantPreset::Q4_K_M, o)) got[p.name] = p.to;
+  EXPECT_EQ(got["blk.0.ffn_down.weight"], id(GgmlType::Q8_0));
+  EXPECT_EQ(got["blk.1.ffn_down.weight"], id(GgmlType::Q8_0));
+  EXPECT_EQ(got["blk.3.ffn_down.weight"], id(GgmlType::Q5_K));  // Q6_K under the preset alone
+  EXPECT_EQ(got["output.weight"], id(GgmlType::Q4_K));          // Q6_K under the preset alone
+  EXPECT_EQ(got["blk.0.ffn_up.weight"], id(GgmlType::Q4_K));    // untouched
+  EXPECT_EQ(got["blk.0.attn_norm.weight"], id(GgmlType::F32));  // never converted
+  auto error_of = [&](std::vector<std::pair<std::string, GgmlType>> tt) -> std::string {
+    PlanOptions bad;
+    bad.tensor_types = std::move(tt);
+    try {
+      plan_quantization(q, QuantPreset::Q4_K_M, bad);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(error_of({{"attn_v", GgmlType::Q8_0}}).find("'attn_v' matches none"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"attn_norm", GgmlType::Q8_0}}).find("matches none"), std::string::npos);
+  EXPECT_NE(error_of({{"ffn_(", GgmlType::Q8_0}}).find("not a valid regex"), std::string::npos);
+  EXPECT_NE(error_of({{"ffn_up", GgmlType::IQ2_XXS}}).find("cannot encode IQ2_XXS"),
+            std::string::npos);
 }
 
 }  // namespace
