@@ -32,6 +32,7 @@ struct QuantizeCliOptions {
   bool verbose = false;
   bool dry_run = false;
   bool pure = false;
+  bool leave_output = false;
   std::string output_type;
   std::string token_embd_type;
   std::string imatrix;
@@ -104,6 +105,7 @@ int run_quantize(const QuantizeCliOptions& o) {
   }
   PlanOptions plan;
   plan.pure = o.pure;
+  plan.leave_output = o.leave_output;
   plan.output_type = parse_type(o.output_type, "--output-tensor-type");
   plan.token_embd_type = parse_type(o.token_embd_type, "--token-embedding-type");
   for (const std::string& tt : o.tensor_types) {
@@ -166,6 +168,8 @@ Command add_quantize(CLI::App& app) {
   sub->add_flag("-v,--verbose", o->verbose, "List every tensor with its shape and new type");
   sub->add_flag("--pure", o->pure,
                 "Every converted matrix gets TYPE's base type (no Q6_K output, no ffn_down bumps)");
+  sub->add_flag("--leave-output-tensor", o->leave_output,
+                "Keep output.weight as it is (not quantized), as llama-quantize's flag");
   sub->add_option("--output-tensor-type", o->output_type,
                   "Type of the output matrix (e.g. Q8_0, F16), whatever TYPE chooses");
   sub->add_option("--token-embedding-type", o->token_embd_type,

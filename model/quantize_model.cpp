@@ -170,6 +170,9 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
             "Q4_K Q5_K Q6_K IQ4_NL IQ4_XS)",
             gguf::type_name(static_cast<uint32_t>(*o)));
   }
+  require(!(options.leave_output && options.output_type), ErrorCode::InvalidArgument,
+          "quantize: --leave-output-tensor keeps output.weight as it is; --output-tensor-type "
+          "asks for another type: give one of them");
   std::vector<std::regex> patterns;
   for (const auto& [pattern, type] : options.tensor_types) {
     require(quantize_supported(static_cast<uint32_t>(type)), ErrorCode::InvalidArgument,
@@ -197,7 +200,7 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   plan.reserve(in.tensors().size());
   for (const gguf::TensorInfo& t : in.tensors()) {
     TensorPlan p{t.name, t.ne, t.type, t.type, {}};
-    if (!convertible(t)) {
+    if (!convertible(t) || (options.leave_output && t.name == "output.weight")) {
       plan.push_back(std::move(p));
       continue;
     }

@@ -79,6 +79,9 @@ struct PlanOptions {
   // The output matrix's type (--output-tensor-type); with a tied head, token_embd's unless
   // token_embd_type is set too.
   std::optional<gguf::GgmlType> output_type;
+  // output.weight keeps its type (llama-quantize's --leave-output-tensor; a tied head is
+  // token_embd, which is unaffected).
+  bool leave_output = false;
   // token_embd's type (--token-embedding-type).
   std::optional<gguf::GgmlType> token_embd_type;
   // llama-quantize's --tensor-type PATTERN=TYPE: the first pattern (ECMAScript regex, searched in

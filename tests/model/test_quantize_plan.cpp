@@ -164,6 +164,13 @@ TEST(QuantizePlan, TensorTypePatterns) {
     }
     return "no error";
   };
+  PlanOptions leave;
+  leave.leave_output = true;
+  for (const TensorPlan& p : plan_quantization(q, QuantPreset::Q4_K_M, leave)) {
+    if (p.name == "output.weight") {
+      EXPECT_EQ(p.to, p.from);
+    }
+  }
   EXPECT_NE(error_of({{"attn_v", GgmlType::Q8_0}}).find("'attn_v' matches none"),
             std::string::npos);
   EXPECT_NE(error_of({{"attn_norm", GgmlType::Q8_0}}).find("matches none"), std::string::npos);
