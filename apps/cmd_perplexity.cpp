@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "chunk_eval.hpp"
+#include "hellaswag.hpp"
+#include "hellaswag_eval.hpp"
 #include "kld.hpp"
 #include "model_options.hpp"
 #include "session.hpp"
@@ -28,6 +30,8 @@ struct PerplexityOptions {
   uint32_t chunks = 0;
   std::string kld_base;
   bool kld = false;
+  bool hellaswag = false;
+  size_t hellaswag_tasks = 400;
 };
 
 std::string read_text(const std::string& path) {
@@ -134,13 +138,48 @@ int kl_divergence(Session& session, LogitsFileReader& in, const PerplexityOption
   return 0;
 }
 
+// llama-perplexity --hellaswag: the tasks in its order, each continuation scored by the mean
+// log-probability of its tokens after the shared prefix; running accuracy with a 95% interval.
+int hellaswag(const Model& model, const PerplexityOptions& o) {
+  require(!o.file.empty(), ErrorCode::InvalidArgument,
+          "--hellaswag: -f FILE (HellaSwag tasks, 6 lines each) is required");
+  const auto tasks = parse_hellaswag(read_text(o.file), o.file);
+  const auto order = hellaswag_order(tasks.size(), o.hellaswag_tasks);
+  fmt::print(stderr, "{}: {} tasks, scoring {}\n", o.file, tasks.size(), order.size());
+  const Tokenizer& tok = require_tokenizer(model);
+  Session session(const_cast<Model&>(model), 2);
+  fmt::print("\ntask\tacc_norm\t95% confidence interval\n");
+  size_t correct = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const HellaswagTask& t = tasks[order[i]];
+    std::array<std::vector<int32_t>, 4> seqs;
+    for (size_t e = 0; e < 4; ++e)
+      seqs[e] = tok.encode(t.context + " " + t.endings[e], /*parse_special=*/false);
+    HellaswagScore s;
+    try {
+      s = score_hellaswag(session, seqs);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{}: task {} (\"{:.40}\"): {}", o.file, order[i] + 1,
+                                        t.context, e.message()));
+    }
+    if (static_cast<int>(s.chosen) == t.gold) ++correct;
+    fmt::print("{}\n", hellaswag_line(i + 1, correct));
+    std::fflush(stdout);
+  }
+  fmt::print("\n");
+  return 0;
+}
+
 int run(const CommonOptions& common, const ModelOptions& mo, const PerplexityOptions& o) {
   require(!o.kld || !o.kld_base.empty(), ErrorCode::InvalidArgument,
           "--kl-divergence needs --kl-divergence-base FILE (the base model's log-probabilities)");
   // The base file is checked before a possibly large model loads.
   std::optional<LogitsFileReader> base;
   if (o.kld) base.emplace(o.kld_base);
+  require(!o.hellaswag || (!o.kld && o.kld_base.empty() && !o.chunk), ErrorCode::InvalidArgument,
+          "--hellaswag scores multiple-choice tasks; it takes no -c / --kl-divergence options");
   auto loaded = load_model(common, mo);
+  if (o.hellaswag) return hellaswag(*loaded.model, o);
   Session session(*loaded.model, 1);
   if (base) return kl_divergence(session, *base, o);
   if (o.chunk || !o.kld_base.empty()) return chunked(session, o);
@@ -168,6 +207,11 @@ Command add_perplexity(CLI::App& app, CommonOptions& common) {
   sub->add_flag("--kl-divergence", o->kld,
                 "Compare this model with the --kl-divergence-base FILE of another (tokens from "
                 "the file): KL divergence, top-token agreement, delta p, PPL ratio");
+  sub->add_flag("--hellaswag", o->hellaswag,
+                "Multiple-choice accuracy over a HellaSwag file (-f; 6 lines per task: context, "
+                "gold index, 4 endings), as llama-perplexity --hellaswag scores it");
+  sub->add_option("--hellaswag-tasks", o->hellaswag_tasks,
+                  "Tasks to score, drawn in llama-perplexity's order (default 400)");
   return {sub, [&common, mo, o] { return run(common, *mo, *o); }};
 }
 

@@ -4,13 +4,18 @@
 // perplexity vs llama-perplexity's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "chunk_eval.hpp"
 #include "forward_checks.hpp"
+#include "hellaswag.hpp"
+#include "hellaswag_eval.hpp"
 #include "kld.hpp"
 #include "model.hpp"
 #include "session.hpp"
+#include "support/default_model.hpp"
 #include "support/expect_error.hpp"
 #include "support/gpu_env.hpp"
 #include "support/refmodels.hpp"
@@ -102,6 +107,47 @@ TEST_F(GpuTest, ChunkLogitsRefusesTinyChunks) {
   Session session(*m, 1);
   const std::vector<int32_t> two{1, 2};
   expect_error([&] { chunk_logits(session, two); }, ErrorCode::InvalidArgument, {"at least 3"});
+}
+
+}  // namespace
+}  // namespace vkr::test
+
+namespace vkr::test {
+namespace {
+
+// Each HellaSwag task of tests/data/llama_hellaswag scored on the GPU, prefix once and its state
+// copied per continuation, vs llama.cpp's logits under llama-perplexity's scoring: the same
+// tokens, prefix, per-ending means (to f32 rounding of the logits) and choices.
+TEST_F(GpuTest, HellaswagScoresMatchLlamaCpp) {
+  const fs::path dir = fs::path(VKR_SOURCE_DIR) / "tests" / "data" / "llama_hellaswag";
+  const Json m = read_json(dir / "manifest.json");
+  for (const Json& run : m.at("runs")) {
+    const std::string model = run.at("model");
+    SCOPED_TRACE(model);
+    const fs::path path = model == "kjv-qrwkv6.gguf" ? kDefaultModelDir / model : kRefDir / model;
+    auto md = Model::load(ctx(), path, quiet(32));
+    Session session(*md, 2);
+    double worst = 0;
+    for (const Json& task : run.at("tasks")) {
+      std::array<std::vector<int32_t>, 4> seqs;
+      for (size_t e = 0; e < 4; ++e) {
+        seqs[e] =
+            md->tokenizer()->encode(task.at("context").get<std::string>() + " " +
+                                        task.at("endings").at(e).at("ending").get<std::string>(),
+                                    false);
+        EXPECT_EQ(seqs[e], task.at("seq_tokens").at(e).get<std::vector<int32_t>>());
+      }
+      const HellaswagScore s = score_hellaswag(session, seqs);
+      EXPECT_EQ(s.prefix, task.at("common_prefix").get<size_t>());
+      EXPECT_EQ(s.chosen, task.at("chosen").get<size_t>());
+      for (size_t e = 0; e < 4; ++e) {
+        const double want = task.at("endings").at(e).at("score_mean").get<double>();
+        worst = std::max(worst, std::fabs(s.mean[e] - want));
+      }
+    }
+    std::printf("[hellaswag] %s: max |mean log p diff| vs llama.cpp %.3g\n", model.c_str(), worst);
+    EXPECT_LT(worst, 2e-3);
+  }
 }
 
 }  // namespace
