@@ -319,39 +319,49 @@ std::string kld_report(const KldAccumulator::Summary& s) {
   line("Mean PPL(Q)-PPL(base)", s.diff);
   out += "\n====== KL divergence statistics ======\n";
   out += fmt::format("Mean    KLD: {:10.6f} \u00b1 {:10.6f}\n", s.kld.mean, s.kld.err);
-  const auto kld_row = [&](std::string_view label, float v) {
-    out += fmt::format("{} KLD: {:10.6f}\n", label, v);
+  // llama-perplexity's percentile rows; fraction 1 / 0 are the largest / smallest value, -1 the
+  // median.
+  const auto rows = [&out](std::span<const float> v,
+                           std::initializer_list<std::pair<std::string_view, float>> which,
+                           auto&& format) {
+    for (const auto& [label, f] : which) {
+      const float x = v.empty() ? NAN : f < 0 ? median(v) : percentile(v, f);
+      out += format(label, x);
+    }
   };
-  kld_row("Maximum", k.empty() ? NAN : k.back());
-  kld_row("99.9%  ", percentile(k, 0.999f));
-  kld_row("99.0%  ", percentile(k, 0.990f));
-  kld_row("95.0%  ", percentile(k, 0.950f));
-  kld_row("90.0%  ", percentile(k, 0.900f));
-  kld_row("Median ", median(k));
-  kld_row("10.0%  ", percentile(k, 0.100f));
-  kld_row(" 5.0%  ", percentile(k, 0.050f));
-  kld_row(" 1.0%  ", percentile(k, 0.010f));
-  kld_row(" 0.1%  ", percentile(k, 0.001f));
-  kld_row("Minimum", k.empty() ? NAN : k.front());
+  rows(k,
+       {{"Maximum", 1.f},
+        {"99.9%  ", 0.999f},
+        {"99.0%  ", 0.99f},
+        {"95.0%  ", 0.95f},
+        {"90.0%  ", 0.90f},
+        {"Median ", -1.f},
+        {"10.0%  ", 0.10f},
+        {" 5.0%  ", 0.05f},
+        {" 1.0%  ", 0.01f},
+        {" 0.1%  ", 0.001f},
+        {"Minimum", 0.f}},
+       [](std::string_view label, float x) { return fmt::format("{} KLD: {:10.6f}\n", label, x); });
   out += "\n====== Token probability statistics ======\n";
   out += fmt::format("Mean    \u0394p: {:6.3f} \u00b1 {:5.3f} %\n", 100 * s.delta_p.mean,
                      100 * s.delta_p.err);
-  const auto dp_row = [&](std::string_view label, float v) {
-    out += fmt::format("{} \u0394p: {:6.3f}%\n", label, 100 * v);
-  };
-  dp_row("Maximum", p.empty() ? NAN : p.back());
-  dp_row("99.9%  ", percentile(p, 0.999f));
-  dp_row("99.0%  ", percentile(p, 0.990f));
-  dp_row("95.0%  ", percentile(p, 0.950f));
-  dp_row("90.0%  ", percentile(p, 0.900f));
-  dp_row("75.0%  ", percentile(p, 0.750f));
-  dp_row("Median ", median(p));
-  dp_row("25.0%  ", percentile(p, 0.250f));
-  dp_row("10.0%  ", percentile(p, 0.100f));
-  dp_row(" 5.0%  ", percentile(p, 0.050f));
-  dp_row(" 1.0%  ", percentile(p, 0.010f));
-  dp_row(" 0.1%  ", percentile(p, 0.001f));
-  dp_row("Minimum", p.empty() ? NAN : p.front());
+  rows(p,
+       {{"Maximum", 1.f},
+        {"99.9%  ", 0.999f},
+        {"99.0%  ", 0.99f},
+        {"95.0%  ", 0.95f},
+        {"90.0%  ", 0.90f},
+        {"75.0%  ", 0.75f},
+        {"Median ", -1.f},
+        {"25.0%  ", 0.25f},
+        {"10.0%  ", 0.10f},
+        {" 5.0%  ", 0.05f},
+        {" 1.0%  ", 0.01f},
+        {" 0.1%  ", 0.001f},
+        {"Minimum", 0.f}},
+       [](std::string_view label, float x) {
+         return fmt::format("{} \u0394p: {:6.3f}%\n", label, 100 * x);
+       });
   out += fmt::format("RMS \u0394p    : {:6.3f} \u00b1 {:5.3f} %\n", 100 * s.rms_delta_p.mean,
                      100 * s.rms_delta_p.err);
   out += fmt::format("Same top p: {:6.3f} \u00b1 {:5.3f} %\n", 100 * s.same_top.mean,

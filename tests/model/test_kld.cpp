@@ -4,6 +4,7 @@
 // and malformed files are refused naming the problem.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -150,7 +151,7 @@ TEST_F(KldFileTest, RoundTripAndSizes) {
   {
     LogitsFileWriter w(path, h);
     for (int r = 0; r < 4; ++r) {
-      std::vector<float> logits{0.5f * r, 1, -2, 3, 0, 0.25f, -40};
+      std::vector<float> logits{0.5f * static_cast<float>(r), 1, -2, 3, 0, 0.25f, -40};
       std::vector<uint16_t> rec(h.record_words());
       encode_log_probs(logits, r, rec);
       EXPECT_EQ(rec.back(), 0);  // the pad
@@ -213,6 +214,43 @@ TEST_F(KldFileTest, MalformedFilesAreNamed) {
                 .find("token 99 at 1 outside [0, 7)"),
             std::string::npos);
   EXPECT_NE(error_of(dir_ / "missing.kld").find("cannot open"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vkr::test
+
+namespace vkr::test {
+namespace {
+
+// The final report's text, from llama.cpp's figures for Q4_K_M vs f16 (its values and per-row
+// lists in the manifest), equals the block llama-perplexity prints.
+TEST(LlamaKld, ReportTextIsLlamaPerplexitys) {
+  const Json& q = q4km_kld();
+  const Json& f = q.at("final_statistics");
+  KldAccumulator::Summary s;
+  auto me = [](const Json& j, const char* m, const char* e) {
+    return MeanErr{j.at(m).get<double>(), j.at(e).get<double>()};
+  };
+  s.ppl = me(f, "mean_ppl_q", "mean_ppl_q_unc");
+  s.ppl_base = me(f, "mean_ppl_base", "mean_ppl_base_unc");
+  s.cor = f.at("cor_ln_ppl").get<double>();
+  s.ln_ratio = me(f, "mean_ln_ppl_ratio", "mean_ln_ppl_ratio_unc");
+  s.ratio = me(f, "mean_ppl_ratio", "mean_ppl_ratio_unc");
+  s.diff = me(f, "mean_ppl_diff", "mean_ppl_diff_unc");
+  s.kld = me(f.at("kld"), "mean", "mean_unc");
+  s.delta_p = me(f.at("delta_p"), "mean", "mean_unc");
+  s.rms_delta_p = me(f.at("delta_p"), "rms", "rms_unc");
+  s.same_top = me(f, "same_top_p", "same_top_p_unc");
+  for (double v : q.at("per_row_kld").get<std::vector<double>>())
+    s.kld_sorted.push_back(static_cast<float>(v));
+  for (double v : q.at("per_row_p_diff").get<std::vector<double>>())
+    s.delta_p_sorted.push_back(static_cast<float>(v));
+  std::ranges::sort(s.kld_sorted);
+  std::ranges::sort(s.delta_p_sorted);
+  std::string want;
+  for (const Json& line : q.at("final_block_text_if_count_ge_100"))
+    want += line.get<std::string>() + "\n";
+  EXPECT_EQ(kld_report(s), want);
 }
 
 }  // namespace
