@@ -11,13 +11,14 @@
 #include <span>
 #include <sstream>
 
+#include "choice_eval.hpp"
 #include "chunk_eval.hpp"
 #include "hellaswag.hpp"
-#include "hellaswag_eval.hpp"
 #include "kld.hpp"
 #include "model_options.hpp"
 #include "session.hpp"
 #include "vkr/error.hpp"
+#include "winogrande.hpp"
 
 namespace vkr::cli {
 
@@ -32,6 +33,8 @@ struct PerplexityOptions {
   bool kld = false;
   bool hellaswag = false;
   size_t hellaswag_tasks = 400;
+  bool winogrande = false;
+  size_t winogrande_tasks = 0;
 };
 
 std::string read_text(const std::string& path) {
@@ -170,16 +173,56 @@ int hellaswag(const Model& model, const PerplexityOptions& o) {
   return 0;
 }
 
+// llama-perplexity --winogrande: each task's two sentences scored by the mean log-probability of
+// the words after the option; a line per task, the final score from 100 tasks on.
+int winogrande(const Model& model, const PerplexityOptions& o) {
+  require(!o.file.empty(), ErrorCode::InvalidArgument,
+          "--winogrande: -f FILE (CSV: index,sentence with _,option1,option2,answer) is required");
+  const WinograndeFile file = parse_winogrande(read_text(o.file), o.file);
+  for (const std::string& why : file.skipped) fmt::print(stderr, "{}: skipped {}\n", o.file, why);
+  const auto order = winogrande_order(file.tasks.size(), o.winogrande_tasks);
+  fmt::print(stderr, "{}: {} tasks, scoring {}\n", o.file, file.tasks.size(), order.size());
+  const Tokenizer& tok = require_tokenizer(model);
+  Session session(const_cast<Model&>(model), 2);
+  size_t correct = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const WinograndeTask& t = file.tasks[order[i]];
+    std::array<std::vector<int32_t>, 2> seqs;
+    std::array<size_t, 2> n_base{};
+    for (size_t c = 0; c < 2; ++c) {
+      seqs[c] = tok.encode(t.first + t.options[c] + t.second, /*parse_special=*/false);
+      n_base[c] = tok.encode(t.first + t.options[c], /*parse_special=*/false).size();
+    }
+    WinograndeScore s;
+    try {
+      s = score_winogrande(session, seqs, n_base);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{}: task {} (\"{:.40}\"): {}", o.file, order[i] + 1,
+                                        t.first, e.message()));
+    }
+    if (s.chosen == t.answer) ++correct;
+    fmt::print("{}\n", winogrande_line(i + 1, correct, s.mean[0], s.mean[1], s.chosen, t.answer));
+    std::fflush(stdout);
+  }
+  fmt::print("\n");
+  if (order.size() >= 100) fmt::print("{}\n", winogrande_final(order.size(), correct));
+  return 0;
+}
+
 int run(const CommonOptions& common, const ModelOptions& mo, const PerplexityOptions& o) {
   require(!o.kld || !o.kld_base.empty(), ErrorCode::InvalidArgument,
           "--kl-divergence needs --kl-divergence-base FILE (the base model's log-probabilities)");
   // The base file is checked before a possibly large model loads.
   std::optional<LogitsFileReader> base;
   if (o.kld) base.emplace(o.kld_base);
-  require(!o.hellaswag || (!o.kld && o.kld_base.empty() && !o.chunk), ErrorCode::InvalidArgument,
-          "--hellaswag scores multiple-choice tasks; it takes no -c / --kl-divergence options");
+  const bool tasks = o.hellaswag || o.winogrande;
+  require(!tasks || (!o.kld && o.kld_base.empty() && !o.chunk && !(o.hellaswag && o.winogrande)),
+          ErrorCode::InvalidArgument,
+          "--hellaswag / --winogrande score multiple-choice tasks, one kind per run; they take "
+          "no -c / --kl-divergence options");
   auto loaded = load_model(common, mo);
   if (o.hellaswag) return hellaswag(*loaded.model, o);
+  if (o.winogrande) return winogrande(*loaded.model, o);
   Session session(*loaded.model, 1);
   if (base) return kl_divergence(session, *base, o);
   if (o.chunk || !o.kld_base.empty()) return chunked(session, o);
@@ -212,6 +255,11 @@ Command add_perplexity(CLI::App& app, CommonOptions& common) {
                 "gold index, 4 endings), as llama-perplexity --hellaswag scores it");
   sub->add_option("--hellaswag-tasks", o->hellaswag_tasks,
                   "Tasks to score, drawn in llama-perplexity's order (default 400)");
+  sub->add_flag("--winogrande", o->winogrande,
+                "Winogrande accuracy over a CSV file (-f; index,sentence with _,option1,option2,"
+                "answer), as llama-perplexity --winogrande scores it");
+  sub->add_option("--winogrande-tasks", o->winogrande_tasks,
+                  "Tasks to score, drawn in llama-perplexity's order (default 0: all, in order)");
   return {sub, [&common, mo, o] { return run(common, *mo, *o); }};
 }
 

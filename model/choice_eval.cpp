@@ -1,0 +1,82 @@
+// choice_eval.cpp: multiple-choice tasks on the GPU, prefix once, state copied per continuation.
+#include "choice_eval.hpp"
+
+#include <algorithm>
+#include <span>
+
+#include "hellaswag.hpp"
+#include "session.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr {
+
+HellaswagScore score_hellaswag(Session& session, const std::array<std::vector<int32_t>, 4>& seqs) {
+  require(session.state().slots() >= 2, ErrorCode::InvalidArgument,
+          "hellaswag: the session needs 2 state slots, has {}", session.state().slots());
+  HellaswagScore out;
+  out.prefix = common_prefix(seqs);
+  const size_t cp = out.prefix;
+  require(cp > 0, ErrorCode::InvalidArgument,
+          "hellaswag: the four sequences share no first token (empty context?)");
+  for (size_t j = 0; j < 4; ++j) {
+    require(seqs[j].size() > cp, ErrorCode::InvalidArgument,
+            "hellaswag: ending {} has no token of its own (identical endings?)", j);
+  }
+  session.state().reset(0);
+  const std::vector<float> last = session.eval(0, std::span(seqs[0]).first(cp));
+  const size_t V = last.size();
+  for (size_t j = 0; j < 4; ++j) {
+    const auto& s = seqs[j];
+    double sum = prefix_token_logprob(last, s[cp]);
+    size_t count = 1;
+    if (s.size() - cp > 1) {
+      session.state().copy(0, 1);
+      const auto rows = session.eval(1, std::span(s).subspan(cp, s.size() - 1 - cp), true);
+      for (size_t r = 0; r + cp + 1 < s.size(); ++r) {
+        sum += token_logprob(std::span(rows).subspan(r * V, V), s[cp + 1 + r]);
+        ++count;
+      }
+    }
+    out.mean[j] = sum / static_cast<double>(count);
+    if (out.mean[j] > out.mean[out.chosen]) out.chosen = j;
+  }
+  return out;
+}
+
+WinograndeScore score_winogrande(Session& session, const std::array<std::vector<int32_t>, 2>& seqs,
+                                 const std::array<size_t, 2>& n_base) {
+  require(session.state().slots() >= 2, ErrorCode::InvalidArgument,
+          "winogrande: the session needs 2 state slots, has {}", session.state().slots());
+  size_t cp = 0;
+  while (cp < seqs[0].size() && cp < seqs[1].size() && seqs[0][cp] == seqs[1][cp]) ++cp;
+  require(cp > 0, ErrorCode::InvalidArgument,
+          "winogrande: the two sentences share no first token (empty first part?)");
+  const bool skip_choice = seqs[0].size() - cp > 3 && seqs[1].size() - cp > 3;
+  session.state().reset(0);
+  const std::vector<float> last = session.eval(0, std::span(seqs[0]).first(cp));
+  const size_t V = last.size();
+  WinograndeScore out;
+  for (size_t c = 0; c < 2; ++c) {
+    const auto& s = seqs[c];
+    const size_t start = std::max<size_t>(skip_choice ? n_base[c] : cp, cp);
+    require(start < s.size(), ErrorCode::InvalidArgument,
+            "winogrande: sentence {} has no token after its option", c + 1);
+    const size_t end = s.size() - start > 1 ? s.size() - 1 : s.size();  // scored: [start, end)
+    std::vector<float> rows;  // logits after positions cp .. end - 2
+    if (end >= cp + 2) {
+      session.state().copy(0, 1);
+      rows = session.eval(1, std::span(s).subspan(cp, end - 1 - cp), true);
+    }
+    float sum = 0;
+    for (size_t i = start; i < end; ++i) {
+      const auto row = i - 1 < cp ? std::span<const float>(last)
+                                  : std::span<const float>(rows).subspan((i - 1 - cp) * V, V);
+      sum += token_logprob(row, s[i]);
+    }
+    out.mean[c] = sum / static_cast<float>(end - start);
+  }
+  out.chosen = out.mean[0] > out.mean[1] ? 1 : 2;
+  return out;
+}
+
+}  // namespace vkr
