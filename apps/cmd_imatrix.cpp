@@ -30,14 +30,6 @@ struct ImatrixCliOptions {
   bool no_ppl = false;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 ImatrixFormat output_format(const ImatrixCliOptions& o) {
   if (o.format == "gguf") return ImatrixFormat::Gguf;
   if (o.format == "dat") return ImatrixFormat::Dat;
@@ -54,7 +46,7 @@ Imatrix calibrate(const CommonOptions& common, const ModelOptions& mo, const Ima
     fmt::print(stderr, "\n{}: stopping after the chunk in progress, then saving\n", name);
     stop = true;
   });
-  const std::string text = read_text(o.file);
+  const std::string text = read_text_file(o.file);
   auto loaded = load_model(common, mo);
   const Tokenizer& tok = require_tokenizer(*loaded.model);
   const auto ids = tok.encode(text, /*parse_special=*/false);

@@ -37,18 +37,10 @@ struct PerplexityOptions {
   size_t winogrande_tasks = 0;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::vector<int32_t> text_tokens(const Model& model, const PerplexityOptions& o) {
   require(!o.file.empty(), ErrorCode::InvalidArgument, "perplexity: -f FILE is required{}",
           o.kld ? "" : " (except with --kl-divergence, which reads the tokens from the base file)");
-  auto ids = require_tokenizer(model).encode(read_text(o.file), /*parse_special=*/false);
+  auto ids = require_tokenizer(model).encode(read_text_file(o.file), /*parse_special=*/false);
   if (o.limit > 0 && ids.size() > o.limit) ids.resize(o.limit);
   return ids;
 }
@@ -143,14 +135,11 @@ int kl_divergence(Session& session, LogitsFileReader& in, const PerplexityOption
 
 // llama-perplexity --hellaswag: the tasks in its order, each continuation scored by the mean
 // log-probability of its tokens after the shared prefix; running accuracy with a 95% interval.
-int hellaswag(const Model& model, const PerplexityOptions& o) {
-  require(!o.file.empty(), ErrorCode::InvalidArgument,
-          "--hellaswag: -f FILE (HellaSwag tasks, 6 lines each) is required");
-  const auto tasks = parse_hellaswag(read_text(o.file), o.file);
+int hellaswag(Model& model, const std::vector<HellaswagTask>& tasks, const PerplexityOptions& o) {
   const auto order = hellaswag_order(tasks.size(), o.hellaswag_tasks);
   fmt::print(stderr, "{}: {} tasks, scoring {}\n", o.file, tasks.size(), order.size());
   const Tokenizer& tok = require_tokenizer(model);
-  Session session(const_cast<Model&>(model), 2);
+  Session session(model, 2);
   fmt::print("\ntask\tacc_norm\t95% confidence interval\n");
   size_t correct = 0;
   for (size_t i = 0; i < order.size(); ++i) {
@@ -175,15 +164,12 @@ int hellaswag(const Model& model, const PerplexityOptions& o) {
 
 // llama-perplexity --winogrande: each task's two sentences scored by the mean log-probability of
 // the words after the option; a line per task, the final score from 100 tasks on.
-int winogrande(const Model& model, const PerplexityOptions& o) {
-  require(!o.file.empty(), ErrorCode::InvalidArgument,
-          "--winogrande: -f FILE (CSV: index,sentence with _,option1,option2,answer) is required");
-  const WinograndeFile file = parse_winogrande(read_text(o.file), o.file);
+int winogrande(Model& model, const WinograndeFile& file, const PerplexityOptions& o) {
   for (const std::string& why : file.skipped) fmt::print(stderr, "{}: skipped {}\n", o.file, why);
   const auto order = winogrande_order(file.tasks.size(), o.winogrande_tasks);
   fmt::print(stderr, "{}: {} tasks, scoring {}\n", o.file, file.tasks.size(), order.size());
   const Tokenizer& tok = require_tokenizer(model);
-  Session session(const_cast<Model&>(model), 2);
+  Session session(model, 2);
   size_t correct = 0;
   for (size_t i = 0; i < order.size(); ++i) {
     const WinograndeTask& t = file.tasks[order[i]];
@@ -220,9 +206,18 @@ int run(const CommonOptions& common, const ModelOptions& mo, const PerplexityOpt
           ErrorCode::InvalidArgument,
           "--hellaswag / --winogrande score multiple-choice tasks, one kind per run; they take "
           "no -c / --kl-divergence options");
+  // Task files are read (and checked) before the model loads too.
+  require(!tasks || !o.file.empty(), ErrorCode::InvalidArgument, "--{}: -f FILE is required ({})",
+          o.hellaswag ? "hellaswag" : "winogrande",
+          o.hellaswag ? "HellaSwag tasks, 6 lines each"
+                      : "CSV: index,sentence with _,option1,option2,answer");
+  std::vector<HellaswagTask> hs;
+  if (o.hellaswag) hs = parse_hellaswag(read_text_file(o.file), o.file);
+  std::optional<WinograndeFile> wg;
+  if (o.winogrande) wg = parse_winogrande(read_text_file(o.file), o.file);
   auto loaded = load_model(common, mo);
-  if (o.hellaswag) return hellaswag(*loaded.model, o);
-  if (o.winogrande) return winogrande(*loaded.model, o);
+  if (o.hellaswag) return hellaswag(*loaded.model, hs, o);
+  if (wg) return winogrande(*loaded.model, *wg, o);
   Session session(*loaded.model, 1);
   if (base) return kl_divergence(session, *base, o);
   if (o.chunk || !o.kld_base.empty()) return chunked(session, o);

@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "vkr/error.hpp"
 
@@ -98,6 +100,14 @@ Loaded load_model(const CommonOptions& common, const ModelOptions& mo) {
                l.model->parts().size(), describe_parts(*l.model));
   }
   return l;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open", path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 const Tokenizer& require_tokenizer(const Model& model) {

@@ -40,6 +40,9 @@ std::vector<std::string> device_list(const std::string& spec);
 std::string describe_parts(const Model& model);
 Loaded load_model(const CommonOptions& common, const ModelOptions& mo);
 
+// A whole text file (prompts, calibration and task files); vkr::Error(Io) naming it.
+std::string read_text_file(const std::string& path);
+
 // The model's tokenizer, or an error naming the file when the GGUF has none.
 const Tokenizer& require_tokenizer(const Model& model);
 

@@ -50,9 +50,6 @@ class ActivationStats {
   // Reads the accumulators back (waits for nothing: call between submissions), one entry per
   // weight tensor name ("blk.3.time_mix_key.weight"), in the model's tensor order.
   std::vector<std::pair<std::string, ImatrixEntry>> read() const;
-  // Forward calls that recorded into these stats (what llama-imatrix calls ncall).
-  uint64_t calls() const { return calls_; }
-  void count_call() { ++calls_; }
 
  private:
   struct Acc {
@@ -67,7 +64,6 @@ class ActivationStats {
   std::vector<Acc> accs_;  // [layer][StatsInput] then the head
   uint32_t layers_ = 0;
   bool head_ = false;
-  uint64_t calls_ = 0;
 };
 
 }  // namespace vkr

@@ -47,8 +47,7 @@ WinograndeScore score_winogrande(Session& session, const std::array<std::vector<
                                  const std::array<size_t, 2>& n_base) {
   require(session.state().slots() >= 2, ErrorCode::InvalidArgument,
           "winogrande: the session needs 2 state slots, has {}", session.state().slots());
-  size_t cp = 0;
-  while (cp < seqs[0].size() && cp < seqs[1].size() && seqs[0][cp] == seqs[1][cp]) ++cp;
+  const size_t cp = common_prefix(seqs);
   require(cp > 0, ErrorCode::InvalidArgument,
           "winogrande: the two sentences share no first token (empty first part?)");
   const bool skip_choice = seqs[0].size() - cp > 3 && seqs[1].size() - cp > 3;

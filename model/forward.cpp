@@ -273,7 +273,6 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
   const uint64_t n = d.n, C = c.C;
   Tensor x = f32(s.x, Shape{n, C}), a = f32(s.a, Shape{n, C});
   Stages stages{rec, call.profile, call.stats};
-  if (call.stats && call.part == 0) call.stats->count_call();
   if (call.profile && call.profile->timer) {
     call.profile->used = 0;
     call.profile->labels.clear();

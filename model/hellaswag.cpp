@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "kld.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr {
@@ -50,8 +51,9 @@ std::vector<size_t> hellaswag_order(size_t total, size_t n) {
   return order;
 }
 
-size_t common_prefix(const std::array<std::vector<int32_t>, 4>& seqs) {
+size_t common_prefix(std::span<const std::vector<int32_t>> seqs) {
   size_t n = 0;
+  if (seqs.empty()) return 0;
   while (std::ranges::all_of(seqs,
                              [&](const auto& s) { return n < s.size() && s[n] == seqs[0][n]; })) {
     ++n;
@@ -62,8 +64,7 @@ size_t common_prefix(const std::array<std::vector<int32_t>, 4>& seqs) {
 float prefix_token_logprob(std::span<const float> l, int32_t tok) {
   float max = l[0];
   for (float v : l) max = std::max(max, v);
-  double sum_exp = 0;
-  for (float v : l) sum_exp += std::exp(v - max);
+  const double sum_exp = sum_exp_below(l, max);
   const auto p = static_cast<float>(std::exp(l[static_cast<size_t>(tok)] - max) / sum_exp);
   return std::log(p);
 }

@@ -31,8 +31,8 @@ std::vector<HellaswagTask> parse_hellaswag(std::string_view text, std::string_vi
 // llama.cpp built with libstdc++, whose uniform_int_distribution this is).
 std::vector<size_t> hellaswag_order(size_t total, size_t n);
 
-// Leading positions where all four token sequences agree.
-size_t common_prefix(const std::array<std::vector<int32_t>, 4>& seqs);
+// Leading positions where all the token sequences agree.
+size_t common_prefix(std::span<const std::vector<int32_t>> seqs);
 
 // log p(tok) from the last row of the shared prefix (llama-perplexity's softmax route: float
 // probabilities, then logf) and from the other rows (its compute_logprobs: float sum).

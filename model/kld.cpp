@@ -31,12 +31,6 @@ float record_float(std::span<const uint16_t> r, size_t at) {
   return std::bit_cast<float>(bits);
 }
 
-double sum_exp_below(std::span<const float> l, float max) {
-  double s = 0;
-  for (float v : l) s += std::exp(v - max);  // float exp, double sum, in index order
-  return s;
-}
-
 double covariance(double a, double b, double ab, uint64_t n) {
   if (n < 10) return 0;
   const double dn = static_cast<double>(n);
@@ -47,9 +41,9 @@ double covariance(double a, double b, double ab, uint64_t n) {
 
 float encode_log_probs(std::span<const float> logits, int32_t target, std::span<uint16_t> record) {
   const size_t V = logits.size();
-  require(V > 0 && record.size() == 2 * ((V + 1) / 2) + 4, ErrorCode::InvalidArgument,
-          "encode_log_probs: {} logits need a record of {} words, got {}", V, 2 * ((V + 1) / 2) + 4,
-          record.size());
+  require(V > 0 && record.size() == log_prob_record_words(V), ErrorCode::InvalidArgument,
+          "encode_log_probs: {} logits need a record of {} words, got {}", V,
+          log_prob_record_words(V), record.size());
   require(target >= 0 && static_cast<size_t>(target) < V, ErrorCode::InvalidArgument,
           "encode_log_probs: target {} outside [0, {})", target, V);
   float max = logits[0], min = logits[0];
@@ -172,6 +166,12 @@ void LogitsFileReader::next(std::span<uint16_t> record) {
 
 // ---- statistics
 
+double sum_exp_below(std::span<const float> l, float max) {
+  double s = 0;
+  for (float v : l) s += std::exp(v - max);  // float exp, double sum, in index order
+  return s;
+}
+
 MeanErr mean_and_uncertainty(double s, double s2, uint64_t n) {
   if (n == 0) return {};
   const double dn = static_cast<double>(n);
@@ -214,7 +214,7 @@ double row_nll(std::span<const float> logits, int32_t target) {
 
 void KldAccumulator::add(std::span<const float> l, std::span<const uint16_t> base, int32_t target) {
   const size_t V = l.size();
-  require(base.size() == 2 * ((V + 1) / 2) + 4 && target >= 0 && static_cast<size_t>(target) < V,
+  require(base.size() == log_prob_record_words(V) && target >= 0 && static_cast<size_t>(target) < V,
           ErrorCode::InvalidArgument,
           "kl-divergence: {} logits vs a record of {} words (target {})", V, base.size(), target);
   float max = l[0];

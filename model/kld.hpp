@@ -26,13 +26,16 @@
 
 namespace vkr {
 
+// u16 words of one row's record over a vocabulary of n_vocab: scale, min, codes, even padding.
+inline size_t log_prob_record_words(size_t n_vocab) { return 2 * ((n_vocab + 1) / 2) + 4; }
+
 struct LogitsFileHeader {
   uint32_t n_ctx = 0, n_vocab = 0, n_chunk = 0;
   std::vector<int32_t> tokens;  // n_chunk * n_ctx
 
   uint32_t first() const { return n_ctx / 2; }
   uint32_t rows_per_chunk() const { return n_ctx - 1 - n_ctx / 2; }
-  size_t record_words() const { return 2 * ((size_t{n_vocab} + 1) / 2) + 4; }
+  size_t record_words() const { return log_prob_record_words(n_vocab); }
 };
 
 // One row of logits as a record (record_words() u16); returns the NLL of `target` the way
@@ -102,6 +105,10 @@ struct PplAccumulator {
   double ppl() const;
   double err() const;  // NaN when the variance is not positive
 };
+
+// sum_i expf(logits[i] - max) in index order, f32 terms in a double sum (llama-perplexity's
+// softmax normaliser, shared by every score here).
+double sum_exp_below(std::span<const float> logits, float max);
 
 // The NLL of `target` under `logits` as llama-perplexity computes it without a base file.
 double row_nll(std::span<const float> logits, int32_t target);
