@@ -2,7 +2,8 @@
 // (the default: RWKV reads any length) or in llama-perplexity's chunks (-c N), and its
 // KL-divergence mode: --kl-divergence-base F saves a (f16) model's log-probabilities, F with
 // --kl-divergence compares another (quantized) model with them -- llama.cpp's file and
-// statistics (model/kld.hpp), so either tool can read the other's files.
+// statistics (model/kld.hpp), so either tool can read the other's files -- and its task scores
+// (--hellaswag, --winogrande, --multiple-choice: model/choice_eval.hpp).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "hellaswag.hpp"
 #include "kld.hpp"
 #include "model_options.hpp"
+#include "multiple_choice.hpp"
 #include "session.hpp"
 #include "vkr/error.hpp"
 #include "winogrande.hpp"
@@ -35,6 +37,8 @@ struct PerplexityOptions {
   size_t hellaswag_tasks = 400;
   bool winogrande = false;
   size_t winogrande_tasks = 0;
+  bool multiple_choice = false;
+  size_t multiple_choice_tasks = 0;
 };
 
 std::vector<int32_t> text_tokens(const Model& model, const PerplexityOptions& o) {
@@ -195,29 +199,68 @@ int winogrande(Model& model, const WinograndeFile& file, const PerplexityOptions
   return 0;
 }
 
+// llama-perplexity --multiple-choice: each task's answers scored by the mean log-probability of
+// their tokens after the shared prefix; the running accuracy, then the final score and chance.
+int multiple_choice(Model& model, const std::vector<MultipleChoiceTask>& tasks,
+                    const PerplexityOptions& o) {
+  const auto order = winogrande_order(tasks.size(), o.multiple_choice_tasks);
+  fmt::print(stderr, "{}: {} tasks, scoring {}\n", o.file, tasks.size(), order.size());
+  const Tokenizer& tok = require_tokenizer(model);
+  Session session(model, 2);
+  fmt::print("\ntask\tacc_norm\n");
+  size_t correct = 0, answers = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const MultipleChoiceTask& t = tasks[order[i]];
+    std::vector<std::vector<int32_t>> seqs;
+    for (const std::string& a : t.mc1.answers) {
+      seqs.push_back(tok.encode(t.question + " " + a, /*parse_special=*/false));
+    }
+    MultipleChoiceScore s;
+    try {
+      s = score_multiple_choice(session, seqs);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{}: task {} (\"{:.40}\"): {}", o.file, order[i] + 1,
+                                        t.question, e.message()));
+    }
+    if (t.mc1.labels[s.chosen] == 1) ++correct;
+    answers += seqs.size();
+    fmt::print("{}\n", multiple_choice_line(i + 1, correct));
+    std::fflush(stdout);
+  }
+  fmt::print("\n{}\n", multiple_choice_final(order.size(), correct, answers));
+  return 0;
+}
+
 int run(const CommonOptions& common, const ModelOptions& mo, const PerplexityOptions& o) {
   require(!o.kld || !o.kld_base.empty(), ErrorCode::InvalidArgument,
           "--kl-divergence needs --kl-divergence-base FILE (the base model's log-probabilities)");
   // The base file is checked before a possibly large model loads.
   std::optional<LogitsFileReader> base;
   if (o.kld) base.emplace(o.kld_base);
-  const bool tasks = o.hellaswag || o.winogrande;
-  require(!tasks || (!o.kld && o.kld_base.empty() && !o.chunk && !(o.hellaswag && o.winogrande)),
+  const int kinds = int{o.hellaswag} + int{o.winogrande} + int{o.multiple_choice};
+  require(kinds == 0 || (!o.kld && o.kld_base.empty() && !o.chunk && kinds == 1),
           ErrorCode::InvalidArgument,
-          "--hellaswag / --winogrande score multiple-choice tasks, one kind per run; they take "
-          "no -c / --kl-divergence options");
+          "--hellaswag / --winogrande / --multiple-choice score multiple-choice tasks, one kind "
+          "per run; they take no -c / --kl-divergence options");
   // Task files are read (and checked) before the model loads too.
-  require(!tasks || !o.file.empty(), ErrorCode::InvalidArgument, "--{}: -f FILE is required ({})",
-          o.hellaswag ? "hellaswag" : "winogrande",
-          o.hellaswag ? "HellaSwag tasks, 6 lines each"
-                      : "CSV: index,sentence with _,option1,option2,answer");
+  require(kinds == 0 || !o.file.empty(), ErrorCode::InvalidArgument,
+          "--{}: -f FILE is required ({})",
+          o.hellaswag    ? "hellaswag"
+          : o.winogrande ? "winogrande"
+                         : "multiple-choice",
+          o.hellaswag    ? "HellaSwag tasks, 6 lines each"
+          : o.winogrande ? "CSV: index,sentence with _,option1,option2,answer"
+                         : "llama-perplexity's binary task file, e.g. arc-easy-validation.bin");
   std::vector<HellaswagTask> hs;
   if (o.hellaswag) hs = parse_hellaswag(read_text_file(o.file), o.file);
   std::optional<WinograndeFile> wg;
   if (o.winogrande) wg = parse_winogrande(read_text_file(o.file), o.file);
+  std::vector<MultipleChoiceTask> mc;
+  if (o.multiple_choice) mc = parse_multiple_choice(read_text_file(o.file), o.file);
   auto loaded = load_model(common, mo);
   if (o.hellaswag) return hellaswag(*loaded.model, hs, o);
   if (wg) return winogrande(*loaded.model, *wg, o);
+  if (o.multiple_choice) return multiple_choice(*loaded.model, mc, o);
   Session session(*loaded.model, 1);
   if (base) return kl_divergence(session, *base, o);
   if (o.chunk || !o.kld_base.empty()) return chunked(session, o);
@@ -254,6 +297,12 @@ Command add_perplexity(CLI::App& app, CommonOptions& common) {
                 "Winogrande accuracy over a CSV file (-f; index,sentence with _,option1,option2,"
                 "answer), as llama-perplexity --winogrande scores it");
   sub->add_option("--winogrande-tasks", o->winogrande_tasks,
+                  "Tasks to score, drawn in llama-perplexity's order (default 0: all, in order)");
+  sub->add_flag("--multiple-choice", o->multiple_choice,
+                "Accuracy over llama-perplexity's binary multiple-choice tasks (-f; ARC, MMLU, "
+                "TruthfulQA, HellaSwag .bin files), as llama-perplexity --multiple-choice scores "
+                "them");
+  sub->add_option("--multiple-choice-tasks", o->multiple_choice_tasks,
                   "Tasks to score, drawn in llama-perplexity's order (default 0: all, in order)");
   return {sub, [&common, mo, o] { return run(common, *mo, *o); }};
 }

@@ -105,6 +105,7 @@ int run_quantize(const QuantizeCliOptions& o) {
   }
   PlanOptions plan;
   plan.pure = o.pure;
+  plan.imatrix = !o.imatrix.empty();
   plan.leave_output = o.leave_output;
   plan.output_type = parse_type(o.output_type, "--output-tensor-type");
   plan.token_embd_type = parse_type(o.token_embd_type, "--token-embedding-type");

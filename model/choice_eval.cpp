@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <span>
+#include <string_view>
 
 #include "hellaswag.hpp"
 #include "session.hpp"
@@ -10,9 +11,37 @@
 
 namespace vkr {
 
-HellaswagScore score_hellaswag(Session& session, const std::array<std::vector<int32_t>, 4>& seqs) {
+namespace {
+
+// log p of every token of each sequence from position `cp` on: the shared prefix runs once, its
+// state is copied to slot 1 for each sequence; the first token's from the prefix's last row
+// (llama-perplexity's softmax route), the others' from the sequence's own rows.
+std::vector<std::vector<float>> continuation_logprobs(Session& session,
+                                                      std::span<const std::vector<int32_t>> seqs,
+                                                      size_t cp, std::string_view what) {
   require(session.state().slots() >= 2, ErrorCode::InvalidArgument,
-          "hellaswag: the session needs 2 state slots, has {}", session.state().slots());
+          "{}: the session needs 2 state slots, has {}", what, session.state().slots());
+  session.state().reset(0);
+  const std::vector<float> last = session.eval(0, std::span(seqs[0]).first(cp));
+  const size_t V = last.size();
+  std::vector<std::vector<float>> out(seqs.size());
+  for (size_t j = 0; j < seqs.size(); ++j) {
+    const auto& s = seqs[j];
+    out[j].push_back(prefix_token_logprob(last, s[cp]));
+    if (s.size() - cp > 1) {
+      session.state().copy(0, 1);
+      const auto rows = session.eval(1, std::span(s).subspan(cp, s.size() - 1 - cp), true);
+      for (size_t r = 0; r + cp + 1 < s.size(); ++r) {
+        out[j].push_back(token_logprob(std::span(rows).subspan(r * V, V), s[cp + 1 + r]));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HellaswagScore score_hellaswag(Session& session, const std::array<std::vector<int32_t>, 4>& seqs) {
   HellaswagScore out;
   out.prefix = common_prefix(seqs);
   const size_t cp = out.prefix;
@@ -22,22 +51,30 @@ HellaswagScore score_hellaswag(Session& session, const std::array<std::vector<in
     require(seqs[j].size() > cp, ErrorCode::InvalidArgument,
             "hellaswag: ending {} has no token of its own (identical endings?)", j);
   }
-  session.state().reset(0);
-  const std::vector<float> last = session.eval(0, std::span(seqs[0]).first(cp));
-  const size_t V = last.size();
+  const auto lp = continuation_logprobs(session, seqs, cp, "hellaswag");
   for (size_t j = 0; j < 4; ++j) {
-    const auto& s = seqs[j];
-    double sum = prefix_token_logprob(last, s[cp]);
-    size_t count = 1;
-    if (s.size() - cp > 1) {
-      session.state().copy(0, 1);
-      const auto rows = session.eval(1, std::span(s).subspan(cp, s.size() - 1 - cp), true);
-      for (size_t r = 0; r + cp + 1 < s.size(); ++r) {
-        sum += token_logprob(std::span(rows).subspan(r * V, V), s[cp + 1 + r]);
-        ++count;
-      }
-    }
-    out.mean[j] = sum / static_cast<double>(count);
+    double sum = 0;  // llama-perplexity sums HellaSwag's log-probabilities in double
+    for (float x : lp[j]) sum += x;
+    out.mean[j] = sum / static_cast<double>(lp[j].size());
+    if (out.mean[j] > out.mean[out.chosen]) out.chosen = j;
+  }
+  return out;
+}
+
+MultipleChoiceScore score_multiple_choice(Session& session,
+                                          std::span<const std::vector<int32_t>> seqs) {
+  require(!seqs.empty(), ErrorCode::InvalidArgument, "multiple choice: no answers");
+  MultipleChoiceScore out;
+  size_t shortest = seqs[0].size();
+  for (const auto& s : seqs) shortest = std::min(shortest, s.size());
+  out.prefix = std::min(common_prefix(seqs), shortest - std::min<size_t>(shortest, 1));
+  require(out.prefix > 0, ErrorCode::InvalidArgument,
+          "multiple choice: the answers' sequences share no first token (empty question?)");
+  const auto lp = continuation_logprobs(session, seqs, out.prefix, "multiple choice");
+  for (size_t j = 0; j < seqs.size(); ++j) {
+    float sum = 0;  // and --multiple-choice's in float
+    for (float x : lp[j]) sum += x;
+    out.mean.push_back(sum / static_cast<float>(lp[j].size()));
     if (out.mean[j] > out.mean[out.chosen]) out.chosen = j;
   }
   return out;

@@ -1,4 +1,5 @@
-// choice_eval.hpp: one multiple-choice task (HellaSwag, Winogrande) scored on a Session, the RWKV
+// choice_eval.hpp: one multiple-choice task (HellaSwag, Winogrande, --multiple-choice) scored on a
+// Session, the RWKV
 // way: the shared prefix runs once, its state is copied to a second slot for each continuation
 // (llama-perplexity evaluates the prefix once for all sequences too, which its recurrent memory
 // refuses on RWKV models).
@@ -7,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace vkr {
@@ -24,6 +26,20 @@ struct HellaswagScore {
 // Throws vkr::Error(InvalidArgument) when the sequences share no prefix (empty context) or one of
 // them has no token after it (two identical endings).
 HellaswagScore score_hellaswag(Session& session, const std::array<std::vector<int32_t>, 4>& seqs);
+
+struct MultipleChoiceScore {
+  std::vector<float> mean;  // mean log-probability of each answer's scored tokens (float sums)
+  size_t chosen = 0;        // the first highest mean
+  size_t prefix = 0;        // leading tokens not scored
+};
+
+// Scores the answers' token sequences (question + " " + answer) as llama-perplexity
+// --multiple-choice does: the tokens after the common prefix, by mean log-probability. Where one
+// sequence is all prefix (an answer whose tokens begin another's), the prefix is cut back by one
+// token so every answer has a token of its own (llama-perplexity reads past that sequence's end).
+// Uses slots 0 and 1. Throws vkr::Error(InvalidArgument) when the sequences share no token.
+MultipleChoiceScore score_multiple_choice(Session& session,
+                                          std::span<const std::vector<int32_t>> seqs);
 
 struct WinograndeScore {
   std::array<float, 2> mean{};  // mean log-probability of each sentence's scored tokens

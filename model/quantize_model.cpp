@@ -39,13 +39,17 @@ const std::vector<QuantPresetInfo> kPresets = {
      "3.4-bit K-quant; ffn_down Q5_K, output Q6_K"},
     {QuantPreset::Q2_K, "Q2_K", 10, GgmlType::Q2_K,
      "2.6-bit K-quant; ffn_down Q3_K, output Q6_K (quality drops a lot)"},
+    {QuantPreset::Q2_K_S, "Q2_K_S", 21, GgmlType::Q2_K,
+     "2.6-bit K-quant; first 1/8 of ffn_down Q4_K, output Q6_K (needs --imatrix)"},
     {QuantPreset::IQ4_XS, "IQ4_XS", 30, GgmlType::IQ4_XS,
-     "4.25-bit non-linear; first 1/8 of ffn_down Q5_K, output Q6_K"},
+     "4.25-bit non-linear; first 1/8 of ffn_down Q5_K (without --imatrix), output Q6_K"},
     {QuantPreset::IQ4_NL, "IQ4_NL", 25, GgmlType::IQ4_NL,
-     "4.5-bit non-linear; first 1/8 of ffn_down Q5_K, output Q6_K"},
+     "4.5-bit non-linear; first 1/8 of ffn_down Q5_K (without --imatrix), output Q6_K"},
     {QuantPreset::Q8_0, "Q8_0", 7, GgmlType::Q8_0, "8.5 bits, near-lossless"},
-    {QuantPreset::Q4_0, "Q4_0", 2, GgmlType::Q4_0, "4.5 bits, legacy; output Q6_K"},
-    {QuantPreset::Q5_0, "Q5_0", 8, GgmlType::Q5_0, "5.5 bits, legacy; output Q6_K"},
+    {QuantPreset::Q4_0, "Q4_0", 2, GgmlType::Q4_0,
+     "4.5 bits, legacy; output Q6_K (with --imatrix: first 1/8 of ffn_down Q4_1)"},
+    {QuantPreset::Q5_0, "Q5_0", 8, GgmlType::Q5_0,
+     "5.5 bits, legacy; output Q6_K (with --imatrix: first 1/8 of ffn_down Q5_1)"},
     {QuantPreset::Q5_1, "Q5_1", 9, GgmlType::Q5_1, "6 bits, legacy; output Q6_K"},
     {QuantPreset::Q4_1, "Q4_1", 3, GgmlType::Q4_1, "5 bits, legacy; output Q6_K"},
     {QuantPreset::F16, "F16", 1, GgmlType::F16, "16-bit float"},
@@ -71,6 +75,14 @@ size_t n_dims(const std::vector<uint64_t>& ne) {
 
 bool contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
+}
+
+// llama-quantize's rule: a Q2_K_S file's Q2_K matrices, the token embedding and the output
+// matrix excepted, must be encoded with importance weights.
+bool needs_imatrix(const TensorPlan& p, QuantPreset preset) {
+  return preset == QuantPreset::Q2_K_S && p.to != p.from &&
+         p.to == static_cast<uint32_t>(GgmlType::Q2_K) && p.name != "token_embd.weight" &&
+         p.name != "output.weight";
 }
 
 // Matrices a preset converts. Norm weights, and RWKV's LoRA matrices, bonus and fused lerp
@@ -227,12 +239,21 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
             use_more_bits(i, n)) {
           to = GgmlType::Q6_K;
           p.why = "ffn_down of a layer use_more_bits() picks";
-        } else if ((preset == QuantPreset::Q4_K_S || iq4) && i < n / 8) {
+        } else if ((preset == QuantPreset::Q4_K_S || (iq4 && !options.imatrix)) && i < n / 8) {
           to = GgmlType::Q5_K;
           p.why = "ffn_down of the first eighth of the layers";
         } else if (preset == QuantPreset::Q2_K) {
           to = GgmlType::Q3_K;
           p.why = "ffn_down (Q2_K spends a bit more there)";
+        } else if (preset == QuantPreset::Q2_K_S && i < n / 8) {
+          to = GgmlType::Q4_K;
+          p.why = "ffn_down of the first eighth of the layers";
+        } else if ((preset == QuantPreset::Q4_0 || preset == QuantPreset::Q5_0) &&
+                   options.imatrix && i < n / 8) {
+          // llama-quantize's guard against the first layers' ffn_down going wrong even with an
+          // importance matrix (only then, so that files without one stay as they were).
+          to = preset == QuantPreset::Q4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
+          p.why = "ffn_down of the first eighth of the layers (with an imatrix)";
         } else if (preset == QuantPreset::Q3_K_M) {
           to = i < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
           p.why = i < n / 16 ? "ffn_down of the first 1/16 of the layers" : "ffn_down";
@@ -281,6 +302,16 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
             "like '{}')",
             options.tensor_types[k].first, example_matrix_name(in));
   }
+  if (preset == QuantPreset::Q2_K_S && !options.imatrix) {
+    for (const TensorPlan& p : plan) {
+      require(!needs_imatrix(p, preset), ErrorCode::InvalidArgument,
+              "quantize: Q2_K_S needs an importance matrix (--imatrix FILE, made by `vkrwkv "
+              "imatrix`) for its Q2_K tensors such as '{}': without one their 2-bit blocks are "
+              "too coarse to be useful (llama-quantize refuses it too). Use Q2_K, or make an "
+              "imatrix",
+              p.name);
+    }
+  }
   return plan;
 }
 
@@ -303,7 +334,9 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
   require(!std::filesystem::equivalent(in.path(), out, ec), ErrorCode::InvalidArgument,
           "quantize: the output {} is the input file; write to another path", out.string());
   const QuantPresetInfo& info = preset_info(preset);
-  QuantizeSummary summary = preview_quantization(in, preset, options.plan);
+  PlanOptions plan_options = options.plan;
+  plan_options.imatrix = options.imatrix != nullptr;
+  QuantizeSummary summary = preview_quantization(in, preset, plan_options);
   if (!options.allow_requantize) {
     for (const TensorPlan& p : summary.plan) {
       require(p.to == p.from || !is_block_quant(p.from), ErrorCode::InvalidArgument,
@@ -341,6 +374,10 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
                 rows / rows_per_mat);
         ++summary.imatrix_used;
       } else {
+        require(!needs_imatrix(p, preset), ErrorCode::InvalidArgument,
+                "quantize: the imatrix {} has no entry for '{}', which Q2_K_S encodes as Q2_K "
+                "(only with importance weights); use an imatrix of this model, or Q2_K",
+                options.imatrix_file, p.name);
         summary.imatrix_missing.push_back(p.name);
       }
     }

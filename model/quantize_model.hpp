@@ -22,8 +22,10 @@ namespace vkr {
 // extra bits: _M gives the output matrix Q6_K and every ffn_down that use_more_bits() picks (the
 // first and last eighth of the layers and every third in between) Q6_K; _S only bumps the
 // first eighth of ffn_down to Q5_K. The 2- and 3-bit presets spend them on ffn_down too: Q2_K
-// makes it Q3_K, Q3_K_M Q4_K (Q5_K in the first 1/16 of the layers), Q3_K_L Q5_K; IQ4_NL / IQ4_XS
-// make the first eighth Q5_K.
+// makes it Q3_K, Q2_K_S (which needs an importance matrix) the first eighth Q4_K, Q3_K_M Q4_K
+// (Q5_K in the first 1/16 of the layers), Q3_K_L Q5_K; IQ4_NL / IQ4_XS make the first eighth
+// Q5_K unless an importance matrix is given. With an importance matrix, Q4_0 / Q5_0 make the
+// first eighth of ffn_down Q4_1 / Q5_1.
 enum class QuantPreset {
   F32,
   F16,
@@ -39,6 +41,7 @@ enum class QuantPreset {
   Q6_K,
   Q4_1,
   Q2_K,
+  Q2_K_S,
   Q3_K_S,
   Q3_K_M,
   Q3_K_L,
@@ -88,6 +91,10 @@ struct PlanOptions {
   // the name) matching a converted tensor sets its type, before every other rule. A pattern that
   // matches no converted tensor is an error (a typo would otherwise change nothing).
   std::vector<std::pair<std::string, gguf::GgmlType>> tensor_types;
+  // An importance matrix will weight the encoders: llama-quantize then chooses differently for
+  // IQ4_NL / IQ4_XS / Q4_0 / Q5_0, and Q2_K_S requires it. quantize_model() sets it from
+  // QuantizeOptions::imatrix.
+  bool imatrix = false;
 };
 
 // The type of every tensor of `in` under `preset`, in file order. Matrices (2-D or more, named
@@ -95,7 +102,8 @@ struct PlanOptions {
 // as they are (llama.cpp's rules, checked tensor by tensor against llama-quantize's files in
 // tests/model/test_quantize.cpp). Throws vkr::Error(BadModelFile) naming the tensor when one
 // that must be converted has a type the CPU cannot decode; InvalidArgument when an override type
-// cannot be encoded or its blocks do not divide the tensor's rows.
+// cannot be encoded or its blocks do not divide the tensor's rows, or when Q2_K_S has no
+// importance matrix.
 std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset,
                                           const PlanOptions& options = {});
 
