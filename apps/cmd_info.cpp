@@ -163,19 +163,37 @@ json model_report(const Context& ctx, const std::string& path, bool as_json) {
                              cb.first, mib(cb.second));
   }
   if (!as_json) {
-    fmt::print("\nModel {}\n  {}\n", path, describe(c));
+    fmt::print("\nModel {}{}\n  {}\n", path,
+               file.n_shards() > 1 ? fmt::format(" (first of {} parts)", file.n_shards()) : "",
+               describe(c));
     fmt::print("  tensors: {}\n", type_text);
     fmt::print("  memory plan: weights {:.1f} MiB + state {:.2f} MiB per sequence + scratch {:.1f} "
                "MiB (256 tokens per call) = {:.1f} MiB for 1 sequence; device budget {:.0f} MiB{}\n",
                mib(plan.weights), mib(plan.state_per_sequence), mib(plan.scratch),
                mib(plan.total(1)), mib(budget), plan.total(1) > budget ? " (does NOT fit)" : "");
   }
-  return {{"file", path}, {"arch", arch_name(c.arch)}, {"n_layer", c.n_layer}, {"C", c.C},
-          {"F", c.F}, {"S", c.S}, {"H", c.H}, {"Hkv", c.Hkv}, {"V", c.V}, {"Dm", c.Dm},
-          {"Dd", c.Dd}, {"norm_eps", c.norm_eps}, {"rescale_every", c.rescale_every},
-          {"weights_bytes", plan.weights}, {"state_bytes_per_sequence", plan.state_per_sequence},
-          {"scratch_bytes", plan.scratch}, {"device_budget_bytes", budget},
-          {"fits", plan.total(1) <= budget}, {"tensor_types", type_json}};
+  json parts = json::array();
+  for (size_t i = 0; i < file.n_shards(); ++i) parts.push_back(file.shard_path(i).string());
+  return {{"file", path},
+          {"parts", parts},
+          {"arch", arch_name(c.arch)},
+          {"n_layer", c.n_layer},
+          {"C", c.C},
+          {"F", c.F},
+          {"S", c.S},
+          {"H", c.H},
+          {"Hkv", c.Hkv},
+          {"V", c.V},
+          {"Dm", c.Dm},
+          {"Dd", c.Dd},
+          {"norm_eps", c.norm_eps},
+          {"rescale_every", c.rescale_every},
+          {"weights_bytes", plan.weights},
+          {"state_bytes_per_sequence", plan.state_per_sequence},
+          {"scratch_bytes", plan.scratch},
+          {"device_budget_bytes", budget},
+          {"fits", plan.total(1) <= budget},
+          {"tensor_types", type_json}};
 }
 
 // How `path` would split over `devices` (layer_split or by free memory): each part's layers and

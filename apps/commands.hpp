@@ -28,5 +28,6 @@ Command add_imatrix(CLI::App& app, CommonOptions& common);
 Command add_serve(CLI::App& app, CommonOptions& common);
 Command add_make_model(CLI::App& app);  // CPU only: no device options
 Command add_quantize(CLI::App& app);    // CPU only
+Command add_gguf_split(CLI::App& app);  // CPU only
 
 }  // namespace vkr::cli

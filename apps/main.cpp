@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   commands.push_back(vkr::cli::add_bench(app, common));
   commands.push_back(vkr::cli::add_make_model(app));
   commands.push_back(vkr::cli::add_quantize(app));
+  commands.push_back(vkr::cli::add_gguf_split(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

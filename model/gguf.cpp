@@ -343,6 +343,12 @@ class Parser {
 };
 
 File File::open(const std::filesystem::path& path) {
+  File file = open_one(path);
+  file.attach_shards();
+  return file;
+}
+
+File File::open_one(const std::filesystem::path& path) {
   File file;
   file.path_ = path;
   Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
@@ -375,7 +381,8 @@ File::File(File&& other) noexcept
       metadata_(std::move(other.metadata_)),
       tensors_(std::move(other.tensors_)),
       key_index_(std::move(other.key_index_)),
-      tensor_index_(std::move(other.tensor_index_)) {}
+      tensor_index_(std::move(other.tensor_index_)),
+      shards_(std::move(other.shards_)) {}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
@@ -390,6 +397,7 @@ File& File::operator=(File&& other) noexcept {
     tensors_ = std::move(other.tensors_);
     key_index_ = std::move(other.key_index_);
     tensor_index_ = std::move(other.tensor_index_);
+    shards_ = std::move(other.shards_);
   }
   return *this;
 }
@@ -402,6 +410,7 @@ void File::release() noexcept {
   tensor_index_.clear();
   metadata_.clear();
   tensors_.clear();
+  shards_.clear();
   if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), size_);
   map_ = nullptr;
   size_ = 0;
@@ -422,7 +431,8 @@ std::span<const std::byte> File::tensor_data(const TensorInfo& t) const {
         fmt::format("{}: tensor_data() called with tensor '{}' that belongs to another file",
                     path_.string(), t.name));
   }
-  return {map_ + data_offset_ + t.offset, static_cast<size_t>(t.n_bytes)};
+  const File& part = t.shard == 0 ? *this : shards_.at(t.shard - 1);
+  return {part.map_ + part.data_offset_ + t.offset, static_cast<size_t>(t.n_bytes)};
 }
 
 }  // namespace vkr::gguf

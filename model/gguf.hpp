@@ -76,15 +76,23 @@ struct TensorInfo {
   uint64_t offset = 0;       // from the start of the tensor data section
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
+  uint32_t shard = 0;  // the part of a split model whose data section holds it (0: the first)
 
   GgmlType ggml_type() const { return static_cast<GgmlType>(type); }
 };
 
 // A validated, memory-mapped GGUF file. Move-only; the mapping lives as long as the File.
+//
+// A split model (llama-gguf-split's parts NAME-00001-of-0000N.gguf, as big models are published)
+// opens as one File from its first part: the metadata is the first part's, tensors() lists every
+// part's tensors (TensorInfo::shard says which part holds each) and tensor_data() reads the right
+// mapping, so no caller needs to know. The other parts are found by name beside the first and
+// checked as llama.cpp checks them (split.no of each, no tensor twice, split.tensors.count).
 class File {
  public:
   // Maps `path` read-only and validates all of it (throws vkr::Error: Io for OS-level failures,
-  // BadModelFile for content, each naming the file and the offending key or tensor).
+  // BadModelFile for content, each naming the file and the offending key or tensor); for the
+  // first part of a split model, all its parts (a missing or inconsistent one is named).
   static File open(const std::filesystem::path& path);
 
   File(File&& other) noexcept;
@@ -93,11 +101,17 @@ class File {
   File& operator=(const File&) = delete;
   ~File();
 
-  const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& path() const { return path_; }  // the first part's, when split
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
-  uint64_t file_size() const { return size_; }
+  uint64_t file_size() const { return size_; }           // of the first part
   uint64_t data_offset() const { return data_offset_; }  // absolute offset of the data section
+
+  // 1 for an ordinary file; the parts of a split model, in order (part 0 is path()).
+  size_t n_shards() const { return 1 + shards_.size(); }
+  const std::filesystem::path& shard_path(size_t i) const {
+    return i == 0 ? path_ : shards_.at(i - 1).path_;
+  }
 
   const Value* find(std::string_view key) const;  // nullptr when absent
 
@@ -124,6 +138,8 @@ class File {
  private:
   friend class Parser;
   File() = default;
+  static File open_one(const std::filesystem::path& path);
+  void attach_shards();  // gguf_split.cpp
   void release() noexcept;
   [[noreturn]] void fail_key(std::string_view key, std::string_view what) const;
 
@@ -139,6 +155,7 @@ class File {
   // (the vectors are sized once and never grow after indexing).
   std::unordered_map<std::string_view, size_t> key_index_;
   std::unordered_map<std::string_view, size_t> tensor_index_;
+  std::vector<File> shards_;  // a split model's other parts (their tensors are in tensors_ too)
 };
 
 }  // namespace vkr::gguf

@@ -4,13 +4,16 @@
 // A split model must compute exactly what the whole model computes on one device: the same
 // logits bit for bit for every kind of call, llama.cpp's logits, the same state bytes (a state
 // moves between split and whole); each part holds only its tensors; bad splits and what needs
-// one device are refused with errors naming the problem.
+// one device are refused with errors naming the problem. Also: a model in several files.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <numeric>
 
 #include "forward_checks.hpp"
+#include "gguf_split_writer.hpp"
 #include "model.hpp"
 #include "session.hpp"
 #include "support/expect_error.hpp"
@@ -216,6 +219,27 @@ TEST_F(SplitParts, OneDeviceOnlyCallsAreRefused) {
   std::vector<Context*> null_ctx{nullptr};
   expect_error([&] { Model::load(null_ctx, kRefDir / "micro-rwkv6-f32.gguf", quiet()); },
                ErrorCode::InvalidArgument, {"null device"});
+}
+
+// A model published in several files (llama-gguf-split's parts, here by size so tensors of one
+// layer land in different parts) loads from its first part and computes the single file's
+// logits bit for bit.
+TEST_F(GpuTest, ModelInPartsMatchesTheSingleFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("vkr_split_files_{}", getpid());
+  std::filesystem::create_directories(dir);
+  gguf::SplitOptions o;
+  o.max_bytes = 3'000'000;
+  const auto parts = gguf::write_split(gguf::File::open(kRefDir / "tiny-qrwkv6-f16.gguf"),
+                                       (dir / "tiny").string(), o);
+  ASSERT_GE(parts.size(), 3u);
+  auto whole = Model::load(ctx(), kRefDir / "tiny-qrwkv6-f16.gguf", quiet(32));
+  auto split = Model::load(ctx(), parts[0], quiet(32));
+  EXPECT_EQ(split->file().n_shards(), parts.size());
+  Session a(*whole, 1), b(*split, 1);
+  const std::vector<int32_t> ids = {1, 2, 3, 40, 500, 7, 8};
+  EXPECT_EQ(a.eval(0, ids, true), b.eval(0, ids, true));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
