@@ -349,8 +349,9 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
 
   gguf::GgufWriter writer;
   for (const auto& [key, value] : in.metadata()) {
+    // A split model's part keys would make the single output file look like a first part.
     if (key == "general.file_type" || key == "general.quantization_version" ||
-        key == "general.alignment") {
+        key == "general.alignment" || key.starts_with("split.")) {
       continue;
     }
     writer.add_kv(key, gguf::KvValue::copy_of(value));
