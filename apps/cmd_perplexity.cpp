@@ -137,6 +137,17 @@ int kl_divergence(Session& session, LogitsFileReader& in, const PerplexityOption
   return 0;
 }
 
+// `score()` of the task at file index `index`; its errors say which task (file, number, text).
+template <class Score>
+auto in_task(const std::string& file, size_t index, const std::string& text, Score score) {
+  try {
+    return score();
+  } catch (const Error& e) {
+    throw Error(e.code(),
+                fmt::format("{}: task {} (\"{:.40}\"): {}", file, index + 1, text, e.message()));
+  }
+}
+
 // llama-perplexity --hellaswag: the tasks in its order, each continuation scored by the mean
 // log-probability of its tokens after the shared prefix; running accuracy with a 95% interval.
 int hellaswag(Model& model, const std::vector<HellaswagTask>& tasks, const PerplexityOptions& o) {
@@ -151,13 +162,8 @@ int hellaswag(Model& model, const std::vector<HellaswagTask>& tasks, const Perpl
     std::array<std::vector<int32_t>, 4> seqs;
     for (size_t e = 0; e < 4; ++e)
       seqs[e] = tok.encode(t.context + " " + t.endings[e], /*parse_special=*/false);
-    HellaswagScore s;
-    try {
-      s = score_hellaswag(session, seqs);
-    } catch (const Error& e) {
-      throw Error(e.code(), fmt::format("{}: task {} (\"{:.40}\"): {}", o.file, order[i] + 1,
-                                        t.context, e.message()));
-    }
+    const HellaswagScore s =
+        in_task(o.file, order[i], t.context, [&] { return score_hellaswag(session, seqs); });
     if (static_cast<int>(s.chosen) == t.gold) ++correct;
     fmt::print("{}\n", hellaswag_line(i + 1, correct));
     std::fflush(stdout);
@@ -183,13 +189,8 @@ int winogrande(Model& model, const WinograndeFile& file, const PerplexityOptions
       seqs[c] = tok.encode(t.first + t.options[c] + t.second, /*parse_special=*/false);
       n_base[c] = tok.encode(t.first + t.options[c], /*parse_special=*/false).size();
     }
-    WinograndeScore s;
-    try {
-      s = score_winogrande(session, seqs, n_base);
-    } catch (const Error& e) {
-      throw Error(e.code(), fmt::format("{}: task {} (\"{:.40}\"): {}", o.file, order[i] + 1,
-                                        t.first, e.message()));
-    }
+    const WinograndeScore s =
+        in_task(o.file, order[i], t.first, [&] { return score_winogrande(session, seqs, n_base); });
     if (s.chosen == t.answer) ++correct;
     fmt::print("{}\n", winogrande_line(i + 1, correct, s.mean[0], s.mean[1], s.chosen, t.answer));
     std::fflush(stdout);
@@ -215,13 +216,8 @@ int multiple_choice(Model& model, const std::vector<MultipleChoiceTask>& tasks,
     for (const std::string& a : t.mc1.answers) {
       seqs.push_back(tok.encode(t.question + " " + a, /*parse_special=*/false));
     }
-    MultipleChoiceScore s;
-    try {
-      s = score_multiple_choice(session, seqs);
-    } catch (const Error& e) {
-      throw Error(e.code(), fmt::format("{}: task {} (\"{:.40}\"): {}", o.file, order[i] + 1,
-                                        t.question, e.message()));
-    }
+    const MultipleChoiceScore s =
+        in_task(o.file, order[i], t.question, [&] { return score_multiple_choice(session, seqs); });
     if (t.mc1.labels[s.chosen] == 1) ++correct;
     answers += seqs.size();
     fmt::print("{}\n", multiple_choice_line(i + 1, correct));

@@ -49,7 +49,9 @@ HellaswagScore score_hellaswag(Session& session, const std::array<std::vector<in
           "hellaswag: the four sequences share no first token (empty context?)");
   for (size_t j = 0; j < 4; ++j) {
     require(seqs[j].size() > cp, ErrorCode::InvalidArgument,
-            "hellaswag: ending {} has no token of its own (identical endings?)", j);
+            "hellaswag: ending {} has no token after the prefix all four share (identical "
+            "endings, or one that begins all the others?)",
+            j + 1);
   }
   const auto lp = continuation_logprobs(session, seqs, cp, "hellaswag");
   for (size_t j = 0; j < 4; ++j) {

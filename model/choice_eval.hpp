@@ -24,7 +24,7 @@ struct HellaswagScore {
 // Scores the four token sequences (context + " " + ending) as llama-perplexity does: the tokens
 // after the common prefix, by mean log-probability. Uses slots 0 and 1 of `session` (>= 2 slots).
 // Throws vkr::Error(InvalidArgument) when the sequences share no prefix (empty context) or one of
-// them has no token after it (two identical endings).
+// them has no token after it (an ending that all the others begin with).
 HellaswagScore score_hellaswag(Session& session, const std::array<std::vector<int32_t>, 4>& seqs);
 
 struct MultipleChoiceScore {

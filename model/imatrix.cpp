@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 
+#include "byte_cursor.hpp"
 #include "gguf.hpp"
 #include "gguf_writer.hpp"
 #include "vkr/error.hpp"
@@ -76,55 +77,37 @@ Imatrix read_gguf(const std::filesystem::path& path) {
   return m;
 }
 
-// Bounds-checked reader of the legacy layout.
-struct Cursor {
-  const std::filesystem::path& path;
-  const std::vector<char>& data;
-  size_t at = 0;
-  void need(size_t n, std::string_view what) {
-    if (data.size() - at < n) bad(path, fmt::format("truncated at byte {} reading {}", at, what));
-  }
-  int32_t i32(std::string_view what) {
-    need(4, what);
-    int32_t v = 0;
-    std::memcpy(&v, data.data() + at, 4);
-    at += 4;
-    return v;
-  }
-  std::string str(int32_t n, std::string_view what) {
-    if (n < 0 || n > (1 << 20)) bad(path, fmt::format("bad {} length {}", what, n));
-    need(static_cast<size_t>(n), what);
-    std::string s(data.data() + at, static_cast<size_t>(n));
-    at += static_cast<size_t>(n);
-    return s;
-  }
-};
-
 Imatrix read_dat(const std::filesystem::path& path, const std::vector<char>& data) {
-  Cursor c{path, data};
-  const int32_t n = c.i32("the entry count");
+  ByteCursor c({data.data(), data.size()}, [&](size_t at, size_t, size_t, std::string_view what) {
+    bad(path, fmt::format("truncated at byte {} reading {}", at, what));
+  });
+  auto str = [&](int32_t n, std::string_view what) {
+    if (n < 0 || n > (1 << 20)) bad(path, fmt::format("bad {} length {}", what, n));
+    return std::string(c.take(static_cast<size_t>(n), what));
+  };
+  const auto n = c.read<int32_t>("the entry count");
   if (n <= 0) bad(path, fmt::format("entry count {} (not an imatrix file?)", n));
   Imatrix m;
   for (int32_t i = 0; i < n; ++i) {
-    std::string name = c.str(c.i32("a name length"), "a name");
-    const int32_t ncall = c.i32("ncall");
-    const int32_t nval = c.i32("a value count");
+    std::string name = str(c.read<int32_t>("a name length"), "a name");
+    const auto ncall = c.read<int32_t>("ncall");
+    const auto nval = c.read<int32_t>("a value count");
     if (nval <= 0 || ncall < 0)
       bad(path, fmt::format("entry '{}': {} values, ncall {}", name, nval, ncall));
-    c.need(size_t(nval) * 4, fmt::format("the values of '{}'", name));
+    const std::string_view values =
+        c.take(size_t(nval) * 4, fmt::format("the values of '{}'", name));
     ImatrixEntry e;
     e.K = static_cast<uint64_t>(nval);
     e.sums.resize(e.K);
-    std::memcpy(e.sums.data(), data.data() + c.at, e.K * 4);
-    c.at += e.K * 4;
+    std::memcpy(e.sums.data(), values.data(), e.K * 4);
     check_values(path, name, e.sums, "values");
     // The file holds mean squares x ncall; sums / counts must give the mean back.
     e.counts = {static_cast<double>(ncall)};
     m.entries.emplace_back(std::move(name), std::move(e));
   }
-  if (c.at < data.size()) {  // optional trailer: chunk count and the dataset's name
-    m.chunk_count = static_cast<uint32_t>(std::max(0, c.i32("the chunk count")));
-    if (c.at < data.size()) m.datasets.push_back(c.str(c.i32("the dataset length"), "dataset"));
+  if (c.left() > 0) {  // optional trailer: chunk count and the dataset's name
+    m.chunk_count = static_cast<uint32_t>(std::max(0, c.read<int32_t>("the chunk count")));
+    if (c.left() > 0) m.datasets.push_back(str(c.read<int32_t>("the dataset length"), "dataset"));
   }
   return m;
 }
@@ -245,10 +228,7 @@ void write_imatrix(const Imatrix& m, const std::filesystem::path& path, ImatrixF
     return std::ranges::all_of(p->second.counts, [](double c) { return c <= 0; });
   });
   std::vector<char> out;
-  auto put_i32 = [&](int32_t v) {
-    const auto* b = reinterpret_cast<const char*>(&v);
-    out.insert(out.end(), b, b + 4);
-  };
+  auto put_i32 = [&](int32_t v) { append_bytes(out, v); };
   put_i32(static_cast<int32_t>(sorted.size()));
   for (const auto* p : sorted) {
     const ImatrixEntry& e = p->second;
@@ -264,8 +244,7 @@ void write_imatrix(const Imatrix& m, const std::filesystem::path& path, ImatrixF
         const float c = static_cast<float>(e.counts[mat]);
         const float v = c > 0 ? e.sums[mat * e.K + j] / c * static_cast<float>(ncall)
                               : static_cast<float>(ncall);
-        const auto* b = reinterpret_cast<const char*>(&v);
-        out.insert(out.end(), b, b + 4);
+        append_bytes(out, v);
       }
     }
   }

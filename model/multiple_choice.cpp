@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
+#include "byte_cursor.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr {
@@ -16,34 +16,28 @@ namespace {
 
 constexpr uint32_t kMaxAnswers = 100;  // llama-perplexity's limit
 
-// A bounds-checked little-endian cursor; every error names the file, the task and the offset.
+// The file's cursor; every error names the file, the task and the offset.
 class Reader {
  public:
-  Reader(std::string_view bytes, std::string_view name) : bytes_(bytes), name_(name) {}
+  Reader(std::string_view bytes, std::string_view name)
+      : name_(name), in_(bytes, [this](size_t at, size_t need, size_t left, std::string_view what) {
+          throw Error(
+              ErrorCode::InvalidArgument,
+              fmt::format("{}: {}{} at byte {} needs {} bytes, the file has {} left: "
+                          "truncated, or not a multiple-choice file (llama-perplexity's "
+                          "binary task format)?",
+                          name_, task_ == kHeader ? "" : fmt::format("task {}: ", task_ + 1), what,
+                          at, need, left));
+        }) {}
 
-  size_t pos() const { return pos_; }
-  void seek(size_t pos) { pos_ = pos; }
+  size_t pos() const { return in_.pos(); }
   void set_task(size_t task) { task_ = task; }
-
-  uint32_t u32(std::string_view what) {
-    need(4, what);
-    uint32_t v = 0;
-    std::memcpy(&v, bytes_.data() + pos_, 4);
-    pos_ += 4;
-    return v;
-  }
-
-  std::string str(std::string_view what) {
-    const uint32_t n = u32(what);
-    need(n, what);
-    std::string s(bytes_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
+  uint32_t u32(std::string_view what) { return in_.read<uint32_t>(what); }
+  std::string str(std::string_view what) { return std::string(in_.take(u32(what), what)); }
 
   MultipleChoiceAnswers answers(std::string_view set) {
     MultipleChoiceAnswers a;
-    const size_t at = pos_;
+    const size_t at = pos();
     const uint32_t n = u32(fmt::format("the {} answer count", set));
     require(n <= kMaxAnswers, ErrorCode::InvalidArgument,
             "{}: task {}: {} {} answers at byte {} (at most {}): not a multiple-choice file "
@@ -51,25 +45,16 @@ class Reader {
             name_, task_ + 1, n, set, at, kMaxAnswers);
     for (uint32_t i = 0; i < n; ++i) a.answers.push_back(str(fmt::format("{} answer {}", set, i)));
     for (uint32_t i = 0; i < n; ++i) {
-      a.labels.push_back(static_cast<int32_t>(u32(fmt::format("{} label {}", set, i))));
+      a.labels.push_back(in_.read<int32_t>(fmt::format("{} label {}", set, i)));
     }
     return a;
   }
 
  private:
-  void need(size_t n, std::string_view what) const {
-    require(n <= bytes_.size() - pos_, ErrorCode::InvalidArgument,
-            "{}: {}{} at byte {} needs {} bytes, the file has {} left: truncated, or not a "
-            "multiple-choice file (llama-perplexity's binary task format)?",
-            name_, task_ == kHeader ? std::string() : fmt::format("task {}: ", task_ + 1), what,
-            pos_, n, bytes_.size() - pos_);
-  }
-
   static constexpr size_t kHeader = ~size_t{0};
-  std::string_view bytes_;
   std::string_view name_;
-  size_t pos_ = 0;
   size_t task_ = kHeader;
+  ByteCursor in_;
 };
 
 void check_task(const MultipleChoiceTask& t, size_t i, size_t at, std::string_view name) {
@@ -84,11 +69,7 @@ void check_task(const MultipleChoiceTask& t, size_t i, size_t at, std::string_vi
           "{}: no answer is labelled right (label 1)", where());
 }
 
-void put_u32(std::string& out, uint32_t v) {
-  char b[4];
-  std::memcpy(b, &v, 4);
-  out.append(b, 4);
-}
+void put_u32(std::string& out, uint32_t v) { append_bytes(out, v); }
 
 void put_str(std::string& out, const std::string& s) {
   put_u32(out, static_cast<uint32_t>(s.size()));
