@@ -16,6 +16,8 @@
 
 #include "chat_template.hpp"
 #include "generation.hpp"
+#include "grammar.hpp"
+#include "json_schema.hpp"
 #include "model_options.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
@@ -36,6 +38,7 @@ struct GenerateOptions {
   bool chat = false;
   bool json = false;        // replies constrained to one JSON object
   std::string json_schema;  // ... matching the schema in this file
+  std::string grammar, grammar_file;  // ... or to a GBNF grammar's texts
   std::string system;
   SamplerParams sampling;
 };
@@ -52,11 +55,10 @@ struct Stats {
 // Streams the generated text to stdout; see generation.hpp.
 Generated print_generated(Session& session, const Tokenizer& tok, Sampler& sampler,
                           const std::vector<float>& logits, int n,
-                          const std::vector<std::string>& stops, Stats& stats, bool json,
-                          const std::shared_ptr<const JsonSchema>& schema = nullptr) {
+                          const std::vector<std::string>& stops, Stats& stats,
+                          const ConstraintSpec& spec) {
   const auto start = Clock::now();
-  std::optional<JsonConstraint> constraint;
-  if (json) constraint.emplace(tok, schema);
+  const auto constraint = spec.make(tok);
   auto out = generate(
       session, tok, sampler, logits, n, stops,
       [](std::string_view text) {
@@ -64,7 +66,7 @@ Generated print_generated(Session& session, const Tokenizer& tok, Sampler& sampl
         std::fflush(stdout);
         return true;
       },
-      constraint ? &*constraint : nullptr);
+      constraint.get());
   stats.generated += out.ids.size();
   stats.generate_s += seconds_since(start);
   return out;
@@ -129,9 +131,29 @@ std::shared_ptr<const JsonSchema> load_schema(const std::string& path) {
   }
 }
 
+// The compiled --grammar text or --grammar-file (null without one); errors name the option.
+std::shared_ptr<const Grammar> load_grammar(const GenerateOptions& o) {
+  if (!o.grammar_file.empty()) {
+    std::ifstream in(o.grammar_file, std::ios::binary);
+    require(in.good(), ErrorCode::Io, "{}: cannot open the grammar file", o.grammar_file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    try {
+      return Grammar::parse(text);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::InvalidArgument, fmt::format("{}: {}", o.grammar_file, e.message()));
+    }
+  }
+  if (o.grammar.empty()) return nullptr;
+  try {
+    return Grammar::parse(o.grammar);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::InvalidArgument, fmt::format("--grammar: {}", e.message()));
+  }
+}
+
 // Chat turns with the model family's template (chat_template.hpp).
 void run_chat(Session& session, const Model& model, const GenerateOptions& o,
-              const std::shared_ptr<const JsonSchema>& schema) {
+              const ConstraintSpec& spec) {
   const Tokenizer& tok = require_tokenizer(model);
   const ChatTemplate tmpl(model.config().arch);
   Sampler sampler(o.sampling);
@@ -148,9 +170,9 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o,
     pending_text += tmpl.message({"user", line}) + tmpl.assistant_prefix();
     auto logits = prefill(session, tok, sampler, pending_text, stats);
     // The state then holds the whole reply; close the turn the way the template expects.
-    feed(session, print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats,
-                                  o.json, schema)
-                      .unfed());
+    feed(session,
+         print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats, spec)
+             .unfed());
     pending_text = tmpl.turn_end();
     std::printf("\n");
   }
@@ -190,6 +212,11 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
                   "Like --json, the object matching the JSON schema in this file (the subset in "
                   "model/json_schema.hpp: types, properties, required, items, enum, const, "
                   "anyOf, $ref)");
+  auto* grammar = sub->add_option("--grammar", o->grammar,
+                                  "Constrain the output (each reply with --chat) to the texts of "
+                                  "this GBNF grammar (llama.cpp's format, from its rule root)");
+  sub->add_option("--grammar-file", o->grammar_file, "Like --grammar, the grammar in this file")
+      ->excludes(grammar);
   sub->add_option("--temp", o->sampling.temperature, "Temperature (<= 0: greedy)");
   sub->add_option("--top-k", o->sampling.top_k, "Top-k (0: off)");
   sub->add_option("--top-p", o->sampling.top_p, "Top-p (1: off)");
@@ -203,8 +230,12 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   return {sub, [&common, o] {
             validate(o->sampling);
             if (!o->prompt_file.empty()) o->prompt = read_prompt_file(o->prompt_file);
-            const auto schema = load_schema(o->json_schema);  // before the model loads
-            if (schema) o->json = true;
+            ConstraintSpec spec;  // read before the model loads
+            spec.schema = load_schema(o->json_schema);
+            spec.json = o->json || spec.schema;
+            spec.grammar = load_grammar(*o);
+            require(!(spec.json && spec.grammar), ErrorCode::InvalidArgument,
+                    "--grammar / --grammar-file cannot be combined with --json / --json-schema");
             if (!o->state_out.empty()) {  // before the model loads, not after the generation
               const auto dir = std::filesystem::absolute(o->state_out).parent_path();
               require(std::filesystem::is_directory(dir), ErrorCode::Io,
@@ -214,7 +245,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             Session session(*loaded.model, 1);
             if (!o->state_in.empty()) session.state().load_file(0, o->state_in);
             if (o->chat) {
-              run_chat(session, *loaded.model, *o, schema);
+              run_chat(session, *loaded.model, *o, spec);
               return 0;
             }
             const Tokenizer& tok = require_tokenizer(*loaded.model);
@@ -222,9 +253,9 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             Stats stats;
             auto logits = prefill(session, tok, sampler, o->prompt, stats);
             // With --json stdout is the object alone (for a JSON reader), not prompt + object.
-            if (!o->json) std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
-            const auto out = print_generated(session, tok, sampler, logits, o->n_predict, {}, stats,
-                                             o->json, schema);
+            if (!spec.json) std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
+            const auto out =
+                print_generated(session, tok, sampler, logits, o->n_predict, {}, stats, spec);
             std::printf("\n");
             if (!o->state_out.empty()) {
               feed(session, out.unfed());  // the state then holds exactly the printed text

@@ -100,19 +100,21 @@ void ReplyText::end() {
 
 Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                    std::span<const float> logits, int n, const std::vector<std::string>& stops,
-                   const std::function<bool(std::string_view)>& on_text, JsonConstraint* json) {
+                   const std::function<bool(std::string_view)>& on_text,
+                   TokenConstraint* constraint) {
   Generated out;
   ReplyText reply(tok, stops, on_text);
   for (int i = 0; i < n; ++i) {
     int32_t id = 0;
-    if (json) {  // the whole row: the constraint may have to look past the sampler's first pick
+    if (constraint) {  // the whole row: the constraint may have to look past the sampler's first
+                       // pick
       std::vector<float> row;
       if (i > 0) {
         const int32_t prev[] = {out.ids.back()};
         row = session.eval(0, prev);
       }
-      id = json->sample(sampler, i == 0 ? logits : std::span<const float>(row));
-      json->accept(id);
+      id = constraint->sample(sampler, i == 0 ? logits : std::span<const float>(row));
+      constraint->accept(id);
     } else {
       id = i == 0 ? sampler.sample(logits) : decode_step(session, sampler, out.ids.back());
     }

@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "json_constraint.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
+#include "token_constraint.hpp"
 #include "tokenizer.hpp"
 
 namespace vkr::cli {
@@ -80,11 +80,12 @@ class ReplyText {
 
 // Samples up to `n` tokens after `logits` (the prompt's last logits) through slot 0 of
 // `session`, calling on_text with each piece of text; on_text returning false cancels. With
-// `json`, the reply is constrained to one JSON object (it ends with an end id once complete).
+// `constraint`, the reply is constrained to its texts (a JSON object, a grammar's language; it
+// ends with an end id once complete and nothing more may follow, or when the model picks one).
 Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                    std::span<const float> logits, int n, const std::vector<std::string>& stops,
                    const std::function<bool(std::string_view)>& on_text,
-                   JsonConstraint* json = nullptr);
+                   TokenConstraint* constraint = nullptr);
 
 // One decode step after `id`: the next id. Greedy without penalties reads back only the argmax;
 // otherwise the sampler's candidates (GPU top-k, where that pays) or the whole row.

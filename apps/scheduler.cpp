@@ -89,7 +89,7 @@ struct Scheduler::Run {
   bool decoding = false;      // the prompt is in; `next` is the id to run at the next step
   int32_t next = -1;
   std::optional<Finish> finish;  // set when the reply is over (retire() ends the job)
-  std::optional<JsonConstraint> json;
+  std::unique_ptr<TokenConstraint> constraint;
 };
 
 Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions options)
@@ -212,7 +212,7 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot,
   auto r = std::make_unique<Run>(std::move(job), tok_, ++arrivals_);
   Job& j = *r->job;
   j.started = Job::Clock::now();
-  if (j.json) r->json.emplace(tok_, j.schema);
+  r->constraint = j.constraint.make(tok_);
   for (int32_t id : j.prompt) r->sampler.accept(id);  // penalties see the prompt
   Kept* best = nullptr;
   const bool scored = is_scored(j);  // needs every prompt position's scores
@@ -321,7 +321,7 @@ void Scheduler::scored_prompt_piece(Run& r, uint32_t slot) {
 }
 
 int32_t Scheduler::pick(Run& r, std::span<const float> logits) {
-  return r.json ? r.json->sample(r.sampler, logits) : r.sampler.sample(logits);
+  return r.constraint ? r.constraint->sample(r.sampler, logits) : r.sampler.sample(logits);
 }
 
 // `logits`: the row `id` was sampled from (empty where only the argmax came back).
@@ -329,7 +329,7 @@ void Scheduler::take(Run& r, int32_t id, std::span<const float> logits) {
   if (r.job->logprobs >= 0 && !logits.empty() && !tok_.is_eog(id)) {
     r.job->add_logprob(token_logprob(logits, id, r.job->logprobs));
   }
-  if (r.json) r.json->accept(id);
+  if (r.constraint) r.constraint->accept(id);
   r.job->ids.push_back(id);
   r.sampler.accept(id);
   if (!r.reply.push(id)) {
@@ -363,7 +363,7 @@ void Scheduler::decode() {
     for (size_t i = s; i < e; ++i) ids.push_back(runs_[i]->next);
     std::vector<int32_t> got(n);
     std::vector<float> logits;
-    if (n == 1 && runs_[s]->job->logprobs < 0 && !runs_[s]->json) {
+    if (n == 1 && runs_[s]->job->logprobs < 0 && !runs_[s]->constraint) {
       // One sequence: greedy reads back the argmax only (decode_step).
       got[0] = decode_step(session_, runs_[s]->sampler, ids[0], first);
     } else {

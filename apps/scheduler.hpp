@@ -60,8 +60,8 @@ class Job {
   // one unscored), each under the logits before it. Reuses only kept states that carry their
   // positions' scores (checkpoints of earlier echoed prompts, same number of top ids).
   bool prompt_logprobs = false;
-  bool json = false;  // the reply is constrained to one JSON object (ends once it is complete)
-  std::shared_ptr<const JsonSchema> schema;  // with json: ... matching this schema
+  // The reply is constrained to one JSON object (ends once it is complete) or a grammar's text.
+  ConstraintSpec constraint;
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was

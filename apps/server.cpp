@@ -74,8 +74,7 @@ struct Server::Impl {
       job->max_tokens = q.max_tokens;
       job->logprobs = q.logprobs;
       job->prompt_logprobs = q.echo;
-      job->json = q.json;
-      job->schema = q.schema;
+      job->constraint = q.constraint;
       job->stops = q.stop;
       if (q.chat) {
         for (auto& s : tmpl.stops()) job->stops.push_back(s);

@@ -236,25 +236,35 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     };
     auto compile = [&](const nlohmann::ordered_json& schema, const std::string& name) {
       try {
-        r.schema = JsonSchema::compile(schema);
+        r.constraint.schema = JsonSchema::compile(schema);
       } catch (const Error& e) {
         bad(name, e.message());
       }
     };
     if (t == "json_object") {
-      r.json = true;
+      r.constraint.json = true;
       if (field(*rf, "schema")) compile(ordered()["schema"], "response_format.schema");
     } else if (t == "json_schema") {
       const json* js = field(*rf, "json_schema");
       if (!js || !js->is_object() || !field(*js, "schema")) {
         bad("response_format.json_schema.schema", "is missing");
       }
-      r.json = true;
+      r.constraint.json = true;
       compile(ordered()["json_schema"]["schema"], "response_format.json_schema.schema");
     } else if (t != "text") {
       bad("response_format", fmt::format("type '{}' is not supported (\"text\", \"json_object\" "
                                          "and \"json_schema\" are)",
                                          t));
+    }
+  }
+  const json* g = field(body, "grammar");
+  if (g && !(g->is_string() && g->get<std::string>().empty())) {  // "": none, as llama-server
+    if (!g->is_string()) bad("grammar", "must be a string (GBNF text)");
+    if (r.constraint.json) bad("grammar", "cannot be combined with a JSON response_format");
+    try {
+      r.constraint.grammar = Grammar::parse(g->get<std::string>());
+    } catch (const Error& e) {
+      bad("grammar", e.message());
     }
   }
   return r;

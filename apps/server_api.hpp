@@ -15,6 +15,7 @@
 
 #include "chat_template.hpp"
 #include "generation.hpp"
+#include "grammar.hpp"
 #include "json_schema.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
@@ -54,9 +55,9 @@ struct CompletionRequest {
   // tokens come first in them, the first one's values null), as OpenAI's "echo"
   bool echo = false;
   // response_format {"type": "json_object"} or {"type": "json_schema"}: each reply is constrained
-  // to one JSON object, matching `schema` when there is one
-  bool json = false;
-  std::shared_ptr<const JsonSchema> schema;
+  // to one JSON object, matching the schema when there is one; "grammar" (GBNF text, as
+  // llama-server's): to a text of the grammar
+  ConstraintSpec constraint;
 };
 
 // Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this

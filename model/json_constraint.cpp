@@ -2,7 +2,6 @@
 #include "json_constraint.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "vkr/error.hpp"
@@ -50,13 +49,16 @@ void JsonConstraint::accept(int32_t id) {
   require(ok, ErrorCode::InvalidArgument, "token {} does not continue the JSON text", id);
 }
 
-int32_t JsonConstraint::sample(Sampler& sampler, std::span<const float> logits) const {
-  require(logits.size() == static_cast<size_t>(tok_->n_vocab()), ErrorCode::InvalidArgument,
-          "json constraint: {} logits for a vocabulary of {}", logits.size(), tok_->n_vocab());
-  const int32_t first = sampler.sample(logits);
-  if (allows(first)) return first;
-  // The whole row: the bytes that may come next decided once each, then every id.
-  std::vector<float> masked(logits.begin(), logits.end());
+std::unique_ptr<TokenConstraint> JsonConstraint::fresh() const {
+  auto c = std::make_unique<JsonConstraint>(*this);
+  c->prefix_ = SchemaPrefix(*schema_);
+  return c;
+}
+
+int32_t JsonConstraint::n_vocab() const { return tok_->n_vocab(); }
+
+void JsonConstraint::allowed_ids(std::vector<uint8_t>& allowed) const {
+  // The bytes that may come next decided once each, then every id.
   const bool done = complete();
   bool first_ok[256];
   for (int b = 0; b < 256; ++b) {
@@ -64,20 +66,10 @@ int32_t JsonConstraint::sample(Sampler& sampler, std::span<const float> logits) 
     first_ok[b] = !done && scratch_.push(static_cast<unsigned char>(b));
   }
   const bool plain_ok = prefix_.in_string_body();
-  bool any = false;
-  for (int32_t id = 0; id < static_cast<int32_t>(masked.size()); ++id) {
-    auto& l = masked[static_cast<size_t>(id)];
-    if (std::isnan(l) || l == -INFINITY) continue;
+  for (int32_t id = 0; id < tok_->n_vocab(); ++id) {
     const bool ok = tok_->is_eog(id) ? done : !done && allows_text(id, first_ok, plain_ok);
-    if (ok) {
-      any = true;
-    } else {
-      l = -INFINITY;
-    }
+    allowed[static_cast<size_t>(id)] = ok ? 1 : 0;
   }
-  require(any, ErrorCode::InvalidArgument,
-          "json constraint: no token of the vocabulary can continue the JSON text");
-  return sampler.sample(masked);
 }
 
 }  // namespace vkr

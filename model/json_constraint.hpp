@@ -2,12 +2,8 @@
 // {"type": "json_object"}, `generate --json`), or to a JSON schema (json_schema.hpp).
 //  - JsonPrefix: whether bytes are still the start of a JSON object text (RFC 8259), and whether
 //    they are a whole one (json_schema.hpp's recognizer over the schema {"type": "object"}).
-//  - JsonConstraint: the same at token level over a vocabulary: which ids may come next
-//    (end-of-generation ids only once the object is complete, and then nothing else), and the
-//    constrained draw: the sampler's own draw first, kept if allowed (exact for greedy, and for
-//    plain temperature sampling the same distribution as masking first); otherwise every id is
-//    checked and the draw repeated over the allowed ones only (llama.cpp's grammar sampling does
-//    the same two steps).
+//  - JsonConstraint: the same at token level over a vocabulary (a TokenConstraint): which ids may
+//    come next (end-of-generation ids only once the object is complete, and then nothing else).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +15,7 @@
 
 #include "json_schema.hpp"
 #include "sampler.hpp"
+#include "token_constraint.hpp"
 #include "tokenizer.hpp"
 
 namespace vkr {
@@ -45,21 +42,22 @@ class JsonPrefix {
   SchemaPrefix prefix_;
 };
 
-class JsonConstraint {
+class JsonConstraint final : public TokenConstraint {
  public:
   // Without a schema: any JSON object; with one: texts matching it.
   explicit JsonConstraint(const Tokenizer& tok, std::shared_ptr<const JsonSchema> schema = nullptr);
 
   // Whether `id` may come next: its bytes keep the text a JSON object prefix (CONTROL ids that do
   // not end generation never: they print nothing); end-of-generation ids once it is complete.
-  bool allows(int32_t id) const;
+  bool allows(int32_t id) const override;
   // Takes `id` (one allows() accepted).
-  void accept(int32_t id);
-  bool complete() const;
+  void accept(int32_t id) override;
+  bool complete() const override;
+  std::unique_ptr<TokenConstraint> fresh() const override;
+  const char* what() const override { return "the JSON text"; }
 
-  // Draws the next id from `logits` with `sampler` (its chain and random stream), among the ids
-  // allows() accepts. Throws InvalidArgument when none is allowed. Does not accept().
-  int32_t sample(Sampler& sampler, std::span<const float> logits) const;
+  int32_t n_vocab() const override;
+  void allowed_ids(std::vector<uint8_t>& allowed) const override;
 
  private:
   // What a whole-vocabulary pass needs per id, computed once per constraint: most ids are refused

@@ -77,8 +77,8 @@ extern "C" {
 const char* vkrwkv_last_error(void) { return capi::t_last_error.c_str(); }
 
 int vkrwkv_context_create(int device_index, vkrwkv_context** out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     *out = nullptr;
     require(device_index >= -1, ErrorCode::InvalidArgument,
             "device_index {} (use -1 for the default device)", device_index);
@@ -92,10 +92,10 @@ int vkrwkv_context_create(int device_index, vkrwkv_context** out) {
 }
 
 int vkrwkv_context_create_external(const vkrwkv_external_device* dev, vkrwkv_context** out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     *out = nullptr;
-    need(dev, __func__, "dev");
+    need(dev, fn, "dev");
     auto h = std::make_unique<vkrwkv_context>();
     h->ctx = Context::borrow(capi::to_external(*dev));
     *out = h.release();
@@ -104,7 +104,7 @@ int vkrwkv_context_create_external(const vkrwkv_external_device* dev, vkrwkv_con
 }
 
 void vkrwkv_context_destroy(vkrwkv_context* ctx) {
-  guard(__func__, [&] {
+  guard(__func__, [&, fn = __func__] {
     delete ctx;
     return 0;
   });
@@ -114,8 +114,8 @@ int vkrwkv_device_requirements_query(VkInstance instance, VkPhysicalDevice physi
                                      PFN_vkGetInstanceProcAddr gipa,
                                      uint32_t instance_api_version,
                                      vkrwkv_device_requirements* out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     std::memset(out, 0, sizeof(*out));
     DeviceRequirements r =
         required_device_features(instance, physical_device, gipa, instance_api_version);
@@ -146,11 +146,11 @@ int vkrwkv_device_requirements_query(VkInstance instance, VkPhysicalDevice physi
 }
 
 int vkrwkv_model_load(vkrwkv_context* ctx, const char* gguf_path, vkrwkv_model** out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     *out = nullptr;
-    need(ctx, __func__, "ctx");
-    need(gguf_path, __func__, "gguf_path");
+    need(ctx, fn, "ctx");
+    need(gguf_path, fn, "gguf_path");
     LoadOptions opt;
     opt.progress = false;
     auto h = std::make_unique<vkrwkv_model>();
@@ -163,25 +163,24 @@ int vkrwkv_model_load(vkrwkv_context* ctx, const char* gguf_path, vkrwkv_model**
 
 int vkrwkv_model_load_split(vkrwkv_context* const* ctxs, int n_ctxs, const char* gguf_path,
                             const int* layers, vkrwkv_model** out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     *out = nullptr;
-    need(ctxs, __func__, "ctxs");
-    need(gguf_path, __func__, "gguf_path");
-    require(n_ctxs >= 1, ErrorCode::InvalidArgument, "{}: n_ctxs = {} (at least one device)",
-            __func__, n_ctxs);
+    need(ctxs, fn, "ctxs");
+    need(gguf_path, fn, "gguf_path");
+    require(n_ctxs >= 1, ErrorCode::InvalidArgument, "{}: n_ctxs = {} (at least one device)", fn,
+            n_ctxs);
     LoadOptions opt;
     opt.progress = false;
     auto h = std::make_unique<vkrwkv_model>();
     std::vector<Context*> devices;
     for (int i = 0; i < n_ctxs; ++i) {
-      require(ctxs[i] != nullptr, ErrorCode::InvalidArgument, "{}: ctxs[{}] is NULL", __func__, i);
+      require(ctxs[i] != nullptr, ErrorCode::InvalidArgument, "{}: ctxs[{}] is NULL", fn, i);
       h->ctx.push_back(ctxs[i]->ctx);
       devices.push_back(ctxs[i]->ctx.get());
       if (layers) {
         require(layers[i] >= 1, ErrorCode::InvalidArgument,
-                "{}: layers[{}] = {} (each device needs at least one layer)", __func__, i,
-                layers[i]);
+                "{}: layers[{}] = {} (each device needs at least one layer)", fn, i, layers[i]);
         opt.layer_split.push_back(static_cast<uint32_t>(layers[i]));
       }
     }
@@ -192,22 +191,22 @@ int vkrwkv_model_load_split(vkrwkv_context* const* ctxs, int n_ctxs, const char*
 }
 
 int vkrwkv_model_n_devices(const vkrwkv_model* model) {
-  return guard(__func__, [&] {
-    need(model, __func__, "model");
+  return guard(__func__, [&, fn = __func__] {
+    need(model, fn, "model");
     return static_cast<int>(model->model->parts().size());
   });
 }
 
 void vkrwkv_model_free(vkrwkv_model* model) {
-  guard(__func__, [&] {
+  guard(__func__, [&, fn = __func__] {
     delete model;
     return 0;
   });
 }
 
 int vkrwkv_model_n_vocab(const vkrwkv_model* model) {
-  return guard(__func__, [&] {
-    need(model, __func__, "model");
+  return guard(__func__, [&, fn = __func__] {
+    need(model, fn, "model");
     return static_cast<int>(model->model->config().V);
   });
 }
@@ -220,19 +219,18 @@ static const Tokenizer& tokenizer_of(const vkrwkv_model* model, const char* fn) 
 }
 
 int vkrwkv_tokenize(const vkrwkv_model* model, const char* utf8, int32_t* ids, int max_ids) {
-  return guard(__func__, [&] {
-    const Tokenizer& t = tokenizer_of(model, __func__);
-    need(utf8, __func__, "utf8");
-    require(max_ids >= 0, ErrorCode::InvalidArgument, "{}: max_ids {} < 0", __func__, max_ids);
-    require(ids || max_ids == 0, ErrorCode::InvalidArgument,
-            "{}: ids is NULL but max_ids is {}", __func__, max_ids);
+  return guard(__func__, [&, fn = __func__] {
+    const Tokenizer& t = tokenizer_of(model, fn);
+    need(utf8, fn, "utf8");
+    require(max_ids >= 0, ErrorCode::InvalidArgument, "{}: max_ids {} < 0", fn, max_ids);
+    require(ids || max_ids == 0, ErrorCode::InvalidArgument, "{}: ids is NULL but max_ids is {}",
+            fn, max_ids);
     auto out = t.encode(utf8, true);
     const auto n = static_cast<int>(out.size());
     if (max_ids == 0 && !ids) return n;
     if (n > max_ids) {
       return capi::set_error(VKRWKV_ERROR_BUFFER_TOO_SMALL,
-                             fmt::format("{}: {} ids do not fit in max_ids = {}", __func__, n,
-                                         max_ids));
+                             fmt::format("{}: {} ids do not fit in max_ids = {}", fn, n, max_ids));
     }
     std::memcpy(ids, out.data(), out.size() * sizeof(int32_t));
     return n;
@@ -240,15 +238,15 @@ int vkrwkv_tokenize(const vkrwkv_model* model, const char* utf8, int32_t* ids, i
 }
 
 int vkrwkv_token_to_piece(const vkrwkv_model* model, int32_t id, char* buf, int buf_size) {
-  return guard(__func__, [&] {
-    const Tokenizer& t = tokenizer_of(model, __func__);
-    need(buf, __func__, "buf");
+  return guard(__func__, [&, fn = __func__] {
+    const Tokenizer& t = tokenizer_of(model, fn);
+    need(buf, fn, "buf");
     const std::string& bytes = t.token_bytes(id);  // throws InvalidArgument on a bad id
     const auto n = static_cast<int>(bytes.size());
     if (buf_size < n) {
-      return capi::set_error(VKRWKV_ERROR_BUFFER_TOO_SMALL,
-                             fmt::format("{}: token {} has {} bytes, buf_size is {}", __func__,
-                                         id, n, buf_size));
+      return capi::set_error(
+          VKRWKV_ERROR_BUFFER_TOO_SMALL,
+          fmt::format("{}: token {} has {} bytes, buf_size is {}", fn, id, n, buf_size));
     }
     std::memcpy(buf, bytes.data(), bytes.size());
     if (n < buf_size) buf[n] = '\0';

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "json_constraint.hpp"
 #include "model.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
+#include "token_constraint.hpp"
 #include "vkr/context.hpp"
 #include "vkr/error.hpp"
 #include "vkrwkv.h"
@@ -35,8 +35,8 @@ struct vkrwkv_session {
 
 struct vkrwkv_sampler {
   vkr::Sampler sampler;
-  std::shared_ptr<vkr::Model> json_model;  // keeps the tokenizer of `json` alive
-  std::optional<vkr::JsonConstraint> json;
+  std::shared_ptr<vkr::Model> constraint_model;      // keeps the tokenizer of `constraint` alive
+  std::unique_ptr<vkr::TokenConstraint> constraint;  // JSON object or grammar
 };
 
 namespace vkr::capi {
@@ -54,7 +54,10 @@ auto guard(const char* fn, F&& body) -> decltype(body()) {
     clear_error();
     return body();
   } catch (const Error& e) {
-    return set_error(code_of(e.code()), std::string(fn) + ": " + e.what());
+    // Messages that already start with the function's name (argument checks) keep one.
+    const std::string prefix = std::string(fn) + ": ";
+    const std::string& m = e.message();
+    return set_error(code_of(e.code()), m.starts_with(prefix) ? m : prefix + m);
   } catch (const std::bad_alloc&) {
     return set_error(VKRWKV_ERROR_OUT_OF_MEMORY, std::string(fn) + ": out of host memory");
   } catch (const std::exception& e) {

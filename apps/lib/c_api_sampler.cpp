@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "c_api_impl.hpp"
+#include "grammar.hpp"
 
 using namespace vkr;
 using capi::guard;
@@ -19,8 +20,8 @@ Sampler& sampler_of(vkrwkv_sampler* s, const char* fn) {
 extern "C" {
 
 int vkrwkv_sampler_default_params(vkrwkv_sampler_params* out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     const SamplerParams d;
     *out = {d.temperature,
             d.top_k,
@@ -36,10 +37,10 @@ int vkrwkv_sampler_default_params(vkrwkv_sampler_params* out) {
 }
 
 int vkrwkv_sampler_create(const vkrwkv_sampler_params* params, vkrwkv_sampler** out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     *out = nullptr;
-    need(params, __func__, "params");
+    need(params, fn, "params");
     SamplerParams p;
     p.temperature = params->temperature;
     p.top_k = params->top_k;
@@ -51,40 +52,40 @@ int vkrwkv_sampler_create(const vkrwkv_sampler_params* params, vkrwkv_sampler** 
     p.penalty_last_n = params->penalty_last_n;
     p.seed = params->seed;
     validate(p);
-    *out = new vkrwkv_sampler{Sampler(p), nullptr, std::nullopt};
+    *out = new vkrwkv_sampler{Sampler(p), nullptr, nullptr};
     return 0;
   });
 }
 
 void vkrwkv_sampler_free(vkrwkv_sampler* s) {
-  guard(__func__, [&] {
+  guard(__func__, [&, fn = __func__] {
     delete s;
     return 0;
   });
 }
 
 int vkrwkv_sampler_sample(vkrwkv_sampler* s, const float* logits, int n_vocab) {
-  return guard(__func__, [&] {
-    Sampler& sa = sampler_of(s, __func__);
-    need(logits, __func__, "logits");
-    require(n_vocab > 0, ErrorCode::InvalidArgument, "{}: n_vocab is {}, at least 1 is needed",
-            __func__, n_vocab);
+  return guard(__func__, [&, fn = __func__] {
+    Sampler& sa = sampler_of(s, fn);
+    need(logits, fn, "logits");
+    require(n_vocab > 0, ErrorCode::InvalidArgument, "{}: n_vocab is {}, at least 1 is needed", fn,
+            n_vocab);
     const std::span<const float> row(logits, static_cast<size_t>(n_vocab));
-    return static_cast<int>(s->json ? s->json->sample(sa, row) : sa.sample(row));
+    return static_cast<int>(s->constraint ? s->constraint->sample(sa, row) : sa.sample(row));
   });
 }
 
 int vkrwkv_sampler_accept(vkrwkv_sampler* s, int32_t id) {
-  return guard(__func__, [&] {
-    Sampler& sa = sampler_of(s, __func__);
-    require(id >= 0, ErrorCode::InvalidArgument, "{}: id {} is negative", __func__, id);
-    if (s->json) {
-      require(id < s->json_model->tokenizer()->n_vocab(), ErrorCode::InvalidArgument,
-              "{}: id {} is outside the vocabulary [0, {})", __func__, id,
-              s->json_model->tokenizer()->n_vocab());
-      require(s->json->allows(id), ErrorCode::InvalidArgument,
-              "{}: id {} cannot continue the JSON object", __func__, id);
-      s->json->accept(id);
+  return guard(__func__, [&, fn = __func__] {
+    Sampler& sa = sampler_of(s, fn);
+    require(id >= 0, ErrorCode::InvalidArgument, "{}: id {} is negative", fn, id);
+    if (s->constraint) {
+      const int32_t V = s->constraint_model->tokenizer()->n_vocab();
+      require(id < V, ErrorCode::InvalidArgument, "{}: id {} is outside the vocabulary [0, {})", fn,
+              id, V);
+      require(s->constraint->allows(id), ErrorCode::InvalidArgument, "{}: id {} cannot continue {}",
+              fn, id, s->constraint->what());
+      s->constraint->accept(id);
     }
     sa.accept(id);
     return 0;
@@ -92,26 +93,48 @@ int vkrwkv_sampler_accept(vkrwkv_sampler* s, int32_t id) {
 }
 
 int vkrwkv_sampler_reset(vkrwkv_sampler* s) {
-  return guard(__func__, [&] {
-    sampler_of(s, __func__).reset();
-    if (s->json) s->json.emplace(*s->json_model->tokenizer());
+  return guard(__func__, [&, fn = __func__] {
+    sampler_of(s, fn).reset();
+    if (s->constraint) s->constraint = s->constraint->fresh();
     return 0;
   });
 }
 
+namespace {
+
+// Sets (or with spec.any() false, removes) the sampler's constraint.
+void set_constraint(vkrwkv_sampler* s, const vkrwkv_model* model, const ConstraintSpec& spec,
+                    const char* fn) {
+  sampler_of(s, fn);
+  if (!spec.any()) {
+    s->constraint.reset();
+    s->constraint_model.reset();
+    return;
+  }
+  need(model, fn, "model");
+  require(model->model->tokenizer() != nullptr, ErrorCode::InvalidArgument,
+          "{}: the model has no tokenizer (a constraint needs its vocabulary)", fn);
+  s->constraint = spec.make(*model->model->tokenizer());
+  s->constraint_model = model->model;
+}
+
+}  // namespace
+
 int vkrwkv_sampler_set_json(vkrwkv_sampler* s, const vkrwkv_model* model, int on) {
-  return guard(__func__, [&] {
-    sampler_of(s, __func__);
-    if (!on) {
-      s->json.reset();
-      s->json_model.reset();
-      return 0;
-    }
-    need(model, __func__, "model");
-    require(model->model->tokenizer() != nullptr, ErrorCode::InvalidArgument,
-            "{}: the model has no tokenizer (a JSON constraint needs its vocabulary)", __func__);
-    s->json_model = model->model;
-    s->json.emplace(*model->model->tokenizer());
+  return guard(__func__, [&, fn = __func__] {
+    ConstraintSpec spec;
+    spec.json = on != 0;
+    set_constraint(s, model, spec, fn);
+    return 0;
+  });
+}
+
+int vkrwkv_sampler_set_grammar(vkrwkv_sampler* s, const vkrwkv_model* model, const char* gbnf) {
+  return guard(__func__, [&, fn = __func__] {
+    ConstraintSpec spec;
+    sampler_of(s, fn);
+    if (gbnf) spec.grammar = Grammar::parse(gbnf);
+    set_constraint(s, model, spec, fn);
     return 0;
   });
 }

@@ -53,12 +53,12 @@ vkrwkv_forward_io to_c(const ForwardIO& io) {
 extern "C" {
 
 int vkrwkv_session_create(vkrwkv_model* model, int n_slots, vkrwkv_session** out) {
-  return guard(__func__, [&] {
-    need(out, __func__, "out");
+  return guard(__func__, [&, fn = __func__] {
+    need(out, fn, "out");
     *out = nullptr;
-    need(model, __func__, "model");
-    require(n_slots >= 1, ErrorCode::InvalidArgument, "{}: n_slots is {}, at least 1 is needed",
-            __func__, n_slots);
+    need(model, fn, "model");
+    require(n_slots >= 1, ErrorCode::InvalidArgument, "{}: n_slots is {}, at least 1 is needed", fn,
+            n_slots);
     auto h = std::make_unique<vkrwkv_session>();
     h->ctx = model->ctx;
     h->model = model->model;
@@ -69,17 +69,17 @@ int vkrwkv_session_create(vkrwkv_model* model, int n_slots, vkrwkv_session** out
 }
 
 void vkrwkv_session_free(vkrwkv_session* s) {
-  guard(__func__, [&] {
+  guard(__func__, [&, fn = __func__] {
     delete s;
     return 0;
   });
 }
 
 int vkrwkv_session_eval(vkrwkv_session* s, int slot, const int32_t* ids, int n_ids, float* logits) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    const uint32_t sl = checked_slot(se, slot, __func__);
-    auto in = checked_ids(ids, n_ids, __func__);
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    auto in = checked_ids(ids, n_ids, fn);
     if (!logits) {  // nothing to read back: the argmax path downloads 4 bytes instead of V floats
       se.eval_argmax(sl, in);
       return 0;
@@ -91,33 +91,33 @@ int vkrwkv_session_eval(vkrwkv_session* s, int slot, const int32_t* ids, int n_i
 }
 
 int vkrwkv_session_eval_greedy(vkrwkv_session* s, int slot, const int32_t* ids, int n_ids) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    const uint32_t sl = checked_slot(se, slot, __func__);
-    return static_cast<int>(se.eval_argmax(sl, checked_ids(ids, n_ids, __func__)));
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    return static_cast<int>(se.eval_argmax(sl, checked_ids(ids, n_ids, fn)));
   });
 }
 
 int vkrwkv_session_reset(vkrwkv_session* s, int slot) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    se.state().reset(checked_slot(se, slot, __func__));
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    se.state().reset(checked_slot(se, slot, fn));
     return 0;
   });
 }
 
 long long vkrwkv_state_size(const vkrwkv_session* s) {
-  return guard(__func__, [&]() -> long long {
-    return static_cast<long long>(session_of(s, __func__).state().bytes_per_slot());
+  return guard(__func__, [&, fn = __func__]() -> long long {
+    return static_cast<long long>(session_of(s, fn).state().bytes_per_slot());
   });
 }
 
 int vkrwkv_state_save(const vkrwkv_session* s, int slot, void* buf, long long size) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    const uint32_t sl = checked_slot(se, slot, __func__);
-    need(buf, __func__, "buf");
-    checked_state_size(se, size, __func__);
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    need(buf, fn, "buf");
+    checked_state_size(se, size, fn);
     auto bytes = se.state().save(sl);
     std::memcpy(buf, bytes.data(), bytes.size());
     return 0;
@@ -125,37 +125,37 @@ int vkrwkv_state_save(const vkrwkv_session* s, int slot, void* buf, long long si
 }
 
 int vkrwkv_state_load(vkrwkv_session* s, int slot, const void* buf, long long size) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    const uint32_t sl = checked_slot(se, slot, __func__);
-    need(buf, __func__, "buf");
-    checked_state_size(se, size, __func__);
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    need(buf, fn, "buf");
+    checked_state_size(se, size, fn);
     se.state().load(sl, {static_cast<const std::byte*>(buf), static_cast<size_t>(size)});
     return 0;
   });
 }
 
 int vkrwkv_state_copy(vkrwkv_session* s, int from_slot, int to_slot) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    const uint32_t from = checked_slot(se, from_slot, __func__);
-    se.state().copy(from, checked_slot(se, to_slot, __func__));
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t from = checked_slot(se, from_slot, fn);
+    se.state().copy(from, checked_slot(se, to_slot, fn));
     return 0;
   });
 }
 
 int vkrwkv_session_decode_batch(vkrwkv_session* s, int first_slot, const int32_t* ids, int n,
                                 float* logits) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    const uint32_t first = checked_slot(se, first_slot, __func__);
-    auto in = checked_ids(ids, n, __func__);
-    need(logits, __func__, "logits");
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t first = checked_slot(se, first_slot, fn);
+    auto in = checked_ids(ids, n, fn);
+    need(logits, fn, "logits");
     require(first + in.size() <= se.state().slots(), ErrorCode::InvalidArgument,
-            "{}: slots {}..{} out of range (the session has {} slots)", __func__, first,
+            "{}: slots {}..{} out of range (the session has {} slots)", fn, first,
             first + in.size() - 1, se.state().slots());
     require(in.size() <= se.max_batch(), ErrorCode::InvalidArgument,
-            "{}: n is {}, at most {} sequences per call (vkrwkv_session_max_batch)", __func__, n,
+            "{}: n is {}, at most {} sequences per call (vkrwkv_session_max_batch)", fn, n,
             se.max_batch());
     auto out = se.decode_batch(first, in);
     std::memcpy(logits, out.data(), out.size() * sizeof(float));
@@ -164,18 +164,19 @@ int vkrwkv_session_decode_batch(vkrwkv_session* s, int first_slot, const int32_t
 }
 
 int vkrwkv_session_max_batch(const vkrwkv_session* s) {
-  return guard(__func__, [&] { return static_cast<int>(session_of(s, __func__).max_batch()); });
+  return guard(__func__,
+               [&, fn = __func__] { return static_cast<int>(session_of(s, fn).max_batch()); });
 }
 
 int vkrwkv_session_max_tokens(const vkrwkv_session* s) {
-  return guard(__func__, [&] { return static_cast<int>(session_of(s, __func__).rows()); });
+  return guard(__func__, [&, fn = __func__] { return static_cast<int>(session_of(s, fn).rows()); });
 }
 
 int vkrwkv_session_forward_io(const vkrwkv_session* s, int n_tokens, vkrwkv_forward_io* out) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    need(out, __func__, "out");
-    require(n_tokens > 0, ErrorCode::InvalidArgument, "{}: n_tokens is {}", __func__, n_tokens);
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    need(out, fn, "out");
+    require(n_tokens > 0, ErrorCode::InvalidArgument, "{}: n_tokens is {}", fn, n_tokens);
     *out = to_c(se.io(static_cast<uint32_t>(n_tokens)));
     return 0;
   });
@@ -183,11 +184,11 @@ int vkrwkv_session_forward_io(const vkrwkv_session* s, int n_tokens, vkrwkv_forw
 
 int vkrwkv_session_record_forward(vkrwkv_session* s, int slot, int n_tokens, VkCommandBuffer cb,
                                   vkrwkv_forward_io* out) {
-  return guard(__func__, [&] {
-    Session& se = session_of(s, __func__);
-    const uint32_t sl = checked_slot(se, slot, __func__);
-    need(cb, __func__, "cb");
-    require(n_tokens > 0, ErrorCode::InvalidArgument, "{}: n_tokens is {}", __func__, n_tokens);
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    need(cb, fn, "cb");
+    require(n_tokens > 0, ErrorCode::InvalidArgument, "{}: n_tokens is {}", fn, n_tokens);
     ForwardIO io = se.record_into(cb, sl, static_cast<uint32_t>(n_tokens));
     if (out) *out = to_c(io);
     return 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -223,13 +224,57 @@ TEST_F(CapiTest, SamplerJsonConstraint) {
   sampler.reset();
   const auto bad = tok.encode("In", false);
   EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), bad.front()), VKRWKV_ERROR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(vkrwkv_last_error()).find("cannot continue the JSON object"),
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("cannot continue the JSON text"),
             std::string::npos)
       << vkrwkv_last_error();
   const auto brace = tok.encode("{", false);
   EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), brace.front()), 0) << "reset: an empty object";
   EXPECT_EQ(vkrwkv_sampler_set_json(sampler.get(), nullptr, 1), VKRWKV_ERROR_INVALID_ARGUMENT);
   ASSERT_EQ(vkrwkv_sampler_set_json(sampler.get(), nullptr, 0), 0);
+  EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), bad.front()), 0) << "no constraint any more";
+}
+
+// A GBNF grammar through the C API: draws spell one of its texts and end where it ends; a grammar
+// that does not parse names line and column; NULL removes the constraint.
+TEST_F(CapiTest, SamplerGrammarConstraint) {
+  LoadOptions opt;
+  opt.progress = false;
+  auto cpp_model = Model::load(ctx(), kCapiModel, opt);
+  const Tokenizer& tok = *cpp_model->tokenizer();
+  vkrwkv_sampler_params p{};
+  ASSERT_EQ(vkrwkv_sampler_default_params(&p), 0);
+  p.temperature = 0;
+  vkrwkv::Sampler sampler(p);
+  const char* gbnf = "root ::= (\"yes\" | \"no\") \", \" [a-z]{2,5} \".\"";
+  ASSERT_EQ(vkrwkv_sampler_set_grammar(sampler.get(), model_, gbnf), 0) << vkrwkv_last_error();
+  vkrwkv_session_reset(session_, 0);
+  auto row = eval(0, kIds);
+  std::string text;
+  bool ended = false;
+  for (int i = 0; i < 40 && !ended; ++i) {
+    const int32_t id = sampler.sample(row);
+    if (tok.is_eog(id)) {
+      ended = true;
+      break;
+    }
+    sampler.accept(id);
+    text += tok.token_bytes(id);
+    row = eval(0, {id});
+  }
+  EXPECT_TRUE(ended) << text;
+  EXPECT_TRUE(std::regex_match(text, std::regex("(yes|no), [a-z]{2,5}\\."))) << text;
+  sampler.reset();  // the grammar from its start
+  const auto bad = tok.encode(".", false);
+  EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), bad.front()), VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("cannot continue the grammar's text"),
+            std::string::npos)
+      << vkrwkv_last_error();
+  EXPECT_EQ(vkrwkv_sampler_set_grammar(sampler.get(), model_, "root ::= \"a\" b"),
+            VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("line 1, column 14: rule 'b' is not defined"),
+            std::string::npos)
+      << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_sampler_set_grammar(sampler.get(), nullptr, nullptr), 0);
   EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), bad.front()), 0) << "no constraint any more";
 }
 

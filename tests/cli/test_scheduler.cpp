@@ -334,8 +334,8 @@ TEST_F(SchedulerTest, ScoredContinuationsShareTheirContext) {
 TEST_F(SchedulerTest, UnsatisfiableSchemaEndsOnlyItsRequest) {
   Scheduler s(model(), tok(), {.parallel = 2, .kept = 2, .piece = 0});
   auto bad = job(kPrompts[0], 5000);
-  bad->json = true;
-  bad->schema = JsonSchema::compile(nlohmann::ordered_json::parse(
+  bad->constraint.json = true;
+  bad->constraint.schema = JsonSchema::compile(nlohmann::ordered_json::parse(
       R"({"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]})"));
   // Greedy on this prompt runs > 3000 tokens without an end id: still decoding when `bad` fails.
   auto good = job(kPrompts[1], 100000);

@@ -14,6 +14,7 @@
 #include <thread>
 #include <tuple>
 
+#include "grammar.hpp"
 #include "json_constraint.hpp"
 #include "json_schema.hpp"
 #include "server_test.hpp"
@@ -334,6 +335,51 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
       post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "json_schema"}}}});
   EXPECT_EQ(s6, 400);
   EXPECT_EQ(e6["error"]["message"], "field 'response_format.json_schema.schema' is missing");
+}
+
+// "grammar" (GBNF, llama-server's field): sampled replies are texts of the grammar (whole ones
+// when they stopped), in completions, chat and streams; a broken grammar or one combined with a
+// JSON response_format is a 400 naming the field (and the line and column).
+TEST_F(ServerTest, GrammarFieldConstrainsTheReply) {
+  const std::string gbnf = "root ::= (\"Yea\" | \"Nay\") \", \" [a-z]+ (\" \" [a-z]+){0,4} \".\"";
+  const auto g = Grammar::parse(gbnf);
+  for (uint64_t seed : {1u, 2u}) {
+    auto [status, r] = post("/v1/completions", {{"prompt", "And Noah said"},
+                                                {"max_tokens", 40},
+                                                {"temperature", 0.9},
+                                                {"seed", seed},
+                                                {"grammar", gbnf}});
+    ASSERT_EQ(status, 200) << r.dump();
+    const std::string text = r["choices"][0]["text"];
+    GrammarPrefix p(g);
+    EXPECT_TRUE(p.push(text)) << text;
+    if (r["choices"][0]["finish_reason"] == "stop") {
+      EXPECT_TRUE(p.complete()) << text;
+    }
+  }
+  json chat = {{"messages", {{{"role", "user"}, {"content", "Who made the heaven?"}}}},
+               {"max_tokens", 30},
+               {"temperature", 0},
+               {"grammar", gbnf}};
+  auto [s2, c] = post("/v1/chat/completions", chat);
+  ASSERT_EQ(s2, 200) << c.dump();
+  const std::string reply = c["choices"][0]["message"]["content"];
+  GrammarPrefix p(g);
+  EXPECT_TRUE(p.push(reply)) << reply;
+  std::vector<json> events;
+  EXPECT_EQ(stream("/v1/chat/completions", chat, events), reply);
+  auto [s3, none] = post("/v1/completions", {{"prompt", "In"}, {"max_tokens", 2}, {"grammar", ""}});
+  EXPECT_EQ(s3, 200) << "an empty grammar is none, as in llama-server: " << none.dump();
+  for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
+           {{{"prompt", "x"}, {"grammar", "root ::= \"a\" b"}},
+            "field 'grammar' grammar: line 1, column 14: rule 'b' is not defined"},
+           {{{"prompt", "x"}, {"grammar", 5}}, "field 'grammar' must be a string (GBNF text)"},
+           {{{"prompt", "x"}, {"grammar", gbnf}, {"response_format", {{"type", "json_object"}}}},
+            "field 'grammar' cannot be combined with a JSON response_format"}}) {
+    auto [st, e] = post("/v1/completions", body);
+    EXPECT_EQ(st, 400);
+    EXPECT_EQ(e["error"]["message"], message);
+  }
 }
 
 // The token endpoints use the served vocabulary, and name what is wrong in a bad body.

@@ -62,7 +62,7 @@ struct Walk {
 // Up to `steps` draws through `c` from random logits (N(0, 2), `boost` ids +8 so walks close),
 // temperature 1 and no truncation (every id possible): each drawn id must be allowed, and the
 // text so far must satisfy `prefix_ok`.
-inline Walk random_walk(const Tokenizer& tok, JsonConstraint& c, uint64_t seed, int steps,
+inline Walk random_walk(const Tokenizer& tok, TokenConstraint& c, uint64_t seed, int steps,
                         const std::vector<int32_t>& boost,
                         const std::function<bool(const std::string&)>& prefix_ok) {
   SamplerParams sp;

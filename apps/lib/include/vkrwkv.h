@@ -181,8 +181,8 @@ VKRWKV_API void vkrwkv_sampler_free(vkrwkv_sampler *s);
  * call vkrwkv_sampler_accept() with the ids the sequence really gets (prompt ids too). */
 VKRWKV_API int vkrwkv_sampler_sample(vkrwkv_sampler *s, const float *logits, int n_vocab);
 VKRWKV_API int vkrwkv_sampler_accept(vkrwkv_sampler *s, int32_t id);
-/* Forgets the accepted ids and restarts the random stream from the seed (and a JSON constraint
- * from an empty object). */
+/* Forgets the accepted ids and restarts the random stream from the seed (and a JSON or grammar
+ * constraint from its start). */
 VKRWKV_API int vkrwkv_sampler_reset(vkrwkv_sampler *s);
 /* on != 0: constrains the draws to one JSON object in `model`'s vocabulary (serve's
  * response_format json_object): sample() never returns an id that cannot continue the object
@@ -191,6 +191,14 @@ VKRWKV_API int vkrwkv_sampler_reset(vkrwkv_sampler *s);
  * VKRWKV_ERROR_INVALID_ARGUMENT). on = 0 removes it (model may be NULL then). The sampler keeps
  * the model alive. */
 VKRWKV_API int vkrwkv_sampler_set_json(vkrwkv_sampler *s, const vkrwkv_model *model, int on);
+/* gbnf != NULL: constrains the draws to the texts of a GBNF grammar (llama.cpp's format, from
+ * its rule `root`) in `model`'s vocabulary, as vkrwkv_sampler_set_json() does for JSON: sample()
+ * returns an end-of-generation id only where the text so far is a whole one, and only such ids
+ * once nothing may follow. A grammar that does not parse is VKRWKV_ERROR_INVALID_ARGUMENT with
+ * the line and column in vkrwkv_last_error(). gbnf = NULL removes the constraint (JSON's too;
+ * model may be NULL then). One constraint at a time: this replaces set_json's and vice versa. */
+VKRWKV_API int vkrwkv_sampler_set_grammar(vkrwkv_sampler* s, const vkrwkv_model* model,
+                                          const char* gbnf);
 
 /* Embedding: tokens per recorded forward pass (1..this). */
 VKRWKV_API int vkrwkv_session_max_tokens(const vkrwkv_session *s);
