@@ -20,17 +20,7 @@ bool prints_text(const Tokenizer& tok, int32_t id) {
 }  // namespace
 
 GrammarConstraint::GrammarConstraint(const Tokenizer& tok, std::shared_ptr<const Grammar> grammar)
-    : tok_(&tok), grammar_(std::move(grammar)), prefix_(grammar_), scratch_(grammar_) {
-  auto ids = std::make_shared<std::vector<int32_t>>();
-  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-    if (prints_text(tok, id)) {
-      ids->push_back(id);
-    }
-  }
-  std::sort(ids->begin(), ids->end(),
-            [&](int32_t a, int32_t b) { return tok.token_bytes(a) < tok.token_bytes(b); });
-  sorted_ = std::move(ids);
-}
+    : tok_(&tok), grammar_(std::move(grammar)), prefix_(grammar_), scratch_(grammar_) {}
 
 std::unique_ptr<TokenConstraint> GrammarConstraint::fresh() const {
   auto c = std::make_unique<GrammarConstraint>(*this);
@@ -67,7 +57,8 @@ void GrammarConstraint::allowed_ids(std::vector<uint8_t>& allowed) const {
   const std::string* prev = nullptr;
   size_t valid = 0;           // depth_[1..valid] hold prev's first bytes
   size_t refused = SIZE_MAX;  // prev's shortest refused prefix (its length)
-  for (int32_t id : *sorted_) {
+  for (int32_t id : tok_->ids_by_bytes()) {
+    if (!prints_text(*tok_, id)) continue;
     const std::string& b = tok_->token_bytes(id);
     size_t common = 0;
     if (prev) {

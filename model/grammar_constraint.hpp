@@ -40,7 +40,6 @@ class GrammarConstraint final : public TokenConstraint {
   const Tokenizer* tok_;
   std::shared_ptr<const Grammar> grammar_;
   GrammarPrefix prefix_;
-  std::shared_ptr<const std::vector<int32_t>> sorted_;  // ids that print text, by their bytes
   mutable GrammarPrefix scratch_;                       // allows()' trial
   mutable std::vector<GrammarPrefix> depth_;            // allowed_ids(): after byte i of an id
 };

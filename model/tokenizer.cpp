@@ -218,6 +218,18 @@ TokenType Tokenizer::token_type(int32_t id) const {
   return types_[id];
 }
 
+const std::vector<int32_t>& Tokenizer::ids_by_bytes() const {
+  std::call_once(byte_order_->once, [this] {
+    auto& ids = byte_order_->ids;
+    ids.resize(bytes_.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+    std::sort(ids.begin(), ids.end(), [this](int32_t a, int32_t b) {
+      return bytes_[static_cast<size_t>(a)] < bytes_[static_cast<size_t>(b)];
+    });
+  });
+  return byte_order_->ids;
+}
+
 const std::string& Tokenizer::token_bytes(int32_t id) const {
   token_type(id);  // range check
   return bytes_[id];

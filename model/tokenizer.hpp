@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -71,6 +72,9 @@ class Tokenizer {
   const std::string& token_bytes(int32_t id) const;
   // Concatenated bytes of `ids`; CONTROL tokens are left out unless render_special.
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
+  // Every id, sorted by token_bytes() (byte-wise), computed on first use (from any thread): how
+  // constraints share the work on ids that start alike (grammar_constraint.hpp).
+  const std::vector<int32_t>& ids_by_bytes() const;
 
   int32_t n_vocab() const noexcept { return static_cast<int32_t>(bytes_.size()); }
   TokenType token_type(int32_t id) const;
@@ -98,6 +102,11 @@ class Tokenizer {
   std::vector<int32_t> eog_ids_;
   std::optional<int32_t> bos_id_, eos_id_, eot_id_;
   std::unique_ptr<detail::TokenizerModel> model_;
+  struct ByteOrder {
+    std::once_flag once;
+    std::vector<int32_t> ids;
+  };
+  std::unique_ptr<ByteOrder> byte_order_ = std::make_unique<ByteOrder>();
 };
 
 // Turns a stream of ids into text that only ever contains complete UTF-8 characters: a multibyte

@@ -104,6 +104,21 @@ TEST_P(GrammarVocabTest, MaskEqualsAllowsAndWalksStayInside) {
 INSTANTIATE_TEST_SUITE_P(Vocabs, GrammarVocabTest,
                          ::testing::Values("vocab-qwen2.gguf", "vocab-rwkv-world.gguf"));
 
+// The walk order of the masks: every id once, byte-wise ascending.
+TEST(GrammarConstraint, IdsByBytesIsASortedPermutation) {
+  for (const char* v : {"vocab-qwen2.gguf", "vocab-rwkv-world.gguf"}) {
+    const Tokenizer& tok = vocab(v);
+    const auto& order = tok.ids_by_bytes();
+    ASSERT_EQ(order.size(), static_cast<size_t>(tok.n_vocab())) << v;
+    std::vector<uint8_t> seen(order.size(), 0);
+    for (size_t i = 0; i < order.size(); ++i) {
+      ASSERT_FALSE(seen[static_cast<size_t>(order[i])]++) << v << ": id twice " << order[i];
+      if (i > 0) ASSERT_LE(tok.token_bytes(order[i - 1]), tok.token_bytes(order[i])) << v << i;
+    }
+    EXPECT_EQ(&order, &tok.ids_by_bytes()) << "computed once";
+  }
+}
+
 TEST(GrammarConstraint, EndsOnlyWhereTheTextMayEnd) {
   const Tokenizer& tok = vocab("vocab-qwen2.gguf");
   GrammarConstraint c(tok, Grammar::parse(R"(root ::= "yes" "!"?)"));
