@@ -113,7 +113,9 @@ TEST(GrammarConstraint, IdsByBytesIsASortedPermutation) {
     std::vector<uint8_t> seen(order.size(), 0);
     for (size_t i = 0; i < order.size(); ++i) {
       ASSERT_FALSE(seen[static_cast<size_t>(order[i])]++) << v << ": id twice " << order[i];
-      if (i > 0) ASSERT_LE(tok.token_bytes(order[i - 1]), tok.token_bytes(order[i])) << v << i;
+      if (i > 0) {
+        ASSERT_LE(tok.token_bytes(order[i - 1]), tok.token_bytes(order[i])) << v << i;
+      }
     }
     EXPECT_EQ(&order, &tok.ids_by_bytes()) << "computed once";
   }
