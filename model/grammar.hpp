@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -94,15 +95,22 @@ class GrammarPrefix {
   struct Arena {
     std::vector<Node> nodes;
     std::unordered_map<uint64_t, int32_t> index;        // (elem, parent) -> node
-    std::vector<std::pair<uint32_t, int32_t>> visited;  // expand(): (rule, continuation) done
+    // expand()'s (rule, continuation) pairs entered since the last clear_visited(): a short
+    // list searched in place, moved to a hash set once long (grammars of thousands of rules).
+    std::vector<uint64_t> visited;
+    std::unordered_set<uint64_t> visited_set;
+    std::vector<int32_t> todo;                          // expand()'s stack
     std::vector<int32_t> next;                          // advance()'s new places
   };
 
   // The node for `elem` then `parent`, interned (equal stacks are equal ids); an End element
   // gives `parent` itself.
   int32_t node(uint32_t elem, int32_t parent);
-  // Adds to `out` the places that read a character first, reached from `n` (kDone for the end).
+  // Adds to `out` the places that read a character first, reached from `n` (kDone for the end);
+  // rules entered since clear_visited() with the same continuation are not entered again.
   void expand(int32_t n, std::vector<int32_t>& out);
+  void clear_visited();
+  bool first_visit(uint32_t rule, int32_t cont);
   // Every place that may read code point `cp`, moved past it.
   bool advance(uint32_t cp);
   // Some place may read a code point in [lo, hi].

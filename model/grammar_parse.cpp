@@ -18,6 +18,9 @@ namespace {
 
 constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
 constexpr uint32_t kMaxRepeat = 100000;
+// Groups (and repetitions of repetitions) nest at most this deep: parsing and compiling recurse
+// once per level, and a grammar is untrusted input (the server's "grammar" field).
+constexpr uint32_t kMaxNesting = 256;
 
 struct Item;
 using Seq = std::vector<Item>;
@@ -30,6 +33,7 @@ struct Item {
   size_t at = 0;  // where the item starts in the text (for errors)
   Alts group;
   uint32_t min = 1, max = 1;
+  uint32_t wraps = 0;  // repetitions of repetitions around the item (x** is (x*)*)
 };
 
 struct RuleText {
@@ -164,6 +168,7 @@ class Parser {
         any.set.negated = true;  // nothing excluded
         seq.push_back(std::move(any));
       } else if (c == '(') {
+        if (++depth_ > kMaxNesting) fail(at, "groups nested deeper than {}", kMaxNesting);
         ++pos_;
         space(true);
         Item g;
@@ -175,6 +180,7 @@ class Parser {
           fail(pos_, "unexpected '{}' in a group (expected an element, '|' or ')')", shown(peek()));
         }
         ++pos_;
+        --depth_;
         seq.push_back(std::move(g));
       } else if (is_name_char(c)) {
         Item r;
@@ -227,8 +233,12 @@ class Parser {
       if (hi < lo) fail(at, "repetition {{{},{}}}: the maximum is below the minimum", lo, hi);
     }
     if (item.min != 1 || item.max != 1) {
+      if (item.wraps + depth_ >= kMaxNesting) {
+        fail(at, "repetitions nested deeper than {}", kMaxNesting);
+      }
       Item inner = std::move(item);
       item = Item{};
+      item.wraps = inner.wraps + 1;
       item.kind = Item::Kind::Group;
       item.at = inner.at;
       item.group.emplace_back();
@@ -349,6 +359,7 @@ class Parser {
 
   std::string_view s_;
   size_t pos_ = 0;
+  uint32_t depth_ = 0;  // groups open
 };
 
 }  // namespace
@@ -513,29 +524,66 @@ class GrammarCompiler {
         }
       }
     }
+    // A non-tail reference inside a cycle of leftmost references is a left recursion: the
+    // cycles are the strongly connected components (found once: O(rules + references)).
+    const auto comp = components(edges);
     for (const auto& [from, to] : nontail) {
-      std::vector<uint8_t> seen(n, 0);
-      std::vector<uint32_t> todo{to};
-      seen[to] = 1;
-      while (!todo.empty()) {
-        const uint32_t r = todo.back();
-        todo.pop_back();
-        if (r == from) {
-          const std::string& name = g_.rules_[from].name;
-          const std::string& via = g_.rules_[to].name;
-          p_.fail(defined_[index_.at(name)],
-                  "rule '{}' is left-recursive: it may reach itself{} before reading a character "
-                  "(write the repetition with * or + instead)",
-                  name, via == name ? "" : fmt::format(" through rule '{}'", via));
-        }
-        for (uint32_t x : edges[r]) {
-          if (!seen[x]) {
-            seen[x] = 1;
-            todo.push_back(x);
+      if (comp[from] != comp[to]) continue;
+      const std::string& name = g_.rules_[from].name;
+      const std::string& via = g_.rules_[to].name;
+      p_.fail(defined_[index_.at(name)],
+              "rule '{}' is left-recursive: it may reach itself{} before reading a character "
+              "(write the repetition with * or + instead)",
+              name, via == name ? "" : fmt::format(" through rule '{}'", via));
+    }
+  }
+
+  // Tarjan's strongly connected components, iteratively (chains of rules can be long): the
+  // component of each node.
+  static std::vector<uint32_t> components(const std::vector<std::vector<uint32_t>>& edges) {
+    const size_t n = edges.size();
+    constexpr uint32_t kUnseen = UINT32_MAX;
+    std::vector<uint32_t> index(n, kUnseen), low(n, 0), comp(n, kUnseen), stack;
+    std::vector<uint8_t> on_stack(n, 0);
+    std::vector<std::pair<uint32_t, size_t>> calls;  // (node, next edge to follow)
+    uint32_t next = 0, n_comp = 0;
+    auto enter = [&](uint32_t v) {
+      index[v] = low[v] = next++;
+      stack.push_back(v);
+      on_stack[v] = 1;
+      calls.emplace_back(v, 0);
+    };
+    for (uint32_t s = 0; s < n; ++s) {
+      if (index[s] != kUnseen) continue;
+      enter(s);
+      while (!calls.empty()) {
+        const uint32_t v = calls.back().first;
+        const size_t e = calls.back().second;
+        if (e < edges[v].size()) {
+          ++calls.back().second;
+          const uint32_t w = edges[v][e];
+          if (index[w] == kUnseen) {
+            enter(w);
+          } else if (on_stack[w]) {
+            low[v] = std::min(low[v], index[w]);
           }
+          continue;
         }
+        if (low[v] == index[v]) {
+          uint32_t x = 0;
+          do {
+            x = stack.back();
+            stack.pop_back();
+            on_stack[x] = 0;
+            comp[x] = n_comp;
+          } while (x != v);
+          ++n_comp;
+        }
+        calls.pop_back();
+        if (!calls.empty()) low[calls.back().first] = std::min(low[calls.back().first], low[v]);
       }
     }
+    return comp;
   }
 
   const Parser& p_;

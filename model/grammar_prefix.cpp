@@ -14,7 +14,7 @@ namespace vkr {
 GrammarPrefix::GrammarPrefix(std::shared_ptr<const Grammar> grammar)
     : grammar_(std::move(grammar)), arena_(std::make_shared<Arena>()) {
   const auto& root = grammar_->rules()[grammar_->root()];
-  arena_->visited.clear();
+  clear_visited();
   for (uint32_t e : root.alts) expand(node(e, kDone), tops_);
   std::sort(tops_.begin(), tops_.end());
   tops_.erase(std::unique(tops_.begin(), tops_.end()), tops_.end());
@@ -29,30 +29,49 @@ int32_t GrammarPrefix::node(uint32_t elem, int32_t parent) {
   return it->second;
 }
 
-void GrammarPrefix::expand(int32_t n, std::vector<int32_t>& out) {
-  if (n == kDone) {
-    out.push_back(kDone);
-    return;
+void GrammarPrefix::clear_visited() {
+  arena_->visited.clear();
+  if (!arena_->visited_set.empty()) arena_->visited_set.clear();
+}
+
+bool GrammarPrefix::first_visit(uint32_t rule, int32_t cont) {
+  Arena& a = *arena_;
+  const uint64_t key = (static_cast<uint64_t>(rule) << 32) | static_cast<uint32_t>(cont);
+  if (!a.visited_set.empty()) return a.visited_set.insert(key).second;
+  if (std::find(a.visited.begin(), a.visited.end(), key) != a.visited.end()) return false;
+  a.visited.push_back(key);
+  if (a.visited.size() > 32) a.visited_set.insert(a.visited.begin(), a.visited.end());
+  return true;
+}
+
+// Iterative (a chain of rules each starting with the next can be as long as the grammar).
+void GrammarPrefix::expand(int32_t start, std::vector<int32_t>& out) {
+  std::vector<int32_t>& todo = arena_->todo;
+  todo.assign(1, start);
+  while (!todo.empty()) {
+    const int32_t n = todo.back();
+    todo.pop_back();
+    if (n == kDone) {
+      out.push_back(kDone);
+      continue;
+    }
+    const Node nd = arena_->nodes[static_cast<size_t>(n)];
+    const Grammar::Elem& e = grammar_->elems()[nd.elem];
+    if (e.kind == Grammar::Elem::Kind::Chars) {
+      out.push_back(n);
+      continue;
+    }
+    // A rule: each alternative, continuing after the reference.
+    const int32_t cont = node(nd.elem + 1, nd.parent);
+    if (!first_visit(e.index, cont)) continue;
+    for (uint32_t first : grammar_->rules()[e.index].alts) todo.push_back(node(first, cont));
   }
-  const Node nd = arena_->nodes[static_cast<size_t>(n)];
-  const Grammar::Elem& e = grammar_->elems()[nd.elem];
-  if (e.kind == Grammar::Elem::Kind::Chars) {
-    out.push_back(n);
-    return;
-  }
-  // A rule: each alternative, continuing after the reference.
-  const int32_t cont = node(nd.elem + 1, nd.parent);
-  auto& visited = arena_->visited;
-  const std::pair<uint32_t, int32_t> key{e.index, cont};
-  if (std::find(visited.begin(), visited.end(), key) != visited.end()) return;
-  visited.push_back(key);
-  for (uint32_t first : grammar_->rules()[e.index].alts) expand(node(first, cont), out);
 }
 
 bool GrammarPrefix::advance(uint32_t cp) {
   std::vector<int32_t>& next = arena_->next;
   next.clear();
-  arena_->visited.clear();
+  clear_visited();
   for (int32_t t : tops_) {
     if (t == kDone) continue;
     const Node nd = arena_->nodes[static_cast<size_t>(t)];

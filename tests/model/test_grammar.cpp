@@ -200,6 +200,23 @@ TEST(Grammar, ErrorsNameTheProblemAndWhere) {
     EXPECT_NE(got.find(want), std::string::npos) << "grammar: " << text << "\n got: " << got;
     EXPECT_EQ(got.rfind("grammar: ", 0), 0u) << got;
   }
+  // Untrusted input cannot exhaust the stack or the time: deep nesting is refused by name, long
+  // chains of rules compile and run (left recursion found in one pass, expansion iterative).
+  EXPECT_NE(error_of("root ::= " + std::string(100000, '(') + "\"a\"" + std::string(100000, ')'))
+                .find("line 1, column 266: groups nested deeper than 256"),
+            std::string::npos);
+  EXPECT_NE(error_of("root ::= \"a\"" + std::string(100000, '*')).find("nested deeper than 256"),
+            std::string::npos);
+  {
+    std::string chain = "root ::= r0 \"x\"\n";
+    const int n = 50000;
+    for (int i = 0; i < n; ++i) chain += fmt::format("r{} ::= r{} \"x\" | \"y\"\n", i, i + 1);
+    const auto g = Grammar::parse(chain + fmt::format("r{} ::= \"z\"\n", n));
+    EXPECT_TRUE(whole(g, "yx"));
+    EXPECT_TRUE(whole(g, "z" + std::string(n + 1, 'x')));
+    EXPECT_NE(error_of(chain + fmt::format("r{} ::= r0 | \"z\"\n", n)).find("left-recursive"),
+              std::string::npos);
+  }
   // Not errors: tail recursion and nullable repetitions expand finitely.
   for (const char* ok : {"root ::= \"\" | \"a\" root", "root ::= (\"a\"?)* \"b\"",
                          "root ::= x\nx ::= y\ny ::= \"\" | \"z\" x", "root ::= (\"a\"*)*"}) {
