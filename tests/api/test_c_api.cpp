@@ -8,6 +8,7 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "c_api_fixture.hpp"
@@ -184,7 +185,27 @@ TEST(CapiSampler, EqualsCppSampler) {
 // A JSON constraint on the C sampler: a greedy reply of the model is a JSON object's start (the
 // whole object once an end id comes), ids that cannot continue it are refused by accept(), and
 // reset() restarts it from an empty object.
-TEST_F(CapiTest, SamplerJsonConstraint) {
+// Constrained samplers: greedy replies drawn through them after kIds in slot 0.
+class CapiConstraintTest : public CapiTest {
+ protected:
+  // Up to `max` ids (the text and whether an end id came).
+  static std::pair<std::string, bool> reply(vkrwkv::Sampler& sampler, const Tokenizer& tok,
+                                            int max) {
+    vkrwkv_session_reset(session_, 0);
+    auto row = eval(0, kIds);
+    std::string text;
+    for (int i = 0; i < max; ++i) {
+      const int32_t id = sampler.sample(row);
+      if (tok.is_eog(id)) return {text, true};
+      sampler.accept(id);
+      text += tok.token_bytes(id);
+      row = eval(0, {id});
+    }
+    return {text, false};
+  }
+};
+
+TEST_F(CapiConstraintTest, SamplerJsonConstraint) {
   LoadOptions opt;
   opt.progress = false;
   auto cpp_model = Model::load(ctx(), kCapiModel, opt);
@@ -195,20 +216,7 @@ TEST_F(CapiTest, SamplerJsonConstraint) {
   vkrwkv::Sampler sampler(p);
   sampler.accept(kIds.front());  // the prompt's ids come before the constraint
   ASSERT_EQ(vkrwkv_sampler_set_json(sampler.get(), model_, 1), 0) << vkrwkv_last_error();
-  vkrwkv_session_reset(session_, 0);
-  auto row = eval(0, kIds);
-  std::string text;
-  bool ended = false;
-  for (int i = 0; i < 60 && !ended; ++i) {
-    const int32_t id = sampler.sample(row);
-    if (tok.is_eog(id)) {
-      ended = true;
-      break;
-    }
-    sampler.accept(id);
-    text += tok.token_bytes(id);
-    row = eval(0, {id});
-  }
+  const auto [text, ended] = reply(sampler, tok, 60);
   JsonPrefix check;
   EXPECT_TRUE(check.push(text)) << text;
   EXPECT_NE(text.find('{'), std::string::npos) << text;
@@ -236,7 +244,7 @@ TEST_F(CapiTest, SamplerJsonConstraint) {
 
 // A GBNF grammar through the C API: draws spell one of its texts and end where it ends; a grammar
 // that does not parse names line and column; NULL removes the constraint.
-TEST_F(CapiTest, SamplerGrammarConstraint) {
+TEST_F(CapiConstraintTest, SamplerGrammarConstraint) {
   LoadOptions opt;
   opt.progress = false;
   auto cpp_model = Model::load(ctx(), kCapiModel, opt);
@@ -247,20 +255,7 @@ TEST_F(CapiTest, SamplerGrammarConstraint) {
   vkrwkv::Sampler sampler(p);
   const char* gbnf = "root ::= (\"yes\" | \"no\") \", \" [a-z]{2,5} \".\"";
   ASSERT_EQ(vkrwkv_sampler_set_grammar(sampler.get(), model_, gbnf), 0) << vkrwkv_last_error();
-  vkrwkv_session_reset(session_, 0);
-  auto row = eval(0, kIds);
-  std::string text;
-  bool ended = false;
-  for (int i = 0; i < 40 && !ended; ++i) {
-    const int32_t id = sampler.sample(row);
-    if (tok.is_eog(id)) {
-      ended = true;
-      break;
-    }
-    sampler.accept(id);
-    text += tok.token_bytes(id);
-    row = eval(0, {id});
-  }
+  const auto [text, ended] = reply(sampler, tok, 40);
   EXPECT_TRUE(ended) << text;
   EXPECT_TRUE(std::regex_match(text, std::regex("(yes|no), [a-z]{2,5}\\."))) << text;
   sampler.reset();  // the grammar from its start
