@@ -226,6 +226,13 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     }
   }
   r.stream = flag(body, "stream");
+  auto compile = [&](const nlohmann::ordered_json& schema, const std::string& name) {
+    try {
+      r.constraint.schema = JsonSchema::compile(schema);
+    } catch (const Error& e) {
+      bad(name, e.message());
+    }
+  };
   if (const json* rf = field(body, "response_format")) {
     const json* type = rf->is_object() ? field(*rf, "type") : nullptr;
     if (!type || !type->is_string()) bad("response_format", "must be an object with a \"type\"");
@@ -233,13 +240,6 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     // The schema is read again with keys in their order (properties are written in it).
     const auto ordered = [&] {
       return nlohmann::ordered_json::parse(body_text)["response_format"];
-    };
-    auto compile = [&](const nlohmann::ordered_json& schema, const std::string& name) {
-      try {
-        r.constraint.schema = JsonSchema::compile(schema);
-      } catch (const Error& e) {
-        bad(name, e.message());
-      }
     };
     if (t == "json_object") {
       r.constraint.json = true;
@@ -257,10 +257,17 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
                                          t));
     }
   }
+  if (const json* js = field(body, "json_schema")) {  // llama-server's field
+    if (!js->is_object()) bad("json_schema", "must be an object (a JSON schema)");
+    if (r.constraint.json) bad("json_schema", "cannot be combined with a JSON response_format");
+    r.constraint.json = true;
+    compile(nlohmann::ordered_json::parse(body_text)["json_schema"], "json_schema");
+  }
   const json* g = field(body, "grammar");
   if (g && !(g->is_string() && g->get<std::string>().empty())) {  // "": none, as llama-server
     if (!g->is_string()) bad("grammar", "must be a string (GBNF text)");
-    if (r.constraint.json) bad("grammar", "cannot be combined with a JSON response_format");
+    if (r.constraint.json)
+      bad("grammar", "cannot be combined with a JSON response_format or schema");
     try {
       r.constraint.grammar = Grammar::parse(g->get<std::string>());
     } catch (const Error& e) {

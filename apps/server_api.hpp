@@ -55,8 +55,8 @@ struct CompletionRequest {
   // tokens come first in them, the first one's values null), as OpenAI's "echo"
   bool echo = false;
   // response_format {"type": "json_object"} or {"type": "json_schema"}: each reply is constrained
-  // to one JSON object, matching the schema when there is one; "grammar" (GBNF text, as
-  // llama-server's): to a text of the grammar
+  // to one JSON object, matching the schema when there is one (also llama-server's top-level
+  // "json_schema"); "grammar" (GBNF text, as llama-server's): to a text of the grammar
   ConstraintSpec constraint;
 };
 

@@ -335,6 +335,20 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
       post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "json_schema"}}}});
   EXPECT_EQ(s6, 400);
   EXPECT_EQ(e6["error"]["message"], "field 'response_format.json_schema.schema' is missing");
+  // llama-server's top-level "json_schema": the same constraint (keys in the schema's order).
+  auto res = client_->Post("/v1/completions",
+                           R"({"prompt":"And God said","max_tokens":64,"temperature":0,)"
+                           R"("json_schema":)" +
+                               schema_text + "}",
+                           "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const std::string top = json::parse(res->body)["choices"][0]["text"];
+  SchemaPrefix tp(*schema);
+  EXPECT_TRUE(tp.push(top) && top.find("\"verse\"") != std::string::npos) << top;
+  auto [s7, e7] = post("/v1/completions", {{"prompt", "x"}, {"json_schema", "object"}});
+  EXPECT_EQ(s7, 400);
+  EXPECT_EQ(e7["error"]["message"], "field 'json_schema' must be an object (a JSON schema)");
 }
 
 // "grammar" (GBNF, llama-server's field): sampled replies are texts of the grammar (whole ones
@@ -375,7 +389,9 @@ TEST_F(ServerTest, GrammarFieldConstrainsTheReply) {
             "field 'grammar' grammar: line 1, column 14: rule 'b' is not defined"},
            {{{"prompt", "x"}, {"grammar", 5}}, "field 'grammar' must be a string (GBNF text)"},
            {{{"prompt", "x"}, {"grammar", gbnf}, {"response_format", {{"type", "json_object"}}}},
-            "field 'grammar' cannot be combined with a JSON response_format"}}) {
+            "field 'grammar' cannot be combined with a JSON response_format or schema"},
+           {{{"prompt", "x"}, {"grammar", gbnf}, {"json_schema", {{"type", "object"}}}},
+            "field 'grammar' cannot be combined with a JSON response_format or schema"}}) {
     auto [st, e] = post("/v1/completions", body);
     EXPECT_EQ(st, 400);
     EXPECT_EQ(e["error"]["message"], message);
