@@ -400,18 +400,22 @@ void Scheduler::decode() {
 // Ends the finished requests (their states kept) and moves the last running ones down into the
 // freed slots, so the running requests stay in adjacent slots and decode in one call.
 void Scheduler::retire() {
+  // The jobs are ended last, once the stats no longer count them: a client that reads /metrics
+  // right after its reply must not see its request still running.
+  std::vector<std::pair<std::shared_ptr<Job>, std::exception_ptr>> ended;
   for (size_t s = 0; s < runs_.size(); ++s) {
     if (!runs_[s] || !runs_[s]->finish) continue;
     Run& r = *runs_[s];
     if (r.job) {
       r.reply.end();
       r.job->finish = r.reply.finish() == Finish::Cancelled ? Finish::Cancelled : *r.finish;
+      std::exception_ptr error;
       try {
         keep(static_cast<uint32_t>(s), r.seen);
-        r.job->end();
       } catch (...) {
-        r.job->end(std::current_exception());
+        error = std::current_exception();
       }
+      ended.emplace_back(r.job, error);
     }
     runs_[s].reset();
   }
@@ -423,9 +427,12 @@ void Scheduler::retire() {
     session_.state().copy(static_cast<uint32_t>(last - 1), static_cast<uint32_t>(s));
     runs_[s] = std::move(runs_[last - 1]);
   }
-  std::lock_guard lk(mu_);
-  stats_.running = static_cast<uint32_t>(
-      std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r != nullptr; }));
+  {
+    std::lock_guard lk(mu_);
+    stats_.running = static_cast<uint32_t>(
+        std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r != nullptr; }));
+  }
+  for (auto& [job, error] : ended) job->end(error);
 }
 
 Scheduler::Kept* Scheduler::keep(uint32_t slot, const std::vector<int32_t>& tokens) {
