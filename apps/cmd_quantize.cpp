@@ -31,6 +31,7 @@ struct QuantizeCliOptions {
   bool allow_requantize = false;
   bool verbose = false;
   bool dry_run = false;
+  bool keep_split = false;
   bool pure = false;
   bool leave_output = false;
   std::string output_type;
@@ -120,9 +121,14 @@ int run_quantize(const QuantizeCliOptions& o) {
   // Read (and checked) before anything is written.
   std::optional<Imatrix> imatrix;
   if (!o.imatrix.empty()) imatrix = read_imatrix(o.imatrix);
+  const auto files = quantize_outputs(in, o.out, o.keep_split);
+  const auto names = [&] {
+    std::vector<std::string> n;
+    for (const auto& f : files) n.push_back(f.string());
+    return fmt::format("{}", fmt::join(n, ", "));
+  };
   if (o.dry_run) {
-    report(in, preview_quantization(in, *preset, plan), o, fmt::format("would write {}", o.out),
-           0.0);
+    report(in, preview_quantization(in, *preset, plan), o, "would write " + names(), 0.0);
     return 0;
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -137,6 +143,7 @@ int run_quantize(const QuantizeCliOptions& o) {
   options.threads = o.threads;
   options.allow_requantize = o.allow_requantize;
   options.plan = plan;
+  options.keep_split = o.keep_split;
   if (imatrix) {
     options.imatrix = &*imatrix;
     options.imatrix_file = o.imatrix;
@@ -144,7 +151,7 @@ int run_quantize(const QuantizeCliOptions& o) {
   options.progress = terminal_progress(fmt::format("quantizing to {}", preset_info(*preset).name));
   const QuantizeSummary s = quantize_model(in, o.out, *preset, options);
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  report(in, s, o, fmt::format("wrote {}", o.out), sec);
+  report(in, s, o, "wrote " + names(), sec);
   return 0;
 }
 
@@ -181,6 +188,10 @@ Command add_quantize(CLI::App& app) {
   sub->add_option("--imatrix", o->imatrix,
                   "Importance matrix (from `vkrwkv imatrix` or llama-imatrix, .gguf or .dat): "
                   "each matrix's rounding error is weighted by its input's activations");
+  sub->add_flag("--keep-split", o->keep_split,
+                "A model in parts (llama-gguf-split's) is written in as many parts, each with "
+                "its input part's tensors, named OUT-00001-of-0000N.gguf (OUT without .gguf), "
+                "as llama-quantize --keep-split does");
   sub->add_flag("--dry-run", o->dry_run,
                 "Print the types and the output size, write nothing (OUT is not touched)");
   return {sub, [o] { return run_quantize(*o); }};

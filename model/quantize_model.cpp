@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <exception>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include <vkr/error.hpp>
 
 #include "dequant.hpp"
+#include "gguf_split_writer.hpp"
 #include "gguf_writer.hpp"
 #include "quantize.hpp"
 
@@ -328,11 +330,45 @@ QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset,
   return summary;
 }
 
+namespace {
+
+// The order llama-quantize writes tensors in (so its files and ours are the same bytes): in
+// parts, each part's tensors as the input has them; in one file, its loader's weights map order:
+// tensors outside the blocks by name, then block by block (blk.N. by number), each by name.
+std::vector<size_t> write_order(const gguf::File& in, bool parts) {
+  std::vector<size_t> order(in.tensors().size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (parts) return order;
+  const auto block = [](const std::string& name) {
+    int n = -1;
+    if (name.starts_with("blk.")) {
+      const auto [p, ec] = std::from_chars(name.data() + 4, name.data() + name.size(), n);
+      if (ec != std::errc() || p == name.data() + name.size() || *p != '.') n = -1;
+    }
+    return n;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const std::string& x = in.tensors()[a].name;
+    const std::string& y = in.tensors()[b].name;
+    const int bx = block(x), by = block(y);
+    return bx != by ? bx < by : x < y;
+  });
+  return order;
+}
+
+}  // namespace
+
 QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path& out,
                                QuantPreset preset, const QuantizeOptions& options) {
   std::error_code ec;
-  require(!std::filesystem::equivalent(in.path(), out, ec), ErrorCode::InvalidArgument,
-          "quantize: the output {} is the input file; write to another path", out.string());
+  const auto paths = quantize_outputs(in, out, options.keep_split);
+  for (const auto& path : paths) {
+    for (size_t i = 0; i < in.n_shards(); ++i) {
+      require(!std::filesystem::equivalent(in.shard_path(i), path, ec), ErrorCode::InvalidArgument,
+              "quantize: the output {} is {}; write to another path", path.string(),
+              in.n_shards() > 1 ? "one of the input's parts" : "the input file");
+    }
+  }
   const QuantPresetInfo& info = preset_info(preset);
   PlanOptions plan_options = options.plan;
   plan_options.imatrix = options.imatrix != nullptr;
@@ -347,7 +383,8 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
     }
   }
 
-  gguf::GgufWriter writer;
+  std::vector<gguf::GgufWriter> writers(paths.size());
+  gguf::GgufWriter& writer = writers[0];  // the metadata
   for (const auto& [key, value] : in.metadata()) {
     // A split model's part keys would make the single output file look like a first part.
     if (key == "general.file_type" || key == "general.quantization_version" ||
@@ -402,18 +439,19 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
   const unsigned threads =
       options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   const std::string in_name = in.path().string();
-  for (size_t i = 0; i < summary.plan.size(); ++i) {
+  for (const size_t i : write_order(in, writers.size() > 1)) {
     const TensorPlan& p = summary.plan[i];
     const gguf::TensorInfo& t = in.tensors()[i];
+    gguf::GgufWriter& part = writers[writers.size() > 1 ? t.shard : 0];
     if (p.to == p.from) {
-      writer.add_tensor(p.name, p.ne, static_cast<GgmlType>(p.to),
-                        [&in, &t](std::span<std::byte> dst) {
-                          const auto src = in.tensor_data(t);
-                          std::copy(src.begin(), src.end(), dst.begin());
-                        });
+      part.add_tensor(p.name, p.ne, static_cast<GgmlType>(p.to),
+                      [&in, &t](std::span<std::byte> dst) {
+                        const auto src = in.tensor_data(t);
+                        std::copy(src.begin(), src.end(), dst.begin());
+                      });
       continue;
     }
-    writer.add_tensor(
+    part.add_tensor(
         p.name, p.ne, static_cast<GgmlType>(p.to),
         [&in, &t, &p, threads, &in_name, stop = options.stop,
          weights = importance[i] ? &*importance[i] : nullptr](std::span<std::byte> dst) {
@@ -485,8 +523,43 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
           if (failure) std::rethrow_exception(failure);
         });
   }
-  writer.write(out, options.progress);
+  // Parts: every one names its place in the set (after the first part's other keys).
+  if (writers.size() > 1) {
+    for (size_t i = 0; i < writers.size(); ++i) {
+      writers[i].add_kv("split.no", gguf::KvValue::u16(static_cast<uint16_t>(i)));
+      writers[i].add_kv("split.count", gguf::KvValue::u16(static_cast<uint16_t>(writers.size())));
+      writers[i].add_kv("split.tensors.count",
+                        gguf::KvValue::i32(static_cast<int32_t>(in.tensors().size())));
+    }
+  }
+  uint64_t total = 0, before = 0;
+  for (const auto& w : writers) total += w.data_bytes();
+  size_t written = 0;
+  try {
+    for (; written < writers.size(); ++written) {
+      writers[written].write(paths[written], [&](uint64_t done, uint64_t) {
+        if (options.progress) options.progress(before + done, total);
+      });
+      before += writers[written].data_bytes();
+    }
+  } catch (...) {  // no partial set left behind either
+    for (size_t i = 0; i < written; ++i) std::filesystem::remove(paths[i], ec);
+    throw;
+  }
+  summary.files = paths;
   return summary;
+}
+
+std::vector<std::filesystem::path> quantize_outputs(const gguf::File& in,
+                                                    const std::filesystem::path& out,
+                                                    bool keep_split) {
+  if (!keep_split || in.n_shards() == 1) return {out};
+  std::string prefix = out.string();
+  if (prefix.ends_with(".gguf")) prefix.resize(prefix.size() - 5);
+  std::vector<std::filesystem::path> paths;
+  for (size_t i = 0; i < in.n_shards(); ++i)
+    paths.push_back(gguf::split_part_path(prefix, i + 1, in.n_shards()));
+  return paths;
 }
 
 }  // namespace vkr

@@ -123,6 +123,10 @@ struct QuantizeOptions {
   // output's quantize.imatrix.* keys.
   const Imatrix* imatrix = nullptr;
   std::string imatrix_file;
+  // llama-quantize --keep-split: a model in parts is written in as many parts, each with the
+  // tensors of its input part (named split_part_path(prefix, i, n), the prefix being `out`
+  // without ".gguf"); otherwise one file.
+  bool keep_split = false;
 };
 
 struct QuantizeSummary {
@@ -133,12 +137,18 @@ struct QuantizeSummary {
   // With an imatrix: converted tensors encoded with its weights / without an entry for them.
   size_t imatrix_used = 0;
   std::vector<std::string> imatrix_missing;
+  std::vector<std::filesystem::path> files;  // written (quantize_model), in order
 };
 
 // The plan and the sizes quantize_model() would produce, without writing anything (converted
 // counts the tensors it would re-encode).
 QuantizeSummary preview_quantization(const gguf::File& in, QuantPreset preset,
                                      const PlanOptions& options = {});
+
+// The files quantize_model() writes for `out` (more than one with keep_split and a split input).
+std::vector<std::filesystem::path> quantize_outputs(const gguf::File& in,
+                                                    const std::filesystem::path& out,
+                                                    bool keep_split);
 
 // Writes `out` (via out.part, renamed at the end) with every metadata key of `in`
 // (general.file_type and general.quantization_version set for the preset) and the tensors in `in`'s

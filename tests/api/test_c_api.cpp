@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <memory>
 #include <random>
 #include <regex>
 #include <string>
@@ -188,6 +189,19 @@ TEST(CapiSampler, EqualsCppSampler) {
 // Constrained samplers: greedy replies drawn through them after kIds in slot 0.
 class CapiConstraintTest : public CapiTest {
  protected:
+  void SetUp() override {
+    CapiTest::SetUp();
+    if (IsSkipped()) return;
+    LoadOptions opt;
+    opt.progress = false;
+    cpp_model_ = Model::load(ctx(), kCapiModel, opt);  // its tokenizer checks the replies
+  }
+  static vkrwkv_sampler_params greedy() {
+    vkrwkv_sampler_params p{};
+    EXPECT_EQ(vkrwkv_sampler_default_params(&p), 0);
+    p.temperature = 0;
+    return p;
+  }
   // Up to `max` ids (the text and whether an end id came).
   static std::pair<std::string, bool> reply(vkrwkv::Sampler& sampler, const Tokenizer& tok,
                                             int max) {
@@ -203,17 +217,13 @@ class CapiConstraintTest : public CapiTest {
     }
     return {text, false};
   }
+
+  std::unique_ptr<Model> cpp_model_;
 };
 
 TEST_F(CapiConstraintTest, SamplerJsonConstraint) {
-  LoadOptions opt;
-  opt.progress = false;
-  auto cpp_model = Model::load(ctx(), kCapiModel, opt);
-  const Tokenizer& tok = *cpp_model->tokenizer();
-  vkrwkv_sampler_params p{};
-  ASSERT_EQ(vkrwkv_sampler_default_params(&p), 0);
-  p.temperature = 0;
-  vkrwkv::Sampler sampler(p);
+  const Tokenizer& tok = *cpp_model_->tokenizer();
+  vkrwkv::Sampler sampler(greedy());
   sampler.accept(kIds.front());  // the prompt's ids come before the constraint
   ASSERT_EQ(vkrwkv_sampler_set_json(sampler.get(), model_, 1), 0) << vkrwkv_last_error();
   const auto [text, ended] = reply(sampler, tok, 60);
@@ -224,7 +234,7 @@ TEST_F(CapiConstraintTest, SamplerJsonConstraint) {
     EXPECT_TRUE(check.complete()) << text;
   }
   // A plain sampler on the same rows writes something else (the constraint did something).
-  vkrwkv::Sampler plain(p);
+  vkrwkv::Sampler plain(greedy());
   vkrwkv_session_reset(session_, 0);
   const auto first = eval(0, kIds);
   EXPECT_FALSE(tok.token_bytes(plain.sample(first)).starts_with("{"));
@@ -245,14 +255,8 @@ TEST_F(CapiConstraintTest, SamplerJsonConstraint) {
 // A GBNF grammar through the C API: draws spell one of its texts and end where it ends; a grammar
 // that does not parse names line and column; NULL removes the constraint.
 TEST_F(CapiConstraintTest, SamplerGrammarConstraint) {
-  LoadOptions opt;
-  opt.progress = false;
-  auto cpp_model = Model::load(ctx(), kCapiModel, opt);
-  const Tokenizer& tok = *cpp_model->tokenizer();
-  vkrwkv_sampler_params p{};
-  ASSERT_EQ(vkrwkv_sampler_default_params(&p), 0);
-  p.temperature = 0;
-  vkrwkv::Sampler sampler(p);
+  const Tokenizer& tok = *cpp_model_->tokenizer();
+  vkrwkv::Sampler sampler(greedy());
   const char* gbnf = "root ::= (\"yes\" | \"no\") \", \" [a-z]{2,5} \".\"";
   ASSERT_EQ(vkrwkv_sampler_set_grammar(sampler.get(), model_, gbnf), 0) << vkrwkv_last_error();
   const auto [text, ended] = reply(sampler, tok, 40);

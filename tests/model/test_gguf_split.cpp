@@ -22,12 +22,6 @@ namespace {
 
 const fs::path kSplitDir = fs::path(VKR_SOURCE_DIR) / "tests" / "data" / "llama_gguf_split";
 
-std::string file_sha256(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
-  return sha256_hex(std::as_bytes(std::span(bytes.data(), bytes.size())));
-}
-
 std::string error_of(const fs::path& p) {
   try {
     gguf::File::open(p);

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace vkr::test {
 
@@ -72,6 +74,13 @@ std::string sha256_hex(std::span<const std::byte> data) {
     for (int s = 28; s >= 0; s -= 4) out += kHex[(v >> s) & 15];
   }
   return out;
+}
+
+std::string file_sha256(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  return sha256_hex(std::as_bytes(std::span(bytes.data(), bytes.size())));
 }
 
 }  // namespace vkr::test

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <span>
 #include <string>
 
 namespace vkr::test {
 
 std::string sha256_hex(std::span<const std::byte> data);
+// Of a whole file ("" when it cannot be read).
+std::string file_sha256(const std::filesystem::path& path);
 
 }  // namespace vkr::test
