@@ -220,12 +220,7 @@ def main():
     lib = qp.PlanLib(args.bins)
     gs.setup_protos(lib)  # after PlanLib: the port's gguf_init_from_file prototype
     backend = lib.load_cpu_backend()
-    build = {}
-    try:
-        with open(os.path.join(args.bins, "_nlcBuildMetadata.json")) as f:
-            build = json.load(f)
-    except OSError:
-        pass
+    build = gs.lq.build_metadata(args.bins)
     check(gs.lq.LlamaQuantizeParams.keep_split.offset == KEEP_SPLIT_OFFSET
           and gs.lq.LlamaQuantizeParams.dry_run.offset == KEEP_SPLIT_OFFSET + 1,
           "ctypes layout of keep_split / dry_run")

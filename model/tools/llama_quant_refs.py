@@ -225,6 +225,15 @@ class GgmlTypeTraits(ctypes.Structure):
 LOG_CB_T = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
 
+def build_metadata(bins):
+    """node-llama-cpp's _nlcBuildMetadata.json beside the libraries ({} when absent)."""
+    try:
+        with open(os.path.join(bins, "_nlcBuildMetadata.json")) as f:
+            return json.load(f)
+    except OSError:
+        return {}
+
+
 def check(cond, msg):
     if not cond:
         raise SystemExit("layout/behaviour check failed: " + msg)
