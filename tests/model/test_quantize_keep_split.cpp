@@ -15,6 +15,7 @@
 #include "quantize_test_util.hpp"
 #include "support/refmodels.hpp"
 #include "support/sha256.hpp"
+#include "vkr/error.hpp"
 
 namespace vkr::test {
 namespace {
@@ -82,6 +83,20 @@ TEST(QuantizeKeepSplit, LlamaQuantizeBytes) {
     }
   }
   EXPECT_GE(checked, 21u);
+  // Parts named like the input's would overwrite them: refused before anything is written.
+  const gguf::File a = gguf::File::open(dir.path() / "a" / "tiny-qrwkv6-f16-00001-of-00004.gguf");
+  const std::string before = file_sha256(a.shard_path(2));
+  try {
+    quantize_model(a, dir.path() / "a" / "tiny-qrwkv6-f16.gguf", QuantPreset::Q8_0,
+                   QuantizeOptions{.keep_split = true});
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("tiny-qrwkv6-f16-00001-of-00004.gguf is one of the input's parts; "
+                               "write to another path"),
+              std::string::npos)
+        << e.message();
+  }
+  EXPECT_EQ(file_sha256(a.shard_path(2)), before);
   // A single input with keep_split: the plain file, as without it.
   const auto single = quantize_model(whole, dir.path() / "ks.gguf", QuantPreset::Q8_0,
                                      QuantizeOptions{.keep_split = true});
