@@ -20,6 +20,7 @@
 #include "json_schema.hpp"
 #include "model_options.hpp"
 #include "sampler.hpp"
+#include "sampling_options.hpp"
 #include "session.hpp"
 #include "vkr/error.hpp"
 
@@ -41,6 +42,7 @@ struct GenerateOptions {
   std::string grammar, grammar_file;  // ... or to a GBNF grammar's texts
   std::string system;
   SamplerParams sampling;
+  SamplingExtras sampling_extras;  // -l/--logit-bias, --ignore-eos
 };
 
 double seconds_since(Clock::time_point t) {
@@ -227,6 +229,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_option("--frequency-penalty", o->sampling.frequency_penalty, "Frequency penalty");
   sub->add_option("--repeat-last-n", o->sampling.penalty_last_n, "Ids the penalties look back on");
   sub->add_option("--seed", o->sampling.seed, "Random seed (same seed, same output)");
+  add_sampler_flags(sub, o->sampling, o->sampling_extras);
   return {sub, [&common, o] {
             validate(o->sampling);
             if (!o->prompt_file.empty()) o->prompt = read_prompt_file(o->prompt_file);
@@ -242,6 +245,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
                       "--state-out {}: directory {} does not exist", o->state_out, dir.string());
             }
             auto loaded = load_model(common, o->model);
+            finalize_sampling(o->sampling, o->sampling_extras, require_tokenizer(*loaded.model));
             Session session(*loaded.model, 1);
             if (!o->state_in.empty()) session.state().load_file(0, o->state_in);
             if (o->chat) {

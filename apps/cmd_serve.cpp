@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "model_options.hpp"
+#include "sampling_options.hpp"
 #include "server.hpp"
 #include "signal_watch.hpp"
 #include "vkr/error.hpp"
@@ -110,6 +111,13 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
   sub->add_option("--top-k", d.sampling.top_k, "Default top-k (0: off)")->capture_default_str();
   sub->add_option("--top-p", d.sampling.top_p, "Default top-p (1: off)")->capture_default_str();
   sub->add_option("--min-p", d.sampling.min_p, "Default min-p (0: off)")->capture_default_str();
+  sub->add_option("--repeat-penalty", d.sampling.repetition_penalty,
+                  "Default repetition penalty (1: off)");
+  sub->add_option("--presence-penalty", d.sampling.presence_penalty, "Default presence penalty");
+  sub->add_option("--frequency-penalty", d.sampling.frequency_penalty, "Default frequency penalty");
+  sub->add_option("--repeat-last-n", d.sampling.penalty_last_n,
+                  "Default count of ids the penalties look back on");
+  add_sampler_flags(sub, d.sampling, d.extras);
   sub->add_option("--seed", d.sampling.seed,
                   "Seed of the first request without one (then +1 "
                   "per request)");
@@ -140,6 +148,11 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
             if (!o->api_key_file.empty()) o->serve.api_key = read_api_key(o->api_key_file);
             StopSignals signals;  // before any thread exists
             auto loaded = load_model(common, o->model);
+            {  // the defaults' biased ids against the vocabulary, before serving
+              SamplerParams check = o->serve.defaults.sampling;
+              check.dry_multiplier = 0.0f;  // breakers are made per request (and kept)
+              finalize_sampling(check, o->serve.defaults.extras, require_tokenizer(*loaded.model));
+            }
             Server server(*loaded.model, o->serve);
             const int port = server.bind();
             const auto& sc = o->serve.scheduler;

@@ -10,7 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <mutex>
 
+#include "dry_breakers.hpp"
 #include "model_options.hpp"
 #include "vkr/error.hpp"
 
@@ -43,6 +46,24 @@ struct Server::Impl {
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   }
 
+  // The request's sampling with its text biases and ignore_eos made into ids and DRY's breakers
+  // into tokens (those kept per breaker list: a vocabulary scan each).
+  SamplerParams finish_sampling(const CompletionRequest& q) {
+    SamplerParams s = q.sampling;
+    const auto breakers = s.dry_sequence_breakers;
+    s.dry_sequence_breakers.clear();  // made below, once per list
+    finalize_sampling(s, q.extras, tok);
+    s.dry_sequence_breakers = breakers;
+    if (s.dry_enabled() && !breakers.empty()) {
+      std::lock_guard lock(dry_mutex);
+      if (dry_cache.size() >= 16 && !dry_cache.count(breakers)) dry_cache.clear();  // bounded
+      auto& made = dry_cache[breakers];
+      if (!made) made = dry_sequence_breakers(tok, breakers);
+      s.dry_breakers = made;
+    }
+    return s;
+  }
+
   // Tokenizes and checks every prompt of the request, then queues n jobs per prompt (none when
   // any prompt is bad); the caller reads the jobs' text.
   std::vector<std::shared_ptr<Job>> submit(const CompletionRequest& q) {
@@ -63,11 +84,12 @@ struct Server::Impl {
                 prompts[k][i], i, V);
       }
     }
+    const SamplerParams sampling = finish_sampling(q);
     std::vector<std::shared_ptr<Job>> jobs;
     for (size_t c = 0; c < prompts.size() * static_cast<size_t>(q.n); ++c) {
       auto job = std::make_shared<Job>();
       job->prompt = prompts[c / static_cast<size_t>(q.n)];
-      job->sampling = q.sampling;
+      job->sampling = sampling;
       const uint64_t n = requests++;
       job->sampling.seed = q.seeded ? q.sampling.seed + c % static_cast<size_t>(q.n)
                                     : opt.defaults.sampling.seed + static_cast<uint32_t>(n);
@@ -409,6 +431,8 @@ struct Server::Impl {
 
   Model& model;
   const Tokenizer& tok;
+  std::mutex dry_mutex;
+  std::map<std::vector<std::string>, std::shared_ptr<const DryBreakers>> dry_cache;
   ServeOptions opt;
   ChatTemplate tmpl;
   Scheduler sched;

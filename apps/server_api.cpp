@@ -192,23 +192,13 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
   r.max_tokens = static_cast<int>(number(body, max_name, d.max_tokens, 0, 1 << 20));
   SamplerParams& s = r.sampling;
   s = d.sampling;
-  s.temperature = static_cast<float>(number(body, "temperature", s.temperature, 0, 100));
-  s.top_p = static_cast<float>(number(body, "top_p", s.top_p, 0, 1));
-  if (s.top_p == 0) s.top_p = 1;  // some clients send 0 for "off"
-  s.top_k = static_cast<int>(number(body, "top_k", s.top_k, 0, 1 << 30));
-  s.min_p = static_cast<float>(number(body, "min_p", s.min_p, 0, 1));
-  s.presence_penalty =
-      static_cast<float>(number(body, "presence_penalty", s.presence_penalty, -2, 2));
-  s.frequency_penalty =
-      static_cast<float>(number(body, "frequency_penalty", s.frequency_penalty, -2, 2));
-  s.repetition_penalty =
-      static_cast<float>(number(body, "repeat_penalty", s.repetition_penalty, 1e-3, 100));
-  s.penalty_last_n = static_cast<int>(number(body, "repeat_last_n", s.penalty_last_n, 0, 1 << 20));
   if (const json* seed = field(body, "seed")) {
     if (!seed->is_number_integer()) bad("seed", "must be an integer");
     s.seed = static_cast<uint64_t>(seed->get<int64_t>());
     r.seeded = true;
   }
+  r.extras = d.extras;
+  parse_sampler_fields(body, s, r.extras);
   validate(s);
   if (const json* stop = field(body, "stop")) {
     if (stop->is_string()) {

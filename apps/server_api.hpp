@@ -18,6 +18,7 @@
 #include "grammar.hpp"
 #include "json_schema.hpp"
 #include "sampler.hpp"
+#include "sampler_json.hpp"
 #include "tokenizer.hpp"
 
 namespace vkr::cli {
@@ -26,6 +27,7 @@ namespace vkr::cli {
 struct RequestDefaults {
   int max_tokens = 256;
   SamplerParams sampling;
+  SamplingExtras extras;
 };
 
 // One prompt of a completions request: text (special tokens parsed) or token ids.
@@ -45,7 +47,8 @@ struct CompletionRequest {
   int n = 1;                          // choices per prompt; choice k samples with seed + k
   int max_tokens = 0;
   SamplerParams sampling;
-  bool seeded = false;  // the request gave a seed
+  SamplingExtras extras;  // text logit biases, ignore_eos: made into sampling by the server
+  bool seeded = false;    // the request gave a seed
   std::vector<std::string> stop;
   bool stream = false;
   // -1: no log-probabilities; else each sampled token's and this many most likely alternatives

@@ -1,8 +1,11 @@
 // c_api_sampler.cpp: vkrwkv.h samplers: the host Sampler (model/sampler.hpp) behind a handle.
+#include <fmt/format.h>
+
 #include <memory>
 
 #include "c_api_impl.hpp"
 #include "grammar.hpp"
+#include "sampler_json.hpp"
 
 using namespace vkr;
 using capi::guard;
@@ -135,6 +138,45 @@ int vkrwkv_sampler_set_grammar(vkrwkv_sampler* s, const vkrwkv_model* model, con
     sampler_of(s, fn);
     if (gbnf) spec.grammar = Grammar::parse(gbnf);
     set_constraint(s, model, spec, fn);
+    return 0;
+  });
+}
+
+int vkrwkv_sampler_configure(vkrwkv_sampler* s, const vkrwkv_model* model, const char* json) {
+  return guard(__func__, [&, fn = __func__] {
+    Sampler& sa = sampler_of(s, fn);
+    need(json, fn, "json");
+    nlohmann::json body;
+    try {
+      body = nlohmann::json::parse(json);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("{}: the settings are not JSON: {}", fn, e.what()));
+    }
+    require(body.is_object(), ErrorCode::InvalidArgument, "{}: the settings must be a JSON object",
+            fn);
+    SamplerParams p = sa.params();
+    SamplingExtras x;
+    parse_sampler_fields(body, p, x);
+    if (const auto it = body.find("seed"); it != body.end() && !it->is_null()) {
+      require(it->is_number_unsigned(), ErrorCode::InvalidArgument,
+              "{}: field 'seed' must be a non-negative integer", fn);
+      p.seed = it->get<uint64_t>();
+    }
+    if (model) {
+      require(model->model->tokenizer() != nullptr, ErrorCode::InvalidArgument,
+              "{}: the model has no tokenizer", fn);
+      finalize_sampling(p, x, *model->model->tokenizer());
+    } else {
+      require(x.text_bias.empty() && !x.ignore_eos &&
+                  (!p.dry_enabled() || p.dry_sequence_breakers.empty()),
+              ErrorCode::InvalidArgument,
+              "{}: text logit biases, ignore_eos and DRY's sequence breakers need the model "
+              "(its vocabulary)",
+              fn);
+      validate(p);
+    }
+    sa = Sampler(p);
     return 0;
   });
 }

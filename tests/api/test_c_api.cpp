@@ -183,6 +183,39 @@ TEST(CapiSampler, EqualsCppSampler) {
   EXPECT_EQ(vkrwkv_sampler_accept(greedy.get(), -1), VKRWKV_ERROR_INVALID_ARGUMENT);
 }
 
+// vkrwkv_sampler_configure: llama-server's fields reach the C sampler (the same draws as the C++
+// sampler with the same settings); bad settings are named and leave it unchanged.
+TEST(CapiSampler, ConfigureWithLlamaServerFields) {
+  vkrwkv::Sampler c;
+  c.configure(R"({"seed": 9, "mirostat": 2, "mirostat_tau": 3, "logit_bias": {"3": -1.5}})");
+  SamplerParams q;
+  q.seed = 9;
+  q.mirostat = 2;
+  q.mirostat_tau = 3.0f;
+  q.logit_bias = {{3, -1.5f}};
+  Sampler cpp(q);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> logit(0, 3);
+  std::vector<float> row(500);
+  for (int i = 0; i < 30; ++i) {
+    for (auto& x : row) x = logit(rng);
+    ASSERT_EQ(c.sample(row), cpp.sample(row)) << "draw " << i;
+  }
+  c.configure(R"({"temperature": 0, "logit_bias": [[7, false]]})");
+  std::fill(row.begin(), row.end(), 0.0f);
+  row[7] = 5.0f;
+  row[8] = 4.0f;
+  EXPECT_EQ(c.sample(row), 8);  // 7 is banned
+  for (const char* bad : {"[1]", "{\"mirostat\": 5}", "{\"ignore_eos\": true}", "{oops",
+                          "{\"samplers\": \"top_k;nope\"}"}) {
+    EXPECT_EQ(vkrwkv_sampler_configure(c.get(), nullptr, bad), VKRWKV_ERROR_INVALID_ARGUMENT)
+        << bad;
+    EXPECT_NE(std::string(vkrwkv_last_error()).find("vkrwkv_sampler_configure"), std::string::npos)
+        << vkrwkv_last_error();
+  }
+  EXPECT_EQ(c.sample(row), 8);  // unchanged by the refused settings
+}
+
 // A JSON constraint on the C sampler: a greedy reply of the model is a JSON object's start (the
 // whole object once an end id comes), ids that cannot continue it are refused by accept(), and
 // reset() restarts it from an empty object.

@@ -200,6 +200,19 @@ VKRWKV_API int vkrwkv_sampler_set_json(vkrwkv_sampler *s, const vkrwkv_model *mo
 VKRWKV_API int vkrwkv_sampler_set_grammar(vkrwkv_sampler* s, const vkrwkv_model* model,
                                           const char* gbnf);
 
+/* Sets the sampler's settings from a JSON object with llama-server's field names, those left out
+ * unchanged: temperature, top_k, top_p, min_p, repeat_penalty, presence_penalty,
+ * frequency_penalty, repeat_last_n, seed, and what vkrwkv_sampler_params lacks: typical_p,
+ * top_n_sigma, xtc_probability, xtc_threshold, dynatemp_range, dynatemp_exponent, min_keep,
+ * dry_multiplier, dry_base, dry_allowed_length, dry_penalty_last_n, dry_sequence_breakers,
+ * mirostat (1 or 2), mirostat_tau, mirostat_eta, samplers (the chain's order, llama.cpp's names),
+ * logit_bias ({"id": bias} or [[id or text, bias or false], ...]) and ignore_eos. `model` gives
+ * the vocabulary that token texts, ignore_eos and DRY's breakers need (NULL when none is used).
+ * The history and the random stream start over. A bad field is VKRWKV_ERROR_INVALID_ARGUMENT
+ * naming it; the sampler is then unchanged. E.g. {"dry_multiplier": 0.8, "mirostat": 2}. */
+VKRWKV_API int vkrwkv_sampler_configure(vkrwkv_sampler* s, const vkrwkv_model* model,
+                                        const char* json);
+
 /* Embedding: tokens per recorded forward pass (1..this). */
 VKRWKV_API int vkrwkv_session_max_tokens(const vkrwkv_session *s);
 /* The buffers a forward pass of n_tokens uses, without recording (to record a producer first). */

@@ -205,6 +205,11 @@ class Sampler {
   void set_grammar(const Model& model, const std::string& gbnf) {
     check(vkrwkv_sampler_set_grammar(h_, model.get(), gbnf.c_str()));
   }
+  // llama-server's sampling fields as JSON (DRY, mirostat, XTC, logit_bias ...); `model` for
+  // token texts, ignore_eos and DRY's breakers (vkrwkv_sampler_configure).
+  void configure(const std::string& json, const Model* model = nullptr) {
+    check(vkrwkv_sampler_configure(h_, model ? model->get() : nullptr, json.c_str()));
+  }
   vkrwkv_sampler* get() const { return h_; }
 
  private:
