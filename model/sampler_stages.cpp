@@ -215,10 +215,19 @@ void Sampler::top_k() {
   if (params_.top_k <= 0) return;
   const auto k = static_cast<size_t>(params_.top_k);
   if (k < cand_.size() && !sorted_) {
-    std::nth_element(cand_.begin(), cand_.begin() + static_cast<ptrdiff_t>(k) - 1, cand_.end(),
-                     [](const Candidate& a, const Candidate& b) {
-                       return before(a.logit, a.id, b.logit, b.id);
-                     });
+    // Heap selection: the k best stay in front with the worst of them on top, so one pass over
+    // the row mostly compares against that top (cheaper than nth_element's swaps).
+    const auto worst_on_top = [](const Candidate& a, const Candidate& b) {
+      return before(a.logit, a.id, b.logit, b.id);
+    };
+    const auto heap_end = cand_.begin() + static_cast<ptrdiff_t>(k);
+    std::make_heap(cand_.begin(), heap_end, worst_on_top);
+    for (size_t i = k; i < cand_.size(); ++i) {
+      if (!before(cand_[i].logit, cand_[i].id, cand_.front().logit, cand_.front().id)) continue;
+      std::pop_heap(cand_.begin(), heap_end, worst_on_top);
+      cand_[k - 1] = cand_[i];
+      std::push_heap(cand_.begin(), heap_end, worst_on_top);
+    }
     cand_.resize(k);
   }
   sort_desc();  // also when k >= size, as llama.cpp: later stages see the best first
