@@ -148,9 +148,8 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
             if (!o->api_key_file.empty()) o->serve.api_key = read_api_key(o->api_key_file);
             StopSignals signals;  // before any thread exists
             auto loaded = load_model(common, o->model);
-            {  // the defaults' biased ids against the vocabulary, before serving
+            {  // the defaults against the vocabulary (biased ids ...), before serving
               SamplerParams check = o->serve.defaults.sampling;
-              check.dry_multiplier = 0.0f;  // breakers are made per request (and kept)
               finalize_sampling(check, o->serve.defaults.extras, require_tokenizer(*loaded.model));
             }
             Server server(*loaded.model, o->serve);

@@ -10,8 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <map>
-#include <mutex>
 
 #include "dry_breakers.hpp"
 #include "model_options.hpp"
@@ -47,20 +45,10 @@ struct Server::Impl {
   }
 
   // The request's sampling with its text biases and ignore_eos made into ids and DRY's breakers
-  // into tokens (those kept per breaker list: a vocabulary scan each).
+  // into tokens (kept per breaker list: a vocabulary scan each).
   SamplerParams finish_sampling(const CompletionRequest& q) {
     SamplerParams s = q.sampling;
-    const auto breakers = s.dry_sequence_breakers;
-    s.dry_sequence_breakers.clear();  // made below, once per list
-    finalize_sampling(s, q.extras, tok);
-    s.dry_sequence_breakers = breakers;
-    if (s.dry_enabled() && !breakers.empty()) {
-      std::lock_guard lock(dry_mutex);
-      if (dry_cache.size() >= 16 && !dry_cache.count(breakers)) dry_cache.clear();  // bounded
-      auto& made = dry_cache[breakers];
-      if (!made) made = dry_sequence_breakers(tok, breakers);
-      s.dry_breakers = made;
-    }
+    finalize_sampling(s, q.extras, tok, &dry_cache);
     return s;
   }
 
@@ -431,8 +419,7 @@ struct Server::Impl {
 
   Model& model;
   const Tokenizer& tok;
-  std::mutex dry_mutex;
-  std::map<std::vector<std::string>, std::shared_ptr<const DryBreakers>> dry_cache;
+  DryBreakerCache dry_cache;
   ServeOptions opt;
   ChatTemplate tmpl;
   Scheduler sched;

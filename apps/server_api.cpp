@@ -6,6 +6,7 @@
 
 #include <limits>
 
+#include "json_fields.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::cli {
@@ -14,31 +15,10 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad(std::string_view field, std::string_view what) {
-  throw Error(ErrorCode::InvalidArgument, fmt::format("field '{}' {}", field, what));
-}
-
-// The value of `field` when present and not null.
-const json* field(const json& body, const char* name) {
-  auto it = body.find(name);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
-}
-
-double number(const json& body, const char* name, double fallback, double lo, double hi) {
-  const json* v = field(body, name);
-  if (!v) return fallback;
-  if (!v->is_number()) bad(name, "must be a number");
-  const double x = v->get<double>();
-  if (!(x >= lo && x <= hi)) bad(name, fmt::format("must be in [{}, {}] (got {})", lo, hi, x));
-  return x;
-}
-
-bool flag(const json& body, const char* name) {
-  const json* v = field(body, name);
-  if (!v) return false;
-  if (!v->is_boolean()) bad(name, "must be true or false");
-  return v->get<bool>();
-}
+using json_fields::bad;
+using json_fields::field;
+using json_fields::flag;
+using json_fields::number;
 
 std::string text_of(const json& v, const std::string& name) {
   if (v.is_string()) return v.get<std::string>();

@@ -44,9 +44,19 @@ std::shared_ptr<const DryBreakers> dry_sequence_breakers(const Tokenizer& tok,
   return out;
 }
 
-void resolve_dry_breakers(SamplerParams& params, const Tokenizer& tok) {
+std::shared_ptr<const DryBreakers> DryBreakerCache::get(const Tokenizer& tok,
+                                                        const std::vector<std::string>& breakers) {
+  std::lock_guard lock(mutex_);
+  if (made_.size() >= 16 && !made_.count(breakers)) made_.clear();
+  auto& made = made_[breakers];
+  if (!made) made = dry_sequence_breakers(tok, breakers);
+  return made;
+}
+
+void resolve_dry_breakers(SamplerParams& params, const Tokenizer& tok, DryBreakerCache* cache) {
   if (!params.dry_enabled() || params.dry_sequence_breakers.empty()) return;
-  params.dry_breakers = dry_sequence_breakers(tok, params.dry_sequence_breakers);
+  params.dry_breakers = cache ? cache->get(tok, params.dry_sequence_breakers)
+                              : dry_sequence_breakers(tok, params.dry_sequence_breakers);
 }
 
 }  // namespace vkr

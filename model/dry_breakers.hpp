@@ -1,9 +1,12 @@
 // dry_breakers.hpp: DRY's sequence breakers (strings) as token sequences in a vocabulary.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "sampler.hpp"
 #include "tokenizer.hpp"
@@ -17,7 +20,21 @@ namespace vkr {
 std::shared_ptr<const DryBreakers> dry_sequence_breakers(const Tokenizer& tok,
                                                          std::span<const std::string> breakers);
 
-// Fills params.dry_breakers from params.dry_sequence_breakers when DRY is on (a no-op otherwise).
-void resolve_dry_breakers(SamplerParams& params, const Tokenizer& tok);
+// dry_sequence_breakers() made once per breaker list, for ONE vocabulary (a server's requests);
+// thread-safe; at most 16 lists are kept (requests choose them).
+class DryBreakerCache {
+ public:
+  std::shared_ptr<const DryBreakers> get(const Tokenizer& tok,
+                                         const std::vector<std::string>& breakers);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::vector<std::string>, std::shared_ptr<const DryBreakers>> made_;
+};
+
+// Fills params.dry_breakers from params.dry_sequence_breakers when DRY is on (a no-op otherwise),
+// through `cache` when given.
+void resolve_dry_breakers(SamplerParams& params, const Tokenizer& tok,
+                          DryBreakerCache* cache = nullptr);
 
 }  // namespace vkr

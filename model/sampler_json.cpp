@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "dry_breakers.hpp"
+#include "json_fields.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr {
@@ -17,9 +18,9 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad(std::string_view field, std::string_view what) {
-  throw Error(ErrorCode::InvalidArgument, fmt::format("field '{}' {}", field, what));
-}
+using json_fields::bad;
+using json_fields::field;
+using json_fields::number;
 
 float bias_value(const json& v, const std::string& where) {
   if (v.is_boolean()) {
@@ -55,15 +56,6 @@ void add_bias(const json& key, float bias, SamplerParams& s, SamplingExtras& x,
   }
 }
 
-double number(const json& body, const char* name, double fallback, double lo, double hi) {
-  const auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return fallback;
-  if (!it->is_number()) bad(name, "must be a number");
-  const double v = it->get<double>();
-  if (!(v >= lo && v <= hi)) bad(name, fmt::format("must be in [{}, {}] (got {})", lo, hi, v));
-  return v;
-}
-
 }  // namespace
 
 void parse_sampler_fields(const json& body, SamplerParams& s, SamplingExtras& x) {
@@ -71,22 +63,18 @@ void parse_sampler_fields(const json& body, SamplerParams& s, SamplingExtras& x)
     v = static_cast<float>(number(body, name, v, lo, hi));
   };
   const auto i = [&](const char* name, int& v, double lo, double hi) {
-    const auto it = body.find(name);
-    if (it != body.end() && !it->is_null() && !it->is_number_integer())
+    if (const json* j = field(body, name); j && !j->is_number_integer())
       bad(name, "must be an integer");
     v = static_cast<int>(number(body, name, v, lo, hi));
   };
-  s.temperature = static_cast<float>(number(body, "temperature", s.temperature, 0, 100));
-  s.top_p = static_cast<float>(number(body, "top_p", s.top_p, 0, 1));
+  f("temperature", s.temperature, 0, 100);
+  f("top_p", s.top_p, 0, 1);
   if (s.top_p == 0) s.top_p = 1;  // some clients send 0 for "off"
   s.top_k = static_cast<int>(number(body, "top_k", s.top_k, 0, 1 << 30));
-  s.min_p = static_cast<float>(number(body, "min_p", s.min_p, 0, 1));
-  s.presence_penalty =
-      static_cast<float>(number(body, "presence_penalty", s.presence_penalty, -2, 2));
-  s.frequency_penalty =
-      static_cast<float>(number(body, "frequency_penalty", s.frequency_penalty, -2, 2));
-  s.repetition_penalty =
-      static_cast<float>(number(body, "repeat_penalty", s.repetition_penalty, 1e-3, 100));
+  f("min_p", s.min_p, 0, 1);
+  f("presence_penalty", s.presence_penalty, -2, 2);
+  f("frequency_penalty", s.frequency_penalty, -2, 2);
+  f("repeat_penalty", s.repetition_penalty, 1e-3, 100);
   s.penalty_last_n = static_cast<int>(number(body, "repeat_last_n", s.penalty_last_n, 0, 1 << 20));
   f("typical_p", s.typical_p, 0, 1);
   f("top_n_sigma", s.top_n_sigma, -1e9, 1e9);
@@ -102,7 +90,7 @@ void parse_sampler_fields(const json& body, SamplerParams& s, SamplingExtras& x)
   i("mirostat", s.mirostat, 0, 2);
   f("mirostat_tau", s.mirostat_tau, 0, 1e3);
   f("mirostat_eta", s.mirostat_eta, 0, 1e3);
-  if (const auto it = body.find("dry_sequence_breakers"); it != body.end() && !it->is_null()) {
+  if (const json* it = field(body, "dry_sequence_breakers")) {
     if (!it->is_array()) bad("dry_sequence_breakers", "must be an array of strings");
     s.dry_sequence_breakers.clear();
     for (const auto& b : *it) {
@@ -111,7 +99,7 @@ void parse_sampler_fields(const json& body, SamplerParams& s, SamplingExtras& x)
       s.dry_sequence_breakers.push_back(b.get<std::string>());
     }
   }
-  if (const auto it = body.find("samplers"); it != body.end() && !it->is_null()) {
+  if (const json* it = field(body, "samplers")) {
     std::string names;
     if (it->is_string()) {
       names = it->get<std::string>();
@@ -129,7 +117,7 @@ void parse_sampler_fields(const json& body, SamplerParams& s, SamplingExtras& x)
       bad("samplers", e.message());
     }
   }
-  if (const auto it = body.find("logit_bias"); it != body.end() && !it->is_null()) {
+  if (const json* it = field(body, "logit_bias")) {
     s.logit_bias.clear();   // the request's list replaces the defaults'
     if (it->is_object()) {  // OpenAI: {"15043": -100}
       for (const auto& [k, v] : it->items()) add_bias(json(k), bias_value(v, k), s, x, k);
@@ -144,13 +132,11 @@ void parse_sampler_fields(const json& body, SamplerParams& s, SamplingExtras& x)
       bad("logit_bias", "must be an object {\"token id\": bias} or an array of [token, bias]");
     }
   }
-  if (const auto it = body.find("ignore_eos"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean()) bad("ignore_eos", "must be true or false");
-    x.ignore_eos = it->get<bool>();
-  }
+  x.ignore_eos = json_fields::flag(body, "ignore_eos", x.ignore_eos);
 }
 
-void finalize_sampling(SamplerParams& p, const SamplingExtras& x, const Tokenizer& tok) {
+void finalize_sampling(SamplerParams& p, const SamplingExtras& x, const Tokenizer& tok,
+                       DryBreakerCache* cache) {
   for (const auto& [text, bias] : x.text_bias) {
     const auto ids = tok.encode(text, false);
     require(!ids.empty(), ErrorCode::InvalidArgument, "logit_bias: '{}' has no tokens", text);
@@ -165,7 +151,7 @@ void finalize_sampling(SamplerParams& p, const SamplingExtras& x, const Tokenize
             "logit_bias: token id {} is outside the vocabulary [0, {})", b.id, tok.n_vocab());
   }
   validate(p);
-  resolve_dry_breakers(p, tok);
+  resolve_dry_breakers(p, tok, cache);
 }
 
 }  // namespace vkr

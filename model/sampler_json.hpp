@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "dry_breakers.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
 
@@ -28,7 +29,9 @@ struct SamplingExtras {
 void parse_sampler_fields(const nlohmann::json& body, SamplerParams& s, SamplingExtras& x);
 
 // Text biases become id biases, ignore_eos bans the EOG ids, every biased id is checked against
-// the vocabulary, DRY's breakers become tokens; then validate(). Throws InvalidArgument.
-void finalize_sampling(SamplerParams& p, const SamplingExtras& x, const Tokenizer& tok);
+// the vocabulary, DRY's breakers become tokens (through `cache` when given: a vocabulary scan
+// per breaker list); then validate(). Throws InvalidArgument.
+void finalize_sampling(SamplerParams& p, const SamplingExtras& x, const Tokenizer& tok,
+                       DryBreakerCache* cache = nullptr);
 
 }  // namespace vkr
