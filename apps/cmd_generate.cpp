@@ -157,12 +157,16 @@ std::shared_ptr<const Grammar> load_grammar(const GenerateOptions& o) {
 void run_chat(Session& session, const Model& model, const GenerateOptions& o,
               const ConstraintSpec& spec) {
   const Tokenizer& tok = require_tokenizer(model);
-  const ChatTemplate tmpl(model.config().arch);
+  const ChatTemplate tmpl = ChatTemplate::of(model);
   Sampler sampler(o.sampling);
   Stats stats;
   std::string pending_text;
-  // (with --state-in the state may hold a system message already)
-  if (!o.system.empty()) pending_text = tmpl.message({"system", o.system});
+  // (with --state-in the state holds the conversation so far, its system message included)
+  if (!o.system.empty()) {
+    pending_text = tmpl.message({"system", o.system, {}});
+  } else if (o.state_in.empty()) {
+    pending_text = tmpl.default_system_message();
+  }
   fmt::print(stderr, "chat with {} (empty line or Ctrl-D to quit)\n",
              model.file().path().filename().string());
   std::string line;

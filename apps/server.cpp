@@ -35,7 +35,7 @@ struct Server::Impl {
       : model(m),
         tok(require_tokenizer(m)),
         opt(std::move(o)),
-        tmpl(m.config().arch),
+        tmpl(ChatTemplate::of(m)),
         sched(m, tok, opt.scheduler) {
     if (opt.model_name.empty()) opt.model_name = m.file().path().filename().string();
     // httplib serves each connection on a thread of its pool: more threads than requests that
@@ -57,7 +57,7 @@ struct Server::Impl {
   std::vector<std::shared_ptr<Job>> submit(const CompletionRequest& q) {
     std::vector<std::vector<int32_t>> prompts;
     if (q.chat) {
-      prompts.push_back(tok.encode(tmpl.prompt(q.messages), true));
+      prompts.push_back(tok.encode(tmpl.prompt(q.messages, q.offered_tools()), true));
     } else {
       for (const auto& p : q.prompts) prompts.push_back(p.ids ? *p.ids : tok.encode(p.text, true));
     }
@@ -124,6 +124,11 @@ struct Server::Impl {
         c.finish == Finish::Cancelled ? "cancelled" : finish_reason(c.finish));
   }
 
+  // The base of the ids of choice i's tool calls ("call_<request>_<choice>", then _<call>).
+  static std::string call_id(const CompletionResult& r, size_t i) {
+    return fmt::format("call_{}_{}", r.id, i);
+  }
+
   CompletionResult new_result(bool chat) {
     CompletionResult r;
     r.id = fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", ++ids_issued);
@@ -182,6 +187,13 @@ struct Server::Impl {
         }
         size_t offset = 0;
         if (want_lp) c.logprobs = logprobs_json(lps, chat, tok, offset);
+        if (const ToolSet* tools = q.offered_tools()) {
+          ParsedReply p = parse_tool_calls(c.text, *tools);
+          if (!p.calls.empty()) {
+            c.text = std::move(p.content);
+            c.tool_calls = tool_calls_json(p.calls, call_id(*r, i), false);
+          }
+        }
         finished(*jobs[i], *r, i, chat);
       }
       send_json(res, 200, response_json(*r, chat));
@@ -192,7 +204,8 @@ struct Server::Impl {
     // come one after the other (their jobs run together; the text waits in each job).
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, jobs, r, chat, want_lp, echo_of](size_t, httplib::DataSink& sink) {
+        [this, jobs, r, chat, want_lp, echo_of, tools = q.tools,
+         offered = q.offered_tools() != nullptr](size_t, httplib::DataSink& sink) {
           auto write = [&](const json& event) {
             const std::string s = sse(event);
             return sink.write(s.data(), s.size());
@@ -209,15 +222,20 @@ struct Server::Impl {
                 if (want_lp) r->choices[i].logprobs = logprobs_json(lps, chat, tok, offset);
                 lps.clear();
               };
+              auto send = [&](std::string_view text, const json* calls = nullptr) {
+                take_logprobs();
+                const bool ok = write(chunk_json(*r, chat, i, text, first, false, false, calls));
+                first = false;
+                return ok;
+              };
+              ToolCallStream calls;  // with tools: text that may be a call is held back
               std::string piece;
               while (job.wait_text(piece, &lps)) {
-                take_logprobs();
-                const bool ok =
-                    write(chunk_json(*r, chat, i, echo + piece, first, std::nullopt, false));
-                first = false;
+                std::string out = echo + (offered ? calls.push(piece) : piece);
                 echo.clear();
                 piece.clear();
-                if (!ok) {
+                if (offered && out.empty()) continue;  // held: its logprobs go with what follows
+                if (!send(out)) {
                   cancel(jobs);
                   while (job.wait_text(piece)) piece.clear();  // until the scheduler drops it
                   finished(job, *r, i, chat);
@@ -225,13 +243,17 @@ struct Server::Impl {
                 }
               }
               finished(job, *r, i, chat);
-              take_logprobs();      // ids whose text never came out (a stop string's; the prompt's)
-              if (!echo.empty()) {  // an echo and no reply text
-                write(chunk_json(*r, chat, i, echo, first, std::nullopt, false));
-                first = false;
-                take_logprobs();
+              if (offered) {
+                ParsedReply p = calls.finish(*tools);
+                if (!p.content.empty()) send(p.content);
+                if (!p.calls.empty()) {
+                  r->choices[i].tool_calls = tool_calls_json(p.calls, call_id(*r, i), true);
+                  send("", &r->choices[i].tool_calls);
+                }
               }
-              write(chunk_json(*r, chat, i, "", first, r->choices[i].finish, i + 1 == jobs.size()));
+              take_logprobs();  // ids whose text never came out (a stop string's; the prompt's)
+              if (!echo.empty()) send(echo);  // an echo and no reply text
+              write(chunk_json(*r, chat, i, "", first, true, i + 1 == jobs.size()));
             }
           } catch (const Error& e) {
             cancel(jobs);

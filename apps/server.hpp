@@ -3,7 +3,7 @@
 //   POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent events with "stream");
 //        completions take a batch of prompts (one choice each) and "echo" (the prompt's text and,
 //        with "logprobs", its tokens' log-probabilities: what lm-evaluation-harness's
-//        loglikelihood tasks ask for)
+//        loglikelihood tasks ask for); chat takes "tools" and gives "tool_calls" (tool_calls.hpp)
 //   POST /tokenize, POST /detokenize, GET /tokenizer_info (the served vocabulary, in
 //        llama-server's and vLLM's forms)
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished

@@ -37,6 +37,87 @@ std::string text_of(const json& v, const std::string& name) {
   bad(name, "must be a string");
 }
 
+// An assistant message's earlier calls: [{"type": "function", "function": {"name", "arguments":
+// a JSON text or object}}] (ids are not part of the model's format).
+std::vector<ToolCall> parse_message_calls(const nlohmann::ordered_json& calls,
+                                          const std::string& at) {
+  if (!calls.is_array()) bad(at + ".tool_calls", "must be an array");
+  std::vector<ToolCall> out;
+  for (size_t j = 0; j < calls.size(); ++j) {
+    const std::string cat = fmt::format("{}.tool_calls[{}]", at, j);
+    const auto& c = calls[j];
+    if (!c.is_object() || !c.contains("function") || !c["function"].is_object()) {
+      bad(cat, "must be {\"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+    }
+    const auto& f = c["function"];
+    if (!f.contains("name") || !f["name"].is_string() || f["name"].get<std::string>().empty()) {
+      bad(cat + ".function.name", "must be a non-empty string");
+    }
+    nlohmann::ordered_json args =
+        f.contains("arguments") ? f["arguments"] : nlohmann::ordered_json();
+    if (args.is_string())
+      args = nlohmann::ordered_json::parse(args.get<std::string>(), nullptr, false);
+    if (!args.is_object()) {
+      bad(cat + ".function.arguments", "must be a JSON object (or a string holding one)");
+    }
+    out.push_back({f["name"].get<std::string>(), std::move(args)});
+  }
+  return out;
+}
+
+// "tools", "tool_choice" and "parallel_tool_calls" (after the constraint fields: calls cannot be
+// combined with another constraint).
+void parse_tools(const json& body, const nlohmann::ordered_json& ordered, CompletionRequest& r) {
+  using Choice = CompletionRequest::ToolChoice;
+  if (const json* t = field(body, "tools"); t && !(t->is_array() && t->empty())) {
+    r.tools = ToolSet::parse(ordered["tools"]);
+  }
+  r.parallel_tool_calls = flag(body, "parallel_tool_calls", true);
+  if (const json* c = field(body, "tool_choice")) {
+    constexpr const char* kShapes =
+        "must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", "
+        "\"function\": {\"name\": ...}}";
+    if (c->is_string()) {
+      const std::string v = c->get<std::string>();
+      if (v == "none") {
+        r.tool_choice = Choice::None;
+      } else if (v == "auto") {
+        r.tool_choice = Choice::Auto;
+      } else if (v == "required") {
+        r.tool_choice = Choice::Required;
+      } else {
+        bad("tool_choice", kShapes);
+      }
+    } else if (c->is_object() && c->contains("function") && (*c)["function"].is_object() &&
+               (*c)["function"].contains("name") && (*c)["function"]["name"].is_string()) {
+      r.tool_choice = Choice::Named;
+      r.tool_name = (*c)["function"]["name"].get<std::string>();
+    } else {
+      bad("tool_choice", kShapes);
+    }
+    if ((r.tool_choice == Choice::Required || r.tool_choice == Choice::Named) && !r.tools) {
+      bad("tool_choice", "asks for a tool call, but the request has no \"tools\"");
+    }
+  }
+  if (!r.offered_tools()) return;
+  if (r.constraint.any()) {
+    bad(r.constraint.grammar ? "grammar" : "response_format",
+        "cannot be combined with \"tools\" (calls are text of their own format; send "
+        "\"tool_choice\": \"none\" to answer in the constrained form instead)");
+  }
+  if (r.tool_choice == Choice::Auto) return;
+  ToolCallSpec spec{r.tools, -1, r.parallel_tool_calls};
+  if (r.tool_choice == Choice::Named) {
+    spec.only = r.tools->find(r.tool_name);
+    if (spec.only < 0) {
+      bad("tool_choice",
+          fmt::format("names function '{}', which \"tools\" does not declare", r.tool_name));
+    }
+    spec.parallel = false;
+  }
+  r.constraint.tool_calls = std::make_shared<const ToolCallSpec>(std::move(spec));
+}
+
 }  // namespace
 
 json parse_object(std::string_view body_text) {
@@ -84,24 +165,39 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
   const json body = parse_object(body_text);
   CompletionRequest r;
   r.chat = chat;
+  nlohmann::ordered_json ordered_body;  // chat: the body with keys in their order
   if (chat) {
     const json* m = field(body, "messages");
     if (!m || !m->is_array() || m->empty()) bad("messages", "must be a non-empty array");
+    // Read again with keys in their order: tools and earlier calls' arguments are written into
+    // the prompt as the client spelled them.
+    const auto ordered = nlohmann::ordered_json::parse(body_text);
     for (size_t i = 0; i < m->size(); ++i) {
       const json& msg = (*m)[i];
       const std::string at = fmt::format("messages[{}]", i);
       if (!msg.is_object()) bad(at, "must be an object with role and content");
       if (!msg.contains("role") || !msg["role"].is_string()) bad(at + ".role", "must be a string");
       const std::string role = msg["role"].get<std::string>();
-      if (role != "system" && role != "user" && role != "assistant") {
-        bad(at + ".role", fmt::format("'{}' is not one of system, user, assistant", role));
+      if (role != "system" && role != "user" && role != "assistant" && role != "tool") {
+        bad(at + ".role", fmt::format("'{}' is not one of system, user, assistant, tool", role));
       }
-      if (!msg.contains("content") || msg["content"].is_null()) bad(at + ".content", "is missing");
-      r.messages.push_back({role, text_of(msg["content"], at + ".content")});
+      ChatMessage cm{role, "", {}};
+      if (const json* calls = field(msg, "tool_calls"); calls && role == "assistant") {
+        cm.tool_calls = parse_message_calls(ordered["messages"][i]["tool_calls"], at);
+      }
+      const bool has_content = msg.contains("content") && !msg["content"].is_null();
+      if (has_content) {
+        cm.content = text_of(msg["content"], at + ".content");
+      } else if (cm.tool_calls.empty()) {
+        bad(at + ".content", "is missing");
+      }
+      r.messages.push_back(std::move(cm));
     }
-    for (const char* name : {"tools", "functions"}) {
-      if (field(body, name)) bad(name, "is not supported by this server");
+    if (field(body, "functions") || field(body, "function_call")) {
+      bad(field(body, "functions") ? "functions" : "function_call",
+          "(OpenAI's deprecated form) is not supported: send \"tools\" and \"tool_choice\"");
     }
+    ordered_body = std::move(ordered);
   } else {
     const json* p = field(body, "prompt");
     if (!p) bad("prompt", "is missing");
@@ -244,10 +340,51 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
       bad("grammar", e.message());
     }
   }
+  if (chat) parse_tools(body, ordered_body, r);
   return r;
 }
 
 std::string finish_reason(Finish f) { return f == Finish::Length ? "length" : "stop"; }
+
+std::string finish_reason(const ChoiceResult& c) {
+  if (!c.tool_calls.is_null() && c.finish == Finish::Stop) return "tool_calls";
+  return finish_reason(c.finish);
+}
+
+json tool_calls_json(const std::vector<ToolCall>& calls, std::string_view id_base, bool indexed) {
+  json out = json::array();
+  for (size_t k = 0; k < calls.size(); ++k) {
+    json c = {
+        {"id", fmt::format("{}_{}", id_base, k)},
+        {"type", "function"},
+        {"function",
+         {{"name", calls[k].name},
+          {"arguments", calls[k].arguments.dump(
+                            -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)}}}};
+    if (indexed) c["index"] = k;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string ToolCallStream::push(std::string_view piece) {
+  text_ += piece;
+  if (in_call_) return {};
+  const std::string_view rest = std::string_view(text_).substr(sent_);
+  in_call_ = rest.find("<tool_call>") != std::string_view::npos;
+  const size_t n = tool_call_free_prefix(rest);
+  std::string out(rest.substr(0, n));
+  sent_ += n;
+  return out;
+}
+
+ParsedReply ToolCallStream::finish(const ToolSet& tools) {
+  ParsedReply p = parse_tool_calls(text_, tools);
+  // With calls, the content before them is out already (the same text parse_tool_calls keeps).
+  p.content = p.calls.empty() ? text_.substr(sent_) : std::string();
+  sent_ = text_.size();
+  return p;
+}
 
 json usage_json(const CompletionResult& r) {
   size_t prompt = 0, cached = 0, completion = 0;
@@ -266,9 +403,13 @@ json response_json(const CompletionResult& r, bool chat) {
   json choices = json::array();
   for (size_t i = 0; i < r.choices.size(); ++i) {
     const ChoiceResult& c = r.choices[i];
-    json choice = {{"index", i}, {"finish_reason", finish_reason(c.finish)}};
+    json choice = {{"index", i}, {"finish_reason", finish_reason(c)}};
     if (chat) {
       choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+      if (!c.tool_calls.is_null()) {
+        if (c.text.empty()) choice["message"]["content"] = nullptr;
+        choice["message"]["tool_calls"] = c.tool_calls;
+      }
     } else {
       choice["text"] = c.text;
     }
@@ -281,13 +422,18 @@ json response_json(const CompletionResult& r, bool chat) {
 }
 
 json chunk_json(const CompletionResult& r, bool chat, size_t index, std::string_view text,
-                bool first, std::optional<Finish> finish, bool usage) {
+                bool first, bool last, bool usage, const json* tool_calls) {
   json choice = {{"index", index}};
-  choice["finish_reason"] = finish ? json(finish_reason(*finish)) : json(nullptr);
+  choice["finish_reason"] = last ? json(finish_reason(r.choices.at(index))) : json(nullptr);
   if (chat) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";
-    if (!finish) delta["content"] = std::string(text);
+    if (tool_calls) {
+      delta["content"] = nullptr;
+      delta["tool_calls"] = *tool_calls;
+    } else if (!last) {
+      delta["content"] = std::string(text);
+    }
     choice["delta"] = delta;
   } else {
     choice["text"] = std::string(text);
@@ -298,7 +444,7 @@ json chunk_json(const CompletionResult& r, bool chat, size_t index, std::string_
                 {"created", r.created},
                 {"model", r.model},
                 {"choices", json::array({choice})}};
-  if (finish && usage) chunk["usage"] = usage_json(r);
+  if (last && usage) chunk["usage"] = usage_json(r);
   return chunk;
 }
 

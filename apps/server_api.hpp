@@ -20,6 +20,7 @@
 #include "sampler.hpp"
 #include "sampler_json.hpp"
 #include "tokenizer.hpp"
+#include "tool_calls.hpp"
 
 namespace vkr::cli {
 
@@ -61,10 +62,23 @@ struct CompletionRequest {
   // to one JSON object, matching the schema when there is one (also llama-server's top-level
   // "json_schema"); "grammar" (GBNF text, as llama-server's): to a text of the grammar
   ConstraintSpec constraint;
+  // chat: the functions the model may call ("tools", listed in the prompt) and "tool_choice":
+  // Auto lets the model choose (its reply is split into content and tool_calls), Required and
+  // Named constrain the reply to calls (of any function / of `tool_name`; several only with
+  // "parallel_tool_calls"), None leaves the tools out of the prompt.
+  enum class ToolChoice : uint8_t { None, Auto, Required, Named };
+  std::shared_ptr<const ToolSet> tools;
+  ToolChoice tool_choice = ToolChoice::Auto;
+  std::string tool_name;
+  bool parallel_tool_calls = true;
+  // The tools the prompt lists and the reply may call (null: none).
+  const ToolSet* offered_tools() const {
+    return tools && tool_choice != ToolChoice::None ? tools.get() : nullptr;
+  }
 };
 
 // Parses a request body. Unknown fields are ignored (clients send model, user, ...); fields this
-// server cannot honour (tools) and ill-typed or out-of-range values are an
+// server cannot honour (the legacy "functions") and ill-typed or out-of-range values are an
 // Error(InvalidArgument) naming the field.
 CompletionRequest parse_request(std::string_view body, bool chat, const RequestDefaults& d);
 // A body that must be a JSON object (an Error saying what it is otherwise).
@@ -82,6 +96,7 @@ struct ChoiceResult {
   Finish finish = Finish::Length;
   size_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
   nlohmann::json logprobs;  // the choice's "logprobs" (logprobs_json), null when not asked for
+  nlohmann::json tool_calls;  // chat: the calls the reply made (tool_calls_json), or null
 };
 
 // What one request produced, for the response objects.
@@ -93,13 +108,38 @@ struct CompletionResult {
 };
 
 std::string finish_reason(Finish f);  // "stop" / "length" (Cancelled never reaches a client)
+// The choice's: "tool_calls" when an ended reply made calls, else finish_reason(c.finish).
+std::string finish_reason(const ChoiceResult& c);
 nlohmann::json usage_json(const CompletionResult& r);  // summed over the choices
 nlohmann::json response_json(const CompletionResult& r, bool chat);
 // A stream chunk of choice `index` with `text` (first chunk of a chat: the role too) or, with
-// finish set, its last chunk (empty text, the finish reason; the usage with `usage`). The
-// choice's logprobs go along when not null.
+// `last`, its last chunk (empty text, the finish reason; the usage with `usage`). The
+// choice's logprobs go along when not null; with `tool_calls` (chat), the delta carries them
+// instead of text.
 nlohmann::json chunk_json(const CompletionResult& r, bool chat, size_t index, std::string_view text,
-                          bool first, std::optional<Finish> finish, bool usage);
+                          bool first, bool last, bool usage,
+                          const nlohmann::json* tool_calls = nullptr);
+// OpenAI's "tool_calls" of a message: [{"id", "type": "function", "function": {"name",
+// "arguments": a JSON text}}]; ids `id_base`_0, _1, ...; with `indexed` (stream deltas) each
+// with its "index" too.
+nlohmann::json tool_calls_json(const std::vector<ToolCall>& calls, std::string_view id_base,
+                               bool indexed);
+
+// A streamed chat reply that may hold tool calls: its content goes out as it comes, except text
+// that may be (the start of) a call, held back until more text or the end decides.
+class ToolCallStream {
+ public:
+  // Takes the next piece of the reply; returns the content that may go out now.
+  std::string push(std::string_view piece);
+  // At the reply's end: the content still held back (all of it when the reply made no calls)
+  // and the calls.
+  ParsedReply finish(const ToolSet& tools);
+
+ private:
+  std::string text_;  // the whole reply so far
+  size_t sent_ = 0;   // bytes of it out as content
+  bool in_call_ = false;
+};
 // The "logprobs" object of a choice (or of a stream chunk) for `lps`: completions {tokens,
 // token_logprobs, top_logprobs, text_offset}, chat {content: [{token, logprob, bytes,
 // top_logprobs}]}; an unscored entry (an echoed prompt's first) has null values. `offset`: bytes

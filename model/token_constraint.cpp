@@ -5,6 +5,7 @@
 
 #include "grammar_constraint.hpp"
 #include "json_constraint.hpp"
+#include "tool_calls.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr {
@@ -33,6 +34,7 @@ int32_t TokenConstraint::sample(Sampler& sampler, std::span<const float> logits)
 }
 
 std::unique_ptr<TokenConstraint> ConstraintSpec::make(const Tokenizer& tok) const {
+  if (tool_calls) return std::make_unique<ToolCallConstraint>(tok, *tool_calls);
   if (grammar) return std::make_unique<GrammarConstraint>(tok, grammar);
   if (json) return std::make_unique<JsonConstraint>(tok, schema);
   return nullptr;

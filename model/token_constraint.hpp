@@ -21,6 +21,7 @@ namespace vkr {
 class Grammar;
 class JsonSchema;
 class Tokenizer;
+struct ToolCallSpec;
 
 class TokenConstraint {
  public:
@@ -50,13 +51,14 @@ class TokenConstraint {
 };
 
 // What a command or request asks its replies to be: anything, one JSON object (matching
-// `schema` where there is one), or a text of `grammar`.
+// `schema` where there is one), a text of `grammar`, or tool calls only (tool_calls.hpp).
 struct ConstraintSpec {
   bool json = false;
   std::shared_ptr<const JsonSchema> schema;  // with json
   std::shared_ptr<const Grammar> grammar;
+  std::shared_ptr<const ToolCallSpec> tool_calls;
 
-  bool any() const { return json || grammar; }
+  bool any() const { return json || grammar || tool_calls; }
   // A fresh constraint over `tok`'s vocabulary (null when any() is false).
   std::unique_ptr<TokenConstraint> make(const Tokenizer& tok) const;
 };

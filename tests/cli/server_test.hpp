@@ -82,7 +82,8 @@ class ServerTest : public DefaultModelTest {
       events.push_back(json::parse(data));
       const auto& c = events.back()["choices"][0];
       if (c.contains("text")) text += c["text"].get<std::string>();
-      if (c.contains("delta") && c["delta"].contains("content")) {
+      if (c.contains("delta") && c["delta"].contains("content") &&
+          !c["delta"]["content"].is_null()) {  // null beside tool_calls
         text += c["delta"]["content"].get<std::string>();
       }
     }

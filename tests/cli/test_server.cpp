@@ -193,7 +193,7 @@ TEST_F(ServerTest, BadRequestsNameTheProblem) {
       post("/v1/chat/completions", {{"messages", {{{"role", "robot"}, {"content", "x"}}}}});
   EXPECT_EQ(s1, 400);
   EXPECT_EQ(r1["error"]["message"],
-            "field 'messages[0].role' 'robot' is not one of system, user, assistant");
+            "field 'messages[0].role' 'robot' is not one of system, user, assistant, tool");
   auto [s2, r2] = post("/v1/chat/completions", {{"messages", json::array()}});
   EXPECT_EQ(s2, 400);
   EXPECT_EQ(r2["error"]["message"], "field 'messages' must be a non-empty array");
@@ -339,8 +339,11 @@ TEST(ServerApi, ParsesOpenAiFields) {
   expect_error(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", true,
                "field 'messages[0].content' parts must be {\"type\": \"text\", \"text\": \"...\"} "
                "(only text is served)");
-  expect_error(R"({"messages":[{"role":"user","content":"x"}],"tools":[]})", true,
-               "field 'tools' is not supported by this server");
+  expect_error(R"({"messages":[{"role":"user","content":"x"}],"functions":[]})", true,
+               "field 'functions' (OpenAI's deprecated form) is not supported: send \"tools\" "
+               "and \"tool_choice\"");
+  expect_error(R"({"messages":[{"role":"user","content":"x"}],"tools":{}})", true,
+               "field 'tools' must be an array of {\"type\": \"function\", ...}");
 }
 
 }  // namespace
