@@ -50,8 +50,11 @@ std::vector<ToolCall> parse_message_calls(const nlohmann::ordered_json& calls,
       bad(cat, "must be {\"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
     }
     const auto& f = c["function"];
-    if (!f.contains("name") || !f["name"].is_string() || f["name"].get<std::string>().empty()) {
-      bad(cat + ".function.name", "must be a non-empty string");
+    // Written into the prompt as it is: a declared function's name (not a way to break out of
+    // the call's JSON).
+    if (!f.contains("name") || !f["name"].is_string() ||
+        !valid_tool_name(f["name"].get<std::string>())) {
+      bad(cat + ".function.name", "must be 1 to 64 letters, digits, '_' or '-'");
     }
     nlohmann::ordered_json args =
         f.contains("arguments") ? f["arguments"] : nlohmann::ordered_json();
@@ -163,15 +166,14 @@ std::vector<int32_t> parse_detokenize(std::string_view body_text, int32_t n_voca
 
 CompletionRequest parse_request(std::string_view body_text, bool chat, const RequestDefaults& d) {
   const json body = parse_object(body_text);
+  // The body again with keys in their order: schemas, tools and earlier calls' arguments are
+  // written (into the prompt, or by the model) in the order the client gave.
+  const auto ordered = nlohmann::ordered_json::parse(body_text);
   CompletionRequest r;
   r.chat = chat;
-  nlohmann::ordered_json ordered_body;  // chat: the body with keys in their order
   if (chat) {
     const json* m = field(body, "messages");
     if (!m || !m->is_array() || m->empty()) bad("messages", "must be a non-empty array");
-    // Read again with keys in their order: tools and earlier calls' arguments are written into
-    // the prompt as the client spelled them.
-    const auto ordered = nlohmann::ordered_json::parse(body_text);
     for (size_t i = 0; i < m->size(); ++i) {
       const json& msg = (*m)[i];
       const std::string at = fmt::format("messages[{}]", i);
@@ -182,7 +184,8 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
         bad(at + ".role", fmt::format("'{}' is not one of system, user, assistant, tool", role));
       }
       ChatMessage cm{role, "", {}};
-      if (const json* calls = field(msg, "tool_calls"); calls && role == "assistant") {
+      if (field(msg, "tool_calls")) {
+        if (role != "assistant") bad(at + ".tool_calls", "belongs to assistant messages only");
         cm.tool_calls = parse_message_calls(ordered["messages"][i]["tool_calls"], at);
       }
       const bool has_content = msg.contains("content") && !msg["content"].is_null();
@@ -197,7 +200,6 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
       bad(field(body, "functions") ? "functions" : "function_call",
           "(OpenAI's deprecated form) is not supported: send \"tools\" and \"tool_choice\"");
     }
-    ordered_body = std::move(ordered);
   } else {
     const json* p = field(body, "prompt");
     if (!p) bad("prompt", "is missing");
@@ -303,20 +305,18 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     const json* type = rf->is_object() ? field(*rf, "type") : nullptr;
     if (!type || !type->is_string()) bad("response_format", "must be an object with a \"type\"");
     const std::string t = type->get<std::string>();
-    // The schema is read again with keys in their order (properties are written in it).
-    const auto ordered = [&] {
-      return nlohmann::ordered_json::parse(body_text)["response_format"];
-    };
+    // The schema with keys in their order (properties are written in it).
+    const auto& rf_ordered = ordered["response_format"];
     if (t == "json_object") {
       r.constraint.json = true;
-      if (field(*rf, "schema")) compile(ordered()["schema"], "response_format.schema");
+      if (field(*rf, "schema")) compile(rf_ordered["schema"], "response_format.schema");
     } else if (t == "json_schema") {
       const json* js = field(*rf, "json_schema");
       if (!js || !js->is_object() || !field(*js, "schema")) {
         bad("response_format.json_schema.schema", "is missing");
       }
       r.constraint.json = true;
-      compile(ordered()["json_schema"]["schema"], "response_format.json_schema.schema");
+      compile(rf_ordered["json_schema"]["schema"], "response_format.json_schema.schema");
     } else if (t != "text") {
       bad("response_format", fmt::format("type '{}' is not supported (\"text\", \"json_object\" "
                                          "and \"json_schema\" are)",
@@ -327,7 +327,7 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     if (!js->is_object()) bad("json_schema", "must be an object (a JSON schema)");
     if (r.constraint.json) bad("json_schema", "cannot be combined with a JSON response_format");
     r.constraint.json = true;
-    compile(nlohmann::ordered_json::parse(body_text)["json_schema"], "json_schema");
+    compile(ordered["json_schema"], "json_schema");
   }
   const json* g = field(body, "grammar");
   if (g && !(g->is_string() && g->get<std::string>().empty())) {  // "": none, as llama-server
@@ -340,7 +340,7 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
       bad("grammar", e.message());
     }
   }
-  if (chat) parse_tools(body, ordered_body, r);
+  if (chat) parse_tools(body, ordered, r);
   return r;
 }
 

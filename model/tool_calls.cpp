@@ -33,14 +33,14 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool valid_name(const std::string& n) {
+}  // namespace
+
+bool valid_tool_name(std::string_view n) {
   return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
   });
 }
-
-}  // namespace
 
 std::shared_ptr<const ToolSet> ToolSet::parse(const ordered_json& tools) {
   if (!tools.is_array()) bad("tools", "must be an array of {\"type\": \"function\", ...}");
@@ -56,7 +56,7 @@ std::shared_ptr<const ToolSet> ToolSet::parse(const ordered_json& tools) {
     auto f = t.find("function");
     if (f == t.end() || !f->is_object()) bad(at + ".function", "must be an object");
     auto name = f->find("name");
-    if (name == f->end() || !name->is_string() || !valid_name(name->get<std::string>())) {
+    if (name == f->end() || !name->is_string() || !valid_tool_name(name->get<std::string>())) {
       bad(at + ".function.name", "must be 1 to 64 letters, digits, '_' or '-'");
     }
     Tool tool;

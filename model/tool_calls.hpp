@@ -51,6 +51,9 @@ class ToolSet {
   std::vector<Tool> tools_;
 };
 
+// A function name as OpenAI allows them: 1 to 64 of [A-Za-z0-9_-].
+bool valid_tool_name(std::string_view name);
+
 struct ToolCall {
   std::string name;
   nlohmann::ordered_json arguments;  // an object

@@ -103,6 +103,12 @@ TEST(ServerApi, ParsesTools) {
   bad["messages"][1]["tool_calls"][0]["function"]["arguments"] = "{not json";
   expect_error(bad, "field 'messages[1].tool_calls[0].function.arguments' must be a JSON object");
   bad = history;
+  bad["messages"][1]["tool_calls"][0]["function"]["name"] = "pray\", \"x";
+  expect_error(bad, "field 'messages[1].tool_calls[0].function.name' must be 1 to 64 letters");
+  bad = history;
+  bad["messages"][0]["tool_calls"] = history["messages"][1]["tool_calls"];
+  expect_error(bad, "field 'messages[0].tool_calls' belongs to assistant messages only");
+  bad = history;
   bad["messages"][2].erase("content");
   expect_error(bad, "field 'messages[2].content' is missing");
 }
