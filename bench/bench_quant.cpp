@@ -149,6 +149,10 @@ void run_case(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K) {
     run_row(h, dt, T, N, K, path == kernels::GemmPath::Direct ? "direct" : "tiled", 0, 0);
     return;
   }
+  if (dtype_has_grid(dt)) {  // the codebook i-quants decode by quant.glsl units only
+    run_row(h, dt, T, N, K, "units", 0, 0);
+    return;
+  }
   if (caps.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU) {
     run_row(h, dt, T, N, K, "subgroup", 0, 0);
     return;
@@ -164,10 +168,10 @@ void run_case(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K) {
 void bench_quant(Harness& h) {
   const bool quick = h.options().quick;
   const uint64_t C = quick ? 1024 : 5120;
-  for (DType dt : test::kQuantTypes) run_case(h, dt, 1, C, C);
+  for (DType dt : test::kAllQuantTypes) run_case(h, dt, 1, C, C);
   // T = 8: gemv_q's largest token count (decoded weights reused across the tokens).
   for (DType dt : {DType::Q8_0, DType::Q4_K, DType::Q6_K}) run_case(h, dt, 8, C, C);
-  for (DType dt : test::kQuantTypes) run_case(h, dt, 128, C, C);
+  for (DType dt : test::kAllQuantTypes) run_case(h, dt, 128, C, C);
 }
 
 }  // namespace vkr::bench

@@ -51,7 +51,8 @@ ModelConfig read_config(const gguf::File& file);
 void check_supported_types(const gguf::File& file, std::span<const gguf::GgmlType> types);
 
 // The types the GPU backend runs: F32, F16, BF16 and the quantized Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
-// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (decoded in place by the kernels).
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS and the codebook i-quants IQ1_S, IQ1_M, IQ2_XXS,
+// IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S (decoded in place by the kernels).
 std::span<const gguf::GgmlType> gpu_supported_types();
 
 // One-paragraph human-readable summary (arch, dims, heads, LoRA ranks, eps, state size).

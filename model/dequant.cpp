@@ -1,5 +1,6 @@
 // Block decoders for F32/F16/BF16 and the ggml quant types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K,
-// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (layouts: spec §6.3, ggml's block structs).
+// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (layouts: spec §6.3, ggml's block structs); the codebook
+// i-quants are in dequant_iq.cpp.
 #include "dequant.hpp"
 
 #include <bit>
@@ -7,6 +8,7 @@
 #include <limits>
 #include <vkr/error.hpp>
 
+#include "dequant_iq.hpp"
 #include "gguf_types.hpp"
 
 namespace vkr {
@@ -262,7 +264,7 @@ BlockFn block_decoder(uint32_t type) {
     case GgmlType::IQ4_XS:
       return block_iq4_xs;
     default:
-      return nullptr;
+      return detail::iq_block_decoder(type);  // the codebook i-quants, or null
   }
 }
 
@@ -322,7 +324,7 @@ std::vector<float> dequantize_tensor(const gguf::File& file, const gguf::TensorI
         ErrorCode::BadModelFile,
         fmt::format("{}: tensor '{}' has type {}, which cannot be dequantized (supported: "
                     "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
-                    "IQ4_NL, IQ4_XS)",
+                    "IQ4_NL, IQ4_XS, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S)",
                     file.path().string(), tensor.name, gguf::type_name(tensor.type)));
   }
   const std::span<const std::byte> bytes = file.tensor_data(tensor);

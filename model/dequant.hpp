@@ -13,7 +13,8 @@ namespace vkr {
 float half_to_float(uint16_t bits);
 
 // True for the types dequantize_row() decodes: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
-// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS.
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
+// IQ3_S.
 bool dequantize_supported(uint32_t ggml_type);
 
 // Decodes `n` consecutive elements starting at a block boundary of `src` into `dst`. `n` must be a

@@ -31,6 +31,20 @@ std::optional<DType> dtype_for_ggml(uint32_t ggml_type) {
     case gguf::GgmlType::Q3_K: return DType::Q3_K;
     case gguf::GgmlType::IQ4_NL: return DType::IQ4_NL;
     case gguf::GgmlType::IQ4_XS: return DType::IQ4_XS;
+    case gguf::GgmlType::IQ2_XXS:
+      return DType::IQ2_XXS;
+    case gguf::GgmlType::IQ2_XS:
+      return DType::IQ2_XS;
+    case gguf::GgmlType::IQ2_S:
+      return DType::IQ2_S;
+    case gguf::GgmlType::IQ3_XXS:
+      return DType::IQ3_XXS;
+    case gguf::GgmlType::IQ3_S:
+      return DType::IQ3_S;
+    case gguf::GgmlType::IQ1_S:
+      return DType::IQ1_S;
+    case gguf::GgmlType::IQ1_M:
+      return DType::IQ1_M;
     default: return std::nullopt;
   }
 }
@@ -52,7 +66,8 @@ WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& p
   for (const auto& t : file.tensors()) {
     require(dtype_for_ggml(t.type).has_value(), ErrorCode::BadModelFile,
             "{}: tensor '{}' has type {}, which this build cannot run (supported: F32, F16, BF16, "
-            "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)",
+            "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ1_S, "
+            "IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S)",
             file_name_, t.name, gguf::type_name(t.type));
     // Quantized tensors are uploaded as the file's blocks: their byte count must be exactly
     // the blocks the shape needs (the kernels derive row strides from the shape).
@@ -76,6 +91,8 @@ WeightStore::WeightStore(Context& ctx, const gguf::File& file, const Progress& p
     d.ggml_type = t.type;
     auto bytes = file.tensor_data(t);
     ctx.staging().upload(d.buffer, 0, bytes);
+    // The codebook types' kernels bind the context's grids: upload them now, not mid-recording.
+    if (dtype_has_grid(d.view.dtype)) ctx.iq_grids();
     device_bytes_ += t.n_bytes;
     done += t.n_bytes;
     if (progress) progress(done, file_bytes_);

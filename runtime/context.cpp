@@ -7,6 +7,7 @@
 #include "instance.hpp"
 #include "vkr/device_requirements.hpp"
 #include "vkr/error.hpp"
+#include "vkr/iq_grids.hpp"
 #include "vkr/kernel.hpp"
 #include "vkr/memory.hpp"
 #include "vkr/queue.hpp"
@@ -124,6 +125,7 @@ void Context::init_members() {
 
 Context::~Context() {
   if (queue_) queue_->wait_idle();
+  iq_grids_.reset();
   staging_.reset();
   pipelines_.reset();
   for (auto& a : arenas_) a.reset();
@@ -134,6 +136,18 @@ Context::~Context() {
     ifn_.destroy_debug_utils_messenger(instance_, messenger_, nullptr);
   }
   if (instance_) ifn_.destroy_instance(instance_, nullptr);
+}
+
+const Buffer& Context::iq_grids() {
+  const std::lock_guard lock(iq_grids_mutex_);
+  if (!iq_grids_) {
+    const std::span<const uint32_t> words = iq::grid_words();
+    auto b = std::make_unique<Buffer>(Buffer::create(*this, Lifetime::Weights, words.size_bytes(),
+                                                     MemoryUsage::Device, "i-quant codebooks"));
+    staging().upload(*b, words);
+    iq_grids_ = std::move(b);
+  }
+  return *iq_grids_;
 }
 
 std::vector<HeapBudget> Context::memory_budget() const {

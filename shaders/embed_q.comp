@@ -26,6 +26,7 @@ layout(std430, set = 0, binding = 1) readonly buffer TabBuf { uint table[]; };  
 layout(std430, set = 0, binding = 2) writeonly buffer OutBuf { vec4 out4[]; };   // (T, C) f32
 
 uint qw(uint m, uint i) { return table[i]; }
+#define Q_GRID_BINDING 3  // the i-quant codebooks (IQ1_S .. IQ3_S variants only)
 #include "common/quant.glsl"
 
 void main() {

@@ -21,7 +21,8 @@
 // spec: 0 = WG = (BM/TM)*(BN/TN), 1 = BM, 2 = BN, 3 = TM, 4 = TN, 5 = MODE, 6 = HAS_BIAS,
 //       7 = XVEC (1: x offset a multiple of 4 floats), 8 = DIRECT.
 // push: common/linear_io.glsl, w_off / u_off in BYTES (see gemv_q.comp).
-// bindings: x (T, K) f32; w, wu (nw rows of blocks) words; bias (nw) f32; res, y (T, N) f32.
+// bindings: x (T, K) f32; w, wu (nw rows of blocks) words; bias (nw) f32; res, y (T, N) f32;
+//   6 = the i-quant codebooks (IQ1_S .. IQ3_S variants only, quant.glsl).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -39,6 +40,7 @@ layout(constant_id = 8) const uint DIRECT = 0u;
 #include "common/linear_io.glsl"
 
 uint qw(uint m, uint i) { return m == 0u ? w[i] : wu[i]; }
+#define Q_GRID_BINDING 6
 #include "common/quant.glsl"
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;

@@ -31,7 +31,8 @@
 //       128-weight chunks per lane and step).
 // push: common/linear_io.glsl, except w_off / u_off are BYTE offsets (even) of the window's first
 //   row in the w / wu bindings; rows are q_row_bytes(K) bytes apart.
-// bindings: x (T, K) f32; w, wu (nw rows of quantized blocks) words; bias (nw) f32; res, y (T, N).
+// bindings: x (T, K) f32; w, wu (nw rows of quantized blocks) words; bias (nw) f32; res, y (T, N);
+//   6 = the i-quant codebooks (IQ1_S .. IQ3_S variants only, quant.glsl).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -54,12 +55,16 @@ layout(constant_id = 10) const uint CH = 2u;
 #include "common/linear_io.glsl"
 
 uint qw(uint m, uint i) { return m == 0u ? w[i] : wu[i]; }
+#define Q_GRID_BINDING 6
 #include "common/quant.glsl"
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint NACC = NW * ROWS * NT;
+// The codebook i-quants (Q_HAS_GRID) have only the LAYOUT 0 decoder (quant.glsl units).
+#if !defined(Q_HAS_GRID)
 #include "common/quant_group.glsl"
 #include "common/quant_lane.glsl"
+#endif
 
 // Private globals, not parameters: glslang mis-sizes spec-constant-sized array arguments.
 float acc[NACC];  // acc[(mat * ROWS + r) * NT + t]
@@ -104,6 +109,7 @@ void accumulate_units(uint tid) {
   }
 }
 
+#if !defined(Q_HAS_GRID)
 #include "common/gemv_q_rows.glsl"
 
 // LAYOUT 1 (GPUs): subgroup s of workgroup g owns row set g * SETS + s (ROWS rows; a workgroup
@@ -207,8 +213,11 @@ void main_subgroups(uint group) {
   }
 }
 
+#endif  // !Q_HAS_GRID
+
 void main() {
   const uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+#if !defined(Q_HAS_GRID)
   if (LAYOUT == 2u) {
     if (group * ROWS * gl_WorkGroupSize.x >= p.nw) return;  // grid_1d padding: uniform
     main_rows(group);
@@ -218,6 +227,7 @@ void main() {
     main_subgroups(group);
     return;
   }
+#endif
   const uint row0 = group * ROWS;
   if (row0 >= p.nw) return;  // grid_1d padding: uniform across the workgroup
   const uint tid = gl_LocalInvocationID.x;

@@ -42,8 +42,9 @@ void embed_quant(Context& ctx, Recorder& rec, const EmbedArgs& args, ShaderId sh
                  uint64_t fit, uint64_t align) {
   const uint64_t T = args.ids.shape[0], V = args.table.shape[0], C = args.table.shape[1];
   const uint64_t row_bytes = args.table.row_bytes(), units = C / 32;
-  const Kernel& k = ctx.pipelines().get({shader, 3, sizeof(EmbedQPush)}, {kWgQ});
-  const Grid grid = grid_1d(T * ceil_div(units, kWgQ), ctx.caps());
+  const bool grid = dtype_has_grid(args.table.dtype);  // codebook types: binding 3
+  const Kernel& k = ctx.pipelines().get({shader, grid ? 4u : 3u, sizeof(EmbedQPush)}, {kWgQ});
+  const Grid groups = grid_1d(T * ceil_div(units, kWgQ), ctx.caps());
   for (uint64_t first = 0; first < V; first += fit) {
     const uint64_t count = std::min(fit, V - first);
     const uint64_t begin = args.table.offset + first * row_bytes, base = begin / align * align;
@@ -51,7 +52,12 @@ void embed_quant(Context& ctx, Recorder& rec, const EmbedArgs& args, ShaderId sh
                           static_cast<uint32_t>(V),     static_cast<uint32_t>(first),
                           static_cast<uint32_t>(count), static_cast<uint32_t>(begin - base)};
     const BufferRange table{args.table.buffer, base, (begin + count * row_bytes - base + 3) / 4 * 4};
-    rec.dispatch(k, {args.ids.range(), table, args.out.range()}, push, grid);
+    if (grid) {
+      rec.dispatch(k, {args.ids.range(), table, args.out.range(), ctx.iq_grids().range()}, push,
+                   groups);
+    } else {
+      rec.dispatch(k, {args.ids.range(), table, args.out.range()}, push, groups);
+    }
   }
 }
 

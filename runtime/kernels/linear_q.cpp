@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <vector>
 
 #include "kernels/gemv.hpp"
 #include "vkr/context.hpp"
@@ -15,9 +16,11 @@ namespace vkr::kernels {
 namespace {
 
 // Variants are declared in the same order in shaders/CMakeLists.txt for every family.
-constexpr DType kQuantOrder[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0,   DType::Q5_1,
-                                 DType::Q4_K, DType::Q5_K, DType::Q6_K,   DType::Q4_1,
-                                 DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS};
+constexpr DType kQuantOrder[] = {DType::Q8_0,    DType::Q4_0,   DType::Q5_0,   DType::Q5_1,
+                                 DType::Q4_K,    DType::Q5_K,   DType::Q6_K,   DType::Q4_1,
+                                 DType::Q2_K,    DType::Q3_K,   DType::IQ4_NL, DType::IQ4_XS,
+                                 DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S,  DType::IQ3_XXS,
+                                 DType::IQ3_S,   DType::IQ1_S,  DType::IQ1_M};
 
 uint32_t shared_bytes_gemv(const GemvConfig& c, uint32_t tokens, uint32_t nw) {
   return c.max_subgroups == 1 ? 4 : c.max_subgroups * c.rows * tokens * nw * 4;
@@ -59,6 +62,7 @@ QGroup quant_group(DType dt) {
 // Grouped decoding needs whole groups per row and (except the realigned types) every group
 // 16-byte aligned.
 bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
+  if (dtype_has_grid(dt)) return false;  // codebook types: quant.glsl units only
   const QGroup g = quant_group(dt);
   if (K % g.weights != 0) return false;
   if (g.bytes == 0) return true;
@@ -69,20 +73,30 @@ bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
 // 16-byte aligned windows (their rows are multiples of 16 bytes); the other types need only the
 // even byte offsets every window has.
 bool lane_units_fit(DType dt, uint32_t w_off, uint32_t u_off) {
+  if (dtype_has_grid(dt)) return false;  // codebook types: quant.glsl units only
   if (dt != DType::Q4_K && dt != DType::Q5_K) return true;
   return w_off % 16 == 0 && u_off % 16 == 0;
+}
+
+// The window's 6 bindings, plus the context's i-quant codebooks (binding 6) for those types.
+std::vector<BufferRange> with_grid(Context& ctx, const std::array<BufferRange, 6>& ranges,
+                                   bool grid) {
+  std::vector<BufferRange> out(ranges.begin(), ranges.end());
+  if (grid) out.push_back(ctx.iq_grids().range());
+  return out;
 }
 
 }  // namespace
 
 ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) {
-  static constexpr ShaderId kGemv[] = {ShaderId::gemv_q_q8_0, ShaderId::gemv_q_q4_0,
-                                       ShaderId::gemv_q_q5_0, ShaderId::gemv_q_q5_1,
-                                       ShaderId::gemv_q_q4_k, ShaderId::gemv_q_q5_k,
-                                       ShaderId::gemv_q_q6_k,
-                                       ShaderId::gemv_q_q4_1, ShaderId::gemv_q_q2_k,
-                                       ShaderId::gemv_q_q3_k, ShaderId::gemv_q_iq4_nl,
-                                       ShaderId::gemv_q_iq4_xs};
+  static constexpr ShaderId kGemv[] = {
+      ShaderId::gemv_q_q8_0,    ShaderId::gemv_q_q4_0,   ShaderId::gemv_q_q5_0,
+      ShaderId::gemv_q_q5_1,    ShaderId::gemv_q_q4_k,   ShaderId::gemv_q_q5_k,
+      ShaderId::gemv_q_q6_k,    ShaderId::gemv_q_q4_1,   ShaderId::gemv_q_q2_k,
+      ShaderId::gemv_q_q3_k,    ShaderId::gemv_q_iq4_nl, ShaderId::gemv_q_iq4_xs,
+      ShaderId::gemv_q_iq2_xxs, ShaderId::gemv_q_iq2_xs, ShaderId::gemv_q_iq2_s,
+      ShaderId::gemv_q_iq3_xxs, ShaderId::gemv_q_iq3_s,  ShaderId::gemv_q_iq1_s,
+      ShaderId::gemv_q_iq1_m};
   static constexpr ShaderId kGemvTex[] = {ShaderId::gemv_q_tex_q8_0, ShaderId::gemv_q_tex_q4_0,
                                           ShaderId::gemv_q_tex_q5_0, ShaderId::gemv_q_tex_q5_1,
                                           ShaderId::gemv_q_tex_q4_k, ShaderId::gemv_q_tex_q5_k,
@@ -90,25 +104,32 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) 
                                           ShaderId::gemv_q_tex_q4_1, ShaderId::gemv_q_tex_q2_k,
                                           ShaderId::gemv_q_tex_q3_k, ShaderId::gemv_q_tex_iq4_nl,
                                           ShaderId::gemv_q_tex_iq4_xs};
-  static constexpr ShaderId kGemm[] = {ShaderId::gemm_q_q8_0, ShaderId::gemm_q_q4_0,
-                                       ShaderId::gemm_q_q5_0, ShaderId::gemm_q_q5_1,
-                                       ShaderId::gemm_q_q4_k, ShaderId::gemm_q_q5_k,
-                                       ShaderId::gemm_q_q6_k,
-                                       ShaderId::gemm_q_q4_1, ShaderId::gemm_q_q2_k,
-                                       ShaderId::gemm_q_q3_k, ShaderId::gemm_q_iq4_nl,
-                                       ShaderId::gemm_q_iq4_xs};
-  static constexpr ShaderId kEmbed[] = {ShaderId::embed_q_q8_0, ShaderId::embed_q_q4_0,
-                                        ShaderId::embed_q_q5_0, ShaderId::embed_q_q5_1,
-                                        ShaderId::embed_q_q4_k, ShaderId::embed_q_q5_k,
-                                        ShaderId::embed_q_q6_k,
-                                        ShaderId::embed_q_q4_1, ShaderId::embed_q_q2_k,
-                                        ShaderId::embed_q_q3_k, ShaderId::embed_q_iq4_nl,
-                                        ShaderId::embed_q_iq4_xs};
+  static constexpr ShaderId kGemm[] = {
+      ShaderId::gemm_q_q8_0,    ShaderId::gemm_q_q4_0,   ShaderId::gemm_q_q5_0,
+      ShaderId::gemm_q_q5_1,    ShaderId::gemm_q_q4_k,   ShaderId::gemm_q_q5_k,
+      ShaderId::gemm_q_q6_k,    ShaderId::gemm_q_q4_1,   ShaderId::gemm_q_q2_k,
+      ShaderId::gemm_q_q3_k,    ShaderId::gemm_q_iq4_nl, ShaderId::gemm_q_iq4_xs,
+      ShaderId::gemm_q_iq2_xxs, ShaderId::gemm_q_iq2_xs, ShaderId::gemm_q_iq2_s,
+      ShaderId::gemm_q_iq3_xxs, ShaderId::gemm_q_iq3_s,  ShaderId::gemm_q_iq1_s,
+      ShaderId::gemm_q_iq1_m};
+  static constexpr ShaderId kEmbed[] = {
+      ShaderId::embed_q_q8_0,    ShaderId::embed_q_q4_0,   ShaderId::embed_q_q5_0,
+      ShaderId::embed_q_q5_1,    ShaderId::embed_q_q4_k,   ShaderId::embed_q_q5_k,
+      ShaderId::embed_q_q6_k,    ShaderId::embed_q_q4_1,   ShaderId::embed_q_q2_k,
+      ShaderId::embed_q_q3_k,    ShaderId::embed_q_iq4_nl, ShaderId::embed_q_iq4_xs,
+      ShaderId::embed_q_iq2_xxs, ShaderId::embed_q_iq2_xs, ShaderId::embed_q_iq2_s,
+      ShaderId::embed_q_iq3_xxs, ShaderId::embed_q_iq3_s,  ShaderId::embed_q_iq1_s,
+      ShaderId::embed_q_iq1_m};
+  static_assert(std::size(kGemv) == std::size(kQuantOrder) &&
+                std::size(kGemm) == std::size(kQuantOrder) &&
+                std::size(kEmbed) == std::size(kQuantOrder));
   for (size_t i = 0; i < std::size(kQuantOrder); ++i) {
     if (kQuantOrder[i] != dtype) continue;
     switch (family) {
       case QuantFamily::Gemv: return kGemv[i];
-      case QuantFamily::GemvTex: return kGemvTex[i];
+      case QuantFamily::GemvTex:  // no codebook types: they decode by quant.glsl units only
+        if (i < std::size(kGemvTex)) return kGemvTex[i];
+        break;
       case QuantFamily::Gemm: return kGemm[i];
       case QuantFamily::Embed: return kEmbed[i];
     }
@@ -146,10 +167,9 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
   const uint32_t xshare = bcast && (sg == 4 || sg == 8) && lane_wg == sg ? sg : 0;
   const uint32_t lane_rows = std::clamp(32u / (tokens * nw), 1u, 8u);
   const auto plan = detail::plan_windows("gemv_q", caps, args, d, kGemvMaxTokens, UINT32_MAX);
-  const KernelDesc desc{quant_shader(QuantFamily::Gemv, args.w.dtype, "gemv_q"), 6,
+  const bool grid = dtype_has_grid(args.w.dtype);
+  const KernelDesc desc{quant_shader(QuantFamily::Gemv, args.w.dtype, "gemv_q"), grid ? 7u : 6u,
                         sizeof(LinearPush)};
-  const KernelDesc tex_desc{quant_shader(QuantFamily::GemvTex, args.w.dtype, "gemv_q"), 6,
-                            sizeof(LinearPush), 0b111};  // x, w, wu
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
@@ -181,11 +201,13 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
                        detail::texel_window_ok(ctx, b) && b.ranges[1].size % kTexelBytes == 0 &&
                        b.ranges[2].size % kTexelBytes == 0;
     const Kernel& k = ctx.pipelines().get(
-        texel ? tex_desc : desc,
+        texel ? KernelDesc{quant_shader(QuantFamily::GemvTex, args.w.dtype, "gemv_q"), 6,
+                           sizeof(LinearPush), 0b111}  // x, w, wu
+              : desc,
         {wg, rows, static_cast<uint32_t>(win.tn), static_cast<uint32_t>(args.epilogue),
          d.bias ? 1u : 0u, xvec, max_sg, static_cast<uint32_t>(layout),
          per_lane && !texel ? xshare : 0u, sub_rows ? sets : 1u, chunks_per_step});
-    rec.dispatch(k, std::span<const BufferRange>(b.ranges),
+    rec.dispatch(k, with_grid(ctx, b.ranges, grid),
                  std::as_bytes(std::span<const LinearPush>(&b.push, 1)),
                  grid_1d((win.nn + rows_per_wg - 1) / rows_per_wg, caps));
   });
@@ -209,7 +231,8 @@ void gemm_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
   const auto plan =
       detail::plan_windows("gemm_q", caps, args, d, uint64_t{caps.max_workgroup_count[1]} * tiles.bm,
                            uint64_t{caps.max_workgroup_count[0]} * tiles.bn);
-  const KernelDesc desc{quant_shader(QuantFamily::Gemm, args.w.dtype, "gemm_q"), 6,
+  const bool has_grid = dtype_has_grid(args.w.dtype);
+  const KernelDesc desc{quant_shader(QuantFamily::Gemm, args.w.dtype, "gemm_q"), has_grid ? 7u : 6u,
                         sizeof(LinearPush)};
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
@@ -219,7 +242,7 @@ void gemm_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
                static_cast<uint32_t>(args.epilogue), d.bias ? 1u : 0u, xvec, direct ? 1u : 0u});
     const Grid grid{static_cast<uint32_t>((win.nn + tiles.bn - 1) / tiles.bn),
                     static_cast<uint32_t>((win.tn + tiles.bm - 1) / tiles.bm), 1};
-    rec.dispatch(k, std::span<const BufferRange>(b.ranges),
+    rec.dispatch(k, with_grid(ctx, b.ranges, has_grid),
                  std::as_bytes(std::span<const LinearPush>(&b.push, 1)), grid);
   });
 }

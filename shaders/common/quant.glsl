@@ -1,8 +1,8 @@
 // quant.glsl: in-place decoding of ggml block-quantized weights (spec §6.3; model/dequant.cpp is
 // the CPU twin) read as 32-bit words, so no 8/16-bit storage feature is needed.
 // The build variant selects the type: VKR_DTYPE_{Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q2_K,Q3_K,Q4_K,Q5_K,
-// Q6_K,IQ4_NL,IQ4_XS}. Blocks are 18/20/22/24/34/84/110/136/144/176/210 bytes, so fields are not
-// word-aligned: bytes and halves are
+// Q6_K,IQ4_NL,IQ4_XS,IQ1_S,IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S}. Blocks are 18 to 210 bytes
+// (all even), so fields are not word-aligned: bytes and halves are
 // extracted with shifts. Every field the decoders read as a half or a 32-bit group starts at an
 // even byte (block sizes are even and rows start at even bytes), so a half never straddles a word
 // and a 32-bit group straddles at most two.
@@ -53,8 +53,48 @@
 #elif defined(VKR_DTYPE_IQ4_XS)
 #define Q_BLOCK_ELEMS 256u
 #define Q_BLOCK_BYTES 136u
+#elif defined(VKR_DTYPE_IQ2_XXS)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 66u
+#define Q_GRID_OFF 0u
+#elif defined(VKR_DTYPE_IQ2_XS)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 74u
+#define Q_GRID_OFF 512u
+#elif defined(VKR_DTYPE_IQ2_S)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 82u
+#define Q_GRID_OFF 1536u
+#elif defined(VKR_DTYPE_IQ3_XXS)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 98u
+#define Q_GRID_OFF 3584u
+#elif defined(VKR_DTYPE_IQ3_S)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 110u
+#define Q_GRID_OFF 3840u
+#elif defined(VKR_DTYPE_IQ1_S)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 50u
+#define Q_GRID_OFF 4352u
+#elif defined(VKR_DTYPE_IQ1_M)
+#define Q_BLOCK_ELEMS 256u
+#define Q_BLOCK_BYTES 56u
+#define Q_GRID_OFF 4352u
 #else
 #error "quant.glsl: no quantized VKR_DTYPE_* variant defined"
+#endif
+
+// The codebook i-quants (IQ1_S .. IQ3_S) look their values up in ggml's grids, which the host
+// binds as one read-only buffer of words (vkr/iq_grids.hpp: Q_GRID_OFF is this type's grid there)
+// at binding Q_GRID_BINDING, which the includer defines. A storage buffer, not a const array:
+// glslang copies a dynamically indexed const array into every invocation's private memory.
+#if defined(Q_GRID_OFF)
+#define Q_HAS_GRID 1
+#if !defined(Q_GRID_BINDING)
+#error "quant.glsl: the includer must define Q_GRID_BINDING for the codebook types"
+#endif
+layout(std430, set = 0, binding = Q_GRID_BINDING) readonly buffer QGridBuf { uint q_grid[]; };
 #endif
 
 #define Q_UNIT 32u                                   // weights per dequant_unit() call
@@ -114,6 +154,23 @@ vec4 iq4_values(uvec4 c) {
   const uvec4 hi2 = mix(uvec4(0x26190D01u), uvec4(0x71594535u), equal(hi & 1u, uvec4(1u)));
   const uvec4 word = mix(lo2, hi2, greaterThanEqual(hi, uvec4(2u)));
   return vec4(ivec4(word << (24u - 8u * (c & 3u))) >> 24);
+}
+#endif
+
+#if defined(Q_HAS_GRID)
+// u16 at an even byte a (never straddles a word).
+uint q_u16(uint m, uint a) { return (qw(m, a >> 2u) >> ((a & 2u) * 8u)) & 0xFFFFu; }
+// The 8 sign bits of a 7-bit sign index (ggml's ksigns_iq2xs): bit 7 makes the parity even.
+uint iq_signs(uint s) { return s | ((uint(bitCount(s)) & 1u) << 7u); }
+// The 4 unsigned bytes of grid word i, negated where bit c of `signs` (4 bits) is set.
+vec4 iq_grid4(uint i, uint signs) {
+  const vec4 g = vec4(q_bytes(q_grid[Q_GRID_OFF + i]));
+  return mix(g, -g, notEqual((uvec4(signs) >> uvec4(0u, 1u, 2u, 3u)) & 1u, uvec4(0u)));
+}
+// 8 weights from 8-byte grid entry e with 8 sign bits, scaled: v[2l], v[2l + 1].
+void iq_grid8(uint e, uint signs, float d, out vec4 lo, out vec4 hi) {
+  lo = d * iq_grid4(2u * e, signs & 0xFu);
+  hi = d * iq_grid4(2u * e + 1u, signs >> 4u);
 }
 #endif
 
@@ -241,6 +298,98 @@ void dequant_unit(uint m, uint row_byte, uint u, out vec4 v[8]) {
     const uvec4 h = (q_bytes(q_u32(m, a + 4u * i)) >> (4u * n + f)) & 1u;
     v[i] = dl[k] * (vec4(q) - 4.0 * vec4(1u - h));
 #endif
+  }
+#elif defined(VKR_DTYPE_IQ2_XXS)
+  // {f16 d; u16 qs[32]}: sub-block j = 8 bytes at 2 + 8j: 4 grid indices (bytes), then a u32
+  // whose top 4 bits are the scale and whose 7-bit fields l are the sign indices of group l.
+  const uint j = u % 8u, idx = q_u32(m, a + 2u + 8u * j), aux = q_u32(m, a + 6u + 8u * j);
+  const float db = q_half(m, a) * (0.5 + float(aux >> 28u)) * 0.25;
+  for (uint l = 0u; l < 4u; ++l) {
+    iq_grid8((idx >> (8u * l)) & 0xFFu, iq_signs((aux >> (7u * l)) & 127u), db, v[2u * l],
+             v[2u * l + 1u]);
+  }
+#elif defined(VKR_DTYPE_IQ2_XS)
+  // {f16 d; u16 qs[32]; u8 scales[8]}: group l of sub-block j = qs[4j + l]: grid index (low 9
+  // bits), sign index (high 7); scale nibble l / 2 of scales[j].
+  const uint j = u % 8u, sc = q_u8(m, a + 66u + j);
+  const float d = q_half(m, a);
+  for (uint l = 0u; l < 4u; ++l) {
+    const uint q = q_u16(m, a + 2u + 8u * j + 2u * l);
+    const float db = d * (0.5 + float((sc >> (4u * (l / 2u))) & 0xFu)) * 0.25;
+    iq_grid8(q & 511u, iq_signs(q >> 9u), db, v[2u * l], v[2u * l + 1u]);
+  }
+#elif defined(VKR_DTYPE_IQ2_S)
+  // {f16 d; u8 qs[32]; u8 signs[32]; u8 qh[8]; u8 scales[8]}: group l of sub-block j: grid
+  // index qs[4j + l] | bits 2l, 2l+1 of qh[j] << 8, signs[4j + l]; scale nibble l / 2 of scales[j].
+  const uint j = u % 8u, sc = q_u8(m, a + 74u + j), qh = q_u8(m, a + 66u + j);
+  const uint qs = q_u32(m, a + 2u + 4u * j), sg = q_u32(m, a + 34u + 4u * j);
+  const float d = q_half(m, a);
+  for (uint l = 0u; l < 4u; ++l) {
+    const float db = d * (0.5 + float((sc >> (4u * (l / 2u))) & 0xFu)) * 0.25;
+    const uint e = ((qs >> (8u * l)) & 0xFFu) | (((qh >> (2u * l)) & 3u) << 8u);
+    iq_grid8(e, (sg >> (8u * l)) & 0xFFu, db, v[2u * l], v[2u * l + 1u]);
+  }
+#elif defined(VKR_DTYPE_IQ3_XXS)
+  // {f16 d; u8 qs[64]; u32 scales_signs[8]}: 4-weight grid entries qs[8j + k]; the u32 of sub-
+  // block j has the scale in its top 4 bits and the sign index of group l (8 weights) at 7l.
+  const uint j = u % 8u, aux = q_u32(m, a + 66u + 4u * j);
+  const float db = q_half(m, a) * (0.5 + float(aux >> 28u)) * 0.5;
+  for (uint h = 0u; h < 2u; ++h) {
+    const uint qs = q_u32(m, a + 2u + 8u * j + 4u * h);
+    for (uint k = 0u; k < 2u; ++k) {
+      const uint l = 2u * h + k, s = iq_signs((aux >> (7u * l)) & 127u);
+      v[2u * l] = db * iq_grid4((qs >> (16u * k)) & 0xFFu, s & 0xFu);
+      v[2u * l + 1u] = db * iq_grid4((qs >> (16u * k + 8u)) & 0xFFu, s >> 4u);
+    }
+  }
+#elif defined(VKR_DTYPE_IQ3_S)
+  // {f16 d; u8 qs[64]; u8 qh[8]; u8 signs[32]; u8 scales[4]}: 4-weight entries qs[8j + k] | bit k
+  // of qh[j] << 8; signs[4j + l] for group l; scale 1 + 2 * nibble j % 2 of scales[j / 2].
+  const uint j = u % 8u, qh = q_u8(m, a + 66u + j), sg = q_u32(m, a + 74u + 4u * j);
+  const float db =
+      q_half(m, a) * float(1u + 2u * ((q_u8(m, a + 106u + j / 2u) >> (4u * (j & 1u))) & 0xFu));
+  for (uint h = 0u; h < 2u; ++h) {
+    const uint qs = q_u32(m, a + 2u + 8u * j + 4u * h);
+    for (uint k = 0u; k < 2u; ++k) {
+      const uint l = 2u * h + k, s = (sg >> (8u * l)) & 0xFFu;
+      const uint e0 = ((qs >> (16u * k)) & 0xFFu) | (((qh >> (2u * l)) & 1u) << 8u);
+      const uint e1 = ((qs >> (16u * k + 8u)) & 0xFFu) | (((qh >> (2u * l + 1u)) & 1u) << 8u);
+      v[2u * l] = db * iq_grid4(e0, s & 0xFu);
+      v[2u * l + 1u] = db * iq_grid4(e1, s >> 4u);
+    }
+  }
+#elif defined(VKR_DTYPE_IQ1_S) || defined(VKR_DTYPE_IQ1_M)
+  // Grid entries of 8 signed values (-1, 0, 1) plus a shift of +-1/8, scaled.
+  //   IQ1_S {f16 d; u8 qs[32]; u16 qh[8]}: group l of sub-block j: entry qs[4j + l] | bits 3l..3l+2
+  //   of qh[j] << 8; scale d * (2 * (qh[j] >> 12 & 7) + 1); shift negative when qh[j] bit 15.
+  //   IQ1_M {u8 qs[32]; u8 qh[16]; u16 scales[4]}: d is the f16 made of the top nibbles of the
+  //   four scales words; group l: entry qs[4j + l] | (qh[2j + l / 2] >> 4 (l % 2) & 7) << 8, shift
+  //   sign bit 3 of that nibble; 3-bit scales at 6 (j % 2) (groups 0, 1) and + 3 (2, 3) of
+  //   scales[j / 2].
+  const uint j = u % 8u;
+#if defined(VKR_DTYPE_IQ1_S)
+  const uint qh = q_u16(m, a + 34u + 2u * j), qs = q_u32(m, a + 2u + 4u * j);
+  const float dl = q_half(m, a) * float(2u * ((qh >> 12u) & 7u) + 1u);
+  const float delta = (qh & 0x8000u) != 0u ? -0.125 : 0.125;
+#else
+  const uint s0 = q_u32(m, a + 48u), s1 = q_u32(m, a + 52u);
+  const uint dbits =
+      ((s0 >> 12u) & 0xFu) | ((s0 >> 24u) & 0xF0u) | ((s1 >> 4u) & 0xF00u) | ((s1 >> 16u) & 0xF000u);
+  const float d = unpackHalf2x16(dbits).x;
+  const uint sc = q_u16(m, a + 48u + 2u * (j / 2u)) >> (6u * (j & 1u));
+  const uint qh = q_u16(m, a + 32u + 2u * j), qs = q_u32(m, a + 4u * j);
+#endif
+  for (uint l = 0u; l < 4u; ++l) {
+#if defined(VKR_DTYPE_IQ1_M)
+    const uint nib = (qh >> (4u * l)) & 0xFu;  // qh[2j] nibbles for l = 0, 1; qh[2j + 1] for 2, 3
+    const uint e = ((qs >> (8u * l)) & 0xFFu) | ((nib & 7u) << 8u);
+    const float dl = d * float(2u * ((sc >> (3u * (l / 2u))) & 7u) + 1u);
+    const float delta = (nib & 8u) != 0u ? -0.125 : 0.125;
+#else
+    const uint e = ((qs >> (8u * l)) & 0xFFu) | (((qh >> (3u * l)) & 7u) << 8u);
+#endif
+    v[2u * l] = dl * (vec4(q_sbytes(q_grid[Q_GRID_OFF + 2u * e])) + delta);
+    v[2u * l + 1u] = dl * (vec4(q_sbytes(q_grid[Q_GRID_OFF + 2u * e + 1u])) + delta);
   }
 #endif
 }

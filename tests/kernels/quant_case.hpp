@@ -4,6 +4,7 @@
 // reference every GPU result is compared with).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -17,9 +18,21 @@
 
 namespace vkr::test {
 
+// The types every gemv_q layout decodes.
 inline constexpr DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0,   DType::Q5_1,
                                         DType::Q4_K, DType::Q5_K, DType::Q6_K,   DType::Q4_1,
                                         DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS};
+// The codebook i-quants (quant.glsl units only: gemv_q's layout 0, gemm_q, embed_q).
+inline constexpr DType kGridQuantTypes[] = {DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S,
+                                            DType::IQ3_XXS, DType::IQ3_S,  DType::IQ1_S,
+                                            DType::IQ1_M};
+inline constexpr auto kAllQuantTypes = [] {
+  std::array<DType, std::size(kQuantTypes) + std::size(kGridQuantTypes)> all{};
+  size_t i = 0;
+  for (DType t : kQuantTypes) all[i++] = t;
+  for (DType t : kGridQuantTypes) all[i++] = t;
+  return all;
+}();
 
 inline gguf::GgmlType ggml_of(DType t) {
   switch (t) {
@@ -34,6 +47,20 @@ inline gguf::GgmlType ggml_of(DType t) {
     case DType::Q3_K: return gguf::GgmlType::Q3_K;
     case DType::IQ4_NL: return gguf::GgmlType::IQ4_NL;
     case DType::IQ4_XS: return gguf::GgmlType::IQ4_XS;
+    case DType::IQ2_XXS:
+      return gguf::GgmlType::IQ2_XXS;
+    case DType::IQ2_XS:
+      return gguf::GgmlType::IQ2_XS;
+    case DType::IQ2_S:
+      return gguf::GgmlType::IQ2_S;
+    case DType::IQ3_XXS:
+      return gguf::GgmlType::IQ3_XXS;
+    case DType::IQ3_S:
+      return gguf::GgmlType::IQ3_S;
+    case DType::IQ1_S:
+      return gguf::GgmlType::IQ1_S;
+    case DType::IQ1_M:
+      return gguf::GgmlType::IQ1_M;
     default: return gguf::GgmlType::Q6_K;
   }
 }
@@ -70,6 +97,17 @@ inline float typical_scale(DType t, float mag) {
     case DType::Q3_K: return mag / (4.0f * 32.0f);
     case DType::IQ4_NL: return mag / 127.0f;
     case DType::IQ4_XS: return mag / (127.0f * 32.0f);
+    case DType::IQ2_XXS:
+    case DType::IQ2_XS:
+    case DType::IQ2_S:
+      return mag / (43.0f * 15.5f * 0.25f);
+    case DType::IQ3_XXS:
+      return mag / (62.0f * 15.5f * 0.5f);
+    case DType::IQ3_S:
+      return mag / (15.0f * 31.0f);
+    case DType::IQ1_S:
+    case DType::IQ1_M:
+      return mag / (1.125f * 15.0f);
     default: return mag / (32.0f * 127.0f);
   }
 }
@@ -110,7 +148,17 @@ inline QuantWeights make_quant_weights(Rng& rng, DType t, uint64_t rows, uint64_
         default: break;
       }
     }
-    put(b, hf.d, dh);
+    if (t == DType::IQ1_M) {
+      // no d field: its 16 bits are the top nibbles of the four u16 scale words at byte 48
+      for (uint32_t i = 0; i < 4; ++i) {
+        uint16_t word = 0;
+        std::memcpy(&word, &w.bytes[b * bl.bytes + 48 + 2 * i], 2);
+        put(b, 48 + 2 * i,
+            static_cast<uint16_t>((word & 0x0FFF) | (((dh >> (4 * i)) & 0xF) << 12)));
+      }
+    } else {
+      put(b, hf.d, dh);
+    }
     if (hf.m != UINT32_MAX) put(b, hf.m, mh);
     if (extremes && b % 17 == 8) {
       std::memset(&w.bytes[b * bl.bytes], 0, bl.bytes);

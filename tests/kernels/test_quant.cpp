@@ -141,7 +141,7 @@ std::vector<uint64_t> ks(DType t) {
 
 TEST_F(QuantLinearTest, EveryTypeTokenCountAndOddRows) {
   uint32_t seed = 1000;
-  for (DType dt : test::kQuantTypes) {
+  for (DType dt : test::kAllQuantTypes) {
     for (uint64_t T : {1, 3, 8, 9, 16, 33}) {
       for (uint64_t K : ks(dt)) {
         for (uint64_t N : {1, 7, 33}) check({dt, T, N, K}, ++seed);
@@ -159,8 +159,8 @@ TEST_F(QuantLinearTest, Epilogues) {
   const QCase modes[] = {{DType::F32, 0, 0, 0, Epilogue::None, true},
                          {DType::F32, 0, 0, 0, Epilogue::Residual, true},
                          {DType::F32, 0, 0, 0, Epilogue::SwiGlu, false, false}};
-  for (size_t i = 0; i < std::size(test::kQuantTypes); ++i) {
-    const DType dt = test::kQuantTypes[i];
+  for (size_t i = 0; i < std::size(test::kAllQuantTypes); ++i) {
+    const DType dt = test::kAllQuantTypes[i];
     const uint64_t K = ks(dt).back();
     QCase a = modes[i % 3], b = modes[(i + 1) % 3];
     a.dt = b.dt = dt;
@@ -176,7 +176,7 @@ TEST_F(QuantLinearTest, Epilogues) {
 // The portable shared-memory path (GPUs) runs on every device; lavapipe picks DIRECT by itself.
 TEST_F(QuantLinearTest, TiledGemmPath) {
   uint32_t seed = 3000;
-  for (DType dt : test::kQuantTypes) {
+  for (DType dt : test::kAllQuantTypes) {
     for (uint64_t T : {16, 33}) {
       check({dt, T, 65, ks(dt).back(), Epilogue::None, true, true, 0, Run::GemmTiled}, ++seed);
     }
@@ -236,7 +236,7 @@ TEST_F(QuantLinearTest, TiledLadderEveryRung) {
 // (legacy rows of 18 / 22 / 34 bytes put windows at every offset mod 16).
 TEST_F(QuantLinearTest, RowWindows) {
   uint32_t seed = 4000;
-  for (DType dt : test::kQuantTypes) {
+  for (DType dt : test::kAllQuantTypes) {
     const uint64_t K = ks(dt).front();
     const uint64_t limit = std::max<uint64_t>(3 * dtype_row_bytes(dt, K) + 64, K * 4 * 8 + 64);
     for (uint64_t T : {1, 8, 33}) {
@@ -323,6 +323,14 @@ TEST_F(QuantLinearTest, SubgroupRowGemvLayout) {
     w.gemv_layout = 1;
     check(w, ++seed);
   }
+  // The codebook i-quants have only layout 0's decoder: asking for 1 or 2 runs it, still right.
+  for (DType dt : test::kGridQuantTypes) {
+    for (uint32_t layout : {1u, 2u}) {
+      QCase c{dt, 3, 9, 512};
+      c.gemv_layout = layout;
+      check(c, ++seed);
+    }
+  }
 }
 
 TEST_F(QuantLinearTest, BadShapesAreClearErrors) {
@@ -380,7 +388,7 @@ class QuantEmbedTest : public test::GpuTest {
 TEST_F(QuantEmbedTest, EveryTypeOutOfRangeIdsAndWindows) {
   uint32_t seed = 5000;
   const std::vector<int32_t> ids = {0, 5, 2, -1, 12, 4, 4, 1000, 11};
-  for (DType dt : test::kQuantTypes) {
+  for (DType dt : test::kAllQuantTypes) {
     for (uint64_t C : {uint64_t{dtype_block(dt).elems}, uint64_t{3} * dtype_block(dt).elems}) {
       check(dt, 13, C, ids, 0, ++seed);
       check(dt, 13, C, ids, 3, ++seed);  // windows of 3 rows at odd byte offsets

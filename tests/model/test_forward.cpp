@@ -134,18 +134,21 @@ class ForwardVsLlamaCppQuant : public GpuTest, public ::testing::WithParamInterf
 
 TEST_P(ForwardVsLlamaCppQuant, LogitsAtEveryPosition) {
   const std::string file = GetParam();
+  const std::filesystem::path dir = llama_quant_dir_of(file);
   const LogitsTolerance tol = kLlamaQuantTolerance;
   expect_logits(
-      *Model::load(ctx(), kLlamaQuantDir / file, quiet()), file,
+      *Model::load(ctx(), dir / file, quiet()), file,
       [&](const std::string& p) { return llama_quant_tokens(file, p); },
-      [&](const std::string& p) {
-        return kLlamaQuantDir / fmt::format("{}.{}.logits.f32", stem(file), p);
-      },
+      [&](const std::string& p) { return dir / fmt::format("{}.{}.logits.f32", stem(file), p); },
       tol.max_abs, tol.mean_abs);
 }
 
 INSTANTIATE_TEST_SUITE_P(LlamaQuant, ForwardVsLlamaCppQuant,
                          ::testing::ValuesIn(llama_quant_models()), param_name);
+// The codebook i-quants (tests/data/llama_iquant: IQ1_S ... IQ3_S with what llama-quantize mixed
+// in).
+INSTANTIATE_TEST_SUITE_P(LlamaIquant, ForwardVsLlamaCppQuant,
+                         ::testing::ValuesIn(llama_iquant_models()), param_name);
 
 class QuantWeights : public GpuTest {};
 

@@ -99,16 +99,36 @@ const Json& llama_quant_manifest() {
   return m;
 }
 
-std::vector<std::string> llama_quant_models() {
+const Json& llama_iquant_manifest() {
+  static const Json m = read_json(kLlamaIquantDir / "manifest.json");
+  return m;
+}
+
+namespace {
+// The quantized (not f16) model files a manifest lists that are checked in under `dir`.
+std::vector<std::string> checked_in_models(const Json& manifest, const std::filesystem::path& dir) {
   std::vector<std::string> out;
-  if (!llama_quant_manifest().contains("models")) return out;
-  for (const Json& m : llama_quant_manifest().at("models")) {
+  if (!manifest.contains("models")) return out;
+  for (const Json& m : manifest.at("models")) {
     const std::string file = m.at("file");
-    if (file.find("-f16.") == std::string::npos && std::filesystem::exists(kLlamaQuantDir / file)) {
+    if (file.find("-f16.") == std::string::npos && std::filesystem::exists(dir / file)) {
       out.push_back(file);
     }
   }
   return out;
+}
+}  // namespace
+
+std::vector<std::string> llama_quant_models() {
+  return checked_in_models(llama_quant_manifest(), kLlamaQuantDir);
+}
+
+std::vector<std::string> llama_iquant_models() {
+  return checked_in_models(llama_iquant_manifest(), kLlamaIquantDir);
+}
+
+std::filesystem::path llama_quant_dir_of(const std::string& file) {
+  return std::filesystem::exists(kLlamaIquantDir / file) ? kLlamaIquantDir : kLlamaQuantDir;
 }
 
 std::vector<int32_t> llama_quant_tokens(const std::string& file, const std::string& prompt) {

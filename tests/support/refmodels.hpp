@@ -35,16 +35,27 @@ inline const std::filesystem::path kLlamaQuantDir =
 const Json& llama_quant_manifest();
 // The model files of kLlamaQuantDir that are checked in (the manifest lists more).
 std::vector<std::string> llama_quant_models();
-// Prompt `prompt`'s token ids for a llama_quant model (those of the f16 model of its arch).
+// tests/data/llama_iquant: the same for the codebook i-quants (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS,
+// IQ2_S, IQ3_XXS, IQ3_S; model/tools/llama_iquant_refs.py, with the tiny models' imatrix).
+inline const std::filesystem::path kLlamaIquantDir =
+    std::filesystem::path(VKR_SOURCE_DIR) / "tests" / "data" / "llama_iquant";
+const Json& llama_iquant_manifest();
+std::vector<std::string> llama_iquant_models();
+// The folder (kLlamaQuantDir or kLlamaIquantDir) holding model file `file`.
+std::filesystem::path llama_quant_dir_of(const std::string& file);
+// Prompt `prompt`'s token ids for a llama_quant / llama_iquant model (those of the f16 model of
+// its arch).
 std::vector<int32_t> llama_quant_tokens(const std::string& file, const std::string& prompt);
 
 struct LogitsTolerance {
   double max_abs, mean_abs;
 };
-// Tolerances vs llama.cpp for every llama_quant model: ../shared/refmodels' K-quant ones. Its CPU
+// Tolerances vs llama.cpp for every llama_quant and llama_iquant model: ../shared/refmodels'
+// K-quant ones. Its CPU
 // backend rounds activations to 8 bits before quantized matmuls (we do not); measured 0.11-0.22
 // max / 0.021-0.030 mean (tests/data/llama_quant/README.md), as the 0.12-0.19 / 0.022-0.029
-// recorded there for Q4_0 ... Q6_K; a wrong decoder gives 2-7 / 0.2-1.
+// recorded there for Q4_0 ... Q6_K; the i-quant files 0.10-0.21 / 0.021-0.030 (their logits
+// differ from the f16 model's by 2.0-5.8 / 0.39-0.84); a wrong decoder gives 2-7 / 0.2-1.
 inline constexpr LogitsTolerance kLlamaQuantTolerance{0.6, 0.1};
 
 // Gap between the largest and second-largest value of a row.

@@ -22,6 +22,7 @@ class Queue;
 class PipelineCache;
 class MemoryArena;
 class Staging;
+class Buffer;
 
 enum class Lifetime { Weights, Activations, State, Staging };
 inline constexpr int kLifetimeCount = 4;
@@ -131,6 +132,10 @@ class Context {
   std::optional<bool> self_check(const std::string& key) const;
   void set_self_check(const std::string& key, bool ok);
 
+  // The i-quant codebooks (vkr/iq_grids.hpp) in device memory, uploaded on first use (a model
+  // with such weights asks at load time): kernels of the IQ1_S .. IQ3_S types bind it.
+  const Buffer& iq_grids();
+
   // Whether `buffer` may be bound to a texel binding (KernelDesc::texel_mask): true for live
   // vkr::Buffers (created with uniform-texel usage), false for a host app's own VkBuffers, which
   // kernels then read through storage-buffer bindings. Buffer registers and forgets itself.
@@ -166,6 +171,8 @@ class Context {
   std::unique_ptr<PipelineCache> pipelines_;
   std::unique_ptr<MemoryArena> arenas_[kLifetimeCount];
   std::unique_ptr<Staging> staging_;
+  std::mutex iq_grids_mutex_;
+  std::unique_ptr<Buffer> iq_grids_;
 
   std::mutex validation_mutex_;
   std::vector<std::string> validation_messages_;

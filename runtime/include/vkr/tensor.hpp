@@ -18,11 +18,37 @@ namespace vkr {
 // `.bytes` bytes, exactly as in the GGUF file (kernels decode the blocks in place).
 // (Quantized ids in the order they were added; shaders/CMakeLists.txt lists the variants alike.)
 enum class DType : uint8_t {
-  F32, F16, BF16, I32, U32, U8,
-  Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q4_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS
+  F32,
+  F16,
+  BF16,
+  I32,
+  U32,
+  U8,
+  Q8_0,
+  Q4_0,
+  Q5_0,
+  Q5_1,
+  Q4_K,
+  Q5_K,
+  Q6_K,
+  Q4_1,
+  Q2_K,
+  Q3_K,
+  IQ4_NL,
+  IQ4_XS,
+  IQ2_XXS,
+  IQ2_XS,
+  IQ2_S,
+  IQ3_XXS,
+  IQ3_S,
+  IQ1_S,
+  IQ1_M
 };
 
 constexpr bool dtype_is_quant(DType t) { return t >= DType::Q8_0; }
+// The i-quants whose values come from a codebook (vkr/iq_grids.hpp): kernels bind the context's
+// codebook buffer beside the weights.
+constexpr bool dtype_has_grid(DType t) { return t >= DType::IQ2_XXS; }
 
 struct BlockLayout {
   uint32_t elems, bytes;
@@ -44,6 +70,20 @@ constexpr BlockLayout dtype_block(DType t) {
     case DType::Q3_K: return {256, 110};
     case DType::IQ4_NL: return {32, 18};
     case DType::IQ4_XS: return {256, 136};
+    case DType::IQ2_XXS:
+      return {256, 66};
+    case DType::IQ2_XS:
+      return {256, 74};
+    case DType::IQ2_S:
+      return {256, 82};
+    case DType::IQ3_XXS:
+      return {256, 98};
+    case DType::IQ3_S:
+      return {256, 110};
+    case DType::IQ1_S:
+      return {256, 50};
+    case DType::IQ1_M:
+      return {256, 56};
     default: return {1, 4};
   }
 }
