@@ -149,11 +149,12 @@ void run_case(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K) {
     run_row(h, dt, T, N, K, path == kernels::GemmPath::Direct ? "direct" : "tiled", 0, 0);
     return;
   }
-  if (dtype_has_grid(dt)) {  // the codebook i-quants decode by quant.glsl units only
+  const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  if (cpu && dtype_has_grid(dt)) {  // the codebook i-quants have no grouped (CPU) decoder
     run_row(h, dt, T, N, K, "units", 0, 0);
     return;
   }
-  if (caps.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU) {
+  if (!cpu) {
     run_row(h, dt, T, N, K, "subgroup", 0, 0);
     return;
   }

@@ -32,7 +32,7 @@
 // push: common/linear_io.glsl, except w_off / u_off are BYTE offsets (even) of the window's first
 //   row in the w / wu bindings; rows are q_row_bytes(K) bytes apart.
 // bindings: x (T, K) f32; w, wu (nw rows of quantized blocks) words; bias (nw) f32; res, y (T, N);
-//   6 = the i-quant codebooks (IQ1_S .. IQ3_S variants only, quant.glsl).
+//   6 = the i-quant codebooks (IQ1_S .. IQ3_S variants only, quant.glsl; layouts 0 and 1).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -60,11 +60,11 @@ uint qw(uint m, uint i) { return m == 0u ? w[i] : wu[i]; }
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint NACC = NW * ROWS * NT;
-// The codebook i-quants (Q_HAS_GRID) have only the LAYOUT 0 decoder (quant.glsl units).
+// The codebook i-quants (Q_HAS_GRID) have no LAYOUT 2 (grouped) decoder.
 #if !defined(Q_HAS_GRID)
 #include "common/quant_group.glsl"
-#include "common/quant_lane.glsl"
 #endif
+#include "common/quant_lane.glsl"
 
 // Private globals, not parameters: glslang mis-sizes spec-constant-sized array arguments.
 float acc[NACC];  // acc[(mat * ROWS + r) * NT + t]
@@ -109,7 +109,6 @@ void accumulate_units(uint tid) {
   }
 }
 
-#if !defined(Q_HAS_GRID)
 #include "common/gemv_q_rows.glsl"
 
 // LAYOUT 1 (GPUs): subgroup s of workgroup g owns row set g * SETS + s (ROWS rows; a workgroup
@@ -213,8 +212,6 @@ void main_subgroups(uint group) {
   }
 }
 
-#endif  // !Q_HAS_GRID
-
 void main() {
   const uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
 #if !defined(Q_HAS_GRID)
@@ -223,11 +220,11 @@ void main() {
     main_rows(group);
     return;
   }
+#endif
   if (LAYOUT == 1u) {
     main_subgroups(group);
     return;
   }
-#endif
   const uint row0 = group * ROWS;
   if (row0 >= p.nw) return;  // grid_1d padding: uniform across the workgroup
   const uint tid = gl_LocalInvocationID.x;

@@ -62,7 +62,7 @@ QGroup quant_group(DType dt) {
 // Grouped decoding needs whole groups per row and (except the realigned types) every group
 // 16-byte aligned.
 bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
-  if (dtype_has_grid(dt)) return false;  // codebook types: quant.glsl units only
+  if (dtype_has_grid(dt)) return false;  // codebook types: no grouped decoder
   const QGroup g = quant_group(dt);
   if (K % g.weights != 0) return false;
   if (g.bytes == 0) return true;
@@ -73,7 +73,6 @@ bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
 // 16-byte aligned windows (their rows are multiples of 16 bytes); the other types need only the
 // even byte offsets every window has.
 bool lane_units_fit(DType dt, uint32_t w_off, uint32_t u_off) {
-  if (dtype_has_grid(dt)) return false;  // codebook types: quant.glsl units only
   if (dt != DType::Q4_K && dt != DType::Q5_K) return true;
   return w_off % 16 == 0 && u_off % 16 == 0;
 }

@@ -17,6 +17,9 @@ vec4 x_vec4(uint base, uint h) {
   return vec4(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
 #endif
 }
+
+// The codebook i-quants have no grouped decoder: x_vec4 only (gemv_q's LAYOUT 1 uses it).
+#if !defined(Q_HAS_GRID)
 void load_x_block(uint t, uint k0, out vec4 v[8], out vec2 xs) {
   const uint base = p.x_off + t * p.K + k0;
   if (XSHARE == 4u || XSHARE == 8u) {
@@ -88,5 +91,7 @@ void main_rows(uint group) {
     }
   }
 }
+
+#endif  // !Q_HAS_GRID
 
 #endif

@@ -167,6 +167,14 @@ vec4 iq_grid4(uint i, uint signs) {
   const vec4 g = vec4(q_bytes(q_grid[Q_GRID_OFF + i]));
   return mix(g, -g, notEqual((uvec4(signs) >> uvec4(0u, 1u, 2u, 3u)) & 1u, uvec4(0u)));
 }
+#if defined(VKR_DTYPE_IQ1_M)
+// IQ1_M's f16 scale: the top nibbles of its four u16 scale words at byte 48 (first word lowest).
+float iq1m_scale(uint m, uint a) {
+  const uint s0 = q_u32(m, a + 48u), s1 = q_u32(m, a + 52u);
+  return unpackHalf2x16(((s0 >> 12u) & 0xFu) | ((s0 >> 24u) & 0xF0u) | ((s1 >> 4u) & 0xF00u) |
+                        ((s1 >> 16u) & 0xF000u)).x;
+}
+#endif
 // 8 weights from 8-byte grid entry e with 8 sign bits, scaled: v[2l], v[2l + 1].
 void iq_grid8(uint e, uint signs, float d, out vec4 lo, out vec4 hi) {
   lo = d * iq_grid4(2u * e, signs & 0xFu);
@@ -372,10 +380,7 @@ void dequant_unit(uint m, uint row_byte, uint u, out vec4 v[8]) {
   const float dl = q_half(m, a) * float(2u * ((qh >> 12u) & 7u) + 1u);
   const float delta = (qh & 0x8000u) != 0u ? -0.125 : 0.125;
 #else
-  const uint s0 = q_u32(m, a + 48u), s1 = q_u32(m, a + 52u);
-  const uint dbits =
-      ((s0 >> 12u) & 0xFu) | ((s0 >> 24u) & 0xF0u) | ((s1 >> 4u) & 0xF00u) | ((s1 >> 16u) & 0xF000u);
-  const float d = unpackHalf2x16(dbits).x;
+  const float d = iq1m_scale(m, a);
   const uint sc = q_u16(m, a + 48u + 2u * (j / 2u)) >> (6u * (j & 1u));
   const uint qh = q_u16(m, a + 32u + 2u * j), qs = q_u32(m, a + 4u * j);
 #endif

@@ -50,7 +50,54 @@ vec2 ql_scale_min_k4(uvec4 hdr, uint j) {
 // Weights [128c + 4l, +4) of the row starting at byte `row` of matrix m (K weights per row) as
 // sc.x * q + sc.y.
 void ql_quad(uint m, uint row, uint K, uint c, uint l, out vec4 q, out vec2 sc) {
-#if defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K) || defined(VKR_DTYPE_Q4_K) || \
+#if defined(Q_HAS_GRID)
+  // The codebook i-quants (quant.glsl's dequant_unit has the layouts): super-block c / 2, its
+  // sub-block j = 4 (c & 1) + l / 8; the lane's 4 weights are half h of 8-weight group g (one grid
+  // word of an 8-value entry), or 4-value entry k = 2g + h (IQ3).
+  const uint s = min(c >> 1u, K / 256u - 1u), j = 4u * (c & 1u) + (l >> 3u);
+  const uint o = 4u * (l & 7u), g = o >> 3u, h = (o >> 2u) & 1u, k = 2u * g + h;
+  const uint a = row + Q_BLOCK_BYTES * s;
+#if defined(VKR_DTYPE_IQ2_XXS)
+  const uint aux = ql_u32(m, a + 6u + 8u * j), e = q_u8(m, a + 2u + 8u * j + g);
+  q = iq_grid4(2u * e + h, (iq_signs((aux >> (7u * g)) & 127u) >> (4u * h)) & 0xFu);
+  sc = vec2(q_half(m, a) * (0.5 + float(aux >> 28u)) * 0.25, 0.0);
+#elif defined(VKR_DTYPE_IQ2_XS) || defined(VKR_DTYPE_IQ2_S)
+#if defined(VKR_DTYPE_IQ2_XS)
+  const uint v = q_u16(m, a + 2u + 8u * j + 2u * g), e = v & 511u, sg = iq_signs(v >> 9u);
+  const uint sc4 = q_u8(m, a + 66u + j);
+#else
+  const uint e = q_u8(m, a + 2u + 4u * j + g) | (((q_u8(m, a + 66u + j) >> (2u * g)) & 3u) << 8u);
+  const uint sg = q_u8(m, a + 34u + 4u * j + g), sc4 = q_u8(m, a + 74u + j);
+#endif
+  q = iq_grid4(2u * e + h, (sg >> (4u * h)) & 0xFu);
+  sc = vec2(q_half(m, a) * (0.5 + float((sc4 >> (4u * (g >> 1u))) & 0xFu)) * 0.25, 0.0);
+#elif defined(VKR_DTYPE_IQ3_XXS)
+  const uint aux = ql_u32(m, a + 66u + 4u * j), e = q_u8(m, a + 2u + 8u * j + k);
+  q = iq_grid4(e, (iq_signs((aux >> (7u * g)) & 127u) >> (4u * h)) & 0xFu);
+  sc = vec2(q_half(m, a) * (0.5 + float(aux >> 28u)) * 0.5, 0.0);
+#elif defined(VKR_DTYPE_IQ3_S)
+  const uint e = q_u8(m, a + 2u + 8u * j + k) | (((q_u8(m, a + 66u + j) >> k) & 1u) << 8u);
+  q = iq_grid4(e, (q_u8(m, a + 74u + 4u * j + g) >> (4u * h)) & 0xFu);
+  const uint ls = (q_u8(m, a + 106u + j / 2u) >> (4u * (j & 1u))) & 0xFu;
+  sc = vec2(q_half(m, a) * float(1u + 2u * ls), 0.0);
+#else
+  // IQ1_S / IQ1_M: signed entries plus a shift of +-1/8 (folded into q), times the scale
+#if defined(VKR_DTYPE_IQ1_S)
+  const uint qh = q_u16(m, a + 34u + 2u * j);
+  const uint e = q_u8(m, a + 2u + 4u * j + g) | (((qh >> (3u * g)) & 7u) << 8u);
+  const float dl = q_half(m, a) * float(2u * ((qh >> 12u) & 7u) + 1u);
+  const bool neg = (qh & 0x8000u) != 0u;
+#else
+  const uint nib = (q_u16(m, a + 32u + 2u * j) >> (4u * g)) & 0xFu;
+  const uint e = q_u8(m, a + 4u * j + g) | ((nib & 7u) << 8u);
+  const uint ls = (q_u16(m, a + 48u + 2u * (j / 2u)) >> (6u * (j & 1u) + 3u * (g >> 1u))) & 7u;
+  const float dl = iq1m_scale(m, a) * float(2u * ls + 1u);
+  const bool neg = (nib & 8u) != 0u;
+#endif
+  q = vec4(q_sbytes(q_grid[Q_GRID_OFF + 2u * e + h])) + (neg ? -0.125 : 0.125);
+  sc = vec2(dl, 0.0);
+#endif
+#elif defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K) || defined(VKR_DTYPE_Q4_K) || \
     defined(VKR_DTYPE_Q5_K) || defined(VKR_DTYPE_Q6_K) || defined(VKR_DTYPE_IQ4_XS)
   // half c & 1 of super-block c / 2; lane l: 32-weight run l / 8 of the half, word l % 8 of it
   const uint s = min(c >> 1u, K / 256u - 1u), hf = c & 1u, r = l >> 3u, o = 4u * (l & 7u);
@@ -201,7 +248,12 @@ uvec2 ql_runs(uint u) {
 }
 
 void ql_unit(uint m, uint row, uint u, out vec4 q[8], out vec4 sc) {
-#if defined(VKR_DTYPE_Q8_0)
+#if defined(Q_HAS_GRID)
+  // the codebook i-quants: sub-block u (32 weights in order, ql_runs' default) decoded with its
+  // scales by quant.glsl
+  dequant_unit(m, row, u, q);
+  sc = vec4(1.0, 1.0, 0.0, 0.0);
+#elif defined(VKR_DTYPE_Q8_0)
   const uint a = row + 34u * u;  // {f16 d; i8 qs[32]}
   uint v[8];
   QL_FETCH(m, a + 2u, v, 8u);

@@ -323,13 +323,22 @@ TEST_F(QuantLinearTest, SubgroupRowGemvLayout) {
     w.gemv_layout = 1;
     check(w, ++seed);
   }
-  // The codebook i-quants have only layout 0's decoder: asking for 1 or 2 runs it, still right.
+  // The codebook i-quants: layout 1 at T = 1 (whole units) and T = 3, 8 (quads; a K of 3 chunks
+  // leaves a partial step), odd rows, a window; they have no layout 2 (grouped) decoder: asking
+  // for it runs layout 0, still right.
   for (DType dt : test::kGridQuantTypes) {
-    for (uint32_t layout : {1u, 2u}) {
-      QCase c{dt, 3, 9, 512};
-      c.gemv_layout = layout;
+    for (uint64_t T : {1, 3, 8}) {
+      QCase c{dt, T, T == 1 ? 37u : 11u, T == 3 ? 768u : 512u, Epilogue::None, T == 8};
+      c.gemv_layout = 1;
       check(c, ++seed);
     }
+    const uint64_t limit = std::max<uint64_t>(3 * dtype_row_bytes(dt, 512), 512 * 4 * 8) + 64;
+    QCase w{dt, 1, 23, 512, Epilogue::None, true, true, limit};
+    w.gemv_layout = 1;
+    check(w, ++seed);
+    QCase c{dt, 3, 9, 512};
+    c.gemv_layout = 2;
+    check(c, ++seed);
   }
 }
 
