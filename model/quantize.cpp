@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vkr/error.hpp>
 
+#include "dequant_iq.hpp"
 #include "gguf_types.hpp"
 #include "quantize_blocks.hpp"
 
@@ -113,7 +114,10 @@ void reference(const float* x, std::byte* out) {
 
 }  // namespace
 
-bool quantize_supported(uint32_t ggml_type) { return dequantize_supported(ggml_type); }
+// Every decodable type but the codebook i-quants (their grid searches are not implemented).
+bool quantize_supported(uint32_t ggml_type) {
+  return dequantize_supported(ggml_type) && detail::iq_block_decoder(ggml_type) == nullptr;
+}
 
 void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n,
                   const float* importance) {
@@ -176,7 +180,7 @@ void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t
     default:
       break;
   }
-  // Every type dequantize_supported() names has an encoder above; a new decoder without one is a
+  // Every type quantize_supported() names has an encoder above; a new decoder without one is a
   // programming error, not a null call.
   require(block != nullptr, ErrorCode::InvalidArgument, "quantize_row: no encoder for {}",
           traits->name);

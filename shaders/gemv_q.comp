@@ -1,6 +1,6 @@
 #version 450
-// gemv_q: gemv.comp for block-quantized weights (Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K: one
-// build variant each), decoding the blocks in place from the weight buffer (common/quant.glsl):
+// gemv_q: gemv.comp for block-quantized weights (the legacy, K- and i-quant types: one build
+// variant each), decoding the blocks in place from the weight buffer (common/quant.glsl):
 // one pass over the quantized bytes for all NT <= 8 tokens, f32 accumulation.
 //   acc[t][o] = sum_k x[t][k] * W[o][k]  (and acc_up with W_up for SwiGLU)
 //   y[t][o]   = acc (+ bias[o]) | res[t][o] + acc (+ bias[o]) | silu(acc) * acc_up   (MODE 0/1/2)

@@ -126,9 +126,11 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) 
     if (kQuantOrder[i] != dtype) continue;
     switch (family) {
       case QuantFamily::Gemv: return kGemv[i];
-      case QuantFamily::GemvTex:  // no codebook types: they decode by quant.glsl units only
-        if (i < std::size(kGemvTex)) return kGemvTex[i];
-        break;
+      case QuantFamily::GemvTex:
+        // gemv_q's grouped layout has no codebook-type decoder (groups_fit() never picks it)
+        require(i < std::size(kGemvTex), ErrorCode::DeviceUnsupported,
+                "{}: no grouped texel decoder for {}", kernel, dtype_name(dtype));
+        return kGemvTex[i];
       case QuantFamily::Gemm: return kGemm[i];
       case QuantFamily::Embed: return kEmbed[i];
     }
