@@ -108,8 +108,8 @@ void parse_tools(const json& body, const nlohmann::ordered_json& ordered, Comple
         "cannot be combined with \"tools\" (calls are text of their own format; send "
         "\"tool_choice\": \"none\" to answer in the constrained form instead)");
   }
-  if (r.tool_choice == Choice::Auto) return;
   ToolCallSpec spec{r.tools, -1, r.parallel_tool_calls};
+  spec.lazy = r.tool_choice == Choice::Auto;  // free text; a call once begun is well-formed
   if (r.tool_choice == Choice::Named) {
     spec.only = r.tools->find(r.tool_name);
     if (spec.only < 0) {

@@ -14,12 +14,13 @@ namespace {
 
 using nlohmann::ordered_json;
 
-constexpr std::string_view kOpenTag = "<tool_call>";
+constexpr std::string_view kOpenTag = kToolCallTrigger;  // "<tool_call>"
 constexpr std::string_view kCloseTag = "</tool_call>";
 // The literals of a constrained call around its name and arguments (the template's spelling).
 constexpr std::string_view kOpen = "<tool_call>\n{\"name\": \"";
 constexpr std::string_view kMid = "\", \"arguments\": ";
 constexpr std::string_view kClose = "}\n</tool_call>";
+static_assert(kOpen.starts_with(kOpenTag));  // lazy specs feed the recognizer from the tag on
 
 [[noreturn]] void bad(const std::string& name, std::string_view what) {
   throw Error(ErrorCode::InvalidArgument, fmt::format("field '{}' {}", name, what));
@@ -236,7 +237,7 @@ bool ToolCallPrefix::push(std::string_view bytes) {
 }
 
 ToolCallConstraint::ToolCallConstraint(const Tokenizer& tok, ToolCallSpec spec)
-    : tok_(&tok), spec_(std::move(spec)), prefix_(spec_), scratch_(spec_) {
+    : tok_(&tok), spec_(std::move(spec)), prefix_(spec_), scratch_(spec_), active_(!spec_.lazy) {
   auto plain = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(tok.n_vocab()), 0);
   for (int32_t id = 0; id < tok.n_vocab(); ++id) {
     const std::string& b = tok.token_bytes(id);
@@ -253,12 +254,26 @@ std::unique_ptr<TokenConstraint> ToolCallConstraint::fresh() const {
   c->prefix_ = ToolCallPrefix(spec_);
   c->scratch_ = c->prefix_;
   c->depth_.clear();
+  c->active_ = !spec_.lazy;
+  c->tail_.clear();
   return c;
+}
+
+bool ToolCallConstraint::trial_lazy(std::string_view bytes, size_t& at) const {
+  const std::string text = tail_ + std::string(bytes);
+  at = text.find(kToolCallTrigger);
+  if (at == std::string::npos) return true;  // still free text
+  scratch_ = ToolCallPrefix(spec_);
+  return scratch_.push(std::string_view(text).substr(at));
 }
 
 bool ToolCallConstraint::allows(int32_t id) const {
   if (id < 0 || id >= tok_->n_vocab()) return false;
   if (tok_->is_eog(id)) return complete();
+  if (!active_) {
+    size_t at = 0;  // free text: anything but a token that begins a call it cannot continue
+    return !prints_text(*tok_, id) || trial_lazy(tok_->token_bytes(id), at);
+  }
   if (!prints_text(*tok_, id)) return false;
   scratch_ = prefix_;
   return scratch_.push(tok_->token_bytes(id));
@@ -267,10 +282,31 @@ bool ToolCallConstraint::allows(int32_t id) const {
 void ToolCallConstraint::accept(int32_t id) {
   require(allows(id), ErrorCode::InvalidArgument, "token {} does not continue {}", id, what());
   if (tok_->is_eog(id)) return;
+  if (!active_) {
+    if (!prints_text(*tok_, id)) return;
+    const std::string_view bytes = tok_->token_bytes(id);
+    size_t at = 0;
+    trial_lazy(bytes, at);
+    if (at != std::string::npos) {
+      active_ = true;
+      prefix_ = scratch_;  // the call from the trigger on
+      return;
+    }
+    tail_ += bytes;  // keep fewer bytes than the trigger: it cannot hide in older text
+    const size_t keep = kToolCallTrigger.size() - 1;
+    if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
+    return;
+  }
   prefix_ = scratch_;  // allows() left the state after the token there
 }
 
 void ToolCallConstraint::allowed_ids(std::vector<uint8_t>& allowed) const {
+  if (!active_) {
+    for (int32_t id = 0; id < tok_->n_vocab(); ++id) {
+      if (allows(id)) allowed[static_cast<size_t>(id)] = 1;
+    }
+    return;
+  }
   if (complete()) {
     for (int32_t id = 0; id < tok_->n_vocab(); ++id) {
       if (tok_->is_eog(id)) allowed[static_cast<size_t>(id)] = 1;

@@ -77,12 +77,16 @@ ParsedReply parse_tool_calls(std::string_view text, const ToolSet& tools);
 size_t tool_call_free_prefix(std::string_view text);
 
 // What a constrained reply may be: calls of any function of `tools` (or only of `only`), one or
-// (with `parallel`) several.
+// (with `parallel`) several. `lazy` (tool_choice "auto"): any text until the model writes
+// kToolCallTrigger, from there calls only (the trigger being their first bytes), so a call the
+// model begins is well-formed and nothing follows the calls; a reply without one is left free.
 struct ToolCallSpec {
   std::shared_ptr<const ToolSet> tools;
   int32_t only = -1;  // an index into tools, or -1: any
   bool parallel = true;
+  bool lazy = false;
 };
+inline constexpr std::string_view kToolCallTrigger = "<tool_call>";
 
 // The byte-level recognizer of those replies' prefixes: the format exactly as the template
 // shows it to the model, so the constraint costs the model nothing it was not trained on, and
@@ -126,7 +130,7 @@ class ToolCallConstraint final : public TokenConstraint {
 
   bool allows(int32_t id) const override;
   void accept(int32_t id) override;
-  bool complete() const override { return prefix_.complete(); }
+  bool complete() const override { return !active_ || prefix_.complete(); }
   std::unique_ptr<TokenConstraint> fresh() const override;
   const char* what() const override { return "the tool calls"; }
 
@@ -142,6 +146,13 @@ class ToolCallConstraint final : public TokenConstraint {
   ToolCallPrefix prefix_;
   mutable ToolCallPrefix scratch_;             // allows()' trial
   mutable std::vector<ToolCallPrefix> depth_;  // allowed_ids()' scratch
+  // Lazy specs: calls are constrained once the trigger has been written; until then the last
+  // bytes of the text (fewer than the trigger's) are kept to find it across token boundaries.
+  bool active_ = true;
+  std::string tail_;
+  // Not active: where the trigger starts in tail_ + `bytes` (npos: nowhere), the recognizer then
+  // fed from there into scratch_, and whether it took those bytes.
+  bool trial_lazy(std::string_view bytes, size_t& at) const;
 };
 
 }  // namespace vkr

@@ -49,10 +49,13 @@ TEST(ServerApi, ParsesTools) {
   ASSERT_TRUE(q.tools);
   EXPECT_EQ(q.tools->tools().size(), 2u);
   EXPECT_EQ(q.tool_choice, Choice::Auto);
-  EXPECT_FALSE(q.constraint.any());  // auto: the model chooses
+  // auto: the model chooses; a call it begins is constrained (lazy)
+  ASSERT_TRUE(q.constraint.tool_calls);
+  EXPECT_TRUE(q.constraint.tool_calls->lazy);
   EXPECT_NE(q.offered_tools(), nullptr);
   q = cli::parse_request(chat_body("required").dump(), true, {});
   ASSERT_TRUE(q.constraint.tool_calls);
+  EXPECT_FALSE(q.constraint.tool_calls->lazy);
   EXPECT_EQ(q.constraint.tool_calls->only, -1);
   EXPECT_TRUE(q.constraint.tool_calls->parallel);
   json named = chat_body("");
@@ -64,6 +67,7 @@ TEST(ServerApi, ParsesTools) {
   EXPECT_FALSE(q.constraint.tool_calls->parallel);
   q = cli::parse_request(chat_body("none").dump(), true, {});
   EXPECT_EQ(q.offered_tools(), nullptr);
+  EXPECT_FALSE(q.constraint.any());  // none: free text, no calls
   json serial = chat_body("required");
   serial["parallel_tool_calls"] = false;
   EXPECT_FALSE(cli::parse_request(serial.dump(), true, {}).constraint.tool_calls->parallel);

@@ -301,5 +301,83 @@ TEST(ToolCalls, QwenWritesTheTagAsOneToken) {
   }
 }
 
+// tool_choice "auto": free text (any id, the end too) until the model writes <tool_call>, then
+// the format only, and nothing after the calls; the tag may come as one token (Qwen2) or as
+// pieces (RWKV World), after other text in the same token or not.
+TEST_P(ToolCallVocab, LazyConstraintIsFreeUntilTheTag) {
+  const Tokenizer& tok = vocab(GetParam());
+  ToolCallSpec spec{tools(), -1, true};
+  spec.lazy = true;
+  ToolCallConstraint c(tok, spec);
+  auto eog_allowed = [&](const TokenConstraint& k) {
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      if (tok.is_eog(id)) return k.allows(id);
+    }
+    return false;
+  };
+  auto mask_matches = [&](const TokenConstraint& k, const std::string& at) {
+    std::vector<uint8_t> mask(static_cast<size_t>(tok.n_vocab()), 0);
+    k.allowed_ids(mask);
+    int n = 0;
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      EXPECT_EQ(k.allows(id), mask[static_cast<size_t>(id)] != 0) << at << ": id " << id;
+      n += mask[static_cast<size_t>(id)];
+    }
+    return n;
+  };
+  EXPECT_TRUE(c.complete());
+  EXPECT_TRUE(eog_allowed(c));
+  const std::string free_text = "I will look it up: the weather in Bern. ";
+  for (int32_t id : tok.encode(free_text, true)) c.accept(id);
+  EXPECT_GT(mask_matches(c, "free text"), tok.n_vocab() * 9 / 10);  // nearly every id
+  EXPECT_TRUE(eog_allowed(c));
+  const auto hello = tok.encode("Hello", true);
+  for (int32_t id : tok.encode("<tool_call>", true)) c.accept(id);
+  EXPECT_FALSE(c.complete());
+  EXPECT_FALSE(eog_allowed(c));
+  EXPECT_FALSE(c.allows(hello[0]));  // the format goes on with "\n{"
+  mask_matches(c, "after the tag");
+  for (int32_t id :
+       tok.encode("\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Bern\"}}\n"
+                  "</tool_call>",
+                  true)) {
+    c.accept(id);
+  }
+  EXPECT_TRUE(c.complete());
+  EXPECT_TRUE(eog_allowed(c));
+  EXPECT_FALSE(c.allows(hello[0]));  // no text after the calls
+  // Text ending in "<" then a token starting "tool_call>": the tag across tokens, found.
+  auto d = c.fresh();
+  EXPECT_TRUE(d->complete());
+  for (int32_t id : tok.encode("Sure <", true)) d->accept(id);
+  for (int32_t id : tok.encode("tool_call>", true)) d->accept(id);
+  EXPECT_FALSE(d->complete());
+  EXPECT_FALSE(eog_allowed(*d));
+  // Walks with the tag boosted: every reply is free text, or free text and then valid calls.
+  std::vector<int32_t> boost;
+  for (const char* b : {"<tool_call>", "\"", "}", "</tool_call>", "\n"}) {
+    for (int32_t id : tok.encode(b, true)) boost.insert(boost.end(), {id, id});
+  }
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    if (tok.is_eog(id)) boost.push_back(id);
+  }
+  int with_calls = 0;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    ToolCallConstraint w(tok, spec);
+    const auto walk =
+        test::random_walk(tok, w, seed, 200, boost, [](const std::string&) { return true; });
+    if (!walk.ended) continue;
+    SCOPED_TRACE(walk.text);
+    const size_t at = walk.text.find("<tool_call>");
+    if (at == std::string::npos) continue;
+    ++with_calls;
+    expect_valid_calls(walk.text.substr(at), true);
+  }
+  // (World writes the tag in several ids: random walks seldom put them in order.)
+  if (tok.encode("<tool_call>", true).size() == 1) {
+    EXPECT_GE(with_calls, 2);
+  }
+}
+
 }  // namespace
 }  // namespace vkr
