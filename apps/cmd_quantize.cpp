@@ -99,14 +99,7 @@ void report(const gguf::File& in, const QuantizeSummary& s, const QuantizeCliOpt
 int run_quantize(const QuantizeCliOptions& o) {
   const std::optional<QuantPreset> preset = parse_quant_preset(o.type);
   if (!preset) {
-    // llama-quantize's codebook i-quant mixtures (IQ1_S ... IQ3_M): run here, not made here.
-    const std::string u = [&] {
-      std::string t = o.type;
-      for (char& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      return t;
-    }();
-    require(!(u.starts_with("IQ1") || u.starts_with("IQ2") || u.starts_with("IQ3")),
-            ErrorCode::InvalidArgument,
+    require(!is_codebook_iquant_preset(o.type), ErrorCode::InvalidArgument,
             "quantize: {}: vkrwkv cannot make the codebook i-quants yet (their grid searches are "
             "not implemented); llama-quantize makes them, and vkrwkv runs such files",
             o.type);

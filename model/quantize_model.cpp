@@ -169,6 +169,11 @@ std::optional<QuantPreset> parse_quant_preset(std::string_view name) {
   return std::nullopt;
 }
 
+bool is_codebook_iquant_preset(std::string_view name) {
+  const std::string u = upper(name);
+  return u.starts_with("IQ1_") || u.starts_with("IQ2_") || u.starts_with("IQ3_");
+}
+
 const QuantPresetInfo& preset_info(QuantPreset preset) {
   for (const QuantPresetInfo& p : kPresets) {
     if (p.preset == preset) return p;

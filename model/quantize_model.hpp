@@ -63,6 +63,9 @@ const std::vector<QuantPresetInfo>& quant_presets();
 // llama.cpp);
 // nullopt for unknown names.
 std::optional<QuantPreset> parse_quant_preset(std::string_view name);
+// Whether `name` is one of llama-quantize's codebook i-quant mixtures (IQ1_S ... IQ3_M, any
+// case): files vkrwkv runs but cannot make (their grid searches are not implemented).
+bool is_codebook_iquant_preset(std::string_view name);
 const QuantPresetInfo& preset_info(QuantPreset preset);
 
 // One tensor's fate: `to` == `from` means its bytes are copied unchanged.

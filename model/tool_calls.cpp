@@ -259,20 +259,22 @@ std::unique_ptr<TokenConstraint> ToolCallConstraint::fresh() const {
   return c;
 }
 
-bool ToolCallConstraint::trial_lazy(std::string_view bytes, size_t& at) const {
+bool ToolCallConstraint::trial_lazy(std::string_view bytes) const {
+  trigger_at_ = std::string::npos;
+  if (tail_.empty() && bytes.find('<') == std::string_view::npos) return true;  // no tag begins
   const std::string text = tail_ + std::string(bytes);
-  at = text.find(kToolCallTrigger);
-  if (at == std::string::npos) return true;  // still free text
+  trigger_at_ = text.find(kToolCallTrigger);
+  if (trigger_at_ == std::string::npos) return true;  // still free text
   scratch_ = ToolCallPrefix(spec_);
-  return scratch_.push(std::string_view(text).substr(at));
+  return scratch_.push(std::string_view(text).substr(trigger_at_));
 }
 
 bool ToolCallConstraint::allows(int32_t id) const {
   if (id < 0 || id >= tok_->n_vocab()) return false;
   if (tok_->is_eog(id)) return complete();
   if (!active_) {
-    size_t at = 0;  // free text: anything but a token that begins a call it cannot continue
-    return !prints_text(*tok_, id) || trial_lazy(tok_->token_bytes(id), at);
+    // free text: anything but a token that begins a call it cannot continue
+    return !prints_text(*tok_, id) || trial_lazy(tok_->token_bytes(id));
   }
   if (!prints_text(*tok_, id)) return false;
   scratch_ = prefix_;
@@ -284,17 +286,20 @@ void ToolCallConstraint::accept(int32_t id) {
   if (tok_->is_eog(id)) return;
   if (!active_) {
     if (!prints_text(*tok_, id)) return;
-    const std::string_view bytes = tok_->token_bytes(id);
-    size_t at = 0;
-    trial_lazy(bytes, at);
-    if (at != std::string::npos) {
+    if (trigger_at_ != std::string::npos) {  // allows() found the tag and fed scratch_ from it
       active_ = true;
-      prefix_ = scratch_;  // the call from the trigger on
+      prefix_ = scratch_;
       return;
     }
-    tail_ += bytes;  // keep fewer bytes than the trigger: it cannot hide in older text
-    const size_t keep = kToolCallTrigger.size() - 1;
-    if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
+    // Keep the text from its last '<' when that may still begin the tag, else nothing.
+    tail_ += tok_->token_bytes(id);
+    const size_t lt = tail_.rfind('<');
+    if (lt == std::string::npos ||
+        !kToolCallTrigger.starts_with(std::string_view(tail_).substr(lt))) {
+      tail_.clear();
+    } else {
+      tail_.erase(0, lt);
+    }
     return;
   }
   prefix_ = scratch_;  // allows() left the state after the token there

@@ -146,13 +146,15 @@ class ToolCallConstraint final : public TokenConstraint {
   ToolCallPrefix prefix_;
   mutable ToolCallPrefix scratch_;             // allows()' trial
   mutable std::vector<ToolCallPrefix> depth_;  // allowed_ids()' scratch
-  // Lazy specs: calls are constrained once the trigger has been written; until then the last
-  // bytes of the text (fewer than the trigger's) are kept to find it across token boundaries.
+  // Lazy specs: calls are constrained once the trigger has been written; until then the end of
+  // the text that may still begin it (from a '<'; usually empty) is kept, to find the trigger
+  // across token boundaries.
   bool active_ = true;
   std::string tail_;
-  // Not active: where the trigger starts in tail_ + `bytes` (npos: nowhere), the recognizer then
-  // fed from there into scratch_, and whether it took those bytes.
-  bool trial_lazy(std::string_view bytes, size_t& at) const;
+  mutable size_t trigger_at_ = std::string::npos;  // the last trial's: where the trigger starts
+  // Not active: whether tail_ + `bytes` may come next (no trigger, or a trigger the recognizer,
+  // fed from it into scratch_, takes); sets trigger_at_. Allocation-free without a '<'.
+  bool trial_lazy(std::string_view bytes) const;
 };
 
 }  // namespace vkr
