@@ -1,6 +1,7 @@
 // Block encoders for F32/F16/BF16 and the legacy ggml types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, and the
-// dispatch to the K-quant (quantize_kquants.cpp) and IQ4 (quantize_iq4.cpp) ones, or with an
-// importance vector to the weighted path (quantize_weighted.cpp). Each follows the
+// dispatch to the K-quant (quantize_kquants.cpp), IQ4 (quantize_iq4.cpp) and codebook i-quant
+// (quantize_iq_grid.cpp) ones, or with an importance vector to the weighted path
+// (quantize_weighted.cpp). Each follows the
 // arithmetic of ggml's reference quantizer step by step (same scale formulas, same search grids,
 // same evaluation order of every float expression), because a quantizer that merely "looks like" it
 // makes different files: llama.cpp users compare file hashes and perplexities across tools, and the
@@ -15,7 +16,6 @@
 #include <cstring>
 #include <vkr/error.hpp>
 
-#include "dequant_iq.hpp"
 #include "gguf_types.hpp"
 #include "quantize_blocks.hpp"
 
@@ -114,10 +114,13 @@ void reference(const float* x, std::byte* out) {
 
 }  // namespace
 
-// Every decodable type but the codebook i-quants (their grid searches are not implemented).
+// Every decodable type but IQ1_S / IQ1_M (their searches are not implemented).
 bool quantize_supported(uint32_t ggml_type) {
-  return dequantize_supported(ggml_type) && detail::iq_block_decoder(ggml_type) == nullptr;
+  const auto t = static_cast<GgmlType>(ggml_type);
+  return dequantize_supported(ggml_type) && t != GgmlType::IQ1_S && t != GgmlType::IQ1_M;
 }
+
+bool quantize_needs_importance(uint32_t ggml_type) { return iq_grid_needs_importance(ggml_type); }
 
 void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n,
                   const float* importance) {
@@ -127,6 +130,7 @@ void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t
   require(n % traits->block_elems == 0, ErrorCode::InvalidArgument,
           "quantize_row: {} elements are not a whole number of {} blocks of {}", n, traits->name,
           traits->block_elems);
+  if (quantize_row_iq_grid(ggml_type, src, dst, n, importance)) return;
   if (importance != nullptr && quantize_row_weighted(ggml_type, src, dst, n, importance)) return;
   const uint64_t blocks = n / traits->block_elems;
   const uint64_t bb = traits->block_bytes;

@@ -135,5 +135,11 @@ void block_q6_k(const float* x, std::byte* out, const float* qw = nullptr);
 // quantize_iq4.cpp:
 void block_iq4_nl(const float* x, std::byte* out, const float* qw = nullptr);
 void block_iq4_xs(const float* x, std::byte* out, const float* qw = nullptr);
+// quantize_iq_grid.cpp: the codebook i-quants IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S (n a
+// multiple of 256; qw: one weight per value, or null). False for other types; throws
+// InvalidArgument for IQ2_XXS / IQ2_XS without weights (iq_grid_needs_importance).
+bool quantize_row_iq_grid(uint32_t ggml_type, const float* x, std::byte* dst, uint64_t n,
+                          const float* qw);
+bool iq_grid_needs_importance(uint32_t ggml_type);
 
 }  // namespace vkr::qblocks

@@ -47,6 +47,21 @@ const std::vector<QuantPresetInfo> kPresets = {
      "4.25-bit non-linear; first 1/8 of ffn_down Q5_K (without --imatrix), output Q6_K"},
     {QuantPreset::IQ4_NL, "IQ4_NL", 25, GgmlType::IQ4_NL,
      "4.5-bit non-linear; first 1/8 of ffn_down Q5_K (without --imatrix), output Q6_K"},
+    {QuantPreset::IQ3_M, "IQ3_M", 27, GgmlType::IQ3_S,
+     "3.7-bit codebook; first 1/8 of ffn_down Q4_K, output Q6_K"},
+    {QuantPreset::IQ3_S, "IQ3_S", 26, GgmlType::IQ3_S, "3.44-bit codebook; output Q6_K"},
+    {QuantPreset::IQ3_XS, "IQ3_XS", 22, GgmlType::IQ3_S,
+     "3.3-bit codebook; middle layers' ffn_gate / ffn_up IQ3_XXS (needs --imatrix)"},
+    {QuantPreset::IQ3_XXS, "IQ3_XXS", 23, GgmlType::IQ3_XXS,
+     "3.06-bit codebook; token_embd IQ3_S, output Q5_K (needs --imatrix)"},
+    {QuantPreset::IQ2_M, "IQ2_M", 29, GgmlType::IQ2_S,
+     "2.7-bit codebook; first 1/8 of ffn_down and token_embd IQ3_S (needs --imatrix)"},
+    {QuantPreset::IQ2_S, "IQ2_S", 28, GgmlType::IQ2_XS,
+     "2.5-bit codebook (IQ2_XS); ffn_down's first 1/8, token_embd IQ3_S (needs --imatrix)"},
+    {QuantPreset::IQ2_XS, "IQ2_XS", 20, GgmlType::IQ2_XS,
+     "2.31-bit codebook; first 1/8 of ffn_down and token_embd Q2_K (needs --imatrix)"},
+    {QuantPreset::IQ2_XXS, "IQ2_XXS", 19, GgmlType::IQ2_XXS,
+     "2.06-bit codebook; first 1/8 of ffn_down and token_embd Q2_K (needs --imatrix)"},
     {QuantPreset::Q8_0, "Q8_0", 7, GgmlType::Q8_0, "8.5 bits, near-lossless"},
     {QuantPreset::Q4_0, "Q4_0", 2, GgmlType::Q4_0,
      "4.5 bits, legacy; output Q6_K (with --imatrix: first 1/8 of ffn_down Q4_1)"},
@@ -79,12 +94,14 @@ bool contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
 }
 
-// llama-quantize's rule: a Q2_K_S file's Q2_K matrices, the token embedding and the output
-// matrix excepted, must be encoded with importance weights.
+// llama-quantize's rule: the token embedding and the output matrix excepted, matrices encoded as
+// IQ2_XXS, IQ2_XS, IQ2_S or IQ3_XXS (or as Q2_K by Q2_K_S) must be encoded with importance
+// weights: at 2-3 bits the codes are only as good as the weights placing them.
 bool needs_imatrix(const TensorPlan& p, QuantPreset preset) {
-  return preset == QuantPreset::Q2_K_S && p.to != p.from &&
-         p.to == static_cast<uint32_t>(GgmlType::Q2_K) && p.name != "token_embd.weight" &&
-         p.name != "output.weight";
+  if (p.to == p.from || p.name == "token_embd.weight" || p.name == "output.weight") return false;
+  const auto t = static_cast<GgmlType>(p.to);
+  return (preset == QuantPreset::Q2_K_S && t == GgmlType::Q2_K) || t == GgmlType::IQ2_XXS ||
+         t == GgmlType::IQ2_XS || t == GgmlType::IQ2_S || t == GgmlType::IQ3_XXS;
 }
 
 // Matrices a preset converts. Norm weights, and RWKV's LoRA matrices, bonus and fused lerp
@@ -126,6 +143,11 @@ GgmlType fall_back(GgmlType t, uint64_t ncols, std::string& why) {
       f = GgmlType::Q4_0;
       break;
     case GgmlType::IQ4_XS:
+    case GgmlType::IQ2_XXS:
+    case GgmlType::IQ2_XS:
+    case GgmlType::IQ2_S:
+    case GgmlType::IQ3_XXS:
+    case GgmlType::IQ3_S:
       f = GgmlType::IQ4_NL;
       break;
     default:
@@ -169,10 +191,7 @@ std::optional<QuantPreset> parse_quant_preset(std::string_view name) {
   return std::nullopt;
 }
 
-bool is_codebook_iquant_preset(std::string_view name) {
-  const std::string u = upper(name);
-  return u.starts_with("IQ1_") || u.starts_with("IQ2_") || u.starts_with("IQ3_");
-}
+bool is_codebook_iquant_preset(std::string_view name) { return upper(name).starts_with("IQ1_"); }
 
 const QuantPresetInfo& preset_info(QuantPreset preset) {
   for (const QuantPresetInfo& p : kPresets) {
@@ -186,7 +205,7 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   for (const auto& o : {options.output_type, options.token_embd_type}) {
     require(!o || quantize_supported(static_cast<uint32_t>(*o)), ErrorCode::InvalidArgument,
             "quantize: cannot encode {} (types: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K "
-            "Q4_K Q5_K Q6_K IQ4_NL IQ4_XS)",
+            "Q4_K Q5_K Q6_K IQ4_NL IQ4_XS IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S)",
             gguf::type_name(static_cast<uint32_t>(*o)));
   }
   require(!(options.leave_output && options.output_type), ErrorCode::InvalidArgument,
@@ -211,10 +230,19 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   const bool quant = is_block_quant(static_cast<uint32_t>(base));
   const bool tied = in.tensor("output.weight") == nullptr;  // head shares token_embd
   int n_ffn_down = 0;
+  int n_ffn_gate = 0;
+  int n_ffn_up = 0;
   for (const gguf::TensorInfo& t : in.tensors()) {
-    if (convertible(t) && contains(t.name, "ffn_down")) ++n_ffn_down;
+    if (!convertible(t)) continue;
+    n_ffn_down += contains(t.name, "ffn_down") ? 1 : 0;
+    n_ffn_gate += contains(t.name, "ffn_gate") ? 1 : 0;
+    n_ffn_up += contains(t.name, "ffn_up") ? 1 : 0;
   }
   int i_ffn_down = 0;
+  int i_ffn_gate = 0;
+  int i_ffn_up = 0;
+  const bool iq2 = preset == QuantPreset::IQ2_XXS || preset == QuantPreset::IQ2_XS;
+  const bool iq2s = preset == QuantPreset::IQ2_S || preset == QuantPreset::IQ2_M;
   std::vector<TensorPlan> plan;
   plan.reserve(in.tensors().size());
   for (const gguf::TensorInfo& t : in.tensors()) {
@@ -232,12 +260,20 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
       } else if (head) {
         // The head decides every logit: Q6_K unless the preset is Q8_0 already (Q8_0 when its
         // rows do not fit the base type's blocks).
+        // (Q5_K for the 2-bit and IQ3_XXS mixtures, as llama-quantize)
         if (ncols % block_elems(base) != 0) {
           to = GgmlType::Q8_0;
+        } else if (iq2 || iq2s || preset == QuantPreset::IQ3_XXS) {
+          to = GgmlType::Q5_K;
         } else if (base != GgmlType::Q8_0) {
           to = GgmlType::Q6_K;
         }
         if (to != base) p.why = "output matrix";
+      } else if (t.name == "token_embd.weight" && (iq2 || iq2s || preset == QuantPreset::IQ3_XXS)) {
+        // a row is read per token, never multiplied: the codebook mixtures keep it cheap to
+        // decode and a bit more precise
+        to = iq2 ? GgmlType::Q2_K : GgmlType::IQ3_S;
+        p.why = "token embedding";
       } else if (contains(t.name, "ffn_down")) {
         const int i = i_ffn_down++;
         const int n = n_ffn_down;
@@ -267,6 +303,20 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
         } else if (preset == QuantPreset::Q3_K_L) {
           to = GgmlType::Q5_K;
           p.why = "ffn_down";
+        } else if ((iq2 || iq2s) && i < n / 8) {
+          to = iq2 ? GgmlType::Q2_K : GgmlType::IQ3_S;
+          p.why = "ffn_down of the first eighth of the layers";
+        } else if (preset == QuantPreset::IQ3_M && i < n / 8) {
+          to = GgmlType::Q4_K;
+          p.why = "ffn_down of the first eighth of the layers";
+        }
+      } else if (contains(t.name, "ffn_gate") || contains(t.name, "ffn_up")) {
+        const bool gate = contains(t.name, "ffn_gate");
+        const int i = gate ? i_ffn_gate++ : i_ffn_up++;
+        const int n = gate ? n_ffn_gate : n_ffn_up;
+        if (preset == QuantPreset::IQ3_XS && i >= n / 8 && i < 7 * n / 8) {
+          to = GgmlType::IQ3_XXS;
+          p.why = "ffn_gate / ffn_up of the middle layers";
         }
       }
       to = fall_back(to, ncols, p.why);
@@ -309,14 +359,15 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
             "like '{}')",
             options.tensor_types[k].first, example_matrix_name(in));
   }
-  if (preset == QuantPreset::Q2_K_S && !options.imatrix) {
+  if (!options.imatrix) {
     for (const TensorPlan& p : plan) {
       require(!needs_imatrix(p, preset), ErrorCode::InvalidArgument,
-              "quantize: Q2_K_S needs an importance matrix (--imatrix FILE, made by `vkrwkv "
-              "imatrix`) for its Q2_K tensors such as '{}': without one their 2-bit blocks are "
-              "too coarse to be useful (llama-quantize refuses it too). Use Q2_K, or make an "
-              "imatrix",
-              p.name);
+              "quantize: {} needs an importance matrix (--imatrix FILE, made by `vkrwkv "
+              "imatrix`) for its {} tensors such as '{}': without one their 2-3-bit blocks are "
+              "too coarse to be useful (llama-quantize refuses it too). Make an imatrix, or use "
+              "{}",
+              info.name, gguf::type_name(p.to), p.name,
+              preset == QuantPreset::Q2_K_S ? "Q2_K" : "IQ3_S, IQ3_M or Q3_K_M");
     }
   }
   return plan;
@@ -418,9 +469,9 @@ QuantizeSummary quantize_model(const gguf::File& in, const std::filesystem::path
         ++summary.imatrix_used;
       } else {
         require(!needs_imatrix(p, preset), ErrorCode::InvalidArgument,
-                "quantize: the imatrix {} has no entry for '{}', which Q2_K_S encodes as Q2_K "
-                "(only with importance weights); use an imatrix of this model, or Q2_K",
-                options.imatrix_file, p.name);
+                "quantize: the imatrix {} has no entry for '{}', which {} encodes as {} (only "
+                "with importance weights); use an imatrix of this model",
+                options.imatrix_file, p.name, preset_info(preset).name, gguf::type_name(p.to));
         summary.imatrix_missing.push_back(p.name);
       }
     }

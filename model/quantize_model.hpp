@@ -46,7 +46,20 @@ enum class QuantPreset {
   Q3_K_M,
   Q3_K_L,
   IQ4_NL,
-  IQ4_XS
+  IQ4_XS,
+  // The codebook i-quant mixtures (all but IQ3_S and IQ3_M need an importance matrix): IQ2_XXS /
+  // IQ2_XS make the first eighth of ffn_down and token_embd Q2_K; IQ2_S (IQ2_XS matrices) /
+  // IQ2_M (IQ2_S) make them IQ3_S; IQ3_XXS makes token_embd IQ3_S; IQ3_XS is IQ3_S with the
+  // middle layers' ffn_gate / ffn_up IQ3_XXS; IQ3_M IQ3_S with the first eighth of ffn_down
+  // Q4_K. The output matrix is Q5_K up to IQ3_XXS, Q6_K from IQ3_XS.
+  IQ2_XXS,
+  IQ2_XS,
+  IQ2_S,
+  IQ2_M,
+  IQ3_XXS,
+  IQ3_XS,
+  IQ3_S,
+  IQ3_M
 };
 
 struct QuantPresetInfo {
@@ -63,8 +76,8 @@ const std::vector<QuantPresetInfo>& quant_presets();
 // llama.cpp);
 // nullopt for unknown names.
 std::optional<QuantPreset> parse_quant_preset(std::string_view name);
-// Whether `name` is one of llama-quantize's codebook i-quant mixtures (IQ1_S ... IQ3_M, any
-// case): files vkrwkv runs but cannot make (their grid searches are not implemented).
+// Whether `name` is one of llama-quantize's 1-bit mixtures (IQ1_S, IQ1_M, any case): files vkrwkv
+// runs but cannot make (their searches are not implemented).
 bool is_codebook_iquant_preset(std::string_view name);
 const QuantPresetInfo& preset_info(QuantPreset preset);
 
@@ -95,8 +108,8 @@ struct PlanOptions {
   // matches no converted tensor is an error (a typo would otherwise change nothing).
   std::vector<std::pair<std::string, gguf::GgmlType>> tensor_types;
   // An importance matrix will weight the encoders: llama-quantize then chooses differently for
-  // IQ4_NL / IQ4_XS / Q4_0 / Q5_0, and Q2_K_S requires it. quantize_model() sets it from
-  // QuantizeOptions::imatrix.
+  // IQ4_NL / IQ4_XS / Q4_0 / Q5_0, and Q2_K_S and the IQ2_* / IQ3_XXS types require it (for every
+  // matrix but token_embd and output). quantize_model() sets it from QuantizeOptions::imatrix.
   bool imatrix = false;
 };
 

@@ -26,8 +26,14 @@ What it makes (in OUT_DIR, normally tests/data/llama_quant, next to llama_quant_
   ggml_quantize_chunk call over all 8 rows with a single imatrix row gives, for each row, the same
   bytes as that row quantized alone with the same weights (the quantizers work row by row), and
   that Q8_0 ignores the imatrix (its bytes equal the imatrix == NULL ones).
+* quant_<T>.imatrix.bin for the codebook i-quants T in IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S (kind
+  "quant_iq_grid"), made the same way; for the three that do not require an imatrix also
+  quant_<T>.null.bin = ggml_quantize_chunk(T, all 8 rows, imatrix=NULL) (IQ2_XXS / IQ2_XS: ggml
+  asserts without one). ggml's IQ3_S writes a block wrongly when one of its 32-value sub-blocks is
+  all zeros (see model/quantize_iq_grid.cpp); the input has no such block (checked here).
 * manifest.json: the existing file is read and kept; entries of kind "quant_imatrix_weights" /
-  "quant_imatrix" (this script's) are replaced, every other entry is left as it is.
+  "quant_imatrix" / "quant_iq_grid" (this script's) are replaced, every other entry is left as
+  it is.
 
 Library: the prebuilt llama.cpp that llama_quant_refs.py loads (node-llama-cpp's
 @node-llama-cpp/linux-x64 3.22.1 bins; see that script's docstring for how to fetch them); only
@@ -64,8 +70,16 @@ TYPES = [
     ("IQ4_NL", 20, 32, 18),
     ("IQ4_XS", 23, 256, 136),
 ]
+# The codebook i-quants: (name, id, block elems, block bytes, requires an imatrix).
+IQ_TYPES = [
+    ("IQ2_XXS", 16, 256, 66, True),
+    ("IQ2_XS", 17, 256, 74, True),
+    ("IQ2_S", 22, 256, 82, False),
+    ("IQ3_XXS", 18, 256, 98, False),
+    ("IQ3_S", 21, 256, 110, False),
+]
 Q8_0 = 8
-KINDS = ("quant_imatrix_weights", "quant_imatrix")
+KINDS = ("quant_imatrix_weights", "quant_imatrix", "quant_iq_grid")
 
 
 def make_imatrix(rng, n):
@@ -168,6 +182,43 @@ def main():
                                % (t, ncols),
                         "rows_differing_from_imatrix_null": differ})
         print("%-6s rows differing from imatrix=NULL: %s" % (name, differ))
+
+    # IQ3_S's partial-zero-block case (see the docstring) must not occur in the input
+    for r in range(nrows):
+        for blk in range(ncols // 256):
+            subs = [src[r * ncols + blk * 256 + 32 * i: r * ncols + blk * 256 + 32 * i + 32]
+                    for i in range(8)]
+            zero = [all(v == 0.0 for v in sb) for sb in subs]
+            check(all(zero) or not any(zero), "row %d block %d has an all-zero sub-block" % (r, blk))
+    for name, t, bs, bb, needs in IQ_TYPES:
+        check(b.ggml_type_name(t).decode().upper() == name and b.ggml_blck_size(t) == bs
+              and b.ggml_type_size(t) == bb, "ggml type %d is %s %d/%d" % (t, name, bs, bb))
+        check(bool(b.ggml_quantize_requires_imatrix(t)) == needs, name + " requires_imatrix")
+        row_bytes = ncols // bs * bb
+        b.ggml_quantize_init(t)
+        data = b"".join(chunk(b, t, row_addr(src, r), 1, ncols, row_bytes, row_addr(w, r))
+                        for r in range(nrows))
+        fn = "quant_%s.imatrix.bin" % name
+        with open(os.path.join(args.out, fn), "wb") as f:
+            f.write(data)
+        e = {"kind": "quant_iq_grid", "type": name, "ggml_type": t, "block_elems": bs,
+             "block_bytes": bb, "rows": nrows, "cols": ncols, "row_bytes": row_bytes,
+             "file": fn, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+             "input": inp[0]["file"], "imatrix": "quant_imatrix.f32",
+             "requires_imatrix": needs,
+             "via": "ggml_quantize_chunk(%d, input row r, dst, 0, 1, %d, imatrix row r)"
+                    % (t, ncols)}
+        if not needs:
+            plain = chunk(b, t, ctypes.addressof(src), nrows, ncols, row_bytes, None)
+            fn0 = "quant_%s.null.bin" % name
+            with open(os.path.join(args.out, fn0), "wb") as f:
+                f.write(plain)
+            e["null_file"] = fn0
+            e["null_sha256"] = hashlib.sha256(plain).hexdigest()
+            e["null_via"] = "ggml_quantize_chunk(%d, all rows, dst, 0, %d, %d, NULL)" % (
+                t, nrows, ncols)
+        entries.append(e)
+        print("%-7s imatrix goldens written%s" % (name, "" if needs else " (and imatrix=NULL)"))
 
     row_bytes = ncols // 32 * 34
     for r in range(nrows):

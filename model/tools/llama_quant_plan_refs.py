@@ -65,9 +65,12 @@ N_THREADS = 2
 IMATRIX_FORMULA = "value(t, j) = 0.25 + ((j * 7 + t * 3) % 11) / 4.0"
 
 FTYPE_IDS = {"Q4_0": 2, "Q5_0": 8, "Q2_K": 10, "Q4_K_S": 14, "Q2_K_S": 21, "IQ4_NL": 25,
-             "IQ4_XS": 30}
+             "IQ4_XS": 30, "IQ2_XXS": 19, "IQ2_XS": 20, "IQ3_XS": 22, "IQ3_XXS": 23, "IQ3_S": 26,
+             "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29}
 FTYPE_NAME = dict(FTYPE_NAMES)
 FTYPE_NAME[21] = "MOSTLY_Q2_K_S"
+FTYPE_NAME.update({19: "MOSTLY_IQ2_XXS", 20: "MOSTLY_IQ2_XS", 22: "MOSTLY_IQ3_XS", 23: "MOSTLY_IQ3_XXS",
+                   26: "MOSTLY_IQ3_S", 27: "MOSTLY_IQ3_M", 28: "MOSTLY_IQ2_S", 29: "MOSTLY_IQ2_M"})
 
 # (preset, with imatrix, listed in the manifest's runs); no-imatrix runs first: they define the
 # set of quantized tensors the imatrix is made for.
@@ -75,7 +78,14 @@ RUNS = [("Q2_K_S", False, True), ("IQ4_XS", False, True), ("Q4_0", False, True),
         ("Q4_K_S", False, True), ("Q2_K", False, False), ("IQ4_NL", False, False),
         ("Q5_0", False, False),
         ("Q2_K_S", True, True), ("IQ4_XS", True, True), ("IQ4_NL", True, True),
-        ("Q4_0", True, True), ("Q5_0", True, True), ("Q4_K_S", True, True), ("Q2_K", True, True)]
+        ("Q4_0", True, True), ("Q5_0", True, True), ("Q4_K_S", True, True), ("Q2_K", True, True),
+        # the codebook i-quant mixtures: without an imatrix (refused where llama-quantize
+        # refuses; types only otherwise) and with one (types and bytes)
+        ("IQ2_XXS", False, True), ("IQ2_S", False, True), ("IQ3_XXS", False, True),
+        ("IQ3_XS", False, True), ("IQ3_S", False, True), ("IQ3_M", False, True),
+        ("IQ2_XXS", True, True), ("IQ2_XS", True, True), ("IQ2_S", True, True),
+        ("IQ2_M", True, True), ("IQ3_XXS", True, True), ("IQ3_XS", True, True),
+        ("IQ3_S", True, True), ("IQ3_M", True, True)]
 
 NOTE_RE = re.compile(r"imatrix|importance|fallback|falling back|not divisible|did not find|"
                      r"requires|offending|target type|bailing", re.I)

@@ -105,7 +105,7 @@ TEST(QuantizePlan, PureAndOverrides) {
     }
   }
   // An override that cannot be encoded, or whose blocks do not divide the rows, is an error.
-  o.output_type = GgmlType::IQ2_XXS;
+  o.output_type = GgmlType::IQ1_S;
   EXPECT_THROW(plan_quantization(q, QuantPreset::Q4_K_M, o), Error);
   const TempDir dir;
   gguf::GgufWriter w;
@@ -131,7 +131,8 @@ TEST(QuantizePlan, PresetNames) {
   EXPECT_EQ(parse_quant_preset("Q3_K"), QuantPreset::Q3_K_M);
   EXPECT_EQ(parse_quant_preset("iq4_xs"), QuantPreset::IQ4_XS);
   EXPECT_EQ(parse_quant_preset("bf16"), QuantPreset::BF16);
-  EXPECT_FALSE(parse_quant_preset("IQ2_XXS").has_value());
+  EXPECT_FALSE(parse_quant_preset("IQ1_S").has_value());
+  EXPECT_EQ(parse_quant_preset("iq2_xxs"), QuantPreset::IQ2_XXS);
   EXPECT_FALSE(parse_quant_preset("").has_value());
   EXPECT_EQ(preset_info(QuantPreset::Q4_K_M).file_type, 15u);  // what llama-quantize writes
   EXPECT_EQ(preset_info(QuantPreset::Q8_0).file_type, 7u);
@@ -175,8 +176,7 @@ TEST(QuantizePlan, TensorTypePatterns) {
             std::string::npos);
   EXPECT_NE(error_of({{"attn_norm", GgmlType::Q8_0}}).find("matches none"), std::string::npos);
   EXPECT_NE(error_of({{"ffn_(", GgmlType::Q8_0}}).find("not a valid regex"), std::string::npos);
-  EXPECT_NE(error_of({{"ffn_up", GgmlType::IQ2_XXS}}).find("cannot encode IQ2_XXS"),
-            std::string::npos);
+  EXPECT_NE(error_of({{"ffn_up", GgmlType::IQ1_M}}).find("cannot encode IQ1_M"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,154 @@
+// iq_lattice.cpp: the lattice tables of the codebook i-quant encoders (see iq_lattice.hpp),
+// derived from the grids themselves: a grid's distinct byte values, in increasing order, are the
+// lattice levels 0, 1, 2 ... (IQ2: 8, 25, 43; IQ3: 4, 12, ... 62).
+#include "iq_lattice.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vkr/error.hpp>
+#include <vkr/iq_grids.hpp>
+
+#include "gguf_types.hpp"
+
+namespace vkr::qblocks {
+namespace {
+
+using gguf::GgmlType;
+
+struct LatticeSpec {
+  uint32_t grid_word = 0;  // offset in iq::grid_words()
+  uint32_t entries = 0;
+  int dims = 0;
+  int bits = 0;
+  int nwant = 0;  // how many of the smallest distinct distances a neighbour list covers (ggml's)
+};
+
+LatticeSpec spec_of(uint32_t ggml_type) {
+  switch (static_cast<GgmlType>(ggml_type)) {
+    case GgmlType::IQ2_XXS:
+      return {iq::kIq2xxsGrid, 256, 8, 2, 2};
+    case GgmlType::IQ2_XS:
+      return {iq::kIq2xsGrid, 512, 8, 2, 2};
+    case GgmlType::IQ2_S:
+      return {iq::kIq2sGrid, 1024, 8, 2, 1};
+    case GgmlType::IQ3_XXS:
+      return {iq::kIq3xxsGrid, 256, 4, 3, 2};
+    case GgmlType::IQ3_S:
+      return {iq::kIq3sGrid, 512, 4, 3, 3};
+    default:
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("iq_lattice: {} has no grid encoder", gguf::type_name(ggml_type)));
+  }
+}
+
+IqLattice build(const LatticeSpec& s) {
+  const auto words = iq::grid_words();
+  const auto byte_at = [&](uint32_t b) {
+    return static_cast<int>((words[s.grid_word + b / 4] >> (8 * (b % 4))) & 0xFFu);
+  };
+  const uint32_t n_bytes = s.entries * static_cast<uint32_t>(s.dims);
+  std::vector<int> levels;
+  for (uint32_t b = 0; b < n_bytes; ++b) levels.push_back(byte_at(b));
+  std::sort(levels.begin(), levels.end());
+  levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+  const int n_levels = static_cast<int>(levels.size());
+  require(n_levels <= (1 << s.bits), ErrorCode::InvalidArgument,
+          "iq_lattice: a grid has {} distinct values, more than {} bits code", n_levels, s.bits);
+
+  IqLattice lat;
+  lat.dims = s.dims;
+  lat.bits = s.bits;
+  lat.points.resize(n_bytes);
+  const uint32_t mask = (1u << s.bits) - 1;
+  lat.map.assign(size_t{1} << (s.bits * s.dims), 0);
+  std::vector<bool> on_grid(lat.map.size(), false);
+  for (uint32_t e = 0; e < s.entries; ++e) {
+    uint32_t index = 0;
+    for (int k = 0; k < s.dims; ++k) {
+      const int v = byte_at(e * static_cast<uint32_t>(s.dims) + static_cast<uint32_t>(k));
+      const auto l =
+          static_cast<int>(std::lower_bound(levels.begin(), levels.end(), v) - levels.begin());
+      lat.points[e * static_cast<uint32_t>(s.dims) + static_cast<uint32_t>(k)] =
+          static_cast<int8_t>(2 * l + 1);
+      index |= static_cast<uint32_t>(l) << (s.bits * k);
+    }
+    lat.map[index] = static_cast<int32_t>(e);
+    on_grid[index] = true;
+  }
+  // Neighbour lists for the lattice points the encoders can reach (every level below n_levels;
+  // the others stay unused), each the entries at the nwant smallest distinct squared distances.
+  std::vector<std::pair<int, uint16_t>> dist(s.entries);
+  for (uint32_t index = 0; index < lat.map.size(); ++index) {
+    if (on_grid[index]) continue;
+    std::array<int, 8> pos{};
+    bool reachable = true;
+    for (int k = 0; k < s.dims; ++k) {
+      const auto l = static_cast<int>((index >> (s.bits * k)) & mask);
+      reachable = reachable && l < n_levels;
+      pos[static_cast<size_t>(k)] = 2 * l + 1;
+    }
+    if (!reachable) {
+      lat.map[index] = 0;
+      continue;
+    }
+    for (uint32_t e = 0; e < s.entries; ++e) {
+      int d2 = 0;
+      for (int k = 0; k < s.dims; ++k) {
+        const int diff = lat.points[e * static_cast<uint32_t>(s.dims) + static_cast<uint32_t>(k)] -
+                         pos[static_cast<size_t>(k)];
+        d2 += diff * diff;
+      }
+      dist[e] = {d2, static_cast<uint16_t>(e)};
+    }
+    std::sort(dist.begin(), dist.end());
+    const size_t start = lat.neighbours.size();
+    lat.map[index] = -static_cast<int32_t>(start + 1);
+    lat.neighbours.push_back(0);
+    int have = 1;
+    int d2 = dist[0].first;
+    for (const auto& [d, e] : dist) {
+      if (d > d2) {
+        if (have == s.nwant) break;
+        d2 = d;
+        ++have;
+      }
+      lat.neighbours.push_back(e);
+    }
+    lat.neighbours[start] = static_cast<uint16_t>(lat.neighbours.size() - start - 1);
+  }
+  return lat;
+}
+
+}  // namespace
+
+const IqLattice& iq_lattice(uint32_t ggml_type) {
+  const LatticeSpec s = spec_of(ggml_type);
+  // One table per type, built on first use; C++ guarantees thread-safe initialization.
+  switch (static_cast<GgmlType>(ggml_type)) {
+    case GgmlType::IQ2_XXS: {
+      static const IqLattice lat = build(s);
+      return lat;
+    }
+    case GgmlType::IQ2_XS: {
+      static const IqLattice lat = build(s);
+      return lat;
+    }
+    case GgmlType::IQ2_S: {
+      static const IqLattice lat = build(s);
+      return lat;
+    }
+    case GgmlType::IQ3_XXS: {
+      static const IqLattice lat = build(s);
+      return lat;
+    }
+    default: {
+      static const IqLattice lat = build(spec_of(static_cast<uint32_t>(GgmlType::IQ3_S)));
+      return lat;
+    }
+  }
+}
+
+}  // namespace vkr::qblocks
