@@ -200,6 +200,44 @@ void sub_weights(const float* xb, const float* qw, float sigma2, int n, float no
   for (int i = 0; i < n; ++i) waux[i] = std::sqrt(weight[i]);
 }
 
+// Step 1 of one sub-block of n (16 or 32) values: the fit weights, |x| with the signs apart
+// (`even`: 7 bits with the parity fix) and the largest |x|. qw: the sub-block's importance or
+// null; no_qw_sigma as in sub_weights().
+struct SubBlock {
+  std::array<float, 32> weight{};
+  std::array<float, 32> waux{};
+  std::array<float, 32> xval{};
+  std::array<int8_t, 32> L{};
+  std::array<uint8_t, 4> signs{};
+  float max = 0;
+  int n = 0;
+  bool even = false;
+
+  SubBlock(const float* xb, const float* qw, float sigma2, int n_, float no_qw_sigma, bool even_)
+      : n(n_), even(even_) {
+    sub_weights(xb, qw, sigma2, n, no_qw_sigma, weight.data(), waux.data());
+    for (int k = 0; k < n / 8; ++k) {
+      signs[static_cast<size_t>(k)] =
+          signs8(xb + 8 * k, weight.data() + 8 * k, even, xval.data() + 8 * k);
+    }
+    max = xval[0];
+    for (int i = 1; i < n; ++i) max = max_of(max, xval[static_cast<size_t>(i)]);
+  }
+  float run(const IqLattice& lat, const Search& s, float top, float scale) {
+    return search(lat, s, xval.data(), weight.data(), waux.data(), top, scale, L.data());
+  }
+  // A negative fitted scale (ggml guards against it; |x| >= 0 makes it unlikely) is made positive
+  // by flipping every sign.
+  float positive(float scale) {
+    if (scale >= 0) return scale;
+    for (int k = 0; k < n / 8; ++k) {
+      auto& sg = signs[static_cast<size_t>(k)];
+      sg = static_cast<uint8_t>(even ? ~sg & 127 : ~sg);
+    }
+    return -scale;
+  }
+};
+
 }  // namespace
 
 // IQ2_XXS {f16 d; u32 q2[16]}: per sub-block of 32, q2[2 ib] = 4 grid entries (bytes),
@@ -213,30 +251,17 @@ void block_iq2_xxs(const float* x, std::byte* out, const float* qw) {
   const float sigma2 = sum_squares(x, kQKK) / kQKK;
   for (int ib = 0; ib < 8; ++ib) {
     const float* xb = x + 32 * ib;
-    std::array<float, 32> weight{};
-    std::array<float, 32> waux{};
-    std::array<float, 32> xval{};
-    std::array<int8_t, 32> L{};
-    sub_weights(xb, qw + 32 * ib, sigma2, 32, 0, weight.data(), waux.data());
-    std::array<uint8_t, 4> signs{};
-    for (int k = 0; k < 4; ++k)
-      signs[k] = signs8(xb + 8 * k, weight.data() + 8 * k, true, xval.data() + 8 * k);
-    float max = xval[0];
-    for (int i = 1; i < 32; ++i) max = max_of(max, xval[i]);
-    if (max < kGroupMaxEps) continue;
+    SubBlock b(xb, qw + 32 * ib, sigma2, 32, 0, true);
+    if (b.max < kGroupMaxEps) continue;
     std::array<uint8_t, 32> Lqp{};
-    float scale = fit_positive(32, 4, xval.data(), Lqp.data(), weight.data());
+    float scale = fit_positive(32, 4, b.xval.data(), Lqp.data(), b.weight.data());
     const float eff_max = scale * 3;
     if (eff_max <= 0) continue;
-    scale = search(lat, {32, 3, 6, 0.1f, true, true, false}, xval.data(), weight.data(),
-                   waux.data(), eff_max, scale, L.data());
-    if (scale < 0) {
-      scale = -scale;
-      for (uint8_t& s : signs) s = static_cast<uint8_t>(~s & 127);
-    }
+    scale = b.run(lat, {32, 3, 6, 0.1f, true, true, false}, eff_max, scale);
+    scale = b.positive(scale);
     for (int k = 0; k < 4; ++k) {
-      q2[2 * ib] |= entry_of(lat, L.data() + 8 * k) << (8 * k);
-      q2[2 * ib + 1] |= static_cast<uint32_t>(signs[k]) << (7 * k);
+      q2[2 * ib] |= entry_of(lat, b.L.data() + 8 * k) << (8 * k);
+      q2[2 * ib + 1] |= static_cast<uint32_t>(b.signs[k]) << (7 * k);
     }
     scales[ib] = scale;
     max_scale = max_of(max_scale, scale);
@@ -262,25 +287,12 @@ void block_iq2_xs(const float* x, std::byte* out, const float* qw) {
   const float sigma2 = sum_squares(x, kQKK) / kQKK;
   for (int ib = 0; ib < 16; ++ib) {
     const float* xb = x + 16 * ib;
-    std::array<float, 16> weight{};
-    std::array<float, 16> waux{};
-    std::array<float, 16> xval{};
-    std::array<int8_t, 16> L{};
-    sub_weights(xb, qw + 16 * ib, sigma2, 16, 0, weight.data(), waux.data());
-    std::array<uint8_t, 2> signs{};
-    for (int k = 0; k < 2; ++k)
-      signs[k] = signs8(xb + 8 * k, weight.data() + 8 * k, true, xval.data() + 8 * k);
-    float max = xval[0];
-    for (int i = 1; i < 16; ++i) max = max_of(max, xval[i]);
-    if (max < kGroupMaxEps) continue;
-    float scale = search(lat, {16, 3, 9, 0.1f, true, false, true}, xval.data(), weight.data(),
-                         waux.data(), max, max / 5, L.data());
-    if (scale < 0) {
-      scale = -scale;
-      for (uint8_t& s : signs) s = static_cast<uint8_t>(~s & 127);
-    }
+    SubBlock b(xb, qw + 16 * ib, sigma2, 16, 0, true);
+    if (b.max < kGroupMaxEps) continue;
+    float scale = b.run(lat, {16, 3, 9, 0.1f, true, false, true}, b.max, b.max / 5);
+    scale = b.positive(scale);
     for (int k = 0; k < 2; ++k) {
-      q2[2 * ib + k] = static_cast<uint16_t>(entry_of(lat, L.data() + 8 * k) | (signs[k] << 9));
+      q2[2 * ib + k] = static_cast<uint16_t>(entry_of(lat, b.L.data() + 8 * k) | (b.signs[k] << 9));
     }
     scales[ib] = scale;
     max_scale = max_of(max_scale, scale);
@@ -306,30 +318,16 @@ void block_iq2_s(const float* x, std::byte* out, const float* qw) {
   const float sigma2 = 2 * sum_squares(x, kQKK) / kQKK;
   for (int ib = 0; ib < 16; ++ib) {
     const float* xb = x + 16 * ib;
-    std::array<float, 16> weight{};
-    std::array<float, 16> waux{};
-    std::array<float, 16> xval{};
-    std::array<int8_t, 16> L{};
-    sub_weights(xb, qw != nullptr ? qw + 16 * ib : nullptr, sigma2, 16, 0.25f, weight.data(),
-                waux.data());
-    std::array<uint8_t, 2> signs{};
-    for (int k = 0; k < 2; ++k)
-      signs[k] = signs8(xb + 8 * k, weight.data() + 8 * k, false, xval.data() + 8 * k);
-    float max = xval[0];
-    for (int i = 1; i < 16; ++i) max = max_of(max, xval[i]);
-    if (max < kEpsIq2s) continue;
-    float scale = search(lat, {16, 3, 9, 0.1f, true, false, true}, xval.data(), weight.data(),
-                         waux.data(), max, max / 5, L.data());
-    if (scale < 0) {
-      scale = -scale;
-      for (uint8_t& s : signs) s = static_cast<uint8_t>(~s);
-    }
+    SubBlock b(xb, qw != nullptr ? qw + 16 * ib : nullptr, sigma2, 16, 0.25f, false);
+    if (b.max < kEpsIq2s) continue;
+    float scale = b.run(lat, {16, 3, 9, 0.1f, true, false, true}, b.max, b.max / 5);
+    scale = b.positive(scale);
     for (int k = 0; k < 2; ++k) {
-      const uint32_t e = entry_of(lat, L.data() + 8 * k);
+      const uint32_t e = entry_of(lat, b.L.data() + 8 * k);
       const int i8 = 2 * ib + k;
       out[2 + i8] = b8(static_cast<int>(e & 255));
       out[66 + i8 / 4] |= b8(static_cast<int>((e >> 8) << (2 * (i8 % 4))));
-      out[34 + i8] = b8(signs[k]);
+      out[34 + i8] = b8(b.signs[k]);
     }
     scales[ib] = scale;
     max_scale = max_of(max_scale, scale);
@@ -354,28 +352,14 @@ void block_iq3_xxs(const float* x, std::byte* out, const float* qw) {
   const float sigma2 = 2 * sum_squares(x, kQKK) / kQKK;
   for (int ib = 0; ib < 8; ++ib) {
     const float* xb = x + 32 * ib;
-    std::array<float, 32> weight{};
-    std::array<float, 32> waux{};
-    std::array<float, 32> xval{};
-    std::array<int8_t, 32> L{};
-    sub_weights(xb, qw != nullptr ? qw + 32 * ib : nullptr, sigma2, 32, 0, weight.data(),
-                waux.data());
-    std::array<uint8_t, 4> signs{};
-    for (int k = 0; k < 4; ++k)
-      signs[k] = signs8(xb + 8 * k, weight.data() + 8 * k, true, xval.data() + 8 * k);
-    float max = xval[0];
-    for (int i = 1; i < 32; ++i) max = max_of(max, xval[i]);
-    if (max < kEpsIq3xxs) continue;
-    float scale = search(lat, {32, 8, 15, 0.2f, true, false, true}, xval.data(), weight.data(),
-                         waux.data(), max, max / 15, L.data());
-    if (scale < 0) {
-      scale = -scale;
-      for (uint8_t& s : signs) s = static_cast<uint8_t>(~s & 127);
-    }
+    SubBlock b(xb, qw != nullptr ? qw + 32 * ib : nullptr, sigma2, 32, 0, true);
+    if (b.max < kEpsIq3xxs) continue;
+    float scale = b.run(lat, {32, 8, 15, 0.2f, true, false, true}, b.max, b.max / 15);
+    scale = b.positive(scale);
     for (int k = 0; k < 8; ++k) {
-      out[2 + 8 * ib + k] = b8(static_cast<int>(entry_of(lat, L.data() + 4 * k)));
+      out[2 + 8 * ib + k] = b8(static_cast<int>(entry_of(lat, b.L.data() + 4 * k)));
     }
-    sas[ib] = signs[0] | (signs[1] << 7) | (signs[2] << 14) | (signs[3] << 21);
+    sas[ib] = b.signs[0] | (b.signs[1] << 7) | (b.signs[2] << 14) | (b.signs[3] << 21);
     scales[ib] = scale;
     max_scale = max_of(max_scale, scale);
   }
@@ -403,30 +387,16 @@ void block_iq3_s(const float* x, std::byte* out, const float* qw) {
   const float sigma2 = 2 * sum_squares(x, kQKK) / kQKK;
   for (int ib = 0; ib < 8; ++ib) {
     const float* xb = x + 32 * ib;
-    std::array<float, 32> weight{};
-    std::array<float, 32> waux{};
-    std::array<float, 32> xval{};
-    std::array<int8_t, 32> L{};
-    sub_weights(xb, qw != nullptr ? qw + 32 * ib : nullptr, sigma2, 32, 0, weight.data(),
-                waux.data());
-    std::array<uint8_t, 4> signs{};
-    for (int k = 0; k < 4; ++k)
-      signs[k] = signs8(xb + 8 * k, weight.data() + 8 * k, false, xval.data() + 8 * k);
-    float max = xval[0];
-    for (int i = 1; i < 32; ++i) max = max_of(max, xval[i]);
-    if (max == 0) continue;
-    float scale = search(lat, {32, 8, 9, 0.2f, false, true, true}, xval.data(), weight.data(),
-                         waux.data(), max, max / 15, L.data());
-    if (scale < 0) {
-      scale = -scale;
-      for (uint8_t& s : signs) s = static_cast<uint8_t>(~s);
-    }
+    SubBlock b(xb, qw != nullptr ? qw + 32 * ib : nullptr, sigma2, 32, 0, false);
+    if (b.max == 0) continue;
+    float scale = b.run(lat, {32, 8, 9, 0.2f, false, true, true}, b.max, b.max / 15);
+    scale = b.positive(scale);
     for (int k = 0; k < 8; ++k) {
-      const uint32_t e = entry_of(lat, L.data() + 4 * k);
+      const uint32_t e = entry_of(lat, b.L.data() + 4 * k);
       out[2 + 8 * ib + k] = b8(static_cast<int>(e & 255));
       out[66 + ib] |= b8(static_cast<int>((e >> 8) << k));
     }
-    for (int k = 0; k < 4; ++k) out[74 + 4 * ib + k] = b8(signs[k]);
+    for (int k = 0; k < 4; ++k) out[74 + 4 * ib + k] = b8(b.signs[k]);
     scales[ib] = scale;
     max_scale = max_of(max_scale, scale);
   }
