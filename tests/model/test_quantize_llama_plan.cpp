@@ -160,5 +160,27 @@ TEST(QuantizeLlamaPlan, Q2KSNeedsEveryQ2KMatrixInTheImatrix) {
   EXPECT_FALSE(fs::exists(fx.dir.path() / "q2ks.gguf"));
 }
 
+// The same for the codebook mixtures: an IQ3_XS matrix (a middle layer's ffn_up, IQ3_XXS there)
+// missing from the imatrix is an error naming it and its type, and nothing is written.
+TEST(QuantizeLlamaPlan, CodebookMixturesNeedEveryMatrixInTheImatrix) {
+  PlanFixture fx;
+  const gguf::File in = gguf::File::open(fx.model);
+  Imatrix partial = fx.imatrix;
+  std::erase_if(partial.entries, [](const auto& e) { return e.first == "blk.5.ffn_up.weight"; });
+  QuantizeOptions qo;
+  qo.imatrix = &partial;
+  qo.imatrix_file = "partial.imatrix";
+  try {
+    quantize_model(in, fx.dir.path() / "iq3xs.gguf", QuantPreset::IQ3_XS, qo);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("no entry for 'blk.5.ffn_up.weight', which IQ3_XS encodes as "
+                               "IQ3_XXS"),
+              std::string::npos)
+        << e.message();
+  }
+  EXPECT_FALSE(fs::exists(fx.dir.path() / "iq3xs.gguf"));
+}
+
 }  // namespace
 }  // namespace vkr::test
