@@ -118,7 +118,8 @@ struct PlanOptions {
 // as they are (llama.cpp's rules, checked tensor by tensor against llama-quantize's files in
 // tests/model/test_quantize.cpp). Throws vkr::Error(BadModelFile) naming the tensor when one
 // that must be converted has a type the CPU cannot decode; InvalidArgument when an override type
-// cannot be encoded or its blocks do not divide the tensor's rows, or when Q2_K_S has no
+// cannot be encoded or its blocks do not divide the tensor's rows, or when a matrix needs
+// importance weights (Q2_K_S's Q2_K, IQ2_XXS / IQ2_XS / IQ2_S / IQ3_XXS) and there is no
 // importance matrix.
 std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset,
                                           const PlanOptions& options = {});
