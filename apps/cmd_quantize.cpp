@@ -99,11 +99,6 @@ void report(const gguf::File& in, const QuantizeSummary& s, const QuantizeCliOpt
 int run_quantize(const QuantizeCliOptions& o) {
   const std::optional<QuantPreset> preset = parse_quant_preset(o.type);
   if (!preset) {
-    require(!is_codebook_iquant_preset(o.type), ErrorCode::InvalidArgument,
-            "quantize: {}: vkrwkv cannot make the 1-bit i-quants (IQ1_S, IQ1_M) yet (their "
-            "searches are not implemented); llama-quantize makes them, and vkrwkv runs such "
-            "files. IQ2_XXS ... IQ3_M are made here",
-            o.type);
     std::string names;
     for (const QuantPresetInfo& p : quant_presets()) names += fmt::format(" {}", p.name);
     throw Error(ErrorCode::InvalidArgument,

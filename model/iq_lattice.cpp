@@ -1,6 +1,6 @@
 // iq_lattice.cpp: the lattice tables of the codebook i-quant encoders (see iq_lattice.hpp),
 // derived from the grids themselves: a grid's distinct byte values, in increasing order, are the
-// lattice levels 0, 1, 2 ... (IQ2: 8, 25, 43; IQ3: 4, 12, ... 62).
+// lattice levels 0, 1, 2 ... (IQ2: 8, 25, 43; IQ3: 4, 12, ... 62; IQ1: -1, 0, 1).
 #include "iq_lattice.hpp"
 
 #include <fmt/format.h>
@@ -38,6 +38,9 @@ LatticeSpec spec_of(uint32_t ggml_type) {
       return {iq::kIq3xxsGrid, 256, 4, 3, 2};
     case GgmlType::IQ3_S:
       return {iq::kIq3sGrid, 512, 4, 3, 3};
+    case GgmlType::IQ1_S:
+    case GgmlType::IQ1_M:  // one grid, one table
+      return {iq::kIq1sGrid, 2048, 8, 2, 3};
     default:
       throw Error(ErrorCode::InvalidArgument,
                   fmt::format("iq_lattice: {} has no grid encoder", gguf::type_name(ggml_type)));
@@ -46,8 +49,10 @@ LatticeSpec spec_of(uint32_t ggml_type) {
 
 IqLattice build(const LatticeSpec& s) {
   const auto words = iq::grid_words();
+  // Grid bytes are signed: IQ1's -1, 0, 1 order as levels 0, 1, 2 (the others are all < 128).
   const auto byte_at = [&](uint32_t b) {
-    return static_cast<int>((words[s.grid_word + b / 4] >> (8 * (b % 4))) & 0xFFu);
+    return static_cast<int>(
+        static_cast<int8_t>((words[s.grid_word + b / 4] >> (8 * (b % 4))) & 0xFFu));
   };
   const uint32_t n_bytes = s.entries * static_cast<uint32_t>(s.dims);
   std::vector<int> levels;
@@ -80,7 +85,9 @@ IqLattice build(const LatticeSpec& s) {
   }
   // Neighbour lists for the lattice points the encoders can reach (every level below n_levels;
   // the others stay unused), each the entries at the nwant smallest distinct squared distances.
-  std::vector<std::pair<int, uint16_t>> dist(s.entries);
+  // (A full sort of all entries per point, as ggml does, costs ~0.5 s for IQ1's 4513 points x 2048
+  // entries; picking the few smallest distinct distances first gives the same lists.)
+  std::vector<int> dist(s.entries);
   for (uint32_t index = 0; index < lat.map.size(); ++index) {
     if (on_grid[index]) continue;
     std::array<int, 8> pos{};
@@ -94,6 +101,8 @@ IqLattice build(const LatticeSpec& s) {
       lat.map[index] = 0;
       continue;
     }
+    std::array<int, 4> nearest{};  // the nwant (<= 3) smallest distinct distances, ascending
+    int have = 0;
     for (uint32_t e = 0; e < s.entries; ++e) {
       int d2 = 0;
       for (int k = 0; k < s.dims; ++k) {
@@ -101,21 +110,23 @@ IqLattice build(const LatticeSpec& s) {
                          pos[static_cast<size_t>(k)];
         d2 += diff * diff;
       }
-      dist[e] = {d2, static_cast<uint16_t>(e)};
+      dist[e] = d2;
+      int at = 0;
+      while (at < have && nearest[static_cast<size_t>(at)] < d2) ++at;
+      if ((at < have && nearest[static_cast<size_t>(at)] == d2) || at == s.nwant) continue;
+      for (int j = std::min(have, s.nwant - 1); j > at; --j)
+        nearest[static_cast<size_t>(j)] = nearest[static_cast<size_t>(j - 1)];
+      nearest[static_cast<size_t>(at)] = d2;
+      have = std::min(have + 1, s.nwant);
     }
-    std::sort(dist.begin(), dist.end());
     const size_t start = lat.neighbours.size();
     lat.map[index] = -static_cast<int32_t>(start + 1);
     lat.neighbours.push_back(0);
-    int have = 1;
-    int d2 = dist[0].first;
-    for (const auto& [d, e] : dist) {
-      if (d > d2) {
-        if (have == s.nwant) break;
-        d2 = d;
-        ++have;
+    for (int j = 0; j < have; ++j) {  // by distance, then by entry index
+      for (uint32_t e = 0; e < s.entries; ++e) {
+        if (dist[e] == nearest[static_cast<size_t>(j)])
+          lat.neighbours.push_back(static_cast<uint16_t>(e));
       }
-      lat.neighbours.push_back(e);
     }
     lat.neighbours[start] = static_cast<uint16_t>(lat.neighbours.size() - start - 1);
   }
@@ -141,6 +152,11 @@ const IqLattice& iq_lattice(uint32_t ggml_type) {
       return lat;
     }
     case GgmlType::IQ3_XXS: {
+      static const IqLattice lat = build(s);
+      return lat;
+    }
+    case GgmlType::IQ1_S:
+    case GgmlType::IQ1_M: {
       static const IqLattice lat = build(s);
       return lat;
     }

@@ -1,10 +1,10 @@
 // iq_lattice.hpp: what the codebook i-quant encoders (quantize_iq_grid.cpp) search. Each grid
-// entry is a point of a small integer lattice (8 coordinates of 3 levels for IQ2_*, 4 of 8 levels
-// for IQ3_*), coordinate level l standing for the odd value 2l + 1. The encoders round a scaled
-// group of |weights| to the nearest lattice point; when that point is not in the grid they try its
-// nearest grid entries, a list precomputed here for every lattice point (ggml's kmap / kneighbors:
-// the entries at the smallest, or two or three smallest, squared distances, ordered by distance
-// then index, so ties pick the same entry as ggml).
+// entry is a point of a small integer lattice (8 coordinates of 3 levels for IQ2_* and IQ1_*, 4 of
+// 8 levels for IQ3_*), coordinate level l standing for the odd value 2l + 1. The encoders round a
+// scaled group of |weights| to the nearest lattice point; when that point is not in the grid they
+// try its nearest grid entries, a list precomputed here for every lattice point (ggml's kmap /
+// kneighbors: the entries at the smallest, or two or three smallest, squared distances, ordered by
+// distance then index, so ties pick the same entry as ggml).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,8 @@ struct IqLattice {
   }
 };
 
-// The lattice of IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS or IQ3_S (ggml type id), built from the grids
+// The lattice of IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S or IQ1_S / IQ1_M (ggml type id; the two
+// IQ1 types share one grid and one table), built from the grids
 // of vkr/iq_grids.hpp on first use (tens of milliseconds) and kept for the process (thread-safe).
 // Throws vkr::Error(InvalidArgument) for other types.
 const IqLattice& iq_lattice(uint32_t ggml_type);

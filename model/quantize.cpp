@@ -1,6 +1,6 @@
 // Block encoders for F32/F16/BF16 and the legacy ggml types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, and the
 // dispatch to the K-quant (quantize_kquants.cpp), IQ4 (quantize_iq4.cpp) and codebook i-quant
-// (quantize_iq_grid.cpp) ones, or with an importance vector to the weighted path
+// (quantize_iq_grid.cpp, quantize_iq1.cpp) ones, or with an importance vector to the weighted path
 // (quantize_weighted.cpp). Each follows the
 // arithmetic of ggml's reference quantizer step by step (same scale formulas, same search grids,
 // same evaluation order of every float expression), because a quantizer that merely "looks like" it
@@ -114,13 +114,12 @@ void reference(const float* x, std::byte* out) {
 
 }  // namespace
 
-// Every decodable type but IQ1_S / IQ1_M (their searches are not implemented).
-bool quantize_supported(uint32_t ggml_type) {
-  const auto t = static_cast<GgmlType>(ggml_type);
-  return dequantize_supported(ggml_type) && t != GgmlType::IQ1_S && t != GgmlType::IQ1_M;
-}
+// Every decodable type has an encoder.
+bool quantize_supported(uint32_t ggml_type) { return dequantize_supported(ggml_type); }
 
-bool quantize_needs_importance(uint32_t ggml_type) { return iq_grid_needs_importance(ggml_type); }
+bool quantize_needs_importance(uint32_t ggml_type) {
+  return iq_grid_needs_importance(ggml_type) || static_cast<GgmlType>(ggml_type) == GgmlType::IQ1_S;
+}
 
 void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t n,
                   const float* importance) {
@@ -131,6 +130,7 @@ void quantize_row(uint32_t ggml_type, const float* src, std::byte* dst, uint64_t
           "quantize_row: {} elements are not a whole number of {} blocks of {}", n, traits->name,
           traits->block_elems);
   if (quantize_row_iq_grid(ggml_type, src, dst, n, importance)) return;
+  if (quantize_row_iq1(ggml_type, src, dst, n, importance)) return;
   if (importance != nullptr && quantize_row_weighted(ggml_type, src, dst, n, importance)) return;
   const uint64_t blocks = n / traits->block_elems;
   const uint64_t bb = traits->block_bytes;

@@ -7,12 +7,12 @@
 
 namespace vkr {
 
-// True for the types quantize_row() encodes: every type dequantize_row() decodes but IQ1_S and
-// IQ1_M (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K..Q6_K IQ4_NL IQ4_XS IQ2_XXS IQ2_XS IQ2_S
-// IQ3_XXS IQ3_S).
+// True for the types quantize_row() encodes: every type dequantize_row() decodes (F32 F16 BF16
+// Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K..Q6_K IQ4_NL IQ4_XS IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS
+// IQ3_S).
 bool quantize_supported(uint32_t ggml_type);
-// True for the types that can only be encoded with importance weights (IQ2_XXS, IQ2_XS): as in
-// ggml, their 2-bit codes are placed by them; quantize_row() without them throws.
+// True for the types that can only be encoded with importance weights (IQ1_S, IQ2_XXS, IQ2_XS):
+// as in ggml, their 1-2-bit codes are placed by them; quantize_row() without them throws.
 bool quantize_needs_importance(uint32_t ggml_type);
 
 // Encodes `n` floats into `dst` (n / block_elems * block_bytes bytes). `n` must be a multiple of

@@ -141,5 +141,8 @@ void block_iq4_xs(const float* x, std::byte* out, const float* qw = nullptr);
 bool quantize_row_iq_grid(uint32_t ggml_type, const float* x, std::byte* dst, uint64_t n,
                           const float* qw);
 bool iq_grid_needs_importance(uint32_t ggml_type);
+// quantize_iq1.cpp: IQ1_S / IQ1_M, likewise (IQ1_S throws without weights).
+bool quantize_row_iq1(uint32_t ggml_type, const float* x, std::byte* dst, uint64_t n,
+                      const float* qw);
 
 }  // namespace vkr::qblocks

@@ -44,13 +44,18 @@ bool contains(std::string_view s, std::string_view part) {
 }
 
 // llama-quantize's rule: the token embedding and the output matrix excepted, matrices encoded as
-// IQ2_XXS, IQ2_XS, IQ2_S or IQ3_XXS (or as Q2_K by Q2_K_S) must be encoded with importance
-// weights: at 2-3 bits the codes are only as good as the weights placing them.
+// IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S or IQ3_XXS (or as Q2_K by Q2_K_S) must be encoded with
+// importance weights: at 1-3 bits the codes are only as good as the weights placing them. The
+// types whose encoders cannot run without them (IQ1_S, IQ2_XXS, IQ2_XS) need them everywhere
+// (llama-quantize asserts there, e.g. on an --output-tensor-type IQ1_S; we refuse up front).
 bool needs_imatrix(const TensorPlan& p, QuantPreset preset) {
-  if (p.to == p.from || p.name == "token_embd.weight" || p.name == "output.weight") return false;
+  if (p.to == p.from) return false;
+  if (quantize_needs_importance(p.to)) return true;
+  if (p.name == "token_embd.weight" || p.name == "output.weight") return false;
   const auto t = static_cast<GgmlType>(p.to);
-  return (preset == QuantPreset::Q2_K_S && t == GgmlType::Q2_K) || t == GgmlType::IQ2_XXS ||
-         t == GgmlType::IQ2_XS || t == GgmlType::IQ2_S || t == GgmlType::IQ3_XXS;
+  return (preset == QuantPreset::Q2_K_S && t == GgmlType::Q2_K) || t == GgmlType::IQ1_S ||
+         t == GgmlType::IQ1_M || t == GgmlType::IQ2_XXS || t == GgmlType::IQ2_XS ||
+         t == GgmlType::IQ2_S || t == GgmlType::IQ3_XXS;
 }
 
 // Matrices a preset converts. Norm weights, and RWKV's LoRA matrices, bonus and fused lerp
@@ -97,6 +102,8 @@ GgmlType fall_back(GgmlType t, uint64_t ncols, std::string& why) {
     case GgmlType::IQ2_S:
     case GgmlType::IQ3_XXS:
     case GgmlType::IQ3_S:
+    case GgmlType::IQ1_S:
+    case GgmlType::IQ1_M:
       f = GgmlType::IQ4_NL;
       break;
     default:
@@ -126,7 +133,7 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   for (const auto& o : {options.output_type, options.token_embd_type}) {
     require(!o || quantize_supported(static_cast<uint32_t>(*o)), ErrorCode::InvalidArgument,
             "quantize: cannot encode {} (types: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K "
-            "Q4_K Q5_K Q6_K IQ4_NL IQ4_XS IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S)",
+            "Q4_K Q5_K Q6_K IQ4_NL IQ4_XS IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S)",
             gguf::type_name(static_cast<uint32_t>(*o)));
   }
   require(!(options.leave_output && options.output_type), ErrorCode::InvalidArgument,
@@ -162,7 +169,9 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   int i_ffn_down = 0;
   int i_ffn_gate = 0;
   int i_ffn_up = 0;
-  const bool iq2 = preset == QuantPreset::IQ2_XXS || preset == QuantPreset::IQ2_XS;
+  // IQ1_S / IQ1_M follow IQ2_XXS / IQ2_XS's rules for the head, token_embd and ffn_down
+  const bool iq2 = preset == QuantPreset::IQ2_XXS || preset == QuantPreset::IQ2_XS ||
+                   preset == QuantPreset::IQ1_S || preset == QuantPreset::IQ1_M;
   const bool iq2s = preset == QuantPreset::IQ2_S || preset == QuantPreset::IQ2_M;
   std::vector<TensorPlan> plan;
   plan.reserve(in.tensors().size());
@@ -282,13 +291,22 @@ std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset pres
   }
   if (!options.imatrix) {
     for (const TensorPlan& p : plan) {
-      require(!needs_imatrix(p, preset), ErrorCode::InvalidArgument,
-              "quantize: {} needs an importance matrix (--imatrix FILE, made by `vkrwkv "
-              "imatrix`) for its {} tensors such as '{}': without one their 2-3-bit blocks are "
-              "too coarse to be useful (llama-quantize refuses it too). Make an imatrix, or use "
-              "{}",
-              info.name, gguf::type_name(p.to), p.name,
-              preset == QuantPreset::Q2_K_S ? "Q2_K" : "IQ3_S, IQ3_M or Q3_K_M");
+      if (!needs_imatrix(p, preset)) continue;
+      // an override's type names the option that chose it, not the preset
+      if (p.why.starts_with("--")) {
+        throw Error(ErrorCode::InvalidArgument,
+                    fmt::format("quantize: {} makes '{}' {}, which is encoded only with "
+                                "importance weights: give an --imatrix FILE (made by `vkrwkv "
+                                "imatrix`) or another type",
+                                p.why, p.name, gguf::type_name(p.to)));
+      }
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("quantize: {} needs an importance matrix (--imatrix FILE, made by "
+                              "`vkrwkv imatrix`) for its {} tensors such as '{}': without one "
+                              "their 1-3-bit blocks are too coarse to be useful (llama-quantize "
+                              "refuses it too). Make an imatrix, or use {}",
+                              info.name, gguf::type_name(p.to), p.name,
+                              preset == QuantPreset::Q2_K_S ? "Q2_K" : "IQ3_S, IQ3_M or Q3_K_M"));
     }
   }
   return plan;

@@ -47,11 +47,13 @@ enum class QuantPreset {
   Q3_K_L,
   IQ4_NL,
   IQ4_XS,
-  // The codebook i-quant mixtures (all but IQ3_S and IQ3_M need an importance matrix): IQ2_XXS /
-  // IQ2_XS make the first eighth of ffn_down and token_embd Q2_K; IQ2_S (IQ2_XS matrices) /
-  // IQ2_M (IQ2_S) make them IQ3_S; IQ3_XXS makes token_embd IQ3_S; IQ3_XS is IQ3_S with the
-  // middle layers' ffn_gate / ffn_up IQ3_XXS; IQ3_M IQ3_S with the first eighth of ffn_down
+  // The codebook i-quant mixtures (all but IQ3_S and IQ3_M need an importance matrix): IQ1_S /
+  // IQ1_M / IQ2_XXS / IQ2_XS make the first eighth of ffn_down and token_embd Q2_K; IQ2_S (IQ2_XS
+  // matrices) / IQ2_M (IQ2_S) make them IQ3_S; IQ3_XXS makes token_embd IQ3_S; IQ3_XS is IQ3_S with
+  // the middle layers' ffn_gate / ffn_up IQ3_XXS; IQ3_M IQ3_S with the first eighth of ffn_down
   // Q4_K. The output matrix is Q5_K up to IQ3_XXS, Q6_K from IQ3_XS.
+  IQ1_S,
+  IQ1_M,
   IQ2_XXS,
   IQ2_XS,
   IQ2_S,
@@ -76,9 +78,6 @@ const std::vector<QuantPresetInfo>& quant_presets();
 // llama.cpp);
 // nullopt for unknown names.
 std::optional<QuantPreset> parse_quant_preset(std::string_view name);
-// Whether `name` is one of llama-quantize's 1-bit mixtures (IQ1_S, IQ1_M, any case): files vkrwkv
-// runs but cannot make (their searches are not implemented).
-bool is_codebook_iquant_preset(std::string_view name);
 const QuantPresetInfo& preset_info(QuantPreset preset);
 
 // One tensor's fate: `to` == `from` means its bytes are copied unchanged.
@@ -108,8 +107,9 @@ struct PlanOptions {
   // matches no converted tensor is an error (a typo would otherwise change nothing).
   std::vector<std::pair<std::string, gguf::GgmlType>> tensor_types;
   // An importance matrix will weight the encoders: llama-quantize then chooses differently for
-  // IQ4_NL / IQ4_XS / Q4_0 / Q5_0, and Q2_K_S and the IQ2_* / IQ3_XXS types require it (for every
-  // matrix but token_embd and output). quantize_model() sets it from QuantizeOptions::imatrix.
+  // IQ4_NL / IQ4_XS / Q4_0 / Q5_0, and Q2_K_S and the IQ1_* / IQ2_* / IQ3_XXS types require it
+  // (for every matrix but token_embd and output; IQ1_S / IQ2_XXS / IQ2_XS everywhere).
+  // quantize_model() sets it from QuantizeOptions::imatrix.
   bool imatrix = false;
 };
 
@@ -119,8 +119,8 @@ struct PlanOptions {
 // tests/model/test_quantize.cpp). Throws vkr::Error(BadModelFile) naming the tensor when one
 // that must be converted has a type the CPU cannot decode; InvalidArgument when an override type
 // cannot be encoded or its blocks do not divide the tensor's rows, or when a matrix needs
-// importance weights (Q2_K_S's Q2_K, IQ2_XXS / IQ2_XS / IQ2_S / IQ3_XXS) and there is no
-// importance matrix.
+// importance weights (Q2_K_S's Q2_K, IQ1_S / IQ1_M / IQ2_XXS / IQ2_XS / IQ2_S / IQ3_XXS, or a
+// type whose encoder requires them) and there is no importance matrix.
 std::vector<TensorPlan> plan_quantization(const gguf::File& in, QuantPreset preset,
                                           const PlanOptions& options = {});
 

@@ -48,6 +48,10 @@ const std::vector<QuantPresetInfo> kPresets = {
      "2.31-bit codebook; first 1/8 of ffn_down and token_embd Q2_K (needs --imatrix)"},
     {QuantPreset::IQ2_XXS, "IQ2_XXS", 19, GgmlType::IQ2_XXS,
      "2.06-bit codebook; first 1/8 of ffn_down and token_embd Q2_K (needs --imatrix)"},
+    {QuantPreset::IQ1_M, "IQ1_M", 31, GgmlType::IQ1_M,
+     "1.75-bit codebook; first 1/8 of ffn_down and token_embd Q2_K (needs --imatrix)"},
+    {QuantPreset::IQ1_S, "IQ1_S", 24, GgmlType::IQ1_S,
+     "1.56-bit codebook; first 1/8 of ffn_down and token_embd Q2_K (needs --imatrix)"},
     {QuantPreset::Q8_0, "Q8_0", 7, GgmlType::Q8_0, "8.5 bits, near-lossless"},
     {QuantPreset::Q4_0, "Q4_0", 2, GgmlType::Q4_0,
      "4.5 bits, legacy; output Q6_K (with --imatrix: first 1/8 of ffn_down Q4_1)"},
@@ -80,8 +84,6 @@ std::optional<QuantPreset> parse_quant_preset(std::string_view name) {
   }
   return std::nullopt;
 }
-
-bool is_codebook_iquant_preset(std::string_view name) { return upper(name).starts_with("IQ1_"); }
 
 const QuantPresetInfo& preset_info(QuantPreset preset) {
   for (const QuantPresetInfo& p : kPresets) {

@@ -26,10 +26,10 @@ What it makes (in OUT_DIR, normally tests/data/llama_quant, next to llama_quant_
   ggml_quantize_chunk call over all 8 rows with a single imatrix row gives, for each row, the same
   bytes as that row quantized alone with the same weights (the quantizers work row by row), and
   that Q8_0 ignores the imatrix (its bytes equal the imatrix == NULL ones).
-* quant_<T>.imatrix.bin for the codebook i-quants T in IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S (kind
-  "quant_iq_grid"), made the same way; for the three that do not require an imatrix also
-  quant_<T>.null.bin = ggml_quantize_chunk(T, all 8 rows, imatrix=NULL) (IQ2_XXS / IQ2_XS: ggml
-  asserts without one). ggml's IQ3_S writes a block wrongly when one of its 32-value sub-blocks is
+* quant_<T>.imatrix.bin for the codebook i-quants T in IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ1_S
+  IQ1_M (kind "quant_iq_grid"), made the same way; for the four that do not require an imatrix
+  also quant_<T>.null.bin = ggml_quantize_chunk(T, all 8 rows, imatrix=NULL) (IQ2_XXS / IQ2_XS /
+  IQ1_S: ggml asserts without one). ggml's IQ3_S writes a block wrongly when one of its 32-value sub-blocks is
   all zeros (see model/quantize_iq_grid.cpp); the input has no such block (checked here).
 * manifest.json: the existing file is read and kept; entries of kind "quant_imatrix_weights" /
   "quant_imatrix" / "quant_iq_grid" (this script's) are replaced, every other entry is left as
@@ -77,6 +77,8 @@ IQ_TYPES = [
     ("IQ2_S", 22, 256, 82, False),
     ("IQ3_XXS", 18, 256, 98, False),
     ("IQ3_S", 21, 256, 110, False),
+    ("IQ1_S", 19, 256, 50, True),
+    ("IQ1_M", 29, 256, 56, False),
 ]
 Q8_0 = 8
 KINDS = ("quant_imatrix_weights", "quant_imatrix", "quant_iq_grid")

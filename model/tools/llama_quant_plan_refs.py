@@ -13,7 +13,10 @@ What it does:
 * Runs llama_model_quantize (nthread 2, defaults otherwise) from that f16 model:
     without imatrix: Q2_K_S (expected to fail: Q2_K_S needs an imatrix), IQ4_XS, Q4_0, Q4_K_S,
                      and Q2_K, IQ4_NL, Q5_0 (contrast only: tensors not listed);
-    with the synthetic imatrix: Q2_K_S, IQ4_XS, IQ4_NL, Q4_0, Q5_0, Q4_K_S, Q2_K.
+    with the synthetic imatrix: Q2_K_S, IQ4_XS, IQ4_NL, Q4_0, Q5_0, Q4_K_S, Q2_K;
+    the codebook i-quant mixtures: IQ2_XXS, IQ2_S, IQ3_XXS, IQ3_XS, IQ3_S, IQ3_M, IQ1_S, IQ1_M
+    without imatrix (refused where llama-quantize refuses: IQ2_*, IQ3_XXS, IQ1_*), and IQ2_XXS,
+    IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S, IQ3_M, IQ1_S, IQ1_M with it (see RUNS).
   Per successful run it records general.file_type read back, the output file's size / sha256, per
   quantized tensor {name, type, ne, sha256 of the tensor's data bytes} (in output-file order), the
   type counts over all tensors, the llama log lines about imatrix / fallback, and the run's time.
@@ -66,11 +69,12 @@ IMATRIX_FORMULA = "value(t, j) = 0.25 + ((j * 7 + t * 3) % 11) / 4.0"
 
 FTYPE_IDS = {"Q4_0": 2, "Q5_0": 8, "Q2_K": 10, "Q4_K_S": 14, "Q2_K_S": 21, "IQ4_NL": 25,
              "IQ4_XS": 30, "IQ2_XXS": 19, "IQ2_XS": 20, "IQ3_XS": 22, "IQ3_XXS": 23, "IQ3_S": 26,
-             "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29}
+             "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29, "IQ1_S": 24, "IQ1_M": 31}
 FTYPE_NAME = dict(FTYPE_NAMES)
 FTYPE_NAME[21] = "MOSTLY_Q2_K_S"
 FTYPE_NAME.update({19: "MOSTLY_IQ2_XXS", 20: "MOSTLY_IQ2_XS", 22: "MOSTLY_IQ3_XS", 23: "MOSTLY_IQ3_XXS",
-                   26: "MOSTLY_IQ3_S", 27: "MOSTLY_IQ3_M", 28: "MOSTLY_IQ2_S", 29: "MOSTLY_IQ2_M"})
+                   26: "MOSTLY_IQ3_S", 27: "MOSTLY_IQ3_M", 28: "MOSTLY_IQ2_S", 29: "MOSTLY_IQ2_M",
+                   24: "MOSTLY_IQ1_S", 31: "MOSTLY_IQ1_M"})
 
 # (preset, with imatrix, listed in the manifest's runs); no-imatrix runs first: they define the
 # set of quantized tensors the imatrix is made for.
@@ -85,7 +89,9 @@ RUNS = [("Q2_K_S", False, True), ("IQ4_XS", False, True), ("Q4_0", False, True),
         ("IQ3_XS", False, True), ("IQ3_S", False, True), ("IQ3_M", False, True),
         ("IQ2_XXS", True, True), ("IQ2_XS", True, True), ("IQ2_S", True, True),
         ("IQ2_M", True, True), ("IQ3_XXS", True, True), ("IQ3_XS", True, True),
-        ("IQ3_S", True, True), ("IQ3_M", True, True)]
+        ("IQ3_S", True, True), ("IQ3_M", True, True),
+        ("IQ1_S", False, True), ("IQ1_M", False, True), ("IQ1_S", True, True),
+        ("IQ1_M", True, True)]
 
 NOTE_RE = re.compile(r"imatrix|importance|fallback|falling back|not divisible|did not find|"
                      r"requires|offending|target type|bailing", re.I)

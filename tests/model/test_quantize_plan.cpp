@@ -12,6 +12,7 @@
 #include "gguf_writer.hpp"
 #include "quantize_model.hpp"
 #include "quantize_test_util.hpp"
+#include "support/expect_error.hpp"
 #include "support/refmodels.hpp"
 #include "vkr/error.hpp"
 
@@ -104,9 +105,17 @@ TEST(QuantizePlan, PureAndOverrides) {
       EXPECT_EQ(p.to, id(GgmlType::Q4_K));  // preset kept
     }
   }
-  // An override that cannot be encoded, or whose blocks do not divide the rows, is an error.
+  // An override that cannot be encoded, that can only be encoded with importance weights when
+  // there are none, or whose blocks do not divide the rows, is an error.
+  o.output_type = GgmlType::Q8_1;
+  expect_error([&] { plan_quantization(q, QuantPreset::Q4_K_M, o); }, ErrorCode::InvalidArgument,
+               {"cannot encode Q8_1"});
   o.output_type = GgmlType::IQ1_S;
-  EXPECT_THROW(plan_quantization(q, QuantPreset::Q4_K_M, o), Error);
+  expect_error([&] { plan_quantization(q, QuantPreset::Q4_K_M, o); }, ErrorCode::InvalidArgument,
+               {"--output-tensor-type makes 'output.weight' IQ1_S", "importance weights"});
+  o.imatrix = true;
+  EXPECT_NO_THROW(plan_quantization(q, QuantPreset::Q4_K_M, o));
+  o.imatrix = false;
   const TempDir dir;
   gguf::GgufWriter w;
   w.add_kv("general.architecture", gguf::KvValue::str("rwkv6"));
@@ -131,7 +140,10 @@ TEST(QuantizePlan, PresetNames) {
   EXPECT_EQ(parse_quant_preset("Q3_K"), QuantPreset::Q3_K_M);
   EXPECT_EQ(parse_quant_preset("iq4_xs"), QuantPreset::IQ4_XS);
   EXPECT_EQ(parse_quant_preset("bf16"), QuantPreset::BF16);
-  EXPECT_FALSE(parse_quant_preset("IQ1_S").has_value());
+  EXPECT_EQ(parse_quant_preset("iq1_s"), QuantPreset::IQ1_S);
+  EXPECT_EQ(preset_info(QuantPreset::IQ1_S).file_type, 24u);
+  EXPECT_EQ(preset_info(QuantPreset::IQ1_M).file_type, 31u);
+  EXPECT_FALSE(parse_quant_preset("IQ1_XS").has_value());
   EXPECT_EQ(parse_quant_preset("iq2_xxs"), QuantPreset::IQ2_XXS);
   EXPECT_FALSE(parse_quant_preset("").has_value());
   EXPECT_EQ(preset_info(QuantPreset::Q4_K_M).file_type, 15u);  // what llama-quantize writes
@@ -176,7 +188,9 @@ TEST(QuantizePlan, TensorTypePatterns) {
             std::string::npos);
   EXPECT_NE(error_of({{"attn_norm", GgmlType::Q8_0}}).find("matches none"), std::string::npos);
   EXPECT_NE(error_of({{"ffn_(", GgmlType::Q8_0}}).find("not a valid regex"), std::string::npos);
-  EXPECT_NE(error_of({{"ffn_up", GgmlType::IQ1_M}}).find("cannot encode IQ1_M"), std::string::npos);
+  EXPECT_NE(error_of({{"ffn_up", GgmlType::Q8_1}}).find("cannot encode Q8_1"), std::string::npos);
+  EXPECT_NE(error_of({{"ffn_up", GgmlType::IQ1_M}}).find("--tensor-type ffn_up makes"),
+            std::string::npos);
 }
 
 }  // namespace
