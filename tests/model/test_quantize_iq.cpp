@@ -301,5 +301,38 @@ TEST(QuantizeIq, LlamaQuantizeFilesAreReproducedByteForByte) {
   EXPECT_EQ(files, 5u);
 }
 
+// Every codebook mixture (IQ1_S ... IQ3_M) of both tiny reference models (QRWKV6 and RWKV-6, whose
+// 896-wide channel-mix rows fall back to IQ4_NL): the type llama-quantize gave each tensor
+// (tests/data/llama_iquant's "plans", made with the same imatrices) is the type planned here.
+TEST(QuantizeIq, EveryMixtureOfBothArchitecturesPlansAsLlamaQuantize) {
+  size_t plans = 0;
+  for (const Json& pl : llama_iquant_manifest().at("plans")) {
+    const std::string model = pl.at("model");
+    const std::string name = pl.at("ftype").at("name");
+    SCOPED_TRACE(model + " " + name);
+    ASSERT_TRUE(pl.at("ok").get<bool>());
+    const auto preset = parse_quant_preset(name);
+    ASSERT_TRUE(preset.has_value());
+    EXPECT_EQ(preset_info(*preset).file_type, pl.at("ftype").at("id").get<uint32_t>());
+    const gguf::File in = gguf::File::open(kRefDir / model);
+    PlanOptions po;
+    po.imatrix = true;
+    size_t converted = 0;
+    const Json& want = pl.at("quantized_tensors");
+    for (const TensorPlan& p : plan_quantization(in, *preset, po)) {
+      if (p.to == p.from) {
+        EXPECT_FALSE(want.contains(p.name)) << p.name;
+        continue;
+      }
+      ++converted;
+      ASSERT_TRUE(want.contains(p.name)) << p.name;
+      EXPECT_EQ(gguf::type_name(p.to), want.at(p.name).get<std::string>()) << p.name;
+    }
+    EXPECT_EQ(converted, want.size());
+    ++plans;
+  }
+  EXPECT_EQ(plans, 20u);  // 10 mixtures x 2 models
+}
+
 }  // namespace
 }  // namespace vkr::test
