@@ -131,7 +131,8 @@ double run_row(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K, const c
   }
   row.time = h.time(record);
   if (base_us > 0 && row.time.median_us > 0)
-    row.note += fmt::format("; {:.2f}x storage", base_us / row.time.median_us);
+    row.note += fmt::format("; {:.2f}x {}", base_us / row.time.median_us,
+                            dtype_has_grid(dt) ? "units" : "storage");
   // Quantized bytes: what the kernel must stream (x and y added, as in the float gemv rows).
   row.bytes = static_cast<double>(d.w.size()) + 4.0 * static_cast<double>(T * (K + N));
   row.flops = 2.0 * static_cast<double>(T * N * K);
@@ -150,8 +151,11 @@ void run_case(Harness& h, DType dt, uint64_t T, uint64_t N, uint64_t K) {
     return;
   }
   const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  if (cpu && dtype_has_grid(dt)) {  // the codebook i-quants have no grouped (CPU) decoder
-    run_row(h, dt, T, N, K, "units", 0, 0);
+  if (cpu && dtype_has_grid(dt)) {
+    // The codebook i-quants: per-unit decoding (storage reads keep it) vs the rows-per-lane groups
+    // through texel fetches, with the ratio.
+    const double units_us = run_row(h, dt, T, N, K, "units", 1, 0);
+    run_row(h, dt, T, N, K, "rows_texel", 2, units_us);
     return;
   }
   if (!cpu) {

@@ -60,7 +60,9 @@ uint qw(uint m, uint i) { return m == 0u ? w[i] : wu[i]; }
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint NACC = NW * ROWS * NT;
-// The codebook i-quants (Q_HAS_GRID) have no LAYOUT 2 (grouped) decoder.
+// The codebook i-quants (Q_HAS_GRID) have no LAYOUT 2 (grouped) decoder here: CPU devices group
+// them through texels only (gemv_q_tex.comp). (Built here, spirv-opt 2023.2 crashes in its
+// simplify-instructions pass on this shader.)
 #if !defined(Q_HAS_GRID)
 #include "common/quant_group.glsl"
 #endif

@@ -6,7 +6,7 @@
 // texel and the weight window is whole texels (linear_q.cpp). Same spec constants and push block
 // as gemv_q.comp (only LAYOUT 2 exists here; XSHARE should be 0: each lane fetches x itself).
 // bindings: x (T, K) f32 texels; w, wu (nw rows of quantized blocks) texels; bias (nw) f32;
-//           res (T, N) f32; y (T, N) f32.
+//           res (T, N) f32; y (T, N) f32; codebook types: 6 = the i-quant grids (storage).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
@@ -27,16 +27,23 @@ layout(constant_id = 8) const uint XSHARE = 0u;
 #include "common/index.glsl"
 #include "common/linear_io.glsl"
 
-// Word i of matrix m, for quant.glsl (only its q_row_bytes() is used here).
-uint qw(uint m, uint i) {
-  const uvec4 q = m == 0u ? texelFetch(wt, int(i >> 2u)) : texelFetch(wut, int(i >> 2u));
-  return q[i & 3u];
-}
+// Word i of matrix m, for quant.glsl (its q_row_bytes(), and for the codebook types its
+// dequant_unit() on quant_group.glsl's registers, QG_REGS); defined below.
+uint qw(uint m, uint i);
+#define Q_GRID_BINDING 6
 #include "common/quant.glsl"
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;
 const uint NACC = NW * ROWS * NT;
 #include "common/quant_group.glsl"
+
+uint qw(uint m, uint i) {
+#if defined(Q_HAS_GRID)
+  if (m == QG_REGS) return qg_regs[i];
+#endif
+  const uvec4 q = m == 0u ? texelFetch(wt, int(i >> 2u)) : texelFetch(wut, int(i >> 2u));
+  return q[i & 3u];
+}
 
 // Private globals, not parameters: glslang mis-sizes spec-constant-sized array arguments.
 float acc[NACC];  // acc[(mat * ROWS + r) * NT + t]

@@ -55,14 +55,14 @@ QGroup quant_group(DType dt) {
     case DType::Q5_K: return {256, 176};
     case DType::Q4_1: return {128, 80};
     case DType::IQ4_NL: return {256, 144};
-    default: return {256, 0};  // Q6_K, Q2_K, Q3_K, IQ4_XS
+    default:
+      return {256, 0};  // Q6_K, Q2_K, Q3_K, IQ4_XS, the codebook i-quants
   }
 }
 
 // Grouped decoding needs whole groups per row and (except the realigned types) every group
 // 16-byte aligned.
 bool groups_fit(DType dt, uint64_t K, uint32_t w_off, uint32_t u_off) {
-  if (dtype_has_grid(dt)) return false;  // codebook types: no grouped decoder
   const QGroup g = quant_group(dt);
   if (K % g.weights != 0) return false;
   if (g.bytes == 0) return true;
@@ -96,13 +96,14 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) 
       ShaderId::gemv_q_iq2_xxs, ShaderId::gemv_q_iq2_xs, ShaderId::gemv_q_iq2_s,
       ShaderId::gemv_q_iq3_xxs, ShaderId::gemv_q_iq3_s,  ShaderId::gemv_q_iq1_s,
       ShaderId::gemv_q_iq1_m};
-  static constexpr ShaderId kGemvTex[] = {ShaderId::gemv_q_tex_q8_0, ShaderId::gemv_q_tex_q4_0,
-                                          ShaderId::gemv_q_tex_q5_0, ShaderId::gemv_q_tex_q5_1,
-                                          ShaderId::gemv_q_tex_q4_k, ShaderId::gemv_q_tex_q5_k,
-                                          ShaderId::gemv_q_tex_q6_k,
-                                          ShaderId::gemv_q_tex_q4_1, ShaderId::gemv_q_tex_q2_k,
-                                          ShaderId::gemv_q_tex_q3_k, ShaderId::gemv_q_tex_iq4_nl,
-                                          ShaderId::gemv_q_tex_iq4_xs};
+  static constexpr ShaderId kGemvTex[] = {
+      ShaderId::gemv_q_tex_q8_0,    ShaderId::gemv_q_tex_q4_0,   ShaderId::gemv_q_tex_q5_0,
+      ShaderId::gemv_q_tex_q5_1,    ShaderId::gemv_q_tex_q4_k,   ShaderId::gemv_q_tex_q5_k,
+      ShaderId::gemv_q_tex_q6_k,    ShaderId::gemv_q_tex_q4_1,   ShaderId::gemv_q_tex_q2_k,
+      ShaderId::gemv_q_tex_q3_k,    ShaderId::gemv_q_tex_iq4_nl, ShaderId::gemv_q_tex_iq4_xs,
+      ShaderId::gemv_q_tex_iq2_xxs, ShaderId::gemv_q_tex_iq2_xs, ShaderId::gemv_q_tex_iq2_s,
+      ShaderId::gemv_q_tex_iq3_xxs, ShaderId::gemv_q_tex_iq3_s,  ShaderId::gemv_q_tex_iq1_s,
+      ShaderId::gemv_q_tex_iq1_m};
   static constexpr ShaderId kGemm[] = {
       ShaderId::gemm_q_q8_0,    ShaderId::gemm_q_q4_0,   ShaderId::gemm_q_q5_0,
       ShaderId::gemm_q_q5_1,    ShaderId::gemm_q_q4_k,   ShaderId::gemm_q_q5_k,
@@ -119,17 +120,14 @@ ShaderId quant_shader(QuantFamily family, DType dtype, std::string_view kernel) 
       ShaderId::embed_q_iq2_xxs, ShaderId::embed_q_iq2_xs, ShaderId::embed_q_iq2_s,
       ShaderId::embed_q_iq3_xxs, ShaderId::embed_q_iq3_s,  ShaderId::embed_q_iq1_s,
       ShaderId::embed_q_iq1_m};
-  static_assert(std::size(kGemv) == std::size(kQuantOrder) &&
-                std::size(kGemm) == std::size(kQuantOrder) &&
-                std::size(kEmbed) == std::size(kQuantOrder));
+  static_assert(
+      std::size(kGemv) == std::size(kQuantOrder) && std::size(kGemm) == std::size(kQuantOrder) &&
+      std::size(kGemvTex) == std::size(kQuantOrder) && std::size(kEmbed) == std::size(kQuantOrder));
   for (size_t i = 0; i < std::size(kQuantOrder); ++i) {
     if (kQuantOrder[i] != dtype) continue;
     switch (family) {
       case QuantFamily::Gemv: return kGemv[i];
       case QuantFamily::GemvTex:
-        // gemv_q's grouped layout has no codebook-type decoder (groups_fit() never picks it)
-        require(i < std::size(kGemvTex), ErrorCode::DeviceUnsupported,
-                "{}: no grouped texel decoder for {}", kernel, dtype_name(dtype));
         return kGemvTex[i];
       case QuantFamily::Gemm: return kGemm[i];
       case QuantFamily::Embed: return kEmbed[i];
@@ -174,7 +172,16 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
   detail::for_each_window(d, plan, [&](const detail::Window& win) {
     const auto b = detail::bind_window(caps, args, d, win);
     const uint32_t xvec = b.push.x_off % 4 == 0 ? 1 : 0;
-    const bool grouped = groups_fit(args.w.dtype, d.K, b.push.w_off, b.push.u_off);
+    // CPU devices' layout through texel fetches (gemv_q_tex.comp): x on a texel, bindings texel-
+    // bindable, and the weight windows whole texels (Q6_K's may end mid-texel: the view would cut
+    // its last words). Each lane then fetches x itself: a broadcast costs llvmpipe a loop per
+    // component, a texel fetch one vector load.
+    const bool texel_ok = xvec != 0 && detail::texel_reads_wanted(args, cpu) &&
+                          detail::texel_window_ok(ctx, b) && b.ranges[1].size % kTexelBytes == 0 &&
+                          b.ranges[2].size % kTexelBytes == 0;
+    // The codebook types are grouped only through texels (gemv_q.comp has no LAYOUT 2 for them).
+    const bool grouped =
+        groups_fit(args.w.dtype, d.K, b.push.w_off, b.push.u_off) && (!grid || texel_ok);
     const bool lanes = lane_units_fit(args.w.dtype, b.push.w_off, b.push.u_off);
     GemvLayout layout = cpu ? (grouped ? GemvLayout::RowPerLane : GemvLayout::Units)
                             : (lanes ? GemvLayout::SubgroupRows : GemvLayout::Units);
@@ -194,16 +201,10 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
     const uint32_t rows = per_lane ? lane_rows : sub_rows ? sub_row_count : cfg.rows;
     const uint32_t max_sg = per_lane || sub_rows ? 1 : cfg.max_subgroups;  // 1: no shared memory
     const uint32_t rows_per_wg = per_lane ? lane_wg * lane_rows : sub_rows ? sets * rows : rows;
-    // CPU devices' layout through texel fetches (gemv_q_tex.comp): x on a texel, bindings texel-
-    // bindable, and the weight windows whole texels (Q6_K's may end mid-texel: the view would cut
-    // its last words). Each lane then fetches x itself: a broadcast costs llvmpipe a loop per
-    // component, a texel fetch one vector load.
-    const bool texel = per_lane && xvec != 0 && detail::texel_reads_wanted(args, cpu) &&
-                       detail::texel_window_ok(ctx, b) && b.ranges[1].size % kTexelBytes == 0 &&
-                       b.ranges[2].size % kTexelBytes == 0;
+    const bool texel = per_lane && texel_ok;
     const Kernel& k = ctx.pipelines().get(
-        texel ? KernelDesc{quant_shader(QuantFamily::GemvTex, args.w.dtype, "gemv_q"), 6,
-                           sizeof(LinearPush), 0b111}  // x, w, wu
+        texel ? KernelDesc{quant_shader(QuantFamily::GemvTex, args.w.dtype, "gemv_q"),
+                           grid ? 7u : 6u, sizeof(LinearPush), 0b111}  // x, w, wu as texels
               : desc,
         {wg, rows, static_cast<uint32_t>(win.tn), static_cast<uint32_t>(args.epilogue),
          d.bias ? 1u : 0u, xvec, max_sg, static_cast<uint32_t>(layout),

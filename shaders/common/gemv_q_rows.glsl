@@ -18,8 +18,9 @@ vec4 x_vec4(uint base, uint h) {
 #endif
 }
 
-// The codebook i-quants have no grouped decoder: x_vec4 only (gemv_q's LAYOUT 1 uses it).
-#if !defined(Q_HAS_GRID)
+// The codebook i-quants are grouped only through texels (gemv_q_tex.comp; gemv_q.comp's LAYOUT 1
+// uses x_vec4 only).
+#if !defined(Q_HAS_GRID) || defined(VKR_LINEAR_TEX)
 void load_x_block(uint t, uint k0, out vec4 v[8], out vec2 xs) {
   const uint base = p.x_off + t * p.K + k0;
   if (XSHARE == 4u || XSHARE == 8u) {
@@ -92,6 +93,6 @@ void main_rows(uint group) {
   }
 }
 
-#endif  // !Q_HAS_GRID
+#endif  // !Q_HAS_GRID || VKR_LINEAR_TEX
 
 #endif

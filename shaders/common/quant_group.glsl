@@ -10,7 +10,9 @@
 //   checked: row bytes, window offsets and K % QG_WEIGHTS). Q6_K (210 B), Q2_K (84), Q3_K (110)
 //   and IQ4_XS (136) cannot be grouped to 16 bytes for common K, so a super-block at any even
 //   byte is fetched from its aligned-down 16 bytes and realigned by a per-lane phase (selects and
-//   funnel shifts, no branches).
+//   funnel shifts, no branches). So are the codebook i-quants' super-blocks (IQ1_S 50 ... IQ3_S
+//   110 bytes), decoded by quant.glsl's dequant_unit() from the registers (grid values from the
+//   grid buffer).
 // The includer defines QG_SLOTS (groups held at once) and the w4 / wu4 / w / wu bindings
 // (linear_io.glsl). qg_load(gq, mat, byte) fetches a group; qg_block(gq, b, q, sc) decodes its
 // 32-weight block b: weight 4h + c = (sc.x (h < 4) or sc.y (h >= 4)) * q[h][c] + offset, where the
@@ -59,6 +61,28 @@
 #elif defined(VKR_DTYPE_IQ4_XS)
 #define QG_BYTES 136u
 #define QG_WORDS 34u
+// The codebook i-quants: words = bytes rounded up to a word (the realigned tail is never read).
+#elif defined(VKR_DTYPE_IQ2_XXS)
+#define QG_BYTES 66u
+#define QG_WORDS 17u
+#elif defined(VKR_DTYPE_IQ2_XS)
+#define QG_BYTES 74u
+#define QG_WORDS 19u
+#elif defined(VKR_DTYPE_IQ2_S)
+#define QG_BYTES 82u
+#define QG_WORDS 21u
+#elif defined(VKR_DTYPE_IQ3_XXS)
+#define QG_BYTES 98u
+#define QG_WORDS 25u
+#elif defined(VKR_DTYPE_IQ3_S)
+#define QG_BYTES 110u
+#define QG_WORDS 28u
+#elif defined(VKR_DTYPE_IQ1_S)
+#define QG_BYTES 50u
+#define QG_WORDS 13u
+#elif defined(VKR_DTYPE_IQ1_M)
+#define QG_BYTES 56u
+#define QG_WORDS 14u
 #endif
 #endif
 
@@ -67,7 +91,8 @@
 #define QG_BYTES (QG_VECS * 16u)
 #define QG_WORDS (QG_VECS * 4u)
 #endif
-#if defined(VKR_DTYPE_Q8_0) || defined(VKR_DTYPE_IQ4_NL) || defined(VKR_DTYPE_IQ4_XS)
+#if defined(VKR_DTYPE_Q8_0) || defined(VKR_DTYPE_IQ4_NL) || defined(VKR_DTYPE_IQ4_XS) || \
+    defined(Q_HAS_GRID)
 #define QG_OFFSET 0  // no per-block offset: the sums of x are not needed
 #else
 #define QG_OFFSET 1
@@ -175,9 +200,21 @@ vec2 qg_scale_min_k4(QG_ARRAY, uint j) {
 }
 #endif
 
+#if defined(Q_HAS_GRID)
+// The codebook i-quants decode through quant.glsl's dequant_unit() (grid lookups, sign and scale
+// fields), its words read from the group in registers: the includer's qw(QG_REGS, i) returns
+// qg_regs[i] (constant indices once dequant_unit is inlined and unrolled).
+#define QG_REGS 2u
+uint qg_regs[QG_WORDS];
+#endif
+
 // Block b (32 weights) of the group in `slot`: quants q[8] and scales sc (see the header).
 void qg_block(QG_ARRAY, uint b, out vec4 q[8], out vec4 sc) {
-#if defined(VKR_DTYPE_Q8_0)
+#if defined(Q_HAS_GRID)
+  qg_regs = gq;
+  dequant_unit(QG_REGS, 0u, b, q);  // the weights themselves, scales applied
+  sc = vec4(1.0, 1.0, 0.0, 0.0);
+#elif defined(VKR_DTYPE_Q8_0)
   const uint o = 34u * b;  // {f16 d; i8 qs[32]}
   const float d = qg_half(gq, o);
   [[unroll]] for (uint h = 0u; h < 8u; ++h) {

@@ -245,6 +245,37 @@ TEST_F(QuantLinearTest, RowWindows) {
   }
 }
 
+// The codebook i-quants in the CPU layout: grouped only through texel fetches (gemv_q_tex.comp,
+// super-blocks realigned in registers, decoded by quant.glsl's dequant_unit from them); with
+// storage reads the call keeps the per-unit layout. SwiGLU pairs, residual + bias, two tokens, a
+// row window (odd byte offsets mod 16) and K = 768 (three super-blocks).
+TEST_F(QuantLinearTest, GroupedGemvTexelReadsCodebookTypes) {
+  uint32_t seed = 5800;
+  for (DType dt : test::kGridQuantTypes) {
+    QCase pair{dt, 1, 16, 512, Epilogue::SwiGlu, false, true};
+    pair.gemv_layout = 2;
+    pair.reads = 2;
+    pair.expect_texel = 1;
+    check(pair, ++seed);
+    QCase res{dt, 2, 13, 768, Epilogue::Residual, true, true};
+    res.gemv_layout = 2;
+    res.reads = 2;
+    // (texels where the bound window allows them, else the per-unit layout: either is right)
+    check(res, ++seed);
+    QCase storage{dt, 1, 16, 512, Epilogue::None, false, true};
+    storage.gemv_layout = 2;
+    storage.reads = 1;
+    storage.expect_texel = 0;
+    check(storage, ++seed);
+  }
+  // Windows of rows (IQ2_XXS rows of 132 bytes: offsets a multiple of 4, not of 16).
+  const uint64_t limit = std::max<uint64_t>(5 * dtype_row_bytes(DType::IQ2_XXS, 512), 512 * 8) + 64;
+  QCase w{DType::IQ2_XXS, 1, 23, 512, Epilogue::None, false, true, limit};
+  w.gemv_layout = 2;
+  w.reads = 2;
+  check(w, ++seed);
+}
+
 // gemv_q's two device layouts run here whatever the device: 1 = GPUs' subgroup rows over lane
 // units (shaders/common/quant_lane.glsl: any K, Q4_K / Q5_K need 16-byte aligned windows), 2 = CPU
 // devices' rows per lane over groups (shaders/common/quant_group.glsl: K a multiple of the group,
