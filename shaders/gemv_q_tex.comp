@@ -6,7 +6,7 @@
 // texel and the weight window is whole texels (linear_q.cpp). Same spec constants and push block
 // as gemv_q.comp (only LAYOUT 2 exists here; XSHARE should be 0: each lane fetches x itself).
 // bindings: x (T, K) f32 texels; w, wu (nw rows of quantized blocks) texels; bias (nw) f32;
-//           res (T, N) f32; y (T, N) f32; codebook types: 6 = the i-quant grids (storage).
+//           res (T, N) f32; y (T, N) f32; codebook types: 6 = the i-quant grids (texels).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
@@ -31,6 +31,7 @@ layout(constant_id = 8) const uint XSHARE = 0u;
 // dequant_unit() on quant_group.glsl's registers, QG_REGS); defined below.
 uint qw(uint m, uint i);
 #define Q_GRID_BINDING 6
+#define Q_GRID_TEXEL 1
 #include "common/quant.glsl"
 
 const uint NW = MODE == MODE_SWIGLU ? 2u : 1u;

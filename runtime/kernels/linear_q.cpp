@@ -204,7 +204,8 @@ void gemv_q(Context& ctx, Recorder& rec, const LinearArgs& args, const detail::L
     const bool texel = per_lane && texel_ok;
     const Kernel& k = ctx.pipelines().get(
         texel ? KernelDesc{quant_shader(QuantFamily::GemvTex, args.w.dtype, "gemv_q"),
-                           grid ? 7u : 6u, sizeof(LinearPush), 0b111}  // x, w, wu as texels
+                           grid ? 7u : 6u, sizeof(LinearPush), grid ? 0b1000111u : 0b111u}
+              // x, w, wu (and the grids) as texels
               : desc,
         {wg, rows, static_cast<uint32_t>(win.tn), static_cast<uint32_t>(args.epilogue),
          d.bias ? 1u : 0u, xvec, max_sg, static_cast<uint32_t>(layout),

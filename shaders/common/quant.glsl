@@ -94,7 +94,21 @@
 #if !defined(Q_GRID_BINDING)
 #error "quant.glsl: the includer must define Q_GRID_BINDING for the codebook types"
 #endif
+#if defined(Q_GRID_TEXEL)
+// CPU devices' texel build (gemv_q_tex.comp): the grids as uvec4 texels (llvmpipe: one vector
+// load per lane instead of a scalar loop per lane and word).
+layout(set = 0, binding = Q_GRID_BINDING) uniform utextureBuffer q_grid_t;
+uint q_grid_word(uint i) { return texelFetch(q_grid_t, int(i >> 2u))[i & 3u]; }
+// Words i, i + 1 (i even: one texel).
+uvec2 q_grid_pair(uint i) {
+  const uvec4 t = texelFetch(q_grid_t, int(i >> 2u));
+  return (i & 2u) != 0u ? t.zw : t.xy;
+}
+#else
 layout(std430, set = 0, binding = Q_GRID_BINDING) readonly buffer QGridBuf { uint q_grid[]; };
+uint q_grid_word(uint i) { return q_grid[i]; }
+uvec2 q_grid_pair(uint i) { return uvec2(q_grid[i], q_grid[i + 1u]); }
+#endif
 #endif
 
 #define Q_UNIT 32u                                   // weights per dequant_unit() call
@@ -162,11 +176,13 @@ vec4 iq4_values(uvec4 c) {
 uint q_u16(uint m, uint a) { return (qw(m, a >> 2u) >> ((a & 2u) * 8u)) & 0xFFFFu; }
 // The 8 sign bits of a 7-bit sign index (ggml's ksigns_iq2xs): bit 7 makes the parity even.
 uint iq_signs(uint s) { return s | ((uint(bitCount(s)) & 1u) << 7u); }
-// The 4 unsigned bytes of grid word i, negated where bit c of `signs` (4 bits) is set.
-vec4 iq_grid4(uint i, uint signs) {
-  const vec4 g = vec4(q_bytes(q_grid[Q_GRID_OFF + i]));
+// The 4 unsigned bytes of a grid word, negated where bit c of `signs` (4 bits) is set.
+vec4 iq_grid4w(uint w, uint signs) {
+  const vec4 g = vec4(q_bytes(w));
   return mix(g, -g, notEqual((uvec4(signs) >> uvec4(0u, 1u, 2u, 3u)) & 1u, uvec4(0u)));
 }
+// The same for grid word i of this type's grid.
+vec4 iq_grid4(uint i, uint signs) { return iq_grid4w(q_grid_word(Q_GRID_OFF + i), signs); }
 #if defined(VKR_DTYPE_IQ1_M)
 // IQ1_M's f16 scale: the top nibbles of its four u16 scale words at byte 48 (first word lowest).
 float iq1m_scale(uint m, uint a) {
@@ -177,8 +193,9 @@ float iq1m_scale(uint m, uint a) {
 #endif
 // 8 weights from 8-byte grid entry e with 8 sign bits, scaled: v[2l], v[2l + 1].
 void iq_grid8(uint e, uint signs, float d, out vec4 lo, out vec4 hi) {
-  lo = d * iq_grid4(2u * e, signs & 0xFu);
-  hi = d * iq_grid4(2u * e + 1u, signs >> 4u);
+  const uvec2 g = q_grid_pair(Q_GRID_OFF + 2u * e);
+  lo = d * iq_grid4w(g.x, signs & 0xFu);
+  hi = d * iq_grid4w(g.y, signs >> 4u);
 }
 #endif
 
@@ -393,8 +410,9 @@ void dequant_unit(uint m, uint row_byte, uint u, out vec4 v[8]) {
 #else
     const uint e = ((qs >> (8u * l)) & 0xFFu) | (((qh >> (3u * l)) & 7u) << 8u);
 #endif
-    v[2u * l] = dl * (vec4(q_sbytes(q_grid[Q_GRID_OFF + 2u * e])) + delta);
-    v[2u * l + 1u] = dl * (vec4(q_sbytes(q_grid[Q_GRID_OFF + 2u * e + 1u])) + delta);
+    const uvec2 g = q_grid_pair(Q_GRID_OFF + 2u * e);
+    v[2u * l] = dl * (vec4(q_sbytes(g.x)) + delta);
+    v[2u * l + 1u] = dl * (vec4(q_sbytes(g.y)) + delta);
   }
 #endif
 }

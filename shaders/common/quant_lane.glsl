@@ -94,7 +94,7 @@ void ql_quad(uint m, uint row, uint K, uint c, uint l, out vec4 q, out vec2 sc) 
   const float dl = iq1m_scale(m, a) * float(2u * ls + 1u);
   const bool neg = (nib & 8u) != 0u;
 #endif
-  q = vec4(q_sbytes(q_grid[Q_GRID_OFF + 2u * e + h])) + (neg ? -0.125 : 0.125);
+  q = vec4(q_sbytes(q_grid_word(Q_GRID_OFF + 2u * e + h))) + (neg ? -0.125 : 0.125);
   sc = vec2(dl, 0.0);
 #endif
 #elif defined(VKR_DTYPE_Q2_K) || defined(VKR_DTYPE_Q3_K) || defined(VKR_DTYPE_Q4_K) || \
