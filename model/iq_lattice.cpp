@@ -133,38 +133,34 @@ IqLattice build(const LatticeSpec& s) {
   return lat;
 }
 
+// One table per grid, built on first use (C++ makes the static's initialization thread-safe).
+template <GgmlType T>
+const IqLattice& table() {
+  static const IqLattice lat = build(spec_of(static_cast<uint32_t>(T)));
+  return lat;
+}
+
 }  // namespace
 
 const IqLattice& iq_lattice(uint32_t ggml_type) {
-  const LatticeSpec s = spec_of(ggml_type);
-  // One table per type, built on first use; C++ guarantees thread-safe initialization.
   switch (static_cast<GgmlType>(ggml_type)) {
-    case GgmlType::IQ2_XXS: {
-      static const IqLattice lat = build(s);
-      return lat;
-    }
-    case GgmlType::IQ2_XS: {
-      static const IqLattice lat = build(s);
-      return lat;
-    }
-    case GgmlType::IQ2_S: {
-      static const IqLattice lat = build(s);
-      return lat;
-    }
-    case GgmlType::IQ3_XXS: {
-      static const IqLattice lat = build(s);
-      return lat;
-    }
+    case GgmlType::IQ2_XXS:
+      return table<GgmlType::IQ2_XXS>();
+    case GgmlType::IQ2_XS:
+      return table<GgmlType::IQ2_XS>();
+    case GgmlType::IQ2_S:
+      return table<GgmlType::IQ2_S>();
+    case GgmlType::IQ3_XXS:
+      return table<GgmlType::IQ3_XXS>();
+    case GgmlType::IQ3_S:
+      return table<GgmlType::IQ3_S>();
     case GgmlType::IQ1_S:
-    case GgmlType::IQ1_M: {
-      static const IqLattice lat = build(s);
-      return lat;
-    }
-    default: {
-      static const IqLattice lat = build(spec_of(static_cast<uint32_t>(GgmlType::IQ3_S)));
-      return lat;
-    }
+    case GgmlType::IQ1_M:
+      return table<GgmlType::IQ1_S>();  // one grid
+    default:
+      (void)spec_of(ggml_type);  // throws InvalidArgument naming the type
   }
+  throw Error(ErrorCode::InvalidArgument, "iq_lattice: not a codebook type");
 }
 
 }  // namespace vkr::qblocks

@@ -224,14 +224,17 @@ void block_iq1_m(const float* x, std::byte* out, const float* qw) {
   std::array<int, 16> shifts{};
   float max_scale = 0;
   const float sigma2 = 2 * sum_squares(x, kQKK) / kQKK;
+  // Per-value weights, used by the search and again by the final refit of d.
+  std::array<float, kQKK> weights{};
+  weights_of(x, qw, sigma2, kQKK, weights.data());
   for (int ib = 0; ib < 16; ++ib) {
     const float* xb = x + n * ib;
-    std::array<float, n> w{};
-    weights_of(xb, qw != nullptr ? qw + n * ib : nullptr, sigma2, n, w.data());
-    if (abs_max(xb, n) < kEpsIq1m) continue;
+    const float* w = weights.data() + n * ib;
+    const float max = abs_max(xb, n);
+    if (max < kEpsIq1m) continue;
     const auto idx = sorted_positions(xb, n);
     float best = -FLT_MAX;
-    float scale = abs_max(xb, n);
+    float scale = max;
     int besti1 = -1;
     int besti2 = -1;
     int best_k = -1;
@@ -294,15 +297,15 @@ void block_iq1_m(const float* x, std::byte* out, const float* qw) {
     bool on_grid = true;
     std::array<uint32_t, 2> e{};
     for (int k = 0; k < 2; ++k) {
-      e[static_cast<size_t>(k)] = group_entry(lat, L.data() + 8 * k, xb + 8 * k, w.data() + 8 * k,
-                                              scale, values_of(best_k, k), on_grid);
+      e[static_cast<size_t>(k)] = group_entry(lat, L.data() + 8 * k, xb + 8 * k, w + 8 * k, scale,
+                                              values_of(best_k, k), on_grid);
     }
     if (!on_grid) {
       float sumqx = 0;
       float sumq2 = 0;
       for (int k = 0; k < 2; ++k) {
-        fit_entry(lat, e[static_cast<size_t>(k)], values_of(best_k, k), 1.0f, xb + 8 * k,
-                  w.data() + 8 * k, sumqx, sumq2);
+        fit_entry(lat, e[static_cast<size_t>(k)], values_of(best_k, k), 1.0f, xb + 8 * k, w + 8 * k,
+                  sumqx, sumq2);
       }
       if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
     }
@@ -328,12 +331,11 @@ void block_iq1_m(const float* x, std::byte* out, const float* qw) {
         static_cast<uint32_t>(std::to_integer<uint8_t>(out[32 + ib]) | kMasks[shifts[b]]);
     out[32 + ib] = b8(static_cast<int>(qh));
     const float* xb = x + n * ib;
-    std::array<float, n> w{};
-    weights_of(xb, qw != nullptr ? qw + n * ib : nullptr, sigma2, n, w.data());
+    const float* w = weights.data() + n * ib;
     for (int k = 0; k < 2; ++k) {
       const uint32_t e = std::to_integer<uint32_t>(out[2 * ib + k]) | ((qh << (8 - 4 * k)) & 0x700);
       fit_entry(lat, e, values_of(shifts[b], k), static_cast<float>(2 * l + 1), xb + 8 * k,
-                w.data() + 8 * k, sumqx, sumq2);
+                w + 8 * k, sumqx, sumq2);
     }
   }
   if (sumq2 > 0) d = sumqx / sumq2;

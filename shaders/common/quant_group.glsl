@@ -12,7 +12,7 @@
 //   byte is fetched from its aligned-down 16 bytes and realigned by a per-lane phase (selects and
 //   funnel shifts, no branches). So are the codebook i-quants' super-blocks (IQ1_S 50 ... IQ3_S
 //   110 bytes), decoded by quant.glsl's dequant_unit() from the registers (grid values from the
-//   grid buffer).
+//   grid binding; a texel view in gemv_q_tex.comp, their only grouped build).
 // The includer defines QG_SLOTS (groups held at once) and the w4 / wu4 / w / wu bindings
 // (linear_io.glsl). qg_load(gq, mat, byte) fetches a group; qg_block(gq, b, q, sc) decodes its
 // 32-weight block b: weight 4h + c = (sc.x (h < 4) or sc.y (h >= 4)) * q[h][c] + offset, where the

@@ -177,6 +177,9 @@ TEST(QuantizeIq, LatticeNeighbourListsAreNearestEntries) {
     EXPECT_EQ(on, entries) << gguf::type_name(t);
     EXPECT_GT(off, 0u) << gguf::type_name(t);
   }
+  EXPECT_EQ(&qblocks::iq_lattice(id(GgmlType::IQ1_S)), &qblocks::iq_lattice(id(GgmlType::IQ1_M)));
+  expect_error([] { qblocks::iq_lattice(id(GgmlType::Q4_K)); }, ErrorCode::InvalidArgument,
+               {"Q4_K has no grid encoder"});
 }
 
 // Decoded rows are close to the input, closer for the types with more bits (random gaussian rows,
