@@ -56,7 +56,7 @@ Arch read_arch(const gguf::File& file) {
   if (*name == "rwkv6") return Arch::Rwkv6;
   if (*name == "rwkv6qwen2") return Arch::QRwkv6;
   fail(file, "unsupported architecture '{}' (general.architecture); supported: rwkv6, rwkv6qwen2",
-       *name);
+       printable(*name));
 }
 
 // Head counts: head_count is written as 0 (derive H = C / S); a non-zero value must agree.

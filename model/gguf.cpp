@@ -148,7 +148,7 @@ class Parser {
       context_ = fmt::format("metadata entry #{}", i);
       const std::string_view key = read_string("key");
       if (key.empty()) fail("empty key");
-      context_ = fmt::format("metadata key '{}'", key);
+      context_ = fmt::format("metadata key '{}'", printable(key));
       if (auto it = f_.key_index_.find(key); it != f_.key_index_.end()) {
         fail(fmt::format("duplicate key (entries #{} and #{})", it->second, i));
       }
@@ -244,7 +244,7 @@ class Parser {
       context_ = fmt::format("tensor #{}", i);
       const std::string_view name = read_string("name");
       if (name.empty()) fail("empty tensor name");
-      context_ = fmt::format("tensor '{}'", name);
+      context_ = fmt::format("tensor '{}'", printable(name));
       if (name.size() > kMaxTensorName) {
         fail(
             fmt::format("name is {} bytes long (at most {} allowed)", name.size(), kMaxTensorName));
@@ -311,7 +311,7 @@ class Parser {
     const uint64_t data_size = f_.size_ - f_.data_offset_;
     for (const TensorInfo& t : f_.tensors_) {
       if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
-        context_ = fmt::format("tensor '{}'", t.name);
+        context_ = fmt::format("tensor '{}'", printable(t.name));
         fail(
             fmt::format("data [offset {}, {} bytes) extends past end of file (size {}; data "
                         "section starts at {})",
@@ -326,10 +326,11 @@ class Parser {
       const TensorInfo& prev = f_.tensors_[order[i - 1]];
       const TensorInfo& cur = f_.tensors_[order[i]];
       if (prev.offset + prev.n_bytes > cur.offset) {
-        context_ = fmt::format("tensor '{}'", cur.name);
-        fail(fmt::format(
-            "data [{}, {}) overlaps tensor '{}' [{}, {}) (offsets in the data section)", cur.offset,
-            cur.offset + cur.n_bytes, prev.name, prev.offset, prev.offset + prev.n_bytes));
+        context_ = fmt::format("tensor '{}'", printable(cur.name));
+        fail(
+            fmt::format("data [{}, {}) overlaps tensor '{}' [{}, {}) (offsets in the data section)",
+                        cur.offset, cur.offset + cur.n_bytes, printable(prev.name), prev.offset,
+                        prev.offset + prev.n_bytes));
       }
     }
     context_.clear();

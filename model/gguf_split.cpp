@@ -74,7 +74,7 @@ void File::attach_shards() {
       const auto key = part.tensor_index_.find(t.name)->first;
       if (const TensorInfo* dup = tensor(key)) {
         throw Error(ErrorCode::BadModelFile,
-                    fmt::format("{}: tensor '{}' is in both {} and {}", me, t.name,
+                    fmt::format("{}: tensor '{}' is in both {} and {}", me, printable(t.name),
                                 shard_path(dup->shard).string(), part.path_.string()));
       }
       tensors_.push_back(t);

@@ -158,7 +158,7 @@ std::string Value::describe(size_t max_elements) const {
 
 void File::fail_key(std::string_view key, std::string_view what) const {
   throw Error(ErrorCode::BadModelFile,
-              fmt::format("{}: metadata key '{}': {}", path_.string(), key, what));
+              fmt::format("{}: metadata key '{}': {}", path_.string(), printable(key), what));
 }
 
 const Value* File::find(std::string_view key) const {

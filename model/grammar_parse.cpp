@@ -50,7 +50,7 @@ class Parser {
       space(false);
       if (!eof() && peek() != '\n' && peek() != '\r') {
         fail(pos_, "unexpected '{}' in rule '{}' (expected an element, '|' or a line end)",
-             shown(peek()), r.name);
+             shown(pos_), r.name);
       }
       space(true);
       rules.push_back(std::move(r));
@@ -65,10 +65,12 @@ class Parser {
   }
   bool eof() const { return pos_ >= s_.size(); }
   char peek(size_t ahead = 0) const { return pos_ + ahead < s_.size() ? s_[pos_ + ahead] : 0; }
-  static std::string shown(char c) {
-    if (c == '\t') return "\\t";
-    if (static_cast<unsigned char>(c) < 0x20) return fmt::format("\\x{:02x}", c);
-    return std::string(1, c);
+  // The character at `at` as a message quotes it: a whole UTF-8 sequence (one byte of it alone
+  // is invalid text on the user's terminal), control bytes and stray bytes escaped.
+  std::string shown(size_t at) const {
+    const auto b = static_cast<unsigned char>(at < s_.size() ? s_[at] : 0);
+    const size_t n = b < 0xc0 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    return printable(s_.substr(std::min(at, s_.size()), n), n);
   }
 
   // Spaces, tabs and comments; line ends too where a rule may go on past them.
@@ -143,7 +145,7 @@ class Parser {
         g.group = alternatives(true);
         if (peek() != ')') {
           if (eof()) fail(at, "'(' is never closed");
-          fail(pos_, "unexpected '{}' in a group (expected an element, '|' or ')')", shown(peek()));
+          fail(pos_, "unexpected '{}' in a group (expected an element, '|' or ')')", shown(pos_));
         }
         ++pos_;
         --depth_;
@@ -292,7 +294,7 @@ class Parser {
           return hex(at, 8);
         default:
           if (e == 0 && eof()) fail(at, "the text ends inside an escape");
-          fail(at, "unknown escape '\\{}'", shown(e));
+          fail(at, "unknown escape '\\{}'", shown(at + 1));
       }
     }
     const int len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;

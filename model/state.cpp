@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -155,11 +156,42 @@ std::vector<std::byte> StateStore::save(uint32_t slot) const {
   return out;
 }
 
+std::optional<std::string> StateStore::first_non_finite(std::span<const std::byte> bytes) const {
+  // A state the model computed is finite (a NaN or inf would have made every later logit NaN),
+  // so one that is not comes from a corrupt or foreign file: refuse it here, by name, rather
+  // than let it surface tokens later as "every logit is NaN".
+  const auto parts = slot_parts(0);
+  const bool has_ffn = !ffn_.empty();
+  const size_t per_layer = has_ffn ? 3 : 2;
+  uint64_t at = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const uint64_t n = parts[i].size / sizeof(float);
+    for (uint64_t j = 0; j < n; ++j) {
+      float v;
+      std::memcpy(&v, bytes.data() + at + j * sizeof(float), sizeof(float));
+      if (std::isfinite(v)) continue;
+      const size_t kind = i % per_layer;
+      const char* name = kind == 0 ? "att_shift" : (has_ffn && kind == 1 ? "ffn_shift" : "wkv");
+      return fmt::format("layer {} {} value #{} (byte {} of the state) is {}", i / per_layer, name,
+                         j, at + j * sizeof(float), v);
+    }
+    at += parts[i].size;
+  }
+  return std::nullopt;
+}
+
 void StateStore::load(uint32_t slot, std::span<const std::byte> bytes) {
   check_slot(slot, "state load");
   require(bytes.size() == bytes_per_slot(), ErrorCode::InvalidArgument,
           "state load: {} bytes given, a state of this model is {} bytes", bytes.size(),
           bytes_per_slot());
+  const auto bad = first_non_finite(bytes);
+  require(!bad, ErrorCode::InvalidArgument, "state load: {}: not a state this model computed",
+          bad.value_or(""));
+  upload(slot, bytes);
+}
+
+void StateStore::upload(uint32_t slot, std::span<const std::byte> bytes) {
   size_t at = 0;
   for (const auto& p : slot_parts(slot)) {
     p.ctx->staging().upload(*p.buffer, p.offset, bytes.subspan(at, p.size));
@@ -201,7 +233,16 @@ void StateStore::load_file(uint32_t slot, const std::filesystem::path& path) {
   in.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
   require(static_cast<uint64_t>(in.gcount()) == h.payload_bytes, ErrorCode::BadModelFile,
           "{}: truncated state file", path.string());
-  load(slot, payload);
+  const uint64_t end = sizeof(h) + h.payload_bytes;
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  require(ec || size == end, ErrorCode::BadModelFile,
+          "{}: {} bytes follow the state, which ends at byte {} (a corrupt or concatenated file)",
+          path.string(), size - end, end);
+  const auto bad = first_non_finite(payload);
+  require(!bad, ErrorCode::BadModelFile, "{}: {}: the file is corrupt", path.string(),
+          bad.value_or(""));
+  upload(slot, payload);
 }
 
 }  // namespace vkr

@@ -14,7 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
@@ -41,9 +43,11 @@ class StateStore {
   void copy(uint32_t from, uint32_t to);
   uint64_t bytes_per_slot() const;
   std::vector<std::byte> save(uint32_t slot) const;
+  // Bytes of the wrong size, or holding a NaN or inf, are refused (InvalidArgument).
   void load(uint32_t slot, std::span<const std::byte> bytes);
   // State files: a versioned header with the model fingerprint, then save()'s bytes. Loading a
-  // file made for another model (or truncated, or not a state file) is a clear error.
+  // file made for another model (or truncated, longer than its header says, holding a NaN or
+  // inf, or not a state file) is a clear error.
   void save_file(uint32_t slot, const std::filesystem::path& path) const;
   void load_file(uint32_t slot, const std::filesystem::path& path);
 
@@ -56,6 +60,10 @@ class StateStore {
     VkDeviceSize offset, size;
   };
   std::vector<SlotPart> slot_parts(uint32_t slot) const;
+  // Where a state's bytes hold a NaN or inf, if anywhere ("layer 3 wkv value #17 (byte 1234 of
+  // the state) is nan").
+  std::optional<std::string> first_non_finite(std::span<const std::byte> bytes) const;
+  void upload(uint32_t slot, std::span<const std::byte> bytes);  // checked by the caller
   // The distinct devices holding state, in layer order.
   std::vector<Context*> devices() const;
   void allocate();

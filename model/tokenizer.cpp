@@ -129,7 +129,7 @@ Tokenizer::Tokenizer(const TokenizerVocab& vocab) : model_name_(vocab.model) {
     throw Error(ErrorCode::BadModelFile,
                 fmt::format("tokenizer.ggml.model = '{}' is not supported (expected 'gpt2' or "
                             "'rwkv')",
-                            vocab.model));
+                            printable(vocab.model)));
   }
   // Special tokens are stored as plain text in both formats; unused slots stand for nothing.
   for (size_t i = 0; i < bytes_.size(); ++i) {

@@ -156,14 +156,15 @@ BpeModel::BpeModel(const TokenizerVocab& vocab, const std::vector<TokenType>& ty
   require(vocab.pre == "qwen2", ErrorCode::BadModelFile,
           "tokenizer.ggml.pre = '{}' is not supported for tokenizer.ggml.model 'gpt2' (only "
           "'qwen2')",
-          vocab.pre);
+          printable(vocab.pre));
   const auto inverse = unicode_to_byte();
   std::unordered_map<std::string_view, int32_t> ids;
   ids.reserve(vocab.tokens.size());
   for (size_t i = 0; i < vocab.tokens.size(); ++i) {
     if (!is_ordinary(types[i])) continue;
     require(decode_byte_level(vocab.tokens[i], inverse, raw_bytes[i]), ErrorCode::BadModelFile,
-            "tokenizer.ggml.tokens[{}] = '{}' is not byte-level BPE text", i, vocab.tokens[i]);
+            "tokenizer.ggml.tokens[{}] = '{}' is not byte-level BPE text", i,
+            printable(vocab.tokens[i]));
     ids.emplace(raw_bytes[i], static_cast<int32_t>(i));
   }
   // Every byte needs a token of its own, or some inputs could not be encoded at all.
@@ -190,15 +191,15 @@ void BpeModel::build_merges(const TokenizerVocab& vocab,
     const std::string& merge = vocab.merges[rank];
     const size_t space = merge.find(' ', 1);
     require(space != std::string::npos && space + 1 < merge.size(), ErrorCode::BadModelFile,
-            "tokenizer.ggml.merges[{}] = '{}' is not of the form 'A B'", rank, merge);
+            "tokenizer.ggml.merges[{}] = '{}' is not of the form 'A B'", rank, printable(merge));
     const bool ok = decode_byte_level(std::string_view(merge).substr(0, space), inverse, left) &&
                     decode_byte_level(std::string_view(merge).substr(space + 1), inverse, right);
     require(ok, ErrorCode::BadModelFile, "tokenizer.ggml.merges[{}] = '{}' is not byte-level text",
-            rank, merge);
+            rank, printable(merge));
     const auto l = ids.find(left), r = ids.find(right), m = ids.find(left + right);
     require(l != ids.end() && r != ids.end() && m != ids.end(), ErrorCode::BadModelFile,
             "tokenizer.ggml.merges[{}] = '{}' refers to a token missing from tokenizer.ggml.tokens",
-            rank, merge);
+            rank, printable(merge));
     // A repeated pair keeps its first (lowest) rank, as a rank lookup by string would.
     merges_.try_emplace(pair_key(l->second, r->second),
                         Merge{static_cast<int32_t>(rank), m->second});

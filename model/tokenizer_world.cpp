@@ -79,7 +79,8 @@ WorldModel::WorldModel(const TokenizerVocab& vocab, const std::vector<TokenType>
     // "<s>" in its trie; this is a deliberate difference (see tokenizer/README.md, item 4).
     if (!is_ordinary(types[i])) continue;
     require(unescape(vocab.tokens[i], raw_bytes[i]), ErrorCode::BadModelFile,
-            "tokenizer.ggml.tokens[{}] = '{}' has a malformed escape", i, vocab.tokens[i]);
+            "tokenizer.ggml.tokens[{}] = '{}' has a malformed escape", i,
+            printable(vocab.tokens[i]));
     require(!raw_bytes[i].empty(), ErrorCode::BadModelFile, "tokenizer.ggml.tokens[{}] is empty",
             i);
     insert(raw_bytes[i], static_cast<int32_t>(i));

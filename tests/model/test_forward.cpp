@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "forward_checks.hpp"
@@ -495,6 +497,35 @@ TEST_F(ForwardErrors, BadInputsAreClearErrors) {
   const auto path = std::filesystem::temp_directory_path() / "vkr-state-other.bin";
   so.state().save_file(0, path);
   expect_error([&] { s.state().load_file(0, path); }, ErrorCode::BadModelFile, "different model");
+  // This model's own file, then broken: bytes past its end, a NaN, an inf, a short file.
+  s.eval(0, ok);
+  s.state().save_file(0, path);
+  auto write_bytes = [&](const std::vector<std::byte>& b) {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  };
+  std::vector<std::byte> good(std::filesystem::file_size(path));
+  std::ifstream(path, std::ios::binary)
+      .read(reinterpret_cast<char*>(good.data()), static_cast<std::streamsize>(good.size()));
+  auto broken = [&](auto&& edit, std::string_view needle) {
+    auto bytes = good;
+    edit(bytes);
+    write_bytes(bytes);
+    expect_error([&] { s.state().load_file(0, path); }, ErrorCode::BadModelFile, needle);
+  };
+  broken([](auto& b) { b.push_back(std::byte{0}); }, "1 bytes follow the state");
+  const size_t header = good.size() - s.state().bytes_per_slot();
+  const size_t C = model->config().C;
+  auto put = [](auto& b, size_t at, float v) { std::memcpy(b.data() + at, &v, sizeof v); };
+  broken([&](auto& b) { put(b, header + 4 * 5, std::nanf("")); }, "layer 0 att_shift value #5");
+  broken([&](auto& b) { put(b, header + 4 * (C + 7), INFINITY); }, "layer 0 wkv value #7");
+  broken([&](auto& b) { b.resize(b.size() - 4); }, "truncated");
+  std::vector<std::byte> nan_state(s.state().bytes_per_slot());
+  put(nan_state, 4 * (C + 2), -INFINITY);
+  expect_error([&] { s.state().load(0, nan_state); }, ErrorCode::InvalidArgument,
+               "layer 0 wkv value #2 (byte");
+  write_bytes(good);
+  s.state().load_file(0, path);  // the intact file still loads after the refusals
   std::filesystem::remove(path);
   expect_error([&] { Model::load(ctx(), "/nonexistent.gguf", quiet()); }, ErrorCode::Io,
                "nonexistent");

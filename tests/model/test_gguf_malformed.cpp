@@ -188,6 +188,38 @@ TEST(GgufTensors, NamesAndDims) {
                   {"blk.0.ffn_up.weight", "byte size overflows"});
 }
 
+TEST(Printable, EscapesControlBytesBadUtf8AndCutsLongText) {
+  EXPECT_EQ(printable("blk.0.ffn_up.weight"), "blk.0.ffn_up.weight");
+  EXPECT_EQ(printable("a\nb\tc\x01\x7f"), "a\\nb\\tc\\x01\\x7f");
+  EXPECT_EQ(printable("\xd0\xba\xd0\xbb\xe2\x82\xac"),
+            "\xd0\xba\xd0\xbb\xe2\x82\xac");  // UTF-8 kept
+  // A lone continuation byte, a truncated sequence, an overlong form and a surrogate.
+  EXPECT_EQ(printable("\x80x\xe2\x82"), "\\x80x\\xe2\\x82");
+  EXPECT_EQ(printable("\xc0\xaf\xed\xa0\x80"), "\\xc0\\xaf\\xed\\xa0\\x80");
+  EXPECT_EQ(printable(std::string(100, 'k'), 10), "kkkkkkkkkk... (90 more bytes)");
+  // A character straddling the cut is kept whole, never split into escapes.
+  EXPECT_EQ(printable("ab\xe2\x82\xac", 3), "ab\xe2\x82\xac");
+}
+
+// Text read from a corrupt file reaches messages quoted printably: no control bytes or invalid
+// UTF-8 on the user's terminal, and no megabyte-long key echoed back.
+TEST(GgufErrors, FileTextIsQuotedPrintably) {
+  TempDir dir;
+  const std::string odd_name = "w\x02\xff\n";
+  const std::string msg = expect_bad_file(dir, "odd_name.gguf",
+                                          GgufBuilder()
+                                              .add_tensor(odd_name, {8}, GgmlType::F32)
+                                              .add_tensor(odd_name, {8}, GgmlType::F32)
+                                              .serialize(),
+                                          {"tensor 'w\\x02\\xff\\n'", "duplicate tensor name"});
+  EXPECT_EQ(msg.find(odd_name), std::string::npos) << msg;
+  const std::string long_key(5000, 'k');
+  const std::string long_msg =
+      expect_bad_file(dir, "long_key.gguf", with_raw_kv(long_key, 77, {}),
+                      {"... (4904 more bytes)", "unknown value type id 77"});
+  EXPECT_LT(long_msg.size(), 400u) << long_msg;
+}
+
 TEST(GgufTensors, TypesAndBlocks) {
   TempDir dir;
   expect_bad_file(dir, "type99.gguf", one_tensor({32}, 99).serialize(),

@@ -187,6 +187,11 @@ TEST(Grammar, ErrorsNameTheProblemAndWhere) {
       {"root ::= e root \"x\" | \"y\"\ne ::= \"a\"?", "rule 'root' is left-recursive"},
       {"root ::= \"a\"\nroot ::= \"b\"", "line 2, column 1: rule 'root' is defined twice"},
       {"root ::= \"a\" )", "line 1, column 14: unexpected ')' in rule 'root'"},
+      // Characters outside ASCII are quoted whole, stray bytes and control bytes escaped.
+      {"root ::= \"a\" \xc3\xa9", "unexpected '\xc3\xa9' in rule 'root'"},
+      {"root ::= \"a\" \xa9", "unexpected '\\xa9' in rule 'root'"},
+      {"root ::= (\"a\" \x01)", "unexpected '\\x01' in a group"},
+      {"root ::= \"\\\xc3\xa9\"", "unknown escape '\\\xc3\xa9'"},
       {"root ::= (\"a\"", "'(' is never closed"},
       {"root := \"a\"", "expected '::=' after the rule name 'root'"},
       {"::= \"a\"", "line 1, column 1: expected a rule name"},

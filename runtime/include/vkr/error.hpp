@@ -52,6 +52,12 @@ class Error : public std::runtime_error {
   std::source_location where_;
 };
 
+// `text` as it may be quoted in a message: text read from a file (a corrupt GGUF's key or tensor
+// name, a token) can hold control bytes, invalid UTF-8 or megabytes. Printable ASCII and valid
+// UTF-8 stay; \n, \t and other bytes become escapes (\xNN); past `max_bytes` of input the rest
+// is cut and its length said ("... (N more bytes)").
+std::string printable(std::string_view text, size_t max_bytes = 96);
+
 // Maps a VkResult to the ErrorCode a caller can act on.
 ErrorCode error_code_for(VkResult result) noexcept;
 
