@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -23,10 +25,48 @@ using Kind = JsonSchema::Kind;
 
 const std::set<std::string> kAnnotations = {"title",   "description", "default",  "examples",
                                             "$schema", "$id",         "$comment", "strict"};
-const std::set<std::string> kKeywords = {"type",  "properties", "required", "additionalProperties",
-                                         "items", "minItems",   "maxItems", "enum",
-                                         "const", "anyOf",      "oneOf",    "$ref",
-                                         "$defs", "definitions"};
+const std::set<std::string> kKeywords = {"type",
+                                         "properties",
+                                         "required",
+                                         "additionalProperties",
+                                         "items",
+                                         "minItems",
+                                         "maxItems",
+                                         "enum",
+                                         "const",
+                                         "anyOf",
+                                         "oneOf",
+                                         "allOf",
+                                         "$ref",
+                                         "$defs",
+                                         "definitions",
+                                         "minLength",
+                                         "maxLength",
+                                         "minimum",
+                                         "maximum",
+                                         "exclusiveMinimum",
+                                         "exclusiveMaximum"};
+// Keywords that constrain one type of value only (ignored for values of other types).
+const std::set<std::string> kStringKeywords = {"minLength", "maxLength"};
+const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
+                                               "exclusiveMaximum"};
+
+// The largest magnitude a bounded integer may have (kMaxIntDigits digits).
+constexpr int64_t kIntLimit = 999'999'999'999'999'999;
+static_assert(kIntLimit == 999'999'999'999'999'999 && JsonSchema::kMaxIntDigits == 18);
+
+// `v` as the least integer >= it (ceil) or the greatest <= it, clamped to +-(kIntLimit + 1) so
+// that a bound past every allowed integer still orders right.
+int64_t integer_bound(const ojson& v, bool up) {
+  constexpr long double kCap = static_cast<long double>(kIntLimit) + 1;
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned()) return std::min<uint64_t>(v.get<uint64_t>(), kIntLimit + 1);
+    return std::clamp<int64_t>(v.get<int64_t>(), -kIntLimit - 1, kIntLimit + 1);
+  }
+  const long double x = v.get<long double>();
+  const long double r = std::clamp(up ? std::ceil(x) : std::floor(x), -kCap, kCap);
+  return static_cast<int64_t>(r);
+}
 
 }  // namespace
 
@@ -115,9 +155,26 @@ class SchemaCompiler {
       if (!kKeywords.count(k) && !kAnnotations.count(k)) {
         bad_schema(path, fmt::format("'{}' is not supported (supported: type, properties, "
                                      "required, additionalProperties, items, minItems, maxItems, "
-                                     "enum, const, anyOf, oneOf, $ref)",
+                                     "minLength, maxLength, minimum, maximum, exclusiveMinimum, "
+                                     "exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one "
+                                     "schema, $ref)",
                                      k));
       }
+    }
+    if (s.contains("allOf")) {
+      const ojson& list = s["allOf"];
+      if (!list.is_array() || list.size() != 1) {
+        bad_schema(path, "allOf is supported with one schema only (e.g. [{\"$ref\": ...}])");
+      }
+      for (const auto& [k, v] : s.items()) {
+        if (k != "allOf" && k != "$defs" && k != "definitions" && !kAnnotations.count(k)) {
+          bad_schema(path, fmt::format("'{}' beside allOf is not supported", k));
+        }
+      }
+      // A union of one: node i stands for its schema without copying a node that may still be
+      // being compiled (a recursive $ref).
+      union_of(i, {compile(list[0], path + "/allOf/0")}, path, "allOf");
+      return;
     }
     if (s.contains("enum") || s.contains("const")) {
       JsonSchema::Node n;
@@ -164,6 +221,13 @@ class SchemaCompiler {
     } else if (s.contains("items")) {
       types.push_back("array");
     } else {
+      for (const auto& [k, v] : s.items()) {
+        if (kStringKeywords.count(k) || kNumberKeywords.count(k)) {
+          bad_schema(path, fmt::format("'{}' needs a \"type\" (string for lengths, integer for "
+                                       "bounds): alone it would leave other values free",
+                                       k));
+        }
+      }
       return;  // any value
     }
     if (types.size() == 1) {
@@ -244,10 +308,28 @@ class SchemaCompiler {
       if (at(i).min_items > at(i).max_items) bad_schema(path, "minItems is above maxItems");
     } else if (type == "string") {
       at(i).kind = Kind::String;
+      auto length = [&](const char* name, uint32_t fallback) {
+        if (!s.contains(name)) return fallback;
+        const ojson& v = s[name];
+        if (!v.is_number_unsigned() || v.get<uint64_t>() > 1u << 20) {
+          bad_schema(path, fmt::format("{} must be an integer in [0, {}]", name, 1u << 20));
+        }
+        return static_cast<uint32_t>(v.get<uint64_t>());
+      };
+      at(i).min_len = length("minLength", 0);
+      at(i).max_len = length("maxLength", UINT32_MAX);
+      if (at(i).min_len > at(i).max_len) bad_schema(path, "minLength is above maxLength");
     } else if (type == "number") {
       at(i).kind = Kind::Number;
+      for (const auto& k : kNumberKeywords) {
+        if (s.contains(k)) {
+          bad_schema(path,
+                     fmt::format("'{}' on a number is not supported (on an integer it is)", k));
+        }
+      }
     } else if (type == "integer") {
       at(i).kind = Kind::Integer;
+      integer_bounds(at(i), s, path);
     } else if (type == "boolean") {
       at(i).kind = Kind::Boolean;
       at(i).literals = {"true", "false"};
@@ -259,6 +341,40 @@ class SchemaCompiler {
                                    "integer, boolean, null",
                                    type));
     }
+  }
+
+  // minimum / maximum / exclusiveMinimum / exclusiveMaximum (numbers, or draft 4's booleans
+  // beside minimum / maximum) as the closed integer range [lo, hi].
+  static void integer_bounds(JsonSchema::Node& n, const ojson& s, const std::string& path) {
+    bool any = false;
+    int64_t lo = -kIntLimit, hi = kIntLimit;
+    for (const auto& k : kNumberKeywords) {
+      if (!s.contains(k)) continue;
+      const ojson& v = s[k];
+      const bool exclusive = k.starts_with("exclusive");
+      if (exclusive && v.is_boolean()) continue;  // draft 4: a modifier, read with its bound
+      if (!v.is_number()) bad_schema(path, fmt::format("{} must be a number", k));
+      any = true;
+      const bool lower = k == "minimum" || k == "exclusiveMinimum";
+      const bool shift =
+          exclusive || (s.value("exclusive" + std::string(lower ? "Minimum" : "Maximum"),
+                                ojson(false)) == ojson(true));
+      if (lower) {
+        int64_t b = shift ? integer_bound(v, false) + 1 : integer_bound(v, true);
+        lo = std::max(lo, b);
+      } else {
+        int64_t b = shift ? integer_bound(v, true) - 1 : integer_bound(v, false);
+        hi = std::min(hi, b);
+      }
+    }
+    if (!any) return;
+    if (lo > hi) {
+      bad_schema(path, fmt::format("no integer of at most {} digits satisfies the bounds",
+                                   JsonSchema::kMaxIntDigits));
+    }
+    n.bounded = true;
+    n.lo = lo;
+    n.hi = hi;
   }
 
   // The bytes a value of node `i` may start with (whitespace aside).

@@ -4,11 +4,14 @@
 //    integer, boolean, null, or a list of them), "properties" (written in the schema's order;
 //    those not in "required" may be left out), "required", "additionalProperties" (false, or
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
-//    "maxItems", "enum", "const", "anyOf" / "oneOf" whose alternatives start with different
-//    characters (e.g. a type or null), local "$ref" ("#", or into "$defs" / "definitions";
-//    recursion allowed). Annotations (title, description, default, examples, $schema, $id,
-//    $comment) are ignored. Any other keyword (pattern, format, minimum, ...) is an error naming it
-//    and where: a constraint this cannot enforce would give output the schema rejects.
+//    "maxItems", "minLength" / "maxLength" (strings, in characters), "minimum" / "maximum" /
+//    "exclusiveMinimum" / "exclusiveMaximum" (integers), "enum", "const", "anyOf" / "oneOf"
+//    whose alternatives start with different characters (e.g. a type or null), "allOf" of one
+//    schema, local "$ref" ("#", or into "$defs" / "definitions"; recursion allowed). Keywords
+//    of another type than the value's are ignored, as JSON Schema says. Annotations (title,
+//    description, default, examples, $schema, $id, $comment) are ignored. Any other keyword
+//    (pattern, format, bounds on a "number", ...) is an error naming it and where: a constraint
+//    this cannot enforce would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
 //    values deep) and so are runs of whitespace outside strings (one line break and kMaxSpaces
@@ -50,6 +53,12 @@ class JsonSchema {
     // Array: items node, bounds.
     int32_t items = 0;
     uint32_t min_items = 0, max_items = UINT32_MAX;
+    // String: length bounds in characters (code points; an escape is the character it writes).
+    uint32_t min_len = 0, max_len = UINT32_MAX;
+    // Integer: whether bounds apply, and the closed range [lo, hi] (at most kMaxIntDigits
+    // digits then: a bounded integer's text is checked against them digit by digit).
+    bool bounded = false;
+    int64_t lo = 0, hi = 0;
     // Enum / const (and true / false / null): the allowed values as compact JSON texts.
     std::vector<std::string> literals;
     // Union: alternatives, each starting with different bytes.
@@ -65,6 +74,7 @@ class JsonSchema {
   const Node& node(int32_t i) const { return nodes_[static_cast<size_t>(i)]; }
   int32_t root() const { return root_; }
   // Nodes every schema has: any value, and the kinds an Any value resolves to.
+  static constexpr uint32_t kMaxIntDigits = 18;
   static constexpr int32_t kAny = 0, kAnyObject = 1, kAnyArray = 2, kString = 3, kNumber = 4,
                            kBoolean = 5, kNull = 6;
 
@@ -87,8 +97,8 @@ class SchemaPrefix {
   bool push(unsigned char c);
   bool push(std::string_view bytes);
   bool complete() const { return done_; }
-  // Inside a string's text (no escape or UTF-8 sequence pending): printable ASCII other than
-  // '"' and '\\' keeps it there (no string schema here limits length or content).
+  // Inside a string's text with no length limit (no escape or UTF-8 sequence pending):
+  // printable ASCII other than '"' and '\\' keeps it there.
   bool in_string_body() const;
 
  private:
@@ -101,8 +111,14 @@ class SchemaPrefix {
     uint8_t st = 0;                    // kind-specific state
     uint8_t left = 0, lo = 0, hi = 0;  // Str: escapes and UTF-8
     bool integer = false;              // Num
+    bool neg = false;                  // Num: a bounded integer's sign
+    bool low_next = false;             // Str: a \\u escape must give a low surrogate
+    uint16_t unit = 0;                 // Str: the \\u escape's UTF-16 unit so far
+    uint32_t digits = 0;               // Num: a bounded integer's digits so far
+    uint64_t mag = 0;                  // Num: their value
     int32_t node = 0;
-    uint32_t pos = 0;    // Lit: bytes matched; Obj: next declared property; Arr: items so far
+    uint32_t pos = 0;    // Lit: bytes matched; Obj: next declared property; Arr: items so far;
+                         // Str: characters so far
     int32_t prop = -1;   // Obj: the property whose value is being read (-1: a free key)
     uint64_t alive = 0;  // Lit: candidates still matching
     const std::vector<std::string>* lits = nullptr;
@@ -113,6 +129,8 @@ class SchemaPrefix {
   Res lit(Frame& f, unsigned char c);
   Res str(Frame& f, unsigned char c);
   Res num(Frame& f, unsigned char c);
+  Res bounded_digit(Frame& f, unsigned char c) const;  // a bounded integer's next digit
+  Res bounded_end(const Frame& f) const;               // ... or its end (Ended or Bad)
   Res obj(Frame& f, unsigned char c);
   Res arr(Frame& f, unsigned char c);
   // Starts a value of `node` with its first byte `c` (pushing its frame): the new frame's answer.

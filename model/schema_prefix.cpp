@@ -21,13 +21,14 @@ bool is_hex(unsigned char c) {
 // Frame states.
 enum : uint8_t { kOOpen, kONeedKey, kOKey, kOColon, kOValWait, kOValue, kOAfter };
 enum : uint8_t { kAOpen, kANeed, kAItem, kAAfter };
-enum : uint8_t { kSStart, kSIn, kSEsc, kSHex, kSUtf8 };
+enum : uint8_t { kSStart, kSIn, kSEsc, kSHex, kSUtf8, kSLowEsc, kSLowU };
 enum : uint8_t { kNStart, kNMinus, kNZero, kNInt, kNDot, kNFrac, kNExpMark, kNExpSign, kNExp };
 
 }  // namespace
 
 bool SchemaPrefix::in_string_body() const {
-  return !stack_.empty() && stack_.back().kind == Frame::Kind::Str && stack_.back().st == kSIn;
+  return !stack_.empty() && stack_.back().kind == Frame::Kind::Str && stack_.back().st == kSIn &&
+         schema_->node(stack_.back().node).max_len == UINT32_MAX;
 }
 
 bool SchemaPrefix::push(std::string_view bytes) {
@@ -257,13 +258,18 @@ SchemaPrefix::Res SchemaPrefix::lit(Frame& f, unsigned char c) {
 }
 
 SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
+  // Key frames have node 0 (any value): no length bounds.
+  const auto& n = schema_->node(f.node);
   switch (f.st) {
     case kSStart:
       if (c != '"') return Res::Bad;
       f.st = kSIn;
       return Res::More;
     case kSIn:
-      if (c == '"') return Res::Done;
+      if (c == '"') return f.pos >= n.min_len ? Res::Done : Res::Bad;
+      // Every other byte here starts a character (an escape, ASCII or a UTF-8 sequence).
+      if (f.pos >= n.max_len) return Res::Bad;
+      ++f.pos;
       if (c == '\\') {
         f.st = kSEsc;
         return Res::More;
@@ -296,6 +302,7 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
     case kSEsc:
       if (c == 'u') {
         f.left = 4;
+        f.unit = 0;
         f.st = kSHex;
         return Res::More;
       }
@@ -305,15 +312,93 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
         return Res::More;
       }
       return Res::Bad;
-    case kSHex:
+    case kSHex: {
+      // UTF-16 units: a high surrogate must be followed by an escaped low one (together one
+      // character), a low one never stands alone; JSON parsers reject the text otherwise.
       if (!is_hex(c)) return Res::Bad;
-      if (--f.left == 0) f.st = kSIn;
+      const unsigned v = is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
+      f.unit = static_cast<uint16_t>(f.unit << 4 | v);
+      if (--f.left > 0) {
+        // The first two digits decide the surrogate class: refuse a wrong one early.
+        if (f.left == 2) {
+          const unsigned top = f.unit;  // the unit's high byte
+          const bool low_expected = f.low_next;
+          const bool is_low = top >= 0xDC && top <= 0xDF;
+          if (low_expected != is_low) return Res::Bad;
+        }
+        return Res::More;
+      }
+      const bool high = f.unit >= 0xD800 && f.unit <= 0xDBFF;  // (never after a high one)
+      f.low_next = high;
+      f.st = high ? kSLowEsc : kSIn;
+      return Res::More;
+    }
+    case kSLowEsc:
+      if (c != '\\') return Res::Bad;
+      f.st = kSLowU;
+      return Res::More;
+    case kSLowU:
+      if (c != 'u') return Res::Bad;
+      f.left = 4;
+      f.unit = 0;
+      f.st = kSHex;
       return Res::More;
   }
   return Res::Bad;
 }
 
+namespace {
+
+// Whether a bounded integer whose text so far is f's (sign, digits) can still end in [lo, hi]:
+// its value now, or with k more digits any in [mag * 10^k, mag * 10^k + 10^k - 1].
+bool int_reachable(const JsonSchema::Node& n, bool neg, uint64_t mag, uint32_t digits) {
+  if (digits == 0) return neg ? n.lo <= 0 : true;  // "-": 0 ("-0") and every negative value
+  auto meets = [&](int64_t a, int64_t b) { return a <= n.hi && b >= n.lo; };
+  if (mag == 0) return meets(0, 0);  // "0" / "-0": no digit may follow
+  uint64_t scale = 1;
+  for (uint32_t d = digits; d <= JsonSchema::kMaxIntDigits; ++d, scale *= 10) {
+    const auto a = static_cast<int64_t>(mag * scale), b = static_cast<int64_t>(a + scale - 1);
+    if (neg ? meets(-b, -a) : meets(a, b)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+SchemaPrefix::Res SchemaPrefix::bounded_digit(Frame& f, unsigned char c) const {
+  if (f.digits == JsonSchema::kMaxIntDigits) return Res::Bad;
+  f.mag = f.mag * 10 + (c - '0');
+  ++f.digits;
+  f.st = f.mag == 0 ? kNZero : kNInt;
+  return int_reachable(schema_->node(f.node), f.neg, f.mag, f.digits) ? Res::More : Res::Bad;
+}
+
+SchemaPrefix::Res SchemaPrefix::bounded_end(const Frame& f) const {
+  const auto& n = schema_->node(f.node);
+  const int64_t v = f.neg ? -static_cast<int64_t>(f.mag) : static_cast<int64_t>(f.mag);
+  return v >= n.lo && v <= n.hi ? Res::Ended : Res::Bad;
+}
+
 SchemaPrefix::Res SchemaPrefix::num(Frame& f, unsigned char c) {
+  if (schema_->node(f.node).bounded) {  // an integer with bounds: its value checked as it grows
+    switch (f.st) {
+      case kNStart:
+        if (c == '-') {
+          f.neg = true;
+          f.st = kNMinus;
+          return int_reachable(schema_->node(f.node), true, 0, 0) ? Res::More : Res::Bad;
+        }
+        [[fallthrough]];
+      case kNMinus:
+        return is_digit(c) ? bounded_digit(f, c) : Res::Bad;
+      case kNInt:
+        return is_digit(c) ? bounded_digit(f, c) : bounded_end(f);
+      case kNZero:
+        return bounded_end(f);
+      default:
+        return Res::Bad;
+    }
+  }
   switch (f.st) {
     case kNStart:
       if (c == '-') {

@@ -330,7 +330,8 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
       e5["error"]["message"],
       "field 'response_format.json_schema.schema' json schema at '/properties/a': 'format' is "
       "not supported (supported: type, properties, required, additionalProperties, items, "
-      "minItems, maxItems, enum, const, anyOf, oneOf, $ref)");
+      "minItems, maxItems, minLength, maxLength, minimum, maximum, exclusiveMinimum, "
+      "exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one schema, $ref)");
   auto [s6, e6] =
       post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "json_schema"}}}});
   EXPECT_EQ(s6, 400);

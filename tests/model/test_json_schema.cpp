@@ -38,7 +38,12 @@ const char* const kSchema = R"({
     "child": {"$ref": "#/$defs/node"},
     "extra": {"type": "object"},
     "mode": {"const": "fast"},
-    "maybe": {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    "maybe": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "code": {"type": "string", "minLength": 2, "maxLength": 4},
+    "level": {"type": "integer", "minimum": -5, "exclusiveMaximum": 120},
+    "big": {"type": ["integer", "null"], "exclusiveMinimum": 999, "maximum": 100000,
+            "minLength": 3},
+    "node": {"allOf": [{"$ref": "#/$defs/node"}], "description": "a node"}
   },
   "required": ["name", "age", "tags"],
   "additionalProperties": false,
@@ -56,6 +61,12 @@ const char* const kSchema = R"({
 bool valid(const ojson& v, const ojson& s, const ojson& root) {
   if (s.contains("$ref")) {
     return valid(v, root.at(ojson::json_pointer(s["$ref"].get<std::string>().substr(1))), root);
+  }
+  if (s.contains("allOf")) {
+    for (const auto& a : s["allOf"]) {
+      if (!valid(v, a, root)) return false;
+    }
+    return true;
   }
   if (s.contains("const")) return v == s["const"];
   if (s.contains("enum")) {
@@ -78,8 +89,24 @@ bool valid(const ojson& v, const ojson& s, const ojson& root) {
     for (const auto& t : s["type"]) types.push_back(t);
   }
   for (const auto& t : types) {
-    if (t == "string" && v.is_string()) return true;
-    if (t == "integer" && (v.is_number_integer())) return true;
+    if (t == "string" && v.is_string()) {
+      const std::string& text = v.get_ref<const std::string&>();
+      const auto chars = static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) >> 6) != 2;
+      }));
+      return chars >= s.value("minLength", 0u) && chars <= s.value("maxLength", 1u << 30);
+    }
+    if (t == "integer" && v.is_number_integer()) {
+      // Bounds against the value read exactly (nlohmann keeps integers as 64-bit integers).
+      const auto x = static_cast<long double>(v.get<int64_t>());
+      if (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) return false;
+      auto num = [&](const char* k) { return s[k].get<long double>(); };
+      if (s.contains("minimum") && x < num("minimum")) return false;
+      if (s.contains("maximum") && x > num("maximum")) return false;
+      if (s.contains("exclusiveMinimum") && x <= num("exclusiveMinimum")) return false;
+      if (s.contains("exclusiveMaximum") && x >= num("exclusiveMaximum")) return false;
+      return true;
+    }
     if (t == "number" && v.is_number()) return true;
     if (t == "boolean" && v.is_boolean()) return true;
     if (t == "null" && v.is_null()) return true;
@@ -138,10 +165,30 @@ ojson random_instance(const ojson& s, const ojson& root, std::mt19937& rng, int 
   if (s.contains("enum")) return s["enum"][rng() % s["enum"].size()];
   if (s.contains("anyOf"))
     return random_instance(s["anyOf"][rng() % s["anyOf"].size()], root, rng, depth);
+  if (s.contains("allOf")) return random_instance(s["allOf"][0], root, rng, depth);
   const ojson types = s["type"].is_string() ? ojson::array({s["type"]}) : s["type"];
   const std::string t = types[rng() % types.size()];
-  if (t == "string") return std::string(rng() % 2 ? "Noah \"the\" \xc3\xa9lder" : "");
-  if (t == "integer") return static_cast<int64_t>(rng() % 2000) - 1000;
+  if (t == "string") {
+    // Texts of 0, 2, 3, 4 and 16 characters (escapes and UTF-8 among them) within the bounds.
+    const char* const texts[] = {"", "\xc3\xa9l", "N\"\xf0\x9f\x98\x80", "ab\nc",
+                                 "Noah \"the\" \xc3\xa9lder"};
+    const size_t lens[] = {0, 2, 3, 4, 16};
+    std::vector<const char*> fit;
+    for (size_t k = 0; k < 5; ++k) {
+      if (lens[k] >= s.value("minLength", 0u) && lens[k] <= s.value("maxLength", 99u)) {
+        fit.push_back(texts[k]);
+      }
+    }
+    return std::string(fit[rng() % fit.size()]);
+  }
+  if (t == "integer") {
+    int64_t lo = -1000, hi = 1000;
+    if (s.contains("minimum")) lo = s["minimum"];
+    if (s.contains("exclusiveMinimum")) lo = s["exclusiveMinimum"].get<int64_t>() + 1;
+    if (s.contains("maximum")) hi = s["maximum"];
+    if (s.contains("exclusiveMaximum")) hi = s["exclusiveMaximum"].get<int64_t>() - 1;
+    return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
+  }
   if (t == "number") return static_cast<double>(rng() % 10000) / 64.0 - 50;
   if (t == "boolean") return rng() % 2 == 0;
   if (t == "null") return nullptr;
@@ -181,6 +228,23 @@ TEST(JsonSchema, CompileErrorsNameTheProblem) {
       {R"({"type":"object","properties":{"a":{"type":"array","minItems":3,"maxItems":2}}})",
        "minItems is above maxItems"},
       {R"({"type":"object","properties":{"a":false}})", "the schema false matches nothing"},
+      {R"({"type":"object","properties":{"a":{"type":"number","minimum":0}}})",
+       "json schema at '/properties/a': 'minimum' on a number is not supported"},
+      {R"({"type":"object","properties":{"a":{"maxLength":3}}})", "'maxLength' needs a \"type\""},
+      {R"({"type":"object","properties":{"a":{"type":"integer","minimum":4.5,"maximum":4.9}}})",
+       "no integer of at most 18 digits satisfies the bounds"},
+      {R"({"type":"object","properties":{"a":{"type":"integer","exclusiveMinimum":1e30}}})",
+       "no integer of at most 18 digits"},
+      {R"({"type":"object","properties":{"a":{"type":"string","minLength":5,"maxLength":4}}})",
+       "minLength is above maxLength"},
+      {R"({"type":"object","properties":{"a":{"type":"string","maxLength":-1}}})",
+       "maxLength must be an integer in [0, 1048576]"},
+      {R"({"type":"object","properties":{"a":{"type":"integer","minimum":"1"}}})",
+       "minimum must be a number"},
+      {R"({"type":"object","properties":{"a":{"allOf":[{"type":"string"},{"type":"null"}]}}})",
+       "allOf is supported with one schema only"},
+      {R"({"type":"object","properties":{"a":{"type":"string","allOf":[{}]}}})",
+       "'type' beside allOf is not supported"},
   };
   for (const auto& [schema, message] : cases) {
     try {
@@ -215,6 +279,33 @@ TEST(SchemaPrefix, HandWrittenCases) {
       {R"({"name":"N","age":5,"tags":["a"],"child":{"kids":[]}})", false},  // v required
       {R"({"name":1,"age":5,"tags":["a"]})", false},
       {R"({"name":"N","age":5,"tags":["a"],})", false},
+      // Lengths count characters: an escape or a UTF-8 sequence is one, a surrogate pair too.
+      {R"({"name":"N","age":5,"tags":["a"],"code":"ab"})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"code":"a"})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"code":"abcde"})", false},
+      {"{\"name\":\"N\",\"age\":5,\"tags\":[\"a\"],\"code\":\"\xc3\xa9\xf0\x9f\x98\x80\"}", true},
+      {R"({"name":"N","age":5,"tags":["a"],"code":"\u00e9\n\ud83d\ude00x"})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"code":"\ud83d\ude00\ud83d\ude00\ud83d\ude00xy"})",
+       false},
+      {R"({"name":"\ud83d","age":5,"tags":["a"]})", false},        // a lone high surrogate
+      {R"({"name":"\ude00","age":5,"tags":["a"]})", false},        // a lone low one
+      {R"({"name":"\ud83d\u0041","age":5,"tags":["a"]})", false},  // high, then no low
+      {R"({"name":"\ud83dx","age":5,"tags":["a"]})", false},
+      // Integer bounds: [-5, 120), and (999, 100000] or null.
+      {R"({"name":"N","age":5,"tags":["a"],"level":-5})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"level":119})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"level":120})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"level":-6})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"level":-0})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"level":1000})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"big":1000})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"big":999})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"big":100000})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"big":100001})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"big":-1000})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"big":null})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"node":{"v":1}})", true},  // allOf of a $ref
+      {R"({"name":"N","age":5,"tags":["a"],"node":{"kids":[]}})", false},
   };
   for (const auto& [text, want] : cases) {
     EXPECT_EQ(ours(text, *schema), want) << text;
@@ -256,7 +347,8 @@ TEST(SchemaConstraint, RandomWalksSpellValidInstances) {
       gguf::File::open(std::string(VKR_SHARED_DIR) + "/refmodels/tokenizer/vocab-qwen2.gguf");
   const Tokenizer tok(vocab_from_gguf(f));
   const ojson s = ojson::parse(R"({"type":"object","properties":{
-      "verse": {"type": "string"}, "chapter": {"type": "integer"},
+      "verse": {"type": "string", "maxLength": 12}, "chapter": {"type": "integer",
+      "minimum": 1, "maximum": 150}, "note": {"type": "string"},
       "books": {"type": "array", "items": {"enum": ["Genesis", "Exodus"]}, "maxItems": 2}},
       "required": ["chapter", "books"]})");
   const auto schema = JsonSchema::compile(s);
