@@ -45,9 +45,11 @@ const std::set<std::string> kKeywords = {"type",
                                          "minimum",
                                          "maximum",
                                          "exclusiveMinimum",
-                                         "exclusiveMaximum"};
+                                         "exclusiveMaximum",
+                                         "pattern",
+                                         "format"};
 // Keywords that constrain one type of value only (ignored for values of other types).
-const std::set<std::string> kStringKeywords = {"minLength", "maxLength"};
+const std::set<std::string> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
 const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
                                                "exclusiveMaximum"};
 
@@ -155,7 +157,8 @@ class SchemaCompiler {
       if (!kKeywords.count(k) && !kAnnotations.count(k)) {
         bad_schema(path, fmt::format("'{}' is not supported (supported: type, properties, "
                                      "required, additionalProperties, items, minItems, maxItems, "
-                                     "minLength, maxLength, minimum, maximum, exclusiveMinimum, "
+                                     "minLength, maxLength, pattern, format, minimum, maximum, "
+                                     "exclusiveMinimum, "
                                      "exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one "
                                      "schema, $ref)",
                                      k));
@@ -223,8 +226,9 @@ class SchemaCompiler {
     } else {
       for (const auto& [k, v] : s.items()) {
         if (kStringKeywords.count(k) || kNumberKeywords.count(k)) {
-          bad_schema(path, fmt::format("'{}' needs a \"type\" (string for lengths, integer for "
-                                       "bounds): alone it would leave other values free",
+          bad_schema(path, fmt::format("'{}' needs a \"type\" (string for lengths, patterns "
+                                       "and formats, integer for bounds): alone it would leave "
+                                       "other values free",
                                        k));
         }
       }
@@ -319,6 +323,21 @@ class SchemaCompiler {
       at(i).min_len = length("minLength", 0);
       at(i).max_len = length("maxLength", UINT32_MAX);
       if (at(i).min_len > at(i).max_len) bad_schema(path, "minLength is above maxLength");
+      if (s.contains("pattern") && s.contains("format")) {
+        bad_schema(path, "'pattern' beside 'format' is not supported");
+      }
+      for (const char* k : {"pattern", "format"}) {
+        if (!s.contains(k)) continue;
+        if (!s[k].is_string()) bad_schema(path, fmt::format("{} must be a string", k));
+        const std::string text = s[k].get<std::string>();
+        try {
+          out_->patterns_.push_back(k[0] == 'p' ? StringPattern::compile(text)
+                                                : StringPattern::format(text));
+        } catch (const Error& e) {
+          bad_schema(path, e.message());
+        }
+        at(i).pattern = static_cast<int32_t>(out_->patterns_.size() - 1);
+      }
     } else if (type == "number") {
       at(i).kind = Kind::Number;
       for (const auto& k : kNumberKeywords) {

@@ -4,13 +4,14 @@
 //    integer, boolean, null, or a list of them), "properties" (written in the schema's order;
 //    those not in "required" may be left out), "required", "additionalProperties" (false, or
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
-//    "maxItems", "minLength" / "maxLength" (strings, in characters), "minimum" / "maximum" /
+//    "maxItems", "minLength" / "maxLength" (strings, in characters), "pattern" and "format"
+//    (date, time, date-time, uuid, ipv4; string_pattern.hpp), "minimum" / "maximum" /
 //    "exclusiveMinimum" / "exclusiveMaximum" (integers), "enum", "const", "anyOf" / "oneOf"
 //    whose alternatives start with different characters (e.g. a type or null), "allOf" of one
 //    schema, local "$ref" ("#", or into "$defs" / "definitions"; recursion allowed). Keywords
 //    of another type than the value's are ignored, as JSON Schema says. Annotations (title,
 //    description, default, examples, $schema, $id, $comment) are ignored. Any other keyword
-//    (pattern, format, bounds on a "number", ...) is an error naming it and where: a constraint
+//    (bounds on a "number", other formats, ...) is an error naming it and where: a constraint
 //    this cannot enforce would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
@@ -24,6 +25,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "string_pattern.hpp"
 
 namespace vkr {
 
@@ -53,8 +56,10 @@ class JsonSchema {
     // Array: items node, bounds.
     int32_t items = 0;
     uint32_t min_items = 0, max_items = UINT32_MAX;
-    // String: length bounds in characters (code points; an escape is the character it writes).
+    // String: length bounds in characters (code points; an escape is the character it writes),
+    // and the pattern or format its characters must match (an index into patterns, or -1).
     uint32_t min_len = 0, max_len = UINT32_MAX;
+    int32_t pattern = -1;
     // Integer: whether bounds apply, and the closed range [lo, hi] (at most kMaxIntDigits
     // digits then: a bounded integer's text is checked against them digit by digit).
     bool bounded = false;
@@ -72,6 +77,7 @@ class JsonSchema {
   static std::shared_ptr<const JsonSchema> any_object();
 
   const Node& node(int32_t i) const { return nodes_[static_cast<size_t>(i)]; }
+  const StringPattern& pattern(int32_t i) const { return patterns_[static_cast<size_t>(i)]; }
   int32_t root() const { return root_; }
   // Nodes every schema has: any value, and the kinds an Any value resolves to.
   static constexpr uint32_t kMaxIntDigits = 18;
@@ -80,6 +86,7 @@ class JsonSchema {
 
  private:
   std::vector<Node> nodes_;
+  std::vector<StringPattern> patterns_;
   int32_t root_ = 0;
   friend class SchemaCompiler;
 };
@@ -114,6 +121,8 @@ class SchemaPrefix {
     bool neg = false;                  // Num: a bounded integer's sign
     bool low_next = false;             // Str: a \\u escape must give a low surrogate
     uint16_t unit = 0;                 // Str: the \\u escape's UTF-16 unit so far
+    uint32_t cp = 0;                   // Str: the character being read (for a pattern)
+    StringPattern::Mask live;          // Str: the pattern's live positions
     uint32_t digits = 0;               // Num: a bounded integer's digits so far
     uint64_t mag = 0;                  // Num: their value
     int32_t node = 0;
@@ -128,6 +137,10 @@ class SchemaPrefix {
   Res feed(Frame& f, unsigned char c);
   Res lit(Frame& f, unsigned char c);
   Res str(Frame& f, unsigned char c);
+  // A string's character read whole (More), or refused by its pattern (Bad).
+  Res character(Frame& f, uint32_t cp) const;
+  // Whether a character in [lo, hi] may still come (the pattern's early refusal).
+  bool may_become(const Frame& f, uint32_t lo, uint32_t hi) const;
   Res num(Frame& f, unsigned char c);
   Res bounded_digit(Frame& f, unsigned char c) const;  // a bounded integer's next digit
   Res bounded_end(const Frame& f) const;               // ... or its end (Ended or Bad)

@@ -2,7 +2,9 @@
 // JsonSchema (json_schema.hpp): a stack of frames, one per value being read (literal, string,
 // number, object, array); a frame answers each byte, and a finished frame hands what follows it
 // to its parent.
+#include <algorithm>
 #include <bit>
+#include <utility>
 
 #include "json_schema.hpp"
 
@@ -27,8 +29,11 @@ enum : uint8_t { kNStart, kNMinus, kNZero, kNInt, kNDot, kNFrac, kNExpMark, kNEx
 }  // namespace
 
 bool SchemaPrefix::in_string_body() const {
-  return !stack_.empty() && stack_.back().kind == Frame::Kind::Str && stack_.back().st == kSIn &&
-         schema_->node(stack_.back().node).max_len == UINT32_MAX;
+  if (stack_.empty() || stack_.back().kind != Frame::Kind::Str || stack_.back().st != kSIn) {
+    return false;
+  }
+  const auto& n = schema_->node(stack_.back().node);
+  return n.max_len == UINT32_MAX && n.pattern < 0;
 }
 
 bool SchemaPrefix::push(std::string_view bytes) {
@@ -257,16 +262,32 @@ SchemaPrefix::Res SchemaPrefix::lit(Frame& f, unsigned char c) {
   return Res::More;
 }
 
+SchemaPrefix::Res SchemaPrefix::character(Frame& f, uint32_t cp) const {
+  const int32_t p = schema_->node(f.node).pattern;
+  if (p < 0) return Res::More;
+  f.live = schema_->pattern(p).step(f.live, cp);
+  return f.live.empty() ? Res::Bad : Res::More;
+}
+
+bool SchemaPrefix::may_become(const Frame& f, uint32_t lo, uint32_t hi) const {
+  const int32_t p = schema_->node(f.node).pattern;
+  return p < 0 || schema_->pattern(p).may_step(f.live, lo, hi);
+}
+
 SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
-  // Key frames have node 0 (any value): no length bounds.
+  // Key frames have node 0 (any value): no length bounds, no pattern.
   const auto& n = schema_->node(f.node);
   switch (f.st) {
     case kSStart:
       if (c != '"') return Res::Bad;
       f.st = kSIn;
+      if (n.pattern >= 0) f.live = schema_->pattern(n.pattern).start();
       return Res::More;
     case kSIn:
-      if (c == '"') return f.pos >= n.min_len ? Res::Done : Res::Bad;
+      if (c == '"') {
+        const bool matched = n.pattern < 0 || schema_->pattern(n.pattern).accepts(f.live);
+        return f.pos >= n.min_len && matched ? Res::Done : Res::Bad;
+      }
       // Every other byte here starts a character (an escape, ASCII or a UTF-8 sequence).
       if (f.pos >= n.max_len) return Res::Bad;
       ++f.pos;
@@ -275,7 +296,7 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
         return Res::More;
       }
       if (c < 0x20) return Res::Bad;
-      if (c < 0x80) return Res::More;
+      if (c < 0x80) return character(f, c);
       f.lo = 0x80;
       f.hi = 0xBF;
       if (c >= 0xC2 && c <= 0xDF) {
@@ -291,27 +312,37 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
       } else {
         return Res::Bad;
       }
+      f.cp = c & (0x3Fu >> f.left);
       f.st = kSUtf8;
-      return Res::More;
+      break;  // the characters this sequence can still become: checked below
     case kSUtf8:
       if (c < f.lo || c > f.hi) return Res::Bad;
       f.lo = 0x80;
       f.hi = 0xBF;
-      if (--f.left == 0) f.st = kSIn;
-      return Res::More;
-    case kSEsc:
+      f.cp = f.cp << 6 | (c & 0x3Fu);
+      if (--f.left == 0) {
+        f.st = kSIn;
+        return character(f, f.cp);
+      }
+      break;
+    case kSEsc: {
       if (c == 'u') {
         f.left = 4;
         f.unit = 0;
         f.st = kSHex;
         return Res::More;
       }
-      if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
-          c == 't') {
-        f.st = kSIn;
-        return Res::More;
+      static constexpr std::pair<char, char> kEscapes[] = {{'"', '"'},  {'\\', '\\'}, {'/', '/'},
+                                                           {'b', '\b'}, {'f', '\f'},  {'n', '\n'},
+                                                           {'r', '\r'}, {'t', '\t'}};
+      for (const auto& [e, ch] : kEscapes) {
+        if (c == static_cast<unsigned char>(e)) {
+          f.st = kSIn;
+          return character(f, static_cast<unsigned char>(ch));
+        }
       }
       return Res::Bad;
+    }
     case kSHex: {
       // UTF-16 units: a high surrogate must be followed by an escaped low one (together one
       // character), a low one never stands alone; JSON parsers reject the text otherwise.
@@ -326,12 +357,32 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
           const bool is_low = top >= 0xDC && top <= 0xDF;
           if (low_expected != is_low) return Res::Bad;
         }
-        return Res::More;
+        if (f.low_next) return Res::More;  // checked whole below
+        // The units [lo, hi] this escape can still become: characters of the BMP, and high
+        // surrogates, which begin characters past U+FFFF (low ones alone were refused above).
+        const uint32_t lo = uint32_t{f.unit} << (4 * f.left), hi = lo | ((1u << (4 * f.left)) - 1);
+        bool ok = (lo < 0xD800 && may_become(f, lo, std::min(hi, 0xD7FFu))) ||
+                  (hi > 0xDFFF && may_become(f, std::max(lo, 0xE000u), hi));
+        if (!ok && lo <= 0xDBFF && hi >= 0xD800) {
+          const uint32_t a = std::max(lo, 0xD800u) - 0xD800, b = std::min(hi, 0xDBFFu) - 0xD800;
+          ok = may_become(f, 0x10000 + (a << 10), 0x10000 + (b << 10) + 0x3FF);
+        }
+        return ok ? Res::More : Res::Bad;
       }
-      const bool high = f.unit >= 0xD800 && f.unit <= 0xDBFF;  // (never after a high one)
-      f.low_next = high;
-      f.st = high ? kSLowEsc : kSIn;
-      return Res::More;
+      if (f.low_next) {  // the pair's second unit: one character
+        f.low_next = false;
+        f.st = kSIn;
+        return character(f, 0x10000 + ((f.cp - 0xD800) << 10) + (f.unit - 0xDC00u));
+      }
+      if (f.unit >= 0xD800 && f.unit <= 0xDBFF) {
+        f.low_next = true;
+        f.cp = f.unit;
+        f.st = kSLowEsc;
+        const uint32_t lo = 0x10000 + ((f.cp - 0xD800) << 10);
+        return may_become(f, lo, lo + 0x3FF) ? Res::More : Res::Bad;
+      }
+      f.st = kSIn;
+      return character(f, f.unit);
     }
     case kSLowEsc:
       if (c != '\\') return Res::Bad;
@@ -344,7 +395,12 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
       f.st = kSHex;
       return Res::More;
   }
-  return Res::Bad;
+  // Inside a UTF-8 sequence, k bytes left: the next byte lies in [f.lo, f.hi] (which keeps out
+  // overlong forms and surrogates), so the character lies in [lo, hi] below.
+  const uint32_t shift = 6u * (f.left - 1u);
+  const uint32_t lo = (f.cp << 6 | (f.lo & 0x3Fu)) << shift;
+  const uint32_t hi = (f.cp << 6 | (f.hi & 0x3Fu)) << shift | ((1u << shift) - 1);
+  return may_become(f, lo, hi) ? Res::More : Res::Bad;
 }
 
 namespace {

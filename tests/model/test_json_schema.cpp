@@ -8,6 +8,8 @@
 //    spell valid instances.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
@@ -43,7 +45,9 @@ const char* const kSchema = R"({
     "level": {"type": "integer", "minimum": -5, "exclusiveMaximum": 120},
     "big": {"type": ["integer", "null"], "exclusiveMinimum": 999, "maximum": 100000,
             "minLength": 3},
-    "node": {"allOf": [{"$ref": "#/$defs/node"}], "description": "a node"}
+    "node": {"allOf": [{"$ref": "#/$defs/node"}], "description": "a node"},
+    "zip": {"type": "string", "pattern": "^[A-Z]{2}[0-9]{3}$"},
+    "when": {"type": "string", "format": "date-time"}
   },
   "required": ["name", "age", "tags"],
   "additionalProperties": false,
@@ -56,6 +60,40 @@ const char* const kSchema = R"({
     }
   }
 })";
+
+// RFC 3339 date-time, as the subset vkrwkv writes (string_pattern.hpp): calendar days (February
+// up to the 28th), hours 00-23, a zone; checked field by field rather than by a pattern.
+bool is_date_time(const std::string& t) {
+  int y, mo, d, h, mi, sec, n = 0;
+  if (t.size() < 20 ||
+      std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+      n != 19) {
+    return false;
+  }
+  for (size_t k : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    if (!std::isdigit(static_cast<unsigned char>(t[k]))) return false;
+  }
+  const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] || h > 23 || mi > 59 || sec > 59) {
+    return false;
+  }
+  size_t k = 19;
+  if (k < t.size() && t[k] == '.') {
+    const size_t start = ++k;
+    while (k < t.size() && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;
+    if (k == start) return false;
+  }
+  const std::string zone = t.substr(k);
+  if (zone == "Z") return true;
+  int zh, zm;
+  n = 0;
+  return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') &&
+         std::isdigit(static_cast<unsigned char>(zone[1])) &&
+         std::isdigit(static_cast<unsigned char>(zone[2])) && zone[3] == ':' &&
+         std::isdigit(static_cast<unsigned char>(zone[4])) &&
+         std::isdigit(static_cast<unsigned char>(zone[5])) &&
+         std::sscanf(zone.c_str() + 1, "%2d:%2d%n", &zh, &zm, &n) == 2 && zh <= 23 && zm <= 59;
+}
 
 // The naive validator: `v` against schema `s` (the subset's meaning; keys in schema order).
 bool valid(const ojson& v, const ojson& s, const ojson& root) {
@@ -94,6 +132,16 @@ bool valid(const ojson& v, const ojson& s, const ojson& root) {
       const auto chars = static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
         return (static_cast<unsigned char>(c) >> 6) != 2;
       }));
+      if (s.contains("pattern") &&
+          !std::regex_search(text, std::regex(s["pattern"].get<std::string>()))) {
+        return false;
+      }
+      if (s.value("format", "") == "date-time" && !is_date_time(text)) return false;
+      if (s.value("format", "") == "uuid" &&
+          !std::regex_match(text,
+                            std::regex("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"))) {
+        return false;
+      }
       return chars >= s.value("minLength", 0u) && chars <= s.value("maxLength", 1u << 30);
     }
     if (t == "integer" && v.is_number_integer()) {
@@ -168,6 +216,10 @@ ojson random_instance(const ojson& s, const ojson& root, std::mt19937& rng, int 
   if (s.contains("allOf")) return random_instance(s["allOf"][0], root, rng, depth);
   const ojson types = s["type"].is_string() ? ojson::array({s["type"]}) : s["type"];
   const std::string t = types[rng() % types.size()];
+  if (t == "string" && s.contains("pattern")) return std::string(rng() % 2 ? "AB123" : "ZZ000");
+  if (t == "string" && s.contains("format")) {
+    return std::string(rng() % 2 ? "2024-02-28T23:59:59Z" : "1999-12-31T00:00:00.25+05:30");
+  }
   if (t == "string") {
     // Texts of 0, 2, 3, 4 and 16 characters (escapes and UTF-8 among them) within the bounds.
     const char* const texts[] = {"", "\xc3\xa9l", "N\"\xf0\x9f\x98\x80", "ab\nc",
@@ -214,8 +266,18 @@ ojson random_instance(const ojson& s, const ojson& root, std::mt19937& rng, int 
 
 TEST(JsonSchema, CompileErrorsNameTheProblem) {
   const std::pair<const char*, const char*> cases[] = {
-      {R"({"type":"object","properties":{"a":{"type":"string","pattern":"x"}}})",
-       "json schema at '/properties/a': 'pattern' is not supported"},
+      {R"j({"type":"object","properties":{"a":{"type":"string","pattern":"(?=x)"}}})j",
+       "json schema at '/properties/a': pattern '(?=x)': lookaround assertions are not "
+       "supported at offset 0"},
+      {R"({"type":"object","properties":{"a":{"type":"string","format":"email"}}})",
+       "format 'email' is not supported (supported: date, time, date-time, uuid, ipv4)"},
+      {R"({"type":"object","properties":{"a":{"type":"string","format":"uuid","pattern":"a"}}})",
+       "'pattern' beside 'format' is not supported"},
+      {R"({"type":"object","properties":{"a":{"format":"date"}}})", "'format' needs a \"type\""},
+      {R"({"type":"object","properties":{"a":{"type":"string","pattern":"^[0-9]{128}$"}}})",
+       "more than 127 character positions"},
+      {R"({"type":"object","properties":{"a":{"type":"string","pattern":"^a[]b$"}}})",
+       "matches no text"},
       {R"({"type":"string"})", "json schema at '/': the root must describe an object"},
       {R"({"type":"object","properties":{"a":{}},"required":["b"]})",
        "json schema at '/required': 'b' is not in properties"},
@@ -306,6 +368,16 @@ TEST(SchemaPrefix, HandWrittenCases) {
       {R"({"name":"N","age":5,"tags":["a"],"big":null})", true},
       {R"({"name":"N","age":5,"tags":["a"],"node":{"v":1}})", true},  // allOf of a $ref
       {R"({"name":"N","age":5,"tags":["a"],"node":{"kids":[]}})", false},
+      // Patterns and formats read the decoded characters (escapes included).
+      {R"({"name":"N","age":5,"tags":["a"],"zip":"AB123"})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"zip":"\u0041B12\u0033"})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"zip":"AB1234"})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"zip":"ab123"})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"when":"2024-04-30T12:00:00+01:00"})", true},
+      {R"({"name":"N","age":5,"tags":["a"],"when":"2024-04-31T12:00:00Z"})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"when":"2024-04-30T24:00:00Z"})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"when":"2024-04-30T12:00:00"})", false},
+      {R"({"name":"N","age":5,"tags":["a"],"when":"2024-04-30T12:00:00.5Z"})", true},
   };
   for (const auto& [text, want] : cases) {
     EXPECT_EQ(ours(text, *schema), want) << text;
@@ -342,6 +414,30 @@ TEST(SchemaPrefix, RandomInstancesAndMutationsAgreeWithANaiveValidator) {
   EXPECT_GT(refused, 500);
 }
 
+// A character the pattern cannot take is refused at its first byte, so that a token ending
+// inside it never leaves the text without a continuation.
+TEST(SchemaPrefix, PatternsRefuseACharacterAtItsFirstByte) {
+  const auto schema = JsonSchema::compile(ojson::parse(
+      R"({"type":"object","properties":{"k":{"type":"string","pattern":"^[a-c\u00e9]+$"}}})"));
+  SchemaPrefix p(*schema);
+  ASSERT_TRUE(p.push(R"({"k":")"));
+  SchemaPrefix q = p;
+  EXPECT_TRUE(q.push("\xc3\xa9"));  // é
+  q = p;
+  EXPECT_TRUE(q.push("\xc3"));   // U+00C0..U+00FF: é among them
+  EXPECT_FALSE(q.push("\xa8"));  // è
+  q = p;
+  EXPECT_FALSE(q.push("\xe2"));  // U+2000..U+2FFF: none allowed
+  q = p;
+  EXPECT_FALSE(q.push("\\u01"));  // U+0100..U+01FF: none
+  q = p;
+  EXPECT_TRUE(q.push("\\u00"));
+  q = p;
+  EXPECT_FALSE(q.push("\\ud83d"));  // a high surrogate: U+1F400..U+1F7FF, none
+  q = p;
+  EXPECT_FALSE(q.push("\""));  // empty: '+' needs one
+}
+
 TEST(SchemaConstraint, RandomWalksSpellValidInstances) {
   const auto f =
       gguf::File::open(std::string(VKR_SHARED_DIR) + "/refmodels/tokenizer/vocab-qwen2.gguf");
@@ -360,6 +456,43 @@ TEST(SchemaConstraint, RandomWalksSpellValidInstances) {
       SchemaPrefix check(*schema);
       return check.push(t);
     });
+    if (w.ended) {
+      ++ended;
+      EXPECT_TRUE(naive(w.text, s)) << w.text;
+    }
+  }
+  EXPECT_GE(ended, 1);
+}
+
+// Patterns and formats at token level: a walk never reaches a text no token continues (the
+// sampler would throw), and the walks that end spell valid instances.
+TEST(SchemaConstraint, PatternWalksNeverDeadEnd) {
+  const auto f =
+      gguf::File::open(std::string(VKR_SHARED_DIR) + "/refmodels/tokenizer/vocab-qwen2.gguf");
+  const Tokenizer tok(vocab_from_gguf(f));
+  const ojson s = ojson::parse(R"({"type":"object","properties":{
+      "when": {"type": "string", "format": "date-time"},
+      "id": {"type": "string", "format": "uuid"},
+      "code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]+$"},
+      "name": {"type": "string", "maxLength": 5}},
+      "required": ["when", "id", "code", "name"]})");
+  const auto schema = JsonSchema::compile(s);
+  const auto boost = ids_of(tok, {"}", "\"", "Z", "1", "-", "T"});
+  int ended = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    JsonConstraint c(tok, schema);
+    std::string last;  // the text before a dead end, for the report
+    Walk w;
+    try {
+      w = random_walk(tok, c, seed, 200, boost, [&](const std::string& t) {
+        last = t;
+        SchemaPrefix check(*schema);
+        return check.push(t);
+      });
+    } catch (const Error& e) {
+      ADD_FAILURE() << e.message() << " after: " << printable(last, 4096);
+      continue;
+    }
     if (w.ended) {
       ++ended;
       EXPECT_TRUE(naive(w.text, s)) << w.text;

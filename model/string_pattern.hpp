@@ -1,0 +1,64 @@
+// string_pattern.hpp: the regular expressions of JSON Schema's "pattern" (ECMAScript syntax,
+// search semantics: unanchored ends match anything) and the "format"s whose texts are regular
+// (date, time, date-time, uuid, ipv4), compiled to a position (Glushkov) automaton: one state per
+// character position of the expression, no empty moves, so the live set is a 128-bit mask that
+// a recognizer frame copies by value. The subset: literals, '.', classes ([a-z], [^...], \d \w
+// \s and their negations, \xHH, \uHHHH), groups ( ) (?: ) (?<name> ), alternation, the
+// quantifiers * + ? {n} {n,} {n,m} (lazy forms too: the same texts), '^' first and '$' last.
+// Lookarounds, backreferences, word boundaries and inner anchors are errors naming them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace vkr {
+
+class StringPattern {
+ public:
+  static constexpr size_t kMaxPositions = 127;  // + the start state: 128 bits
+  struct Mask {
+    std::array<uint64_t, 2> w{};
+    bool empty() const { return (w[0] | w[1]) == 0; }
+    bool test(size_t i) const { return (w[i >> 6] >> (i & 63)) & 1; }
+    void set(size_t i) { w[i >> 6] |= uint64_t{1} << (i & 63); }
+    Mask& operator|=(const Mask& o) {
+      w[0] |= o.w[0];
+      w[1] |= o.w[1];
+      return *this;
+    }
+    bool intersects(const Mask& o) const { return ((w[0] & o.w[0]) | (w[1] & o.w[1])) != 0; }
+  };
+
+  // Error(InvalidArgument) "pattern '...': <what> at offset N" for text outside the subset.
+  static StringPattern compile(std::string_view regex);
+  // A format by name; Error(InvalidArgument) naming the supported ones for any other.
+  static StringPattern format(std::string_view name);
+  static constexpr const char* kFormats = "date, time, date-time, uuid, ipv4";
+
+  Mask start() const {
+    Mask m;
+    m.set(0);
+    return m;
+  }
+  // The positions live after character `cp` (empty: no text matching the pattern starts so).
+  Mask step(const Mask& live, uint32_t cp) const;
+  // Whether some character in [lo, hi] may come next (a UTF-8 sequence or \\u escape being
+  // read: refuse its first byte already when no character it can still become fits).
+  bool may_step(const Mask& live, uint32_t lo, uint32_t hi) const;
+  bool accepts(const Mask& live) const { return live.intersects(accept_); }
+  size_t positions() const { return classes_.size(); }
+
+ private:
+  friend class PatternBuilder;
+  Mask candidates(const Mask& live) const;  // the positions that may follow live ones
+  using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;  // sorted, disjoint, inclusive
+  std::vector<Ranges> classes_;  // position p (1-based) reads classes_[p - 1]
+  std::vector<Mask> next_;       // next_[p]: the positions that may follow p (next_[0]: first)
+  Mask accept_;
+};
+
+}  // namespace vkr

@@ -1,0 +1,205 @@
+// test_string_pattern.cpp: StringPattern (model/string_pattern.*) against std::regex, the
+// standard library's ECMAScript engine (regex_search: JSON Schema's unanchored semantics), on
+// every short text over small alphabets; every live set must still reach a match; the formats
+// against hand-picked valid and invalid texts; errors name the construct and its offset.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "string_pattern.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr::test {
+namespace {
+
+// Whole-text verdict, and whether every prefix kept a live set (the recognizer's promise: a
+// text refused at some byte was refused there, not later).
+struct Outcome {
+  bool matched = false;
+  size_t died_at = std::string::npos;
+};
+
+Outcome run(const StringPattern& p, const std::string& text) {
+  Outcome r;
+  auto live = p.start();
+  for (size_t i = 0; i < text.size(); ++i) {
+    live = p.step(live, static_cast<unsigned char>(text[i]));
+    if (live.empty()) {
+      r.died_at = i;
+      return r;
+    }
+  }
+  r.matched = p.accepts(live);
+  return r;
+}
+
+// All texts of length <= n over `alphabet`.
+std::vector<std::string> texts(const std::string& alphabet, size_t n) {
+  std::vector<std::string> out = {""};
+  for (size_t begin = 0, len = 0; len < n; ++len) {
+    const size_t end = out.size();
+    for (size_t i = begin; i < end; ++i) {
+      for (char c : alphabet) out.push_back(out[i] + c);
+    }
+    begin = end;
+  }
+  return out;
+}
+
+TEST(StringPattern, AgreesWithStdRegexOnEveryShortText) {
+  const std::pair<const char*, const char*> cases[] = {
+      // pattern, alphabet
+      {"^[a-c]+$", "abcd"},
+      {"ab*c", "abcx"},
+      {"^(a|bc){2,3}$", "abc"},
+      {"^\\d{2}-\\d$", "19-a"},
+      {"x[^0-9]?y", "xy1a"},
+      {"^(?:a+|b)c?$", "abc"},
+      {"^.{2,3}$", "a\n."},
+      {"^[\\w.]+@[a-z]\\.(co|org)$", "a.@co"},
+      {"^$", "ab"},
+      {"a|bc", "abc"},
+      {"^a{0,2}b{2,}$", "ab"},
+      {"^[-a-c]+$", "-abd"},
+      {"^[a\\-c]+$", "-abc"},
+      {"^\\x41\\u0042?$", "ABC"},
+      {"^a*?b+?$", "ab"},
+      {"^[^\\s]\\s\\S$", "a \t"},
+      {"^a{2}$", "a"},
+      {"^(a|)b$", "ab"},
+      {"^[\\d\\-]+$", "1-a"},
+  };
+  for (const auto& [pattern, alphabet] : cases) {
+    SCOPED_TRACE(pattern);
+    std::regex re;
+    try {
+      re = std::regex(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+      ADD_FAILURE() << "std::regex refuses the case itself";
+      continue;
+    }
+    const StringPattern p = StringPattern::compile(pattern);
+    int matches = 0;
+    std::set<std::string> refused;
+    for (const std::string& t : texts(alphabet, 6)) {
+      const bool want = std::regex_search(t, re);
+      const Outcome r = run(p, t);
+      ASSERT_EQ(r.matched, want) << "text '" << t << "'";
+      matches += want;
+      // Refused at died_at: no text with that prefix may match (checked over the alphabet).
+      if (r.died_at == std::string::npos || !refused.insert(t.substr(0, r.died_at + 1)).second) {
+        continue;
+      }
+      for (const std::string& tail : texts(alphabet, 2)) {
+        ASSERT_FALSE(std::regex_search(t.substr(0, r.died_at + 1) + tail, re))
+            << "refused '" << t.substr(0, r.died_at + 1) << "' but '" << tail << "' completes it";
+      }
+    }
+    EXPECT_GT(matches, 0);
+  }
+}
+
+// ECMAScript corners std::regex does not share: named groups are groups, a '{' that starts no
+// quantifier is a literal, and an empty class matches nothing.
+TEST(StringPattern, EcmaScriptCorners) {
+  const StringPattern named = StringPattern::compile("^(?<word>[ab]+)c$");
+  EXPECT_TRUE(run(named, "abac").matched);
+  EXPECT_FALSE(run(named, "c").matched);
+  const StringPattern brace = StringPattern::compile("^a{,2}$");
+  EXPECT_TRUE(run(brace, "a{,2}").matched);
+  EXPECT_FALSE(run(brace, "aa").matched);
+  EXPECT_THROW(StringPattern::compile("^a[]$"), Error);
+  const StringPattern any = StringPattern::compile("^[^]$");
+  EXPECT_TRUE(run(any, "\n").matched);
+  EXPECT_LE(StringPattern::compile("^[a-c]{127}$").positions(), StringPattern::kMaxPositions);
+}
+
+TEST(StringPattern, FormatsTakeValidTextsOnly) {
+  const std::pair<const char*, std::vector<std::pair<const char*, bool>>> cases[] = {
+      {"date",
+       {{"2024-01-31", true},
+        {"2024-02-28", true},
+        {"2024-04-30", true},
+        {"2024-04-31", false},
+        {"2024-02-30", false},
+        {"2024-13-01", false},
+        {"2024-00-10", false},
+        {"24-01-01", false},
+        {"2024-1-01", false},
+        {"2024-01-01 ", false}}},
+      {"time",
+       {{"23:59:59Z", true},
+        {"00:00:00.123+05:30", true},
+        {"12:00:00-23:59", true},
+        {"24:00:00Z", false},
+        {"12:60:00Z", false},
+        {"12:00:00", false},
+        {"12:00:00.Z", false},
+        {"12:00:00+24:00", false}}},
+      {"date-time",
+       {{"2024-05-06T07:08:09Z", true},
+        {"2024-05-06 07:08:09Z", false},
+        {"2024-05-06T07:08:09", false}}},
+      {"uuid",
+       {{"123e4567-e89b-12d3-a456-426614174000", true},
+        {"123E4567-E89B-12D3-A456-426614174000", true},
+        {"123e4567e89b12d3a456426614174000", false},
+        {"123e4567-e89b-12d3-a456-42661417400", false},
+        {"g23e4567-e89b-12d3-a456-426614174000", false}}},
+      {"ipv4",
+       {{"0.0.0.0", true},
+        {"255.255.255.255", true},
+        {"192.168.1.20", true},
+        {"256.1.1.1", false},
+        {"01.1.1.1", false},
+        {"1.1.1", false},
+        {"1.1.1.1.", false}}},
+  };
+  for (const auto& [format, examples] : cases) {
+    const StringPattern p = StringPattern::format(format);
+    for (const auto& [text, want] : examples) {
+      EXPECT_EQ(run(p, text).matched, want) << format << ": " << text;
+    }
+  }
+}
+
+TEST(StringPattern, ErrorsNameTheConstructAndWhere) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"a(?=b)", "lookaround assertions are not supported at offset 1"},
+      {"(a)\\1", "backreferences are not supported at offset 3"},
+      {"\\bword", "word boundaries (\\b) are not supported at offset 0"},
+      {"a^b", "'^' after the start is not supported at offset 1"},
+      {"a$b", "'$' before the end is not supported at offset 1"},
+      {"^a|b$", "anchors around a top-level '|' are not supported"},
+      {"(ab", "'(' is never closed at offset 0"},
+      {"ab)", "unmatched ')' at offset 2"},
+      {"*a", "nothing to repeat at offset 0"},
+      {"a**", "nothing to repeat at offset 2"},
+      {"a{3,2}", "the maximum is below the minimum at offset 1"},
+      {"a{1001}", "repetition count above 1000"},
+      {"[z-a]", "the range is backwards"},
+      {"[a", "unterminated character class at offset 0"},
+      {"\\p{L}", "Unicode property escapes are not supported"},
+      {"\\q", "unknown escape '\\q'"},
+      {"\\x4", "expected 2 hex digits"},
+      {"[\\d-z]", "a range cannot start or end at a class escape"},
+      {"^(a{64}){2}$", "more than 127 character positions"},
+  };
+  for (const auto& [pattern, want] : cases) {
+    try {
+      StringPattern::compile(pattern);
+      ADD_FAILURE() << "no error for " << pattern;
+    } catch (const Error& e) {
+      EXPECT_NE(e.message().find(want), std::string::npos) << pattern << " -> " << e.message();
+      EXPECT_EQ(e.message().rfind(std::string("pattern '") + pattern + "'", 0), 0u) << e.message();
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    }
+  }
+  EXPECT_THROW(StringPattern::format("email"), Error);
+}
+
+}  // namespace
+}  // namespace vkr::test
