@@ -299,29 +299,13 @@ class SchemaCompiler {
         const int32_t items = compile(s["items"], path + "/items");
         at(i).items = items;
       }
-      auto bound = [&](const char* name, uint32_t fallback) {
-        if (!s.contains(name)) return fallback;
-        const ojson& v = s[name];
-        if (!v.is_number_unsigned() || v.get<uint64_t>() > 1u << 20) {
-          bad_schema(path, fmt::format("{} must be an integer in [0, {}]", name, 1u << 20));
-        }
-        return static_cast<uint32_t>(v.get<uint64_t>());
-      };
-      at(i).min_items = bound("minItems", 0);
-      at(i).max_items = bound("maxItems", UINT32_MAX);
+      at(i).min_items = count(s, "minItems", 0, path);
+      at(i).max_items = count(s, "maxItems", UINT32_MAX, path);
       if (at(i).min_items > at(i).max_items) bad_schema(path, "minItems is above maxItems");
     } else if (type == "string") {
       at(i).kind = Kind::String;
-      auto length = [&](const char* name, uint32_t fallback) {
-        if (!s.contains(name)) return fallback;
-        const ojson& v = s[name];
-        if (!v.is_number_unsigned() || v.get<uint64_t>() > 1u << 20) {
-          bad_schema(path, fmt::format("{} must be an integer in [0, {}]", name, 1u << 20));
-        }
-        return static_cast<uint32_t>(v.get<uint64_t>());
-      };
-      at(i).min_len = length("minLength", 0);
-      at(i).max_len = length("maxLength", UINT32_MAX);
+      at(i).min_len = count(s, "minLength", 0, path);
+      at(i).max_len = count(s, "maxLength", UINT32_MAX, path);
       if (at(i).min_len > at(i).max_len) bad_schema(path, "minLength is above maxLength");
       if (s.contains("pattern") && s.contains("format")) {
         bad_schema(path, "'pattern' beside 'format' is not supported");
@@ -360,6 +344,17 @@ class SchemaCompiler {
                                    "integer, boolean, null",
                                    type));
     }
+  }
+
+  // A count keyword (minItems, maxLength, ...): an integer in [0, 2^20], `fallback` if absent.
+  static uint32_t count(const ojson& s, const char* name, uint32_t fallback,
+                        const std::string& path) {
+    if (!s.contains(name)) return fallback;
+    const ojson& v = s[name];
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > 1u << 20) {
+      bad_schema(path, fmt::format("{} must be an integer in [0, {}]", name, 1u << 20));
+    }
+    return static_cast<uint32_t>(v.get<uint64_t>());
   }
 
   // minimum / maximum / exclusiveMinimum / exclusiveMaximum (numbers, or draft 4's booleans
