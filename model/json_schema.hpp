@@ -141,6 +141,8 @@ class SchemaPrefix {
   Res character(Frame& f, uint32_t cp) const;
   // Whether a character in [lo, hi] may still come (the pattern's early refusal).
   bool may_become(const Frame& f, uint32_t lo, uint32_t hi) const;
+  // ... for a \\u escape that can still become the UTF-16 units [lo, hi].
+  bool unit_may_become(const Frame& f, uint32_t lo, uint32_t hi) const;
   Res num(Frame& f, unsigned char c);
   Res bounded_digit(Frame& f, unsigned char c) const;  // a bounded integer's next digit
   Res bounded_end(const Frame& f) const;               // ... or its end (Ended or Bad)

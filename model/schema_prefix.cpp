@@ -274,6 +274,21 @@ bool SchemaPrefix::may_become(const Frame& f, uint32_t lo, uint32_t hi) const {
   return p < 0 || schema_->pattern(p).may_step(f.live, lo, hi);
 }
 
+bool SchemaPrefix::unit_may_become(const Frame& f, uint32_t lo, uint32_t hi) const {
+  if (f.low_next) {  // a pair's second unit: low surrogates, with the high one a character
+    const uint32_t a = std::max(lo, 0xDC00u), b = std::min(hi, 0xDFFFu);
+    const uint32_t base = 0x10000 + ((f.cp - 0xD800) << 10) - 0xDC00;
+    return a <= b && may_become(f, base + a, base + b);
+  }
+  // A first unit: a character of the BMP, or a high surrogate beginning one past U+FFFF (a low
+  // surrogate never stands alone; JSON parsers reject it).
+  if (lo < 0xD800 && may_become(f, lo, std::min(hi, 0xD7FFu))) return true;
+  if (hi > 0xDFFF && may_become(f, std::max(lo, 0xE000u), hi)) return true;
+  if (lo > 0xDBFF || hi < 0xD800) return false;
+  const uint32_t a = std::max(lo, 0xD800u) - 0xD800, b = std::min(hi, 0xDBFFu) - 0xD800;
+  return may_become(f, 0x10000 + (a << 10), 0x10000 + (b << 10) + 0x3FF);
+}
+
 SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
   // Key frames have node 0 (any value): no length bounds, no pattern.
   const auto& n = schema_->node(f.node);
@@ -291,9 +306,9 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
       // Every other byte here starts a character (an escape, ASCII or a UTF-8 sequence).
       if (f.pos >= n.max_len) return Res::Bad;
       ++f.pos;
-      if (c == '\\') {
+      if (c == '\\') {  // an escape can write any character: is one still allowed?
         f.st = kSEsc;
-        return Res::More;
+        return may_become(f, 0, 0x10FFFF) ? Res::More : Res::Bad;
       }
       if (c < 0x20) return Res::Bad;
       if (c < 0x80) return character(f, c);
@@ -349,26 +364,11 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
       if (!is_hex(c)) return Res::Bad;
       const unsigned v = is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
       f.unit = static_cast<uint16_t>(f.unit << 4 | v);
-      if (--f.left > 0) {
-        // The first two digits decide the surrogate class: refuse a wrong one early.
-        if (f.left == 2) {
-          const unsigned top = f.unit;  // the unit's high byte
-          const bool low_expected = f.low_next;
-          const bool is_low = top >= 0xDC && top <= 0xDF;
-          if (low_expected != is_low) return Res::Bad;
-        }
-        if (f.low_next) return Res::More;  // checked whole below
-        // The units [lo, hi] this escape can still become: characters of the BMP, and high
-        // surrogates, which begin characters past U+FFFF (low ones alone were refused above).
-        const uint32_t lo = uint32_t{f.unit} << (4 * f.left), hi = lo | ((1u << (4 * f.left)) - 1);
-        bool ok = (lo < 0xD800 && may_become(f, lo, std::min(hi, 0xD7FFu))) ||
-                  (hi > 0xDFFF && may_become(f, std::max(lo, 0xE000u), hi));
-        if (!ok && lo <= 0xDBFF && hi >= 0xD800) {
-          const uint32_t a = std::max(lo, 0xD800u) - 0xD800, b = std::min(hi, 0xDBFFu) - 0xD800;
-          ok = may_become(f, 0x10000 + (a << 10), 0x10000 + (b << 10) + 0x3FF);
-        }
-        return ok ? Res::More : Res::Bad;
-      }
+      // The units [lo, hi] the escape can still become, refused early when none may come.
+      const uint32_t bits = 4u * --f.left;
+      const uint32_t lo = uint32_t{f.unit} << bits, hi = lo | ((1u << bits) - 1);
+      if (!unit_may_become(f, lo, hi)) return Res::Bad;
+      if (f.left > 0) return Res::More;
       if (f.low_next) {  // the pair's second unit: one character
         f.low_next = false;
         f.st = kSIn;
@@ -377,9 +377,8 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
       if (f.unit >= 0xD800 && f.unit <= 0xDBFF) {
         f.low_next = true;
         f.cp = f.unit;
-        f.st = kSLowEsc;
-        const uint32_t lo = 0x10000 + ((f.cp - 0xD800) << 10);
-        return may_become(f, lo, lo + 0x3FF) ? Res::More : Res::Bad;
+        f.st = kSLowEsc;  // its characters were checked by unit_may_become
+        return Res::More;
       }
       f.st = kSIn;
       return character(f, f.unit);
