@@ -324,11 +324,13 @@ class SchemaCompiler {
       }
     } else if (type == "number") {
       at(i).kind = Kind::Number;
-      for (const auto& k : kNumberKeywords) {
-        if (s.contains(k)) {
-          bad_schema(path,
-                     fmt::format("'{}' on a number is not supported (on an integer it is)", k));
+      try {
+        if (const auto r = decimal::range_of(s)) {
+          at(i).dec_bounded = true;
+          at(i).dec_range = *r;
         }
+      } catch (const Error& e) {
+        bad_schema(path, e.message());
       }
     } else if (type == "integer") {
       at(i).kind = Kind::Integer;

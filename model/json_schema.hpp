@@ -6,12 +6,13 @@
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
 //    "maxItems", "minLength" / "maxLength" (strings, in characters), "pattern" and "format"
 //    (date, time, date-time, uuid, ipv4; string_pattern.hpp), "minimum" / "maximum" /
-//    "exclusiveMinimum" / "exclusiveMaximum" (integers), "enum", "const", "anyOf" / "oneOf"
+//    "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers: decimal_bounds.hpp), "enum",
+//    "const", "anyOf" / "oneOf"
 //    whose alternatives start with different characters (e.g. a type or null), "allOf" of one
 //    schema, local "$ref" ("#", or into "$defs" / "definitions"; recursion allowed). Keywords
 //    of another type than the value's are ignored, as JSON Schema says. Annotations (title,
 //    description, default, examples, $schema, $id, $comment) are ignored. Any other keyword
-//    (bounds on a "number", other formats, ...) is an error naming it and where: a constraint
+//    (other formats, lookarounds, ...) is an error naming it and where: a constraint
 //    this cannot enforce would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
@@ -26,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "decimal_bounds.hpp"
 #include "string_pattern.hpp"
 
 namespace vkr {
@@ -64,6 +66,10 @@ class JsonSchema {
     // digits then: a bounded integer's text is checked against them digit by digit).
     bool bounded = false;
     int64_t lo = 0, hi = 0;
+    // Number: whether bounds apply (decimal_bounds.hpp: then written without exponent, at most
+    // decimal::kPlaces digits), and the range.
+    bool dec_bounded = false;
+    decimal::Range dec_range;
     // Enum / const (and true / false / null): the allowed values as compact JSON texts.
     std::vector<std::string> literals;
     // Union: alternatives, each starting with different bytes.
@@ -118,13 +124,11 @@ class SchemaPrefix {
     uint8_t st = 0;                    // kind-specific state
     uint8_t left = 0, lo = 0, hi = 0;  // Str: escapes and UTF-8
     bool integer = false;              // Num
-    bool neg = false;                  // Num: a bounded integer's sign
     bool low_next = false;             // Str: a \\u escape must give a low surrogate
     uint16_t unit = 0;                 // Str: the \\u escape's UTF-16 unit so far
     uint32_t cp = 0;                   // Str: the character being read (for a pattern)
     StringPattern::Mask live;          // Str: the pattern's live positions
-    uint32_t digits = 0;               // Num: a bounded integer's digits so far
-    uint64_t mag = 0;                  // Num: their value
+    decimal::Prefix num;               // Num: a bounded number's text so far
     int32_t node = 0;
     uint32_t pos = 0;    // Lit: bytes matched; Obj: next declared property; Arr: items so far;
                          // Str: characters so far
@@ -146,6 +150,7 @@ class SchemaPrefix {
   Res num(Frame& f, unsigned char c);
   Res bounded_digit(Frame& f, unsigned char c) const;  // a bounded integer's next digit
   Res bounded_end(const Frame& f) const;               // ... or its end (Ended or Bad)
+  Res decimal_num(Frame& f, unsigned char c) const;    // a bounded number's next byte
   Res obj(Frame& f, unsigned char c);
   Res arr(Frame& f, unsigned char c);
   // Starts a value of `node` with its first byte `c` (pushing its frame): the new frame's answer.

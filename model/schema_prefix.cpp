@@ -7,24 +7,14 @@
 #include <utility>
 
 #include "json_schema.hpp"
+#include "schema_prefix_states.hpp"
 
 namespace vkr {
 
 namespace {
 
 using Kind = JsonSchema::Kind;
-
-bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_hex(unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-// Frame states.
-enum : uint8_t { kOOpen, kONeedKey, kOKey, kOColon, kOValWait, kOValue, kOAfter };
-enum : uint8_t { kAOpen, kANeed, kAItem, kAAfter };
-enum : uint8_t { kSStart, kSIn, kSEsc, kSHex, kSUtf8, kSLowEsc, kSLowU };
-enum : uint8_t { kNStart, kNMinus, kNZero, kNInt, kNDot, kNFrac, kNExpMark, kNExpSign, kNExp };
+using namespace schema_states;
 
 }  // namespace
 
@@ -400,114 +390,6 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
   const uint32_t lo = (f.cp << 6 | (f.lo & 0x3Fu)) << shift;
   const uint32_t hi = (f.cp << 6 | (f.hi & 0x3Fu)) << shift | ((1u << shift) - 1);
   return may_become(f, lo, hi) ? Res::More : Res::Bad;
-}
-
-namespace {
-
-// Whether a bounded integer whose text so far is f's (sign, digits) can still end in [lo, hi]:
-// its value now, or with k more digits any in [mag * 10^k, mag * 10^k + 10^k - 1].
-bool int_reachable(const JsonSchema::Node& n, bool neg, uint64_t mag, uint32_t digits) {
-  if (digits == 0) return neg ? n.lo <= 0 : true;  // "-": 0 ("-0") and every negative value
-  auto meets = [&](int64_t a, int64_t b) { return a <= n.hi && b >= n.lo; };
-  if (mag == 0) return meets(0, 0);  // "0" / "-0": no digit may follow
-  uint64_t scale = 1;
-  for (uint32_t d = digits; d <= JsonSchema::kMaxIntDigits; ++d, scale *= 10) {
-    const auto a = static_cast<int64_t>(mag * scale), b = static_cast<int64_t>(a + scale - 1);
-    if (neg ? meets(-b, -a) : meets(a, b)) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-SchemaPrefix::Res SchemaPrefix::bounded_digit(Frame& f, unsigned char c) const {
-  if (f.digits == JsonSchema::kMaxIntDigits) return Res::Bad;
-  f.mag = f.mag * 10 + (c - '0');
-  ++f.digits;
-  f.st = f.mag == 0 ? kNZero : kNInt;
-  return int_reachable(schema_->node(f.node), f.neg, f.mag, f.digits) ? Res::More : Res::Bad;
-}
-
-SchemaPrefix::Res SchemaPrefix::bounded_end(const Frame& f) const {
-  const auto& n = schema_->node(f.node);
-  const int64_t v = f.neg ? -static_cast<int64_t>(f.mag) : static_cast<int64_t>(f.mag);
-  return v >= n.lo && v <= n.hi ? Res::Ended : Res::Bad;
-}
-
-SchemaPrefix::Res SchemaPrefix::num(Frame& f, unsigned char c) {
-  if (schema_->node(f.node).bounded) {  // an integer with bounds: its value checked as it grows
-    switch (f.st) {
-      case kNStart:
-        if (c == '-') {
-          f.neg = true;
-          f.st = kNMinus;
-          return int_reachable(schema_->node(f.node), true, 0, 0) ? Res::More : Res::Bad;
-        }
-        [[fallthrough]];
-      case kNMinus:
-        return is_digit(c) ? bounded_digit(f, c) : Res::Bad;
-      case kNInt:
-        return is_digit(c) ? bounded_digit(f, c) : bounded_end(f);
-      case kNZero:
-        return bounded_end(f);
-      default:
-        return Res::Bad;
-    }
-  }
-  switch (f.st) {
-    case kNStart:
-      if (c == '-') {
-        f.st = kNMinus;
-        return Res::More;
-      }
-      [[fallthrough]];
-    case kNMinus:
-      if (c == '0') {
-        f.st = kNZero;
-        return Res::More;
-      }
-      if (c >= '1' && c <= '9') {
-        f.st = kNInt;
-        return Res::More;
-      }
-      return Res::Bad;
-    case kNZero:
-    case kNInt:
-      if (f.st == kNInt && is_digit(c)) return Res::More;
-      if (!f.integer && c == '.') {
-        f.st = kNDot;
-        return Res::More;
-      }
-      if (!f.integer && (c == 'e' || c == 'E')) {
-        f.st = kNExpMark;
-        return Res::More;
-      }
-      return Res::Ended;
-    case kNDot:
-      if (!is_digit(c)) return Res::Bad;
-      f.st = kNFrac;
-      return Res::More;
-    case kNFrac:
-      if (is_digit(c)) return Res::More;
-      if (c == 'e' || c == 'E') {
-        f.st = kNExpMark;
-        return Res::More;
-      }
-      return Res::Ended;
-    case kNExpMark:
-      if (c == '+' || c == '-') {
-        f.st = kNExpSign;
-        return Res::More;
-      }
-      [[fallthrough]];
-    case kNExpSign:
-      if (!is_digit(c)) return Res::Bad;
-      f.st = kNExp;
-      return Res::More;
-    case kNExp:
-      return is_digit(c) ? Res::More : Res::Ended;
-  }
-  return Res::Bad;
 }
 
 uint64_t SchemaPrefix::key_mask(const Frame& f) const {

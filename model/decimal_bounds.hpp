@@ -1,0 +1,42 @@
+// decimal_bounds.hpp: JSON Schema bounds (minimum, maximum, exclusive...) on "type": "number",
+// checked on the number's text as it is written. A bounded number is written without exponent
+// and with at most kPlaces digits (integer and fraction together): such decimals are exact as
+// integers scaled by 10^kPlaces, and distinct ones stay distinct as doubles, so a text this
+// accepts also passes a validator that compares doubles (a bound is read from its shortest
+// decimal form; every comparison here is exact).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+namespace vkr::decimal {
+
+using Wide = __int128;
+constexpr uint32_t kPlaces = 15;
+
+// The text of a bounded number so far: "-"? integer digits ("." fraction digits)?.
+struct Prefix {
+  bool neg = false;
+  bool dot = false;
+  uint8_t int_digits = 0, frac_digits = 0;
+  uint64_t int_value = 0, frac_value = 0;
+};
+
+// The closed range [lo, hi] of allowed values, scaled by 10^kPlaces.
+struct Range {
+  Wide lo = 0, hi = 0;
+};
+
+// minimum / maximum / exclusiveMinimum / exclusiveMaximum of `schema` (numbers, or draft 4's
+// booleans beside minimum / maximum) as one range; nullopt if it has none. Error(InvalidArgument)
+// for a bound that is not a number, or bounds no number of kPlaces digits satisfies.
+std::optional<Range> range_of(const nlohmann::ordered_json& schema);
+
+// Whether some number starting with `p` (no exponent, at most kPlaces digits) lies in `r`.
+// A prefix that is "-" or ends in "." counts as started.
+bool reachable(const Prefix& p, const Range& r);
+// Whether the number `p` spells (it may end here) lies in `r`.
+bool contains(const Prefix& p, const Range& r);
+
+}  // namespace vkr::decimal
