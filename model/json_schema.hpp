@@ -5,15 +5,14 @@
 //    those not in "required" may be left out), "required", "additionalProperties" (false, or
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
 //    "maxItems", "minLength" / "maxLength" (strings, in characters), "pattern" and "format"
-//    (date, time, date-time, uuid, ipv4; string_pattern.hpp), "minimum" / "maximum" /
-//    "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers: decimal_bounds.hpp), "enum",
-//    "const", "anyOf" / "oneOf"
-//    whose alternatives start with different characters (e.g. a type or null), "allOf" of one
-//    schema, local "$ref" ("#", or into "$defs" / "definitions"; recursion allowed). Keywords
-//    of another type than the value's are ignored, as JSON Schema says. Annotations (title,
-//    description, default, examples, $schema, $id, $comment) are ignored. Any other keyword
-//    (other formats, lookarounds, ...) is an error naming it and where: a constraint
-//    this cannot enforce would give output the schema rejects.
+//    (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid; string_pattern.hpp),
+//    "minimum" / "maximum" / "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers:
+//    decimal_bounds.hpp), "enum", "const", "anyOf" / "oneOf" whose alternatives start with
+//    different characters (e.g. a type or null), "allOf" of one schema, local "$ref" ("#", or into
+//    "$defs" / "definitions"; recursion allowed). Keywords of another type than the value's are
+//    ignored, as JSON Schema says. Annotations (title, description, default, examples, $schema,
+//    $id, $comment) are ignored. Any other keyword (other formats, lookarounds, ...) is an error
+//    naming it and where: a constraint this cannot enforce would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
 //    values deep) and so are runs of whitespace outside strings (one line break and kMaxSpaces

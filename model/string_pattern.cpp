@@ -528,6 +528,25 @@ StringPattern StringPattern::format(std::string_view name) {
     return compile("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
   }
   if (name == "ipv4") return compile("^(" + octet + "\\.){3}" + octet + "$");
+  // The full eight-group form (no "::" shortening): valid everywhere, one automaton state each.
+  if (name == "ipv6") return compile("^[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7}$");
+  // Dot-atoms at a domain with a letters-only top level: addresses RFC 5321 readers accept.
+  if (name == "email") {
+    return compile(
+        "^[A-Za-z0-9_+-]+(\\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+        "(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\\.[A-Za-z]{2,}$");
+  }
+  // Labels of at most 20 characters (RFC 1123 allows 63; the automaton counts each one).
+  if (name == "hostname") {
+    const std::string label = "[A-Za-z0-9]([A-Za-z0-9-]{0,18}[A-Za-z0-9])?";
+    return compile("^" + label + "(\\." + label + ")*$");
+  }
+  // ISO 8601 durations as RFC 3339 appendix A writes them: PnYnMnD, time part TnHnMnS, PnW.
+  if (name == "duration") {
+    const std::string t = "T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S)";
+    return compile("^P(([0-9]+Y([0-9]+M)?([0-9]+D)?|[0-9]+M([0-9]+D)?|[0-9]+D)(" + t + ")?|" + t +
+                   "|[0-9]+W)$");
+  }
   throw Error(
       ErrorCode::InvalidArgument,
       fmt::format("format '{}' is not supported (supported: {})", printable(name), kFormats));

@@ -1,6 +1,7 @@
 // string_pattern.hpp: the regular expressions of JSON Schema's "pattern" (ECMAScript syntax,
 // search semantics: unanchored ends match anything) and the "format"s whose texts are regular
-// (date, time, date-time, uuid, ipv4), compiled to a position (Glushkov) automaton: one state per
+// (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid: each as a subset every
+// reader of the format accepts), compiled to a position (Glushkov) automaton: one state per
 // character position of the expression, no empty moves, so the live set is a 128-bit mask that
 // a recognizer frame copies by value. The subset: literals, '.', classes ([a-z], [^...], \d \w
 // \s and their negations, \xHH, \uHHHH), groups ( ) (?: ) (?<name> ), alternation, the
@@ -37,7 +38,8 @@ class StringPattern {
   static StringPattern compile(std::string_view regex);
   // A format by name; Error(InvalidArgument) naming the supported ones for any other.
   static StringPattern format(std::string_view name);
-  static constexpr const char* kFormats = "date, time, date-time, uuid, ipv4";
+  static constexpr const char* kFormats =
+      "date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid";
 
   Mask start() const {
     Mask m;

@@ -324,11 +324,12 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
               {"json_schema",
                {{"schema",
                  {{"type", "object"},
-                  {"properties", {{"a", {{"type", "string"}, {"format", "email"}}}}}}}}}}}});
+                  {"properties", {{"a", {{"type", "string"}, {"format", "uri"}}}}}}}}}}}});
   EXPECT_EQ(s5, 400);
   EXPECT_EQ(e5["error"]["message"],
             "field 'response_format.json_schema.schema' json schema at '/properties/a': format "
-            "'email' is not supported (supported: date, time, date-time, uuid, ipv4)");
+            "'uri' is not supported (supported: date, time, date-time, duration, email, hostname, "
+            "ipv4, ipv6, uuid)");
   auto [s6, e6] =
       post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "json_schema"}}}});
   EXPECT_EQ(s6, 400);

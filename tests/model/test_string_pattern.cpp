@@ -149,6 +149,39 @@ TEST(StringPattern, FormatsTakeValidTextsOnly) {
         {"123e4567e89b12d3a456426614174000", false},
         {"123e4567-e89b-12d3-a456-42661417400", false},
         {"g23e4567-e89b-12d3-a456-426614174000", false}}},
+      {"ipv6",
+       {{"2001:db8:0:0:0:0:2:1", true},
+        {"fe80:0:0:0:abcd:ef01:2:ffff", true},
+        {"2001:db8::2:1", false},
+        {"2001:db8:0:0:0:0:2", false},
+        {"12345:0:0:0:0:0:0:1", false}}},
+      {"email",
+       {{"a.b+tag@example.com", true},
+        {"x_y@sub.dom-ain.org", true},
+        {"a@b.c", false},
+        {"a..b@example.com", false},
+        {"@example.com", false},
+        {"a@-x.com", false},
+        {"a@example.c0m", false}}},
+      {"hostname",
+       {{"example.com", true},
+        {"a-b.c1", true},
+        {"localhost", true},
+        {"-a.com", false},
+        {"a-.com", false},
+        {"a..b", false},
+        {"abcdefghijklmnopqrstu.com", false}}},
+      {"duration",
+       {{"P1Y2M3D", true},
+        {"PT4H5M6S", true},
+        {"P3W", true},
+        {"P1DT2H", true},
+        {"PT0S", true},
+        {"P", false},
+        {"PT", false},
+        {"P1DT", false},
+        {"P1H", false},
+        {"P2W1D", false}}},
       {"ipv4",
        {{"0.0.0.0", true},
         {"255.255.255.255", true},
@@ -198,7 +231,7 @@ TEST(StringPattern, ErrorsNameTheConstructAndWhere) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
     }
   }
-  EXPECT_THROW(StringPattern::format("email"), Error);
+  EXPECT_THROW(StringPattern::format("uri"), Error);
 }
 
 }  // namespace
