@@ -1,5 +1,5 @@
-// json_test_util.hpp: what the JSON constraint tests share: single-byte mutations of a text, and
-// constrained random walks over a vocabulary.
+// json_test_util.hpp: what the JSON constraint tests share: single-byte mutations of a text, every
+// short text over an alphabet, and constrained random walks over a vocabulary.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,6 +18,19 @@
 #include "tokenizer.hpp"
 
 namespace vkr::test {
+
+// Every text of length <= n over `alphabet`, shortest first.
+inline std::vector<std::string> all_texts(const std::string& alphabet, size_t n) {
+  std::vector<std::string> out = {""};
+  for (size_t begin = 0, len = 0; len < n; ++len) {
+    const size_t end = out.size();
+    for (size_t i = begin; i < end; ++i) {
+      for (char c : alphabet) out.push_back(out[i] + c);
+    }
+    begin = end;
+  }
+  return out;
+}
 
 // `t` with one byte replaced, inserted or erased (a byte of `alphabet`, at a random place).
 inline std::string mutate(std::string t, std::mt19937& rng, std::string_view alphabet) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "decimal_bounds.hpp"
+#include "json_test_util.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::test {
@@ -66,18 +67,6 @@ bool in_range(const std::string& t, const ojson& s) {
   return true;
 }
 
-std::vector<std::string> texts(const std::string& alphabet, size_t n) {
-  std::vector<std::string> out = {""};
-  for (size_t begin = 0, len = 0; len < n; ++len) {
-    const size_t end = out.size();
-    for (size_t i = begin; i < end; ++i) {
-      for (char c : alphabet) out.push_back(out[i] + c);
-    }
-    begin = end;
-  }
-  return out;
-}
-
 TEST(DecimalBounds, PrefixesAgreeWithBruteForce) {
   const char* const schemas[] = {
       R"({"minimum": 0.5, "exclusiveMaximum": 9.75})",
@@ -88,8 +77,8 @@ TEST(DecimalBounds, PrefixesAgreeWithBruteForce) {
       R"({"minimum": 0.1, "maximum": 0.1})",
       R"({"minimum": 3, "exclusiveMinimum": true, "maximum": 7.5})",
   };
-  const auto all = texts("-0159.", 5);
-  const auto tails = texts("0159.", 3);
+  const auto all = all_texts("-0159.", 5);
+  const auto tails = all_texts("0159.", 3);
   for (const char* text : schemas) {
     SCOPED_TRACE(text);
     const ojson s = ojson::parse(text);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "json_test_util.hpp"
 #include "string_pattern.hpp"
 #include "vkr/error.hpp"
 
@@ -34,19 +35,6 @@ Outcome run(const StringPattern& p, const std::string& text) {
   }
   r.matched = p.accepts(live);
   return r;
-}
-
-// All texts of length <= n over `alphabet`.
-std::vector<std::string> texts(const std::string& alphabet, size_t n) {
-  std::vector<std::string> out = {""};
-  for (size_t begin = 0, len = 0; len < n; ++len) {
-    const size_t end = out.size();
-    for (size_t i = begin; i < end; ++i) {
-      for (char c : alphabet) out.push_back(out[i] + c);
-    }
-    begin = end;
-  }
-  return out;
 }
 
 TEST(StringPattern, AgreesWithStdRegexOnEveryShortText) {
@@ -84,7 +72,7 @@ TEST(StringPattern, AgreesWithStdRegexOnEveryShortText) {
     const StringPattern p = StringPattern::compile(pattern);
     int matches = 0;
     std::set<std::string> refused;
-    for (const std::string& t : texts(alphabet, 6)) {
+    for (const std::string& t : all_texts(alphabet, 6)) {
       const bool want = std::regex_search(t, re);
       const Outcome r = run(p, t);
       ASSERT_EQ(r.matched, want) << "text '" << t << "'";
@@ -93,7 +81,7 @@ TEST(StringPattern, AgreesWithStdRegexOnEveryShortText) {
       if (r.died_at == std::string::npos || !refused.insert(t.substr(0, r.died_at + 1)).second) {
         continue;
       }
-      for (const std::string& tail : texts(alphabet, 2)) {
+      for (const std::string& tail : all_texts(alphabet, 2)) {
         ASSERT_FALSE(std::regex_search(t.substr(0, r.died_at + 1) + tail, re))
             << "refused '" << t.substr(0, r.died_at + 1) << "' but '" << tail << "' completes it";
       }
