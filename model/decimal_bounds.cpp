@@ -23,9 +23,20 @@ constexpr Wide pow10(uint32_t e) {
 }
 
 constexpr Wide kScale = pow10(kPlaces);
-// Past every value a bounded number can have (10^kPlaces integer digits at most): bounds are
-// clamped here, so that huge ones still order right.
-constexpr Wide kCap = pow10(2 * kPlaces) + 1;
+// Past every value a bounded number or integer can have (kMaxIntDigits = 18 integer digits at
+// most, scaled: 10^33): bounds are clamped here, so that huge ones still order right.
+constexpr uint32_t kCapDigits = 33;
+constexpr Wide kCap = pow10(kCapDigits) + 1;
+
+uint32_t digit_count(Wide v) {
+  uint32_t n = 0;
+  for (; v != 0; v /= 10) ++n;
+  return n;
+}
+
+// a / b rounded down / up (b > 0).
+Wide floor_div(Wide a, Wide b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+Wide ceil_div(Wide a, Wide b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
 // A bound's shortest decimal form (exact for integers) as a scaled value, rounded up or down.
 Wide scaled(const ojson& v, bool up) {
@@ -65,8 +76,10 @@ Wide scaled(const ojson& v, bool up) {
   if (digits == 0) {
     mag = 0;
   } else if (exp10 >= 0) {
-    mag = exp10 > 2 * static_cast<int>(kPlaces) ? kCap : std::min(digits * pow10(exp10), kCap);
-  } else if (-exp10 > 40) {
+    // Past kCap when it has more digits than kCap: multiplied only when the product fits.
+    const bool past = digit_count(digits) + static_cast<uint32_t>(exp10) > kCapDigits + 1;
+    mag = past ? kCap : std::min(digits * pow10(static_cast<uint32_t>(exp10)), kCap);
+  } else if (-exp10 >= 31) {  // digits < 10^30 (30 kept at most): below one scaled unit
     mag = 0, exact = false;
   } else {
     const Wide d = pow10(static_cast<uint32_t>(-exp10));
@@ -88,9 +101,8 @@ bool grid_meets(Wide a, Wide b, Wide s, bool neg, const Range& r) {
   return a + j * s <= h;
 }
 
-}  // namespace
-
-std::optional<Range> range_of(const ojson& s) {
+// The bounds folded into one range, clamped at +-kCap; nullopt if there are none.
+std::optional<Range> fold(const ojson& s) {
   Range r{-kCap, kCap};
   bool any = false;
   for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) {
@@ -112,14 +124,37 @@ std::optional<Range> range_of(const ojson& s) {
     }
   }
   if (!any) return std::nullopt;
-  const Range widest{-(pow10(kPlaces) * kScale - 1), pow10(kPlaces) * kScale - 1};
-  r.lo = std::max(r.lo, widest.lo);
-  r.hi = std::min(r.hi, widest.hi);
-  if (r.lo > r.hi) {
+  return r;
+}
+
+}  // namespace
+
+std::optional<Range> number_range(const ojson& s) {
+  auto r = fold(s);
+  if (!r) return r;
+  const Wide widest = pow10(kPlaces) * kScale - 1;  // kPlaces integer digits
+  r->lo = std::max(r->lo, -widest);
+  r->hi = std::min(r->hi, widest);
+  if (r->lo > r->hi) {
     throw Error(ErrorCode::InvalidArgument,
                 fmt::format("no number of at most {} digits satisfies the bounds", kPlaces));
   }
   return r;
+}
+
+std::optional<std::pair<int64_t, int64_t>> integer_range(const ojson& s, uint32_t digits) {
+  const auto r = fold(s);
+  if (!r) return std::nullopt;
+  // The integers v with v * kScale in [lo, hi] (kScale divides no bound exactly unless it is an
+  // integer: ceil / floor keep exactly those).
+  const Wide widest = pow10(digits) - 1;
+  const Wide lo = std::max(ceil_div(r->lo, kScale), -widest);
+  const Wide hi = std::min(floor_div(r->hi, kScale), widest);
+  if (lo > hi) {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("no integer of at most {} digits satisfies the bounds", digits));
+  }
+  return std::pair{static_cast<int64_t>(lo), static_cast<int64_t>(hi)};
 }
 
 bool reachable(const Prefix& p, const Range& r) {

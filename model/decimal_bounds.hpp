@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
 
 namespace vkr::decimal {
 
@@ -29,9 +30,13 @@ struct Range {
 };
 
 // minimum / maximum / exclusiveMinimum / exclusiveMaximum of `schema` (numbers, or draft 4's
-// booleans beside minimum / maximum) as one range; nullopt if it has none. Error(InvalidArgument)
-// for a bound that is not a number, or bounds no number of kPlaces digits satisfies.
-std::optional<Range> range_of(const nlohmann::ordered_json& schema);
+// booleans beside minimum / maximum) as one range of numbers of at most kPlaces digits; nullopt
+// if it has none. Error(InvalidArgument) for a bound that is not a number, or bounds no such
+// number satisfies.
+std::optional<Range> number_range(const nlohmann::ordered_json& schema);
+// The same bounds as the closed range of integers of at most `digits` (<= 18) digits.
+std::optional<std::pair<int64_t, int64_t>> integer_range(const nlohmann::ordered_json& schema,
+                                                         uint32_t digits);
 
 // Whether some number starting with `p` (no exponent, at most kPlaces digits) lies in `r`.
 // A prefix that is "-" or ends in "." counts as started.

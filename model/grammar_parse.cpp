@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "grammar_syntax.hpp"
+#include "hex_digit.hpp"
 
 namespace vkr {
 
@@ -312,11 +313,7 @@ class Parser {
   uint32_t hex(size_t at, int digits) {
     uint32_t v = 0;
     for (int i = 0; i < digits; ++i) {
-      const char c = peek();
-      const int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
+      const int d = hex_value(peek());
       if (d < 0) fail(at, "escape needs {} hex digits", digits);
       v = v * 16 + static_cast<uint32_t>(d);
       ++pos_;

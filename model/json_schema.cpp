@@ -4,8 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cmath>
 #include <map>
 #include <set>
 
@@ -52,23 +50,6 @@ const std::set<std::string> kKeywords = {"type",
 const std::set<std::string> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
 const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
                                                "exclusiveMaximum"};
-
-// The largest magnitude a bounded integer may have (kMaxIntDigits digits).
-constexpr int64_t kIntLimit = 999'999'999'999'999'999;
-static_assert(kIntLimit == 999'999'999'999'999'999 && JsonSchema::kMaxIntDigits == 18);
-
-// `v` as the least integer >= it (ceil) or the greatest <= it, clamped to +-(kIntLimit + 1) so
-// that a bound past every allowed integer still orders right.
-int64_t integer_bound(const ojson& v, bool up) {
-  constexpr long double kCap = static_cast<long double>(kIntLimit) + 1;
-  if (v.is_number_integer()) {
-    if (v.is_number_unsigned()) return std::min<uint64_t>(v.get<uint64_t>(), kIntLimit + 1);
-    return std::clamp<int64_t>(v.get<int64_t>(), -kIntLimit - 1, kIntLimit + 1);
-  }
-  const long double x = v.get<long double>();
-  const long double r = std::clamp(up ? std::ceil(x) : std::floor(x), -kCap, kCap);
-  return static_cast<int64_t>(r);
-}
 
 }  // namespace
 
@@ -325,7 +306,7 @@ class SchemaCompiler {
     } else if (type == "number") {
       at(i).kind = Kind::Number;
       try {
-        if (const auto r = decimal::range_of(s)) {
+        if (const auto r = decimal::number_range(s)) {
           at(i).dec_bounded = true;
           at(i).dec_range = *r;
         }
@@ -359,38 +340,18 @@ class SchemaCompiler {
     return static_cast<uint32_t>(v.get<uint64_t>());
   }
 
-  // minimum / maximum / exclusiveMinimum / exclusiveMaximum (numbers, or draft 4's booleans
-  // beside minimum / maximum) as the closed integer range [lo, hi].
+  // minimum / maximum / exclusiveMinimum / exclusiveMaximum as the closed integer range
+  // [lo, hi] (read as numbers' bounds are: decimal_bounds.hpp).
   static void integer_bounds(JsonSchema::Node& n, const ojson& s, const std::string& path) {
-    bool any = false;
-    int64_t lo = -kIntLimit, hi = kIntLimit;
-    for (const auto& k : kNumberKeywords) {
-      if (!s.contains(k)) continue;
-      const ojson& v = s[k];
-      const bool exclusive = k.starts_with("exclusive");
-      if (exclusive && v.is_boolean()) continue;  // draft 4: a modifier, read with its bound
-      if (!v.is_number()) bad_schema(path, fmt::format("{} must be a number", k));
-      any = true;
-      const bool lower = k == "minimum" || k == "exclusiveMinimum";
-      const bool shift =
-          exclusive || (s.value("exclusive" + std::string(lower ? "Minimum" : "Maximum"),
-                                ojson(false)) == ojson(true));
-      if (lower) {
-        int64_t b = shift ? integer_bound(v, false) + 1 : integer_bound(v, true);
-        lo = std::max(lo, b);
-      } else {
-        int64_t b = shift ? integer_bound(v, true) - 1 : integer_bound(v, false);
-        hi = std::min(hi, b);
+    try {
+      if (const auto r = decimal::integer_range(s, JsonSchema::kMaxIntDigits)) {
+        n.bounded = true;
+        n.lo = r->first;
+        n.hi = r->second;
       }
+    } catch (const Error& e) {
+      bad_schema(path, e.message());
     }
-    if (!any) return;
-    if (lo > hi) {
-      bad_schema(path, fmt::format("no integer of at most {} digits satisfies the bounds",
-                                   JsonSchema::kMaxIntDigits));
-    }
-    n.bounded = true;
-    n.lo = lo;
-    n.hi = hi;
   }
 
   // The bytes a value of node `i` may start with (whitespace aside).

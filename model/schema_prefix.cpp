@@ -352,7 +352,7 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
       // UTF-16 units: a high surrogate must be followed by an escaped low one (together one
       // character), a low one never stands alone; JSON parsers reject the text otherwise.
       if (!is_hex(c)) return Res::Bad;
-      const unsigned v = is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
+      const auto v = static_cast<unsigned>(hex_value(static_cast<char>(c)));
       f.unit = static_cast<uint16_t>(f.unit << 4 | v);
       // The units [lo, hi] the escape can still become, refused early when none may come.
       const uint32_t bits = 4u * --f.left;

@@ -4,13 +4,15 @@
 
 #include <cstdint>
 
+#include "hex_digit.hpp"
+
 namespace vkr::schema_states {
+
+using vkr::hex_value;
 
 inline bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-inline bool is_hex(unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+inline bool is_hex(unsigned char c) { return hex_value(static_cast<char>(c)) >= 0; }
 
 // Frame states.
 enum : uint8_t { kOOpen, kONeedKey, kOKey, kOColon, kOValWait, kOValue, kOAfter };

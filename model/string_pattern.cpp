@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "hex_digit.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr {
@@ -236,11 +237,7 @@ class RegexParser {
   uint32_t hex(size_t digits) {
     uint32_t v = 0;
     for (size_t k = 0; k < digits; ++k) {
-      const char h = peek();
-      const int d = h >= '0' && h <= '9'   ? h - '0'
-                    : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                    : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                           : -1;
+      const int d = hex_value(peek());
       if (d < 0) fail(pos_, fmt::format("expected {} hex digits", digits));
       v = v << 4 | static_cast<uint32_t>(d);
       ++pos_;

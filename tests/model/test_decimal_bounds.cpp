@@ -82,7 +82,7 @@ TEST(DecimalBounds, PrefixesAgreeWithBruteForce) {
   for (const char* text : schemas) {
     SCOPED_TRACE(text);
     const ojson s = ojson::parse(text);
-    const auto r = decimal::range_of(s);
+    const auto r = decimal::number_range(s);
     ASSERT_TRUE(r.has_value());
     int reachable = 0, whole = 0;
     for (const std::string& t : all) {
@@ -111,7 +111,7 @@ TEST(DecimalBounds, LongAndHugeBounds) {
   decimal::Prefix p;
   // A bound met only by a long number: reachable through digits the brute force above omits.
   const auto r =
-      decimal::range_of(ojson::parse(R"({"minimum": 123456.789, "maximum": 123456.7891})"));
+      decimal::number_range(ojson::parse(R"({"minimum": 123456.789, "maximum": 123456.7891})"));
   ASSERT_TRUE(r.has_value());
   for (const char* t : {"1", "12345", "123456.", "123456.789", "123456.7890999"}) {
     ASSERT_TRUE(prefix_of(t, p));
@@ -123,19 +123,43 @@ TEST(DecimalBounds, LongAndHugeBounds) {
   }
   // Digits past decimal::kPlaces are refused: 16 of them never come.
   ASSERT_TRUE(prefix_of("1234567890.123456", p));
-  EXPECT_FALSE(decimal::reachable(p, *decimal::range_of(ojson::parse(R"({"minimum": 0})"))));
+  EXPECT_FALSE(decimal::reachable(p, *decimal::number_range(ojson::parse(R"({"minimum": 0})"))));
   // Huge and tiny bounds order right.
-  const auto big = decimal::range_of(ojson::parse(R"({"minimum": -1e300, "maximum": 1e300})"));
+  const auto big = decimal::number_range(ojson::parse(R"({"minimum": -1e300, "maximum": 1e300})"));
   ASSERT_TRUE(prefix_of("-999999999999999", p));
   EXPECT_TRUE(decimal::contains(p, *big));
-  const auto tiny = decimal::range_of(ojson::parse(R"({"exclusiveMinimum": 1e-20})"));
+  const auto tiny = decimal::number_range(ojson::parse(R"({"exclusiveMinimum": 1e-20})"));
   ASSERT_TRUE(prefix_of("0.000000000000001", p));
   EXPECT_TRUE(decimal::contains(p, *tiny));
   ASSERT_TRUE(prefix_of("0", p));
   EXPECT_FALSE(decimal::contains(p, *tiny));
-  EXPECT_FALSE(decimal::range_of(ojson::parse(R"({"description": "none"})")).has_value());
-  EXPECT_THROW(decimal::range_of(ojson::parse(R"({"minimum": 2, "exclusiveMaximum": 2})")), Error);
-  EXPECT_THROW(decimal::range_of(ojson::parse(R"({"minimum": "2"})")), Error);
+  // A bound of many digits far past the cap: clamped, not overflowed.
+  const auto wide =
+      decimal::number_range(ojson::parse(R"({"minimum": 0, "maximum": 1.2345678901e+24})"));
+  ASSERT_TRUE(prefix_of("999999999999999", p));
+  EXPECT_TRUE(decimal::contains(p, *wide));
+  const auto neg_wide = decimal::number_range(ojson::parse(R"({"minimum": -9.87654321e+30})"));
+  ASSERT_TRUE(prefix_of("-999999999999999", p));
+  EXPECT_TRUE(decimal::contains(p, *neg_wide));
+  EXPECT_FALSE(decimal::number_range(ojson::parse(R"({"description": "none"})")).has_value());
+  EXPECT_THROW(decimal::number_range(ojson::parse(R"({"minimum": 2, "exclusiveMaximum": 2})")),
+               Error);
+  EXPECT_THROW(decimal::number_range(ojson::parse(R"({"minimum": "2"})")), Error);
+  // Integers read the same bounds: ceil / floor, draft 4's modifiers, huge bounds clamped.
+  using Ints = std::optional<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(decimal::integer_range(ojson::parse(R"({"minimum": -2.5, "exclusiveMaximum": 7})"), 18),
+            Ints({-2, 6}));
+  EXPECT_EQ(
+      decimal::integer_range(
+          ojson::parse(R"({"minimum": 3, "exclusiveMinimum": true, "maximum": 1.2345678901e+24})"),
+          18),
+      Ints({4, 999'999'999'999'999'999}));
+  EXPECT_EQ(
+      decimal::integer_range(ojson::parse(R"({"exclusiveMinimum": -0.5, "maximum": 0.5})"), 3),
+      Ints({0, 0}));
+  EXPECT_THROW(decimal::integer_range(ojson::parse(R"({"minimum": 4.5, "maximum": 4.9})"), 18),
+               Error);
+  EXPECT_THROW(decimal::integer_range(ojson::parse(R"({"minimum": 1e19})"), 18), Error);
 }
 
 }  // namespace
