@@ -217,8 +217,8 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_option("--json-schema", o->json_schema,
                   "Like --json, the object matching the JSON schema in this file (the subset in "
                   "model/json_schema.hpp: types, properties, required, items, min/maxItems, "
-                  "min/maxLength, pattern, format, minimum/maximum, enum, const, anyOf, allOf "
-                  "of one, $ref)");
+                  "min/maxLength, pattern, format, minimum/maximum, enum, const, anyOf, oneOf, "
+                  "allOf of one, $ref)");
   auto* grammar = sub->add_option("--grammar", o->grammar,
                                   "Constrain the output (each reply with --chat) to the texts of "
                                   "this GBNF grammar (llama.cpp's format, from its rule root)");

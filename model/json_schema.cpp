@@ -4,9 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
+#include <utility>
 
+#include "schema_union.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr {
@@ -21,8 +25,9 @@ using Kind = JsonSchema::Kind;
               fmt::format("json schema at '{}': {}", path.empty() ? "/" : path, what));
 }
 
-const std::set<std::string> kAnnotations = {"title",   "description", "default",  "examples",
-                                            "$schema", "$id",         "$comment", "strict"};
+const std::set<std::string> kAnnotations = {"title",    "description", "default",
+                                            "examples", "$schema",     "$id",
+                                            "$comment", "strict",      "discriminator"};
 const std::set<std::string> kKeywords = {"type",
                                          "properties",
                                          "required",
@@ -78,6 +83,20 @@ class SchemaCompiler {
     out_->root_ = compile(root_, "");
     if (out_->node(out_->root_).kind != Kind::Object) {
       bad_schema("", "the root must describe an object (\"type\": \"object\")");
+    }
+    // oneOf's alternatives, once every node (recursive ones too) is filled in.
+    for (const auto& [alts, path] : one_of_) {
+      for (size_t a = 0; a < alts.size(); ++a) {
+        for (size_t b = a + 1; b < alts.size(); ++b) {
+          if (schema_union::exclusive(*out_, alts[a], alts[b])) continue;
+          bad_schema(path, fmt::format(
+                               "oneOf alternatives {} and {} may both match one value, and oneOf "
+                               "allows exactly one: tell them apart (by type, const / enum values, "
+                               "or a required property whose const values differ, as a "
+                               "discriminator does) or use anyOf",
+                               a, b));
+        }
+      }
     }
     return s;
   }
@@ -238,6 +257,7 @@ class SchemaCompiler {
         at(i).free = true;
         if (extra && extra->is_boolean() && !extra->get<bool>()) {
           at(i).free = false;  // {} only
+          at(i).closed = true;
         } else if (extra && extra->is_object()) {
           const int32_t e = compile(*extra, path + "/additionalProperties");
           at(i).extra = e;
@@ -274,6 +294,9 @@ class SchemaCompiler {
       at(i).keys = std::move(keys);
       at(i).values = std::move(values);
       at(i).required = std::move(required);
+      const ojson* extra =
+          s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
+      at(i).closed = extra && extra->is_boolean() && !extra->get<bool>();
     } else if (type == "array") {
       at(i).kind = Kind::Array;
       if (s.contains("items")) {
@@ -354,66 +377,30 @@ class SchemaCompiler {
     }
   }
 
-  // The bytes a value of node `i` may start with (whitespace aside).
-  std::set<unsigned char> first_bytes(int32_t i, int depth = 0) const {
-    const auto& n = out_->node(i);
-    const std::string digits = "-0123456789";
-    switch (n.kind) {
-      case Kind::Object:
-        return {'{'};
-      case Kind::Array:
-        return {'['};
-      case Kind::String:
-        return {'"'};
-      case Kind::Number:
-      case Kind::Integer:
-        return {digits.begin(), digits.end()};
-      case Kind::Boolean:
-        return {'t', 'f'};
-      case Kind::Null:
-        return {'n'};
-      case Kind::Enum: {
-        std::set<unsigned char> out;
-        for (const auto& l : n.literals) out.insert(static_cast<unsigned char>(l[0]));
-        return out;
-      }
-      case Kind::Union: {
-        std::set<unsigned char> out;
-        if (depth < 16) {
-          for (int32_t a : n.alternatives) {
-            for (unsigned char c : first_bytes(a, depth + 1)) out.insert(c);
-          }
-        }
-        return out;
-      }
-      case Kind::Any:
-      default: {
-        std::set<unsigned char> out = {'{', '[', '"', 't', 'f', 'n'};
-        out.insert(digits.begin(), digits.end());
-        return out;
-      }
+  // A union of `alts`. anyOf (and a list of types): alternatives may begin alike, a schema
+  // listed twice is read once. oneOf: no value may match two of them (checked in run()).
+  void union_of(int32_t i, std::vector<int32_t> alts, const std::string& path, const char* what) {
+    if (alts.size() > JsonSchema::kMaxAlternatives) {
+      bad_schema(path,
+                 fmt::format("more than {} {} alternatives", JsonSchema::kMaxAlternatives, what));
     }
-  }
-
-  void union_of(int32_t i, const std::vector<int32_t>& alts, const std::string& path,
-                const char* what) {
-    std::set<unsigned char> seen;
-    for (int32_t a : alts) {
-      for (unsigned char c : first_bytes(a)) {
-        if (!seen.insert(c).second) {
-          bad_schema(path, fmt::format("the {} alternatives must start with different characters "
-                                       "(e.g. a string or null); two may start with '{}'",
-                                       what, static_cast<char>(c)));
-        }
+    if (std::string_view(what) == "oneOf") {
+      one_of_.emplace_back(alts, path);
+    } else {
+      std::vector<int32_t> once;
+      for (int32_t a : alts) {
+        if (std::find(once.begin(), once.end(), a) == once.end()) once.push_back(a);
       }
+      alts = std::move(once);
     }
     at(i).kind = Kind::Union;
-    at(i).alternatives = alts;
+    at(i).alternatives = std::move(alts);
   }
 
   const ojson& root_;
   JsonSchema* out_ = nullptr;
   std::map<std::string, int32_t> refs_;
+  std::vector<std::pair<std::vector<int32_t>, std::string>> one_of_;  // alternatives, path
 };
 
 std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_json& schema) {

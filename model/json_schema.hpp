@@ -7,12 +7,15 @@
 //    "maxItems", "minLength" / "maxLength" (strings, in characters), "pattern" and "format"
 //    (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid; string_pattern.hpp),
 //    "minimum" / "maximum" / "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers:
-//    decimal_bounds.hpp), "enum", "const", "anyOf" / "oneOf" whose alternatives start with
-//    different characters (e.g. a type or null), "allOf" of one schema, local "$ref" ("#", or into
-//    "$defs" / "definitions"; recursion allowed). Keywords of another type than the value's are
-//    ignored, as JSON Schema says. Annotations (title, description, default, examples, $schema,
-//    $id, $comment) are ignored. Any other keyword (other formats, lookarounds, ...) is an error
-//    naming it and where: a constraint this cannot enforce would give output the schema rejects.
+//    decimal_bounds.hpp), "enum", "const", "anyOf" (any alternatives, overlapping ones too:
+//    two object shapes, integer or number, a string or one constant), "oneOf" (alternatives no
+//    value can match twice: told apart by type, const / enum values, integer ranges or a
+//    required property, e.g. pydantic's discriminated unions; checked when compiled), "allOf" of
+//    one schema, local "$ref" ("#", or into "$defs" / "definitions"; recursion allowed). Keywords
+//    of another type than the value's are ignored, as JSON Schema says. Annotations (title,
+//    description, default, examples, $schema, $id, $comment) are ignored. Any other keyword (other
+//    formats, lookarounds, ...) is an error naming it and where: a constraint this cannot enforce
+//    would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
 //    values deep) and so are runs of whitespace outside strings (one line break and kMaxSpaces
@@ -49,10 +52,12 @@ class JsonSchema {
     Kind kind = Kind::Any;
     // Object: declared properties in order (key as JSON text with its quotes, value node) and
     // whether each is required; no properties: any keys, values `extra` (Any by default).
+    // `closed`: "additionalProperties": false (a validator refuses other keys; this never writes
+    // them either way).
     std::vector<std::string> keys;
     std::vector<int32_t> values;
     std::vector<bool> required;
-    bool free = false;
+    bool free = false, closed = false;
     int32_t extra = 0;
     // Array: items node, bounds.
     int32_t items = 0;
@@ -71,7 +76,7 @@ class JsonSchema {
     decimal::Range dec_range;
     // Enum / const (and true / false / null): the allowed values as compact JSON texts.
     std::vector<std::string> literals;
-    // Union: alternatives, each starting with different bytes.
+    // Union: alternatives (at most kMaxAlternatives); a text may begin several of them.
     std::vector<int32_t> alternatives;
   };
 
@@ -86,6 +91,7 @@ class JsonSchema {
   int32_t root() const { return root_; }
   // Nodes every schema has: any value, and the kinds an Any value resolves to.
   static constexpr uint32_t kMaxIntDigits = 18;
+  static constexpr size_t kMaxAlternatives = 64;
   static constexpr int32_t kAny = 0, kAnyObject = 1, kAnyArray = 2, kString = 3, kNumber = 4,
                            kBoolean = 5, kNull = 6;
 
@@ -101,8 +107,13 @@ class SchemaPrefix {
   static constexpr size_t kMaxDepth = 64;
   static constexpr uint32_t kMaxSpaces = 20;
 
+  // Recognizers an ambiguous text may spread into (one per alternative of an anyOf it may still
+  // become, nested ones included): past it the first alternatives are kept, which narrows the
+  // texts allowed but never admits a wrong one.
+  static constexpr uint32_t kBudget = 64;
+
   // `schema` must outlive the recognizer (and its copies).
-  explicit SchemaPrefix(const JsonSchema& schema) : schema_(&schema) {}
+  explicit SchemaPrefix(const JsonSchema& schema) : schema_(&schema), root_(schema.root()) {}
 
   // Feeds one byte: false if no text matching the schema starts with the bytes so far and this
   // one (the state is then unspecified: callers try bytes on a copy).
@@ -118,7 +129,9 @@ class SchemaPrefix {
   // before it (the byte goes to the parent), or a child value starts with it (pending_*).
   enum class Res : uint8_t { More, Done, Bad, Ended, Start };
   struct Frame {
-    enum class Kind : uint8_t { Lit, Str, Num, Obj, Arr };
+    // Alt: a union whose alternatives the text may still become (subs_ reads them; always the
+    // top frame: nothing is pushed above it).
+    enum class Kind : uint8_t { Lit, Str, Num, Obj, Arr, Alt };
     Kind kind;
     uint8_t st = 0;                    // kind-specific state
     uint8_t left = 0, lo = 0, hi = 0;  // Str: escapes and UTF-8
@@ -136,7 +149,17 @@ class SchemaPrefix {
     const std::vector<std::string>* lits = nullptr;
   };
 
-  bool feed_top(unsigned char c);
+  // A recognizer of one value of `node` (an alternative of an ambiguous union), with no
+  // whitespace around it: `base` frames lie below it in its parents, `budget` as kBudget.
+  SchemaPrefix(const JsonSchema& schema, int32_t node, size_t base, uint32_t budget)
+      : schema_(&schema), root_(node), value_only_(true), base_(base), budget_(budget) {}
+  // One byte, for a value-only recognizer: More, Done, Ended (complete before c) or Bad.
+  Res step(unsigned char c);
+  void note_byte(unsigned char c);  // a byte outside a string that is not a space ends a run
+  // A union's first byte c: its one possible alternative started, or an Alt frame over several.
+  Res start_union(int32_t node, unsigned char c);
+  Res alt(unsigned char c);  // the Alt frame's answer: its alternatives' answers combined
+  void splice();             // one alternative left: its frames replace the Alt frame
   Res feed(Frame& f, unsigned char c);
   Res lit(Frame& f, unsigned char c);
   Res str(Frame& f, unsigned char c);
@@ -154,8 +177,9 @@ class SchemaPrefix {
   Res arr(Frame& f, unsigned char c);
   // Starts a value of `node` with its first byte `c` (pushing its frame): the new frame's answer.
   Res start_value(int32_t node, unsigned char c);
-  // Runs the answer of the top frame (or of a frame just started) to byte c.
-  bool settle(Res r, unsigned char c);
+  // Runs the answer of the top frame (or of a frame just started) to byte c: More, Done (the
+  // value is complete with c), Ended (complete before c, the stack empty) or Bad.
+  Res settle(Res r, unsigned char c);
   void value_done();                        // the top frame's child value (or key) ended
   Res space(unsigned char c);               // whitespace between tokens (runs bounded): More or Bad
   uint64_t key_mask(const Frame& f) const;  // Obj: keys that may come next
@@ -163,7 +187,12 @@ class SchemaPrefix {
   bool can_start(int32_t node, unsigned char c) const;
 
   const JsonSchema* schema_;
+  int32_t root_;
+  bool value_only_ = false;  // an alternative's recognizer (step(), not push())
+  size_t base_ = 0;          // frames below this recognizer's (an alternative's) in its parents
+  uint32_t budget_ = kBudget;
   std::vector<Frame> stack_;
+  std::vector<SchemaPrefix> subs_;  // the top frame is Alt: its alternatives still alive
   int32_t matched_ = -1;  // the literal a Lit frame ended on (for keys)
   // A child the top frame starts (Res::Start): a value of pending_node_ (>= 0), a declared key
   // (-1: literals pending_lits_ under pending_mask_) or a free key (-2: any string).

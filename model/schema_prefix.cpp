@@ -46,44 +46,62 @@ SchemaPrefix::Res SchemaPrefix::space(unsigned char c) {
   return ++spaces_ <= kMaxSpaces ? Res::More : Res::Bad;
 }
 
-bool SchemaPrefix::push(unsigned char c) {
+void SchemaPrefix::note_byte(unsigned char c) {
   const bool in_string =
       !stack_.empty() && stack_.back().kind == Frame::Kind::Str && stack_.back().st != kSStart;
   if (!in_string && !is_space(c)) {
     spaces_ = 0;
     breaks_ = 0;
   }
+}
+
+bool SchemaPrefix::push(unsigned char c) {
+  note_byte(c);
+  Res r;
   if (stack_.empty()) {
     if (done_ || is_space(c)) return space(c) == Res::More;
     if (started_) return false;
     started_ = true;
-    return settle(start_value(schema_->root(), c), c);
+    r = start_value(root_, c);
+  } else {
+    r = feed(stack_.back(), c);
   }
-  return settle(feed(stack_.back(), c), c);
+  r = settle(r, c);
+  if (r == Res::Ended) return space(c) == Res::More;  // after the value: whitespace only
+  return r != Res::Bad;
 }
 
-bool SchemaPrefix::settle(Res r, unsigned char c) {
+SchemaPrefix::Res SchemaPrefix::step(unsigned char c) {
+  if (done_) return Res::Ended;
+  note_byte(c);
+  return settle(stack_.empty() ? start_value(root_, c) : feed(stack_.back(), c), c);
+}
+
+SchemaPrefix::Res SchemaPrefix::settle(Res r, unsigned char c) {
   for (;;) {
     switch (r) {
       case Res::More:
-        return true;
+        if (subs_.size() == 1 && !subs_[0].done_) splice();
+        return Res::More;
       case Res::Bad:
-        return false;
+        return Res::Bad;
       case Res::Done:
+        if (stack_.back().kind == Frame::Kind::Alt) subs_.clear();
         stack_.pop_back();
         value_done();
-        return true;
+        return stack_.empty() ? Res::Done : Res::More;
       case Res::Ended:  // complete before c: c belongs to the parent
+        if (stack_.back().kind == Frame::Kind::Alt) subs_.clear();
         stack_.pop_back();
         value_done();
-        if (stack_.empty()) return space(c) == Res::More;
+        if (stack_.empty()) return Res::Ended;
         r = feed(stack_.back(), c);
         break;
       case Res::Start:
         if (pending_node_ >= 0) {
           r = start_value(pending_node_, c);
         } else {
-          if (stack_.size() >= kMaxDepth) return false;
+          if (base_ + stack_.size() >= kMaxDepth) return Res::Bad;
           Frame f{};
           if (pending_node_ == -1) {
             f.kind = Frame::Kind::Lit;
@@ -153,7 +171,7 @@ bool SchemaPrefix::can_start(int32_t node, unsigned char c) const {
 
 SchemaPrefix::Res SchemaPrefix::start_value(int32_t node, unsigned char c) {
   const auto& n = schema_->node(node);
-  if (stack_.size() >= kMaxDepth) return Res::Bad;
+  if (base_ + stack_.size() >= kMaxDepth) return Res::Bad;
   Frame f{};
   f.node = node;
   switch (n.kind) {
@@ -164,10 +182,7 @@ SchemaPrefix::Res SchemaPrefix::start_value(int32_t node, unsigned char c) {
       }
       return Res::Bad;
     case Kind::Union:
-      for (int32_t a : n.alternatives) {
-        if (can_start(a, c)) return start_value(a, c);
-      }
-      return Res::Bad;
+      return start_union(node, c);
     case Kind::Object:
       if (c != '{') return Res::Bad;
       f.kind = Frame::Kind::Obj;
@@ -212,6 +227,8 @@ SchemaPrefix::Res SchemaPrefix::feed(Frame& f, unsigned char c) {
       return obj(f, c);
     case Frame::Kind::Arr:
       return arr(f, c);
+    case Frame::Kind::Alt:
+      return alt(c);
   }
   return Res::Bad;
 }

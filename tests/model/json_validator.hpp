@@ -1,0 +1,165 @@
+// json_validator.hpp: the JSON schema tests' second implementation: a naive recursive validator
+// of parsed instances (nlohmann's parser for the syntax), the subset's meaning written plainly.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace vkr::test {
+
+using ojson = nlohmann::ordered_json;
+
+// RFC 3339 date-time, as the subset vkrwkv writes (string_pattern.hpp): calendar days (February
+// up to the 28th), hours 00-23, a zone; checked field by field rather than by a pattern.
+inline bool is_date_time(const std::string& t) {
+  int y, mo, d, h, mi, sec, n = 0;
+  if (t.size() < 20 ||
+      std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+      n != 19) {
+    return false;
+  }
+  for (size_t k : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    if (!std::isdigit(static_cast<unsigned char>(t[k]))) return false;
+  }
+  const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] || h > 23 || mi > 59 || sec > 59) {
+    return false;
+  }
+  size_t k = 19;
+  if (k < t.size() && t[k] == '.') {
+    const size_t start = ++k;
+    while (k < t.size() && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;
+    if (k == start) return false;
+  }
+  const std::string zone = t.substr(k);
+  if (zone == "Z") return true;
+  int zh, zm;
+  n = 0;
+  return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') &&
+         std::isdigit(static_cast<unsigned char>(zone[1])) &&
+         std::isdigit(static_cast<unsigned char>(zone[2])) && zone[3] == ':' &&
+         std::isdigit(static_cast<unsigned char>(zone[4])) &&
+         std::isdigit(static_cast<unsigned char>(zone[5])) &&
+         std::sscanf(zone.c_str() + 1, "%2d:%2d%n", &zh, &zm, &n) == 2 && zh <= 23 && zm <= 59;
+}
+
+// The naive validator: `v` against schema `s` (the subset's meaning; keys in schema order).
+inline bool valid(const ojson& v, const ojson& s, const ojson& root) {
+  if (s.contains("$ref")) {
+    return valid(v, root.at(ojson::json_pointer(s["$ref"].get<std::string>().substr(1))), root);
+  }
+  if (s.contains("allOf")) {
+    for (const auto& a : s["allOf"]) {
+      if (!valid(v, a, root)) return false;
+    }
+    return true;
+  }
+  if (s.contains("const")) return v == s["const"];
+  if (s.contains("enum")) {
+    for (const auto& e : s["enum"]) {
+      if (v == e) return true;
+    }
+    return false;
+  }
+  if (s.contains("anyOf")) {
+    for (const auto& a : s["anyOf"]) {
+      if (valid(v, a, root)) return true;
+    }
+    return false;
+  }
+  if (s.contains("oneOf")) {
+    int n = 0;
+    for (const auto& a : s["oneOf"]) n += valid(v, a, root) ? 1 : 0;
+    return n == 1;
+  }
+  if (!s.contains("type")) return true;
+  std::vector<std::string> types;
+  if (s["type"].is_string()) {
+    types.push_back(s["type"]);
+  } else {
+    for (const auto& t : s["type"]) types.push_back(t);
+  }
+  for (const auto& t : types) {
+    if (t == "string" && v.is_string()) {
+      const std::string& text = v.get_ref<const std::string&>();
+      const auto chars = static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) >> 6) != 2;
+      }));
+      if (s.contains("pattern") &&
+          !std::regex_search(text, std::regex(s["pattern"].get<std::string>()))) {
+        return false;
+      }
+      if (s.value("format", "") == "date-time" && !is_date_time(text)) return false;
+      if (s.value("format", "") == "uuid" &&
+          !std::regex_match(text,
+                            std::regex("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"))) {
+        return false;
+      }
+      return chars >= s.value("minLength", 0u) && chars <= s.value("maxLength", 1u << 30);
+    }
+    if (t == "integer" && v.is_number_integer()) {
+      // Bounds against the value read exactly (nlohmann keeps integers as 64-bit integers).
+      const auto x = static_cast<long double>(v.get<int64_t>());
+      if (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) return false;
+      auto num = [&](const char* k) { return s[k].get<long double>(); };
+      if (s.contains("minimum") && x < num("minimum")) return false;
+      if (s.contains("maximum") && x > num("maximum")) return false;
+      if (s.contains("exclusiveMinimum") && x <= num("exclusiveMinimum")) return false;
+      if (s.contains("exclusiveMaximum") && x >= num("exclusiveMaximum")) return false;
+      return true;
+    }
+    if (t == "number" && v.is_number()) {
+      const double x = v.get<double>();
+      if (s.contains("minimum") && x < s["minimum"].get<double>()) return false;
+      if (s.contains("exclusiveMaximum") && x >= s["exclusiveMaximum"].get<double>()) return false;
+      return true;
+    }
+    if (t == "boolean" && v.is_boolean()) return true;
+    if (t == "null" && v.is_null()) return true;
+    if (t == "array" && v.is_array()) {
+      const size_t lo = s.value("minItems", 0u), hi = s.value("maxItems", 1u << 30);
+      if (v.size() < lo || v.size() > hi) return false;
+      for (const auto& x : v) {
+        if (s.contains("items") && !valid(x, s["items"], root)) return false;
+      }
+      return true;
+    }
+    if (t == "object" && v.is_object()) {
+      if (!s.contains("properties")) return true;
+      const auto& props = s["properties"];
+      std::vector<std::string> order;
+      for (const auto& [k, x] : props.items()) order.push_back(k);
+      size_t at = 0;
+      for (const auto& [k, x] : v.items()) {  // declared keys, in the schema's order, once
+        while (at < order.size() && order[at] != k) ++at;
+        if (at == order.size()) return false;
+        if (!valid(x, props[k], root)) return false;
+        ++at;
+      }
+      for (const auto& r : s.value("required", ojson::array())) {
+        if (!v.contains(r.get<std::string>())) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+// nlohmann reads "1.0" as a float and "-0" as an integer; the validator checks the parsed value,
+// so an integer in the text must also look like one: compare with the text's own spelling.
+inline bool naive(const std::string& text, const ojson& schema) {
+  ojson v;
+  try {
+    v = ojson::parse(text);
+  } catch (const ojson::exception&) {
+    return false;
+  }
+  return v.is_object() && valid(v, schema, schema);
+}
+
+}  // namespace vkr::test
