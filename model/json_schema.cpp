@@ -33,6 +33,9 @@ const std::set<std::string> kKeywords = {"type",
                                          "required",
                                          "additionalProperties",
                                          "items",
+                                         "prefixItems",
+                                         "additionalItems",
+                                         "uniqueItems",
                                          "minItems",
                                          "maxItems",
                                          "enum",
@@ -155,13 +158,15 @@ class SchemaCompiler {
     }
     for (const auto& [k, v] : s.items()) {
       if (!kKeywords.count(k) && !kAnnotations.count(k)) {
-        bad_schema(path, fmt::format("'{}' is not supported (supported: type, properties, "
-                                     "required, additionalProperties, items, minItems, maxItems, "
-                                     "minLength, maxLength, pattern, format, minimum, maximum, "
-                                     "exclusiveMinimum, "
-                                     "exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one "
-                                     "schema, $ref)",
-                                     k));
+        bad_schema(path, fmt::format(
+                             "'{}' is not supported (supported: type, properties, "
+                             "required, additionalProperties, items, prefixItems, additionalItems, "
+                             "minItems, maxItems, uniqueItems, "
+                             "minLength, maxLength, pattern, format, minimum, maximum, "
+                             "exclusiveMinimum, "
+                             "exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one "
+                             "schema, $ref)",
+                             k));
       }
     }
     if (s.contains("allOf")) {
@@ -221,7 +226,7 @@ class SchemaCompiler {
       }
     } else if (s.contains("properties") || s.contains("additionalProperties")) {
       types.push_back("object");
-    } else if (s.contains("items")) {
+    } else if (s.contains("items") || s.contains("prefixItems")) {
       types.push_back("array");
     } else {
       for (const auto& [k, v] : s.items()) {
@@ -298,14 +303,7 @@ class SchemaCompiler {
           s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
       at(i).closed = extra && extra->is_boolean() && !extra->get<bool>();
     } else if (type == "array") {
-      at(i).kind = Kind::Array;
-      if (s.contains("items")) {
-        const int32_t items = compile(s["items"], path + "/items");
-        at(i).items = items;
-      }
-      at(i).min_items = count(s, "minItems", 0, path);
-      at(i).max_items = count(s, "maxItems", UINT32_MAX, path);
-      if (at(i).min_items > at(i).max_items) bad_schema(path, "minItems is above maxItems");
+      array(i, s, path);
     } else if (type == "string") {
       at(i).kind = Kind::String;
       at(i).min_len = count(s, "minLength", 0, path);
@@ -350,6 +348,85 @@ class SchemaCompiler {
                                    "integer, boolean, null",
                                    type));
     }
+  }
+
+  // The first items' schemas: prefixItems (2020-12) or a list of schemas as items (draft 4 to
+  // 2019-09); the items after them: items (2020-12) or additionalItems, false meaning none.
+  // uniqueItems: items that are literals (enum, const, boolean, null), each written once.
+  void array(int32_t i, const ojson& s, const std::string& path) {
+    at(i).kind = Kind::Array;
+    const bool listed = s.contains("items") && s["items"].is_array();
+    if (listed && s.contains("prefixItems")) {
+      bad_schema(path, "items must be one schema beside prefixItems");
+    }
+    const char* first = s.contains("prefixItems") ? "prefixItems" : listed ? "items" : nullptr;
+    const char* rest = listed ? "additionalItems" : "items";
+    std::vector<int32_t> prefix;
+    if (first) {
+      const ojson& list = s[first];
+      if (!list.is_array()) bad_schema(path, fmt::format("{} must be an array of schemas", first));
+      if (list.size() > 64) bad_schema(path, fmt::format("more than 64 {}", first));
+      for (size_t k = 0; k < list.size(); ++k) {
+        prefix.push_back(compile(list[k], fmt::format("{}/{}/{}", path, first, k)));
+      }
+    }
+    const uint32_t min_items = count(s, "minItems", 0, path);
+    uint32_t max_items = count(s, "maxItems", UINT32_MAX, path);
+    int32_t items = JsonSchema::kAny;
+    if (s.contains(rest)) {
+      const ojson& r = s[rest];
+      if (r.is_boolean() && !r.get<bool>()) {
+        max_items = std::min(max_items, static_cast<uint32_t>(prefix.size()));
+      } else {
+        items = compile(r, path + "/" + rest);
+      }
+    }
+    bool unique = false;
+    if (s.contains("uniqueItems")) {
+      if (!s["uniqueItems"].is_boolean()) bad_schema(path, "uniqueItems must be true or false");
+      unique = s["uniqueItems"].get<bool>();
+    }
+    if (unique) {
+      if (!prefix.empty())
+        bad_schema(path, fmt::format("uniqueItems beside {} is not supported", first));
+      items = literal_node(items);
+      if (items < 0) {
+        bad_schema(path,
+                   "uniqueItems is supported for items that are enum, const, boolean or "
+                   "null values only (other items could not be told apart as they are "
+                   "written)");
+      }
+      const auto distinct = static_cast<uint32_t>(out_->node(items).literals.size());
+      if (min_items > distinct) {
+        bad_schema(path, fmt::format("uniqueItems with minItems {}, but the items have only {} "
+                                     "distinct values",
+                                     min_items, distinct));
+      }
+      max_items = std::min(max_items, distinct);
+    }
+    if (min_items > max_items) {
+      bad_schema(path, max_items == prefix.size() && !unique
+                           ? "minItems is above the number of items allowed"
+                           : "minItems is above maxItems");
+    }
+    JsonSchema::Node& n = at(i);
+    n.prefix = std::move(prefix);
+    n.items = items;
+    n.unique = unique;
+    n.min_items = min_items;
+    n.max_items = max_items;
+  }
+
+  // The node a uniqueItems array's items resolve to (unions of one looked through): -1 unless
+  // its values are literals.
+  int32_t literal_node(int32_t i) const {
+    for (int k = 0; k < 16; ++k) {
+      const auto& n = out_->node(i);
+      if (n.kind == Kind::Enum || n.kind == Kind::Boolean || n.kind == Kind::Null) return i;
+      if (n.kind != Kind::Union || n.alternatives.size() != 1) return -1;
+      i = n.alternatives[0];
+    }
+    return -1;
   }
 
   // A count keyword (minItems, maxLength, ...): an integer in [0, 2^20], `fallback` if absent.

@@ -59,9 +59,12 @@ class JsonSchema {
     std::vector<bool> required;
     bool free = false, closed = false;
     int32_t extra = 0;
-    // Array: items node, bounds.
+    // Array: the first items' nodes (prefixItems), the node of the items after them, bounds;
+    // `unique`: items is a literal node (enum, const, boolean, null), each literal written once.
+    std::vector<int32_t> prefix;
     int32_t items = 0;
     uint32_t min_items = 0, max_items = UINT32_MAX;
+    bool unique = false;
     // String: length bounds in characters (code points; an escape is the character it writes),
     // and the pattern or format its characters must match (an index into patterns, or -1).
     uint32_t min_len = 0, max_len = UINT32_MAX;
@@ -145,7 +148,7 @@ class SchemaPrefix {
     uint32_t pos = 0;    // Lit: bytes matched; Obj: next declared property; Arr: items so far;
                          // Str: characters so far
     int32_t prop = -1;   // Obj: the property whose value is being read (-1: a free key)
-    uint64_t alive = 0;  // Lit: candidates still matching
+    uint64_t alive = 0;  // Lit: candidates still matching; Arr (uniqueItems): literals written
     const std::vector<std::string>* lits = nullptr;
   };
 

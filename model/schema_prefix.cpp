@@ -135,6 +135,7 @@ void SchemaPrefix::value_done() {
   } else if (f.kind == Frame::Kind::Arr) {
     ++f.pos;
     f.st = kAAfter;
+    if (schema_->node(f.node).unique) f.alive |= 1ull << matched_;  // written: not again
   }
 }
 
@@ -480,7 +481,14 @@ SchemaPrefix::Res SchemaPrefix::arr(Frame& f, unsigned char c) {
       if (is_space(c)) return space(c);
       if (f.pos >= n.max_items) return Res::Bad;
       f.st = kAItem;
-      pending_node_ = n.items;
+      if (n.unique) {  // the literals not yet written (max_items keeps one left)
+        const auto& lits = schema_->node(n.items).literals;
+        pending_node_ = -1;
+        pending_lits_ = &lits;
+        pending_mask_ = (lits.size() >= 64 ? ~0ull : (1ull << lits.size()) - 1) & ~f.alive;
+      } else {
+        pending_node_ = f.pos < n.prefix.size() ? n.prefix[f.pos] : n.items;
+      }
       return Res::Start;
     case kAAfter:
       if (c == ',') {

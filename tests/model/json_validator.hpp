@@ -124,8 +124,23 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root) {
     if (t == "array" && v.is_array()) {
       const size_t lo = s.value("minItems", 0u), hi = s.value("maxItems", 1u << 30);
       if (v.size() < lo || v.size() > hi) return false;
-      for (const auto& x : v) {
-        if (s.contains("items") && !valid(x, s["items"], root)) return false;
+      // The first items against prefixItems (or a list as items), the rest against items (or
+      // additionalItems after a list); false: no more items.
+      const bool listed = s.contains("items") && s["items"].is_array();
+      const ojson none = ojson::array();
+      const ojson& first = s.contains("prefixItems") ? s["prefixItems"]
+                           : listed                  ? s["items"]
+                                                     : none;
+      const char* rest = listed ? "additionalItems" : "items";
+      for (size_t k = 0; k < v.size(); ++k) {
+        if (k < first.size()) {
+          if (!valid(v[k], first[k], root)) return false;
+        } else if (s.contains(rest)) {
+          if (s[rest] == false || !valid(v[k], s[rest], root)) return false;
+        }
+        for (size_t j = 0; j < k && s.value("uniqueItems", false); ++j) {
+          if (v[j] == v[k]) return false;
+        }
       }
       return true;
     }
