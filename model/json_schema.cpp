@@ -389,20 +389,23 @@ class SchemaCompiler {
     if (unique) {
       if (!prefix.empty())
         bad_schema(path, fmt::format("uniqueItems beside {} is not supported", first));
-      items = literal_node(items);
+      items = unique_node(items);
       if (items < 0) {
         bad_schema(path,
-                   "uniqueItems is supported for items that are enum, const, boolean or "
-                   "null values only (other items could not be told apart as they are "
-                   "written)");
+                   "uniqueItems is supported for items that are enum, const, boolean or null "
+                   "values, or strings / integers / numbers without maxLength, pattern, format "
+                   "or bounds (a repeated one can then always be made longer)");
       }
-      const auto distinct = static_cast<uint32_t>(out_->node(items).literals.size());
-      if (min_items > distinct) {
-        bad_schema(path, fmt::format("uniqueItems with minItems {}, but the items have only {} "
-                                     "distinct values",
-                                     min_items, distinct));
+      const auto& it = out_->node(items);
+      if (!it.literals.empty()) {
+        const auto distinct = static_cast<uint32_t>(it.literals.size());
+        if (min_items > distinct) {
+          bad_schema(path, fmt::format("uniqueItems with minItems {}, but the items have only {} "
+                                       "distinct values",
+                                       min_items, distinct));
+        }
+        max_items = std::min(max_items, distinct);
       }
-      max_items = std::min(max_items, distinct);
     }
     if (min_items > max_items) {
       bad_schema(path, max_items == prefix.size() && !unique
@@ -417,14 +420,30 @@ class SchemaCompiler {
     n.max_items = max_items;
   }
 
-  // The node a uniqueItems array's items resolve to (unions of one looked through): -1 unless
-  // its values are literals.
-  int32_t literal_node(int32_t i) const {
+  // The node a uniqueItems array's items resolve to (unions of one looked through), -1 if
+  // unsupported: literals (enum, const, boolean, null: each written once), or strings, integers
+  // and numbers that a repeated value can always grow out of (no maxLength, pattern or bounds).
+  int32_t unique_node(int32_t i) const {
     for (int k = 0; k < 16; ++k) {
       const auto& n = out_->node(i);
-      if (n.kind == Kind::Enum || n.kind == Kind::Boolean || n.kind == Kind::Null) return i;
-      if (n.kind != Kind::Union || n.alternatives.size() != 1) return -1;
-      i = n.alternatives[0];
+      switch (n.kind) {
+        case Kind::Enum:
+        case Kind::Boolean:
+        case Kind::Null:
+          return i;
+        case Kind::String:
+          return n.max_len == UINT32_MAX && n.pattern < 0 ? i : -1;
+        case Kind::Integer:
+          return n.bounded ? -1 : i;
+        case Kind::Number:
+          return n.dec_bounded ? -1 : i;
+        case Kind::Union:
+          if (n.alternatives.size() != 1) return -1;
+          i = n.alternatives[0];
+          break;
+        default:
+          return -1;
+      }
     }
     return -1;
   }

@@ -60,7 +60,8 @@ class JsonSchema {
     bool free = false, closed = false;
     int32_t extra = 0;
     // Array: the first items' nodes (prefixItems), the node of the items after them, bounds;
-    // `unique`: items is a literal node (enum, const, boolean, null), each literal written once.
+    // `unique`: no prefix; items a literal node (enum, const, boolean, null: each literal
+    // written once) or a string / integer / number node without bounds (values compared).
     std::vector<int32_t> prefix;
     int32_t items = 0;
     uint32_t min_items = 0, max_items = UINT32_MAX;
@@ -189,6 +190,17 @@ class SchemaPrefix {
   bool may_close(const Frame& f) const;     // Obj: no required key left
   bool can_start(int32_t node, unsigned char c) const;
 
+  // A uniqueItems array of strings or numbers on the stack: its frame's index (counting the
+  // frames below this recognizer: base_ + index), its items so far as values (shared by copies:
+  // the vocabulary pass copies the recognizer per id), the item being read (its bytes).
+  struct Seen {
+    size_t at = 0;
+    std::shared_ptr<const std::vector<nlohmann::json>> values;
+    std::string item;
+  };
+  Seen* reading_item();  // the Seen whose item the top frame is, or null
+  bool item_is_new();    // the top frame (complete) is such an item: false if a repeat
+
   const JsonSchema* schema_;
   int32_t root_;
   bool value_only_ = false;  // an alternative's recognizer (step(), not push())
@@ -196,6 +208,7 @@ class SchemaPrefix {
   uint32_t budget_ = kBudget;
   std::vector<Frame> stack_;
   std::vector<SchemaPrefix> subs_;  // the top frame is Alt: its alternatives still alive
+  std::vector<Seen> seen_;
   int32_t matched_ = -1;  // the literal a Lit frame ended on (for keys)
   // A child the top frame starts (Res::Start): a value of pending_node_ (>= 0), a declared key
   // (-1: literals pending_lits_ under pending_mask_) or a free key (-2: any string).

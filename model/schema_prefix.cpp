@@ -86,12 +86,16 @@ SchemaPrefix::Res SchemaPrefix::settle(Res r, unsigned char c) {
       case Res::Bad:
         return Res::Bad;
       case Res::Done:
+        if (!item_is_new()) return Res::Bad;
         if (stack_.back().kind == Frame::Kind::Alt) subs_.clear();
+        if (!seen_.empty() && seen_.back().at == base_ + stack_.size() - 1) seen_.pop_back();
         stack_.pop_back();
         value_done();
         return stack_.empty() ? Res::Done : Res::More;
       case Res::Ended:  // complete before c: c belongs to the parent
+        if (!item_is_new()) return Res::Bad;
         if (stack_.back().kind == Frame::Kind::Alt) subs_.clear();
+        if (!seen_.empty() && seen_.back().at == base_ + stack_.size() - 1) seen_.pop_back();
         stack_.pop_back();
         value_done();
         if (stack_.empty()) return Res::Ended;
@@ -135,7 +139,10 @@ void SchemaPrefix::value_done() {
   } else if (f.kind == Frame::Kind::Arr) {
     ++f.pos;
     f.st = kAAfter;
-    if (schema_->node(f.node).unique) f.alive |= 1ull << matched_;  // written: not again
+    const auto& n = schema_->node(f.node);
+    if (n.unique && !schema_->node(n.items).literals.empty()) {
+      f.alive |= 1ull << matched_;  // written: not again
+    }
   }
 }
 
@@ -194,6 +201,9 @@ SchemaPrefix::Res SchemaPrefix::start_value(int32_t node, unsigned char c) {
       if (c != '[') return Res::Bad;
       f.kind = Frame::Kind::Arr;
       f.st = kAOpen;
+      if (n.unique && schema_->node(n.items).literals.empty()) {
+        seen_.push_back(Seen{base_ + stack_.size(), nullptr, {}});
+      }
       stack_.push_back(f);
       return Res::More;
     case Kind::String:
@@ -221,9 +231,18 @@ SchemaPrefix::Res SchemaPrefix::feed(Frame& f, unsigned char c) {
     case Frame::Kind::Lit:
       return lit(f, c);
     case Frame::Kind::Str:
-      return str(f, c);
-    case Frame::Kind::Num:
-      return num(f, c);
+    case Frame::Kind::Num: {
+      Seen* u = reading_item();
+      if (u) u->item.push_back(static_cast<char>(c));
+      const Res r = f.kind == Frame::Kind::Str ? str(f, c) : num(f, c);
+      // An integer 0 (or -0) cannot grow into another value: refused at once when it repeats.
+      if (u && f.kind == Frame::Kind::Num && f.integer && (u->item == "0" || u->item == "-0") &&
+          u->values &&
+          std::find(u->values->begin(), u->values->end(), nlohmann::json(0)) != u->values->end()) {
+        return Res::Bad;
+      }
+      return r;
+    }
     case Frame::Kind::Obj:
       return obj(f, c);
     case Frame::Kind::Arr:
@@ -481,7 +500,8 @@ SchemaPrefix::Res SchemaPrefix::arr(Frame& f, unsigned char c) {
       if (is_space(c)) return space(c);
       if (f.pos >= n.max_items) return Res::Bad;
       f.st = kAItem;
-      if (n.unique) {  // the literals not yet written (max_items keeps one left)
+      if (n.unique && !schema_->node(n.items).literals.empty()) {
+        // The literals not yet written (max_items keeps one left).
         const auto& lits = schema_->node(n.items).literals;
         pending_node_ = -1;
         pending_lits_ = &lits;
@@ -501,6 +521,35 @@ SchemaPrefix::Res SchemaPrefix::arr(Frame& f, unsigned char c) {
     default:
       return Res::Bad;
   }
+}
+
+// uniqueItems over strings and numbers: the item's bytes are kept while it is read and compared
+// as a value (nlohmann's equality: "\u0061" is "a", 1.0 is 1) when it ends. A repeat is refused
+// at its end; the schema allows no maxLength or bound there, so the text can always grow into a
+// new value instead (a string by a character, a number by a digit) and never dead-ends.
+SchemaPrefix::Seen* SchemaPrefix::reading_item() {
+  if (seen_.empty() || seen_.back().at + 2 != base_ + stack_.size()) return nullptr;
+  return &seen_.back();
+}
+
+bool SchemaPrefix::item_is_new() {
+  Seen* u = reading_item();
+  if (!u) return true;
+  std::string& t = u->item;
+  if (stack_.back().kind == Frame::Kind::Num) {  // drop the byte that ended the number
+    while (!t.empty() && !is_digit(static_cast<unsigned char>(t.back()))) t.pop_back();
+  }
+  auto v = nlohmann::json::parse(t, nullptr, false);
+  t.clear();
+  if (v.is_discarded()) return true;  // out of double range: taken as new
+  auto values = std::make_shared<std::vector<nlohmann::json>>();
+  if (u->values) {
+    if (std::find(u->values->begin(), u->values->end(), v) != u->values->end()) return false;
+    *values = *u->values;
+  }
+  values->push_back(std::move(v));
+  u->values = std::move(values);
+  return true;
 }
 
 }  // namespace vkr

@@ -74,6 +74,7 @@ void SchemaPrefix::splice() {
   stack_.pop_back();  // the Alt frame
   stack_.insert(stack_.end(), only.stack_.begin(), only.stack_.end());
   subs_ = std::move(only.subs_);
+  seen_.insert(seen_.end(), only.seen_.begin(), only.seen_.end());  // indexes count from base_
   spaces_ = only.spaces_;
   breaks_ = only.breaks_;
 }
