@@ -324,6 +324,17 @@ class SchemaCompiler {
         }
         at(i).pattern = static_cast<int32_t>(out_->patterns_.size() - 1);
       }
+      const auto& n = at(i);
+      if (n.pattern >= 0 && !out_->patterns_.back().can_finish(
+                                out_->patterns_.back().start(), n.min_len,
+                                n.max_len == UINT32_MAX ? StringPattern::kUnbounded : n.max_len)) {
+        const char* what = s.contains("pattern") ? "pattern" : "format";
+        bad_schema(path,
+                   n.max_len == UINT32_MAX
+                       ? fmt::format("no text of the {} has {} characters or more", what, n.min_len)
+                       : fmt::format("no text of the {} has between {} and {} characters", what,
+                                     n.min_len, n.max_len));
+      }
     } else if (type == "number") {
       at(i).kind = Kind::Number;
       try {

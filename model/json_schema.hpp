@@ -5,7 +5,8 @@
 //    those not in "required" may be left out), "required", "additionalProperties" (false, or
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
 //    "maxItems", "minLength" / "maxLength" (strings, in characters), "pattern" and "format"
-//    (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid; string_pattern.hpp),
+//    (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid, uri (http(s) URLs);
+//    string_pattern.hpp; with length bounds, refused where the pattern could not end in time),
 //    "minimum" / "maximum" / "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers:
 //    decimal_bounds.hpp), "enum", "const", "anyOf" (any alternatives, overlapping ones too:
 //    two object shapes, integer or number, a string or one constant), "oneOf" (alternatives no
@@ -27,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "decimal_bounds.hpp"
@@ -171,6 +173,8 @@ class SchemaPrefix {
   Res character(Frame& f, uint32_t cp) const;
   // Whether a character in [lo, hi] may still come (the pattern's early refusal).
   bool may_become(const Frame& f, uint32_t lo, uint32_t hi) const;
+  // The characters that may follow those read (lengths bounds; StringPattern::can_finish()).
+  std::pair<uint32_t, uint32_t> room(const Frame& f) const;
   // ... for a \\u escape that can still become the UTF-16 units [lo, hi].
   bool unit_may_become(const Frame& f, uint32_t lo, uint32_t hi) const;
   Res num(Frame& f, unsigned char c);

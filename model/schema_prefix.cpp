@@ -289,16 +289,31 @@ SchemaPrefix::Res SchemaPrefix::lit(Frame& f, unsigned char c) {
   return Res::More;
 }
 
+// A pattern with length bounds: the characters that may still follow the f.pos read so far
+// (the one being read counted). A character is taken only while the pattern can still accept
+// within them, so a text never reaches its maxLength (or stops short of minLength) where the
+// pattern cannot end.
+std::pair<uint32_t, uint32_t> SchemaPrefix::room(const Frame& f) const {
+  const auto& n = schema_->node(f.node);
+  const uint32_t lo = n.min_len > f.pos ? n.min_len - f.pos : 0;
+  const uint32_t hi = n.max_len == UINT32_MAX ? StringPattern::kUnbounded : n.max_len - f.pos;
+  return {lo, hi};
+}
+
 SchemaPrefix::Res SchemaPrefix::character(Frame& f, uint32_t cp) const {
   const int32_t p = schema_->node(f.node).pattern;
   if (p < 0) return Res::More;
-  f.live = schema_->pattern(p).step(f.live, cp);
-  return f.live.empty() ? Res::Bad : Res::More;
+  const StringPattern& pat = schema_->pattern(p);
+  f.live = pat.step(f.live, cp);
+  const auto [lo, hi] = room(f);
+  return pat.can_finish(f.live, lo, hi) ? Res::More : Res::Bad;
 }
 
 bool SchemaPrefix::may_become(const Frame& f, uint32_t lo, uint32_t hi) const {
   const int32_t p = schema_->node(f.node).pattern;
-  return p < 0 || schema_->pattern(p).may_step(f.live, lo, hi);
+  if (p < 0) return true;
+  const auto [more_lo, more_hi] = room(f);
+  return schema_->pattern(p).may_step(f.live, lo, hi, more_lo, more_hi);
 }
 
 bool SchemaPrefix::unit_may_become(const Frame& f, uint32_t lo, uint32_t hi) const {
@@ -324,7 +339,7 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
       if (c != '"') return Res::Bad;
       f.st = kSIn;
       if (n.pattern >= 0) f.live = schema_->pattern(n.pattern).start();
-      return Res::More;
+      return Res::More;  // the compiler checked that the bounds leave the pattern a text
     case kSIn:
       if (c == '"') {
         const bool matched = n.pattern < 0 || schema_->pattern(n.pattern).accepts(f.live);

@@ -467,6 +467,7 @@ class PatternBuilder {
       throw Error(ErrorCode::InvalidArgument,
                   fmt::format("pattern '{}' matches no text", printable(text_, 200)));
     }
+    p_.measure();
   }
 
  private:
@@ -538,6 +539,17 @@ StringPattern StringPattern::format(std::string_view name) {
     const std::string label = "[A-Za-z0-9]([A-Za-z0-9-]{0,18}[A-Za-z0-9])?";
     return compile("^" + label + "(\\." + label + ")*$");
   }
+  // http(s) URLs with a host name, an optional port below 10000, a path, a query and a
+  // fragment of RFC 3986 characters (percent escapes included): absolute URIs every URI / IRI
+  // reader accepts, and what URL types such as pydantic's HttpUrl (schema "format": "uri")
+  // take; other schemes, IP hosts and user info are left out.
+  if (name == "uri" || name == "uri-reference" || name == "iri" || name == "iri-reference") {
+    const std::string label = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?";
+    const std::string pchar = "([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
+    const std::string qchar = "([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})";
+    return compile("^https?://" + label + "(\\." + label + ")*(:[1-9][0-9]{0,3})?(/" + pchar +
+                   "*)*(\\?" + qchar + "*)?(#" + qchar + "*)?$");
+  }
   // ISO 8601 durations as RFC 3339 appendix A writes them: PnYnMnD, time part TnHnMnS, PnW.
   if (name == "duration") {
     const std::string t = "T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S)";
@@ -555,6 +567,68 @@ StringPattern::Mask StringPattern::candidates(const Mask& live) const {
     for (uint64_t m = live.w[word]; m; m &= m - 1) cand |= next_[word * 64 + std::countr_zero(m)];
   }
   return cand;
+}
+
+void StringPattern::measure() {
+  const size_t n = classes_.size() + 1;  // positions 0 (the start) .. classes_.size()
+  // reach[q]: positions reachable from q in one or more characters (next_ holds useful ones).
+  std::vector<Mask> reach(next_.begin(), next_.end());
+  for (size_t k = 1; k < n; ++k) {
+    for (size_t q = 0; q < n; ++q) {
+      if (reach[q].test(k)) reach[q] |= reach[k];
+    }
+  }
+  least_.assign(n, kUnbounded);
+  most_.assign(n, 0);
+  std::vector<bool> has_most(n, false);
+  for (size_t q = 0; q < n; ++q) {
+    if (accept_.test(q)) {
+      least_[q] = 0;
+      has_most[q] = true;
+    }
+    // Through a loop (a position reachable from itself), any length: every position left is
+    // useful, so the loop can always be left towards an accepting end.
+    for (size_t k = 1; k < n; ++k) {
+      if ((k == q || reach[q].test(k)) && reach[k].test(k)) most_[q] = kUnbounded;
+    }
+  }
+  // The rest by relaxation: paths without loops have at most n positions.
+  for (size_t round = 0; round < n; ++round) {
+    for (size_t q = 0; q < n; ++q) {
+      for (size_t k = 1; k < n; ++k) {
+        if (!next_[q].test(k)) continue;
+        if (least_[k] != kUnbounded) least_[q] = std::min(least_[q], least_[k] + 1);
+        if (most_[q] != kUnbounded && has_most[k]) {
+          most_[q] = has_most[q] ? std::max(most_[q], most_[k] + 1) : most_[k] + 1;
+          has_most[q] = true;
+        }
+      }
+    }
+  }
+}
+
+bool StringPattern::can_finish(const Mask& live, uint32_t lo, uint32_t hi) const {
+  for (size_t word = 0; word < 2; ++word) {
+    for (uint64_t m = live.w[word]; m; m &= m - 1) {
+      if (fits(word * 64 + std::countr_zero(m), lo, hi)) return true;
+    }
+  }
+  return false;
+}
+
+bool StringPattern::may_step(const Mask& live, uint32_t cp_lo, uint32_t cp_hi, uint32_t lo,
+                             uint32_t hi) const {
+  const Mask cand = candidates(live);
+  for (size_t word = 0; word < 2; ++word) {
+    for (uint64_t m = cand.w[word]; m; m &= m - 1) {
+      const size_t q = word * 64 + std::countr_zero(m);
+      if (!fits(q, lo, hi)) continue;
+      for (const auto& [a, b] : classes_[q - 1]) {
+        if (a <= cp_hi && b >= cp_lo) return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool StringPattern::may_step(const Mask& live, uint32_t lo, uint32_t hi) const {

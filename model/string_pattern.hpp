@@ -1,7 +1,7 @@
 // string_pattern.hpp: the regular expressions of JSON Schema's "pattern" (ECMAScript syntax,
 // search semantics: unanchored ends match anything) and the "format"s whose texts are regular
-// (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid: each as a subset every
-// reader of the format accepts), compiled to a position (Glushkov) automaton: one state per
+// (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid, uri: each as a subset
+// every reader of the format accepts), compiled to a position (Glushkov) automaton: one state per
 // character position of the expression, no empty moves, so the live set is a 128-bit mask that
 // a recognizer frame copies by value. The subset: literals, '.', classes ([a-z], [^...], \d \w
 // \s and their negations, \xHH, \uHHHH), groups ( ) (?: ) (?<name> ), alternation, the
@@ -39,7 +39,8 @@ class StringPattern {
   // A format by name; Error(InvalidArgument) naming the supported ones for any other.
   static StringPattern format(std::string_view name);
   static constexpr const char* kFormats =
-      "date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid";
+      "date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid, uri, uri-reference, "
+      "iri, iri-reference";
 
   Mask start() const {
     Mask m;
@@ -52,6 +53,14 @@ class StringPattern {
   // read: refuse its first byte already when no character it can still become fits).
   bool may_step(const Mask& live, uint32_t lo, uint32_t hi) const;
   bool accepts(const Mask& live) const { return live.intersects(accept_); }
+  // Length bounds (minLength / maxLength): whether from `live` the pattern can accept after
+  // between `lo` and `hi` more characters (kUnbounded: any number), as far as the fewest and
+  // the most characters each position needs tell (exact unless the lengths a position allows
+  // have a gap that the whole range [lo, hi] falls into, e.g. ^(ab)+$ with lengths 3 to 3).
+  static constexpr uint32_t kUnbounded = UINT32_MAX;
+  bool can_finish(const Mask& live, uint32_t lo, uint32_t hi) const;
+  // may_step() for a character after which [lo, hi] more characters may follow.
+  bool may_step(const Mask& live, uint32_t cp_lo, uint32_t cp_hi, uint32_t lo, uint32_t hi) const;
   size_t positions() const { return classes_.size(); }
 
  private:
@@ -61,6 +70,11 @@ class StringPattern {
   std::vector<Ranges> classes_;  // position p (1-based) reads classes_[p - 1]
   std::vector<Mask> next_;       // next_[p]: the positions that may follow p (next_[0]: first)
   Mask accept_;
+  // Per position (0: the start): the fewest and the most characters that can follow it before
+  // the pattern accepts (kUnbounded through a loop).
+  std::vector<uint32_t> least_, most_;
+  bool fits(size_t q, uint32_t lo, uint32_t hi) const { return least_[q] <= hi && most_[q] >= lo; }
+  void measure();  // fills least_ and most_
 };
 
 }  // namespace vkr

@@ -324,12 +324,13 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
               {"json_schema",
                {{"schema",
                  {{"type", "object"},
-                  {"properties", {{"a", {{"type", "string"}, {"format", "uri"}}}}}}}}}}}});
+                  {"properties", {{"a", {{"type", "string"}, {"format", "regex"}}}}}}}}}}}});
   EXPECT_EQ(s5, 400);
-  EXPECT_EQ(e5["error"]["message"],
-            "field 'response_format.json_schema.schema' json schema at '/properties/a': format "
-            "'uri' is not supported (supported: date, time, date-time, duration, email, hostname, "
-            "ipv4, ipv6, uuid)");
+  EXPECT_EQ(
+      e5["error"]["message"],
+      "field 'response_format.json_schema.schema' json schema at '/properties/a': format "
+      "'regex' is not supported (supported: date, time, date-time, duration, email, hostname, "
+      "ipv4, ipv6, uuid, uri, uri-reference, iri, iri-reference)");
   auto [s6, e6] =
       post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "json_schema"}}}});
   EXPECT_EQ(s6, 400);

@@ -48,6 +48,26 @@ inline bool is_date_time(const std::string& t) {
          std::sscanf(zone.c_str() + 1, "%2d:%2d%n", &zh, &zm, &n) == 2 && zh <= 23 && zm <= 59;
 }
 
+// An http(s) URI checked loosely but independently of the format's pattern: the scheme, a host
+// of letters, digits, '.' and '-', then only RFC 3986 characters, each '%' starting an escape,
+// at most one '#'.
+inline bool is_http_uri(const std::string& t) {
+  const size_t start = t.rfind("https://", 0) == 0 ? 8 : t.rfind("http://", 0) == 0 ? 7 : 0;
+  if (start == 0 || start == t.size() || !std::isalnum(static_cast<unsigned char>(t[start]))) {
+    return false;
+  }
+  static const std::string allowed =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%";
+  for (size_t k = start; k < t.size(); ++k) {
+    if (allowed.find(t[k]) == std::string::npos) return false;
+    if (t[k] == '%' && (k + 2 >= t.size() || !std::isxdigit(static_cast<unsigned char>(t[k + 1])) ||
+                        !std::isxdigit(static_cast<unsigned char>(t[k + 2])))) {
+      return false;
+    }
+  }
+  return std::count(t.begin(), t.end(), '#') <= 1;
+}
+
 // The naive validator: `v` against schema `s` (the subset's meaning; keys in schema order).
 inline bool valid(const ojson& v, const ojson& s, const ojson& root) {
   if (s.contains("$ref")) {
@@ -95,6 +115,7 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root) {
         return false;
       }
       if (s.value("format", "") == "date-time" && !is_date_time(text)) return false;
+      if (s.value("format", "") == "uri" && !is_http_uri(text)) return false;
       if (s.value("format", "") == "uuid" &&
           !std::regex_match(text,
                             std::regex("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"))) {

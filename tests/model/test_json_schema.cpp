@@ -134,9 +134,9 @@ TEST(JsonSchema, CompileErrorsNameTheProblem) {
       {R"j({"type":"object","properties":{"a":{"type":"string","pattern":"(?=x)"}}})j",
        "json schema at '/properties/a': pattern '(?=x)': lookaround assertions are not "
        "supported at offset 0"},
-      {R"({"type":"object","properties":{"a":{"type":"string","format":"uri"}}})",
-       "format 'uri' is not supported (supported: date, time, date-time, duration, email, "
-       "hostname, ipv4, ipv6, uuid)"},
+      {R"({"type":"object","properties":{"a":{"type":"string","format":"regex"}}})",
+       "format 'regex' is not supported (supported: date, time, date-time, duration, email, "
+       "hostname, ipv4, ipv6, uuid, uri"},
       {R"({"type":"object","properties":{"a":{"type":"string","format":"uuid","pattern":"a"}}})",
        "'pattern' beside 'format' is not supported"},
       {R"({"type":"object","properties":{"a":{"format":"date"}}})", "'format' needs a \"type\""},
@@ -163,6 +163,11 @@ TEST(JsonSchema, CompileErrorsNameTheProblem) {
        "no integer of at most 18 digits satisfies the bounds"},
       {R"({"type":"object","properties":{"a":{"type":"integer","exclusiveMinimum":1e30}}})",
        "no integer of at most 18 digits"},
+      {R"({"type":"object","properties":{"a":{"type":"string","format":"date","maxLength":9}}})",
+       "no text of the format has between 0 and 9 characters"},
+      {R"({"type":"object","properties":{"a":{"type":"string","pattern":"^a{1,3}$",
+          "minLength":4}}})",
+       "no text of the pattern has 4 characters or more"},
       {R"({"type":"object","properties":{"a":{"type":"string","minLength":5,"maxLength":4}}})",
        "minLength is above maxLength"},
       {R"({"type":"object","properties":{"a":{"type":"string","maxLength":-1}}})",
@@ -329,6 +334,59 @@ TEST(SchemaPrefix, PatternsRefuseACharacterAtItsFirstByte) {
   EXPECT_FALSE(q.push("\""));  // empty: '+' needs one
 }
 
+// A pattern with minLength / maxLength: every string the recognizer lets begin can still be
+// completed within the bounds (a character is refused where the pattern could not end in the
+// characters left), and complete strings agree with std::regex plus a length check. Every text
+// of up to maxLength characters over each case's alphabet, with a brute-force search for a
+// completion; bounds that leave no text are a compile error, checked the same way.
+TEST(SchemaPrefix, PatternsWithLengthBoundsNeverDeadEnd) {
+  const struct {
+    const char* pattern;
+    const char* alphabet;
+    uint32_t lo, hi;
+  } cases[] = {
+      {"^[a-b]+-[0-9]+$", "ab-0", 0, 4},
+      {"^[a-b]+-[0-9]+$", "ab-0", 4, 5},
+      {"^(ab)+c?$", "abc", 3, 3},
+      {"^a*b$", "ab", 2, 4},
+      {"x", "xy", 1, 3},
+      {"^[0-9]{2,4}$", "05", 0, 3},
+      {"^(a|bbb)$", "ab", 2, 5},
+      {"^(a|bb)(c|dd)?$", "abcd", 2, 3},
+      {"^[0-9]{4}$", "0", 0, 3},
+  };
+  for (const auto& k : cases) {
+    ojson s = {{"type", "object"}};
+    s["properties"]["v"] = {
+        {"type", "string"}, {"pattern", k.pattern}, {"minLength", k.lo}, {"maxLength", k.hi}};
+    const std::regex re(k.pattern);
+    const auto texts = all_texts(k.alphabet, k.hi);
+    auto truth = [&](const std::string& t) {
+      return t.size() >= k.lo && t.size() <= k.hi && std::regex_search(t, re);
+    };
+    const bool any = std::any_of(texts.begin(), texts.end(), truth);
+    std::shared_ptr<const JsonSchema> schema;
+    try {
+      schema = JsonSchema::compile(s);
+    } catch (const Error& e) {
+      EXPECT_FALSE(any) << k.pattern << " [" << k.lo << ", " << k.hi << "]: " << e.message();
+      EXPECT_NE(e.message().find("no text of the pattern has between"), std::string::npos);
+      continue;
+    }
+    ASSERT_TRUE(any) << k.pattern << " [" << k.lo << ", " << k.hi << "] compiled";
+    for (const std::string& t : texts) {
+      SchemaPrefix p(*schema);
+      const bool begun = p.push("{\"v\":\"" + t);
+      const bool whole = begun && p.push("\"}") && p.complete();
+      EXPECT_EQ(whole, truth(t)) << k.pattern << " on " << t;
+      const bool completes = std::any_of(texts.begin(), texts.end(), [&](const std::string& u) {
+        return u.rfind(t, 0) == 0 && truth(u);
+      });
+      EXPECT_EQ(begun, completes) << k.pattern << " [" << k.lo << ", " << k.hi << "] on " << t;
+    }
+  }
+}
+
 TEST(SchemaConstraint, RandomWalksSpellValidInstances) {
   const auto f =
       gguf::File::open(std::string(VKR_SHARED_DIR) + "/refmodels/tokenizer/vocab-qwen2.gguf");
@@ -366,8 +424,9 @@ TEST(SchemaConstraint, PatternWalksNeverDeadEnd) {
       "id": {"type": "string", "format": "uuid"},
       "code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]+$"},
       "name": {"type": "string", "maxLength": 5},
-      "price": {"type": "number", "minimum": 0.5, "exclusiveMaximum": 99.95}},
-      "required": ["when", "id", "code", "name", "price"]})");
+      "price": {"type": "number", "minimum": 0.5, "exclusiveMaximum": 99.95},
+      "site": {"type": "string", "format": "uri", "minLength": 1, "maxLength": 40}},
+      "required": ["when", "id", "code", "name", "price", "site"]})");
   const auto schema = JsonSchema::compile(s);
   const auto boost = ids_of(tok, {"}", "\"", "Z", "1", "-", "T"});
   int ended = 0;

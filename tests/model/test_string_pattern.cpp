@@ -170,6 +170,22 @@ TEST(StringPattern, FormatsTakeValidTextsOnly) {
         {"P1DT", false},
         {"P1H", false},
         {"P2W1D", false}}},
+      {"uri",
+       {{"https://example.com", true},
+        {"http://a.b-c.org:8080/p/a%20th;x=1/?q=1&r=a/b?#frag/?", true},
+        {"https://example.com/", true},
+        {"https://x.io/~u/(1)*!$'+,=:@", true},
+        {"ftp://example.com", false},
+        {"https://", false},
+        {"https://-a.com", false},
+        {"https://a.com:0", false},
+        {"https://a.com:65536", false},
+        {"https://a.com/a b", false},
+        {"https://a.com/%2", false},
+        {"https://a.com/%zz", false},
+        {"https://a.com/#a#b", false},
+        {"https://a.com/\"", false},
+        {"https://a.com/[x]", false}}},
       {"ipv4",
        {{"0.0.0.0", true},
         {"255.255.255.255", true},
@@ -219,7 +235,7 @@ TEST(StringPattern, ErrorsNameTheConstructAndWhere) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
     }
   }
-  EXPECT_THROW(StringPattern::format("uri"), Error);
+  EXPECT_THROW(StringPattern::format("json-pointer"), Error);
 }
 
 }  // namespace
