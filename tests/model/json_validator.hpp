@@ -1,14 +1,26 @@
-// json_validator.hpp: the JSON schema tests' second implementation: a naive recursive validator
-// of parsed instances (nlohmann's parser for the syntax), the subset's meaning written plainly.
+// json_validator.hpp: the JSON schema tests' second implementation, a naive recursive validator
+// of parsed instances (nlohmann's parser for the syntax; the subset's meaning written plainly),
+// and the checks the schema tests share: compile errors, constrained walks judged by it.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "json_constraint.hpp"
+#include "json_schema.hpp"
+#include "json_test_util.hpp"
+#include "tokenizer.hpp"
+#include "vkr/error.hpp"
 
 namespace vkr::test {
 
@@ -196,6 +208,88 @@ inline bool naive(const std::string& text, const ojson& schema) {
     return false;
   }
   return v.is_object() && valid(v, schema, schema);
+}
+
+// Each schema text fails to compile with Error(InvalidArgument) whose message contains the text
+// paired with it.
+inline void expect_compile_errors(const std::vector<std::pair<const char*, const char*>>& cases) {
+  for (const auto& [schema, message] : cases) {
+    try {
+      JsonSchema::compile(ojson::parse(schema));
+      ADD_FAILURE() << "no error for " << schema;
+    } catch (const Error& e) {
+      EXPECT_NE(e.message().find(message), std::string::npos) << schema << " -> " << e.message();
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    }
+  }
+}
+
+// Constrained random walks (random_walk, seeds 1 .. seeds) through schema `s` over `tok`: none
+// may reach a text no token continues (the sampler's error is a failure naming the text), every
+// text on the way is a prefix the recognizer takes, and those that end satisfy the naive
+// validator. Returns how many ended.
+inline int schema_walks(const Tokenizer& tok, const ojson& s, const std::vector<int32_t>& boost,
+                        uint64_t seeds, int steps) {
+  const auto schema = JsonSchema::compile(s);
+  int ended = 0;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    JsonConstraint c(tok, schema);
+    std::string last;  // the text before a dead end, for the report
+    Walk w;
+    try {
+      w = random_walk(tok, c, seed, steps, boost, [&](const std::string& t) {
+        last = t;
+        SchemaPrefix check(*schema);
+        return check.push(t);
+      });
+    } catch (const Error& e) {
+      ADD_FAILURE() << e.message() << " after: " << printable(last, 4096);
+      continue;
+    }
+    if (w.ended) {
+      ++ended;
+      EXPECT_TRUE(naive(w.text, s)) << w.text;
+    }
+  }
+  return ended;
+}
+
+// Whether SchemaPrefix takes `text` whole.
+inline bool ours(const std::string& text, const JsonSchema& schema) {
+  SchemaPrefix p(schema);
+  return p.push(text) && p.complete();
+}
+
+// `n` random instances of `s` (drawn by `instance`) are taken at every byte and complete, and a
+// single-byte mutation of each gets the naive validator's verdict (mutations the two readings
+// of a number could split on are skipped: nlohmann reads 1e400 as out of range, "-0" and "1.0"
+// by value). Returns how many mutations were accepted and refused.
+inline std::pair<int, int> instances_and_mutations(
+    const ojson& s, uint32_t seed, const std::string& alphabet,
+    const std::function<ojson(std::mt19937&)>& instance, int n = 3000) {
+  const auto schema = JsonSchema::compile(s);
+  std::mt19937 rng(seed);
+  const std::regex split("[0-9][eE.]|[eE][+-]?[0-9]{3,}|-0");
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string text = instance(rng).dump(rng() % 3 == 0 ? 1 : -1);
+    EXPECT_TRUE(naive(text, s)) << text;
+    SchemaPrefix p(*schema);
+    for (size_t k = 0; k < text.size(); ++k) {
+      if (!p.push(static_cast<unsigned char>(text[k]))) {
+        ADD_FAILURE() << "byte " << k << " of " << text;
+        return {accepted, refused};
+      }
+    }
+    EXPECT_TRUE(p.complete()) << text;
+    const std::string m = mutate(text, rng, alphabet);
+    if (std::regex_search(m, split) || breaks_twice(m)) continue;
+    const bool a = ours(m, *schema), b = naive(m, s);
+    EXPECT_EQ(a, b) << "text: " << m;
+    if (a != b) return {accepted, refused};
+    (a ? accepted : refused)++;
+  }
+  return {accepted, refused};
 }
 
 }  // namespace vkr::test

@@ -23,11 +23,6 @@
 namespace vkr::test {
 namespace {
 
-bool ours(const std::string& text, const JsonSchema& schema) {
-  SchemaPrefix p(schema);
-  return p.push(text) && p.complete();
-}
-
 const char* const kUnions = R"({
   "type": "object",
   "properties": {
@@ -161,34 +156,15 @@ TEST(SchemaUnion, HandWrittenCases) {
 
 TEST(SchemaUnion, RandomInstancesAndMutationsAgreeWithANaiveValidator) {
   const ojson s = ojson::parse(kUnions);
-  const auto schema = JsonSchema::compile(s);
-  std::mt19937 rng(11);
-  const std::string alphabet = "{}[]:,\" 0123456789-.eabcdgkrwxyz";
-  const std::regex split("[0-9][eE.]|[eE][+-]?[0-9]{3,}|-0");
-  int accepted = 0, refused = 0;
-  for (int i = 0; i < 3000; ++i) {
-    const ojson inst = random_instance(s, s, rng, 0);
-    const std::string text = inst.dump(rng() % 3 == 0 ? 1 : -1);
-    ASSERT_TRUE(naive(text, s)) << text;
-    SchemaPrefix p(*schema);
-    for (size_t k = 0; k < text.size(); ++k) {
-      ASSERT_TRUE(p.push(static_cast<unsigned char>(text[k]))) << "byte " << k << " of " << text;
-    }
-    ASSERT_TRUE(p.complete()) << text;
-    const std::string m = mutate(text, rng, alphabet);
-    if (std::regex_search(m, split) || breaks_twice(m)) {
-      continue;
-    }
-    const bool a = ours(m, *schema), b = naive(m, s);
-    ASSERT_EQ(a, b) << "text: " << m;
-    (a ? accepted : refused)++;
-  }
+  const auto [accepted, refused] =
+      instances_and_mutations(s, 11, "{}[]:,\" 0123456789-.eabcdgkrwxyz",
+                              [&](std::mt19937& rng) { return random_instance(s, s, rng, 0); });
   EXPECT_GT(accepted, 50);
   EXPECT_GT(refused, 400);
 }
 
 TEST(SchemaUnion, CompileErrorsNameTheProblem) {
-  const std::pair<const char*, const char*> cases[] = {
+  expect_compile_errors({
       {R"({"type":"object","properties":{"a":{"oneOf":[{"type":"number"},{"type":"integer"}]}}})",
        "json schema at '/properties/a': oneOf alternatives 0 and 1 may both match one value"},
       {R"({"type":"object","properties":{"a":{"oneOf":[{"type":"null"},{"type":"object",
@@ -200,16 +176,7 @@ TEST(SchemaUnion, CompileErrorsNameTheProblem) {
       {R"({"type":"object","properties":{"a":{"oneOf":[{"enum":[1,2]},{"enum":[3,2.0]}]}}})",
        "oneOf alternatives 0 and 1"},
       {R"({"type":"object","properties":{"a":{"anyOf":[]}}})", "anyOf must be a non-empty array"},
-  };
-  for (const auto& [schema, message] : cases) {
-    try {
-      JsonSchema::compile(ojson::parse(schema));
-      ADD_FAILURE() << "no error for " << schema;
-    } catch (const Error& e) {
-      EXPECT_NE(e.message().find(message), std::string::npos) << schema << " -> " << e.message();
-      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-    }
-  }
+  });
   ojson many = ojson::parse(R"({"type":"object","properties":{"a":{"anyOf":[]}}})");
   for (int i = 0; i < 65; ++i) many["properties"]["a"]["anyOf"].push_back({{"const", i}});
   EXPECT_THROW(JsonSchema::compile(many), Error);
@@ -259,29 +226,8 @@ TEST(SchemaUnionConstraint, WalksNeverDeadEndAndSpellValidInstances) {
       gguf::File::open(std::string(VKR_SHARED_DIR) + "/refmodels/tokenizer/vocab-qwen2.gguf");
   const Tokenizer tok(vocab_from_gguf(f));
   const ojson s = ojson::parse(kUnions);
-  const auto schema = JsonSchema::compile(s);
   const auto boost = ids_of(tok, {"}", "]", "\"", "1", "cat", "dog", "r", "w"});
-  int ended = 0;
-  for (uint64_t seed = 1; seed <= 8; ++seed) {
-    JsonConstraint c(tok, schema);
-    std::string last;
-    Walk w;
-    try {
-      w = random_walk(tok, c, seed, 160, boost, [&](const std::string& t) {
-        last = t;
-        SchemaPrefix check(*schema);
-        return check.push(t);
-      });
-    } catch (const Error& e) {
-      ADD_FAILURE() << e.message() << " after: " << printable(last, 4096);
-      continue;
-    }
-    if (w.ended) {
-      ++ended;
-      EXPECT_TRUE(naive(w.text, s)) << w.text;
-    }
-  }
-  EXPECT_GE(ended, 2);
+  EXPECT_GE(schema_walks(tok, s, boost, 8, 160), 2);
 }
 
 }  // namespace
