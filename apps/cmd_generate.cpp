@@ -216,7 +216,8 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
                 "without the prompt; it ends when the object is complete");
   sub->add_option("--json-schema", o->json_schema,
                   "Like --json, the object matching the JSON schema in this file (the subset in "
-                  "model/json_schema.hpp: types, properties, required, items, prefixItems, "
+                  "model/json_schema.hpp: types, properties, required, min/maxProperties, "
+                  "items, prefixItems, "
                   "uniqueItems, min/maxItems, "
                   "min/maxLength, pattern, format, minimum/maximum, enum, const, anyOf, oneOf, "
                   "allOf of one, $ref)");

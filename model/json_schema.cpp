@@ -32,6 +32,8 @@ const std::set<std::string> kKeywords = {"type",
                                          "properties",
                                          "required",
                                          "additionalProperties",
+                                         "minProperties",
+                                         "maxProperties",
                                          "items",
                                          "prefixItems",
                                          "additionalItems",
@@ -160,7 +162,8 @@ class SchemaCompiler {
       if (!kKeywords.count(k) && !kAnnotations.count(k)) {
         bad_schema(path, fmt::format(
                              "'{}' is not supported (supported: type, properties, "
-                             "required, additionalProperties, items, prefixItems, additionalItems, "
+                             "required, additionalProperties, minProperties, maxProperties, items, "
+                             "prefixItems, additionalItems, "
                              "minItems, maxItems, uniqueItems, "
                              "minLength, maxLength, pattern, format, minimum, maximum, "
                              "exclusiveMinimum, "
@@ -256,6 +259,7 @@ class SchemaCompiler {
   void typed(int32_t i, const ojson& s, const std::string& type, const std::string& path) {
     if (type == "object") {
       at(i).kind = Kind::Object;
+      object_counts(i, s, path);
       if (!s.contains("properties")) {
         const ojson* extra =
             s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
@@ -270,6 +274,7 @@ class SchemaCompiler {
         if (s.contains("required") && !s["required"].empty()) {
           bad_schema(path, "required keys need properties");
         }
+        check_counts(at(i), path);
         return;
       }
       const ojson& props = s["properties"];
@@ -302,6 +307,7 @@ class SchemaCompiler {
       const ojson* extra =
           s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
       at(i).closed = extra && extra->is_boolean() && !extra->get<bool>();
+      check_counts(at(i), path);
     } else if (type == "array") {
       array(i, s, path);
     } else if (type == "string") {
@@ -358,6 +364,44 @@ class SchemaCompiler {
       bad_schema(path, fmt::format("type '{}' is not one of object, array, string, number, "
                                    "integer, boolean, null",
                                    type));
+    }
+  }
+
+  // minProperties / maxProperties. Keys written freely (no properties) could repeat, and a
+  // parser keeps one of each: more than one is only counted on declared properties.
+  void object_counts(int32_t i, const ojson& s, const std::string& path) {
+    const uint32_t lo = count(s, "minProperties", 0, path);
+    const uint32_t hi = count(s, "maxProperties", UINT32_MAX, path);
+    if (lo > hi) bad_schema(path, "minProperties is above maxProperties");
+    at(i).min_props = lo;
+    at(i).max_props = hi;
+  }
+
+  // The counts against the declared properties (after they are read).
+  void check_counts(const JsonSchema::Node& n, const std::string& path) {
+    if (n.free || n.keys.empty()) {
+      if (!n.free && n.min_props > 0) {
+        bad_schema(path, fmt::format("minProperties {} on an object with no properties and "
+                                     "additionalProperties false (only {{}})",
+                                     n.min_props));
+      }
+      if (n.min_props > 1) {
+        bad_schema(path,
+                   "minProperties above 1 needs \"properties\" (keys written freely "
+                   "could repeat, and a parser keeps one of each)");
+      }
+      return;
+    }
+    const auto required =
+        static_cast<uint32_t>(std::count(n.required.begin(), n.required.end(), true));
+    if (required > n.max_props) {
+      bad_schema(path, fmt::format("maxProperties {} is below the {} required properties",
+                                   n.max_props, required));
+    }
+    if (n.min_props > n.keys.size()) {
+      bad_schema(path, fmt::format("minProperties {} is above the {} properties declared (other "
+                                   "keys are never written)",
+                                   n.min_props, n.keys.size()));
     }
   }
 

@@ -60,6 +60,7 @@ class JsonSchema {
     std::vector<int32_t> values;
     std::vector<bool> required;
     bool free = false, closed = false;
+    uint32_t min_props = 0, max_props = UINT32_MAX;  // minProperties / maxProperties
     int32_t extra = 0;
     // Array: the first items' nodes (prefixItems), the node of the items after them, bounds;
     // `unique`: no prefix; items a literal node (enum, const, boolean, null: each literal
@@ -144,7 +145,7 @@ class SchemaPrefix {
     bool integer = false;              // Num
     bool low_next = false;             // Str: a \\u escape must give a low surrogate
     uint16_t unit = 0;                 // Str: the \\u escape's UTF-16 unit so far
-    uint32_t cp = 0;                   // Str: the character being read (for a pattern)
+    uint32_t cp = 0;  // Str: the character being read (for a pattern); Obj: properties written
     StringPattern::Mask live;          // Str: the pattern's live positions
     decimal::Prefix num;               // Num: a bounded number's text so far
     int32_t node = 0;

@@ -134,6 +134,7 @@ void SchemaPrefix::value_done() {
       f.st = kOColon;
     } else {
       if (f.prop >= 0) f.pos = static_cast<uint32_t>(f.prop) + 1;
+      ++f.cp;  // a property written
       f.st = kOAfter;
     }
   } else if (f.kind == Frame::Kind::Arr) {
@@ -447,7 +448,10 @@ SchemaPrefix::Res SchemaPrefix::str(Frame& f, unsigned char c) {
 uint64_t SchemaPrefix::key_mask(const Frame& f) const {
   const auto& n = schema_->node(f.node);
   uint64_t mask = 0;
+  if (f.cp >= n.max_props) return 0;
   for (size_t k = f.pos; k < n.keys.size(); ++k) {
+    // Skipping to key k leaves the keys after it: enough of them for minProperties?
+    if (f.cp + 1 + (n.keys.size() - k - 1) < n.min_props) break;
     mask |= 1ull << k;
     if (n.required[k]) break;  // a required key cannot be skipped
   }
@@ -456,6 +460,7 @@ uint64_t SchemaPrefix::key_mask(const Frame& f) const {
 
 bool SchemaPrefix::may_close(const Frame& f) const {
   const auto& n = schema_->node(f.node);
+  if (f.cp < n.min_props) return false;
   for (size_t k = f.pos; k < n.required.size(); ++k) {
     if (n.required[k]) return false;
   }
@@ -471,6 +476,7 @@ SchemaPrefix::Res SchemaPrefix::obj(Frame& f, unsigned char c) {
     case kONeedKey:
       if (c != '"') return space(c);
       if (n.free) {
+        if (f.cp >= n.max_props) return Res::Bad;
         pending_node_ = -2;
       } else {
         const uint64_t mask = key_mask(f);
@@ -494,7 +500,7 @@ SchemaPrefix::Res SchemaPrefix::obj(Frame& f, unsigned char c) {
       return Res::Start;
     case kOAfter:
       if (c == ',') {
-        if (!n.free && key_mask(f) == 0) return Res::Bad;
+        if (n.free ? f.cp >= n.max_props : key_mask(f) == 0) return Res::Bad;
         f.st = kONeedKey;
         return Res::More;
       }

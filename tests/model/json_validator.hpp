@@ -178,6 +178,10 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root) {
       return true;
     }
     if (t == "object" && v.is_object()) {
+      if (v.size() < s.value("minProperties", 0u) ||
+          v.size() > s.value("maxProperties", 1u << 30)) {
+        return false;
+      }
       if (!s.contains("properties")) return true;
       const auto& props = s["properties"];
       std::vector<std::string> order;

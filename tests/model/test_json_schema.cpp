@@ -353,6 +353,62 @@ TEST(SchemaPrefix, PatternsWithLengthBoundsNeverDeadEnd) {
   }
 }
 
+// minProperties / maxProperties over three optional keys (some required): every text writing
+// a subset of them in order agrees with the validator, and every prefix the recognizer takes is
+// the start of a valid text (a key that would leave too few after it is refused, ',' once the
+// maximum is reached).
+TEST(SchemaPrefix, PropertyCountsNeverDeadEnd) {
+  for (const char* counts :
+       {R"({"minProperties": 2, "maxProperties": 2})", R"({"maxProperties": 1})",
+        R"({"minProperties": 3})", R"({"minProperties": 2, "required": ["c"]})",
+        R"({"maxProperties": 2, "required": ["a"]})",
+        R"({"minProperties": 1, "maxProperties": 3, "required": ["b"]})"}) {
+    ojson s = ojson::parse(R"({"type": "object", "properties": {"a": {"const": 1},
+        "b": {"const": 1}, "c": {"const": 1}}})");
+    s.update(ojson::parse(counts));
+    const auto schema = JsonSchema::compile(s);
+    std::vector<std::string> texts, valid;
+    for (int set = 0; set < 8; ++set) {
+      std::string t = "{";
+      for (int k = 0; k < 3; ++k) {
+        if (!(set >> k & 1)) continue;
+        if (t.size() > 1) t += ",";
+        t += std::string("\"") + static_cast<char>('a' + k) + "\":1";
+      }
+      texts.push_back(t + "}");
+      EXPECT_EQ(ours(texts.back(), *schema), naive(texts.back(), s)) << counts << texts.back();
+      if (naive(texts.back(), s)) valid.push_back(texts.back());
+    }
+    ASSERT_FALSE(valid.empty()) << counts;
+    for (const auto& t : texts) {
+      for (size_t len = 1; len <= t.size(); ++len) {
+        const std::string prefix = t.substr(0, len);
+        const bool begun = SchemaPrefix(*schema).push(prefix);
+        const bool completes = std::any_of(valid.begin(), valid.end(),
+                                           [&](const auto& v) { return v.rfind(prefix, 0) == 0; });
+        EXPECT_EQ(begun, completes) << counts << " on " << prefix;
+      }
+    }
+  }
+  // Keys written freely: at most maxProperties of them.
+  const auto free = JsonSchema::compile(ojson::parse(R"({"type":"object","maxProperties":2})"));
+  SchemaPrefix p(*free);
+  ASSERT_TRUE(p.push(R"({"x":1,"y":[2])"));
+  EXPECT_FALSE(SchemaPrefix(p).push(","));
+  EXPECT_TRUE(p.push("}"));
+  expect_compile_errors({
+      {R"({"type":"object","properties":{"a":{},"b":{}},"required":["a","b"],"maxProperties":1})",
+       "json schema at '/': maxProperties 1 is below the 2 required properties"},
+      {R"({"type":"object","properties":{"a":{}},"minProperties":2})",
+       "minProperties 2 is above the 1 properties declared"},
+      {R"({"type":"object","minProperties":2})", "minProperties above 1 needs \"properties\""},
+      {R"({"type":"object","minProperties":2,"maxProperties":1})",
+       "minProperties is above maxProperties"},
+      {R"({"type":"object","additionalProperties":false,"minProperties":1})",
+       "minProperties 1 on an object with no properties and additionalProperties false"},
+  });
+}
+
 TEST(SchemaConstraint, RandomWalksSpellValidInstances) {
   const auto f =
       gguf::File::open(std::string(VKR_SHARED_DIR) + "/refmodels/tokenizer/vocab-qwen2.gguf");
