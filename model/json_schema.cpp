@@ -89,11 +89,18 @@ class SchemaCompiler {
     if (out_->node(out_->root_).kind != Kind::Object) {
       bad_schema("", "the root must describe an object (\"type\": \"object\")");
     }
-    // oneOf's alternatives, once every node (recursive ones too) is filled in.
+    // Unions, once every node (recursive ones too) is filled in.
+    if (const int32_t u = schema_union::union_cycle(*out_, out_->nodes_.size()); u >= 0) {
+      const auto it = union_paths_.find(u);
+      bad_schema(it == union_paths_.end() ? "" : it->second,
+                 "the anyOf / oneOf / allOf is its own alternative (through $ref): not supported, "
+                 "the search for the alternative a value begins would never end");
+    }
+    int budget = 200000;  // steps of the oneOf checks, for the whole schema
     for (const auto& [alts, path] : one_of_) {
       for (size_t a = 0; a < alts.size(); ++a) {
         for (size_t b = a + 1; b < alts.size(); ++b) {
-          if (schema_union::exclusive(*out_, alts[a], alts[b])) continue;
+          if (schema_union::exclusive(*out_, alts[a], alts[b], budget)) continue;
           bad_schema(path, fmt::format(
                                "oneOf alternatives {} and {} may both match one value, and oneOf "
                                "allows exactly one: tell them apart (by type, const / enum values, "
@@ -546,12 +553,14 @@ class SchemaCompiler {
     }
     at(i).kind = Kind::Union;
     at(i).alternatives = std::move(alts);
+    union_paths_[i] = path;
   }
 
   const ojson& root_;
   JsonSchema* out_ = nullptr;
   std::map<std::string, int32_t> refs_;
   std::vector<std::pair<std::vector<int32_t>, std::string>> one_of_;  // alternatives, path
+  std::map<int32_t, std::string> union_paths_;                        // for error messages
 };
 
 std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_json& schema) {

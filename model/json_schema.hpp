@@ -203,6 +203,10 @@ class SchemaPrefix {
     std::shared_ptr<const std::vector<nlohmann::json>> values;
     std::string item;
   };
+  // uniqueItems over literal items (a mask of those written; else values compared, Seen).
+  bool unique_literals(const JsonSchema::Node& n) const {
+    return n.unique && !schema_->node(n.items).literals.empty();
+  }
   Seen* reading_item();  // the Seen whose item the top frame is, or null
   bool item_is_new();    // the top frame (complete) is such an item: false if a repeat
 

@@ -140,10 +140,7 @@ void SchemaPrefix::value_done() {
   } else if (f.kind == Frame::Kind::Arr) {
     ++f.pos;
     f.st = kAAfter;
-    const auto& n = schema_->node(f.node);
-    if (n.unique && !schema_->node(n.items).literals.empty()) {
-      f.alive |= 1ull << matched_;  // written: not again
-    }
+    if (unique_literals(schema_->node(f.node))) f.alive |= 1ull << matched_;  // not again
   }
 }
 
@@ -202,7 +199,7 @@ SchemaPrefix::Res SchemaPrefix::start_value(int32_t node, unsigned char c) {
       if (c != '[') return Res::Bad;
       f.kind = Frame::Kind::Arr;
       f.st = kAOpen;
-      if (n.unique && schema_->node(n.items).literals.empty()) {
+      if (n.unique && !unique_literals(n)) {  // strings or numbers: compared as values
         seen_.push_back(Seen{base_ + stack_.size(), nullptr, {}});
       }
       stack_.push_back(f);
@@ -521,7 +518,7 @@ SchemaPrefix::Res SchemaPrefix::arr(Frame& f, unsigned char c) {
       if (is_space(c)) return space(c);
       if (f.pos >= n.max_items) return Res::Bad;
       f.st = kAItem;
-      if (n.unique && !schema_->node(n.items).literals.empty()) {
+      if (unique_literals(n)) {
         // The literals not yet written (max_items keeps one left).
         const auto& lits = schema_->node(n.items).literals;
         pending_node_ = -1;

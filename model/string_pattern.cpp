@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <bit>
 
 #include "hex_digit.hpp"
 #include "vkr/error.hpp"
@@ -21,7 +20,7 @@ using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
 using Mask = StringPattern::Mask;
 
 constexpr uint32_t kMaxCp = 0x10FFFF;
-constexpr uint32_t kUnbounded = UINT32_MAX;
+constexpr uint32_t kUnbounded = StringPattern::kUnbounded;
 constexpr uint32_t kMaxCount = 1000;  // {n,m} bounds (the positions limit comes first anyway)
 constexpr uint32_t kMaxNesting = 64;  // groups: the pattern is untrusted input (server requests)
 
@@ -56,14 +55,6 @@ const Ranges kSpace = {{9, 13},          {32, 32},         {0xA0, 0xA0},     {0x
                        {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F},
                        {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
 const Ranges kLineEnds = {{'\n', '\n'}, {'\r', '\r'}, {0x2028, 0x2029}};
-
-bool contains(const Ranges& r, uint32_t cp) {
-  for (const auto& [a, b] : r) {
-    if (cp < a) return false;
-    if (cp <= b) return true;
-  }
-  return false;
-}
 
 struct Ast {
   enum class Kind : uint8_t { Empty, Sym, Cat, Alt, Repeat };
@@ -559,100 +550,6 @@ StringPattern StringPattern::format(std::string_view name) {
   throw Error(
       ErrorCode::InvalidArgument,
       fmt::format("format '{}' is not supported (supported: {})", printable(name), kFormats));
-}
-
-StringPattern::Mask StringPattern::candidates(const Mask& live) const {
-  Mask cand;
-  for (size_t word = 0; word < 2; ++word) {
-    for (uint64_t m = live.w[word]; m; m &= m - 1) cand |= next_[word * 64 + std::countr_zero(m)];
-  }
-  return cand;
-}
-
-void StringPattern::measure() {
-  const size_t n = classes_.size() + 1;  // positions 0 (the start) .. classes_.size()
-  // reach[q]: positions reachable from q in one or more characters (next_ holds useful ones).
-  std::vector<Mask> reach(next_.begin(), next_.end());
-  for (size_t k = 1; k < n; ++k) {
-    for (size_t q = 0; q < n; ++q) {
-      if (reach[q].test(k)) reach[q] |= reach[k];
-    }
-  }
-  least_.assign(n, kUnbounded);
-  most_.assign(n, 0);
-  std::vector<bool> has_most(n, false);
-  for (size_t q = 0; q < n; ++q) {
-    if (accept_.test(q)) {
-      least_[q] = 0;
-      has_most[q] = true;
-    }
-    // Through a loop (a position reachable from itself), any length: every position left is
-    // useful, so the loop can always be left towards an accepting end.
-    for (size_t k = 1; k < n; ++k) {
-      if ((k == q || reach[q].test(k)) && reach[k].test(k)) most_[q] = kUnbounded;
-    }
-  }
-  // The rest by relaxation: paths without loops have at most n positions.
-  for (size_t round = 0; round < n; ++round) {
-    for (size_t q = 0; q < n; ++q) {
-      for (size_t k = 1; k < n; ++k) {
-        if (!next_[q].test(k)) continue;
-        if (least_[k] != kUnbounded) least_[q] = std::min(least_[q], least_[k] + 1);
-        if (most_[q] != kUnbounded && has_most[k]) {
-          most_[q] = has_most[q] ? std::max(most_[q], most_[k] + 1) : most_[k] + 1;
-          has_most[q] = true;
-        }
-      }
-    }
-  }
-}
-
-bool StringPattern::can_finish(const Mask& live, uint32_t lo, uint32_t hi) const {
-  for (size_t word = 0; word < 2; ++word) {
-    for (uint64_t m = live.w[word]; m; m &= m - 1) {
-      if (fits(word * 64 + std::countr_zero(m), lo, hi)) return true;
-    }
-  }
-  return false;
-}
-
-bool StringPattern::may_step(const Mask& live, uint32_t cp_lo, uint32_t cp_hi, uint32_t lo,
-                             uint32_t hi) const {
-  const Mask cand = candidates(live);
-  for (size_t word = 0; word < 2; ++word) {
-    for (uint64_t m = cand.w[word]; m; m &= m - 1) {
-      const size_t q = word * 64 + std::countr_zero(m);
-      if (!fits(q, lo, hi)) continue;
-      for (const auto& [a, b] : classes_[q - 1]) {
-        if (a <= cp_hi && b >= cp_lo) return true;
-      }
-    }
-  }
-  return false;
-}
-
-bool StringPattern::may_step(const Mask& live, uint32_t lo, uint32_t hi) const {
-  const Mask cand = candidates(live);
-  for (size_t word = 0; word < 2; ++word) {
-    for (uint64_t m = cand.w[word]; m; m &= m - 1) {
-      for (const auto& [a, b] : classes_[word * 64 + std::countr_zero(m) - 1]) {
-        if (a <= hi && b >= lo) return true;
-      }
-    }
-  }
-  return false;
-}
-
-StringPattern::Mask StringPattern::step(const Mask& live, uint32_t cp) const {
-  const Mask cand = candidates(live);
-  Mask out;
-  for (size_t word = 0; word < 2; ++word) {
-    for (uint64_t m = cand.w[word]; m; m &= m - 1) {
-      const size_t q = word * 64 + std::countr_zero(m);
-      if (contains(classes_[q - 1], cp)) out.set(q);
-    }
-  }
-  return out;
 }
 
 }  // namespace vkr

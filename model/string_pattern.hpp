@@ -51,7 +51,9 @@ class StringPattern {
   Mask step(const Mask& live, uint32_t cp) const;
   // Whether some character in [lo, hi] may come next (a UTF-8 sequence or \\u escape being
   // read: refuse its first byte already when no character it can still become fits).
-  bool may_step(const Mask& live, uint32_t lo, uint32_t hi) const;
+  bool may_step(const Mask& live, uint32_t lo, uint32_t hi) const {
+    return may_step(live, lo, hi, 0, kUnbounded);
+  }
   bool accepts(const Mask& live) const { return live.intersects(accept_); }
   // Length bounds (minLength / maxLength): whether from `live` the pattern can accept after
   // between `lo` and `hi` more characters (kUnbounded: any number), as far as the fewest and

@@ -177,6 +177,27 @@ TEST(SchemaUnion, CompileErrorsNameTheProblem) {
        "oneOf alternatives 0 and 1"},
       {R"({"type":"object","properties":{"a":{"anyOf":[]}}})", "anyOf must be a non-empty array"},
   });
+  // A union that is its own alternative would recurse forever when read (it crashed once).
+  expect_compile_errors({{R"({"type":"object","properties":{"a":{"$ref":"#/$defs/u"}},
+      "$defs":{"u":{"anyOf":[{"type":"string"},{"allOf":[{"$ref":"#/$defs/u"}]}]}}})",
+                          "json schema at '/$defs/u': the anyOf / oneOf / allOf is its own "
+                          "alternative (through $ref): not supported"}});
+  // Unions of unions fan out: two disjoint chains of 6 levels of 40 alternatives each; telling
+  // them apart would take 40^12 steps, so the oneOf check gives up within its step budget.
+  ojson fan = ojson::parse(R"({"type":"object","properties":{"a":{"oneOf":[
+      {"$ref":"#/$defs/l0"},{"$ref":"#/$defs/m0"}]}}})");
+  for (const char* chain : {"l", "m"}) {
+    for (int level = 0; level < 6; ++level) {
+      ojson alts = ojson::array();
+      const std::string next = std::string("#/$defs/") + chain + std::to_string(level + 1);
+      for (int k = 0; k < 40; ++k) {
+        const int value = (chain[0] == 'l' ? 0 : 1000) + k;
+        alts.push_back(level < 5 ? ojson{{"allOf", {{{"$ref", next}}}}} : ojson{{"const", value}});
+      }
+      fan["$defs"][chain + std::to_string(level)] = {{"anyOf", alts}};
+    }
+  }
+  EXPECT_THROW(JsonSchema::compile(fan), Error);
   ojson many = ojson::parse(R"({"type":"object","properties":{"a":{"anyOf":[]}}})");
   for (int i = 0; i < 65; ++i) many["properties"]["a"]["anyOf"].push_back({{"const", i}});
   EXPECT_THROW(JsonSchema::compile(many), Error);
