@@ -215,7 +215,8 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
                 "Constrain the output (each reply with --chat) to one JSON object, printed "
                 "without the prompt; it ends when the object is complete");
   sub->add_option("--json-schema", o->json_schema,
-                  "Like --json, the object matching the JSON schema in this file (the subset in "
+                  "Like --json, one value matching the JSON schema in this file (any root: an "
+                  "object, an array, an enum ...; the subset in "
                   "model/json_schema.hpp: types, properties, required, min/maxProperties, "
                   "items, prefixItems, "
                   "uniqueItems, min/maxItems, "

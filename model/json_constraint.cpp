@@ -26,7 +26,7 @@ JsonConstraint::JsonConstraint(const Tokenizer& tok, std::shared_ptr<const JsonS
   classes_ = std::move(classes);
 }
 
-bool JsonConstraint::complete() const { return prefix_.complete(); }
+bool JsonConstraint::complete() const { return prefix_.may_end(); }
 
 bool JsonConstraint::allows_text(int32_t id, const bool* first_ok, bool plain_ok) const {
   const IdClass& c = (*classes_)[static_cast<size_t>(id)];
@@ -38,8 +38,8 @@ bool JsonConstraint::allows_text(int32_t id, const bool* first_ok, bool plain_ok
 }
 
 bool JsonConstraint::allows(int32_t id) const {
-  if (tok_->is_eog(id)) return complete();
-  if (complete() || id < 0 || id >= tok_->n_vocab()) return false;
+  if (tok_->is_eog(id)) return prefix_.may_end();
+  if (prefix_.complete() || id < 0 || id >= tok_->n_vocab()) return false;
   return allows_text(id, nullptr, prefix_.in_string_body());
 }
 
@@ -59,7 +59,8 @@ int32_t JsonConstraint::n_vocab() const { return tok_->n_vocab(); }
 
 void JsonConstraint::allowed_ids(std::vector<uint8_t>& allowed) const {
   // The bytes that may come next decided once each, then every id.
-  const bool done = complete();
+  // done: nothing may follow; may_end: the end may (a root number may also go on).
+  const bool done = prefix_.complete(), may_end = prefix_.may_end();
   bool first_ok[256];
   for (int b = 0; b < 256; ++b) {
     scratch_ = prefix_;
@@ -67,7 +68,7 @@ void JsonConstraint::allowed_ids(std::vector<uint8_t>& allowed) const {
   }
   const bool plain_ok = prefix_.in_string_body();
   for (int32_t id = 0; id < tok_->n_vocab(); ++id) {
-    const bool ok = tok_->is_eog(id) ? done : !done && allows_text(id, first_ok, plain_ok);
+    const bool ok = tok_->is_eog(id) ? may_end : !done && allows_text(id, first_ok, plain_ok);
     allowed[static_cast<size_t>(id)] = ok ? 1 : 0;
   }
 }

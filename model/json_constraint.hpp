@@ -1,9 +1,11 @@
 // json_constraint.hpp: sampling constrained to one JSON object (OpenAI's response_format
-// {"type": "json_object"}, `generate --json`), or to a JSON schema (json_schema.hpp).
+// {"type": "json_object"}, `generate --json`), or to one value of a JSON schema
+// (json_schema.hpp; its root may be any value: an object, an array, an enum of strings ...).
 //  - JsonPrefix: whether bytes are still the start of a JSON object text (RFC 8259), and whether
 //    they are a whole one (json_schema.hpp's recognizer over the schema {"type": "object"}).
 //  - JsonConstraint: the same at token level over a vocabulary (a TokenConstraint): which ids may
-//    come next (end-of-generation ids only once the object is complete, and then nothing else).
+//    come next (end-of-generation ids only once the value may end, and nothing else once it is
+//    complete).
 #pragma once
 
 #include <cstdint>
@@ -44,11 +46,12 @@ class JsonPrefix {
 
 class JsonConstraint final : public TokenConstraint {
  public:
-  // Without a schema: any JSON object; with one: texts matching it.
+  // Without a schema: any JSON object; with one: a text of one value matching it.
   explicit JsonConstraint(const Tokenizer& tok, std::shared_ptr<const JsonSchema> schema = nullptr);
 
-  // Whether `id` may come next: its bytes keep the text a JSON object prefix (CONTROL ids that do
-  // not end generation never: they print nothing); end-of-generation ids once it is complete.
+  // Whether `id` may come next: its bytes keep the text a prefix of a matching value (CONTROL ids
+  // that do not end generation never: they print nothing); end-of-generation ids once it may
+  // end (SchemaPrefix::may_end()).
   bool allows(int32_t id) const override;
   // Takes `id` (one allows() accepted).
   void accept(int32_t id) override;

@@ -65,7 +65,7 @@ const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveM
 
 class SchemaCompiler {
  public:
-  explicit SchemaCompiler(const ojson& root) : root_(root) {}
+  SchemaCompiler(const ojson& root, bool object_root) : root_(root), object_root_(object_root) {}
 
   std::shared_ptr<const JsonSchema> run() {
     auto s = std::make_shared<JsonSchema>();
@@ -86,7 +86,7 @@ class SchemaCompiler {
     add(Kind::Null);
     out_->nodes_.back().literals = {"null"};
     out_->root_ = compile(root_, "");
-    if (out_->node(out_->root_).kind != Kind::Object) {
+    if (object_root_ && out_->node(out_->root_).kind != Kind::Object) {
       bad_schema("", "the root must describe an object (\"type\": \"object\")");
     }
     // Unions, once every node (recursive ones too) is filled in.
@@ -557,18 +557,20 @@ class SchemaCompiler {
   }
 
   const ojson& root_;
+  bool object_root_;
   JsonSchema* out_ = nullptr;
   std::map<std::string, int32_t> refs_;
   std::vector<std::pair<std::vector<int32_t>, std::string>> one_of_;  // alternatives, path
   std::map<int32_t, std::string> union_paths_;                        // for error messages
 };
 
-std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_json& schema) {
-  return SchemaCompiler(schema).run();
+std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_json& schema,
+                                                      bool object_root) {
+  return SchemaCompiler(schema, object_root).run();
 }
 
 std::shared_ptr<const JsonSchema> JsonSchema::any_object() {
-  return compile(nlohmann::ordered_json{{"type", "object"}});
+  return compile(nlohmann::ordered_json{{"type", "object"}}, true);
 }
 
 }  // namespace vkr

@@ -1,8 +1,9 @@
 // json_schema.hpp: sampling constrained to a JSON schema (OpenAI's response_format
 // {"type": "json_schema", "json_schema": {"schema": ...}}, `generate --json-schema FILE`).
-//  - JsonSchema: a schema compiled to nodes. The subset: "type" (object, array, string, number,
-//    integer, boolean, null, or a list of them), "properties" (written in the schema's order;
-//    those not in "required" may be left out), "required", "additionalProperties" (false, or
+//  - JsonSchema: a schema compiled to nodes; the root may be any value (an object, an array, an
+//    enum of words for a classifier, a number ...). The subset: "type" (object, array, string,
+//    number, integer, boolean, null, or a list of them), "properties" (written in the schema's
+//    order; those not in "required" may be left out), "required", "additionalProperties" (false, or
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
 //    "maxItems", "minLength" / "maxLength" (strings, in characters), "pattern" and "format"
 //    (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid, uri (http(s) URLs);
@@ -87,9 +88,11 @@ class JsonSchema {
     std::vector<int32_t> alternatives;
   };
 
-  // Compiles `schema` (its root must describe an object); Error(InvalidArgument) naming what is
-  // unsupported or malformed, with its JSON pointer.
-  static std::shared_ptr<const JsonSchema> compile(const nlohmann::ordered_json& schema);
+  // Compiles `schema` (its root any value; with `object_root` it must describe an object, as a
+  // tool's parameters do); Error(InvalidArgument) naming what is unsupported or malformed, with
+  // its JSON pointer.
+  static std::shared_ptr<const JsonSchema> compile(const nlohmann::ordered_json& schema,
+                                                   bool object_root = false);
   // {"type": "object"}: any JSON object.
   static std::shared_ptr<const JsonSchema> any_object();
 
@@ -126,7 +129,12 @@ class SchemaPrefix {
   // one (the state is then unspecified: callers try bytes on a copy).
   bool push(unsigned char c);
   bool push(std::string_view bytes);
+  // The value is whole and nothing but whitespace may follow (a closing '}', ']', '"', or a
+  // literal's last byte).
   bool complete() const { return done_; }
+  // The text may end here: complete, or a number at the root (which more digits could still
+  // continue: "4" may end or become "42").
+  bool may_end() const;
   // Inside a string's text with no length limit (no escape or UTF-8 sequence pending):
   // printable ASCII other than '"' and '\\' keeps it there.
   bool in_string_body() const;

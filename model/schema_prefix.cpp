@@ -67,8 +67,17 @@ bool SchemaPrefix::push(unsigned char c) {
     r = feed(stack_.back(), c);
   }
   r = settle(r, c);
-  if (r == Res::Ended) return space(c) == Res::More;  // after the value: whitespace only
-  return r != Res::Bad;
+  // A root value that ends before c (a number): the text ends with the value, since whitespace
+  // after it would be text that a reader drops (the constraint then allows only the end).
+  return r != Res::Bad && r != Res::Ended;
+}
+
+bool SchemaPrefix::may_end() const {
+  if (done_) return true;
+  if (stack_.empty()) return false;
+  // Whether a byte that no value continues (a space) would end the root value here.
+  SchemaPrefix probe = *this;
+  return probe.settle(probe.feed(probe.stack_.back(), ' '), ' ') == Res::Ended;
 }
 
 SchemaPrefix::Res SchemaPrefix::step(unsigned char c) {

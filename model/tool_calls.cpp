@@ -79,7 +79,7 @@ std::shared_ptr<const ToolSet> ToolSet::parse(const ordered_json& tools) {
       params = *p;
     }
     try {
-      tool.parameters = JsonSchema::compile(params);
+      tool.parameters = JsonSchema::compile(params, true);  // arguments are an object
     } catch (const Error& e) {
       if (strict) bad(at + ".function.parameters", e.message());
       tool.parameters = JsonSchema::any_object();

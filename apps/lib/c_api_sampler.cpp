@@ -5,6 +5,7 @@
 
 #include "c_api_impl.hpp"
 #include "grammar.hpp"
+#include "json_schema.hpp"
 #include "sampler_json.hpp"
 
 using namespace vkr;
@@ -127,6 +128,27 @@ int vkrwkv_sampler_set_json(vkrwkv_sampler* s, const vkrwkv_model* model, int on
   return guard(__func__, [&, fn = __func__] {
     ConstraintSpec spec;
     spec.json = on != 0;
+    set_constraint(s, model, spec, fn);
+    return 0;
+  });
+}
+
+int vkrwkv_sampler_set_json_schema(vkrwkv_sampler* s, const vkrwkv_model* model,
+                                   const char* schema) {
+  return guard(__func__, [&, fn = __func__] {
+    ConstraintSpec spec;
+    sampler_of(s, fn);
+    if (schema) {
+      nlohmann::ordered_json j;  // ordered: properties are written in the schema's order
+      try {
+        j = nlohmann::ordered_json::parse(schema);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(ErrorCode::InvalidArgument,
+                    fmt::format("{}: the schema is not JSON: {}", fn, e.what()));
+      }
+      spec.schema = JsonSchema::compile(j);
+      spec.json = true;
+    }
     set_constraint(s, model, spec, fn);
     return 0;
   });

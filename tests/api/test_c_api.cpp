@@ -310,6 +310,42 @@ TEST_F(CapiConstraintTest, SamplerGrammarConstraint) {
   EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), bad.front()), 0) << "no constraint any more";
 }
 
+// A JSON schema through the C API, with a root that is not an object (a classifier's enum): the
+// reply is one of its values and ends there; a schema outside the subset is named; NULL removes.
+TEST_F(CapiConstraintTest, SamplerJsonSchemaConstraint) {
+  const Tokenizer& tok = *cpp_model_->tokenizer();
+  vkrwkv::Sampler sampler(greedy());
+  ASSERT_EQ(
+      vkrwkv_sampler_set_json_schema(sampler.get(), model_, R"({"enum": ["light", "darkness"]})"),
+      0)
+      << vkrwkv_last_error();
+  const auto [text, ended] = reply(sampler, tok, 20);
+  EXPECT_TRUE(ended) << text;
+  EXPECT_TRUE(std::regex_match(text, std::regex("\\s*\"(light|darkness)\""))) << text;
+  // An integer root: the end comes only where the number may end.
+  ASSERT_EQ(vkrwkv_sampler_set_json_schema(sampler.get(), model_,
+                                           R"({"type": "integer", "minimum": 10})"),
+            0)
+      << vkrwkv_last_error();
+  const auto [number, number_ended] = reply(sampler, tok, 20);
+  if (number_ended) {
+    EXPECT_TRUE(std::regex_match(number, std::regex("\\s*[1-9][0-9]+"))) << number;
+  } else {
+    EXPECT_TRUE(std::regex_match(number, std::regex("\\s*[1-9][0-9]*"))) << number;
+  }
+  EXPECT_EQ(vkrwkv_sampler_set_json_schema(sampler.get(), model_, R"({"not": {}})"),
+            VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("'not'"), std::string::npos)
+      << vkrwkv_last_error();
+  EXPECT_EQ(vkrwkv_sampler_set_json_schema(sampler.get(), model_, "{\"type\": "),
+            VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("the schema is not JSON"), std::string::npos)
+      << vkrwkv_last_error();
+  ASSERT_EQ(vkrwkv_sampler_set_json_schema(sampler.get(), nullptr, nullptr), 0);
+  const auto dot = tok.encode(".", false);
+  EXPECT_EQ(vkrwkv_sampler_accept(sampler.get(), dot.front()), 0) << "no constraint any more";
+}
+
 TEST(CapiLifetime, HandlesFreedInAnyOrder) {
   if (!gpu_context()) GTEST_SKIP() << "no Vulkan device";
   vkrwkv_context* ctx = nullptr;

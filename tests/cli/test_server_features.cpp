@@ -10,6 +10,7 @@
 #include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -316,6 +317,18 @@ TEST_F(ServerTest, JsonResponseFormatConstrainsTheReply) {
       EXPECT_TRUE(p.complete()) << text;
     }
   }
+  // A root that is not an object (a classifier's enum, as llama-server takes): one of its values.
+  auto [s_enum, r_enum] =
+      post("/v1/chat/completions",
+           {{"messages", {{{"role", "user"}, {"content", "Light or darkness?"}}}},
+            {"max_tokens", 40},  // leading whitespace is bounded (a line break, 20 spaces or tabs)
+            {"response_format",
+             {{"type", "json_schema"},
+              {"json_schema", {{"schema", {{"enum", {"light", "darkness", "both"}}}}}}}}});
+  ASSERT_EQ(s_enum, 200) << r_enum.dump();
+  EXPECT_EQ(r_enum["choices"][0]["finish_reason"], "stop") << r_enum.dump();
+  const std::string word = r_enum["choices"][0]["message"]["content"];
+  EXPECT_TRUE(std::regex_match(word, std::regex("\\s*\"(light|darkness|both)\""))) << word;
   auto [s5, e5] =
       post("/v1/completions",
            {{"prompt", "x"},

@@ -139,7 +139,6 @@ TEST(JsonSchema, CompileErrorsNameTheProblem) {
        "more than 127 character positions"},
       {R"({"type":"object","properties":{"a":{"type":"string","pattern":"^a[]b$"}}})",
        "matches no text"},
-      {R"({"type":"string"})", "json schema at '/': the root must describe an object"},
       {R"({"type":"object","properties":{"a":{}},"required":["b"]})",
        "json schema at '/required': 'b' is not in properties"},
       {R"({"type":"object","properties":{"a":{"$ref":"#/$defs/none"}}})",

@@ -191,6 +191,15 @@ VKRWKV_API int vkrwkv_sampler_reset(vkrwkv_sampler *s);
  * VKRWKV_ERROR_INVALID_ARGUMENT). on = 0 removes it (model may be NULL then). The sampler keeps
  * the model alive. */
 VKRWKV_API int vkrwkv_sampler_set_json(vkrwkv_sampler *s, const vkrwkv_model *model, int on);
+/* schema != NULL: constrains the draws, as vkrwkv_sampler_set_json() does, to one JSON value
+ * matching a JSON schema (the text of one; serve's response_format json_schema, the subset in
+ * README.md: its root may be any value, e.g. {"enum": ["yes", "no"]} for a classifier). An
+ * end-of-generation id comes where the value may end (a number may also go on). A schema that
+ * is not JSON, or that uses a keyword outside the subset, is VKRWKV_ERROR_INVALID_ARGUMENT
+ * naming it in vkrwkv_last_error(). schema = NULL removes the constraint (model may be NULL
+ * then). One constraint at a time, as with set_json and set_grammar. */
+VKRWKV_API int vkrwkv_sampler_set_json_schema(vkrwkv_sampler* s, const vkrwkv_model* model,
+                                              const char* schema);
 /* gbnf != NULL: constrains the draws to the texts of a GBNF grammar (llama.cpp's format, from
  * its rule `root`) in `model`'s vocabulary, as vkrwkv_sampler_set_json() does for JSON: sample()
  * returns an end-of-generation id only where the text so far is a whole one, and only such ids

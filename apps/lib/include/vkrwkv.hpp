@@ -201,6 +201,10 @@ class Sampler {
   // Draws constrained to one JSON object of `model`'s vocabulary (after the prompt is accepted).
   void set_json(const Model& model) { check(vkrwkv_sampler_set_json(h_, model.get(), 1)); }
   void clear_json() { check(vkrwkv_sampler_set_json(h_, nullptr, 0)); }
+  // One value matching a JSON schema (its text).
+  void set_json_schema(const Model& model, const std::string& schema) {
+    check(vkrwkv_sampler_set_json_schema(h_, model.get(), schema.c_str()));
+  }
   // Draws constrained to the texts of a GBNF grammar (from rule root); clear_json() removes it.
   void set_grammar(const Model& model, const std::string& gbnf) {
     check(vkrwkv_sampler_set_grammar(h_, model.get(), gbnf.c_str()));
