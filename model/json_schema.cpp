@@ -329,6 +329,7 @@ class SchemaCompiler {
         if (!s.contains(k)) continue;
         if (!s[k].is_string()) bad_schema(path, fmt::format("{} must be a string", k));
         const std::string text = s[k].get<std::string>();
+        if (k[0] == 'f' && StringPattern::any_text_format(text)) continue;  // any string
         try {
           out_->patterns_.push_back(k[0] == 'p' ? StringPattern::compile(text)
                                                 : StringPattern::format(text));

@@ -6,18 +6,18 @@
 //    order; those not in "required" may be left out), "required", "additionalProperties" (false, or
 //    anything when "properties" is given: only declared keys are written), "items", "minItems",
 //    "maxItems", "minLength" / "maxLength" (strings, in characters), "pattern" and "format"
-//    (date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid, uri (http(s) URLs);
-//    string_pattern.hpp; with length bounds, refused where the pattern could not end in time),
-//    "minimum" / "maximum" / "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers:
-//    decimal_bounds.hpp), "enum", "const", "anyOf" (any alternatives, overlapping ones too:
-//    two object shapes, integer or number, a string or one constant), "oneOf" (alternatives no
-//    value can match twice: told apart by type, const / enum values, integer ranges or a
-//    required property, e.g. pydantic's discriminated unions; checked when compiled), "allOf" of
-//    one schema, local "$ref" ("#", or into "$defs" / "definitions"; recursion allowed). Keywords
-//    of another type than the value's are ignored, as JSON Schema says. Annotations (title,
-//    description, default, examples, $schema, $id, $comment) are ignored. Any other keyword (other
-//    formats, lookarounds, ...) is an error naming it and where: a constraint this cannot enforce
-//    would give output the schema rejects.
+//    (StringPattern::kFormats: date, time, date-time, email, ipv4, uuid, uri (http(s) URLs),
+//    json-pointer, base64 ...; password / binary / path take any string; string_pattern.hpp; with
+//    length bounds, refused where the pattern could not end in time), "minimum" / "maximum" /
+//    "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers: decimal_bounds.hpp), "enum",
+//    "const", "anyOf" (any alternatives, overlapping ones too: two object shapes, integer or
+//    number, a string or one constant), "oneOf" (alternatives no value can match twice: told apart
+//    by type, const / enum values, integer ranges or a required property, e.g. pydantic's
+//    discriminated unions; checked when compiled), "allOf" of one schema, local "$ref" ("#", or
+//    into "$defs" / "definitions"; recursion allowed). Keywords of another type than the value's
+//    are ignored, as JSON Schema says. Annotations (title, description, default, examples, $schema,
+//    $id, $comment) are ignored. Any other keyword (other formats, lookarounds, ...) is an error
+//    naming it and where: a constraint this cannot enforce would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
 //    values deep) and so are runs of whitespace outside strings (one line break and kMaxSpaces

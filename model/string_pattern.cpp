@@ -519,14 +519,19 @@ StringPattern StringPattern::format(std::string_view name) {
   if (name == "ipv4") return compile("^(" + octet + "\\.){3}" + octet + "$");
   // The full eight-group form (no "::" shortening): valid everywhere, one automaton state each.
   if (name == "ipv6") return compile("^[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7}$");
-  // Dot-atoms at a domain with a letters-only top level: addresses RFC 5321 readers accept.
-  if (name == "email") {
+  // Either (pydantic's IPvAnyAddress).
+  if (name == "ipvanyaddress") {
+    return compile("^(" + octet + "(\\." + octet + "){3}|[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7})$");
+  }
+  // Dot-atoms at a domain with a letters-only top level: addresses RFC 5321 readers accept (and,
+  // being ASCII, RFC 6531's: idn-email).
+  if (name == "email" || name == "idn-email") {
     return compile(
         "^[A-Za-z0-9_+-]+(\\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
         "(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\\.[A-Za-z]{2,}$");
   }
   // Labels of at most 20 characters (RFC 1123 allows 63; the automaton counts each one).
-  if (name == "hostname") {
+  if (name == "hostname" || name == "idn-hostname") {
     const std::string label = "[A-Za-z0-9]([A-Za-z0-9-]{0,18}[A-Za-z0-9])?";
     return compile("^" + label + "(\\." + label + ")*$");
   }
@@ -540,6 +545,17 @@ StringPattern StringPattern::format(std::string_view name) {
     const std::string qchar = "([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})";
     return compile("^https?://" + label + "(\\." + label + ")*(:[1-9][0-9]{0,3})?(/" + pchar +
                    "*)*(\\?" + qchar + "*)?(#" + qchar + "*)?$");
+  }
+  // RFC 6901 pointers ("/a/b~1c": '~' only as ~0 or ~1) and the relative ones of
+  // draft-handrews-relative-json-pointer (a count of levels up, then '#' or a pointer).
+  const std::string pointer = "(/([^~/]|~[01])*)*";
+  if (name == "json-pointer") return compile("^" + pointer + "$");
+  if (name == "relative-json-pointer") return compile("^(0|[1-9][0-9]*)(#|" + pointer + ")$");
+  // RFC 4648 base64 with its padding (OpenAPI's "byte", pydantic's Base64Str "base64"), and the
+  // URL-safe alphabet (pydantic's Base64UrlStr "base64url", padded as it decodes).
+  if (name == "byte" || name == "base64" || name == "base64url") {
+    const std::string c = name == "base64url" ? "[A-Za-z0-9_-]" : "[A-Za-z0-9+/]";
+    return compile("^(" + c + "{4})*(" + c + "{2}==|" + c + "{3}=)?$");
   }
   // ISO 8601 durations as RFC 3339 appendix A writes them: PnYnMnD, time part TnHnMnS, PnW.
   if (name == "duration") {

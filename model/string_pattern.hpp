@@ -39,8 +39,14 @@ class StringPattern {
   // A format by name; Error(InvalidArgument) naming the supported ones for any other.
   static StringPattern format(std::string_view name);
   static constexpr const char* kFormats =
-      "date, time, date-time, duration, email, hostname, ipv4, ipv6, uuid, uri, uri-reference, "
-      "iri, iri-reference";
+      "date, time, date-time, duration, email, idn-email, hostname, idn-hostname, ipv4, ipv6, "
+      "ipvanyaddress, uuid, uri, uri-reference, iri, iri-reference, json-pointer, "
+      "relative-json-pointer, byte, base64, base64url, password, binary, path";
+  // Formats that say what a string holds, not how it is spelled (every text is one): pydantic's
+  // SecretStr ("password"), bytes ("binary"), Path ("path"). No pattern is compiled for them.
+  static bool any_text_format(std::string_view name) {
+    return name == "password" || name == "binary" || name == "path";
+  }
 
   Mask start() const {
     Mask m;

@@ -80,6 +80,49 @@ inline bool is_http_uri(const std::string& t) {
   return std::count(t.begin(), t.end(), '#') <= 1;
 }
 
+// RFC 4648 base64 (`url`: the URL-safe alphabet), padded: checked by counting, not by a pattern.
+inline bool is_base64(const std::string& t, bool url) {
+  if (t.size() % 4 != 0) return false;
+  const size_t pad = t.ends_with("==") ? 2 : t.ends_with("=") ? 1 : 0;
+  for (size_t i = 0; i + pad < t.size(); ++i) {
+    const char c = t[i];
+    const bool alpha = std::isalnum(static_cast<unsigned char>(c)) != 0;
+    if (!alpha && !(url ? c == '-' || c == '_' : c == '+' || c == '/')) return false;
+  }
+  return true;
+}
+
+// RFC 6901: empty, or '/' first, every '~' starting ~0 or ~1.
+inline bool is_json_pointer(const std::string& t) {
+  if (!t.empty() && t[0] != '/') return false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '~' && (i + 1 == t.size() || (t[i + 1] != '0' && t[i + 1] != '1'))) return false;
+  }
+  return true;
+}
+
+// Dotted decimal 0-255 without leading zeros, or eight groups of 1-4 lowercase hex digits.
+inline bool is_ip_address(const std::string& t) {
+  const bool v4 = t.find(':') == std::string::npos;
+  const char sep = v4 ? '.' : ':';
+  size_t groups = 0, at = 0;
+  for (;;) {
+    const size_t end = std::min(t.find(sep, at), t.size());
+    const std::string g = t.substr(at, end - at);
+    if (g.empty() || g.size() > (v4 ? 3u : 4u)) return false;
+    for (char c : g) {
+      if (!(std::isdigit(static_cast<unsigned char>(c)) || (!v4 && c >= 'a' && c <= 'f'))) {
+        return false;
+      }
+    }
+    if (v4 && ((g.size() > 1 && g[0] == '0') || std::stoi(g) > 255)) return false;
+    ++groups;
+    if (end == t.size()) break;
+    at = end + 1;
+  }
+  return groups == (v4 ? 4u : 8u);
+}
+
 // The naive validator: `v` against schema `s` (the subset's meaning; keys in schema order).
 inline bool valid(const ojson& v, const ojson& s, const ojson& root) {
   if (s.contains("$ref")) {
@@ -128,6 +171,13 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root) {
       }
       if (s.value("format", "") == "date-time" && !is_date_time(text)) return false;
       if (s.value("format", "") == "uri" && !is_http_uri(text)) return false;
+      const std::string format = s.value("format", "");
+      if ((format == "base64" || format == "base64url") &&
+          !is_base64(text, format == "base64url")) {
+        return false;
+      }
+      if (format == "json-pointer" && !is_json_pointer(text)) return false;
+      if (format == "ipvanyaddress" && !is_ip_address(text)) return false;
       if (s.value("format", "") == "uuid" &&
           !std::regex_match(text,
                             std::regex("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"))) {

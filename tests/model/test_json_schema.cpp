@@ -131,7 +131,7 @@ TEST(JsonSchema, CompileErrorsNameTheProblem) {
        "supported at offset 0"},
       {R"({"type":"object","properties":{"a":{"type":"string","format":"regex"}}})",
        "format 'regex' is not supported (supported: date, time, date-time, duration, email, "
-       "hostname, ipv4, ipv6, uuid, uri"},
+       "idn-email, hostname, idn-hostname, ipv4, ipv6, ipvanyaddress, uuid, uri"},
       {R"({"type":"object","properties":{"a":{"type":"string","format":"uuid","pattern":"a"}}})",
        "'pattern' beside 'format' is not supported"},
       {R"({"type":"object","properties":{"a":{"format":"date"}}})", "'format' needs a \"type\""},
@@ -173,6 +173,17 @@ TEST(JsonSchema, CompileErrorsNameTheProblem) {
       {R"({"type":"object","properties":{"a":{"type":"string","allOf":[{}]}}})",
        "'type' beside allOf is not supported"},
   });
+}
+
+// Formats that name what a string holds (pydantic's SecretStr, bytes, Path) take any string;
+// length bounds still apply.
+TEST(JsonSchema, ContentFormatsTakeAnyString) {
+  const auto schema = JsonSchema::compile(ojson::parse(R"({"type": "object", "properties": {
+      "p": {"type": "string", "format": "password", "minLength": 2},
+      "b": {"type": "string", "format": "binary"}, "f": {"type": "string", "format": "path"}},
+      "required": ["p", "b", "f"]})"));
+  EXPECT_TRUE(ours(R"({"p":"s3cr\u00e9t \"x\"","b":"","f":"../a b/c.txt"})", *schema));
+  EXPECT_FALSE(ours(R"({"p":"s","b":"","f":""})", *schema)) << "minLength 2";
 }
 
 TEST(SchemaPrefix, HandWrittenCases) {

@@ -186,6 +186,45 @@ TEST(StringPattern, FormatsTakeValidTextsOnly) {
         {"https://a.com/#a#b", false},
         {"https://a.com/\"", false},
         {"https://a.com/[x]", false}}},
+      {"ipvanyaddress",
+       {{"10.0.0.255", true},
+        {"fe80:0:0:0:0:0:0:1", true},
+        {"2001:db8:85a3:0:0:8a2e:370:7334", true},
+        {"1.2.3", false},
+        {"1.2.3.4:0:0:0", false},
+        {"fe80::1", false},  // valid, but written out in full here
+        {"10.0.0.256", false}}},
+      {"json-pointer",
+       {{"", true},
+        {"/", true},
+        {"/a/b~1c/~0/0", true},
+        {"/é/ /%", true},
+        {"a", false},
+        {"/a~", false},
+        {"/a~2", false}}},
+      {"relative-json-pointer",
+       {{"0", true},
+        {"1#", true},
+        {"12/a/~1", true},
+        {"0/", true},
+        {"", false},
+        {"01", false},
+        {"#", false},
+        {"/a", false},
+        {"1#/a", false}}},
+      {"base64",
+       {{"", true},
+        {"QUJD", true},
+        {"QUI=", true},
+        {"QQ==", true},
+        {"a+/9", true},
+        {"QUJ", false},
+        {"Q===", false},
+        {"QQ==QUJD", false},
+        {"a-_9", false}}},
+      {"base64url", {{"a-_9", true}, {"QUI=", true}, {"a+/9", false}, {"QU", false}}},
+      {"idn-hostname", {{"example.com", true}, {"-a.com", false}}},
+      {"idn-email", {{"a.b@example.com", true}, {"a@b", false}}},
       {"ipv4",
        {{"0.0.0.0", true},
         {"255.255.255.255", true},
@@ -201,6 +240,23 @@ TEST(StringPattern, FormatsTakeValidTextsOnly) {
       EXPECT_EQ(run(p, text).matched, want) << format << ": " << text;
     }
   }
+}
+
+// Every format the error message lists is one: compiled to a pattern that some text matches, or
+// (any_text_format) left to any string.
+TEST(StringPattern, EveryListedFormatIsSupported) {
+  const std::string list = StringPattern::kFormats;
+  size_t n = 0;
+  for (size_t at = 0; at < list.size();) {
+    const size_t end = std::min(list.find(", ", at), list.size());
+    const std::string name = list.substr(at, end - at);
+    at = end + 2;
+    ++n;
+    if (StringPattern::any_text_format(name)) continue;
+    const StringPattern p = StringPattern::format(name);
+    EXPECT_TRUE(p.can_finish(p.start(), 0, StringPattern::kUnbounded)) << name;
+  }
+  EXPECT_EQ(n, 24u);
 }
 
 TEST(StringPattern, ErrorsNameTheConstructAndWhere) {
@@ -235,7 +291,7 @@ TEST(StringPattern, ErrorsNameTheConstructAndWhere) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
     }
   }
-  EXPECT_THROW(StringPattern::format("json-pointer"), Error);
+  EXPECT_THROW(StringPattern::format("regex"), Error);
 }
 
 }  // namespace
