@@ -221,7 +221,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
                   "items, prefixItems, "
                   "uniqueItems, min/maxItems, "
                   "min/maxLength, pattern, format, minimum/maximum, enum, const, anyOf, oneOf, "
-                  "allOf of one, $ref)");
+                  "allOf, $ref, nullable)");
   auto* grammar = sub->add_option("--grammar", o->grammar,
                                   "Constrain the output (each reply with --chat) to the texts of "
                                   "this GBNF grammar (llama.cpp's format, from its rule root)");

@@ -5,11 +5,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string_view>
 #include <utility>
 
+#include "schema_compiler.hpp"
+#include "schema_merge.hpp"
 #include "schema_union.hpp"
 #include "vkr/error.hpp"
 
@@ -20,14 +23,6 @@ namespace {
 using ojson = nlohmann::ordered_json;
 using Kind = JsonSchema::Kind;
 
-[[noreturn]] void bad_schema(const std::string& path, const std::string& what) {
-  throw Error(ErrorCode::InvalidArgument,
-              fmt::format("json schema at '{}': {}", path.empty() ? "/" : path, what));
-}
-
-const std::set<std::string> kAnnotations = {"title",    "description", "default",
-                                            "examples", "$schema",     "$id",
-                                            "$comment", "strict",      "discriminator"};
 const std::set<std::string> kKeywords = {"type",
                                          "properties",
                                          "required",
@@ -55,7 +50,8 @@ const std::set<std::string> kKeywords = {"type",
                                          "exclusiveMinimum",
                                          "exclusiveMaximum",
                                          "pattern",
-                                         "format"};
+                                         "format",
+                                         "nullable"};
 // Keywords that constrain one type of value only (ignored for values of other types).
 const std::set<std::string> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
 const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
@@ -63,507 +59,340 @@ const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveM
 
 }  // namespace
 
-class SchemaCompiler {
- public:
-  SchemaCompiler(const ojson& root, bool object_root) : root_(root), object_root_(object_root) {}
+void bad_schema(const std::string& path, const std::string& what) {
+  throw Error(ErrorCode::InvalidArgument,
+              fmt::format("json schema at '{}': {}", path.empty() ? "/" : path, what));
+}
 
-  std::shared_ptr<const JsonSchema> run() {
-    auto s = std::make_shared<JsonSchema>();
-    out_ = s.get();
-    auto add = [&](Kind k) {
-      JsonSchema::Node n;
-      n.kind = k;
-      out_->nodes_.push_back(std::move(n));
-    };
-    add(Kind::Any);
-    add(Kind::Object);  // kAnyObject: any keys, any values
-    out_->nodes_.back().free = true;
-    add(Kind::Array);  // kAnyArray: items any
-    add(Kind::String);
-    add(Kind::Number);
-    add(Kind::Boolean);
-    out_->nodes_.back().literals = {"true", "false"};
-    add(Kind::Null);
-    out_->nodes_.back().literals = {"null"};
-    out_->root_ = compile(root_, "");
-    if (object_root_ && out_->node(out_->root_).kind != Kind::Object) {
-      bad_schema("", "the root must describe an object (\"type\": \"object\")");
+std::shared_ptr<const JsonSchema> SchemaCompiler::run() {
+  auto s = std::make_shared<JsonSchema>();
+  out_ = s.get();
+  auto add = [&](Kind k) {
+    JsonSchema::Node n;
+    n.kind = k;
+    out_->nodes_.push_back(std::move(n));
+  };
+  add(Kind::Any);
+  add(Kind::Object);  // kAnyObject: any keys, any values
+  out_->nodes_.back().free = true;
+  add(Kind::Array);  // kAnyArray: items any
+  add(Kind::String);
+  add(Kind::Number);
+  add(Kind::Boolean);
+  out_->nodes_.back().literals = {"true", "false"};
+  add(Kind::Null);
+  out_->nodes_.back().literals = {"null"};
+  out_->root_ = compile(root_, "");
+  if (object_root_ && out_->node(out_->root_).kind != Kind::Object) {
+    bad_schema("", "the root must describe an object (\"type\": \"object\")");
+  }
+  // Unions, once every node (recursive ones too) is filled in.
+  if (const int32_t u = schema_union::union_cycle(*out_, out_->nodes_.size()); u >= 0) {
+    const auto it = union_paths_.find(u);
+    bad_schema(it == union_paths_.end() ? "" : it->second,
+               "the anyOf / oneOf / allOf is its own alternative (through $ref): not supported, "
+               "the search for the alternative a value begins would never end");
+  }
+  // Enum values the rest of their schema refuses are dropped (e.g. {"type": "string",
+  // "maxLength": 2, "enum": ["ab", "abc"]} writes only "ab").
+  if (!pending_enums_.empty()) {
+    JsonSchema check = *out_;
+    for (const auto& e : pending_enums_) {
+      check.root_ = e.rest;
+      std::erase_if(at(e.node).literals, [&](const std::string& text) {
+        SchemaPrefix p(check);
+        return !(p.push(text) && p.may_end());
+      });
+      if (at(e.node).literals.empty()) {
+        bad_schema(e.path, "no enum / const value matches the keywords beside it");
+      }
     }
-    // Unions, once every node (recursive ones too) is filled in.
-    if (const int32_t u = schema_union::union_cycle(*out_, out_->nodes_.size()); u >= 0) {
-      const auto it = union_paths_.find(u);
-      bad_schema(it == union_paths_.end() ? "" : it->second,
-                 "the anyOf / oneOf / allOf is its own alternative (through $ref): not supported, "
-                 "the search for the alternative a value begins would never end");
-    }
-    int budget = 200000;  // steps of the oneOf checks, for the whole schema
-    for (const auto& [alts, path] : one_of_) {
-      for (size_t a = 0; a < alts.size(); ++a) {
-        for (size_t b = a + 1; b < alts.size(); ++b) {
-          if (schema_union::exclusive(*out_, alts[a], alts[b], budget)) continue;
-          bad_schema(path, fmt::format(
-                               "oneOf alternatives {} and {} may both match one value, and oneOf "
+  }
+  int budget = 200000;  // steps of the oneOf checks, for the whole schema
+  for (const auto& [alts, path] : one_of_) {
+    for (size_t a = 0; a < alts.size(); ++a) {
+      for (size_t b = a + 1; b < alts.size(); ++b) {
+        if (schema_union::exclusive(*out_, alts[a], alts[b], budget)) continue;
+        bad_schema(path,
+                   fmt::format("oneOf alternatives {} and {} may both match one value, and oneOf "
                                "allows exactly one: tell them apart (by type, const / enum values, "
                                "or a required property whose const values differ, as a "
                                "discriminator does) or use anyOf",
                                a, b));
-        }
       }
     }
-    return s;
   }
+  return s;
+}
 
- private:
-  JsonSchema::Node& at(int32_t i) { return out_->nodes_[static_cast<size_t>(i)]; }
-  int32_t add_node(Kind k) {
-    out_->nodes_.emplace_back();
-    out_->nodes_.back().kind = k;
-    return static_cast<int32_t>(out_->nodes_.size() - 1);
+int32_t SchemaCompiler::add_node(Kind k) {
+  out_->nodes_.emplace_back();
+  out_->nodes_.back().kind = k;
+  return static_cast<int32_t>(out_->nodes_.size() - 1);
+}
+
+int32_t SchemaCompiler::resolve(const std::string& ref, const std::string& path) {
+  if (auto it = refs_.find(ref); it != refs_.end()) return it->second;
+  if (ref != "#" && !ref.starts_with("#/")) {
+    bad_schema(path, fmt::format("$ref '{}' is not local (# or #/...)", ref));
   }
-
-  int32_t resolve(const std::string& ref, const std::string& path) {
-    if (auto it = refs_.find(ref); it != refs_.end()) return it->second;
-    if (ref != "#" && !ref.starts_with("#/")) {
-      bad_schema(path, fmt::format("$ref '{}' is not local (# or #/...)", ref));
-    }
-    const ojson* target = nullptr;
-    try {
-      target = &root_.at(ojson::json_pointer(ref.substr(1)));
-    } catch (const ojson::exception&) {
-      bad_schema(path, fmt::format("$ref '{}' points at nothing", ref));
-    }
-    // The node exists before its body is compiled, so recursive references find it.
-    const int32_t i = add_node(Kind::Any);
-    refs_[ref] = i;
-    fill(i, *target, ref.substr(1));
-    return i;
+  const ojson* target = nullptr;
+  try {
+    target = &root_.at(ojson::json_pointer(ref.substr(1)));
+  } catch (const ojson::exception&) {
+    bad_schema(path, fmt::format("$ref '{}' points at nothing", ref));
   }
+  // The node exists before its body is compiled, so recursive references find it.
+  const int32_t i = add_node(Kind::Any);
+  refs_[ref] = i;
+  fill(i, *target, ref.substr(1));
+  return i;
+}
 
-  int32_t compile(const ojson& s, const std::string& path) {
-    if (s.is_object() && s.contains("$ref")) {
-      for (const auto& [k, v] : s.items()) {
-        if (k != "$ref" && k != "$defs" && k != "definitions" && !kAnnotations.count(k)) {
-          bad_schema(path, fmt::format("'{}' beside $ref is not supported", k));
-        }
-      }
-      if (!s["$ref"].is_string()) bad_schema(path, "$ref must be a string");
-      return resolve(s["$ref"].get<std::string>(), path);
+int32_t SchemaCompiler::compile(const ojson& s, const std::string& path) {
+  if (s.is_object() && s.contains("$ref") && has_siblings(s, {"$ref"})) {
+    // Keywords beside a $ref hold too (JSON Schema 2019 and later; draft 7 ignored them, so
+    // output that meets both readings is the safe one).
+    const ojson merged =
+        merge(path, [&](const schema_merge::Deref& d) { return schema_merge::flatten(s, d); });
+    if (merged == false) {
+      bad_schema(path,
+                 "the keywords beside $ref allow none of its values (no common type or "
+                 "enum value)");
     }
-    const int32_t i = add_node(Kind::Any);
-    fill(i, s, path);
-    return i;
+    Deeper guard(this, path);
+    return compile(merged, path);
   }
+  if (s.is_object() && s.contains("$ref")) {
+    if (!s["$ref"].is_string()) bad_schema(path, "$ref must be a string");
+    return resolve(s["$ref"].get<std::string>(), path);
+  }
+  const int32_t i = add_node(Kind::Any);
+  fill(i, s, path);
+  return i;
+}
 
-  void fill(int32_t i, const ojson& s, const std::string& path) {
-    if (s.is_boolean()) {
-      if (!s.get<bool>()) bad_schema(path, "the schema false matches nothing");
-      return;  // true: any value
-    }
-    if (!s.is_object()) bad_schema(path, "a schema must be an object");
-    if (s.contains("$ref")) {  // a $defs entry that is itself a reference
-      const int32_t target = compile(s, path);
-      at(i) = out_->node(target);
-      return;
-    }
-    for (const auto& [k, v] : s.items()) {
-      if (!kKeywords.count(k) && !kAnnotations.count(k)) {
-        bad_schema(path, fmt::format(
-                             "'{}' is not supported (supported: type, properties, "
+void SchemaCompiler::fill(int32_t i, const ojson& s, const std::string& path) {
+  if (s.is_boolean()) {
+    if (!s.get<bool>()) bad_schema(path, "the schema false matches nothing");
+    return;  // true: any value
+  }
+  if (!s.is_object()) bad_schema(path, "a schema must be an object");
+  if (s.contains("$ref")) {  // a $defs entry that is itself a reference
+    const int32_t target = compile(s, path);
+    at(i) = out_->node(target);
+    return;
+  }
+  for (const auto& [k, v] : s.items()) {
+    if (!kKeywords.count(k) && !schema_merge::annotation(k)) {
+      bad_schema(path,
+                 fmt::format("'{}' is not supported (supported: type, properties, "
                              "required, additionalProperties, minProperties, maxProperties, items, "
                              "prefixItems, additionalItems, "
                              "minItems, maxItems, uniqueItems, "
                              "minLength, maxLength, pattern, format, minimum, maximum, "
                              "exclusiveMinimum, "
-                             "exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one "
-                             "schema, $ref)",
+                             "exclusiveMaximum, enum, const, anyOf, oneOf, allOf, $ref, "
+                             "nullable)",
                              k));
-      }
     }
-    if (s.contains("allOf")) {
-      const ojson& list = s["allOf"];
-      if (!list.is_array() || list.size() != 1) {
-        bad_schema(path, "allOf is supported with one schema only (e.g. [{\"$ref\": ...}])");
-      }
-      for (const auto& [k, v] : s.items()) {
-        if (k != "allOf" && k != "$defs" && k != "definitions" && !kAnnotations.count(k)) {
-          bad_schema(path, fmt::format("'{}' beside allOf is not supported", k));
-        }
-      }
-      // A union of one: node i stands for its schema without copying a node that may still be
-      // being compiled (a recursive $ref).
+  }
+  // Keywords beside nullable, allOf, enum / const and anyOf / oneOf hold too (JSON Schema ANDs
+  // a schema's keywords): allOf's members are merged into one schema (schema_merge.hpp), the
+  // keywords beside a union into each alternative, and an enum keeps the values the rest of its
+  // schema allows (checked in run(), once every node is filled in).
+  if (s.contains("nullable")) {  // OpenAPI 3.0: with a type, null is one more
+    if (!s["nullable"].is_boolean()) bad_schema(path, "nullable must be true or false");
+    ojson rest = schema_merge::without(s, {"nullable"});
+    if (s["nullable"].get<bool>() && rest.contains("type") && !rest.contains("enum") &&
+        !rest.contains("const")) {
+      ojson t = rest["type"].is_array() ? rest["type"] : ojson::array({rest["type"]});
+      if (std::find(t.begin(), t.end(), ojson("null")) == t.end()) t.push_back("null");
+      rest["type"] = t;
+    }
+    fill(i, rest, path);
+    return;
+  }
+  if (s.contains("allOf")) {
+    const ojson& list = s["allOf"];
+    if (!list.is_array() || list.empty()) {
+      bad_schema(path, "allOf must be a non-empty array of schemas");
+    }
+    if (list.size() == 1 && !has_siblings(s, {"allOf"})) {
+      // A union of one: node i stands for its schema without copying a node that may still
+      // be being compiled (a recursive $ref).
       union_of(i, {compile(list[0], path + "/allOf/0")}, path, "allOf");
       return;
     }
-    if (s.contains("enum") || s.contains("const")) {
-      JsonSchema::Node n;
-      n.kind = Kind::Enum;
-      if (s.contains("const")) {
-        n.literals.push_back(s["const"].dump());
-      } else {
-        if (!s["enum"].is_array() || s["enum"].empty())
-          bad_schema(path, "enum must be a non-empty array");
-        for (const auto& v : s["enum"]) n.literals.push_back(v.dump());
-      }
-      if (n.literals.size() > 64) bad_schema(path, "more than 64 enum values");
-      at(i) = std::move(n);
-      return;
-    }
-    for (const char* alt : {"anyOf", "oneOf"}) {
-      if (!s.contains(alt)) continue;
-      const ojson& list = s[alt];
-      if (!list.is_array() || list.empty())
-        bad_schema(path, fmt::format("{} must be a non-empty array", alt));
-      at(i).kind = Kind::Union;
-      std::vector<int32_t> alts;
-      for (size_t k = 0; k < list.size(); ++k) {
-        alts.push_back(compile(list[k], fmt::format("{}/{}/{}", path, alt, k)));
-      }
-      union_of(i, alts, path, alt);
-      return;
-    }
-    std::vector<std::string> types;
-    if (s.contains("type")) {
-      const ojson& t = s["type"];
-      if (t.is_string()) {
-        types.push_back(t.get<std::string>());
-      } else if (t.is_array() && !t.empty()) {
-        for (const auto& x : t) {
-          if (!x.is_string()) bad_schema(path, "type must be a string or an array of strings");
-          types.push_back(x.get<std::string>());
-        }
-      } else {
-        bad_schema(path, "type must be a string or an array of strings");
-      }
-    } else if (s.contains("properties") || s.contains("additionalProperties")) {
-      types.push_back("object");
-    } else if (s.contains("items") || s.contains("prefixItems")) {
-      types.push_back("array");
-    } else {
-      for (const auto& [k, v] : s.items()) {
-        if (kStringKeywords.count(k) || kNumberKeywords.count(k)) {
-          bad_schema(path, fmt::format("'{}' needs a \"type\" (string for lengths, patterns "
-                                       "and formats, integer for bounds): alone it would leave "
-                                       "other values free",
-                                       k));
-        }
-      }
-      return;  // any value
-    }
-    if (types.size() == 1) {
-      typed(i, s, types[0], path);
-      return;
-    }
-    at(i).kind = Kind::Union;
-    std::vector<int32_t> alts;
-    for (const auto& t : types) {
-      const int32_t a = add_node(Kind::Any);
-      typed(a, s, t, path);
-      alts.push_back(a);
-    }
-    union_of(i, alts, path, "type");
-  }
-
-  void typed(int32_t i, const ojson& s, const std::string& type, const std::string& path) {
-    if (type == "object") {
-      at(i).kind = Kind::Object;
-      object_counts(i, s, path);
-      if (!s.contains("properties")) {
-        const ojson* extra =
-            s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
-        at(i).free = true;
-        if (extra && extra->is_boolean() && !extra->get<bool>()) {
-          at(i).free = false;  // {} only
-          at(i).closed = true;
-        } else if (extra && extra->is_object()) {
-          const int32_t e = compile(*extra, path + "/additionalProperties");
-          at(i).extra = e;
-        }
-        if (s.contains("required") && !s["required"].empty()) {
-          bad_schema(path, "required keys need properties");
-        }
-        check_counts(at(i), path);
-        return;
-      }
-      const ojson& props = s["properties"];
-      if (!props.is_object()) bad_schema(path + "/properties", "must be an object");
-      if (props.size() > 64) bad_schema(path + "/properties", "more than 64 properties");
-      std::vector<std::string> keys;
-      std::vector<int32_t> values;
-      for (const auto& [k, v] : props.items()) {
-        keys.push_back(ojson(k).dump());
-        values.push_back(compile(v, path + "/properties/" + k));
-      }
-      std::vector<bool> required(keys.size(), false);
-      if (s.contains("required")) {
-        if (!s["required"].is_array()) bad_schema(path + "/required", "must be an array of names");
-        for (const auto& r : s["required"]) {
-          if (!r.is_string()) bad_schema(path + "/required", "must be an array of names");
-          const std::string key = ojson(r.get<std::string>()).dump();
-          size_t k = 0;
-          while (k < keys.size() && keys[k] != key) ++k;
-          if (k == keys.size()) {
-            bad_schema(path + "/required",
-                       fmt::format("'{}' is not in properties", r.get<std::string>()));
-          }
-          required[k] = true;
-        }
-      }
-      at(i).keys = std::move(keys);
-      at(i).values = std::move(values);
-      at(i).required = std::move(required);
-      const ojson* extra =
-          s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
-      at(i).closed = extra && extra->is_boolean() && !extra->get<bool>();
-      check_counts(at(i), path);
-    } else if (type == "array") {
-      array(i, s, path);
-    } else if (type == "string") {
-      at(i).kind = Kind::String;
-      at(i).min_len = count(s, "minLength", 0, path);
-      at(i).max_len = count(s, "maxLength", UINT32_MAX, path);
-      if (at(i).min_len > at(i).max_len) bad_schema(path, "minLength is above maxLength");
-      if (s.contains("pattern") && s.contains("format")) {
-        bad_schema(path, "'pattern' beside 'format' is not supported");
-      }
-      for (const char* k : {"pattern", "format"}) {
-        if (!s.contains(k)) continue;
-        if (!s[k].is_string()) bad_schema(path, fmt::format("{} must be a string", k));
-        const std::string text = s[k].get<std::string>();
-        if (k[0] == 'f' && StringPattern::any_text_format(text)) continue;  // any string
-        try {
-          out_->patterns_.push_back(k[0] == 'p' ? StringPattern::compile(text)
-                                                : StringPattern::format(text));
-        } catch (const Error& e) {
-          bad_schema(path, e.message());
-        }
-        at(i).pattern = static_cast<int32_t>(out_->patterns_.size() - 1);
-      }
-      const auto& n = at(i);
-      if (n.pattern >= 0 && !out_->patterns_.back().can_finish(
-                                out_->patterns_.back().start(), n.min_len,
-                                n.max_len == UINT32_MAX ? StringPattern::kUnbounded : n.max_len)) {
-        const char* what = s.contains("pattern") ? "pattern" : "format";
-        bad_schema(path,
-                   n.max_len == UINT32_MAX
-                       ? fmt::format("no text of the {} has {} characters or more", what, n.min_len)
-                       : fmt::format("no text of the {} has between {} and {} characters", what,
-                                     n.min_len, n.max_len));
-      }
-    } else if (type == "number") {
-      at(i).kind = Kind::Number;
-      try {
-        if (const auto r = decimal::number_range(s)) {
-          at(i).dec_bounded = true;
-          at(i).dec_range = *r;
-        }
-      } catch (const Error& e) {
-        bad_schema(path, e.message());
-      }
-    } else if (type == "integer") {
-      at(i).kind = Kind::Integer;
-      integer_bounds(at(i), s, path);
-    } else if (type == "boolean") {
-      at(i).kind = Kind::Boolean;
-      at(i).literals = {"true", "false"};
-    } else if (type == "null") {
-      at(i).kind = Kind::Null;
-      at(i).literals = {"null"};
-    } else {
-      bad_schema(path, fmt::format("type '{}' is not one of object, array, string, number, "
-                                   "integer, boolean, null",
-                                   type));
-    }
-  }
-
-  // minProperties / maxProperties. Keys written freely (no properties) could repeat, and a
-  // parser keeps one of each: more than one is only counted on declared properties.
-  void object_counts(int32_t i, const ojson& s, const std::string& path) {
-    const uint32_t lo = count(s, "minProperties", 0, path);
-    const uint32_t hi = count(s, "maxProperties", UINT32_MAX, path);
-    if (lo > hi) bad_schema(path, "minProperties is above maxProperties");
-    at(i).min_props = lo;
-    at(i).max_props = hi;
-  }
-
-  // The counts against the declared properties (after they are read).
-  void check_counts(const JsonSchema::Node& n, const std::string& path) {
-    if (n.free || n.keys.empty()) {
-      if (!n.free && n.min_props > 0) {
-        bad_schema(path, fmt::format("minProperties {} on an object with no properties and "
-                                     "additionalProperties false (only {{}})",
-                                     n.min_props));
-      }
-      if (n.min_props > 1) {
-        bad_schema(path,
-                   "minProperties above 1 needs \"properties\" (keys written freely "
-                   "could repeat, and a parser keeps one of each)");
-      }
-      return;
-    }
-    const auto required =
-        static_cast<uint32_t>(std::count(n.required.begin(), n.required.end(), true));
-    if (required > n.max_props) {
-      bad_schema(path, fmt::format("maxProperties {} is below the {} required properties",
-                                   n.max_props, required));
-    }
-    if (n.min_props > n.keys.size()) {
-      bad_schema(path, fmt::format("minProperties {} is above the {} properties declared (other "
-                                   "keys are never written)",
-                                   n.min_props, n.keys.size()));
-    }
-  }
-
-  // The first items' schemas: prefixItems (2020-12) or a list of schemas as items (draft 4 to
-  // 2019-09); the items after them: items (2020-12) or additionalItems, false meaning none.
-  // uniqueItems: items that are literals (enum, const, boolean, null), each written once.
-  void array(int32_t i, const ojson& s, const std::string& path) {
-    at(i).kind = Kind::Array;
-    const bool listed = s.contains("items") && s["items"].is_array();
-    if (listed && s.contains("prefixItems")) {
-      bad_schema(path, "items must be one schema beside prefixItems");
-    }
-    const char* first = s.contains("prefixItems") ? "prefixItems" : listed ? "items" : nullptr;
-    const char* rest = listed ? "additionalItems" : "items";
-    std::vector<int32_t> prefix;
-    if (first) {
-      const ojson& list = s[first];
-      if (!list.is_array()) bad_schema(path, fmt::format("{} must be an array of schemas", first));
-      if (list.size() > 64) bad_schema(path, fmt::format("more than 64 {}", first));
-      for (size_t k = 0; k < list.size(); ++k) {
-        prefix.push_back(compile(list[k], fmt::format("{}/{}/{}", path, first, k)));
-      }
-    }
-    const uint32_t min_items = count(s, "minItems", 0, path);
-    uint32_t max_items = count(s, "maxItems", UINT32_MAX, path);
-    int32_t items = JsonSchema::kAny;
-    if (s.contains(rest)) {
-      const ojson& r = s[rest];
-      if (r.is_boolean() && !r.get<bool>()) {
-        max_items = std::min(max_items, static_cast<uint32_t>(prefix.size()));
-      } else {
-        items = compile(r, path + "/" + rest);
-      }
-    }
-    bool unique = false;
-    if (s.contains("uniqueItems")) {
-      if (!s["uniqueItems"].is_boolean()) bad_schema(path, "uniqueItems must be true or false");
-      unique = s["uniqueItems"].get<bool>();
-    }
-    if (unique) {
-      if (!prefix.empty())
-        bad_schema(path, fmt::format("uniqueItems beside {} is not supported", first));
-      items = unique_node(items);
-      if (items < 0) {
-        bad_schema(path,
-                   "uniqueItems is supported for items that are enum, const, boolean or null "
-                   "values, or strings / integers / numbers without maxLength, pattern, format "
-                   "or bounds (a repeated one can then always be made longer)");
-      }
-      const auto& it = out_->node(items);
-      if (!it.literals.empty()) {
-        const auto distinct = static_cast<uint32_t>(it.literals.size());
-        if (min_items > distinct) {
-          bad_schema(path, fmt::format("uniqueItems with minItems {}, but the items have only {} "
-                                       "distinct values",
-                                       min_items, distinct));
-        }
-        max_items = std::min(max_items, distinct);
-      }
-    }
-    if (min_items > max_items) {
-      bad_schema(path, max_items == prefix.size() && !unique
-                           ? "minItems is above the number of items allowed"
-                           : "minItems is above maxItems");
-    }
-    JsonSchema::Node& n = at(i);
-    n.prefix = std::move(prefix);
-    n.items = items;
-    n.unique = unique;
-    n.min_items = min_items;
-    n.max_items = max_items;
-  }
-
-  // The node a uniqueItems array's items resolve to (unions of one looked through), -1 if
-  // unsupported: literals (enum, const, boolean, null: each written once), or strings, integers
-  // and numbers that a repeated value can always grow out of (no maxLength, pattern or bounds).
-  int32_t unique_node(int32_t i) const {
-    for (int k = 0; k < 16; ++k) {
-      const auto& n = out_->node(i);
-      switch (n.kind) {
-        case Kind::Enum:
-        case Kind::Boolean:
-        case Kind::Null:
-          return i;
-        case Kind::String:
-          return n.max_len == UINT32_MAX && n.pattern < 0 ? i : -1;
-        case Kind::Integer:
-          return n.bounded ? -1 : i;
-        case Kind::Number:
-          return n.dec_bounded ? -1 : i;
-        case Kind::Union:
-          if (n.alternatives.size() != 1) return -1;
-          i = n.alternatives[0];
-          break;
-        default:
-          return -1;
-      }
-    }
-    return -1;
-  }
-
-  // A count keyword (minItems, maxLength, ...): an integer in [0, 2^20], `fallback` if absent.
-  static uint32_t count(const ojson& s, const char* name, uint32_t fallback,
-                        const std::string& path) {
-    if (!s.contains(name)) return fallback;
-    const ojson& v = s[name];
-    if (!v.is_number_unsigned() || v.get<uint64_t>() > 1u << 20) {
-      bad_schema(path, fmt::format("{} must be an integer in [0, {}]", name, 1u << 20));
-    }
-    return static_cast<uint32_t>(v.get<uint64_t>());
-  }
-
-  // minimum / maximum / exclusiveMinimum / exclusiveMaximum as the closed integer range
-  // [lo, hi] (read as numbers' bounds are: decimal_bounds.hpp).
-  static void integer_bounds(JsonSchema::Node& n, const ojson& s, const std::string& path) {
-    try {
-      if (const auto r = decimal::integer_range(s, JsonSchema::kMaxIntDigits)) {
-        n.bounded = true;
-        n.lo = r->first;
-        n.hi = r->second;
-      }
-    } catch (const Error& e) {
-      bad_schema(path, e.message());
-    }
-  }
-
-  // A union of `alts`. anyOf (and a list of types): alternatives may begin alike, a schema
-  // listed twice is read once. oneOf: no value may match two of them (checked in run()).
-  void union_of(int32_t i, std::vector<int32_t> alts, const std::string& path, const char* what) {
-    if (alts.size() > JsonSchema::kMaxAlternatives) {
+    const ojson merged =
+        merge(path, [&](const schema_merge::Deref& d) { return schema_merge::flatten(s, d); });
+    if (merged == false) {
       bad_schema(path,
-                 fmt::format("more than {} {} alternatives", JsonSchema::kMaxAlternatives, what));
+                 "allOf's schemas allow no value together (no type or enum value is in "
+                 "all of them)");
     }
-    if (std::string_view(what) == "oneOf") {
-      one_of_.emplace_back(alts, path);
-    } else {
-      std::vector<int32_t> once;
-      for (int32_t a : alts) {
-        if (std::find(once.begin(), once.end(), a) == once.end()) once.push_back(a);
-      }
-      alts = std::move(once);
-    }
-    at(i).kind = Kind::Union;
-    at(i).alternatives = std::move(alts);
-    union_paths_[i] = path;
+    Deeper guard(this, path);
+    fill(i, merged, path);
+    return;
   }
+  if (s.contains("enum") || s.contains("const")) {
+    JsonSchema::Node n;
+    n.kind = Kind::Enum;
+    if (s.contains("const")) {
+      n.literals.push_back(s["const"].dump());
+    } else {
+      if (!s["enum"].is_array() || s["enum"].empty())
+        bad_schema(path, "enum must be a non-empty array");
+      for (const auto& v : s["enum"]) n.literals.push_back(v.dump());
+    }
+    if (n.literals.size() > 64) bad_schema(path, "more than 64 enum values");
+    if (has_siblings(s, {"enum", "const"})) {
+      ojson rest = schema_merge::without(s, {"enum", "const"});
+      if (!rest.contains("type")) rest["type"] = types_of_values(s);
+      pending_enums_.push_back({i, compile(rest, path), path});
+    }
+    at(i) = std::move(n);
+    return;
+  }
+  for (const char* alt : {"anyOf", "oneOf"}) {
+    if (!s.contains(alt)) continue;
+    const ojson& list = s[alt];
+    if (!list.is_array() || list.empty())
+      bad_schema(path, fmt::format("{} must be a non-empty array", alt));
+    at(i).kind = Kind::Union;
+    const bool siblings = has_siblings(s, {alt});
+    const ojson rest = schema_merge::without(s, {alt});
+    std::vector<int32_t> alts;
+    for (size_t k = 0; k < list.size(); ++k) {
+      const std::string at_k = fmt::format("{}/{}/{}", path, alt, k);
+      if (!siblings) {
+        alts.push_back(compile(list[k], at_k));
+        continue;
+      }
+      const ojson merged = merge(
+          at_k, [&](const schema_merge::Deref& d) { return schema_merge::both(rest, list[k], d); });
+      if (merged == false) continue;  // an alternative the keywords beside it rule out
+      Deeper guard(this, at_k);
+      alts.push_back(compile(merged, at_k));
+    }
+    if (alts.empty()) {
+      bad_schema(path, fmt::format("no {} alternative meets the keywords beside it", alt));
+    }
+    union_of(i, alts, path, alt);
+    return;
+  }
+  std::vector<std::string> types;
+  if (s.contains("type")) {
+    const ojson& t = s["type"];
+    if (t.is_string()) {
+      types.push_back(t.get<std::string>());
+    } else if (t.is_array() && !t.empty()) {
+      for (const auto& x : t) {
+        if (!x.is_string()) bad_schema(path, "type must be a string or an array of strings");
+        types.push_back(x.get<std::string>());
+      }
+    } else {
+      bad_schema(path, "type must be a string or an array of strings");
+    }
+  } else if (s.contains("properties") || s.contains("additionalProperties")) {
+    types.push_back("object");
+  } else if (s.contains("items") || s.contains("prefixItems")) {
+    types.push_back("array");
+  } else {
+    for (const auto& [k, v] : s.items()) {
+      if (kStringKeywords.count(k) || kNumberKeywords.count(k)) {
+        bad_schema(path, fmt::format("'{}' needs a \"type\" (string for lengths, patterns "
+                                     "and formats, integer for bounds): alone it would leave "
+                                     "other values free",
+                                     k));
+      }
+    }
+    return;  // any value
+  }
+  if (types.size() == 1) {
+    typed(i, s, types[0], path);
+    return;
+  }
+  at(i).kind = Kind::Union;
+  std::vector<int32_t> alts;
+  for (const auto& t : types) {
+    const int32_t a = add_node(Kind::Any);
+    typed(a, s, t, path);
+    alts.push_back(a);
+  }
+  union_of(i, alts, path, "type");
+}
 
-  const ojson& root_;
-  bool object_root_;
-  JsonSchema* out_ = nullptr;
-  std::map<std::string, int32_t> refs_;
-  std::vector<std::pair<std::vector<int32_t>, std::string>> one_of_;  // alternatives, path
-  std::map<int32_t, std::string> union_paths_;                        // for error messages
-};
+// A union of `alts`. anyOf (and a list of types): alternatives may begin alike, a schema
+// listed twice is read once. oneOf: no value may match two of them (checked in run()).
+void SchemaCompiler::union_of(int32_t i, std::vector<int32_t> alts, const std::string& path,
+                              const char* what) {
+  if (alts.size() > JsonSchema::kMaxAlternatives) {
+    bad_schema(path,
+               fmt::format("more than {} {} alternatives", JsonSchema::kMaxAlternatives, what));
+  }
+  if (std::string_view(what) == "oneOf") {
+    one_of_.emplace_back(alts, path);
+  } else {
+    std::vector<int32_t> once;
+    for (int32_t a : alts) {
+      if (std::find(once.begin(), once.end(), a) == once.end()) once.push_back(a);
+    }
+    alts = std::move(once);
+  }
+  at(i).kind = Kind::Union;
+  at(i).alternatives = std::move(alts);
+  union_paths_[i] = path;
+}
+
+// schema_merge's result (`how` given the $ref resolver), its errors named at `path`.
+ojson SchemaCompiler::merge(const std::string& path,
+                            const std::function<ojson(const schema_merge::Deref&)>& how) const {
+  const schema_merge::Deref deref = [&](const std::string& ref) -> const ojson& {
+    if (ref != "#" && !ref.starts_with("#/")) {
+      bad_schema(path, fmt::format("$ref '{}' is not local (# or #/...)", ref));
+    }
+    try {
+      return root_.at(ojson::json_pointer(ref.substr(1)));
+    } catch (const ojson::exception&) {
+      bad_schema(path, fmt::format("$ref '{}' points at nothing", ref));
+    }
+  };
+  try {
+    return how(deref);
+  } catch (const Error& e) {
+    if (e.message().starts_with("json schema at")) throw;
+    bad_schema(path, e.message());
+  }
+}
+
+// Whether `s` has keywords other than annotations, $defs and those `except` names.
+bool SchemaCompiler::has_siblings(const ojson& s, std::initializer_list<const char*> except) {
+  for (const auto& [k, v] : s.items()) {
+    if (schema_merge::annotation(k) || k == "$defs" || k == "definitions") continue;
+    if (std::none_of(except.begin(), except.end(), [&](const char* e) { return k == e; })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The JSON types of an enum's / const's values (for the rest of its schema, when untyped).
+ojson SchemaCompiler::types_of_values(const ojson& s) {
+  const ojson values = s.contains("const") ? ojson::array({s["const"]}) : s["enum"];
+  ojson types = ojson::array();
+  for (const auto& v : values) {
+    const char* t = v.is_string()           ? "string"
+                    : v.is_number_integer() ? "integer"
+                    : v.is_number()         ? "number"
+                    : v.is_boolean()        ? "boolean"
+                    : v.is_null()           ? "null"
+                    : v.is_object()         ? "object"
+                                            : "array";
+    if (std::find(types.begin(), types.end(), ojson(t)) == types.end()) types.push_back(t);
+  }
+  return types;
+}
 
 std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_json& schema,
                                                       bool object_root) {

@@ -13,11 +13,13 @@
 //    "const", "anyOf" (any alternatives, overlapping ones too: two object shapes, integer or
 //    number, a string or one constant), "oneOf" (alternatives no value can match twice: told apart
 //    by type, const / enum values, integer ranges or a required property, e.g. pydantic's
-//    discriminated unions; checked when compiled), "allOf" of one schema, local "$ref" ("#", or
-//    into "$defs" / "definitions"; recursion allowed). Keywords of another type than the value's
-//    are ignored, as JSON Schema says. Annotations (title, description, default, examples, $schema,
-//    $id, $comment) are ignored. Any other keyword (other formats, lookarounds, ...) is an error
-//    naming it and where: a constraint this cannot enforce would give output the schema rejects.
+//    discriminated unions; checked when compiled), "allOf" (merged: schema_merge.hpp), local
+//    "$ref" ("#", or into "$defs" / "definitions"; recursion allowed), OpenAPI's "nullable".
+//    Keywords beside a union, enum / const or $ref hold too (merged into each alternative; enum
+//    values they refuse dropped). Keywords of another type than the value's are ignored, as JSON
+//    Schema says. Annotations (schema_merge::annotation()) are ignored. Any other keyword (other
+//    formats, lookarounds, ...) is an error naming it and where: a constraint this cannot enforce
+//    would give output the schema rejects.
 //  - SchemaPrefix: the byte-level recognizer of texts (RFC 8259) matching a compiled schema.
 //    Strings must be valid UTF-8 without raw control characters; nesting is bounded (kMaxDepth
 //    values deep) and so are runs of whitespace outside strings (one line break and kMaxSpaces
