@@ -153,15 +153,8 @@ int32_t SchemaCompiler::compile(const ojson& s, const std::string& path) {
   if (s.is_object() && s.contains("$ref") && has_siblings(s, {"$ref"})) {
     // Keywords beside a $ref hold too (JSON Schema 2019 and later; draft 7 ignored them, so
     // output that meets both readings is the safe one).
-    const ojson merged =
-        merge(path, [&](const schema_merge::Deref& d) { return schema_merge::flatten(s, d); });
-    if (merged == false) {
-      bad_schema(path,
-                 "the keywords beside $ref allow none of its values (no common type or "
-                 "enum value)");
-    }
     Deeper guard(this, path);
-    return compile(merged, path);
+    return compile(flattened(s, path, "the keywords beside $ref allow none of its values"), path);
   }
   if (s.is_object() && s.contains("$ref")) {
     if (!s["$ref"].is_string()) bad_schema(path, "$ref must be a string");
@@ -224,15 +217,8 @@ void SchemaCompiler::fill(int32_t i, const ojson& s, const std::string& path) {
       union_of(i, {compile(list[0], path + "/allOf/0")}, path, "allOf");
       return;
     }
-    const ojson merged =
-        merge(path, [&](const schema_merge::Deref& d) { return schema_merge::flatten(s, d); });
-    if (merged == false) {
-      bad_schema(path,
-                 "allOf's schemas allow no value together (no type or enum value is in "
-                 "all of them)");
-    }
     Deeper guard(this, path);
-    fill(i, merged, path);
+    fill(i, flattened(s, path, "allOf's schemas allow no value together"), path);
     return;
   }
   if (s.contains("enum") || s.contains("const")) {
@@ -377,18 +363,19 @@ bool SchemaCompiler::has_siblings(const ojson& s, std::initializer_list<const ch
   return false;
 }
 
+ojson SchemaCompiler::flattened(const ojson& s, const std::string& path, const char* none) const {
+  const ojson merged =
+      merge(path, [&](const schema_merge::Deref& d) { return schema_merge::flatten(s, d); });
+  if (merged == false) bad_schema(path, fmt::format("{} (no type or enum value is in all)", none));
+  return merged;
+}
+
 // The JSON types of an enum's / const's values (for the rest of its schema, when untyped).
 ojson SchemaCompiler::types_of_values(const ojson& s) {
   const ojson values = s.contains("const") ? ojson::array({s["const"]}) : s["enum"];
   ojson types = ojson::array();
   for (const auto& v : values) {
-    const char* t = v.is_string()           ? "string"
-                    : v.is_number_integer() ? "integer"
-                    : v.is_number()         ? "number"
-                    : v.is_boolean()        ? "boolean"
-                    : v.is_null()           ? "null"
-                    : v.is_object()         ? "object"
-                                            : "array";
+    const char* t = schema_merge::json_type(v);
     if (std::find(types.begin(), types.end(), ojson(t)) == types.end()) types.push_back(t);
   }
   return types;

@@ -69,6 +69,10 @@ class SchemaCompiler {
   ojson merge(const std::string& path,
               const std::function<ojson(const schema_merge::Deref&)>& how) const;
 
+  // `s` with allOf and the keywords beside its $ref merged into one schema (schema_merge.hpp);
+  // one no value meets is an error saying `none`.
+  ojson flattened(const ojson& s, const std::string& path, const char* none) const;
+
   // Merged schemas are compiled again and may hold the union they came from (through $ref):
   // their nesting is bounded.
   struct Deeper {

@@ -16,7 +16,10 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw Error(ErrorCode::InvalidArgument, what); }
 
-bool anything(const ojson& s) { return (s.is_boolean() && s.get<bool>()) || s.empty(); }
+// The schemas every value meets: true and {} (not null or [], which are no schemas at all).
+bool anything(const ojson& s) {
+  return (s.is_boolean() && s.get<bool>()) || (s.is_object() && s.empty());
+}
 
 // The schema with its top-level $refs replaced by their targets (keywords beside a $ref hold
 // too), allOf folded in, annotations and $defs dropped. `hops` bounds chains and cycles of $refs.
@@ -179,6 +182,16 @@ bool annotation(const std::string& k) {
   return std::find(std::begin(names), std::end(names), k) != std::end(names);
 }
 
+const char* json_type(const ojson& v) {
+  return v.is_string()           ? "string"
+         : v.is_number_integer() ? "integer"
+         : v.is_number()         ? "number"
+         : v.is_boolean()        ? "boolean"
+         : v.is_null()           ? "null"
+         : v.is_object()         ? "object"
+                                 : "array";
+}
+
 ojson without(const ojson& s, std::initializer_list<const char*> drop) {
   if (!s.is_object()) return s;
   ojson r = s;
@@ -239,11 +252,7 @@ ojson both_at(const ojson& a_in, const ojson& b_in, const Deref& deref, int dept
               v.is_number_integer() || std::trunc(v.get<double>()) == v.get<double>();
           return !has("number") && !(whole && has("integer"));
         }
-        return !has(v.is_string()    ? "string"
-                    : v.is_boolean() ? "boolean"
-                    : v.is_null()    ? "null"
-                    : v.is_array()   ? "array"
-                                     : "object");
+        return !has(json_type(v));
       };
       ojson kept = ojson::array();
       for (const auto& v : values) {

@@ -38,6 +38,10 @@ ojson both(const ojson& a, const ojson& b, const Deref& deref);
 // merged in, annotations and $defs dropped.
 ojson flatten(const ojson& s, const Deref& deref);
 
+// The JSON Schema type name of a value: string, integer (numbers nlohmann reads as integers),
+// number, boolean, null, object or array.
+const char* json_type(const ojson& v);
+
 // `s` without the keywords `drop` names (a schema object; true / false as they are).
 ojson without(const ojson& s, std::initializer_list<const char*> drop);
 
