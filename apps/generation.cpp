@@ -76,6 +76,7 @@ bool ReplyText::push(int32_t id) {
     if (auto at = pending_.find(s); at != std::string::npos) {
       pending_.resize(at);
       by_string_ = true;
+      stop_string_ = s;  // a later one found in what is left begins earlier
     }
     for (size_t k = 1; k < s.size() && !maybe; ++k) {
       maybe = pending_.size() >= k && pending_.compare(pending_.size() - k, k, s, 0, k) == 0;

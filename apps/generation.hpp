@@ -66,6 +66,8 @@ class ReplyText {
   void end();
   // Why the reply ended; nullopt while it goes on (the caller's token limit is not known here).
   std::optional<Finish> finish() const { return finish_; }
+  // The stop string that ended the reply ("" when none did).
+  const std::string& stop_string() const { return stop_string_; }
 
  private:
   const Tokenizer& tok_;
@@ -75,6 +77,7 @@ class ReplyText {
   std::string pending_;  // text held back while it could still be the start of a stop string
   std::optional<Finish> finish_;
   bool by_string_ = false;  // ended by a stop string: what the decoder still holds comes after it
+  std::string stop_string_;
   bool ended_ = false;
 };
 

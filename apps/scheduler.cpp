@@ -28,13 +28,16 @@ constexpr size_t kTailTokens = 32;
 
 }  // namespace
 
-bool Job::wait_text(std::string& text, std::vector<TokenLogprob>* lps) {
+bool Job::wait_text(std::string& text, std::vector<TokenLogprob>* lps,
+                    std::vector<int32_t>* new_ids) {
   std::unique_lock lk(mu_);
   cv_.wait(lk, [&] { return done_ || !text_.empty(); });
   if (lps) {
     std::move(logprobs_.begin(), logprobs_.end(), std::back_inserter(*lps));
     logprobs_.clear();
   }
+  if (new_ids) new_ids->insert(new_ids->end(), new_ids_.begin(), new_ids_.end());
+  new_ids_.clear();
   if (!text_.empty()) {
     text += text_;
     text_.clear();
@@ -48,12 +51,22 @@ bool Job::emit(std::string_view text) {
   {
     std::lock_guard lk(mu_);
     text_ += text;
+    new_ids_.insert(new_ids_.end(), staged_.begin(), staged_.end());
+    staged_.clear();
   }
   cv_.notify_all();
   return !cancelled_;
 }
 
-// Not waking the reader: the text of the same id follows (or the end).
+// `ids` and `staged_` are the scheduler thread's alone until the job ends. A staged id goes to
+// the readers with the next text (its own, or the text after it when its text is held back) or
+// at the end, so a piece of text and its ids are taken together.
+void Job::add_id(int32_t id, bool eog) {
+  ids.push_back(id);
+  if (!eog) staged_.push_back(id);
+}
+
+// Not waking the reader either.
 void Job::add_logprob(TokenLogprob lp) {
   std::lock_guard lk(mu_);
   logprobs_.push_back(std::move(lp));
@@ -63,6 +76,8 @@ void Job::end(std::exception_ptr error) {
   {
     std::lock_guard lk(mu_);
     ended = Clock::now();
+    new_ids_.insert(new_ids_.end(), staged_.begin(), staged_.end());
+    staged_.clear();
     error_ = std::move(error);
     done_ = true;
   }
@@ -330,7 +345,7 @@ void Scheduler::take(Run& r, int32_t id, std::span<const float> logits) {
     r.job->add_logprob(token_logprob(logits, id, r.job->logprobs));
   }
   if (r.constraint) r.constraint->accept(id);
-  r.job->ids.push_back(id);
+  r.job->add_id(id, tok_.is_eog(id));
   r.sampler.accept(id);
   if (!r.reply.push(id)) {
     r.finish = r.reply.finish();
@@ -409,6 +424,7 @@ void Scheduler::retire() {
     if (r.job) {
       r.reply.end();
       r.job->finish = r.reply.finish() == Finish::Cancelled ? Finish::Cancelled : *r.finish;
+      r.job->stop_string = r.reply.stop_string();
       std::exception_ptr error;
       try {
         keep(static_cast<uint32_t>(s), r.seen);

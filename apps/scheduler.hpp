@@ -65,8 +65,11 @@ class Job {
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was
-  // taken. Rethrows the error that ended the job, if one did.
-  bool wait_text(std::string& text, std::vector<TokenLogprob>* lps = nullptr);
+  // taken. Rethrows the error that ended the job, if one did. Also appends the ids sampled
+  // since the last call to `new_ids` (when given; end-of-generation ids left out), so a stream can
+  // say which tokens each piece came from.
+  bool wait_text(std::string& text, std::vector<TokenLogprob>* lps = nullptr,
+                 std::vector<int32_t>* new_ids = nullptr);
   // The client went away: the job ends at the scheduler's next step (Finish::Cancelled).
   void cancel() { cancelled_ = true; }
 
@@ -74,6 +77,7 @@ class Job {
   Finish finish = Finish::Length;
   std::vector<int32_t> ids;  // the sampled ids
   size_t cached_tokens = 0;  // prompt tokens that came from a kept state
+  std::string stop_string;   // the stop string that ended the reply ("" when none did)
   Clock::time_point submitted, started, prompt_done, ended;
 
  private:
@@ -81,12 +85,15 @@ class Job {
   bool cancelled() const { return cancelled_; }
   bool emit(std::string_view text);  // scheduler thread; false if the client went away
   void add_logprob(TokenLogprob lp);
+  void add_id(int32_t id, bool eog);
   void end(std::exception_ptr error = nullptr);
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::string text_;                    // handed out, not yet taken
   std::vector<TokenLogprob> logprobs_;  // not yet taken
+  std::vector<int32_t> new_ids_;        // not yet taken
+  std::vector<int32_t> staged_;         // sampled, their text not yet handed out
   bool done_ = false;
   std::exception_ptr error_;
   std::atomic<bool> cancelled_{false};

@@ -6,6 +6,8 @@
 //        loglikelihood tasks ask for); chat takes "tools" and gives "tool_calls" (tool_calls.hpp)
 //   POST /tokenize, POST /detokenize, GET /tokenizer_info (the served vocabulary, in
 //        llama-server's and vLLM's forms)
+//   POST /completion, GET /props, POST /apply-template: llama-server's own API
+//        (server_native_api.hpp); aliases /completions, /chat/completions, /models
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished
 // requests are kept, so a prompt that starts with the tokens of an earlier request (its prompt, or
 // its prompt and reply: a chat's next turn) runs only its new tokens ("cached_tokens" in the

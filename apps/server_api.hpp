@@ -31,10 +31,12 @@ struct RequestDefaults {
   SamplingExtras extras;
 };
 
-// One prompt of a completions request: text (special tokens parsed) or token ids.
+// One prompt of a completions request: text (special tokens parsed) or token ids, or (`parts`
+// non-empty; llama-server's [12, 34, "text", 56] form) such pieces one after the other.
 struct PromptInput {
   std::string text;
   std::optional<std::vector<int32_t>> ids;
+  std::vector<PromptInput> parts;
 };
 
 struct CompletionRequest {
