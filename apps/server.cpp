@@ -130,9 +130,9 @@ std::string Server::Impl::call_id(const CompletionResult& r, size_t i) {
   return fmt::format("call_{}_{}", r.id, i);
 }
 
-CompletionResult Server::Impl::new_result(bool chat) {
+CompletionResult Server::Impl::new_result(std::string_view kind) {
   CompletionResult r;
-  r.id = fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", ++ids_issued);
+  r.id = fmt::format("{}{}", kind, ++ids_issued);
   r.model = opt.model_name;
   r.created = std::chrono::duration_cast<std::chrono::seconds>(
                   std::chrono::system_clock::now().time_since_epoch())
@@ -157,7 +157,7 @@ void Server::Impl::cancel(const std::vector<std::shared_ptr<Job>>& jobs) {
 
 void Server::Impl::complete(const httplib::Request& req, httplib::Response& res, bool chat) {
   CompletionRequest q;
-  auto r = std::make_shared<CompletionResult>(new_result(chat));
+  auto r = std::make_shared<CompletionResult>(new_result(chat ? "chatcmpl-" : "cmpl-"));
   std::vector<std::shared_ptr<Job>> jobs;
   try {
     q = parse_request(req.body, chat, opt.defaults);
@@ -415,6 +415,8 @@ void Server::Impl::routes() {
     });
   }
   native_routes();
+  http.Post("/v1/responses",
+            [this](const httplib::Request& q, httplib::Response& res) { respond(q, res); });
   http.set_error_handler([](const httplib::Request& q, httplib::Response& res) {
     if (!res.body.empty()) return;  // a handler's own error body
     const std::string msg = res.status == 404 ? fmt::format("no endpoint {} {}", q.method, q.path)

@@ -6,6 +6,7 @@
 //        loglikelihood tasks ask for); chat takes "tools" and gives "tool_calls" (tool_calls.hpp)
 //   POST /tokenize, POST /detokenize, GET /tokenizer_info (the served vocabulary, in
 //        llama-server's and vLLM's forms)
+//   POST /v1/responses: OpenAI's Responses API over the chat machinery (server_responses_api.hpp)
 //   POST /completion, GET /props, POST /apply-template: llama-server's own API
 //        (server_native_api.hpp); aliases /completions, /chat/completions, /models
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished

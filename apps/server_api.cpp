@@ -351,16 +351,16 @@ std::string finish_reason(const ChoiceResult& c) {
   return finish_reason(c.finish);
 }
 
+std::string arguments_text(const ToolCall& call) {
+  return call.arguments.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 json tool_calls_json(const std::vector<ToolCall>& calls, std::string_view id_base, bool indexed) {
   json out = json::array();
   for (size_t k = 0; k < calls.size(); ++k) {
-    json c = {
-        {"id", fmt::format("{}_{}", id_base, k)},
-        {"type", "function"},
-        {"function",
-         {{"name", calls[k].name},
-          {"arguments", calls[k].arguments.dump(
-                            -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)}}}};
+    json c = {{"id", fmt::format("{}_{}", id_base, k)},
+              {"type", "function"},
+              {"function", {{"name", calls[k].name}, {"arguments", arguments_text(calls[k])}}}};
     if (indexed) c["index"] = k;
     out.push_back(std::move(c));
   }

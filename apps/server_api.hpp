@@ -124,6 +124,8 @@ nlohmann::json chunk_json(const CompletionResult& r, bool chat, size_t index, st
 // OpenAI's "tool_calls" of a message: [{"id", "type": "function", "function": {"name",
 // "arguments": a JSON text}}]; ids `id_base`_0, _1, ...; with `indexed` (stream deltas) each
 // with its "index" too.
+// A call's arguments as the JSON text clients get.
+std::string arguments_text(const ToolCall& call);
 nlohmann::json tool_calls_json(const std::vector<ToolCall>& calls, std::string_view id_base,
                                bool indexed);
 

@@ -14,6 +14,7 @@
 
 #include "dry_breakers.hpp"
 #include "server.hpp"
+#include "server_responses_api.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::cli {
@@ -38,7 +39,8 @@ struct Server::Impl {
   void finished(const Job& job, CompletionResult& r, size_t index, bool chat);
   // The base of the ids of choice i's tool calls ("call_<request>_<choice>", then _<call>).
   static std::string call_id(const CompletionResult& r, size_t i);
-  CompletionResult new_result(bool chat);
+  // A result with a new id `kind`<n> ("cmpl-", "chatcmpl-", "resp_"), the model and the time.
+  CompletionResult new_result(std::string_view kind);
   // Counts a failed request (for /metrics) and gives its OpenAI error type.
   const char* record_error(const Error& e);
   void send_error(httplib::Response& res, const Error& e);
@@ -48,6 +50,8 @@ struct Server::Impl {
   void complete(const httplib::Request& req, httplib::Response& res, bool chat);
   // POST /completion (llama-server's own form; server_native.cpp).
   void complete_native(const httplib::Request& req, httplib::Response& res);
+  // POST /v1/responses (OpenAI's Responses API; server_responses.cpp).
+  void respond(const httplib::Request& req, httplib::Response& res);
   // CORS: when the request's Origin is allowed, the headers that let its page read the answer
   // (and send the Authorization and Content-Type headers a client needs). True if allowed.
   bool allow_origin(const httplib::Request& q, httplib::Response& res) const;
@@ -64,6 +68,7 @@ struct Server::Impl {
   ServeOptions opt;
   ChatTemplate tmpl;
   Scheduler sched;
+  ResponseStore responses;  // conversations of stored responses, for previous_response_id
   std::atomic<uint64_t> requests{0}, ids_issued{0};
   struct Totals {  // for /metrics
     std::atomic<uint64_t> completions{0}, prompt_tokens{0}, cached_tokens{0}, generated_tokens{0},

@@ -24,7 +24,7 @@ double ms_between(Job::Clock::time_point a, Job::Clock::time_point b) {
 void Server::Impl::complete_native(const httplib::Request& req, httplib::Response& res) {
   auto q = std::make_shared<NativeRequest>();
   std::vector<std::shared_ptr<Job>> jobs;
-  auto r = std::make_shared<CompletionResult>(new_result(false));
+  auto r = std::make_shared<CompletionResult>(new_result("cmpl-"));
   try {
     *q = parse_native_request(req.body, opt.defaults);
     jobs = submit(q->base);
