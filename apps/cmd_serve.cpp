@@ -92,7 +92,9 @@ std::string read_api_key(const std::string& path) {
 
 Command add_serve(CLI::App& app, CommonOptions& common) {
   auto* sub = app.add_subcommand(
-      "serve", "HTTP server with OpenAI-style /v1/completions and /v1/chat/completions");
+      "serve",
+      "HTTP server: OpenAI's /v1/completions, /v1/chat/completions and /v1/responses, "
+      "Anthropic's /v1/messages, llama-server's /completion");
   auto o = std::make_shared<ServeCliOptions>();
   add_model_options(sub, common, o->model);
   auto& s = o->serve;
@@ -130,8 +132,9 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                   "(a chat's next turn) runs only the new ones (0: none)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
-  sub->add_option("--api-key", s.api_key,
-                  "Require \"Authorization: Bearer KEY\" on every route but /health");
+  sub->add_option(
+      "--api-key", s.api_key,
+      "Require \"Authorization: Bearer KEY\" (or \"x-api-key: KEY\") on every route but /health");
   sub->add_option(
       "--api-key-file", o->api_key_file,
       "Read the API key from the first line of FILE (keeps it out of the process list)");

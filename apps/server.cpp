@@ -60,7 +60,7 @@ std::vector<int32_t> Server::Impl::prompt_ids(const PromptInput& p) const {
 std::vector<std::shared_ptr<Job>> Server::Impl::submit(const CompletionRequest& q) {
   std::vector<std::vector<int32_t>> prompts;
   if (q.chat) {
-    prompts.push_back(tok.encode(tmpl.prompt(q.messages, q.offered_tools()), true));
+    prompts.push_back(tok.encode(tmpl.prompt(q.messages, q.offered_tools()) + q.prefill, true));
   } else {
     for (const auto& p : q.prompts) prompts.push_back(prompt_ids(p));
   }
@@ -155,6 +155,27 @@ void Server::Impl::cancel(const std::vector<std::shared_ptr<Job>>& jobs) {
   for (const auto& j : jobs) j->cancel();
 }
 
+void Server::Impl::abandon(const std::vector<std::shared_ptr<Job>>& jobs, Job& job) {
+  cancel(jobs);
+  std::string rest;
+  while (job.wait_text(rest)) rest.clear();
+}
+
+bool Server::Impl::relay(const std::vector<std::shared_ptr<Job>>& jobs, Job& job,
+                         const ToolSet* tools, ToolCallStream& calls,
+                         const std::function<bool(const std::string&)>& out) {
+  std::string piece;
+  while (job.wait_text(piece)) {
+    const bool ok = out(tools ? calls.push(piece) : piece);
+    piece.clear();
+    if (!ok) {
+      abandon(jobs, job);
+      return false;
+    }
+  }
+  return true;
+}
+
 void Server::Impl::complete(const httplib::Request& req, httplib::Response& res, bool chat) {
   CompletionRequest q;
   auto r = std::make_shared<CompletionResult>(new_result(chat ? "chatcmpl-" : "cmpl-"));
@@ -233,8 +254,7 @@ void Server::Impl::complete(const httplib::Request& req, httplib::Response& res,
               piece.clear();
               if (offered && out.empty()) continue;  // held: its logprobs go with what follows
               if (!send(out)) {
-                cancel(jobs);
-                while (job.wait_text(piece)) piece.clear();  // until the scheduler drops it
+                abandon(jobs, job);
                 finished(job, *r, i, chat);
                 return false;
               }
@@ -281,14 +301,20 @@ bool Server::Impl::allow_origin(const httplib::Request& q, httplib::Response& re
   return true;
 }
 
-bool Server::Impl::authorized(const std::string& header) const {
-  const std::string want = "Bearer " + opt.api_key;
-  unsigned diff = header.size() == want.size() ? 0u : 1u;
-  for (size_t i = 0; i < want.size(); ++i) {
-    diff |= static_cast<unsigned char>(want[i]) ^
-            static_cast<unsigned char>(i < header.size() ? header[i] : 0);
-  }
-  return diff == 0;
+bool Server::Impl::authorized(const httplib::Request& q) const {
+  auto same = [](const std::string& got, const std::string& want) {
+    unsigned diff = got.size() == want.size() ? 0u : 1u;
+    for (size_t i = 0; i < want.size(); ++i) {
+      diff |= static_cast<unsigned char>(want[i]) ^
+              static_cast<unsigned char>(i < got.size() ? got[i] : 0);
+    }
+    return diff == 0;
+  };
+  // OpenAI's header, or Anthropic's (its SDKs send the key as x-api-key).
+  const bool bearer = same(q.get_header_value("Authorization"), "Bearer " + opt.api_key);
+  const bool x_api_key =
+      q.has_header("x-api-key") && same(q.get_header_value("x-api-key"), opt.api_key);
+  return bearer || x_api_key;
 }
 
 void Server::Impl::post_json(const char* path, std::function<json(const std::string&)> answer) {
@@ -320,13 +346,13 @@ void Server::Impl::routes() {
         res.status = cors ? 204 : 403;
         return httplib::Server::HandlerResponse::Handled;
       }
-      if (opt.api_key.empty() || q.path == "/health" ||
-          authorized(q.get_header_value("Authorization"))) {
+      if (opt.api_key.empty() || q.path == "/health" || authorized(q)) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
       res.set_header("WWW-Authenticate", "Bearer");
       send_json(res, 401,
-                error_json("invalid or missing API key (send \"Authorization: Bearer <key>\")",
+                error_json("invalid or missing API key (send \"Authorization: Bearer <key>\" "
+                           "or \"x-api-key: <key>\")",
                            "authentication_error"));
       return httplib::Server::HandlerResponse::Handled;
     });
@@ -415,6 +441,7 @@ void Server::Impl::routes() {
     });
   }
   native_routes();
+  anthropic_routes();
   http.Post("/v1/responses",
             [this](const httplib::Request& q, httplib::Response& res) { respond(q, res); });
   http.set_error_handler([](const httplib::Request& q, httplib::Response& res) {

@@ -7,6 +7,8 @@
 //   POST /tokenize, POST /detokenize, GET /tokenizer_info (the served vocabulary, in
 //        llama-server's and vLLM's forms)
 //   POST /v1/responses: OpenAI's Responses API over the chat machinery (server_responses_api.hpp)
+//   POST /v1/messages, POST /v1/messages/count_tokens: Anthropic's Messages API
+//        (server_anthropic_api.hpp)
 //   POST /completion, GET /props, POST /apply-template: llama-server's own API
 //        (server_native_api.hpp); aliases /completions, /chat/completions, /models
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished
@@ -32,7 +34,8 @@ struct ServeOptions {
   RequestDefaults defaults;
   SchedulerOptions scheduler;
   bool log = true;  // one line per request on stderr
-  // Non-empty: every route but /health needs "Authorization: Bearer <api_key>" (else a 401).
+  // Non-empty: every route but /health needs "Authorization: Bearer <api_key>" or
+  // "x-api-key: <api_key>" (else a 401).
   std::string api_key;
   // Origins whose web pages may call the server from a browser (CORS), e.g.
   // "http://localhost:3000"; "*" allows any origin. Empty (the default): no CORS headers, so

@@ -351,6 +351,23 @@ std::string finish_reason(const ChoiceResult& c) {
   return finish_reason(c.finish);
 }
 
+nlohmann::ordered_json chat_messages_json(const std::vector<ChatMessage>& messages) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& m : messages) {
+    nlohmann::ordered_json j = {{"role", m.role}, {"content", m.content}};
+    if (!m.tool_calls.empty()) {
+      nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+      for (const auto& c : m.tool_calls) {
+        calls.push_back(
+            {{"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+      }
+      j["tool_calls"] = std::move(calls);
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 std::string arguments_text(const ToolCall& call) {
   return call.arguments.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -47,6 +47,8 @@ struct CompletionRequest {
   // = prompt * n + k
   std::vector<PromptInput> prompts;
   std::vector<ChatMessage> messages;  // chat completions
+  // chat: text the reply continues (after the assistant prefix; Anthropic's prefill)
+  std::string prefill;
   int n = 1;                          // choices per prompt; choice k samples with seed + k
   int max_tokens = 0;
   SamplerParams sampling;
@@ -124,6 +126,8 @@ nlohmann::json chunk_json(const CompletionResult& r, bool chat, size_t index, st
 // OpenAI's "tool_calls" of a message: [{"id", "type": "function", "function": {"name",
 // "arguments": a JSON text}}]; ids `id_base`_0, _1, ...; with `indexed` (stream deltas) each
 // with its "index" too.
+// Chat messages in /v1/chat/completions's form (how the other APIs' requests become chat ones).
+nlohmann::ordered_json chat_messages_json(const std::vector<ChatMessage>& messages);
 // A call's arguments as the JSON text clients get.
 std::string arguments_text(const ToolCall& call);
 nlohmann::json tool_calls_json(const std::vector<ToolCall>& calls, std::string_view id_base,

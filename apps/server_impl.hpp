@@ -45,6 +45,14 @@ struct Server::Impl {
   const char* record_error(const Error& e);
   void send_error(httplib::Response& res, const Error& e);
   static void cancel(const std::vector<std::shared_ptr<Job>>& jobs);
+  // The client went away mid-stream: the request's jobs stop, and `job` is read to its end (the
+  // scheduler drops it at its next step), so its counts are final.
+  static void abandon(const std::vector<std::shared_ptr<Job>>& jobs, Job& job);
+  // Passes a chat reply's text to `out` as it comes (with `tools`, text that may begin a call is
+  // held back in `calls`: calls.finish() gives the rest); false when `out` failed (then the
+  // request is abandoned).
+  static bool relay(const std::vector<std::shared_ptr<Job>>& jobs, Job& job, const ToolSet* tools,
+                    ToolCallStream& calls, const std::function<bool(const std::string&)>& out);
 
   // POST /v1/completions and /v1/chat/completions.
   void complete(const httplib::Request& req, httplib::Response& res, bool chat);
@@ -52,11 +60,15 @@ struct Server::Impl {
   void complete_native(const httplib::Request& req, httplib::Response& res);
   // POST /v1/responses (OpenAI's Responses API; server_responses.cpp).
   void respond(const httplib::Request& req, httplib::Response& res);
+  // POST /v1/messages and /v1/messages/count_tokens (Anthropic's; server_anthropic.cpp).
+  void anthropic_messages(const httplib::Request& req, httplib::Response& res);
+  void anthropic_routes();
   // CORS: when the request's Origin is allowed, the headers that let its page read the answer
   // (and send the Authorization and Content-Type headers a client needs). True if allowed.
   bool allow_origin(const httplib::Request& q, httplib::Response& res) const;
-  // Compares every byte whatever the first difference (no timing hint at the key's prefix).
-  bool authorized(const std::string& header) const;
+  // The request carries the API key ("Authorization: Bearer KEY" or "x-api-key: KEY"); compares
+  // every byte whatever the first difference (no timing hint at the key's prefix).
+  bool authorized(const httplib::Request& q) const;
   // A POST route answering `answer(body)` as JSON; an Error becomes a 400 / 500 naming it.
   void post_json(const char* path, std::function<nlohmann::json(const std::string&)> answer);
   void routes();

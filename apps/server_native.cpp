@@ -98,8 +98,7 @@ void Server::Impl::complete_native(const httplib::Request& req, httplib::Respons
               predicted += ids.size();
               const json probs = q->n_probs > 0 ? completion_probabilities_json(lps, tok) : json();
               if (!write(native_chunk_json(i, piece, ids, job.prompt.size(), predicted, probs))) {
-                cancel(jobs);
-                while (job.wait_text(piece)) piece.clear();  // until the scheduler drops it
+                abandon(jobs, job);
                 finished(job, *r, i, false);
                 return false;
               }

@@ -132,16 +132,9 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
           events.send("response.created", {{"response", created}});
           events.send("response.in_progress", {{"response", created}});
           ToolCallStream calls;
-          std::string piece;
-          while (job.wait_text(piece)) {
-            const bool ok = content(tools ? calls.push(piece) : piece);
-            piece.clear();
-            if (!ok) {
-              cancel(jobs);
-              while (job.wait_text(piece)) piece.clear();  // until the scheduler drops it
-              end(job, {text, {}});
-              return false;
-            }
+          if (!relay(jobs, job, tools, calls, content)) {
+            end(job, {text, {}});
+            return false;
           }
           ParsedReply reply = tools ? calls.finish(*tools) : ParsedReply{};
           content(reply.content);

@@ -17,18 +17,8 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 using json_fields::bad;
-
-// The value of `name` in `o` when present and not null.
-const ordered_json* member(const ordered_json& o, const char* name) {
-  auto it = o.find(name);
-  return it == o.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string string_at(const ordered_json& o, const char* name, const std::string& at) {
-  const ordered_json* v = member(o, name);
-  if (!v || !v->is_string()) bad(at + "." + name, "must be a string");
-  return v->get<std::string>();
-}
+using json_fields::field;
+using json_fields::string_field;
 
 // The text of a content: a string, or parts input_text / output_text (joined).
 std::string content_text(const ordered_json& c, const std::string& at) {
@@ -38,11 +28,11 @@ std::string content_text(const ordered_json& c, const std::string& at) {
   for (size_t i = 0; i < c.size(); ++i) {
     const std::string name = fmt::format("{}[{}]", at, i);
     if (!c[i].is_object()) bad(name, "must be an object with a type");
-    const std::string type = string_at(c[i], "type", name);
+    const std::string type = string_field(c[i], "type", name);
     if (type == "input_text" || type == "output_text" || type == "text") {
-      out += string_at(c[i], "text", name);
+      out += string_field(c[i], "text", name);
     } else if (type == "refusal") {
-      out += string_at(c[i], "refusal", name);
+      out += string_field(c[i], "refusal", name);
     } else if (type == "input_image" || type == "input_file" || type == "input_audio") {
       bad(name + ".type", fmt::format("'{}' is not supported (the model reads text only)", type));
     } else {
@@ -63,27 +53,27 @@ void input_messages(const ordered_json& input, std::vector<ChatMessage>& out) {
     const std::string at = fmt::format("input[{}]", i);
     const ordered_json& item = input[i];
     if (!item.is_object()) bad(at, "must be an object (a message, or a function call item)");
-    const std::string type = member(item, "type") ? string_at(item, "type", at) : "message";
+    const std::string type = field(item, "type") ? string_field(item, "type", at) : "message";
     if (type == "message") {
-      std::string role = string_at(item, "role", at);
+      std::string role = string_field(item, "role", at);
       if (role == "developer") role = "system";  // the newer name of the system role
       if (role != "system" && role != "user" && role != "assistant") {
         bad(at + ".role",
             fmt::format("'{}' is not one of user, system, developer, assistant", role));
       }
-      const ordered_json* content = member(item, "content");
+      const ordered_json* content = field(item, "content");
       if (!content) bad(at + ".content", "is missing");
       out.push_back({role, content_text(*content, at + ".content"), {}});
     } else if (type == "function_call") {
-      const std::string name = string_at(item, "name", at);
+      const std::string name = string_field(item, "name", at);
       if (!valid_tool_name(name)) bad(at + ".name", "must be 1 to 64 letters, digits, '_' or '-'");
-      ordered_json args = ordered_json::parse(string_at(item, "arguments", at), nullptr, false);
+      ordered_json args = ordered_json::parse(string_field(item, "arguments", at), nullptr, false);
       if (!args.is_object()) bad(at + ".arguments", "must be a string holding a JSON object");
       // Calls after an assistant message (or after each other) are that turn's.
       if (out.empty() || out.back().role != "assistant") out.push_back({"assistant", "", {}});
       out.back().tool_calls.push_back({name, std::move(args)});
     } else if (type == "function_call_output") {
-      const ordered_json* output = member(item, "output");
+      const ordered_json* output = field(item, "output");
       if (!output) bad(at + ".output", "is missing");
       out.push_back({"tool", content_text(*output, at + ".output"), {}});
     } else if (type == "reasoning") {
@@ -97,23 +87,6 @@ void input_messages(const ordered_json& input, std::vector<ChatMessage>& out) {
   }
 }
 
-ordered_json chat_messages_json(const std::vector<ChatMessage>& messages) {
-  ordered_json out = ordered_json::array();
-  for (const auto& m : messages) {
-    ordered_json j = {{"role", m.role}, {"content", m.content}};
-    if (!m.tool_calls.empty()) {
-      ordered_json calls = ordered_json::array();
-      for (const auto& c : m.tool_calls) {
-        calls.push_back(
-            {{"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
-      }
-      j["tool_calls"] = std::move(calls);
-    }
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
 // Flat function tools ({"type": "function", "name", "parameters", ...}) in the chat form.
 ordered_json chat_tools_json(const ordered_json& tools) {
   if (!tools.is_array()) bad("tools", "must be an array of function tools");
@@ -121,7 +94,7 @@ ordered_json chat_tools_json(const ordered_json& tools) {
   for (size_t i = 0; i < tools.size(); ++i) {
     const std::string at = fmt::format("tools[{}]", i);
     if (!tools[i].is_object()) bad(at, "must be an object");
-    const std::string type = string_at(tools[i], "type", at);
+    const std::string type = string_field(tools[i], "type", at);
     if (type != "function") {
       bad(at + ".type", fmt::format("'{}' is not supported (function tools are: the server "
                                     "runs no hosted tools)",
@@ -136,7 +109,7 @@ ordered_json chat_tools_json(const ordered_json& tools) {
 
 ordered_json chat_tool_choice_json(const ordered_json& c) {
   if (c.is_string()) return c;  // none, auto, required
-  if (c.is_object() && member(c, "type") && c["type"] == "function" && member(c, "name")) {
+  if (c.is_object() && field(c, "type") && c["type"] == "function" && field(c, "name")) {
     return {{"type", "function"}, {"function", {{"name", c["name"]}}}};
   }
   bad("tool_choice",
@@ -146,20 +119,20 @@ ordered_json chat_tool_choice_json(const ordered_json& c) {
 // text.format as a chat response_format (null for plain text).
 ordered_json chat_response_format(const ordered_json& text) {
   if (!text.is_object()) bad("text", "must be an object");
-  const ordered_json* f = member(text, "format");
+  const ordered_json* f = field(text, "format");
   if (!f) return nullptr;
   if (!f->is_object()) bad("text.format", "must be an object with a type");
-  const std::string type = string_at(*f, "type", "text.format");
+  const std::string type = string_field(*f, "type", "text.format");
   if (type == "text") return nullptr;
   if (type == "json_object") return {{"type", "json_object"}};
   if (type != "json_schema") {
     bad("text.format.type", fmt::format("'{}' is not one of text, json_object, json_schema", type));
   }
-  const ordered_json* schema = member(*f, "schema");
+  const ordered_json* schema = field(*f, "schema");
   if (!schema) bad("text.format.schema", "is missing");
   ordered_json js = {{"schema", *schema}};
-  if (const ordered_json* name = member(*f, "name")) js["name"] = *name;
-  if (const ordered_json* strict = member(*f, "strict")) js["strict"] = *strict;
+  if (const ordered_json* name = field(*f, "name")) js["name"] = *name;
+  if (const ordered_json* strict = field(*f, "strict")) js["strict"] = *strict;
   return {{"type", "json_schema"}, {"json_schema", std::move(js)}};
 }
 
@@ -168,14 +141,14 @@ void refuse_unsupported(const json& body) {
     bad("background", "is not supported (the answer comes on this connection; stream it)");
   }
   for (const char* k : {"conversation", "prompt"}) {
-    if (json_fields::field(body, k)) {
+    if (field(body, k)) {
       bad(k, "is not supported (send the conversation in input, or previous_response_id)");
     }
   }
   if (json_fields::number(body, "top_logprobs", 0, 0, 20) > 0) {
     bad("top_logprobs", "is not supported here (/v1/chat/completions has logprobs)");
   }
-  if (const json* inc = json_fields::field(body, "include")) {
+  if (const json* inc = field(body, "include")) {
     if (!inc->is_array()) bad("include", "must be an array");
     for (const auto& v : *inc) {
       if (v == "message.output_text.logprobs") {
@@ -215,7 +188,7 @@ ResponsesRequest parse_responses_request(std::string_view body_text, const Reque
   refuse_unsupported(body);
   ResponsesRequest q;
   q.store = json_fields::flag(body, "store", true);
-  if (const ordered_json* prev = member(ordered, "previous_response_id")) {
+  if (const ordered_json* prev = field(ordered, "previous_response_id")) {
     if (!prev->is_string()) bad("previous_response_id", "must be a string");
     auto earlier = store.get(prev->get<std::string>());
     if (!earlier) {
@@ -226,12 +199,12 @@ ResponsesRequest parse_responses_request(std::string_view body_text, const Reque
     }
     q.conversation = std::move(*earlier);
   }
-  const ordered_json* input = member(ordered, "input");
+  const ordered_json* input = field(ordered, "input");
   if (!input) bad("input", "is missing");
   input_messages(*input, q.conversation);
   if (q.conversation.empty()) bad("input", "holds no message");
   std::vector<ChatMessage> messages;
-  const ordered_json* instructions = member(ordered, "instructions");
+  const ordered_json* instructions = field(ordered, "instructions");
   if (instructions) {
     if (!instructions->is_string()) bad("instructions", "must be a string");
     messages.push_back({"system", instructions->get<std::string>(), {}});
@@ -272,22 +245,22 @@ ResponsesRequest parse_responses_request(std::string_view body_text, const Reque
     chat.erase(k);
   }
   chat["messages"] = chat_messages_json(messages);
-  if (const ordered_json* m = member(ordered, "max_output_tokens")) {
+  if (const ordered_json* m = field(ordered, "max_output_tokens")) {
     if (!m->is_number_integer() || m->get<int64_t>() < 1 || m->get<int64_t>() > (1 << 20)) {
       bad("max_output_tokens", "must be an integer in [1, 1048576]");
     }
     chat["max_tokens"] = *m;
   }
-  if (const ordered_json* t = member(ordered, "tools")) chat["tools"] = chat_tools_json(*t);
-  if (const ordered_json* c = member(ordered, "tool_choice")) {
+  if (const ordered_json* t = field(ordered, "tools")) chat["tools"] = chat_tools_json(*t);
+  if (const ordered_json* c = field(ordered, "tool_choice")) {
     chat["tool_choice"] = chat_tool_choice_json(*c);
   }
   ordered_json format = nullptr;
-  if (const ordered_json* t = member(ordered, "text")) format = chat_response_format(*t);
+  if (const ordered_json* t = field(ordered, "text")) format = chat_response_format(*t);
   if (!format.is_null()) chat["response_format"] = format;
   q.base = parse_request(chat.dump(), true, d);
   auto given = [&](const char* k, json fallback) {
-    const ordered_json* v = member(ordered, k);
+    const ordered_json* v = field(ordered, k);
     return v ? json::parse(v->dump()) : fallback;
   };
   q.echo = {

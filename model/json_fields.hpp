@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 #include "vkr/error.hpp"
@@ -16,10 +17,19 @@ namespace vkr::json_fields {
   throw Error(ErrorCode::InvalidArgument, fmt::format("field '{}' {}", name, what));
 }
 
-// The value of `name` when present and not null.
-inline const nlohmann::json* field(const nlohmann::json& body, const char* name) {
+// The value of `name` when present and not null (json or ordered_json).
+template <class Json>
+const Json* field(const Json& body, const char* name) {
   auto it = body.find(name);
   return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+// The string `name` of the object at `at` ("at.name must be a string" otherwise).
+template <class Json>
+std::string string_field(const Json& o, const char* name, std::string_view at) {
+  const Json* v = field(o, name);
+  if (!v || !v->is_string()) bad(fmt::format("{}.{}", at, name), "must be a string");
+  return v->template get<std::string>();
 }
 
 // A number in [lo, hi], or `fallback` when absent.

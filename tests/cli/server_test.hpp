@@ -25,6 +25,35 @@ using cli::ServeOptions;
 using cli::Server;
 using nlohmann::json;
 
+// A server with options of its own (an API key, CORS origins) on a free port, serving until the
+// end of its scope; `client` talks to it.
+struct OwnServer {
+  OwnServer(Model& model, ServeOptions o) : server(model, quiet_any_port(std::move(o))) {
+    const int port = server.bind();
+    thread = std::thread([this] { server.listen(); });
+    client = std::make_unique<httplib::Client>("127.0.0.1", port);
+    // listen() is serving once /health answers (the socket queues connections before that).
+    for (int i = 0; i < 100 && !client->Get("/health"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ~OwnServer() {
+    server.stop();
+    thread.join();
+  }
+  OwnServer(const OwnServer&) = delete;
+  OwnServer& operator=(const OwnServer&) = delete;
+  static ServeOptions quiet_any_port(ServeOptions o) {
+    o.port = 0;
+    o.log = false;
+    return o;
+  }
+
+  Server server;
+  std::thread thread;
+  std::unique_ptr<httplib::Client> client;
+};
+
 class ServerTest : public DefaultModelTest {
  protected:
   void SetUp() override {

@@ -468,16 +468,9 @@ TEST_F(ServerTest, TokenizeAndDetokenize) {
 // "Authorization: Bearer" header, and works with it.
 TEST_F(ServerTest, ApiKeyIsRequiredWhenSet) {
   ServeOptions o;
-  o.port = 0;
-  o.log = false;
   o.api_key = "s3cret";
-  Server keyed(model(), o);
-  const int port = keyed.bind();
-  std::thread serving([&] { keyed.listen(); });
-  httplib::Client c("127.0.0.1", port);
-  for (int i = 0; i < 100 && !c.Get("/health"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  OwnServer keyed(model(), o);
+  httplib::Client& c = *keyed.client;
   const std::string body = json{{"prompt", "In"}, {"max_tokens", 1}}.dump();
   auto health = c.Get("/health");
   ASSERT_TRUE(health);
@@ -502,8 +495,6 @@ TEST_F(ServerTest, ApiKeyIsRequiredWhenSet) {
   auto t = c.Post("/tokenize", good, R"({"content":"In"})", "application/json");
   ASSERT_TRUE(t);
   EXPECT_EQ(t->status, 200);
-  keyed.stop();
-  serving.join();
 }
 
 // --cors: an allowed origin's preflight gets 204 with the CORS headers (before the key check: a
@@ -518,17 +509,10 @@ TEST_F(ServerTest, CorsOnlyForListedOrigins) {
   EXPECT_FALSE(plain->has_header("Access-Control-Allow-Origin"));
 
   ServeOptions o;
-  o.port = 0;
-  o.log = false;
   o.api_key = "k";
   o.cors_origins = {"http://localhost:3000"};
-  Server cors(model(), o);
-  const int port = cors.bind();
-  std::thread serving([&] { cors.listen(); });
-  httplib::Client c("127.0.0.1", port);
-  for (int i = 0; i < 100 && !c.Get("/health"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  OwnServer cors(model(), o);
+  httplib::Client& c = *cors.client;
   httplib::Headers preflight = page;
   preflight.emplace("Access-Control-Request-Method", "POST");
   preflight.emplace("Access-Control-Request-Headers", "authorization, content-type");
@@ -559,8 +543,6 @@ TEST_F(ServerTest, CorsOnlyForListedOrigins) {
   ASSERT_TRUE(foreign_pre);
   EXPECT_EQ(foreign_pre->status, 403);
   EXPECT_FALSE(foreign_pre->has_header("Access-Control-Allow-Origin"));
-  cors.stop();
-  serving.join();
 }
 
 // GET /metrics (Prometheus text): the counters add up to what the responses said.
