@@ -341,6 +341,17 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     }
   }
   if (chat) parse_tools(body, ordered, r);
+  // vLLM's continue_final_message: the last (assistant) message is a prefill the reply
+  // continues, instead of a closed turn followed by a new one.
+  if (chat && flag(body, "continue_final_message")) {
+    ChatMessage& last = r.messages.back();
+    if (last.role != "assistant" || !last.tool_calls.empty()) {
+      bad("continue_final_message", "needs a last assistant message of text");
+    }
+    r.prefill = std::move(last.content);
+    r.messages.pop_back();
+    if (r.messages.empty()) bad("continue_final_message", "needs a message before the last");
+  }
   return r;
 }
 

@@ -243,7 +243,8 @@ TEST_F(ServerTest, AnthropicMessagesAreTheChatReply) {
 }
 
 // stop_sequences give stop_reason "stop_sequence" and the sequence; a prefill is continued (the
-// same text /completion writes after the template's prompt and the prefill).
+// same text /completion writes after the template's prompt and the prefill; and the chat route
+// with continue_final_message).
 TEST_F(ServerTest, AnthropicStopSequencesAndPrefills) {
   auto [s0, first] =
       post("/v1/messages",
@@ -275,6 +276,20 @@ TEST_F(ServerTest, AnthropicStopSequencesAndPrefills) {
                                       {"temperature", 0}});
   ASSERT_EQ(s4, 200) << c.dump();
   EXPECT_EQ(p["content"][0]["text"], c["content"]);
+  // The chat route's prefill (vLLM's continue_final_message) continues it the same way.
+  const json chat_messages = {{{"role", "user"}, {"content", "Who made the heaven?"}},
+                              {{"role", "assistant"}, {"content", "The LORD"}}};
+  auto [s5, cc] = post("/v1/chat/completions", {{"messages", chat_messages},
+                                                {"continue_final_message", true},
+                                                {"max_tokens", 6},
+                                                {"temperature", 0}});
+  ASSERT_EQ(s5, 200) << cc.dump();
+  EXPECT_EQ(cc["choices"][0]["message"]["content"], c["content"]);
+  auto [s6, e] = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}},
+                                               {"continue_final_message", true}});
+  EXPECT_EQ(s6, 400);
+  EXPECT_EQ(e["error"]["message"],
+            "field 'continue_final_message' needs a last assistant message of text");
 }
 
 // A forced tool: a tool_use block whose input matches the schema, stop_reason "tool_use"; in a
