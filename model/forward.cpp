@@ -308,6 +308,20 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
   const uint64_t first = call.all_logits || call.T == 1 ? 0 : n - 1;
   const uint64_t rows = n - first;
   Tensor xh = x.rows(first, rows), ah = a.rows(first, rows);
+  if (call.hidden) {  // the normalized rows are the output; no head
+    require(rows * C <= uint64_t{s.logits_rows} * c.V, ErrorCode::InvalidArgument,
+            "forward: {} hidden rows do not fit the logits buffer", rows);
+    norm(ctx, rec,
+         {mode,
+          xh,
+          {},
+          m.output_norm_w(),
+          m.output_norm_b(),
+          f32(s.logits, Shape{rows, C}),
+          c.norm_eps});
+    stages.end("head norm");
+    return;
+  }
   norm(ctx, rec, {mode, xh, {}, m.output_norm_w(), m.output_norm_b(), ah, c.norm_eps});
   stages.end("head norm");
   if (call.stats) call.stats->record_head(ctx, rec, ah);

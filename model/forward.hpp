@@ -73,6 +73,9 @@ struct ForwardCall {
   // part without the embedding starts from scratch.hidden_in, one without the head ends by
   // copying x to scratch.hidden_out (followed by a host barrier).
   uint32_t part = 0;
+  // Instead of the logits: the output norm's rows (C floats each: the final hidden state the head
+  // would multiply, what embeddings are made of), written from the start of scratch.logits.
+  bool hidden = false;
 };
 
 // Timestamps record_forward() may write for `config` (size the GpuTimer with it).

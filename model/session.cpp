@@ -57,7 +57,9 @@ void Session::check_ids(std::span<const int32_t> ids) const {
 
 void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uint32_t k) {
   Context& ctx = *model_.parts()[call.part].ctx;
-  record_forward(rec, model_, state_, scratch_[call.part], call);
+  ForwardCall c = call;
+  c.hidden = tail == Tail::Hidden;
+  record_forward(rec, model_, state_, scratch_[call.part], c);
   if (call.part + 1 < scratch_.size()) return;  // ends with the hand-off to the next part
   const Scratch& s = head();
   const Tensor last = Tensor::of(s.logits, Shape{1, model_.config().V}, DType::F32);
@@ -76,8 +78,9 @@ void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uin
     kernels::nll(ctx, rec,
                  {Tensor::of(s.logits, Shape{rows, model_.config().V}, DType::F32),
                   Tensor::of(nll_, Shape{rows}, DType::U32), split});
-  } else if (tail == Tail::Logits && !s.logits.host_visible()) {
-    const uint64_t bytes = logits_rows(call) * model_.config().V * 4;
+  } else if ((tail == Tail::Logits || tail == Tail::Hidden) && !s.logits.host_visible()) {
+    const uint64_t width = tail == Tail::Hidden ? model_.config().C : model_.config().V;
+    const uint64_t bytes = logits_rows(call) * width * 4;
     rec.copy(s.logits.range(0, bytes), logits_host_.range(0, bytes));
   }
   if (tail != Tail::None) rec.host_barrier();
@@ -113,7 +116,7 @@ void Session::submit(const ForwardCall& call, std::span<const int32_t> ids, Tail
   model_.ctx().queue().wait_idle();
   std::memcpy(scratch_.front().ids.mapped(), ids.data(), ids.size_bytes());
   scratch_.front().ids.flush(0, ids.size_bytes());
-  if (tail == Tail::Logits && !head().logits.host_visible()) {
+  if ((tail == Tail::Logits || tail == Tail::Hidden) && !head().logits.host_visible()) {
     const uint64_t bytes = logits_rows(call) * model_.config().V * 4;
     if (!logits_host_ || logits_host_.size() < bytes) {
       head_ctx().queue().wait_idle();
@@ -240,8 +243,8 @@ std::vector<float> Session::run(const ForwardCall& call, std::span<const int32_t
   return read_logits(logits_rows(call));
 }
 
-std::vector<float> Session::read_logits(uint64_t rows) {
-  std::vector<float> logits(rows * model_.config().V);
+std::vector<float> Session::read_logits(uint64_t rows, uint64_t width) {
+  std::vector<float> logits(rows * (width ? width : model_.config().V));
   if (head().logits.host_visible()) {
     head_ctx().staging().download(head().logits, std::span<float>(logits));
   } else {
@@ -265,6 +268,27 @@ std::vector<float> Session::eval(uint32_t slot, std::span<const int32_t> ids, bo
     const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
     auto logits = run({slot, 1, n, true}, ids.subspan(at, n));
     out.insert(out.end(), logits.begin(), logits.end());
+  }
+  return out;
+}
+
+std::vector<float> Session::eval_hidden(uint32_t slot, std::span<const int32_t> ids,
+                                        bool all_rows) {
+  const uint64_t C = model_.config().C;
+  if (!all_rows) {
+    run_pieces(slot, ids, Tail::Hidden);
+    return read_logits(1, C);
+  }
+  check_ids(ids);
+  require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
+          slot, state_.slots());
+  std::vector<float> out;
+  const uint32_t piece = head().logits_rows;
+  for (size_t at = 0; at < ids.size(); at += piece) {
+    const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
+    submit({slot, 1, n, true}, ids.subspan(at, n), Tail::Hidden);
+    const auto rows = read_logits(n, C);
+    out.insert(out.end(), rows.begin(), rows.end());
   }
   return out;
 }

@@ -35,6 +35,11 @@ class Session {
   // Runs `ids` through `slot` and returns the logits after the last id (V floats), or after every
   // id (ids.size() x V) with all_logits. Ids are checked (in [0, V)); an empty input is an error.
   std::vector<float> eval(uint32_t slot, std::span<const int32_t> ids, bool all_logits = false);
+  // Like eval() but returns the final hidden state instead of the logits: the output norm's row
+  // after the last id (C floats: what the head multiplies, and what embeddings are pooled from),
+  // or after every id (ids.size() x C) with all_rows.
+  std::vector<float> eval_hidden(uint32_t slot, std::span<const int32_t> ids,
+                                 bool all_rows = false);
   // Like eval() but returns only the argmax of the last logits, computed on the GPU, so greedy
   // decoding reads back 4 bytes instead of V floats (608 KB per token for QRWKV6-32B).
   int32_t eval_argmax(uint32_t slot, std::span<const int32_t> ids);
@@ -108,7 +113,8 @@ class Session {
  private:
   // What runs on the last logits after the forward, in the same submission. Logits: the call's
   // logits are copied to logits_host_ where the logits buffer is not mapped (discrete GPUs).
-  enum class Tail { None, Logits, Argmax, TopK, Nll };
+  // Hidden: the call's output is the hidden rows (ForwardCall::hidden), read back as Logits are.
+  enum class Tail { None, Logits, Argmax, TopK, Nll, Hidden };
   // Records and submits one forward call (+ the tail kernel on the last logits), part by part,
   // and waits for it. wait = false (a split model's prompt pieces before the last) leaves the
   // last part running, so the next piece's first parts overlap it on their own devices.
@@ -124,8 +130,9 @@ class Session {
   std::vector<float> run(const ForwardCall& call, std::span<const int32_t> ids);
   // Rows of V logits `call` returns (B, or B*T with all_logits).
   static uint64_t logits_rows(const ForwardCall& call);
-  // The logits of the last call with Tail::Logits: `rows` rows of V.
-  std::vector<float> read_logits(uint64_t rows);
+  // The logits of the last call with Tail::Logits: `rows` rows of V (`width`: of C, after
+  // Tail::Hidden).
+  std::vector<float> read_logits(uint64_t rows, uint64_t width = 0);
   void check_ids(std::span<const int32_t> ids) const;
   void check_one_device(const char* what) const;
   // The part with the head: the logits and every tail buffer live on its device.
