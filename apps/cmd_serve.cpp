@@ -132,6 +132,15 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                   "(a chat's next turn) runs only the new ones (0: none)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
+  sub->add_option_function<std::string>(
+         "--pooling",
+         [o](const std::string& v) {
+           o->serve.pooling = v == "mean" ? Pooling::Mean : Pooling::Last;
+         },
+         "/v1/embeddings: the last token's final hidden state (an RNN's state has read the whole "
+         "text) or the mean over the tokens; unit length either way")
+      ->check(CLI::IsMember({"last", "mean"}))
+      ->default_str("last");
   sub->add_option(
       "--api-key", s.api_key,
       "Require \"Authorization: Bearer KEY\" (or \"x-api-key: KEY\") on every route but /health");

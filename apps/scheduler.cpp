@@ -2,6 +2,7 @@
 #include "scheduler.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 
 #include "vkr/error.hpp"
@@ -105,6 +106,7 @@ struct Scheduler::Run {
   int32_t next = -1;
   std::optional<Finish> finish;  // set when the reply is over (retire() ends the job)
   std::unique_ptr<TokenConstraint> constraint;
+  std::vector<double> pool;  // embed: the sum of the hidden rows so far (Mean), or the last row
 };
 
 Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions options)
@@ -231,7 +233,9 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot,
   for (int32_t id : j.prompt) r->sampler.accept(id);  // penalties see the prompt
   Kept* best = nullptr;
   const bool scored = is_scored(j);  // needs every prompt position's scores
+  const bool every_row = j.embed == Pooling::Mean;  // needs every position's hidden state
   for (auto& k : kept_) {
+    if (every_row) break;
     if (scored && k.top != j.logprobs) continue;  // scored: only checkpoints with the scores
     if (is_strict_prefix(k.tokens, j.prompt) && (!best || k.tokens.size() > best->tokens.size())) {
       best = &k;
@@ -278,6 +282,7 @@ void Scheduler::prompt_piece(Run& r) {
       std::find_if(runs_.begin(), runs_.end(), [&](const auto& p) { return p.get() == &r; }) -
       runs_.begin());
   if (r.job->prompt_logprobs && r.job->logprobs >= 0) return scored_prompt_piece(r, slot);
+  if (r.job->embed != Pooling::None) return embed_piece(r, slot);
   const std::span<const int32_t> prompt(r.job->prompt);
   const size_t at = r.seen.size(), left = prompt.size() - 1 - at;
   if (left > 0) {  // every prompt token but the last, `piece` at a time
@@ -296,6 +301,33 @@ void Scheduler::prompt_piece(Run& r) {
     return;
   }
   take(r, pick(r, logits), logits);
+}
+
+// An embedding's prompt, a piece at a time: the hidden states of the piece's last token (Last) or
+// of all its tokens (Mean, summed); after the last piece, the pooled vector at unit length.
+void Scheduler::embed_piece(Run& r, uint32_t slot) {
+  Job& j = *r.job;
+  const std::span<const int32_t> prompt(j.prompt);
+  const size_t at = r.seen.size(), C = model_.config().C;
+  const size_t n = std::min<size_t>(prompt.size() - at, opt_.piece);
+  const bool mean = j.embed == Pooling::Mean;
+  const auto h = session_.eval_hidden(slot, prompt.subspan(at, n), mean);
+  r.pool.resize(C, 0.0);
+  for (size_t c = 0; c < C; ++c) {
+    if (!mean) r.pool[c] = h[c];
+    for (size_t i = 0; mean && i < n; ++i) r.pool[c] += h[i * C + c];
+  }
+  r.seen.insert(r.seen.end(), prompt.begin() + at, prompt.begin() + at + n);
+  if (r.seen.size() < prompt.size()) return;
+  double norm = 0;
+  for (double v : r.pool) norm += v * v;
+  norm = std::sqrt(norm);
+  j.embedding.resize(C);
+  for (size_t c = 0; c < C; ++c) {
+    j.embedding[c] = static_cast<float>(norm > 0 ? r.pool[c] / norm : 0.0);
+  }
+  j.prompt_done = Job::Clock::now();
+  r.finish = Finish::Stop;
 }
 
 // An echoed prompt with log-probabilities: every position's logits come back (in pieces of at most

@@ -44,6 +44,11 @@ struct SchedulerOptions {
   uint32_t piece = 0;     // prompt tokens one request runs between decode steps; 0: a call's rows
 };
 
+// How an embedding is made of the prompt's final hidden states (Session::eval_hidden): None (a
+// completion, not an embedding), the last token's (an RNN's state has read the whole text), or
+// the mean over every token. Either is then scaled to unit length.
+enum class Pooling : uint8_t { None, Last, Mean };
+
 // One request. The submitter fills in the inputs, submits it, then reads its text with
 // wait_text() until that returns false; the outputs below are final from then on.
 class Job {
@@ -62,6 +67,8 @@ class Job {
   bool prompt_logprobs = false;
   // The reply is constrained to one JSON object (ends once it is complete) or a grammar's text.
   ConstraintSpec constraint;
+  // Not None: the job runs its prompt and makes `embedding` of it (no reply).
+  Pooling embed = Pooling::None;
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was
@@ -78,6 +85,7 @@ class Job {
   std::vector<int32_t> ids;  // the sampled ids
   size_t cached_tokens = 0;  // prompt tokens that came from a kept state
   std::string stop_string;   // the stop string that ended the reply ("" when none did)
+  std::vector<float> embedding;  // embed: C floats of unit length
   Clock::time_point submitted, started, prompt_done, ended;
 
  private:
@@ -141,6 +149,7 @@ class Scheduler {
   void start(std::shared_ptr<Job> job, uint32_t slot,
              const std::vector<const std::vector<int32_t>*>& peers);
   void prompt_piece(Run& r);
+  void embed_piece(Run& r, uint32_t slot);
   void scored_prompt_piece(Run& r, uint32_t slot);
   void decode();
   // The next id of `r` from one row of logits: its sampler, within its JSON constraint if any.

@@ -442,6 +442,8 @@ void Server::Impl::routes() {
   }
   native_routes();
   anthropic_routes();
+  http.Post("/v1/embeddings",
+            [this](const httplib::Request& q, httplib::Response& res) { embed(q, res); });
   http.Post("/v1/responses",
             [this](const httplib::Request& q, httplib::Response& res) { respond(q, res); });
   http.set_error_handler([](const httplib::Request& q, httplib::Response& res) {

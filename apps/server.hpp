@@ -9,6 +9,7 @@
 //   POST /v1/responses: OpenAI's Responses API over the chat machinery (server_responses_api.hpp)
 //   POST /v1/messages, POST /v1/messages/count_tokens: Anthropic's Messages API
 //        (server_anthropic_api.hpp)
+//   POST /v1/embeddings: each input's final hidden state, pooled (last or mean), unit length
 //   POST /completion, GET /props, POST /apply-template: llama-server's own API
 //        (server_native_api.hpp); aliases /completions, /chat/completions, /models
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished
@@ -33,6 +34,7 @@ struct ServeOptions {
   std::string model_name;  // the id /v1/models lists (default: the model file's name)
   RequestDefaults defaults;
   SchedulerOptions scheduler;
+  Pooling pooling = Pooling::Last;  // /v1/embeddings: the last token's hidden state, or the mean
   bool log = true;  // one line per request on stderr
   // Non-empty: every route but /health needs "Authorization: Bearer <api_key>" or
   // "x-api-key: <api_key>" (else a 401).

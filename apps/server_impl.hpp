@@ -63,6 +63,8 @@ struct Server::Impl {
   // POST /v1/messages and /v1/messages/count_tokens (Anthropic's; server_anthropic.cpp).
   void anthropic_messages(const httplib::Request& req, httplib::Response& res);
   void anthropic_routes();
+  // POST /v1/embeddings (server_embeddings.cpp).
+  void embed(const httplib::Request& req, httplib::Response& res);
   // CORS: when the request's Origin is allowed, the headers that let its page read the answer
   // (and send the Authorization and Content-Type headers a client needs). True if allowed.
   bool allow_origin(const httplib::Request& q, httplib::Response& res) const;
