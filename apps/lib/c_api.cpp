@@ -211,6 +211,13 @@ int vkrwkv_model_n_vocab(const vkrwkv_model* model) {
   });
 }
 
+int vkrwkv_model_n_embd(const vkrwkv_model* model) {
+  return guard(__func__, [&, fn = __func__] {
+    need(model, fn, "model");
+    return static_cast<int>(model->model->config().C);
+  });
+}
+
 static const Tokenizer& tokenizer_of(const vkrwkv_model* model, const char* fn) {
   need(model, fn, "model");
   const Tokenizer* t = model->model->tokenizer();

@@ -90,6 +90,19 @@ int vkrwkv_session_eval(vkrwkv_session* s, int slot, const int32_t* ids, int n_i
   });
 }
 
+int vkrwkv_session_eval_hidden(vkrwkv_session* s, int slot, const int32_t* ids, int n_ids,
+                               float* hidden) {
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    auto in = checked_ids(ids, n_ids, fn);
+    need(hidden, fn, "hidden");
+    auto out = se.eval_hidden(sl, in);
+    std::memcpy(hidden, out.data(), out.size() * sizeof(float));
+    return 0;
+  });
+}
+
 int vkrwkv_session_eval_greedy(vkrwkv_session* s, int slot, const int32_t* ids, int n_ids) {
   return guard(__func__, [&, fn = __func__] {
     Session& se = session_of(s, fn);

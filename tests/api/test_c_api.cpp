@@ -71,6 +71,28 @@ TEST_F(CapiTest, GreedyEvalIsArgmaxOfLogits) {
   ASSERT_EQ(vkrwkv_session_eval(session_, 1, kIds.data(), 1, nullptr), 0) << vkrwkv_last_error();
 }
 
+// The hidden state: n_embd floats, not all zero, and the state moves on as with eval() (the next
+// token's logits agree); the values themselves are checked against the head in test_hidden.
+TEST_F(CapiTest, HiddenStateAdvancesLikeEval) {
+  const int C = vkrwkv_model_n_embd(model_);
+  ASSERT_GT(C, 0) << vkrwkv_last_error();
+  vkrwkv_session_reset(session_, 0);
+  vkrwkv_session_reset(session_, 1);
+  eval(0, kIds);
+  std::vector<float> hidden(static_cast<size_t>(C), 0.0f);
+  ASSERT_EQ(vkrwkv_session_eval_hidden(session_, 1, kIds.data(), static_cast<int>(kIds.size()),
+                                       hidden.data()),
+            0)
+      << vkrwkv_last_error();
+  EXPECT_TRUE(std::any_of(hidden.begin(), hidden.end(), [](float v) { return v != 0.0f; }));
+  EXPECT_TRUE(std::all_of(hidden.begin(), hidden.end(), [](float v) { return std::isfinite(v); }));
+  EXPECT_EQ(eval(0, {11}), eval(1, {11}));
+  EXPECT_EQ(vkrwkv_session_eval_hidden(session_, 0, kIds.data(), 1, nullptr),
+            VKRWKV_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vkrwkv_last_error()).find("hidden is NULL"), std::string::npos)
+      << vkrwkv_last_error();
+}
+
 TEST_F(CapiTest, TokenizeAndPiecesRoundTrip) {
   const char* text = "Hello world, 123!";
   const int n = vkrwkv_tokenize(model_, text, nullptr, 0);

@@ -29,6 +29,8 @@ TEST(CapiNoDevice, NullArgumentsAreErrors) {
   expect_error(vkrwkv_session_create(nullptr, 1, &s), kInvalid, "model is NULL");
   expect_error(vkrwkv_session_eval(nullptr, 0, &id, 1, &f), kInvalid, "session is NULL");
   expect_error(vkrwkv_session_eval_greedy(nullptr, 0, &id, 1), kInvalid, "session is NULL");
+  expect_error(vkrwkv_session_eval_hidden(nullptr, 0, &id, 1, &f), kInvalid, "session is NULL");
+  expect_error(vkrwkv_model_n_embd(nullptr), kInvalid, "model is NULL");
   expect_error(vkrwkv_session_reset(nullptr, 0), kInvalid, "session is NULL");
   expect_error(vkrwkv_state_size(nullptr), kInvalid, "session is NULL");
   expect_error(vkrwkv_state_save(nullptr, 0, buf, 8), kInvalid, "session is NULL");

@@ -123,6 +123,8 @@ VKRWKV_API int vkrwkv_model_load_split(vkrwkv_context *const *ctxs, int n_ctxs,
 VKRWKV_API int vkrwkv_model_n_devices(const vkrwkv_model *model);
 VKRWKV_API void vkrwkv_model_free(vkrwkv_model *model);
 VKRWKV_API int vkrwkv_model_n_vocab(const vkrwkv_model *model);
+/* The model's width (floats of a hidden state, see vkrwkv_session_eval_hidden). */
+VKRWKV_API int vkrwkv_model_n_embd(const vkrwkv_model* model);
 /* Returns the number of ids (special-token text is parsed). ids may be NULL with max_ids 0 to
  * ask for the count; a smaller non-zero max_ids is VKRWKV_ERROR_BUFFER_TOO_SMALL. */
 VKRWKV_API int vkrwkv_tokenize(const vkrwkv_model *model, const char *utf8, int32_t *ids,
@@ -139,6 +141,11 @@ VKRWKV_API void vkrwkv_session_free(vkrwkv_session *s);
  * not NULL. */
 VKRWKV_API int vkrwkv_session_eval(vkrwkv_session *s, int slot, const int32_t *ids, int n_ids,
                                    float *logits);
+/* Like eval, but writes the final hidden state after the last id instead of the logits: the
+ * output norm's row (n_embd floats), what the head multiplies and what embeddings are pooled
+ * from (`vkrwkv serve`'s /v1/embeddings scales it to unit length). */
+VKRWKV_API int vkrwkv_session_eval_hidden(vkrwkv_session* s, int slot, const int32_t* ids,
+                                          int n_ids, float* hidden);
 /* Like eval, but returns the argmax of the last logits (computed on the GPU), or a negative code. */
 VKRWKV_API int vkrwkv_session_eval_greedy(vkrwkv_session *s, int slot, const int32_t *ids,
                                           int n_ids);

@@ -93,6 +93,7 @@ class Model {
   Model& operator=(const Model&) = delete;
 
   int n_vocab() const { return static_cast<int>(check(vkrwkv_model_n_vocab(h_))); }
+  int n_embd() const { return static_cast<int>(check(vkrwkv_model_n_embd(h_))); }
   int n_devices() const { return static_cast<int>(check(vkrwkv_model_n_devices(h_))); }
   std::vector<int32_t> tokenize(const std::string& text) const {
     const auto n = static_cast<int>(check(vkrwkv_tokenize(h_, text.c_str(), nullptr, 0)));
@@ -121,6 +122,7 @@ class Session {
   explicit Session(Model& model, int slots = 1) {
     check(vkrwkv_session_create(model.get(), slots, &h_));
     n_vocab_ = model.n_vocab();
+    n_embd_ = model.n_embd();
   }
   ~Session() { vkrwkv_session_free(h_); }
   Session(const Session&) = delete;
@@ -131,6 +133,13 @@ class Session {
     std::vector<float> logits(static_cast<size_t>(n_vocab_));
     check(vkrwkv_session_eval(h_, slot, ids.data(), static_cast<int>(ids.size()), logits.data()));
     return logits;
+  }
+  // The final hidden state after the last id (n_embd floats).
+  std::vector<float> eval_hidden(int slot, const std::vector<int32_t>& ids) {
+    std::vector<float> hidden(static_cast<size_t>(n_embd_));
+    check(vkrwkv_session_eval_hidden(h_, slot, ids.data(), static_cast<int>(ids.size()),
+                                     hidden.data()));
+    return hidden;
   }
   int32_t eval_greedy(int slot, const std::vector<int32_t>& ids) {
     return static_cast<int32_t>(
@@ -172,6 +181,7 @@ class Session {
  private:
   vkrwkv_session* h_ = nullptr;
   int n_vocab_ = 0;
+  int n_embd_ = 0;
 };
 
 // A host sampler for one sequence (vkrwkv_sampler_*). sample() does not record the id: accept()
