@@ -94,7 +94,7 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
   auto* sub = app.add_subcommand(
       "serve",
       "HTTP server: OpenAI's /v1/completions, /v1/chat/completions and /v1/responses, "
-      "Anthropic's /v1/messages, llama-server's /completion");
+      "Anthropic's /v1/messages, Ollama's /api/chat, llama-server's /completion");
   auto o = std::make_shared<ServeCliOptions>();
   add_model_options(sub, common, o->model);
   auto& s = o->serve;

@@ -442,6 +442,7 @@ void Server::Impl::routes() {
   }
   native_routes();
   anthropic_routes();
+  ollama_routes();
   http.Post("/v1/embeddings",
             [this](const httplib::Request& q, httplib::Response& res) { embed(q, res); });
   http.Post("/v1/responses",

@@ -10,6 +10,7 @@
 //   POST /v1/messages, POST /v1/messages/count_tokens: Anthropic's Messages API
 //        (server_anthropic_api.hpp)
 //   POST /v1/embeddings: each input's final hidden state, pooled (last or mean), unit length
+//   /api/chat, /api/generate, /api/embed, /api/tags, ...: Ollama's API (server_ollama_api.hpp)
 //   POST /completion, GET /props, POST /apply-template: llama-server's own API
 //        (server_native_api.hpp); aliases /completions, /chat/completions, /models
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished

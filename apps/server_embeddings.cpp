@@ -80,23 +80,10 @@ std::vector<PromptInput> inputs_of(const json& body) {
 
 }  // namespace
 
-void Server::Impl::embed(const httplib::Request& req, httplib::Response& res) {
+std::vector<std::vector<float>> Server::Impl::embeddings(const std::vector<PromptInput>& inputs,
+                                                         size_t& tokens) {
   std::vector<std::shared_ptr<Job>> jobs;
   try {
-    const json body = parse_object(req.body);
-    const auto inputs = inputs_of(body);
-    std::string format = "float";
-    if (const json* f = field(body, "encoding_format")) {
-      if (!f->is_string() || (*f != "float" && *f != "base64")) {
-        bad("encoding_format", "must be \"float\" or \"base64\"");
-      }
-      format = f->get<std::string>();
-    }
-    const int64_t C = model.config().C;
-    if (const json* d = field(body, "dimensions");
-        d && !(d->is_number_integer() && d->get<int64_t>() == C)) {
-      bad("dimensions", fmt::format("must be {} (the model's width; embeddings are not cut)", C));
-    }
     for (size_t i = 0; i < inputs.size(); ++i) {
       auto job = std::make_shared<Job>();
       job->prompt = prompt_ids(inputs[i]);
@@ -112,22 +99,50 @@ void Server::Impl::embed(const httplib::Request& req, httplib::Response& res) {
       jobs.push_back(std::move(job));
     }
     for (auto& job : jobs) sched.submit(job);
-    json data = json::array();
-    size_t tokens = 0;
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      Job& job = *jobs[i];
+    std::vector<std::vector<float>> out;
+    tokens = 0;
+    for (auto& job : jobs) {
       std::string none;
-      while (job.wait_text(none)) {
+      while (job->wait_text(none)) {
       }
-      tokens += job.prompt.size();
-      totals.prompt_tokens += job.prompt.size();
-      totals.cached_tokens += job.cached_tokens;
+      tokens += job->prompt.size();
+      totals.prompt_tokens += job->prompt.size();
+      totals.cached_tokens += job->cached_tokens;
       totals.prompt_us += static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(job.ended - job.started).count());
+          std::chrono::duration_cast<std::chrono::microseconds>(job->ended - job->started).count());
+      out.push_back(std::move(job->embedding));
+    }
+    return out;
+  } catch (...) {
+    cancel(jobs);
+    throw;
+  }
+}
+
+void Server::Impl::embed(const httplib::Request& req, httplib::Response& res) {
+  try {
+    const json body = parse_object(req.body);
+    const auto inputs = inputs_of(body);
+    std::string format = "float";
+    if (const json* f = field(body, "encoding_format")) {
+      if (!f->is_string() || (*f != "float" && *f != "base64")) {
+        bad("encoding_format", "must be \"float\" or \"base64\"");
+      }
+      format = f->get<std::string>();
+    }
+    const int64_t C = model.config().C;
+    if (const json* d = field(body, "dimensions");
+        d && !(d->is_number_integer() && d->get<int64_t>() == C)) {
+      bad("dimensions", fmt::format("must be {} (the model's width; embeddings are not cut)", C));
+    }
+    size_t tokens = 0;
+    const auto vectors = embeddings(inputs, tokens);
+    json data = json::array();
+    for (size_t i = 0; i < vectors.size(); ++i) {
       data.push_back(
           {{"object", "embedding"},
            {"index", i},
-           {"embedding", format == "base64" ? json(base64(job.embedding)) : json(job.embedding)}});
+           {"embedding", format == "base64" ? json(base64(vectors[i])) : json(vectors[i])}});
     }
     send_json(res, 200,
               {{"object", "list"},
@@ -135,7 +150,6 @@ void Server::Impl::embed(const httplib::Request& req, httplib::Response& res) {
                {"model", opt.model_name},
                {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
   } catch (const Error& e) {
-    cancel(jobs);
     send_error(res, e);
   }
 }

@@ -65,6 +65,13 @@ struct Server::Impl {
   void anthropic_routes();
   // POST /v1/embeddings (server_embeddings.cpp).
   void embed(const httplib::Request& req, httplib::Response& res);
+  // Each input's embedding (serve --pooling), run by the scheduler; `tokens`: their count.
+  std::vector<std::vector<float>> embeddings(const std::vector<PromptInput>& inputs,
+                                             size_t& tokens);
+  // Ollama's routes (server_ollama.cpp): /api/chat, /api/generate (`chat_api`: the former),
+  // /api/embed, /api/tags, /api/show, /api/ps, /api/version.
+  void ollama_complete(const httplib::Request& req, httplib::Response& res, bool chat_api);
+  void ollama_routes();
   // CORS: when the request's Origin is allowed, the headers that let its page read the answer
   // (and send the Authorization and Content-Type headers a client needs). True if allowed.
   bool allow_origin(const httplib::Request& q, httplib::Response& res) const;
