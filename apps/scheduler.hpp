@@ -77,6 +77,13 @@ class Job {
   // say which tokens each piece came from.
   bool wait_text(std::string& text, std::vector<TokenLogprob>* lps = nullptr,
                  std::vector<int32_t>* new_ids = nullptr);
+  // Waits for the end; returns the whole text (the rest of it, after earlier wait_text calls).
+  std::string wait_all(std::vector<TokenLogprob>* lps = nullptr) {
+    std::string text;
+    while (wait_text(text, lps)) {
+    }
+    return text;
+  }
   // The client went away: the job ends at the scheduler's next step (Finish::Cancelled).
   void cancel() { cancelled_ = true; }
 

@@ -199,8 +199,7 @@ void Server::Impl::complete(const httplib::Request& req, httplib::Response& res,
       std::vector<TokenLogprob> lps;
       c.text = echo_of(*jobs[i]);
       try {
-        while (jobs[i]->wait_text(c.text, &lps)) {
-        }
+        c.text += jobs[i]->wait_all(&lps);
       } catch (const Error& e) {
         cancel(jobs);
         send_error(res, e);

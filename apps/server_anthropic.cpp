@@ -65,8 +65,7 @@ void Server::Impl::anthropic_messages(const httplib::Request& req, httplib::Resp
     Job& job = *jobs[0];
     std::string text;
     try {
-      while (job.wait_text(text)) {
-      }
+      text = job.wait_all();
     } catch (const Error& e) {
       send_json(res, 500, fail(e));
       return;

@@ -102,9 +102,7 @@ std::vector<std::vector<float>> Server::Impl::embeddings(const std::vector<Promp
     std::vector<std::vector<float>> out;
     tokens = 0;
     for (auto& job : jobs) {
-      std::string none;
-      while (job->wait_text(none)) {
-      }
+      job->wait_all();
       tokens += job->prompt.size();
       totals.prompt_tokens += job->prompt.size();
       totals.cached_tokens += job->cached_tokens;

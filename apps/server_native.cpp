@@ -67,8 +67,7 @@ void Server::Impl::complete_native(const httplib::Request& req, httplib::Respons
       std::string text;
       std::vector<TokenLogprob> lps;
       try {
-        while (jobs[i]->wait_text(text, &lps)) {
-        }
+        text = jobs[i]->wait_all(&lps);
       } catch (const Error& e) {
         cancel(jobs);
         send_error(res, e);

@@ -95,8 +95,7 @@ void Server::Impl::ollama_complete(const httplib::Request& req, httplib::Respons
     Job& job = *jobs[0];
     std::string text;
     try {
-      while (job.wait_text(text)) {
-      }
+      text = job.wait_all();
     } catch (const Error& e) {
       record_error(e);
       send_ollama_error(res, e);

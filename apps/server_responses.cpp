@@ -68,8 +68,7 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
     Job& job = *jobs[0];
     std::string text;
     try {
-      while (job.wait_text(text)) {
-      }
+      text = job.wait_all();
     } catch (const Error& e) {
       send_error(res, e);
       return;

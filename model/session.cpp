@@ -255,29 +255,19 @@ std::vector<float> Session::read_logits(uint64_t rows, uint64_t width) {
 }
 
 std::vector<float> Session::eval(uint32_t slot, std::span<const int32_t> ids, bool all_logits) {
-  if (!all_logits) {  // pieces of `rows` tokens; only the last one's logits are read
-    run_pieces(slot, ids, Tail::Logits);
-    return read_logits(1);
-  }
-  check_ids(ids);
-  require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
-          slot, state_.slots());
-  std::vector<float> out;
-  const uint32_t piece = head().logits_rows;
-  for (size_t at = 0; at < ids.size(); at += piece) {
-    const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
-    auto logits = run({slot, 1, n, true}, ids.subspan(at, n));
-    out.insert(out.end(), logits.begin(), logits.end());
-  }
-  return out;
+  return eval_rows(slot, ids, all_logits, Tail::Logits, model_.config().V);
 }
 
 std::vector<float> Session::eval_hidden(uint32_t slot, std::span<const int32_t> ids,
                                         bool all_rows) {
-  const uint64_t C = model_.config().C;
-  if (!all_rows) {
-    run_pieces(slot, ids, Tail::Hidden);
-    return read_logits(1, C);
+  return eval_rows(slot, ids, all_rows, Tail::Hidden, model_.config().C);
+}
+
+std::vector<float> Session::eval_rows(uint32_t slot, std::span<const int32_t> ids, bool all,
+                                      Tail tail, uint64_t width) {
+  if (!all) {  // pieces of `rows` tokens; only the last one's row is read
+    run_pieces(slot, ids, tail);
+    return read_logits(1, width);
   }
   check_ids(ids);
   require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
@@ -286,8 +276,8 @@ std::vector<float> Session::eval_hidden(uint32_t slot, std::span<const int32_t> 
   const uint32_t piece = head().logits_rows;
   for (size_t at = 0; at < ids.size(); at += piece) {
     const auto n = static_cast<uint32_t>(std::min<size_t>(piece, ids.size() - at));
-    submit({slot, 1, n, true}, ids.subspan(at, n), Tail::Hidden);
-    const auto rows = read_logits(n, C);
+    submit({slot, 1, n, true}, ids.subspan(at, n), tail);
+    const auto rows = read_logits(n, width);
     out.insert(out.end(), rows.begin(), rows.end());
   }
   return out;

@@ -128,6 +128,10 @@ class Session {
   // Runs all pieces of `ids` through `slot`; the tail runs after the last piece.
   void run_pieces(uint32_t slot, std::span<const int32_t> ids, Tail tail, uint32_t k = 0);
   std::vector<float> run(const ForwardCall& call, std::span<const int32_t> ids);
+  // eval() / eval_hidden(): the row after the last id, or (`all`) every row, `width` floats each
+  // (the tail's output: Logits or Hidden), in calls of at most the logits rows.
+  std::vector<float> eval_rows(uint32_t slot, std::span<const int32_t> ids, bool all, Tail tail,
+                               uint64_t width);
   // Rows of V logits `call` returns (B, or B*T with all_logits).
   static uint64_t logits_rows(const ForwardCall& call);
   // The logits of the last call with Tail::Logits: `rows` rows of V (`width`: of C, after
