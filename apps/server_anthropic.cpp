@@ -46,19 +46,16 @@ void Server::Impl::anthropic_messages(const httplib::Request& req, httplib::Resp
   // `ended`: the job has ended (its finish and stop string are final).
   auto message = [q, r](const Job& job, json content, bool calls, bool ended) {
     const ChoiceResult& c = r->choices[0];
+    const std::string reason =
+        ended ? anthropic_stop_reason(job.finish, job.stop_string, *q, calls) : std::string();
     return json{
         {"id", r->id},
         {"type", "message"},
         {"role", "assistant"},
         {"model", r->model},
         {"content", std::move(content)},
-        {"stop_reason", ended ? json(anthropic_stop_reason(job.finish, job.stop_string, *q, calls))
-                              : json(nullptr)},
-        {"stop_sequence",
-         ended && !calls && job.finish == Finish::Stop &&
-                 anthropic_stop_reason(job.finish, job.stop_string, *q, false) == "stop_sequence"
-             ? json(job.stop_string)
-             : json(nullptr)},
+        {"stop_reason", ended ? json(reason) : json(nullptr)},
+        {"stop_sequence", reason == "stop_sequence" ? json(job.stop_string) : json(nullptr)},
         {"usage", anthropic_usage_json(c.prompt_tokens, c.cached_tokens, c.completion_tokens)}};
   };
   if (!q->base.stream) {

@@ -162,7 +162,7 @@ void Server::Impl::native_routes() {
   // tools included), for clients that edit it and send it to /completion.
   post_json("/apply-template", [this](const std::string& body) {
     const CompletionRequest q = parse_request(body, true, opt.defaults);
-    return json{{"prompt", tmpl.prompt(q.messages, q.offered_tools())}};
+    return json{{"prompt", tmpl.prompt(q.messages, q.offered_tools()) + q.prefill}};
   });
 }
 

@@ -285,6 +285,10 @@ TEST_F(ServerTest, AnthropicStopSequencesAndPrefills) {
                                                 {"temperature", 0}});
   ASSERT_EQ(s5, 200) << cc.dump();
   EXPECT_EQ(cc["choices"][0]["message"]["content"], c["content"]);
+  auto [s7, tp] =
+      post("/apply-template", {{"messages", chat_messages}, {"continue_final_message", true}});
+  ASSERT_EQ(s7, 200) << tp.dump();
+  EXPECT_EQ(tp["prompt"], t["prompt"].get<std::string>() + "The LORD");
   auto [s6, e] = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}},
                                                {"continue_final_message", true}});
   EXPECT_EQ(s6, 400);

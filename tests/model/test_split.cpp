@@ -91,6 +91,11 @@ TEST_P(SplitModel, EveryCallMatchesOneDeviceBitForBit) {
     EXPECT_EQ(ta.logits, tb.logits);
     EXPECT_EQ(a.decode_batch(0, std::span(tokens).subspan(70, 2)),
               b.decode_batch(0, std::span(tokens).subspan(70, 2)));
+    // The hidden state (embeddings): the last row over several pieces, and every row.
+    EXPECT_EQ(a.eval_hidden(0, std::span(tokens).subspan(80, 40)),
+              b.eval_hidden(0, std::span(tokens).subspan(80, 40)));
+    EXPECT_EQ(a.eval_hidden(1, std::span(tokens).subspan(90, 20), true),
+              b.eval_hidden(1, std::span(tokens).subspan(90, 20), true));
     EXPECT_EQ(a.state().save(0), b.state().save(0));
     EXPECT_EQ(a.state().save(1), b.state().save(1));
   }
