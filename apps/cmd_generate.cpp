@@ -74,11 +74,24 @@ Generated print_generated(Session& session, const Tokenizer& tok, Sampler& sampl
   return out;
 }
 
+// The ids slot 0's state has read, written with it by --state-out so that `serve` can restore
+// the file into a cache slot and tell which prompts it continues. Unknown after a --state-in file
+// that has none (written before state files kept them): then none are written.
+struct SeenTokens {
+  std::vector<int32_t> ids;
+  bool known = true;
+  void add(std::span<const int32_t> more) { ids.insert(ids.end(), more.begin(), more.end()); }
+  std::span<const int32_t> to_save() const {
+    return known ? std::span(ids) : std::span<const int32_t>();
+  }
+};
+
 // Runs a printed token the model has not seen yet (generate_tokens' return) through slot 0.
-void feed(Session& session, std::optional<int32_t> id) {
+void feed(Session& session, std::optional<int32_t> id, SeenTokens& seen) {
   if (!id) return;
   const int32_t ids[] = {*id};
   session.eval_argmax(0, ids);
+  seen.add(ids);
 }
 
 // The prompt file's text; "-" reads standard input.
@@ -95,12 +108,13 @@ std::string read_prompt_file(const std::string& path) {
 }
 
 std::vector<float> prefill(Session& session, const Tokenizer& tok, Sampler& sampler,
-                           const std::string& text, Stats& stats) {
+                           const std::string& text, Stats& stats, SeenTokens& seen) {
   auto ids = tok.encode(text, /*parse_special=*/true);
   require(!ids.empty(), ErrorCode::InvalidArgument, "the prompt is empty after tokenization");
   for (int32_t id : ids) sampler.accept(id);
   const auto start = Clock::now();
   auto logits = session.eval(0, ids);
+  seen.add(ids);
   stats.prompt_s += seconds_since(start);
   stats.prompt_tokens += ids.size();
   return logits;
@@ -155,7 +169,7 @@ std::shared_ptr<const Grammar> load_grammar(const GenerateOptions& o) {
 
 // Chat turns with the model family's template (chat_template.hpp).
 void run_chat(Session& session, const Model& model, const GenerateOptions& o,
-              const ConstraintSpec& spec) {
+              const ConstraintSpec& spec, SeenTokens& seen) {
   const Tokenizer& tok = require_tokenizer(model);
   const ChatTemplate tmpl = ChatTemplate::of(model);
   Sampler sampler(o.sampling);
@@ -174,11 +188,12 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o,
     fmt::print(stderr, "> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
     pending_text += tmpl.message({"user", line}) + tmpl.assistant_prefix();
-    auto logits = prefill(session, tok, sampler, pending_text, stats);
+    auto logits = prefill(session, tok, sampler, pending_text, stats, seen);
     // The state then holds the whole reply; close the turn the way the template expects.
-    feed(session,
-         print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats, spec)
-             .unfed());
+    const auto out =
+        print_generated(session, tok, sampler, logits, o.n_predict, tmpl.stops(), stats, spec);
+    seen.add(std::span(out.ids).first(out.fed()));
+    feed(session, out.unfed(), seen);
     pending_text = tmpl.turn_end();
     std::printf("\n");
   }
@@ -186,7 +201,8 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o,
     // Saved after a closed turn, so --state-in resumes the conversation at the next user turn.
     const auto close = tok.encode(pending_text, /*parse_special=*/true);
     if (!close.empty()) session.eval_argmax(0, close);
-    session.state().save_file(0, o.state_out);
+    seen.add(close);
+    session.state().save_file(0, o.state_out, seen.to_save());
   }
   print_stats(stats);
 }
@@ -255,23 +271,28 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             auto loaded = load_model(common, o->model);
             finalize_sampling(o->sampling, o->sampling_extras, require_tokenizer(*loaded.model));
             Session session(*loaded.model, 1);
-            if (!o->state_in.empty()) session.state().load_file(0, o->state_in);
+            SeenTokens seen;
+            if (!o->state_in.empty()) {
+              seen.ids = session.state().load_file(0, o->state_in);
+              seen.known = !seen.ids.empty();
+            }
             if (o->chat) {
-              run_chat(session, *loaded.model, *o, spec);
+              run_chat(session, *loaded.model, *o, spec, seen);
               return 0;
             }
             const Tokenizer& tok = require_tokenizer(*loaded.model);
             Sampler sampler(o->sampling);
             Stats stats;
-            auto logits = prefill(session, tok, sampler, o->prompt, stats);
+            auto logits = prefill(session, tok, sampler, o->prompt, stats, seen);
             // With --json stdout is the object alone (for a JSON reader), not prompt + object.
             if (!spec.json) std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);
             const auto out =
                 print_generated(session, tok, sampler, logits, o->n_predict, {}, stats, spec);
             std::printf("\n");
             if (!o->state_out.empty()) {
-              feed(session, out.unfed());  // the state then holds exactly the printed text
-              session.state().save_file(0, o->state_out);
+              seen.add(std::span(out.ids).first(out.fed()));
+              feed(session, out.unfed(), seen);  // the state then holds exactly the printed text
+              session.state().save_file(0, o->state_out, seen.to_save());
             }
             print_stats(stats);
             return 0;

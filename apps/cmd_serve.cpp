@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -141,6 +142,9 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
          "text) or the mean over the tokens; unit length either way")
       ->check(CLI::IsMember({"last", "mean"}))
       ->default_str("last");
+  sub->add_option("--slot-save-path", s.slot_save_path,
+                  "Directory of the state files POST /slots/N?action=save|restore writes and "
+                  "reads (default: none; those actions are refused)");
   sub->add_option(
       "--api-key", s.api_key,
       "Require \"Authorization: Bearer KEY\" (or \"x-api-key: KEY\") on every route but /health");
@@ -158,6 +162,9 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
             require(o->api_key_file.empty() || o->serve.api_key.empty(), ErrorCode::InvalidArgument,
                     "--api-key and --api-key-file: give one of them");
             if (!o->api_key_file.empty()) o->serve.api_key = read_api_key(o->api_key_file);
+            const std::string& saves = o->serve.slot_save_path;
+            require(saves.empty() || std::filesystem::is_directory(saves), ErrorCode::Io,
+                    "--slot-save-path {}: no such directory", saves);
             StopSignals signals;  // before any thread exists
             auto loaded = load_model(common, o->model);
             {  // the defaults against the vocabulary (biased ids ...), before serving

@@ -137,6 +137,9 @@ void Scheduler::shutdown() {
 
 void Scheduler::submit(std::shared_ptr<Job> job) {
   require(!job->prompt.empty(), ErrorCode::InvalidArgument, "the prompt is empty");
+  require(job->cache_slot < static_cast<int>(kept_.size()), ErrorCode::InvalidArgument,
+          "id_slot {}: this server keeps {} cache slots (serve --cache-states)", job->cache_slot,
+          kept_.size());
   job->submitted = Job::Clock::now();
   {
     std::lock_guard lk(mu_);
@@ -160,8 +163,13 @@ void Scheduler::loop() {
         std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r != nullptr; }));
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return stop_ || !queue_.empty() || running > 0; });
+      cv_.wait(lk, [&] { return stop_ || !queue_.empty() || running > 0 || !tasks_.empty(); });
       if (stop_) break;
+      if (!tasks_.empty()) {
+        lk.unlock();
+        run_tasks();
+        lk.lock();
+      }
       // A scored prompt that shares a prefix with one running (or starting now) waits until that
       // one has kept its checkpoint there, then runs only its own tokens.
       for (auto it = queue_.begin();
@@ -222,6 +230,8 @@ void Scheduler::loop() {
   fail_running(stopped);
   for (auto& job : queue_) job->end(stopped);
   queue_.clear();
+  std::lock_guard lk(mu_);
+  tasks_.clear();  // their callers see a broken promise: "the server is shutting down"
 }
 
 void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot,
@@ -459,7 +469,7 @@ void Scheduler::retire() {
       r.job->stop_string = r.reply.stop_string();
       std::exception_ptr error;
       try {
-        keep(static_cast<uint32_t>(s), r.seen);
+        keep(static_cast<uint32_t>(s), r.seen, r.job->cache_slot);
       } catch (...) {
         error = std::current_exception();
       }
@@ -483,16 +493,27 @@ void Scheduler::retire() {
   for (auto& [job, error] : ended) job->end(error);
 }
 
-Scheduler::Kept* Scheduler::keep(uint32_t slot, const std::vector<int32_t>& tokens) {
+bool Scheduler::pinned(uint32_t id) const {
+  return std::any_of(runs_.begin(), runs_.end(), [&](const auto& r) {
+    return r && r->job && r->job->cache_slot == static_cast<int>(id);
+  });
+}
+
+Scheduler::Kept* Scheduler::keep(uint32_t slot, const std::vector<int32_t>& tokens, int pin) {
   if (kept_.empty() || tokens.empty()) return nullptr;
-  for (auto& k : kept_) {
-    if (k.tokens == tokens) {
-      k.used = ++clock_;
-      return &k;
+  auto victim = kept_.end();
+  if (pin >= 0) {
+    victim = kept_.begin() + std::min<size_t>(static_cast<size_t>(pin), kept_.size() - 1);
+  } else {
+    for (auto& k : kept_) {
+      if (k.tokens == tokens) {
+        k.used = ++clock_;
+        return &k;
+      }
     }
+    victim = std::min_element(kept_.begin(), kept_.end(),
+                              [](const Kept& a, const Kept& b) { return a.used < b.used; });
   }
-  auto victim = std::min_element(kept_.begin(), kept_.end(),
-                                 [](const Kept& a, const Kept& b) { return a.used < b.used; });
   victim->tokens.clear();  // unusable until the copy is done
   victim->top = -1;
   victim->scores.clear();

@@ -24,6 +24,9 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <filesystem>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,6 +72,9 @@ class Job {
   ConstraintSpec constraint;
   // Not None: the job runs its prompt and makes `embedding` of it (no reply).
   Pooling embed = Pooling::None;
+  // >= 0: the state at the reply's end is kept in this cache slot (replacing what it held);
+  // -1: in the least recently used one.
+  int cache_slot = -1;
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was
@@ -138,6 +144,26 @@ class Scheduler {
   const SchedulerOptions& options() const { return opt_; }
   uint64_t state_bytes_per_slot() const { return session_.state().bytes_per_slot(); }
 
+  // The kept states as numbered cache slots 0 .. kept-1 (llama-server's /slots;
+  // scheduler_slots.cpp). Each call runs on the scheduler's thread between two of its steps
+  // and waits for that; an id out of range is an Error naming the count.
+  struct CacheSlot {
+    uint32_t id = 0;
+    std::vector<int32_t> tokens;  // what its state has read (empty: unused)
+    bool checkpoint = false;      // a scored prompt's checkpoint (it also keeps scores)
+    bool pinned = false;          // a running request will keep its final state here
+  };
+  std::vector<CacheSlot> cache_slots();
+  // Writes slot `id`'s state and tokens to a state file (StateStore::save_file); returns the
+  // token count. An unused slot is an Error.
+  size_t save_slot(uint32_t id, const std::filesystem::path& path);
+  // Reads a state file into slot `id` (so prompts starting with its tokens continue it); returns
+  // the token count. A file of another model, a corrupt one, or one without its tokens is an
+  // Error, and the slot keeps what it held.
+  size_t restore_slot(uint32_t id, const std::filesystem::path& path);
+  // Empties slot `id`; returns the count of tokens it held.
+  size_t erase_slot(uint32_t id);
+
  private:
   struct Run;
   struct Kept {
@@ -152,6 +178,11 @@ class Scheduler {
   };
 
   void loop();
+  // Runs `task` on the scheduler's thread before its next step and waits; rethrows its Error.
+  void on_loop(std::function<void()> task);
+  void run_tasks();  // scheduler thread
+  Kept& kept_slot(uint32_t id);
+  bool pinned(uint32_t id) const;  // a running request will keep its final state in kept_[id]
   // `peers`: the prompts of the scored requests arriving with it or still queued.
   void start(std::shared_ptr<Job> job, uint32_t slot,
              const std::vector<const std::vector<int32_t>*>& peers);
@@ -164,7 +195,8 @@ class Scheduler {
   void take(Run& r, int32_t id, std::span<const float> logits);
   void retire();
   // Kept `tokens` for slot `slot` (the least recently used kept state replaced); returns it.
-  Kept* keep(uint32_t slot, const std::vector<int32_t>& tokens);
+  // `pin` >= 0: in that kept state, whatever it held.
+  Kept* keep(uint32_t slot, const std::vector<int32_t>& tokens, int pin = -1);
   // Where a scored prompt should stop to checkpoint: its longest common prefix with `peers` and
   // the kept states (0: nowhere past `from`).
   // Whether queued job `q` should wait for a checkpoint that a running request, or one of
@@ -186,6 +218,7 @@ class Scheduler {
   mutable std::mutex mu_;  // guards the queue, stop_ and the stats
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
+  std::deque<std::packaged_task<void()>> tasks_;  // on_loop()'s, run before the next step
   bool stop_ = false;
   Stats stats_;
   std::thread thread_;

@@ -89,6 +89,7 @@ std::vector<std::shared_ptr<Job>> Server::Impl::submit(const CompletionRequest& 
     job->prompt_logprobs = q.echo;
     job->constraint = q.constraint;
     job->stops = q.stop;
+    job->cache_slot = q.cache_slot;
     if (q.chat) {
       for (auto& s : tmpl.stops()) job->stops.push_back(s);
     }
@@ -440,6 +441,7 @@ void Server::Impl::routes() {
     });
   }
   native_routes();
+  slot_routes();
   anthropic_routes();
   ollama_routes();
   http.Post("/v1/embeddings",

@@ -13,6 +13,8 @@
 //   /api/chat, /api/generate, /api/embed, /api/tags, ...: Ollama's API (server_ollama_api.hpp)
 //   POST /completion, GET /props, POST /apply-template: llama-server's own API
 //        (server_native_api.hpp); aliases /completions, /chat/completions, /models
+//   GET /slots, POST /slots/N?action=save|restore|erase: the kept states as cache slots, saved
+//        to and restored from state files (server_slots.cpp)
 // Requests run several at once, their decode steps batched (scheduler.hpp); the states of finished
 // requests are kept, so a prompt that starts with the tokens of an earlier request (its prompt, or
 // its prompt and reply: a chat's next turn) runs only its new tokens ("cached_tokens" in the
@@ -36,6 +38,9 @@ struct ServeOptions {
   RequestDefaults defaults;
   SchedulerOptions scheduler;
   Pooling pooling = Pooling::Last;  // /v1/embeddings: the last token's hidden state, or the mean
+  // The directory of POST /slots/N?action=save|restore's files; empty: those actions are refused
+  // (a client must not write files on the server unless its operator says where).
+  std::string slot_save_path;
   bool log = true;  // one line per request on stderr
   // Non-empty: every route but /health needs "Authorization: Bearer <api_key>" or
   // "x-api-key: <api_key>" (else a 401).

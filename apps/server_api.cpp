@@ -268,6 +268,10 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
   const char* max_name =
       field(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   r.max_tokens = static_cast<int>(number(body, max_name, d.max_tokens, 0, 1 << 20));
+  if (const json* slot = field(body, "id_slot")) {
+    if (!slot->is_number_integer()) bad("id_slot", "must be an integer (-1: any slot)");
+    r.cache_slot = static_cast<int>(number(body, "id_slot", -1, -1, 1 << 30));
+  }
   SamplerParams& s = r.sampling;
   s = d.sampling;
   if (const json* seed = field(body, "seed")) {

@@ -75,6 +75,9 @@ struct CompletionRequest {
   ToolChoice tool_choice = ToolChoice::Auto;
   std::string tool_name;
   bool parallel_tool_calls = true;
+  // >= 0 ("id_slot", as llama-server's): the state at the end of each reply is kept in this cache
+  // slot (replacing what it held), so POST /slots/N?action=save can write it to a file.
+  int cache_slot = -1;
   // The tools the prompt lists and the reply may call (null: none).
   const ToolSet* offered_tools() const {
     return tools && tool_choice != ToolChoice::None ? tools.get() : nullptr;

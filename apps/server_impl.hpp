@@ -82,6 +82,9 @@ struct Server::Impl {
   void post_json(const char* path, std::function<nlohmann::json(const std::string&)> answer);
   void routes();
   void native_routes();  // server_native.cpp
+  void slot_routes();    // server_slots.cpp
+  // n_ctx for llama-server's clients: the model's training context (RWKV has no window).
+  uint64_t context_length() const;
 
   Model& model;
   const Tokenizer& tok;

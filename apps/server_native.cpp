@@ -96,7 +96,8 @@ void Server::Impl::complete_native(const httplib::Request& req, httplib::Respons
             while (job.wait_text(piece, &lps, &ids)) {
               predicted += ids.size();
               const json probs = q->n_probs > 0 ? completion_probabilities_json(lps, tok) : json();
-              if (!write(native_chunk_json(i, piece, ids, job.prompt.size(), predicted, probs))) {
+              if (!write(native_chunk_json(i, job.cache_slot, piece, ids, job.prompt.size(),
+                                           predicted, probs))) {
                 abandon(jobs, job);
                 finished(job, *r, i, false);
                 return false;
@@ -123,6 +124,15 @@ void Server::Impl::complete_native(const httplib::Request& req, httplib::Respons
       [jobs](bool) { cancel(jobs); });
 }
 
+uint64_t Server::Impl::context_length() const {
+  // What the model was trained on; RWKV's state has no window, so a file without the key gets
+  // the largest count a request may generate.
+  const Arch arch = model.config().arch;
+  return model.file()
+      .get_uint(fmt::format("{}.context_length", arch_name(arch)))
+      .value_or(uint64_t{1} << 20);
+}
+
 void Server::Impl::native_routes() {
   for (const char* path : {"/completion", "/completions"}) {
     http.Post(path, [this](const httplib::Request& q, httplib::Response& res) {
@@ -131,16 +141,12 @@ void Server::Impl::native_routes() {
   }
   http.Get("/props", [this](const httplib::Request&, httplib::Response& res) {
     const auto& d = opt.defaults;
-    const Arch arch = model.config().arch;
-    // What the model was trained on; RWKV's state has no window, so a file without the key
-    // gets the largest count a request may generate.
-    const auto n_ctx = model.file().get_uint(fmt::format("{}.context_length", arch_name(arch)));
     auto piece = [&](std::optional<int32_t> id) { return id ? tok.token_bytes(*id) : ""; };
     const auto eos = tok.eos_id() ? tok.eos_id() : tok.eot_id();
     json slot = {
         {"id", 0},
         {"id_task", -1},
-        {"n_ctx", n_ctx.value_or(1u << 20)},
+        {"n_ctx", context_length()},
         {"speculative", false},
         {"is_processing", sched.stats().running > 0},
         {"params", generation_settings_json(d.sampling, d.extras, d.max_tokens, {}, false, 0)},

@@ -112,7 +112,6 @@ void check_unsupported(const json& body) {
         "is not supported (n_probs gives the model's own probabilities, before sampling)");
   }
   flag(body, "cache_prompt");
-  integer(body, "id_slot", -1, -1, std::numeric_limits<int32_t>::max());
   integer(body, "n_keep", 0, -1, std::numeric_limits<int32_t>::max());
   integer(body, "n_discard", 0, 0, std::numeric_limits<int32_t>::max());
   integer(body, "n_cache_reuse", 0, 0, std::numeric_limits<int32_t>::max());
@@ -233,7 +232,7 @@ json native_result_json(const NativeResult& r, const NativeRequest& q, const std
   json answer = {{"index", r.index},
                  {"content", r.content},
                  {"tokens", q.return_tokens ? json(r.tokens) : json::array()},
-                 {"id_slot", -1},
+                 {"id_slot", q.base.cache_slot},
                  {"stop", true},
                  {"model", model},
                  {"tokens_predicted", predicted},
@@ -259,13 +258,14 @@ json native_result_json(const NativeResult& r, const NativeRequest& q, const std
   return q.response_fields.empty() ? answer : pick_fields(answer, q.response_fields);
 }
 
-json native_chunk_json(size_t index, std::string_view text, const std::vector<int32_t>& ids,
-                       size_t prompt_tokens, size_t predicted, const json& probs) {
+json native_chunk_json(size_t index, int id_slot, std::string_view text,
+                       const std::vector<int32_t>& ids, size_t prompt_tokens, size_t predicted,
+                       const json& probs) {
   json chunk = {{"index", index},
                 {"content", std::string(text)},
                 {"tokens", ids},
                 {"stop", false},
-                {"id_slot", -1},
+                {"id_slot", id_slot},
                 {"tokens_predicted", predicted},
                 {"tokens_evaluated", prompt_tokens}};
   if (!probs.is_null()) chunk["completion_probabilities"] = probs;
@@ -288,6 +288,24 @@ json pick_fields(const json& answer, const std::vector<std::string>& fields) {
     if (at) out[std::string(key)] = *at;
   }
   return out;
+}
+
+std::string parse_slot_filename(std::string_view body_text) {
+  const json body = parse_object(body_text);
+  const json* f = field(body, "filename");
+  if (!f || !f->is_string()) bad("filename", "must be a string naming a file");
+  const auto name = f->get<std::string>();
+  if (name.empty() || name.size() > 255) bad("filename", "must be 1 to 255 bytes long");
+  if (name == "." || name == "..") bad("filename", fmt::format("'{}' is not a file name", name));
+  for (unsigned char c : name) {
+    if (c == '/' || c == '\\') {
+      bad("filename", fmt::format("'{}' holds a path separator: give a name inside the "
+                                  "server's --slot-save-path directory",
+                                  name));
+    }
+    if (c < 0x20 || c == 0x7f) bad("filename", "holds a control character");
+  }
+  return name;
 }
 
 }  // namespace vkr::cli

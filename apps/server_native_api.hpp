@@ -7,6 +7,8 @@
 //        tokens_evaluated, tokens_cached, timings, generation_settings, ...}, or as events of
 //        the same shape ("stream", no [DONE], as llama-server).
 //   GET /props: the defaults, the slots, the chat template, the special tokens.
+//   GET /slots, POST /slots/N?action=save|restore|erase: the kept states as cache slots, written
+//        to and read from state files in `serve --slot-save-path` (server_slots.cpp).
 // No HTTP and no GPU here (server_native.cpp serves it), so all of it is testable on its own.
 #pragma once
 
@@ -37,9 +39,10 @@ struct NativeRequest {
 // Parses a POST /completion body. -1 (llama-server's default, "until the end") or no n_predict
 // gives `d.max_tokens` (serve -n): an end-of-generation token or a stop string usually comes
 // first, and the limit keeps a model that never writes one from running forever. Fields that
-// only tune llama-server's KV cache (cache_prompt, id_slot, n_keep, n_discard, n_cache_reuse)
-// are type-checked and ignored (kept states are reused whenever a prompt starts with their
-// tokens, with the same results); fields it cannot honour (n_indent, t_max_predict_ms, lora,
+// only tune llama-server's KV cache (cache_prompt, n_keep, n_discard, n_cache_reuse) are
+// type-checked and ignored (kept states are reused whenever a prompt starts with their tokens,
+// with the same results); "id_slot" picks the cache slot that keeps the reply's final state
+// (CompletionRequest::cache_slot); fields it cannot honour (n_indent, t_max_predict_ms, lora,
 // post_sampling_probs, multimodal_data) are an Error(InvalidArgument) naming them.
 NativeRequest parse_native_request(std::string_view body, const RequestDefaults& d);
 
@@ -72,11 +75,16 @@ nlohmann::json completion_probabilities_json(std::span<const TokenLogprob> lps,
 nlohmann::json native_result_json(const NativeResult& r, const NativeRequest& q,
                                   const std::string& model, const nlohmann::json& probs);
 // A stream event of completion `index` before its end: the text and ids since the last one.
-nlohmann::json native_chunk_json(size_t index, std::string_view text,
+nlohmann::json native_chunk_json(size_t index, int id_slot, std::string_view text,
                                  const std::vector<int32_t>& ids, size_t prompt_tokens,
                                  size_t predicted, const nlohmann::json& probs);
 // `answer` cut down to `fields` ("generation_settings/n_predict" moves n_predict to the top;
 // fields it lacks are left out), as llama-server's "response_fields".
 nlohmann::json pick_fields(const nlohmann::json& answer, const std::vector<std::string>& fields);
+
+// The "filename" of a POST /slots/N?action=save|restore body, checked to name a file inside the
+// save directory: not empty, at most 255 bytes, no '/' or '\\', no control characters, not "."
+// or "..". Else an Error(InvalidArgument) naming the field.
+std::string parse_slot_filename(std::string_view body);
 
 }  // namespace vkr::cli

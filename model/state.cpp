@@ -19,7 +19,9 @@ namespace vkr {
 
 namespace {
 constexpr char kMagic[8] = {'V', 'K', 'R', 'S', 'T', 'A', 'T', 'E'};
-constexpr uint32_t kVersion = 1;
+// Version 2 appends the ids the state has read (u64 count, then i32 ids; 0: not recorded).
+// Version 1 files (no ids) still load.
+constexpr uint32_t kVersion = 2;
 
 struct FileHeader {
   char magic[8];
@@ -199,29 +201,36 @@ void StateStore::upload(uint32_t slot, std::span<const std::byte> bytes) {
   }
 }
 
-void StateStore::save_file(uint32_t slot, const std::filesystem::path& path) const {
+void StateStore::save_file(uint32_t slot, const std::filesystem::path& path,
+                           std::span<const int32_t> tokens) const {
   auto payload = save(slot);
   FileHeader h{};
   std::memcpy(h.magic, kMagic, sizeof(kMagic));
   h.version = kVersion;
   h.fingerprint = fingerprint_;
   h.payload_bytes = payload.size();
+  const uint64_t n_tokens = tokens.size();
   std::ofstream out(path, std::ios::binary);
   require(static_cast<bool>(out), ErrorCode::Io, "{}: cannot open for writing", path.string());
   out.write(reinterpret_cast<const char*>(&h), sizeof(h));
-  out.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+  out.write(reinterpret_cast<const char*>(payload.data()),
+            static_cast<std::streamsize>(payload.size()));
+  out.write(reinterpret_cast<const char*>(&n_tokens), sizeof(n_tokens));
+  out.write(reinterpret_cast<const char*>(tokens.data()),
+            static_cast<std::streamsize>(tokens.size_bytes()));
+  out.close();
   require(static_cast<bool>(out), ErrorCode::Io, "{}: write failed", path.string());
 }
 
-void StateStore::load_file(uint32_t slot, const std::filesystem::path& path) {
+std::vector<int32_t> StateStore::load_file(uint32_t slot, const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   require(static_cast<bool>(in), ErrorCode::Io, "{}: cannot open state file", path.string());
   FileHeader h{};
   in.read(reinterpret_cast<char*>(&h), sizeof(h));
   require(in.gcount() == sizeof(h) && std::memcmp(h.magic, kMagic, sizeof(kMagic)) == 0,
           ErrorCode::BadModelFile, "{}: not a vkrwkv state file", path.string());
-  require(h.version == kVersion, ErrorCode::BadModelFile,
-          "{}: state file version {} (this build reads version {})", path.string(), h.version,
+  require(h.version == 1 || h.version == kVersion, ErrorCode::BadModelFile,
+          "{}: state file version {} (this build reads versions 1 to {})", path.string(), h.version,
           kVersion);
   require(h.fingerprint == fingerprint_, ErrorCode::BadModelFile,
           "{}: state was saved for a different model (fingerprint {:016x}, this model {:016x})",
@@ -233,9 +242,32 @@ void StateStore::load_file(uint32_t slot, const std::filesystem::path& path) {
   in.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
   require(static_cast<uint64_t>(in.gcount()) == h.payload_bytes, ErrorCode::BadModelFile,
           "{}: truncated state file", path.string());
-  const uint64_t end = sizeof(h) + h.payload_bytes;
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
+  uint64_t end = sizeof(h) + h.payload_bytes;
+  std::vector<int32_t> tokens;
+  if (h.version >= 2) {
+    uint64_t n = 0;
+    in.read(reinterpret_cast<char*>(&n), sizeof(n));
+    require(in.gcount() == sizeof(n), ErrorCode::BadModelFile,
+            "{}: truncated state file (no token count after the state)", path.string());
+    end += sizeof(n);
+    // Checked against the file's size before allocating: a corrupt count is not a huge vector.
+    require(!ec && n <= (size - end) / sizeof(int32_t), ErrorCode::BadModelFile,
+            "{}: truncated state file ({} token ids announced, {} bytes left)", path.string(), n,
+            size - end);
+    tokens.resize(n);
+    in.read(reinterpret_cast<char*>(tokens.data()), static_cast<std::streamsize>(n * 4));
+    require(static_cast<uint64_t>(in.gcount()) == n * 4, ErrorCode::BadModelFile,
+            "{}: truncated state file (token ids)", path.string());
+    end += n * 4;
+    const int64_t vocab = config_.V;
+    const auto bad_id =
+        std::find_if(tokens.begin(), tokens.end(), [&](int32_t t) { return t < 0 || t >= vocab; });
+    require(bad_id == tokens.end(), ErrorCode::BadModelFile,
+            "{}: token #{} of the state is {}, outside the vocabulary of {}: the file is corrupt",
+            path.string(), bad_id - tokens.begin(), bad_id == tokens.end() ? 0 : *bad_id, vocab);
+  }
   require(ec || size == end, ErrorCode::BadModelFile,
           "{}: {} bytes follow the state, which ends at byte {} (a corrupt or concatenated file)",
           path.string(), size - end, end);
@@ -243,6 +275,7 @@ void StateStore::load_file(uint32_t slot, const std::filesystem::path& path) {
   require(!bad, ErrorCode::BadModelFile, "{}: {}: the file is corrupt", path.string(),
           bad.value_or(""));
   upload(slot, payload);
+  return tokens;
 }
 
 }  // namespace vkr

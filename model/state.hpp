@@ -45,11 +45,14 @@ class StateStore {
   std::vector<std::byte> save(uint32_t slot) const;
   // Bytes of the wrong size, or holding a NaN or inf, are refused (InvalidArgument).
   void load(uint32_t slot, std::span<const std::byte> bytes);
-  // State files: a versioned header with the model fingerprint, then save()'s bytes. Loading a
-  // file made for another model (or truncated, longer than its header says, holding a NaN or
-  // inf, or not a state file) is a clear error.
-  void save_file(uint32_t slot, const std::filesystem::path& path) const;
-  void load_file(uint32_t slot, const std::filesystem::path& path);
+  // State files: a versioned header with the model fingerprint, save()'s bytes, then `tokens`:
+  // the ids the state has read, so a server can tell which prompts it continues (empty: not
+  // recorded). Loading a file made for another model (or truncated, longer than its header says,
+  // holding a NaN or inf, or not a state file) is a clear error. load_file() returns the ids
+  // (none from a version-1 file, written before they were recorded).
+  void save_file(uint32_t slot, const std::filesystem::path& path,
+                 std::span<const int32_t> tokens = {}) const;
+  std::vector<int32_t> load_file(uint32_t slot, const std::filesystem::path& path);
 
  private:
   void check_slot(uint32_t slot, const char* what) const;

@@ -121,13 +121,16 @@ TEST(ServerNativeApi, FieldsAndWhatIsRefused) {
   EXPECT_EQ(q.base.sampling.seed, 9u);
   EXPECT_EQ(q.base.sampling.order.size(), 2u);
   EXPECT_TRUE(q.base.constraint.schema);
-  // KV-cache tuning is accepted (and type-checked).
-  EXPECT_NO_THROW(parse({{"cache_prompt", false},
-                         {"id_slot", 2},
-                         {"n_keep", -1},
-                         {"n_discard", 4},
-                         {"n_cache_reuse", 256},
-                         {"lora", json::array()}}));
+  // KV-cache tuning is accepted (and type-checked); id_slot picks the cache slot.
+  EXPECT_EQ(parse({{"cache_prompt", false},
+                   {"id_slot", 2},
+                   {"n_keep", -1},
+                   {"n_discard", 4},
+                   {"n_cache_reuse", 256},
+                   {"lora", json::array()}})
+                .base.cache_slot,
+            2);
+  EXPECT_EQ(parse({{"n_keep", 1}}).base.cache_slot, -1);
   const std::pair<json, std::string> bad[] = {
       {{{"n_predict", -2}}, "field 'n_predict' must be in [-1, 1048576]"},
       {{{"n_predict", 1.5}}, "field 'n_predict' must be an integer"},
@@ -141,6 +144,7 @@ TEST(ServerNativeApi, FieldsAndWhatIsRefused) {
       {{{"post_sampling_probs", true}}, "field 'post_sampling_probs' is not supported"},
       {{{"cache_prompt", "yes"}}, "field 'cache_prompt' must be true or false"},
       {{{"id_slot", -5}}, "field 'id_slot' must be in [-1,"},
+      {{{"id_slot", 1.5}}, "field 'id_slot' must be an integer (-1: any slot)"},
       {{{"return_tokens", 1}}, "field 'return_tokens' must be true or false"},
       {{{"response_fields", "content"}}, "field 'response_fields' must be an array"},
       {{{"temperature", "hot"}}, "field 'temperature'"},

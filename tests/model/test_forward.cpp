@@ -251,10 +251,11 @@ TEST_P(ForwardState, SaveRestoreContinuesIdentically) {
   Session s(*model, 2);
   s.eval(0, std::span(tokens).first(50));
   const auto path = std::filesystem::temp_directory_path() / ("vkr-state-" + file + ".bin");
-  s.state().save_file(0, path);
+  s.state().save_file(0, path, std::span(tokens).first(50));
   const auto next = std::span(tokens).subspan(50, 20);
   const auto a = s.eval(0, next);
-  s.state().load_file(1, path);
+  const auto read = s.state().load_file(1, path);  // the ids come back with the state
+  EXPECT_EQ(read, std::vector<int32_t>(tokens.begin(), tokens.begin() + 50));
   const auto b = s.eval(1, next);
   EXPECT_EQ(a, b);
   s.state().load(1, s.state().save(0));
@@ -514,7 +515,8 @@ TEST_F(ForwardErrors, BadInputsAreClearErrors) {
     expect_error([&] { s.state().load_file(0, path); }, ErrorCode::BadModelFile, needle);
   };
   broken([](auto& b) { b.push_back(std::byte{0}); }, "1 bytes follow the state");
-  const size_t header = good.size() - s.state().bytes_per_slot();
+  const size_t header = 32;  // magic, version, reserved, fingerprint, payload size
+  ASSERT_EQ(good.size(), header + s.state().bytes_per_slot() + 8);  // + no ids (count 0)
   const size_t C = model->config().C;
   auto put = [](auto& b, size_t at, float v) { std::memcpy(b.data() + at, &v, sizeof v); };
   broken([&](auto& b) { put(b, header + 4 * 5, std::nanf("")); }, "layer 0 att_shift value #5");
@@ -524,6 +526,25 @@ TEST_F(ForwardErrors, BadInputsAreClearErrors) {
   put(nan_state, 4 * (C + 2), -INFINITY);
   expect_error([&] { s.state().load(0, nan_state); }, ErrorCode::InvalidArgument,
                "layer 0 wkv value #2 (byte");
+  // The ids after the state: a count past the file's end, an id outside the vocabulary.
+  const size_t count_at = header + s.state().bytes_per_slot();
+  auto put_u64 = [](auto& b, size_t at, uint64_t v) { std::memcpy(b.data() + at, &v, sizeof v); };
+  broken([&](auto& b) { put_u64(b, count_at, uint64_t{1} << 60); }, "token ids announced");
+  broken(
+      [&](auto& b) {
+        put_u64(b, count_at, 2);
+        const int32_t ids[2] = {1, static_cast<int32_t>(model->config().V)};
+        const auto* p = reinterpret_cast<const std::byte*>(ids);
+        b.insert(b.end(), p, p + sizeof ids);
+      },
+      "token #1 of the state is");
+  // A version-1 file (no ids after the state) still loads, with no ids.
+  auto v1 = good;
+  v1.resize(count_at);
+  const uint32_t one = 1;
+  std::memcpy(v1.data() + 8, &one, sizeof one);
+  write_bytes(v1);
+  EXPECT_TRUE(s.state().load_file(0, path).empty());
   write_bytes(good);
   s.state().load_file(0, path);  // the intact file still loads after the refusals
   std::filesystem::remove(path);
