@@ -11,7 +11,7 @@
 //        (server_anthropic_api.hpp)
 //   POST /v1/embeddings: each input's final hidden state, pooled (last or mean), unit length
 //   /api/chat, /api/generate, /api/embed, /api/tags, ...: Ollama's API (server_ollama_api.hpp)
-//   POST /completion, GET /props, POST /apply-template: llama-server's own API
+//   POST /completion, POST /infill, GET /props, POST /apply-template: llama-server's own API
 //        (server_native_api.hpp); aliases /completions, /chat/completions, /models
 //   GET /slots, POST /slots/N?action=save|restore|erase: the kept states as cache slots, saved
 //        to and restored from state files (server_slots.cpp)

@@ -57,7 +57,8 @@ struct Server::Impl {
   // POST /v1/completions and /v1/chat/completions.
   void complete(const httplib::Request& req, httplib::Response& res, bool chat);
   // POST /completion (llama-server's own form; server_native.cpp).
-  void complete_native(const httplib::Request& req, httplib::Response& res);
+  // `infill`: POST /infill (server_infill_api.hpp), the prompt made of the FIM fields.
+  void complete_native(const httplib::Request& req, httplib::Response& res, bool infill = false);
   // POST /v1/responses (OpenAI's Responses API; server_responses.cpp).
   void respond(const httplib::Request& req, httplib::Response& res);
   // POST /v1/messages and /v1/messages/count_tokens (Anthropic's; server_anthropic.cpp).

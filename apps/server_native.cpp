@@ -1,12 +1,13 @@
 // server_native.cpp: llama-server's own routes over the same scheduler as the OpenAI ones
-// (server_native_api.hpp has the JSON): POST /completion (and /completions), GET /props,
-// POST /apply-template.
+// (server_native_api.hpp has the JSON): POST /completion (and /completions), POST /infill,
+// GET /props, POST /apply-template.
 #include <fmt/format.h>
 #include <httplib.h>
 
 #include <chrono>
 
 #include "server_impl.hpp"
+#include "server_infill_api.hpp"
 #include "server_native_api.hpp"
 
 namespace vkr::cli {
@@ -21,12 +22,14 @@ double ms_between(Job::Clock::time_point a, Job::Clock::time_point b) {
 
 }  // namespace
 
-void Server::Impl::complete_native(const httplib::Request& req, httplib::Response& res) {
+void Server::Impl::complete_native(const httplib::Request& req, httplib::Response& res,
+                                   bool infill) {
   auto q = std::make_shared<NativeRequest>();
   std::vector<std::shared_ptr<Job>> jobs;
   auto r = std::make_shared<CompletionResult>(new_result("cmpl-"));
   try {
-    *q = parse_native_request(req.body, opt.defaults);
+    *q = infill ? parse_infill_request(req.body, opt.defaults, tok)
+                : parse_native_request(req.body, opt.defaults);
     jobs = submit(q->base);
   } catch (const Error& e) {
     send_error(res, e);
@@ -139,6 +142,9 @@ void Server::Impl::native_routes() {
       complete_native(q, res);
     });
   }
+  http.Post("/infill", [this](const httplib::Request& q, httplib::Response& res) {
+    complete_native(q, res, true);
+  });
   http.Get("/props", [this](const httplib::Request&, httplib::Response& res) {
     const auto& d = opt.defaults;
     auto piece = [&](std::optional<int32_t> id) { return id ? tok.token_bytes(*id) : ""; };

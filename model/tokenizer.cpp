@@ -14,9 +14,11 @@ namespace {
 
 // CONTROL tokens whose text marks the end of a turn or text. llama.cpp keeps a longer list of this
 // kind; these are the spellings our two vocabularies (and the common chat formats) use.
-constexpr std::array<std::string_view, 7> kEogTexts = {
-    "<|endoftext|>", "<|im_end|>",      "<|eot_id|>",    "<|end|>",
-    "<|eom_id|>",    "<|end_of_text|>", "<end_of_turn>",
+// (Qwen's fill-in-the-middle pad and file separators end a middle as llama.cpp's vocabularies
+// treat them.)
+constexpr std::array<std::string_view, 10> kEogTexts = {
+    "<|endoftext|>",   "<|im_end|>",    "<|eot_id|>",  "<|end|>",       "<|eom_id|>",
+    "<|end_of_text|>", "<end_of_turn>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
 };
 
 std::vector<TokenType> checked_types(const TokenizerVocab& vocab) {
