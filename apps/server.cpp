@@ -164,9 +164,10 @@ void Server::Impl::abandon(const std::vector<std::shared_ptr<Job>>& jobs, Job& j
 
 bool Server::Impl::relay(const std::vector<std::shared_ptr<Job>>& jobs, Job& job,
                          const ToolSet* tools, ToolCallStream& calls,
-                         const std::function<bool(const std::string&)>& out) {
+                         const std::function<bool(const std::string&)>& out,
+                         std::vector<TokenLogprob>* lps) {
   std::string piece;
-  while (job.wait_text(piece)) {
+  while (job.wait_text(piece, lps)) {
     const bool ok = out(tools ? calls.push(piece) : piece);
     piece.clear();
     if (!ok) {

@@ -50,9 +50,10 @@ struct Server::Impl {
   static void abandon(const std::vector<std::shared_ptr<Job>>& jobs, Job& job);
   // Passes a chat reply's text to `out` as it comes (with `tools`, text that may begin a call is
   // held back in `calls`: calls.finish() gives the rest); false when `out` failed (then the
-  // request is abandoned).
+  // request is abandoned). `lps`: the log-probabilities are appended there as they come.
   static bool relay(const std::vector<std::shared_ptr<Job>>& jobs, Job& job, const ToolSet* tools,
-                    ToolCallStream& calls, const std::function<bool(const std::string&)>& out);
+                    ToolCallStream& calls, const std::function<bool(const std::string&)>& out,
+                    std::vector<TokenLogprob>* lps = nullptr);
 
   // POST /v1/completions and /v1/chat/completions.
   void complete(const httplib::Request& req, httplib::Response& res, bool chat);

@@ -67,8 +67,9 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
   if (!q->base.stream) {
     Job& job = *jobs[0];
     std::string text;
+    std::vector<TokenLogprob> lps;
     try {
-      text = job.wait_all();
+      text = job.wait_all(&lps);
     } catch (const Error& e) {
       send_error(res, e);
       return;
@@ -78,7 +79,9 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
     end(job, reply);
     const std::string item_status = r->status;
     if (!reply.content.empty() || reply.calls.empty()) {
-      r->output.push_back(message_item_json(msg_id(), reply.content, item_status));
+      const size_t n = tokens_spelling(lps, reply.content.size(), tok);
+      r->output.push_back(message_item_json(msg_id(), reply.content, item_status,
+                                            output_text_logprobs(std::span(lps).first(n), tok)));
     }
     for (size_t k = 0; k < reply.calls.size(); ++k) {
       r->output.push_back(
@@ -98,16 +101,35 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
         const ToolSet* tools = q->base.offered_tools();
         std::string text;  // the message's, so far
         bool open = false;
+        std::vector<TokenLogprob> lps;  // every token's (with logprobs asked for)
+        size_t lps_sent = 0;            // how many went out with the deltas
+        const bool want_lps = q->base.logprobs >= 0;
+        // The log-probabilities of the tokens the text now spells that no delta carried yet.
+        auto new_logprobs = [&] {
+          const size_t n = tokens_spelling(lps, text.size(), tok);
+          json out = output_text_logprobs(std::span(lps).subspan(lps_sent, n - lps_sent), tok);
+          lps_sent = n;
+          return out;
+        };
         auto item_at = [&](size_t index) { return json{{"output_index", index}}; };
-        auto text_event = [&](const char* type, const char* key, const std::string& value) {
+        auto text_event = [&](const char* type, const char* key, const std::string& value,
+                              json logprobs) {
           json e = item_at(0);
           e["item_id"] = msg_id();
           e["content_index"] = 0;
           e[key] = value;
+          e["logprobs"] = std::move(logprobs);
           return events.send(type, std::move(e));
         };
-        auto part = [&] {
-          return json{{"type", "output_text"}, {"text", text}, {"annotations", json::array()}};
+        auto all_logprobs = [&] {
+          return output_text_logprobs(std::span(lps).first(tokens_spelling(lps, text.size(), tok)),
+                                      tok);
+        };
+        auto part = [&](json logprobs) {
+          return json{{"type", "output_text"},
+                      {"text", text},
+                      {"annotations", json::array()},
+                      {"logprobs", std::move(logprobs)}};
         };
         auto open_message = [&] {
           open = true;
@@ -116,7 +138,7 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
           json p = item_at(0);
           p["item_id"] = msg_id();
           p["content_index"] = 0;
-          p["part"] = part();
+          p["part"] = part(json::array());
           return events.send("response.output_item.added", std::move(added)) &&
                  events.send("response.content_part.added", std::move(p));
         };
@@ -124,14 +146,15 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
           if (piece.empty()) return true;
           if (!open && !open_message()) return false;
           text += piece;
-          return text_event("response.output_text.delta", "delta", piece);
+          return text_event("response.output_text.delta", "delta", piece,
+                            want_lps ? new_logprobs() : json::array());
         };
         try {
           const json created = response_object_json(*r, *q);
           events.send("response.created", {{"response", created}});
           events.send("response.in_progress", {{"response", created}});
           ToolCallStream calls;
-          if (!relay(jobs, job, tools, calls, content)) {
+          if (!relay(jobs, job, tools, calls, content, want_lps ? &lps : nullptr)) {
             end(job, {text, {}});
             return false;
           }
@@ -141,13 +164,14 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res) 
           end(job, reply);
           if (open || reply.calls.empty()) {
             if (!open) open_message();  // an empty reply still gets its (empty) message
-            text_event("response.output_text.done", "text", text);
+            const json logprobs = all_logprobs();
+            text_event("response.output_text.done", "text", text, logprobs);
             json p = item_at(0);
             p["item_id"] = msg_id();
             p["content_index"] = 0;
-            p["part"] = part();
+            p["part"] = part(logprobs);
             events.send("response.content_part.done", std::move(p));
-            const json item = message_item_json(msg_id(), text, r->status);
+            const json item = message_item_json(msg_id(), text, r->status, logprobs);
             json done = item_at(0);
             done["item"] = item;
             events.send("response.output_item.done", std::move(done));

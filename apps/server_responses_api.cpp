@@ -145,17 +145,10 @@ void refuse_unsupported(const json& body) {
       bad(k, "is not supported (send the conversation in input, or previous_response_id)");
     }
   }
-  if (json_fields::number(body, "top_logprobs", 0, 0, 20) > 0) {
-    bad("top_logprobs", "is not supported here (/v1/chat/completions has logprobs)");
-  }
   if (const json* inc = field(body, "include")) {
     if (!inc->is_array()) bad("include", "must be an array");
     for (const auto& v : *inc) {
-      if (v == "message.output_text.logprobs") {
-        bad("include",
-            "message.output_text.logprobs is not supported here "
-            "(/v1/chat/completions has logprobs)");
-      }
+      if (!v.is_string()) bad("include", "must be an array of strings");
     }
   }
   // Built-in tools only (web search, file search, ...), of which there are none here.
@@ -258,6 +251,16 @@ ResponsesRequest parse_responses_request(std::string_view body_text, const Reque
   ordered_json format = nullptr;
   if (const ordered_json* t = field(ordered, "text")) format = chat_response_format(*t);
   if (!format.is_null()) chat["response_format"] = format;
+  // Log-probabilities of the output text: asked for by include, or by top_logprobs > 0.
+  const auto top = json_fields::number(body, "top_logprobs", 0, 0, 20);
+  bool want_logprobs = top > 0;
+  if (const json* inc = field(body, "include")) {
+    for (const auto& v : *inc) want_logprobs |= v == "message.output_text.logprobs";
+  }
+  if (want_logprobs) {
+    chat["logprobs"] = true;
+    chat["top_logprobs"] = static_cast<int>(top);
+  }
   q.base = parse_request(chat.dump(), true, d);
   auto given = [&](const char* k, json fallback) {
     const ordered_json* v = field(ordered, k);
@@ -278,14 +281,19 @@ ResponsesRequest parse_responses_request(std::string_view body_text, const Reque
       {"metadata", given("metadata", json::object())},
       {"user", given("user", nullptr)},
       {"truncation", "disabled"},
+      {"top_logprobs", given("top_logprobs", 0)},
       {"reasoning", {{"effort", nullptr}, {"summary", nullptr}}}};
   return q;
 }
 
-json message_item_json(const std::string& id, const std::string& text, const std::string& status) {
+json message_item_json(const std::string& id, const std::string& text, const std::string& status,
+                       const json& logprobs) {
   json content = json::array();
   if (status != "in_progress") {
-    content.push_back({{"type", "output_text"}, {"text", text}, {"annotations", json::array()}});
+    content.push_back({{"type", "output_text"},
+                       {"text", text},
+                       {"annotations", json::array()},
+                       {"logprobs", logprobs}});
   }
   return {{"type", "message"},
           {"id", id},
@@ -323,6 +331,17 @@ json response_object_json(const ResponseResult& r, const ResponsesRequest& q) {
                           {"output_tokens_details", {{"reasoning_tokens", 0}}},
                           {"total_tokens", r.input_tokens + r.output_tokens}};
   return o;
+}
+
+size_t tokens_spelling(std::span<const TokenLogprob> lps, size_t text_bytes, const Tokenizer& tok) {
+  size_t at = 0, n = 0;
+  for (; n < lps.size() && at < text_bytes; ++n) at += tok.token_bytes(lps[n].id).size();
+  return n;
+}
+
+json output_text_logprobs(std::span<const TokenLogprob> lps, const Tokenizer& tok) {
+  size_t offset = 0;
+  return logprobs_json(lps, true, tok, offset)["content"];
 }
 
 }  // namespace vkr::cli

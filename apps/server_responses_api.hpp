@@ -16,6 +16,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,13 +52,17 @@ struct ResponsesRequest {
 
 // Parses a POST /v1/responses body (`store`: for previous_response_id). A bad field, or one it
 // cannot honour (hosted tools such as web_search, images and files, background, conversation,
-// prompt templates, logprobs), is an Error(InvalidArgument) naming it.
+// prompt templates), is an Error(InvalidArgument) naming it. include
+// ["message.output_text.logprobs"] (or top_logprobs > 0) asks for the output text's
+// log-probabilities, with top_logprobs alternatives each.
 ResponsesRequest parse_responses_request(std::string_view body, const RequestDefaults& d,
                                          const ResponseStore& store);
 
 // Output items. `status`: "completed", "incomplete" or "in_progress".
+// `logprobs`: output_text's (output_text_logprobs; [] when not asked for).
 nlohmann::json message_item_json(const std::string& id, const std::string& text,
-                                 const std::string& status);
+                                 const std::string& status,
+                                 const nlohmann::json& logprobs = nlohmann::json::array());
 nlohmann::json function_call_item_json(const std::string& id, const std::string& call_id,
                                        const ToolCall& call, const std::string& status);
 
@@ -70,6 +75,13 @@ struct ResponseResult {
   nlohmann::json output = nlohmann::json::array();
   size_t input_tokens = 0, cached_tokens = 0, output_tokens = 0;
 };
+
+// How many of a reply's first tokens spell its first `text_bytes` bytes (each token that starts
+// within them): the text's tokens, leaving out a stop string's, an end-of-generation token and
+// tool calls after the text.
+size_t tokens_spelling(std::span<const TokenLogprob> lps, size_t text_bytes, const Tokenizer& tok);
+// output_text's "logprobs": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}].
+nlohmann::json output_text_logprobs(std::span<const TokenLogprob> lps, const Tokenizer& tok);
 
 // The response object (usage null while in progress).
 nlohmann::json response_object_json(const ResponseResult& r, const ResponsesRequest& q);

@@ -153,9 +153,8 @@ TEST(ServerResponsesApi, WhatIsRefused) {
       {{{"input", "x"}, {"max_output_tokens", 0}}, "field 'max_output_tokens' must be"},
       {{{"input", "x"}, {"background", true}}, "field 'background' is not supported"},
       {{{"input", "x"}, {"conversation", "conv_1"}}, "field 'conversation' is not supported"},
-      {{{"input", "x"}, {"top_logprobs", 2}}, "field 'top_logprobs' is not supported"},
-      {{{"input", "x"}, {"include", {"message.output_text.logprobs"}}},
-       "field 'include' message.output_text.logprobs"},
+      {{{"input", "x"}, {"top_logprobs", 21}}, "field 'top_logprobs'"},
+      {{{"input", "x"}, {"include", {3}}}, "field 'include' must be an array of strings"},
       {{{"input", "x"}, {"previous_response_id", "resp_9"}},
        "field 'previous_response_id' 'resp_9' is not a stored response"},
       {{{"input", "x"}, {"temperature", "warm"}}, "field 'temperature'"},
@@ -164,6 +163,18 @@ TEST(ServerResponsesApi, WhatIsRefused) {
     EXPECT_NE(parse_error(body).find(message), std::string::npos)
         << body.dump() << " -> " << parse_error(body);
   }
+}
+
+TEST(ServerResponsesApi, LogprobsAreAskedForByIncludeOrTopLogprobs) {
+  ResponseStore store;
+  EXPECT_EQ(parse({{"input", "x"}}, store).base.logprobs, -1);
+  EXPECT_EQ(
+      parse({{"input", "x"}, {"include", {"message.output_text.logprobs"}}}, store).base.logprobs,
+      0);
+  EXPECT_EQ(parse({{"input", "x"}, {"top_logprobs", 3}}, store).base.logprobs, 3);
+  EXPECT_EQ(
+      parse({{"input", "x"}, {"include", {"reasoning.encrypted_content"}}}, store).base.logprobs,
+      -1);
 }
 
 TEST(ServerResponsesApi, StoredConversationsComeFirst) {
@@ -259,6 +270,51 @@ TEST_F(ServerTest, ResponsesAreTheChatReply) {
   EXPECT_EQ(last["type"], cut ? "response.incomplete" : "response.completed");
   EXPECT_EQ(last["response"]["output"][0]["content"], msg["content"]);
   EXPECT_EQ(last["response"]["usage"]["output_tokens"], r["usage"]["output_tokens"]);
+}
+
+// The output text's log-probabilities are the chat route's for the same conversation; a
+// stream's deltas carry them piece by piece, together the final item's.
+TEST_F(ServerTest, ResponsesLogprobs) {
+  const json chat = {{"messages", {{{"role", "user"}, {"content", "Who made the heaven?"}}}},
+                     {"max_tokens", 8},
+                     {"temperature", 0},
+                     {"logprobs", true},
+                     {"top_logprobs", 2}};
+  auto [s1, c] = post("/v1/chat/completions", chat);
+  ASSERT_EQ(s1, 200) << c.dump();
+  const json body = {{"input", "Who made the heaven?"},
+                     {"max_output_tokens", 8},
+                     {"temperature", 0},
+                     {"include", {"message.output_text.logprobs"}},
+                     {"top_logprobs", 2}};
+  auto [s2, r] = post("/v1/responses", body);
+  ASSERT_EQ(s2, 200) << r.dump();
+  EXPECT_EQ(r["top_logprobs"], 2);
+  const json& part = r["output"][0]["content"][0];
+  const json& lps = part["logprobs"];
+  ASSERT_FALSE(lps.empty()) << r.dump();
+  std::string spelled;
+  for (size_t i = 0; i < lps.size(); ++i) {
+    EXPECT_EQ(lps[i], c["choices"][0]["logprobs"]["content"][i]) << i;
+    EXPECT_EQ(lps[i]["top_logprobs"].size(), 2u);
+    spelled += lps[i]["token"].get<std::string>();
+  }
+  EXPECT_EQ(spelled, part["text"]);  // the text's tokens, no more
+  json streamed = json::array();
+  for (const auto& e : response_events(*client_, body)) {
+    if (e["type"] == "response.output_text.delta") {
+      for (const auto& lp : e["logprobs"]) streamed.push_back(lp);
+    }
+    if (e["type"] == "response.output_text.done") {
+      EXPECT_EQ(e["logprobs"], lps);
+    }
+  }
+  EXPECT_EQ(streamed, lps);
+  // Not asked for: an empty list.
+  auto [s3, plain] =
+      post("/v1/responses", {{"input", "Who made the heaven?"}, {"max_output_tokens", 4}});
+  ASSERT_EQ(s3, 200);
+  EXPECT_EQ(plain["output"][0]["content"][0]["logprobs"], json::array());
 }
 
 // Forced calls come back as function_call items (arguments a JSON text matching the
