@@ -138,8 +138,8 @@ void Scheduler::shutdown() {
 void Scheduler::submit(std::shared_ptr<Job> job) {
   require(!job->prompt.empty(), ErrorCode::InvalidArgument, "the prompt is empty");
   require(job->cache_slot < static_cast<int>(kept_.size()), ErrorCode::InvalidArgument,
-          "id_slot {}: this server keeps {} cache slots (serve --cache-states)", job->cache_slot,
-          kept_.size());
+          "id_slot {}: this server keeps {} cache slots (serve --cache-states {})", job->cache_slot,
+          kept_.size(), kept_.size());
   job->submitted = Job::Clock::now();
   {
     std::lock_guard lk(mu_);

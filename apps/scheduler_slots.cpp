@@ -37,6 +37,8 @@ void Scheduler::run_tasks() {
 }
 
 Scheduler::Kept& Scheduler::kept_slot(uint32_t id) {
+  require(!kept_.empty(), ErrorCode::InvalidArgument,
+          "slot {}: this server keeps no cache slots (serve --cache-states 0)", id);
   require(id < kept_.size(), ErrorCode::InvalidArgument,
           "slot {}: this server keeps {} cache slots, 0 to {} (serve --cache-states)", id,
           kept_.size(), static_cast<int64_t>(kept_.size()) - 1);

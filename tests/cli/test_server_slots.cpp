@@ -226,6 +226,19 @@ TEST_F(ServerSlots, Errors) {
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->status, 200);
   EXPECT_EQ(json::parse(listed->body).size(), 8u);  // the default --cache-states
+  // A server that keeps no states has no slots to name.
+  ServeOptions none;
+  none.scheduler.kept = 0;
+  none.slot_save_path = dir_.string();
+  OwnServer bare(model(), none);
+  auto empty = bare.client->Get("/slots");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(json::parse(empty->body), json::array());
+  auto erase = bare.client->Post("/slots/0?action=erase", "{}", "application/json");
+  ASSERT_TRUE(erase);
+  EXPECT_EQ(erase->status, 400);
+  EXPECT_NE(erase->body.find("keeps no cache slots (serve --cache-states 0)"), std::string::npos)
+      << erase->body;
 }
 
 }  // namespace
