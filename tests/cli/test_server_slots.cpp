@@ -4,6 +4,7 @@
 // writes what an uncached run writes; the file name checks; refused files leave the slot as it
 // was; the errors of each route.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -55,7 +56,10 @@ class ServerSlots : public ServerTest {
   void SetUp() override {
     ServerTest::SetUp();
     if (IsSkipped()) return;
-    dir_ = std::filesystem::temp_directory_path() / "vkr-test-slots";
+    // One directory per test and process: ctest runs these tests side by side.
+    dir_ = std::filesystem::temp_directory_path() /
+           fmt::format("vkr-test-slots-{}-{}",
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name(), getpid());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     ServeOptions o;

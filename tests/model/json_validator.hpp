@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -197,6 +198,17 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root, bool loose 
       }
       return chars >= s.value("minLength", 0u) && chars <= s.value("maxLength", 1u << 30);
     }
+    // An integer past 64 bits reads as a double; past 2^63 every double is a whole number.
+    if (t == "integer" && v.is_number_float() && std::isfinite(v.get<double>()) &&
+        std::fabs(v.get<double>()) >= 0x1p63) {
+      const long double x = v.get<double>();
+      auto num = [&](const char* k) { return s[k].get<long double>(); };
+      if (s.contains("minimum") && x < num("minimum")) return false;
+      if (s.contains("maximum") && x > num("maximum")) return false;
+      if (s.contains("exclusiveMinimum") && x <= num("exclusiveMinimum")) return false;
+      if (s.contains("exclusiveMaximum") && x >= num("exclusiveMaximum")) return false;
+      return true;
+    }
     if (t == "integer" && v.is_number_integer()) {
       // Bounds against the value read exactly (nlohmann keeps integers as 64-bit integers).
       const auto x = static_cast<long double>(v.get<int64_t>());
@@ -286,6 +298,13 @@ inline bool naive(const std::string& text, const ojson& schema, bool loose = fal
   ojson v;
   try {
     v = ojson::parse(text);
+  } catch (const ojson::out_of_range&) {
+    // A number past a double's range ("1e99999"): an integer written with an exponent stands
+    // for a huge integer, checked as +-1e300 (a free integer allows it, bounds refuse it).
+    static const std::regex kHugeInteger(R"(\s*(-?)([1-9][0-9]*)[eE]\+?[0-9]+\s*)");
+    std::smatch m;
+    if (!std::regex_match(text, m, kHugeInteger)) return false;
+    v = m[1].length() ? -1e300 : 1e300;
   } catch (const ojson::exception&) {
     return false;
   }
