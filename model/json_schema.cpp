@@ -51,7 +51,9 @@ const std::set<std::string> kKeywords = {"type",
                                          "exclusiveMaximum",
                                          "pattern",
                                          "format",
-                                         "nullable"};
+                                         "nullable",
+                                         "propertyNames",
+                                         "patternProperties"};
 // Keywords that constrain one type of value only (ignored for values of other types).
 const std::set<std::string> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
 const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
@@ -186,7 +188,7 @@ void SchemaCompiler::fill(int32_t i, const ojson& s, const std::string& path) {
                              "minLength, maxLength, pattern, format, minimum, maximum, "
                              "exclusiveMinimum, "
                              "exclusiveMaximum, enum, const, anyOf, oneOf, allOf, $ref, "
-                             "nullable)",
+                             "nullable, propertyNames, patternProperties)",
                              k));
     }
   }
@@ -280,7 +282,8 @@ void SchemaCompiler::fill(int32_t i, const ojson& s, const std::string& path) {
     } else {
       bad_schema(path, "type must be a string or an array of strings");
     }
-  } else if (s.contains("properties") || s.contains("additionalProperties")) {
+  } else if (s.contains("properties") || s.contains("additionalProperties") ||
+             s.contains("propertyNames") || s.contains("patternProperties")) {
     types.push_back("object");
   } else if (s.contains("items") || s.contains("prefixItems")) {
     types.push_back("array");

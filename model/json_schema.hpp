@@ -14,7 +14,10 @@
 //    number, a string or one constant), "oneOf" (alternatives no value can match twice: told apart
 //    by type, const / enum values, integer ranges or a required property, e.g. pydantic's
 //    discriminated unions; checked when compiled), "allOf" (merged: schema_merge.hpp), local
-//    "$ref" ("#", or into "$defs" / "definitions"; recursion allowed), OpenAPI's "nullable".
+//    "$ref" ("#", or into "$defs" / "definitions"; recursion allowed), OpenAPI's "nullable",
+//    and for objects without "properties" "propertyNames" (a string schema the keys match) or
+//    "patternProperties" with one pattern (keys matching it, values of its schema: what pydantic
+//    writes for a dict with constrained keys).
 //    Keywords beside a union, enum / const or $ref hold too (merged into each alternative; enum
 //    values they refuse dropped). Keywords of another type than the value's are ignored, as JSON
 //    Schema says. Annotations (schema_merge::annotation()) are ignored. Any other keyword (other
@@ -63,6 +66,9 @@ class JsonSchema {
     std::vector<int32_t> values;
     std::vector<bool> required;
     bool free = false, closed = false;
+    // Free keys: the node they match ("propertyNames", or the pattern of "patternProperties",
+    // whose schema is then `extra`); -1: any string.
+    int32_t key = -1;
     uint32_t min_props = 0, max_props = UINT32_MAX;  // minProperties / maxProperties
     int32_t extra = 0;
     // Array: the first items' nodes (prefixItems), the node of the items after them, bounds;

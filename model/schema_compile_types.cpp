@@ -19,11 +19,60 @@ using Kind = JsonSchema::Kind;
 
 }  // namespace
 
+int32_t SchemaCompiler::property_names(const ojson& names, const std::string& path) {
+  const std::string at_names = path + "/propertyNames";
+  if (!names.is_object()) bad_schema(at_names, "must be a schema object");
+  // Keys are strings: a schema without a type, enum or const describes strings.
+  ojson key = names;
+  if (!key.contains("type") && !key.contains("enum") && !key.contains("const")) {
+    key["type"] = "string";
+  }
+  for (const char* k : {"$ref", "anyOf", "oneOf", "allOf", "not"}) {
+    if (key.contains(k)) bad_schema(at_names, fmt::format("'{}' here is not supported", k));
+  }
+  const int32_t node = compile(key, at_names);
+  const auto& n = out_->node(node);
+  const bool strings =
+      n.kind == Kind::String || (n.kind == Kind::Enum && !n.literals.empty() &&
+                                 std::all_of(n.literals.begin(), n.literals.end(),
+                                             [](const std::string& l) { return l[0] == '"'; }));
+  if (!strings) bad_schema(at_names, "must describe strings (keys are strings)");
+  return node;
+}
+
 void SchemaCompiler::typed(int32_t i, const ojson& s, const std::string& type,
                            const std::string& path) {
   if (type == "object") {
     at(i).kind = Kind::Object;
     object_counts(i, s, path);
+    const bool named = s.contains("propertyNames"), patterned = s.contains("patternProperties");
+    if (s.contains("properties") && (named || patterned)) {
+      bad_schema(path, fmt::format("'{}' beside 'properties' is not supported",
+                                   named ? "propertyNames" : "patternProperties"));
+    }
+    if (named && patterned) {
+      bad_schema(path, "'propertyNames' beside 'patternProperties' is not supported");
+    }
+    if (patterned) {
+      // Only keys matching the pattern are written (as only declared keys are beside
+      // "properties"), each with its value schema: valid whatever additionalProperties says.
+      const ojson& pp = s["patternProperties"];
+      if (!pp.is_object()) bad_schema(path + "/patternProperties", "must be an object");
+      if (pp.size() != 1) {
+        bad_schema(path + "/patternProperties",
+                   "must hold one pattern (several, whose keys' values differ, are not "
+                   "supported)");
+      }
+      const auto& [pattern, value] = *pp.items().begin();
+      at(i).free = true;
+      const std::string at_pattern = path + "/patternProperties/" + pattern;
+      const int32_t key = compile(ojson{{"type", "string"}, {"pattern", pattern}}, at_pattern);
+      const int32_t e = compile(value, at_pattern);
+      at(i).key = key;
+      at(i).extra = e;
+      check_counts(at(i), path);
+      return;
+    }
     if (!s.contains("properties")) {
       const ojson* extra =
           s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
@@ -35,6 +84,7 @@ void SchemaCompiler::typed(int32_t i, const ojson& s, const std::string& type,
         const int32_t e = compile(*extra, path + "/additionalProperties");
         at(i).extra = e;
       }
+      if (named && at(i).free) at(i).key = property_names(s["propertyNames"], path);
       if (s.contains("required") && !s["required"].empty()) {
         bad_schema(path, "required keys need properties");
       }

@@ -41,6 +41,8 @@ class SchemaCompiler {
   void fill(int32_t i, const ojson& s, const std::string& path);
 
   void typed(int32_t i, const ojson& s, const std::string& type, const std::string& path);
+  // The node of propertyNames' schema (strings: a type-less schema is a string's).
+  int32_t property_names(const ojson& names, const std::string& path);
 
   // minProperties / maxProperties. Keys written freely (no properties) could repeat, and a
   // parser keeps one of each: more than one is only counted on declared properties.

@@ -483,7 +483,7 @@ SchemaPrefix::Res SchemaPrefix::obj(Frame& f, unsigned char c) {
       if (c != '"') return space(c);
       if (n.free) {
         if (f.cp >= n.max_props) return Res::Bad;
-        pending_node_ = -2;
+        pending_node_ = n.key >= 0 ? n.key : -2;  // a key of propertyNames' schema, or any
       } else {
         const uint64_t mask = key_mask(f);
         if (mask == 0) return Res::Bad;

@@ -259,6 +259,23 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root, bool loose 
       for (const auto& r : s.value("required", ojson::array())) {
         if (!v.contains(r.get<std::string>())) return false;
       }
+      // Keys: each a string valid against propertyNames; one matching a pattern of
+      // patternProperties has a value valid against that pattern's schema (in the strict reading
+      // every key matches one: only such keys are written).
+      for (const auto& [k, x] : v.items()) {
+        if (s.contains("propertyNames") && !valid(ojson(k), s["propertyNames"], root, loose)) {
+          return false;
+        }
+        if (!s.contains("patternProperties")) continue;
+        bool matched = false;
+        for (const auto& [p, sub] : s["patternProperties"].items()) {
+          if (!std::regex_search(k, std::regex(p))) continue;
+          matched = true;
+          if (!valid(x, sub, root, loose)) return false;
+        }
+        if (!matched && !loose) return false;
+      }
+      if (s.contains("patternProperties") && !loose) return true;
       if (loose) {
         for (const auto& [k, x] : v.items()) {
           if (s.contains("properties") && s["properties"].contains(k)) {
@@ -272,7 +289,15 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root, bool loose 
         }
         return true;
       }
-      if (!s.contains("properties")) return true;
+      if (!s.contains("properties")) {  // free keys: every value of additionalProperties
+        const ojson extra = s.value("additionalProperties", ojson(true));
+        for (const auto& [k, x] : v.items()) {
+          if (extra == false || (extra.is_object() && !valid(x, extra, root, loose))) {
+            return false;
+          }
+        }
+        return true;
+      }
       const auto& props = s["properties"];
       std::vector<std::string> order;
       for (const auto& [k, x] : props.items()) order.push_back(k);
