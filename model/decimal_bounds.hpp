@@ -38,6 +38,14 @@ std::optional<Range> number_range(const nlohmann::ordered_json& schema);
 std::optional<std::pair<int64_t, int64_t>> integer_range(const nlohmann::ordered_json& schema,
                                                          uint32_t digits);
 
+// Whether [a, b] holds a multiple of m (> 0); |a|, |b| < 2^62.
+inline bool has_multiple(int64_t a, int64_t b, uint64_t m) {
+  if (a > b) return false;
+  const auto mm = static_cast<int64_t>(m);
+  const int64_t first = a >= 0 ? (a + mm - 1) / mm * mm : -((-a) / mm * mm);  // smallest >= a
+  return first <= b;
+}
+
 // Whether some number starting with `p` (no exponent, at most kPlaces digits) lies in `r`.
 // A prefix that is "-" or ends in "." counts as started.
 bool reachable(const Prefix& p, const Range& r);

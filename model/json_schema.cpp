@@ -53,11 +53,12 @@ const std::set<std::string> kKeywords = {"type",
                                          "format",
                                          "nullable",
                                          "propertyNames",
-                                         "patternProperties"};
+                                         "patternProperties",
+                                         "multipleOf"};
 // Keywords that constrain one type of value only (ignored for values of other types).
 const std::set<std::string> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
-const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
-                                               "exclusiveMaximum"};
+const std::set<std::string> kNumberKeywords = {"multipleOf", "minimum", "maximum",
+                                               "exclusiveMinimum", "exclusiveMaximum"};
 
 }  // namespace
 
@@ -188,7 +189,7 @@ void SchemaCompiler::fill(int32_t i, const ojson& s, const std::string& path) {
                              "minLength, maxLength, pattern, format, minimum, maximum, "
                              "exclusiveMinimum, "
                              "exclusiveMaximum, enum, const, anyOf, oneOf, allOf, $ref, "
-                             "nullable, propertyNames, patternProperties)",
+                             "nullable, propertyNames, patternProperties, multipleOf)",
                              k));
     }
   }

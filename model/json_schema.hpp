@@ -9,7 +9,8 @@
 //    (StringPattern::kFormats: date, time, date-time, email, ipv4, uuid, uri (http(s) URLs),
 //    json-pointer, base64 ...; password / binary / path take any string; string_pattern.hpp; with
 //    length bounds, refused where the pattern could not end in time), "minimum" / "maximum" /
-//    "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers: decimal_bounds.hpp), "enum",
+//    "exclusiveMinimum" / "exclusiveMaximum" (integers; numbers: decimal_bounds.hpp), a whole
+//    "multipleOf" (integers: every prefix one that can still end on a multiple in range), "enum",
 //    "const", "anyOf" (any alternatives, overlapping ones too: two object shapes, integer or
 //    number, a string or one constant), "oneOf" (alternatives no value can match twice: told apart
 //    by type, const / enum values, integer ranges or a required property, e.g. pydantic's
@@ -86,6 +87,7 @@ class JsonSchema {
     // digits then: a bounded integer's text is checked against them digit by digit).
     bool bounded = false;
     int64_t lo = 0, hi = 0;
+    uint64_t multiple = 1;  // "multipleOf" (> 1: bounded then, to the 18-digit range at most)
     // Number: whether bounds apply (decimal_bounds.hpp: then written without exponent, at most
     // decimal::kPlaces digits), and the range.
     bool dec_bounded = false;

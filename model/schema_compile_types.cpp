@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "decimal_bounds.hpp"
 #include "schema_compiler.hpp"
@@ -156,6 +157,9 @@ void SchemaCompiler::typed(int32_t i, const ojson& s, const std::string& type,
                                    n.min_len, n.max_len));
     }
   } else if (type == "number") {
+    if (s.contains("multipleOf")) {
+      bad_schema(path, "multipleOf is supported on integers only (\"type\": \"integer\")");
+    }
     at(i).kind = Kind::Number;
     try {
       if (const auto r = decimal::number_range(s)) {
@@ -339,6 +343,28 @@ void SchemaCompiler::integer_bounds(JsonSchema::Node& n, const ojson& s, const s
     }
   } catch (const Error& e) {
     bad_schema(path, e.message());
+  }
+  if (!s.contains("multipleOf")) return;
+  // A whole multipleOf: the value is checked digit by digit as a bounded one is (an exponent
+  // would hide the remainder), within the 18-digit range when no bound says otherwise.
+  constexpr int64_t kLargest = 999'999'999'999'999'999;
+  const ojson& m = s["multipleOf"];
+  const double x = m.is_number() ? m.get<double>() : 0;
+  if (!m.is_number() || !(x > 0) || x != std::floor(x) || x > static_cast<double>(kLargest)) {
+    bad_schema(path, fmt::format("multipleOf {} on an integer: only a whole number above 0 is "
+                                 "supported",
+                                 m.dump()));
+  }
+  n.multiple = m.is_number_unsigned() || m.is_number_integer() ? m.get<uint64_t>()
+                                                               : static_cast<uint64_t>(x);
+  if (n.multiple == 1) return;
+  if (!n.bounded) {
+    n.bounded = true;
+    n.lo = -kLargest;
+    n.hi = kLargest;
+  }
+  if (!decimal::has_multiple(n.lo, n.hi, n.multiple)) {
+    bad_schema(path, fmt::format("no multiple of {} lies in [{}, {}]", n.multiple, n.lo, n.hi));
   }
 }
 

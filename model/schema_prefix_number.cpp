@@ -1,6 +1,8 @@
 // schema_prefix_number.cpp: SchemaPrefix's number frames (json_schema.hpp): JSON numbers
 // (RFC 8259), integers with bounds checked digit by digit, and numbers with bounds written as
 // plain decimals (decimal_bounds.hpp).
+#include <algorithm>
+
 #include "decimal_bounds.hpp"
 #include "json_schema.hpp"
 #include "schema_prefix_states.hpp"
@@ -14,8 +16,11 @@ namespace {
 // Whether a bounded integer whose text so far is f's (sign, digits) can still end in [lo, hi]:
 // its value now, or with k more digits any in [mag * 10^k, mag * 10^k + 10^k - 1].
 bool int_reachable(const JsonSchema::Node& n, bool neg, uint64_t mag, uint32_t digits) {
-  if (digits == 0) return neg ? n.lo <= 0 : true;  // "-": 0 ("-0") and every negative value
-  auto meets = [&](int64_t a, int64_t b) { return a <= n.hi && b >= n.lo; };
+  // [a, b] holds a value in range (a multiple of multipleOf).
+  auto meets = [&](int64_t a, int64_t b) {
+    return decimal::has_multiple(std::max(a, n.lo), std::min(b, n.hi), n.multiple);
+  };
+  if (digits == 0) return neg ? meets(n.lo, 0) : true;  // "-": 0 ("-0") or a negative value
   if (mag == 0) return meets(0, 0);  // "0" / "-0": no digit may follow
   uint64_t scale = 1;
   for (uint32_t d = digits; d <= JsonSchema::kMaxIntDigits; ++d, scale *= 10) {
@@ -41,7 +46,8 @@ SchemaPrefix::Res SchemaPrefix::bounded_end(const Frame& f) const {
   const auto& n = schema_->node(f.node);
   const auto mag = static_cast<int64_t>(f.num.int_value);
   const int64_t v = f.num.neg ? -mag : mag;
-  return v >= n.lo && v <= n.hi ? Res::Ended : Res::Bad;
+  return v >= n.lo && v <= n.hi && v % static_cast<int64_t>(n.multiple) == 0 ? Res::Ended
+                                                                             : Res::Bad;
 }
 
 // A number with bounds (decimal_bounds.hpp): "-"? (0 | [1-9][0-9]*) ("." [0-9]+)?, at most

@@ -207,6 +207,7 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root, bool loose 
       if (s.contains("maximum") && x > num("maximum")) return false;
       if (s.contains("exclusiveMinimum") && x <= num("exclusiveMinimum")) return false;
       if (s.contains("exclusiveMaximum") && x >= num("exclusiveMaximum")) return false;
+      if (s.contains("multipleOf") && std::fmod(x, num("multipleOf")) != 0) return false;
       return true;
     }
     if (t == "integer" && v.is_number_integer()) {
@@ -218,6 +219,9 @@ inline bool valid(const ojson& v, const ojson& s, const ojson& root, bool loose 
       if (s.contains("maximum") && x > num("maximum")) return false;
       if (s.contains("exclusiveMinimum") && x <= num("exclusiveMinimum")) return false;
       if (s.contains("exclusiveMaximum") && x >= num("exclusiveMaximum")) return false;
+      if (s.contains("multipleOf") && v.get<int64_t>() % s["multipleOf"].get<int64_t>() != 0) {
+        return false;
+      }
       return true;
     }
     if (t == "number" && v.is_number()) {
