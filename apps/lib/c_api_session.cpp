@@ -1,5 +1,6 @@
 // c_api_session.cpp: vkrwkv.h sessions: eval, state save/load, and recording a forward pass into a
 // host command buffer.
+#include <algorithm>
 #include <cstring>
 #include <span>
 
@@ -145,6 +146,33 @@ int vkrwkv_state_load(vkrwkv_session* s, int slot, const void* buf, long long si
     checked_state_size(se, size, fn);
     se.state().load(sl, {static_cast<const std::byte*>(buf), static_cast<size_t>(size)});
     return 0;
+  });
+}
+
+int vkrwkv_state_save_file(const vkrwkv_session* s, int slot, const char* path,
+                           const int32_t* tokens, long long n_tokens) {
+  return guard(__func__, [&, fn = __func__] {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    need(path, fn, "path");
+    require(n_tokens >= 0, ErrorCode::InvalidArgument, "{}: n_tokens {} is negative", fn, n_tokens);
+    if (n_tokens > 0) need(tokens, fn, "tokens");
+    se.state().save_file(sl, path, {tokens, static_cast<size_t>(n_tokens)});
+    return 0;
+  });
+}
+
+long long vkrwkv_state_load_file(vkrwkv_session* s, int slot, const char* path, int32_t* tokens,
+                                 long long capacity) {
+  return guard(__func__, [&, fn = __func__]() -> long long {
+    Session& se = session_of(s, fn);
+    const uint32_t sl = checked_slot(se, slot, fn);
+    need(path, fn, "path");
+    require(capacity >= 0, ErrorCode::InvalidArgument, "{}: capacity {} is negative", fn, capacity);
+    if (capacity > 0) need(tokens, fn, "tokens");
+    const auto ids = se.state().load_file(sl, path);
+    std::copy_n(ids.begin(), std::min<size_t>(ids.size(), static_cast<size_t>(capacity)), tokens);
+    return static_cast<long long>(ids.size());
   });
 }
 

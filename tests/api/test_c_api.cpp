@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <regex>
@@ -462,6 +464,48 @@ TEST_F(CapiTest, WrapperSplitsAModel) {
     EXPECT_NE(std::string(e.what()).find("1 layer counts for 2 devices"), std::string::npos)
         << e.what();
   }
+}
+
+// State files: the state and the ids it read come back (as many ids as the buffer holds, the
+// count always), a file of the C++ wrapper is read by the C call and back, and bad calls and
+// files are refused with their codes.
+TEST_F(CapiTest, StateFilesCarryTheTokens) {
+  const std::string path = (std::filesystem::temp_directory_path() / "vkr-capi-state.bin").string();
+  const std::vector<int32_t> read = {5, 6, 7};
+  ASSERT_EQ(vkrwkv_session_reset(session_, 0), 0);
+  eval(0, read);
+  ASSERT_EQ(vkrwkv_state_save_file(session_, 0, path.c_str(), read.data(), 3), 0)
+      << vkrwkv_last_error();
+  const auto after = eval(0, {8, 9});
+  int32_t two[2] = {-1, -1};
+  EXPECT_EQ(vkrwkv_state_load_file(session_, 1, path.c_str(), two, 2), 3) << vkrwkv_last_error();
+  EXPECT_EQ(two[0], 5);
+  EXPECT_EQ(two[1], 6);
+  EXPECT_EQ(eval(1, {8, 9}), after);
+  EXPECT_EQ(vkrwkv_state_load_file(session_, 1, path.c_str(), nullptr, 0), 3);
+  // None recorded.
+  ASSERT_EQ(vkrwkv_state_save_file(session_, 1, path.c_str(), nullptr, 0), 0);
+  EXPECT_EQ(vkrwkv_state_load_file(session_, 0, path.c_str(), nullptr, 0), 0);
+  // The wrapper over the same calls.
+  vkrwkv::Context c;
+  vkrwkv::Model m(c, kCapiModel);
+  vkrwkv::Session w(m, 1);
+  w.load_state_file(0, path);
+  w.save_state_file(0, path, {1, 2});
+  EXPECT_EQ(w.load_state_file(0, path), (std::vector<int32_t>{1, 2}));
+  // Refusals.
+  expect_error(vkrwkv_state_save_file(session_, 0, path.c_str(), nullptr, 2),
+               VKRWKV_ERROR_INVALID_ARGUMENT, "tokens");
+  expect_error(vkrwkv_state_save_file(session_, 0, path.c_str(), read.data(), -1),
+               VKRWKV_ERROR_INVALID_ARGUMENT, "n_tokens -1 is negative");
+  expect_error(vkrwkv_state_load_file(session_, 0, path.c_str(), nullptr, 4),
+               VKRWKV_ERROR_INVALID_ARGUMENT, "tokens");
+  expect_error(vkrwkv_state_load_file(session_, 0, "/nonexistent/x.state", nullptr, 0),
+               VKRWKV_ERROR_IO, "cannot open state file");
+  std::ofstream(path) << "junk";
+  expect_error(vkrwkv_state_load_file(session_, 0, path.c_str(), nullptr, 0),
+               VKRWKV_ERROR_BAD_MODEL, "not a vkrwkv state file");
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -156,6 +156,18 @@ VKRWKV_API int vkrwkv_state_save(const vkrwkv_session *s, int slot, void *buf, l
 VKRWKV_API int vkrwkv_state_load(vkrwkv_session *s, int slot, const void *buf, long long size);
 /* Copies slot `from_slot`'s state into `to_slot` on the device (a fork: both go on alone). */
 VKRWKV_API int vkrwkv_state_copy(vkrwkv_session *s, int from_slot, int to_slot);
+/* State files, the format `vkrwkv generate --state-out` writes and `vkrwkv serve` restores into
+ * a cache slot: the model's fingerprint, slot's state, and the n_tokens ids the state has read
+ * (the server continues prompts that start with them; tokens may be NULL when n_tokens is 0:
+ * none recorded). */
+VKRWKV_API int vkrwkv_state_save_file(const vkrwkv_session* s, int slot, const char* path,
+                                      const int32_t* tokens, long long n_tokens);
+/* Loads a state file into `slot` and returns how many token ids it records (>= 0; the first
+ * `capacity` of them are written to `tokens`, which may be NULL when capacity is 0), or a
+ * negative code: VKRWKV_ERROR_IO (cannot open), VKRWKV_ERROR_BAD_MODEL (another model's file,
+ * truncated, corrupt). */
+VKRWKV_API long long vkrwkv_state_load_file(vkrwkv_session* s, int slot, const char* path,
+                                            int32_t* tokens, long long capacity);
 
 /* Several sequences at once: one decode step (one id each) for the n slots [first_slot,
  * first_slot + n) in one forward call, which reads the weights once for all of them (a decode

@@ -155,6 +155,20 @@ class Session {
     check(vkrwkv_state_load(h_, slot, b.data(), static_cast<long long>(b.size())));
   }
   void copy_state(int from_slot, int to_slot) { check(vkrwkv_state_copy(h_, from_slot, to_slot)); }
+  // State files (vkrwkv_state_save_file / vkrwkv_state_load_file): the state and the ids it read.
+  void save_state_file(int slot, const std::string& path,
+                       const std::vector<int32_t>& tokens = {}) const {
+    check(vkrwkv_state_save_file(h_, slot, path.c_str(), tokens.data(),
+                                 static_cast<long long>(tokens.size())));
+  }
+  std::vector<int32_t> load_state_file(int slot, const std::string& path) {
+    const long long n = check(vkrwkv_state_load_file(h_, slot, path.c_str(), nullptr, 0));
+    std::vector<int32_t> tokens(static_cast<size_t>(n));
+    if (n > 0) {
+      check(vkrwkv_state_load_file(h_, slot, path.c_str(), tokens.data(), n));
+    }
+    return tokens;
+  }
   // One decode step for each of the slots [first_slot, first_slot + ids.size()) in one call:
   // ids.size() x n_vocab logits.
   std::vector<float> decode_batch(int first_slot, const std::vector<int32_t>& ids) {
