@@ -43,6 +43,8 @@ struct GenerateOptions {
   std::string system;
   SamplerParams sampling;
   SamplingExtras sampling_extras;  // -l/--logit-bias, --ignore-eos
+  int lookup = 0;                  // prompt-lookup decoding: tokens guessed per call (0: off)
+  int lookup_min = 1, lookup_max = 4;  // n-gram lengths it matches
 };
 
 double seconds_since(Clock::time_point t) {
@@ -52,6 +54,8 @@ double seconds_since(Clock::time_point t) {
 struct Stats {
   size_t prompt_tokens = 0, generated = 0;
   double prompt_s = 0, generate_s = 0;
+  std::optional<Speculation> spec;  // with --lookup (its counts add up over chat turns)
+  std::unique_ptr<NgramDrafter> drafter;
 };
 
 // Streams the generated text to stdout; see generation.hpp.
@@ -68,7 +72,7 @@ Generated print_generated(Session& session, const Tokenizer& tok, Sampler& sampl
         std::fflush(stdout);
         return true;
       },
-      constraint.get());
+      constraint.get(), stats.spec ? &*stats.spec : nullptr);
   stats.generated += out.ids.size();
   stats.generate_s += seconds_since(start);
   return out;
@@ -85,6 +89,16 @@ struct SeenTokens {
     return known ? std::span(ids) : std::span<const int32_t>();
   }
 };
+
+// With --lookup, the drafter starts from what a --state-in file's state has read (when known).
+Stats make_stats(const GenerateOptions& o, const SeenTokens& seen) {
+  Stats s;
+  if (o.lookup <= 0) return s;
+  s.drafter = std::make_unique<NgramDrafter>(o.lookup_min, o.lookup_max);
+  s.drafter->add(seen.ids);
+  s.spec = Speculation{s.drafter.get(), 1, o.lookup};
+  return s;
+}
 
 // Runs a printed token the model has not seen yet (generate_tokens' return) through slot 0.
 void feed(Session& session, std::optional<int32_t> id, SeenTokens& seen) {
@@ -115,6 +129,7 @@ std::vector<float> prefill(Session& session, const Tokenizer& tok, Sampler& samp
   const auto start = Clock::now();
   auto logits = session.eval(0, ids);
   seen.add(ids);
+  if (stats.spec) stats.spec->drafter->add(ids);
   stats.prompt_s += seconds_since(start);
   stats.prompt_tokens += ids.size();
   return logits;
@@ -127,6 +142,14 @@ void print_stats(const Stats& s) {
              "{:.2f} s ({:.1f} tok/s)\n",
              s.prompt_tokens, s.prompt_s, rate(s.prompt_tokens, s.prompt_s), s.generated,
              s.generate_s, rate(s.generated, s.generate_s));
+  if (s.spec) {
+    const auto& p = *s.spec;
+    fmt::print(
+        stderr, "lookup: {} of {} guessed tokens kept ({:.0f}%) in {} checks\n", p.accepted,
+        p.drafted,
+        p.drafted ? 100.0 * static_cast<double>(p.accepted) / static_cast<double>(p.drafted) : 0.0,
+        p.checks);
+  }
 }
 
 // The compiled --json-schema file (null without one); errors name the file.
@@ -173,7 +196,7 @@ void run_chat(Session& session, const Model& model, const GenerateOptions& o,
   const Tokenizer& tok = require_tokenizer(model);
   const ChatTemplate tmpl = ChatTemplate::of(model);
   Sampler sampler(o.sampling);
-  Stats stats;
+  Stats stats = make_stats(o, seen);
   std::string pending_text;
   // (with --state-in the state holds the conversation so far, its system message included)
   if (!o.system.empty()) {
@@ -254,8 +277,22 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_option("--repeat-last-n", o->sampling.penalty_last_n, "Ids the penalties look back on");
   sub->add_option("--seed", o->sampling.seed, "Random seed (same seed, same output)");
   add_sampler_flags(sub, o->sampling, o->sampling_extras);
+  sub->add_option("--lookup", o->lookup,
+                  "Prompt-lookup decoding: guess up to N tokens by finding the text's last tokens "
+                  "earlier in the prompt or reply and check them in one call (the same text, "
+                  "faster where the reply repeats its context: quotes, edits, summaries; 0: off)")
+      ->check(CLI::Range(0, 64));
+  sub->add_option("--lookup-ngram-min", o->lookup_min,
+                  "--lookup: the fewest last tokens matched to make a guess")
+      ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
+  sub->add_option("--lookup-ngram-max", o->lookup_max,
+                  "--lookup: the most last tokens matched (the longest match is used)")
+      ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
   return {sub, [&common, o] {
             validate(o->sampling);
+            require(o->lookup_min <= o->lookup_max, ErrorCode::InvalidArgument,
+                    "--lookup-ngram-min {} exceeds --lookup-ngram-max {}", o->lookup_min,
+                    o->lookup_max);
             if (!o->prompt_file.empty()) o->prompt = read_prompt_file(o->prompt_file);
             ConstraintSpec spec;  // read before the model loads
             spec.schema = load_schema(o->json_schema);
@@ -270,7 +307,8 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             }
             auto loaded = load_model(common, o->model);
             finalize_sampling(o->sampling, o->sampling_extras, require_tokenizer(*loaded.model));
-            Session session(*loaded.model, 1);
+            // --lookup checks its guesses in a second state slot
+            Session session(*loaded.model, o->lookup > 0 ? 2 : 1);
             SeenTokens seen;
             if (!o->state_in.empty()) {
               seen.ids = session.state().load_file(0, o->state_in);
@@ -282,7 +320,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             }
             const Tokenizer& tok = require_tokenizer(*loaded.model);
             Sampler sampler(o->sampling);
-            Stats stats;
+            Stats stats = make_stats(*o, seen);
             auto logits = prefill(session, tok, sampler, o->prompt, stats, seen);
             // With --json stdout is the object alone (for a JSON reader), not prompt + object.
             if (!spec.json) std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);

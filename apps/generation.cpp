@@ -2,7 +2,9 @@
 #include "generation.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <functional>
 
 namespace vkr::cli {
 
@@ -99,32 +101,159 @@ void ReplyText::end() {
   pending_.clear();
 }
 
+bool Speculation::pays() const {
+  if (!pace || plain_s == 0 || check_s == 0) return true;
+  return per_check * plain_s >= check_s || idle >= retry;
+}
+
+void Speculation::timed_plain(double s) { plain_s = plain_s == 0 ? s : std::min(plain_s, s); }
+
+void Speculation::timed_check(double s, size_t ids) {
+  check_s = check_s == 0 ? s : std::min(check_s, s);
+  const auto got = static_cast<double>(ids);
+  per_check = per_check == 0 ? got : 0.8 * per_check + 0.2 * got;
+  if (per_check * plain_s >= check_s) {
+    retry = kRetry;
+  } else if (idle >= retry) {  // a retry that did not pay either
+    retry = std::min(2 * retry, kMaxRetry);
+  }
+  idle = 0;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+bool greedy_plain(const Sampler& sampler) {
+  const auto& p = sampler.params();
+  return p.temperature <= 0 && p.repetition_penalty == 1.0f && p.presence_penalty == 0 &&
+         p.frequency_penalty == 0;
+}
+
+// The sampling side of generate(): every sampled id goes through here, in order.
+class Picker {
+ public:
+  Picker(Session& session, Sampler& sampler, TokenConstraint* constraint)
+      : session_(session), sampler_(sampler), constraint_(constraint) {}
+  // The next id from a row of logits.
+  int32_t pick(std::span<const float> row) {
+    return constraint_ ? constraint_->sample(sampler_, row) : sampler_.sample(row);
+  }
+  // The next id after running `ids` through `slot` (one plain decode step when ids is one token).
+  int32_t step(std::span<const int32_t> ids, uint32_t slot) {
+    if (!constraint_ && ids.size() == 1) return decode_step(session_, sampler_, ids[0], slot);
+    if (!constraint_ && greedy_plain(sampler_)) return session_.eval_argmax(slot, ids);
+    // with a constraint, the whole row: it may have to look past the sampler's first pick
+    return pick(session_.eval(slot, ids));
+  }
+  // Ids for the rows of a call of `ids` through `slot` from row `first` on (every row comes
+  // back: one shape however many ids lead): a row's id is picked only after the ids of the rows
+  // before it were accepted (`next` takes each in turn and says whether to go on).
+  void check(std::span<const int32_t> ids, uint32_t slot, size_t first,
+             const std::function<bool(int32_t)>& next) {
+    const auto n = static_cast<uint32_t>(ids.size());
+    if (!constraint_ && greedy_plain(sampler_)) {
+      const auto best = session_.eval_argmax_last(slot, ids, n);
+      for (size_t r = first; r < n; ++r) {
+        if (!next(best[r])) return;
+      }
+      return;
+    }
+    const auto rows = session_.eval_last(slot, ids, n);
+    const size_t V = rows.size() / n;
+    for (size_t r = first; r < n; ++r) {
+      if (!next(pick(std::span(rows).subspan(r * V, V)))) return;
+    }
+  }
+  void accept(int32_t id) {
+    if (constraint_) constraint_->accept(id);
+    sampler_.accept(id);
+  }
+
+ private:
+  Session& session_;
+  Sampler& sampler_;
+  TokenConstraint* constraint_;
+};
+
+}  // namespace
+
 Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                    std::span<const float> logits, int n, const std::vector<std::string>& stops,
                    const std::function<bool(std::string_view)>& on_text,
-                   TokenConstraint* constraint) {
+                   TokenConstraint* constraint, Speculation* spec) {
   Generated out;
+  if (n <= 0) return out;
   ReplyText reply(tok, stops, on_text);
-  for (int i = 0; i < n; ++i) {
-    int32_t id = 0;
-    if (constraint) {  // the whole row: the constraint may have to look past the sampler's first
-                       // pick
-      std::vector<float> row;
-      if (i > 0) {
-        const int32_t prev[] = {out.ids.back()};
-        row = session.eval(0, prev);
-      }
-      id = constraint->sample(sampler, i == 0 ? logits : std::span<const float>(row));
-      constraint->accept(id);
-    } else {
-      id = i == 0 ? sampler.sample(logits) : decode_step(session, sampler, out.ids.back());
-    }
+  Picker picker(session, sampler, constraint);
+  // Sampled ids the state in slot 0 has not read yet; the last sampled id is always here.
+  std::vector<int32_t> pending;
+  const uint32_t spare = spec ? spec->spare_slot : 0;
+  bool open = true;
+  auto emit = [&](int32_t id) {
+    picker.accept(id);
     out.ids.push_back(id);
-    sampler.accept(id);
-    if (!reply.push(id)) break;
+    pending.push_back(id);
+    if (spec) spec->drafter->add(id);
+    open = reply.push(id) && out.ids.size() < static_cast<size_t>(n);
+    return open;
+  };
+  emit(picker.pick(logits));
+  while (open) {
+    // A check is one call of draft_max + 1 tokens (the pending ids, then guesses), fewer only
+    // near the token limit: one shape, recorded once and replayed. After refused guesses the
+    // pending ids take more of it; once they fill it a plain step runs them.
+    std::vector<int32_t> guess;
+    if (spec && spec->pays()) {
+      const size_t width = std::min({static_cast<size_t>(spec->draft_max) + 1,
+                                     size_t{session.rows()}, size_t{session.max_last_rows()}});
+      const size_t room = std::min(width - std::min(width, pending.size()),
+                                   static_cast<size_t>(n) - out.ids.size() - 1);
+      guess = spec->drafter->draft(room);
+    }
+    const auto start = Clock::now();
+    if (guess.empty()) {
+      const bool one = pending.size() == 1;
+      const int32_t id = picker.step(pending, 0);
+      if (spec && one) spec->timed_plain(seconds_since(start));
+      if (spec) ++spec->idle;
+      pending.clear();
+      emit(id);
+      continue;
+    }
+    // The check: pending ids + guesses through a copy of the state.
+    ++spec->checks;
+    spec->drafted += guess.size();
+    std::vector<int32_t> call = pending;
+    call.insert(call.end(), guess.begin(), guess.end());
+    session.state().copy(0, spare);
+    const size_t before = pending.size(), had = out.ids.size();
+    size_t matched = 0;
+    picker.check(call, spare, before - 1, [&](int32_t id) {
+      const bool hit = matched < guess.size() && id == guess[matched];
+      if (!emit(id) || !hit) return false;
+      ++matched;
+      return true;
+    });
+    spec->accepted += matched;
+    // Every guess was picked and so was the id after them: the spare state has read exactly the
+    // ids before the last one. Otherwise (a refused guess, or the reply ended inside the guesses)
+    // it is ahead of the text, and slot 0 is kept with the picked ids pending.
+    if (matched == guess.size() && pending.size() == before + guess.size() + 1) {
+      // Copied back rather than swapping the slots' roles: calls are recorded once per slot and
+      // shape and then replayed, and one slot per role keeps the shapes few.
+      session.state().copy(spare, 0);
+      pending.erase(pending.begin(), pending.end() - 1);
+    }
+    spec->timed_check(seconds_since(start), out.ids.size() - had);
   }
   reply.end();
   out.finish = reply.finish().value_or(Finish::Length);
+  // Slot 0 must hold every id but the last (Generated::fed()).
+  if (pending.size() > 1) session.eval_argmax(0, std::span(pending).first(pending.size() - 1));
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "ngram_draft.hpp"
 #include "sampler.hpp"
 #include "session.hpp"
 #include "token_constraint.hpp"
@@ -81,14 +82,46 @@ class ReplyText {
   bool ended_ = false;
 };
 
+// Prompt-lookup decoding (speculative decoding without a draft model): the drafter's guesses of
+// the next tokens are run through the model in one call together with the last sampled token,
+// and kept as far as the sampler, reading each guess's row in turn, picks them; the first pick
+// that differs is kept instead and ends the check. The text is the one plain decoding writes (the
+// same ids from the same rows, the sampler's random numbers drawn in the same order), up to the
+// float rounding of a call of several tokens vs one. A call costs about one token's time where
+// decoding is bound by reading the weights (a GPU), so each kept guess is a token for free.
+// The check runs in a spare state slot (a copy of the state), so a refused guess is forgotten:
+// the tokens kept before it are run again in front of the next call.
+struct Speculation {
+  NgramDrafter* drafter = nullptr;  // holds the text so far; generate() adds what it samples
+  uint32_t spare_slot = 1;          // a state slot of the session that is free during generate()
+  int draft_max = 8;                // tokens guessed per call (>= 1)
+  // What happened, for the speed report: calls with guesses, guessed tokens, kept guesses.
+  uint64_t checks = 0, drafted = 0, accepted = 0;
+  // Whether checks pay, measured as generation goes: where a call of several tokens costs more
+  // than one (a CPU device) and few guesses are kept, guessing pauses and is tried again after
+  // `retry` steps, twice as many each time it still does not pay. The fastest call of each kind
+  // is kept (the first ones also record and compile).
+  static constexpr int kRetry = 16, kMaxRetry = 256;
+  bool pace = true;  // false: guess whenever the drafter can (tests: counts independent of timing)
+  double plain_s = 0, check_s = 0;  // fastest plain step (one id) and check; 0: none yet
+  double per_check = 0;             // ids a check gives (moving average)
+  int idle = 0;                     // steps since the last check
+  int retry = kRetry;
+  bool pays() const;
+  void timed_plain(double s);
+  void timed_check(double s, size_t ids);
+};
+
 // Samples up to `n` tokens after `logits` (the prompt's last logits) through slot 0 of
 // `session`, calling on_text with each piece of text; on_text returning false cancels. With
 // `constraint`, the reply is constrained to its texts (a JSON object, a grammar's language; it
 // ends with an end id once complete and nothing more may follow, or when the model picks one).
+// With `spec`, guesses are checked as above (the drafter must hold the prompt); slot 0 holds the
+// same state afterwards either way.
 Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                    std::span<const float> logits, int n, const std::vector<std::string>& stops,
                    const std::function<bool(std::string_view)>& on_text,
-                   TokenConstraint* constraint = nullptr);
+                   TokenConstraint* constraint = nullptr, Speculation* spec = nullptr);
 
 // One decode step after `id`: the next id. Greedy without penalties reads back only the argmax;
 // otherwise the sampler's candidates (GPU top-k, where that pays) or the whole row.

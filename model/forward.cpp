@@ -265,6 +265,11 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
           "forward: {} rows of logits requested, the buffer holds {}", d.n, s.logits_rows);
   require(call.all_logits || call.B == 1 || call.T == 1, ErrorCode::InvalidArgument,
           "forward: last-token logits of several multi-token sequences need all_logits");
+  require(call.last_rows == 0 || (call.B == 1 && call.last_rows <= d.n &&
+                                  (!part.head || call.last_rows <= s.logits_rows)),
+          ErrorCode::InvalidArgument,
+          "forward: logits of the last {} rows of {} x {} tokens (one sequence, at most {} rows)",
+          call.last_rows, call.B, call.T, s.logits_rows);
   require(part.embed ? bool(s.ids) : bool(s.hidden_in), ErrorCode::InvalidArgument,
           "forward: the scratch was not made for part {} (layers [{}, {}))", call.part, part.first,
           part.end);
@@ -305,7 +310,9 @@ void record_forward(Recorder& rec, const Model& m, StateStore& st, Scratch& s,
     return;
   }
   // Head: only the rows whose logits are wanted.
-  const uint64_t first = call.all_logits || call.T == 1 ? 0 : n - 1;
+  const uint64_t first = call.last_rows                   ? n - call.last_rows
+                         : call.all_logits || call.T == 1 ? 0
+                                                          : n - 1;
   const uint64_t rows = n - first;
   Tensor xh = x.rows(first, rows), ah = a.rows(first, rows);
   if (call.hidden) {  // the normalized rows are the output; no head

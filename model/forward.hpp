@@ -65,6 +65,9 @@ struct ForwardCall {
   uint32_t B = 1;           // sequences
   uint32_t T = 1;           // tokens per sequence; ids (B*T, sequence-major) are in scratch.ids
   bool all_logits = false;  // logits for every row (B*T <= logits_rows) or the last of each sequence
+  // B == 1: logits of the last `last_rows` rows only (<= logits_rows; 0: as all_logits says), so a
+  // speculative-decoding check reads the rows of its guesses, not of the tokens before them.
+  uint32_t last_rows = 0;
   StageProfile* profile = nullptr;
   // Importance-matrix statistics: when set, every projection's input rows are also accumulated
   // into it (one col_sumsq dispatch beside each linear; `vkrwkv imatrix`).

@@ -24,7 +24,8 @@ Session::Session(Model& model, uint32_t slots, uint32_t rows)
     scratch_.push_back(make_scratch(*part.ctx, model.config(), rows, &part));
   }
   Context& ctx = head_ctx();
-  argmax_ = Buffer::create(ctx, Lifetime::Activations, 4, MemoryUsage::Readback, "argmax");
+  argmax_ = Buffer::create(ctx, Lifetime::Activations, uint64_t{head().logits_rows} * 4,
+                           MemoryUsage::Readback, "argmax");
   const uint64_t V = model.config().V;
   const uint64_t bytes = std::max(  // nll runs on up to logits_rows rows, topk on one
       kernels::sampling_scratch_bytes(ctx, std::max<uint32_t>(head().logits_rows, 1), V),
@@ -68,7 +69,10 @@ void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uin
     split.scratch = Tensor::of(sample_scratch_, Shape{sample_scratch_.size() / 4}, DType::U32);
   }
   if (tail == Tail::Argmax) {
-    kernels::argmax(ctx, rec, {last, Tensor::of(argmax_, Shape{1}, DType::U32), split});
+    const uint64_t rows = logits_rows(call);  // one, or the last rows of a speculative check
+    kernels::argmax(ctx, rec,
+                    {Tensor::of(s.logits, Shape{rows, model_.config().V}, DType::F32),
+                     Tensor::of(argmax_, Shape{rows}, DType::U32), split});
   } else if (tail == Tail::TopK) {
     kernels::topk(ctx, rec,
                   {last, Tensor::of(topk_, Shape{1, k}, DType::U32),
@@ -87,7 +91,8 @@ void Session::record_call(Recorder& rec, const ForwardCall& call, Tail tail, uin
 }
 
 Recorder& Session::replay_for(const ForwardCall& call, Tail tail, uint32_t k) {
-  const ReplayKey key{call.part, call.first_slot, call.B, call.T, call.all_logits, tail, k};
+  const ReplayKey key{call.part,       call.first_slot, call.B, call.T,
+                      call.all_logits, call.last_rows,  tail,   k};
   auto it = std::find_if(replays_.begin(), replays_.end(),
                          [&](const Replay& r) { return r.key == key; });
   if (it != replays_.end()) {
@@ -182,6 +187,34 @@ int32_t Session::eval_argmax(uint32_t slot, std::span<const int32_t> ids) {
   return static_cast<int32_t>(id);
 }
 
+void Session::submit_last(uint32_t slot, std::span<const int32_t> ids, uint32_t n, Tail tail) {
+  check_ids(ids);
+  require(slot < state_.slots(), ErrorCode::InvalidArgument, "slot {} out of range ({} slots)",
+          slot, state_.slots());
+  require(ids.size() <= rows(), ErrorCode::InvalidArgument,
+          "eval_last: {} tokens exceed the {} rows of one call", ids.size(), rows());
+  require(n >= 1 && n <= ids.size() && n <= max_last_rows(), ErrorCode::InvalidArgument,
+          "eval_last: the last {} rows of {} tokens (1 to {} rows)", n, ids.size(),
+          std::min<size_t>(ids.size(), max_last_rows()));
+  ForwardCall call{slot, 1, static_cast<uint32_t>(ids.size()), false};
+  call.last_rows = n;
+  submit(call, ids, tail);
+}
+
+std::vector<float> Session::eval_last(uint32_t slot, std::span<const int32_t> ids, uint32_t n) {
+  submit_last(slot, ids, n, Tail::Logits);
+  return read_logits(n);
+}
+
+std::vector<int32_t> Session::eval_argmax_last(uint32_t slot, std::span<const int32_t> ids,
+                                               uint32_t n) {
+  submit_last(slot, ids, n, Tail::Argmax);
+  std::vector<int32_t> out(n);
+  argmax_.invalidate(0, n * 4ull);
+  std::memcpy(out.data(), argmax_.mapped(), n * 4ull);
+  return out;
+}
+
 std::vector<float> Session::eval_nll(uint32_t slot, std::span<const int32_t> ids,
                                      std::span<const int32_t> targets) {
   check_ids(ids);
@@ -235,6 +268,7 @@ Session::TopK Session::eval_topk(uint32_t slot, std::span<const int32_t> ids, ui
 }
 
 uint64_t Session::logits_rows(const ForwardCall& call) {
+  if (call.last_rows) return call.last_rows;
   return call.all_logits ? uint64_t{call.B} * call.T : call.B;
 }
 
@@ -311,8 +345,7 @@ ForwardIO Session::record_into(VkCommandBuffer cb, uint32_t slot, uint32_t n_tok
   host_recorder_.reset();  // the host's previous submission is done (contract above)
   host_recorder_ = std::make_unique<Recorder>(model_.ctx(), cb);
   host_recorder_->barrier();  // host-produced ids -> our first reads
-  record_forward(*host_recorder_, model_, state_, scratch_.front(),
-                 {slot, 1, n_tokens, false, nullptr});
+  record_forward(*host_recorder_, model_, state_, scratch_.front(), {slot, 1, n_tokens, false});
   host_recorder_->host_barrier();  // record_forward already ended with the compute barrier
   return out;
 }

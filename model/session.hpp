@@ -57,6 +57,13 @@ class Session {
   // targets.size() == ids.size(); each target in [0, V).
   std::vector<float> eval_nll(uint32_t slot, std::span<const int32_t> ids,
                               std::span<const int32_t> targets);
+  // The check of speculative decoding (generation.hpp): runs `ids` through `slot` in one call
+  // (ids.size() <= rows()) and returns the logits after each of the last `n` ids (n x V, n in
+  // [1, min(ids.size(), max_last_rows())]): the rows of the guessed tokens, not of the ones before.
+  std::vector<float> eval_last(uint32_t slot, std::span<const int32_t> ids, uint32_t n);
+  // Like eval_last() but only each row's argmax, computed on the GPU (n x 4 bytes read back).
+  std::vector<int32_t> eval_argmax_last(uint32_t slot, std::span<const int32_t> ids, uint32_t n);
+  uint32_t max_last_rows() const { return head().logits_rows; }
   // Whether eval_topk() beats reading the whole row back and selecting on the host. Measured
   // (bench kernels topk row vs Sampler::sample): on a CPU device (lavapipe) the row is already
   // in host memory and the shader's shared-memory atomics are slow (3.9 ms vs 0.3 ms for the host
@@ -150,7 +157,9 @@ class Session {
   // Each part's submission not yet waited for (pipelined prompt pieces of a split model); all
   // empty between public calls.
   std::vector<Ticket> in_flight_;
-  Buffer argmax_;  // (1) u32, readback
+  Buffer argmax_;  // (logits rows) u32, readback
+  // eval_last / eval_argmax_last: one checked call of ids.size() tokens with the last n rows' tail
+  void submit_last(uint32_t slot, std::span<const int32_t> ids, uint32_t n, Tail tail);
   // Per-block partials of the split argmax / nll / topk (kernels::SamplingSplit); empty where the
   // device never splits (CPU devices). Reused by every submit: submit() waits for the previous one.
   Buffer sample_scratch_;
@@ -165,10 +174,12 @@ class Session {
   StageProfile* profile_ = nullptr;
   ActivationStats* stats_ = nullptr;
   // Recent replayable recordings, least recently used first. A typical generation alternates
-  // between at most a prompt piece and one decode step; a few entries cover sampling modes too.
+  // between at most a prompt piece and one decode step; a few entries cover sampling modes, and
+  // prompt-lookup decoding's check call and the plain step that runs ids left by a refused guess.
   struct ReplayKey {
     uint32_t part, first_slot, B, T;
     bool all_logits;
+    uint32_t last_rows;
     Tail tail;
     uint32_t k;
     bool operator==(const ReplayKey&) const = default;
@@ -177,7 +188,7 @@ class Session {
     ReplayKey key;
     std::unique_ptr<Recorder> rec;
   };
-  static constexpr size_t kMaxReplays = 4;  // per model part
+  static constexpr size_t kMaxReplays = 6;  // per model part
   std::vector<Replay> replays_;
   bool replay_on_ = true;
   ReplayStats replay_stats_;

@@ -1,0 +1,248 @@
+// test_lookup.cpp: prompt-lookup decoding (generation.hpp, Speculation) on the bundled model:
+// the ids, text, finish and final state of generate() with guesses checked are those of plain
+// decoding, greedy, sampled (penalties, a seed) and constrained, with stop strings and token
+// limits ending a reply inside a run of kept guesses; guesses are really kept on a text that
+// repeats its prompt; and Session::eval_last / eval_argmax_last, the checks' calls, return the
+// rows eval() returns, with bad shapes refused by name.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "default_model_test.hpp"
+#include "generation.hpp"
+#include "grammar.hpp"
+#include "ngram_draft.hpp"
+#include "sampler.hpp"
+#include "session.hpp"
+#include "vkr/error.hpp"
+
+namespace vkr::test {
+namespace {
+
+using cli::Finish;
+using cli::Generated;
+using cli::Speculation;
+
+// A prompt whose continuation repeats it: the bundled model, trained on the King James Bible,
+// quotes Genesis 1 back and then falls into a repeating phrase; both are found by the lookup.
+const char* const kRepeat =
+    "In the beginning God created the heaven and the earth. And the earth was without form, and "
+    "void; and darkness was upon the face of the deep.\n\nIn the beginning God created";
+
+struct Outcome {
+  Generated out;
+  std::string text;
+  std::vector<float> state;  // slot 0 afterwards
+  Speculation spec;
+};
+
+class LookupTest : public DefaultModelTest {
+ protected:
+  // generate() after `prompt`, plainly (draft_max 0) or with guesses of up to draft_max tokens.
+  static Outcome run(const std::string& prompt, int n, const SamplerParams& params, int draft_max,
+                     const std::vector<std::string>& stops = {}, const ConstraintSpec& spec = {},
+                     int ngram_min = 1) {
+    Session session(model(), draft_max > 0 ? 2 : 1);
+    const auto ids = tok().encode(prompt, true);
+    Sampler sampler(params);
+    for (int32_t id : ids) sampler.accept(id);
+    const auto logits = session.eval(0, ids);
+    NgramDrafter drafter(ngram_min, 4);
+    drafter.add(ids);
+    Outcome r;
+    r.spec = Speculation{&drafter, 1, draft_max};
+    r.spec.pace = false;  // guess wherever the drafter can: the counts do not depend on timing
+    const auto constraint = spec.make(tok());
+    r.out = cli::generate(
+        session, tok(), sampler, logits, n, stops,
+        [&](std::string_view t) {
+          r.text += t;
+          return true;
+        },
+        constraint.get(), draft_max > 0 ? &r.spec : nullptr);
+    r.spec.drafter = nullptr;
+    const auto bytes = session.state().save(0);
+    r.state.resize(bytes.size() / 4);
+    std::memcpy(r.state.data(), bytes.data(), bytes.size());
+    return r;
+  }
+
+  // Same ids, text and finish; slot 0 holds the same state (up to the rounding of a call of
+  // several tokens vs one).
+  static void expect_same(const Outcome& plain, const Outcome& lookup) {
+    EXPECT_EQ(lookup.out.ids, plain.out.ids);
+    EXPECT_EQ(lookup.text, plain.text);
+    EXPECT_EQ(lookup.out.finish, plain.out.finish);
+    ASSERT_EQ(lookup.state.size(), plain.state.size());
+    float scale = 0, diff = 0;
+    for (size_t i = 0; i < plain.state.size(); ++i) {
+      scale = std::max(scale, std::abs(plain.state[i]));
+      diff = std::max(diff, std::abs(plain.state[i] - lookup.state[i]));
+    }
+    EXPECT_LE(diff, 1e-4f * std::max(scale, 1.0f)) << "state differs by " << diff;
+  }
+};
+
+SamplerParams greedy() {
+  SamplerParams p;
+  p.temperature = 0;
+  return p;
+}
+
+TEST_F(LookupTest, GreedyTextIsThePlainTextAndGuessesAreKept) {
+  const auto plain = run(kRepeat, 120, greedy(), 0);
+  for (int draft : {1, 4, 8}) {
+    SCOPED_TRACE(draft);
+    const auto lookup = run(kRepeat, 120, greedy(), draft);
+    expect_same(plain, lookup);
+    EXPECT_GT(lookup.spec.checks, 0u);
+    // The text repeats its prompt and then itself: most guesses are right.
+    EXPECT_GT(lookup.spec.accepted, lookup.spec.drafted / 2)
+        << lookup.spec.accepted << " of " << lookup.spec.drafted;
+    // Fewer calls than tokens: each check gave its kept guesses and one more id.
+    EXPECT_LT(lookup.spec.checks, 120u);
+  }
+}
+
+TEST_F(LookupTest, SampledTextIsThePlainText) {
+  SamplerParams p;
+  p.temperature = 0.8f;
+  p.top_p = 0.95f;
+  p.repetition_penalty = 1.1f;
+  p.frequency_penalty = 0.1f;
+  for (uint32_t seed : {1u, 7u, 42u}) {
+    SCOPED_TRACE(seed);
+    p.seed = seed;
+    const auto plain = run(kRepeat, 80, p, 0);
+    const auto lookup = run(kRepeat, 80, p, 6);
+    expect_same(plain, lookup);
+    EXPECT_GT(lookup.spec.checks, 0u);
+  }
+}
+
+TEST_F(LookupTest, ConstrainedTextIsThePlainText) {
+  ConstraintSpec spec;
+  spec.grammar = Grammar::parse(
+      "root ::= (\" In the beginning God created \" word (\" \" word)* \".\")+\n"
+      "word ::= [a-z]+\n");
+  const auto plain = run(kRepeat, 60, greedy(), 0, {}, spec);
+  const auto lookup = run(kRepeat, 60, greedy(), 5, {}, spec);
+  expect_same(plain, lookup);
+  EXPECT_GT(lookup.spec.accepted, 0u);
+  SamplerParams p;
+  p.temperature = 0.7f;
+  p.seed = 3;
+  ConstraintSpec json;
+  json.json = true;
+  expect_same(run(kRepeat, 50, p, 0, {}, json), run(kRepeat, 50, p, 5, {}, json));
+}
+
+// Replies ended by every token limit from 1 to 20 and by stop strings, wherever that falls in a
+// check (before, inside and after its kept guesses): same ids, text, finish and state.
+TEST_F(LookupTest, LimitsAndStopsInsideChecks) {
+  const auto full = run(kRepeat, 20, greedy(), 0);
+  for (int n = 1; n <= 20; ++n) {
+    SCOPED_TRACE(n);
+    expect_same(run(kRepeat, n, greedy(), 0), run(kRepeat, n, greedy(), 4));
+  }
+  // Stop strings cut from the plain text at several places.
+  for (size_t at : {size_t{3}, full.text.size() / 2, full.text.size() - 2}) {
+    const std::string stop = full.text.substr(at, 2);
+    SCOPED_TRACE(stop);
+    const auto plain = run(kRepeat, 40, greedy(), 0, {stop});
+    EXPECT_EQ(plain.out.finish, Finish::Stop);
+    expect_same(plain, run(kRepeat, 40, greedy(), 4, {stop}));
+  }
+}
+
+// A text with nothing to look up: no guesses, the plain path only.
+TEST_F(LookupTest, NoMatchNoCheck) {
+  const auto lookup = run("Who", 1, greedy(), 8, {}, {}, 4);
+  EXPECT_EQ(lookup.spec.checks, 0u);
+  expect_same(run("Who", 1, greedy(), 0), lookup);
+}
+
+// The pacing: guessing pauses while checks cost more than the ids they give would cost plainly,
+// is retried after 16, 32, ... 256 plain steps, and goes on while checks pay.
+TEST(LookupPacing, PausesWhileChecksDoNotPay) {
+  Speculation s;
+  EXPECT_TRUE(s.pays());  // nothing measured yet
+  s.timed_plain(0.004);
+  EXPECT_TRUE(s.pays());  // no check yet
+  s.timed_plain(0.005);   // the fastest step is kept
+  EXPECT_EQ(s.plain_s, 0.004);
+  s.timed_check(0.010, 1);  // 1 id for 2.5 steps' time
+  EXPECT_FALSE(s.pays());
+  int waited = 0;
+  for (int retry : {16, 32, 64, 128, 256, 256}) {
+    for (s.idle = 0; !s.pays(); ++s.idle) ++waited;
+    EXPECT_EQ(s.idle, retry);
+    s.timed_check(0.010, 1);  // the retry did not pay either
+  }
+  EXPECT_EQ(waited, 16 + 32 + 64 + 128 + 256 + 256);
+  // Checks that keep their guesses pay: 3 ids per check (moving average) for 2.5 steps' time.
+  for (int i = 0; i < 10; ++i) s.timed_check(0.010, 3);
+  EXPECT_TRUE(s.pays());
+  EXPECT_EQ(s.retry, Speculation::kRetry);
+  EXPECT_GT(s.per_check, 2.5);
+  s.pace = false;
+  s.timed_check(0.010, 0);
+  for (int i = 0; i < 20; ++i) s.timed_check(0.010, 0);
+  EXPECT_TRUE(s.pays());  // unpaced: always
+}
+
+TEST_F(LookupTest, EvalLastReturnsTheLastRows) {
+  Session all(model(), 1), last(model(), 2);
+  const auto ids = tok().encode(kRepeat, true);
+  const std::span<const int32_t> call(ids.data(), 9);
+  const auto want = all.eval(0, call, /*all_logits=*/true);
+  const size_t V = model().config().V;
+  for (uint32_t n : {1u, 4u, 9u}) {
+    SCOPED_TRACE(n);
+    last.state().reset(1);
+    const auto got = last.eval_last(1, call, n);
+    ASSERT_EQ(got.size(), n * V);
+    float worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::max(worst, std::abs(got[i] - want[(9 - n) * V + i]));
+    }
+    EXPECT_LE(worst, 1e-3f);
+    last.state().reset(1);
+    const auto best = last.eval_argmax_last(1, call, n);
+    ASSERT_EQ(best.size(), n);
+    for (uint32_t r = 0; r < n; ++r) {
+      const auto row = std::span(want).subspan((9 - n + r) * V, V);
+      EXPECT_EQ(best[r], std::max_element(row.begin(), row.end()) - row.begin()) << "row " << r;
+    }
+  }
+  // The state moved on as with eval(): both sessions' next logits agree.
+  const int32_t next[] = {ids[9]};
+  last.state().copy(1, 0);
+  const auto a = all.eval(0, next), b = last.eval(0, next);
+  for (size_t i = 0; i < V; ++i) ASSERT_NEAR(a[i], b[i], 1e-3f) << i;
+}
+
+TEST_F(LookupTest, EvalLastRefusesBadShapes) {
+  Session s(model(), 1, 16);
+  const std::vector<int32_t> ids(20, 5);
+  auto refused = [&](std::span<const int32_t> call, uint32_t n, const char* what) {
+    try {
+      s.eval_last(0, call, n);
+      ADD_FAILURE() << "accepted " << call.size() << " ids, " << n << " rows";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  refused(std::span(ids).first(4), 0, "the last 0 rows of 4 tokens");
+  refused(std::span(ids).first(4), 5, "the last 5 rows of 4 tokens");
+  refused(ids, 1, "20 tokens exceed the 16 rows of one call");
+  refused({}, 1, "empty input");
+  EXPECT_THROW(s.eval_argmax_last(3, std::span(ids).first(2), 1), Error);  // no slot 3
+}
+
+}  // namespace
+}  // namespace vkr::test
