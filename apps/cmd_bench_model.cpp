@@ -25,6 +25,7 @@ struct BenchModelOptions {
   uint32_t batch =
       4;  // --parallel: sequences of the batched tg row (as `serve --parallel`); 1: none
   int reps = 3;
+  uint32_t lookup = 8;  // guesses per prompt-lookup check timed (0: no such row)
   bool json = false;
 };
 
@@ -75,24 +76,29 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
   mo.max_tokens = std::max(mo.max_tokens, o.pp);
   auto loaded = load_model(common, mo);
   Model& model = *loaded.model;
-  Session session(model, std::max<uint32_t>(o.batch, 1), o.pp);
+  Session session(model, std::max<uint32_t>(o.batch, 2), o.pp);
+  const uint32_t check = o.lookup > 0
+                             ? std::min({o.lookup + 1, session.rows(), session.max_last_rows()})
+                             : 0;  // tokens of one prompt-lookup check
   require(o.batch <= session.max_batch(), ErrorCode::InvalidArgument,
           "--parallel {}: at most {} sequences per call here (--pp sets the rows of a call)",
           o.batch, session.max_batch());
   std::mt19937 rng(1234);
-  std::vector<int32_t> ids(std::max(o.pp, o.tg + o.batch));
+  const uint32_t checks = std::max<uint32_t>(1, o.tg / 4);  // timed per repetition
+  std::vector<int32_t> ids(std::max({o.pp, o.tg + o.batch, checks + check}));
   for (auto& id : ids) id = static_cast<int32_t>(rng() % model.config().V);
   using Clock = std::chrono::steady_clock;
   auto secs = [](Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
   };
-  std::vector<double> pp_s, tg_s, tg_fresh_s, tg_batch_s;
+  std::vector<double> pp_s, tg_s, tg_fresh_s, tg_batch_s, check_s;
   // Warm-up: every call shape the rows below time (a prompt, a one-token step, a batched step)
   // once, so none of them pays pipeline creation (seconds per quantized kernel on lavapipe when
   // the disk cache is cold; it made the first tg row of quantized models look 2.5x slow).
   session.eval(0, std::span(ids).first(std::min<size_t>(8, ids.size())));
   session.eval(0, std::span(ids).first(1));
   if (o.batch > 1) session.decode_batch(0, std::span(ids).first(o.batch));
+  if (check > 0) session.eval_argmax_last(1, std::span(ids).first(check), check);
   for (int r = 0; r < o.reps; ++r) {
     session.state().reset(0);
     auto t0 = Clock::now();
@@ -114,6 +120,17 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
       for (uint32_t i = 0; i < o.tg; ++i)
         session.decode_batch(0, std::span(ids).subspan(i, o.batch));
       tg_batch_s.push_back(secs(t0));
+    }
+    // Prompt-lookup checks as generate --lookup runs them (greedy): the state copied to a spare
+    // slot, `check` tokens through it, every row's argmax read back. Their cost in plain steps is
+    // what the kept guesses must beat (generation.hpp).
+    if (check > 0) {
+      t0 = Clock::now();
+      for (uint32_t i = 0; i < checks; ++i) {
+        session.state().copy(0, 1);
+        session.eval_argmax_last(1, std::span(ids).subspan(i, check), check);
+      }
+      check_s.push_back(secs(t0) / checks);
     }
   }
   // Per-stage timestamps need one device (one timer, one command buffer per call).
@@ -141,6 +158,9 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
   const double pp_tps = o.pp / median(pp_s), tg_tps = o.tg / median(tg_s);
   const double tg_fresh_tps = o.tg / median(tg_fresh_s);
   const double tg_batch_tps = o.batch > 1 ? o.tg * o.batch / median(tg_batch_s) : 0.0;
+  // One check's time in plain steps: the ids a check must give (kept guesses + 1) to pay.
+  const double check_ms = check > 0 ? 1e3 * median(check_s) : 0.0;
+  const double check_steps = check > 0 ? median(check_s) * tg_tps : 0.0;
   const auto& c = model.config();
   const std::string name = model.file().path().filename().string();
   const double gib = static_cast<double>(model.plan().weights) / (1ull << 30);
@@ -164,6 +184,9 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
                                       {"tg_rerecorded_tokens_per_s", tg_fresh_tps},
                                       {"batch", o.batch},
                                       {"tg_batch_tokens_per_s", tg_batch_tps},
+                                      {"lookup_check_tokens", check},
+                                      {"lookup_check_ms", check_ms},
+                                      {"lookup_check_in_steps", check_steps},
                                       {"reps", o.reps},
                                       {"decode_stage_us", stage_json},
                                       {"stage_boundary_us", boundary},
@@ -179,9 +202,18 @@ void run_bench_model(const CommonOptions& common, const BenchModelOptions& o) {
       {fmt::format("tg{}", o.tg), tg_tps},
       {fmt::format("tg{} re-recorded", o.tg), tg_fresh_tps}};
   if (o.batch > 1) rows.emplace_back(fmt::format("tg{} x{} batched", o.tg, o.batch), tg_batch_tps);
+  // At most check tokens per check call, when every guess is kept.
+  if (check > 0)
+    rows.emplace_back(fmt::format("lookup check x{}, all kept", check), check / median(check_s));
   for (const auto& [test, tps] : rows) {
     fmt::print("| {} ({}) | {:.2f} GiB | {} | {} | {:.2f} |\n", name, arch_name(c.arch), gib,
                device, test, tps);
+  }
+  if (check > 0) {
+    fmt::print(
+        "\nprompt-lookup check of {} tokens: {:.3f} ms = {:.2f} plain steps (it pays when "
+        "more than {:.2f} of its {} guesses are kept on average)\n",
+        check, check_ms, check_steps, std::max(0.0, check_steps - 1), check - 1);
   }
   if (!one_device) {
     fmt::print("\nper-stage GPU times need the model on one device (split over {})\n",
@@ -216,6 +248,11 @@ CLI::App* add_bench_model(CLI::App* bench, CommonOptions& common, std::function<
       ->capture_default_str();
   sub->add_option("-r,--repetitions", o->reps, "Repetitions (median reported)")
       ->check(CLI::Range(1, 100));
+  sub->add_option("--lookup", o->lookup,
+                  "Guesses per prompt-lookup check timed (generate --lookup N: a call of N + 1 "
+                  "tokens in a spare state slot; 0: no such row)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   sub->add_flag("--json", o->json, "One JSON object");
   run = [&common, o] {
     run_bench_model(common, *o);

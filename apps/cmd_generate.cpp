@@ -43,8 +43,7 @@ struct GenerateOptions {
   std::string system;
   SamplerParams sampling;
   SamplingExtras sampling_extras;  // -l/--logit-bias, --ignore-eos
-  int lookup = 0;                  // prompt-lookup decoding: tokens guessed per call (0: off)
-  int lookup_min = 1, lookup_max = 4;  // n-gram lengths it matches
+  LookupOptions lookup;
 };
 
 double seconds_since(Clock::time_point t) {
@@ -93,10 +92,10 @@ struct SeenTokens {
 // With --lookup, the drafter starts from what a --state-in file's state has read (when known).
 Stats make_stats(const GenerateOptions& o, const SeenTokens& seen) {
   Stats s;
-  if (o.lookup <= 0) return s;
-  s.drafter = std::make_unique<NgramDrafter>(o.lookup_min, o.lookup_max);
+  if (o.lookup.n <= 0) return s;
+  s.drafter = std::make_unique<NgramDrafter>(o.lookup.ngram_min, o.lookup.ngram_max);
   s.drafter->add(seen.ids);
-  s.spec = Speculation{s.drafter.get(), 1, o.lookup};
+  s.spec = Speculation{s.drafter.get(), 1, o.lookup.n};
   return s;
 }
 
@@ -277,22 +276,10 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_option("--repeat-last-n", o->sampling.penalty_last_n, "Ids the penalties look back on");
   sub->add_option("--seed", o->sampling.seed, "Random seed (same seed, same output)");
   add_sampler_flags(sub, o->sampling, o->sampling_extras);
-  sub->add_option("--lookup", o->lookup,
-                  "Prompt-lookup decoding: guess up to N tokens by finding the text's last tokens "
-                  "earlier in the prompt or reply and check them in one call (the same text, "
-                  "faster where the reply repeats its context: quotes, edits, summaries; 0: off)")
-      ->check(CLI::Range(0, 64));
-  sub->add_option("--lookup-ngram-min", o->lookup_min,
-                  "--lookup: the fewest last tokens matched to make a guess")
-      ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
-  sub->add_option("--lookup-ngram-max", o->lookup_max,
-                  "--lookup: the most last tokens matched (the longest match is used)")
-      ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
+  add_lookup_flags(sub, o->lookup, "");
   return {sub, [&common, o] {
             validate(o->sampling);
-            require(o->lookup_min <= o->lookup_max, ErrorCode::InvalidArgument,
-                    "--lookup-ngram-min {} exceeds --lookup-ngram-max {}", o->lookup_min,
-                    o->lookup_max);
+            o->lookup.validate();
             if (!o->prompt_file.empty()) o->prompt = read_prompt_file(o->prompt_file);
             ConstraintSpec spec;  // read before the model loads
             spec.schema = load_schema(o->json_schema);
@@ -308,7 +295,7 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             auto loaded = load_model(common, o->model);
             finalize_sampling(o->sampling, o->sampling_extras, require_tokenizer(*loaded.model));
             // --lookup checks its guesses in a second state slot
-            Session session(*loaded.model, o->lookup > 0 ? 2 : 1);
+            Session session(*loaded.model, o->lookup.n > 0 ? 2 : 1);
             SeenTokens seen;
             if (!o->state_in.empty()) {
               seen.ids = session.state().load_file(0, o->state_in);

@@ -24,6 +24,7 @@ struct ServeCliOptions {
   ModelOptions model;
   ServeOptions serve;
   std::string api_key_file;
+  LookupOptions lookup;
 };
 
 // SIGINT / SIGTERM during `serve` (made before any other thread exists, see SignalWatch). Before
@@ -157,8 +158,16 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
       ->delimiter(',');
   sub->add_flag(
       "--quiet", [o](int64_t) { o->serve.log = false; }, "No line per request");
+  add_lookup_flags(sub, o->lookup,
+                   " for a request decoding alone (requests decoding together share batched "
+                   "calls); a request's \"speculative.n_max\" lowers it");
   return {sub, [&common, o] {
             validate(o->serve.defaults.sampling);
+            o->lookup.validate();
+            auto& sched = o->serve.scheduler;
+            sched.lookup = o->lookup.n;
+            sched.lookup_min = o->lookup.ngram_min;
+            sched.lookup_max = o->lookup.ngram_max;
             require(o->api_key_file.empty() || o->serve.api_key.empty(), ErrorCode::InvalidArgument,
                     "--api-key and --api-key-file: give one of them");
             if (!o->api_key_file.empty()) o->serve.api_key = read_api_key(o->api_key_file);
@@ -179,10 +188,11 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                        "/v1/chat/completions, /tokenize, /detokenize; GET /v1/models, /health, "
                        "/tokenizer_info, /metrics): "
                        "{} requests at once, "
-                       "{} states kept ({:.1f} MiB each){}\n",
+                       "{} states kept ({:.1f} MiB each){}{}\n",
                        loaded.model->file().path().filename().string(), o->serve.host, port,
                        sc.parallel, sc.kept,
                        static_cast<double>(server.state_bytes_per_slot()) / 1048576.0,
+                       sc.lookup > 0 ? fmt::format("; prompt lookup of {} tokens", sc.lookup) : "",
                        o->serve.api_key.empty() ? "" : "; API key required");
             {
               StopSignals::Attach stoppable(signals, server);

@@ -14,10 +14,7 @@ namespace vkr::cli {
 // where that pays (Session::gpu_topk_pays); else the whole row.
 int32_t decode_step(Session& session, Sampler& sampler, int32_t id, uint32_t slot) {
   const int32_t next[] = {id};
-  const auto& p = sampler.params();
-  const bool no_penalty =
-      p.repetition_penalty == 1.0f && p.presence_penalty == 0 && p.frequency_penalty == 0;
-  if (p.temperature <= 0 && no_penalty) return session.eval_argmax(slot, next);
+  if (greedy_plain(sampler)) return session.eval_argmax(slot, next);
   const size_t V = session.model().config().V;
   if (const size_t k = sampler.candidates_needed(V); k > 0 && k < V && session.gpu_topk_pays()) {
     const auto top = session.eval_topk(slot, next, static_cast<uint32_t>(k));
@@ -102,17 +99,17 @@ void ReplyText::end() {
 }
 
 bool Speculation::pays() const {
-  if (!pace || plain_s == 0 || check_s == 0) return true;
+  if (!pace || plain_n < 2 || check_n < 2) return true;
   return per_check * plain_s >= check_s || idle >= retry;
 }
 
-void Speculation::timed_plain(double s) { plain_s = plain_s == 0 ? s : std::min(plain_s, s); }
+void Speculation::timed_plain(double s) { plain_s = plain_n++ == 0 ? s : std::min(plain_s, s); }
 
 void Speculation::timed_check(double s, size_t ids) {
-  check_s = check_s == 0 ? s : std::min(check_s, s);
+  check_s = check_n++ == 0 ? s : std::min(check_s, s);
   const auto got = static_cast<double>(ids);
   per_check = per_check == 0 ? got : 0.8 * per_check + 0.2 * got;
-  if (per_check * plain_s >= check_s) {
+  if (plain_n == 0 || per_check * plain_s >= check_s) {
     retry = kRetry;
   } else if (idle >= retry) {  // a retry that did not pay either
     retry = std::min(2 * retry, kMaxRetry);
@@ -120,17 +117,17 @@ void Speculation::timed_check(double s, size_t ids) {
   idle = 0;
 }
 
+bool greedy_plain(const Sampler& sampler) {
+  const auto& p = sampler.params();
+  return p.temperature <= 0 && p.repetition_penalty == 1.0f && p.presence_penalty == 0 &&
+         p.frequency_penalty == 0;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-bool greedy_plain(const Sampler& sampler) {
-  const auto& p = sampler.params();
-  return p.temperature <= 0 && p.repetition_penalty == 1.0f && p.presence_penalty == 0 &&
-         p.frequency_penalty == 0;
 }
 
 // The sampling side of generate(): every sampled id goes through here, in order.

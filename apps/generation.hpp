@@ -100,10 +100,12 @@ struct Speculation {
   // Whether checks pay, measured as generation goes: where a call of several tokens costs more
   // than one (a CPU device) and few guesses are kept, guessing pauses and is tried again after
   // `retry` steps, twice as many each time it still does not pay. The fastest call of each kind
-  // is kept (the first ones also record and compile).
+  // is kept, and nothing is decided before two of each were timed (the first one of a shape also
+  // records it, and compiles pipelines).
   static constexpr int kRetry = 16, kMaxRetry = 256;
   bool pace = true;  // false: guess whenever the drafter can (tests: counts independent of timing)
-  double plain_s = 0, check_s = 0;  // fastest plain step (one id) and check; 0: none yet
+  double plain_s = 0, check_s = 0;  // fastest plain step (one id) and check
+  int plain_n = 0, check_n = 0;     // how many were timed
   double per_check = 0;             // ids a check gives (moving average)
   int idle = 0;                     // steps since the last check
   int retry = kRetry;
@@ -122,6 +124,9 @@ Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                    std::span<const float> logits, int n, const std::vector<std::string>& stops,
                    const std::function<bool(std::string_view)>& on_text,
                    TokenConstraint* constraint = nullptr, Speculation* spec = nullptr);
+
+// Greedy without penalties: the next id is the row's argmax (computed on the GPU).
+bool greedy_plain(const Sampler& sampler);
 
 // One decode step after `id`: the next id. Greedy without penalties reads back only the argmax;
 // otherwise the sampler's candidates (GPU top-k, where that pays) or the whole row.

@@ -1,10 +1,13 @@
 // sampling_options.cpp: see sampling_options.hpp. Flag names are llama-cli's.
 #include "sampling_options.hpp"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 
+#include "ngram_draft.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::cli {
@@ -91,6 +94,27 @@ void add_sampler_flags(CLI::App* sub, SamplerParams& p, SamplingExtras& x) {
       "Add BIAS to a token's logit: ID+BIAS or ID-BIAS (ID-inf bans it; repeatable)");
   sub->add_flag("--ignore-eos", x.ignore_eos,
                 "Never end the text (the end-of-text ids are banned)");
+}
+
+void LookupOptions::validate() const {
+  require(ngram_min <= ngram_max, ErrorCode::InvalidArgument,
+          "--lookup-ngram-min {} exceeds --lookup-ngram-max {}", ngram_min, ngram_max);
+}
+
+void add_lookup_flags(CLI::App* sub, LookupOptions& o, const char* what) {
+  sub->add_option("--lookup", o.n,
+                  fmt::format("Prompt-lookup decoding: guess up to N tokens by finding the text's "
+                              "last tokens earlier in the prompt or reply, and check them in one "
+                              "call (the same text, faster where the reply repeats its context: "
+                              "quotes, edits, summaries){}; 0: off",
+                              what))
+      ->check(CLI::Range(0, 64));
+  sub->add_option("--lookup-ngram-min", o.ngram_min,
+                  "--lookup: the fewest last tokens matched to make a guess")
+      ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
+  sub->add_option("--lookup-ngram-max", o.ngram_max,
+                  "--lookup: the most last tokens matched (the longest match is used)")
+      ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
 }
 
 }  // namespace vkr::cli

@@ -14,4 +14,16 @@ namespace vkr::cli {
 // -l/--logit-bias ID(+|-)BIAS and --ignore-eos.
 void add_sampler_flags(CLI::App* sub, SamplerParams& p, SamplingExtras& x);
 
+// Prompt-lookup decoding (generation.hpp, Speculation): tokens guessed per call and the n-gram
+// lengths matched.
+struct LookupOptions {
+  int n = 0;  // 0: off
+  int ngram_min = 1, ngram_max = 4;
+  // ngram_min <= ngram_max, named by their flags (the flags check their own ranges).
+  void validate() const;
+};
+// --lookup, --lookup-ngram-min, --lookup-ngram-max; `what` ends the --lookup help (where the
+// guesses apply).
+void add_lookup_flags(CLI::App* sub, LookupOptions& o, const char* what);
+
 }  // namespace vkr::cli

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "scheduler_run.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::cli {
@@ -85,35 +86,12 @@ void Job::end(std::exception_ptr error) {
   cv_.notify_all();
 }
 
-// A job in a state slot: its prompt coming in a piece at a time, then its reply a token per
-// decode step.
-struct Scheduler::Run {
-  Run(std::shared_ptr<Job> j, const Tokenizer& tok, uint64_t arrival)
-      : job(std::move(j)),
-        order(arrival),
-        sampler(job->sampling),
-        reply(tok, job->stops, [this](std::string_view t) { return job->emit(t); }) {}
-
-  std::shared_ptr<Job> job;
-  uint64_t order;
-  Sampler sampler;
-  ReplyText reply;
-  std::vector<int32_t> seen;  // the tokens the slot's state has seen
-  // Scored prompts: the prompt's log-probabilities so far, and the position to checkpoint at.
-  std::vector<TokenLogprob> scores;
-  size_t checkpoint = 0;
-  bool decoding = false;      // the prompt is in; `next` is the id to run at the next step
-  int32_t next = -1;
-  std::optional<Finish> finish;  // set when the reply is over (retire() ends the job)
-  std::unique_ptr<TokenConstraint> constraint;
-  std::vector<double> pool;  // embed: the sum of the hidden rows so far (Mean), or the last row
-};
-
 Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions options)
     : model_(model),
       tok_(tok),
       opt_(options),
-      session_(model, std::max<uint32_t>(options.parallel, 1) + options.kept) {
+      session_(model,
+               std::max<uint32_t>(options.parallel, 1) + options.kept + (options.lookup > 0)) {
   require(opt_.parallel >= 1 && opt_.parallel <= session_.max_batch(), ErrorCode::InvalidArgument,
           "--parallel {}: must be in [1, {}] (the sequences one forward call runs; --batch sets "
           "its rows)",
@@ -121,6 +99,13 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions option
   if (opt_.piece == 0) opt_.piece = session_.rows();
   runs_.resize(opt_.parallel);
   for (uint32_t i = 0; i < opt_.kept; ++i) kept_.push_back({opt_.parallel + i, {}, 0});
+  spare_ = opt_.parallel + opt_.kept;
+  require(opt_.lookup >= 0 && opt_.lookup_min >= 1 && opt_.lookup_min <= opt_.lookup_max &&
+              opt_.lookup_max <= NgramDrafter::kMaxNgram,
+          ErrorCode::InvalidArgument,
+          "--lookup {} with n-grams of {} to {} tokens: need lookup >= 0 and 1 <= min <= max "
+          "<= {}",
+          opt_.lookup, opt_.lookup_min, opt_.lookup_max, NgramDrafter::kMaxNgram);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -284,6 +269,15 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot,
     return;
   }
   j.cached_tokens = r->seen.size();
+  const int lookup = j.lookup < 0 ? opt_.lookup : std::min(j.lookup, opt_.lookup);
+  if (lookup > 0 && j.embed == Pooling::None) {
+    r->drafter = std::make_unique<NgramDrafter>(opt_.lookup_min, opt_.lookup_max);
+    r->drafter->add(j.prompt);
+    r->spec.drafter = r->drafter.get();
+    r->spec.spare_slot = spare_;
+    r->spec.draft_max = lookup;
+    r->spec.pace = opt_.lookup_pace;
+  }
   runs_[slot] = std::move(r);
 }
 
@@ -389,6 +383,7 @@ void Scheduler::take(Run& r, int32_t id, std::span<const float> logits) {
   if (r.constraint) r.constraint->accept(id);
   r.job->add_id(id, tok_.is_eog(id));
   r.sampler.accept(id);
+  if (r.drafter) r.drafter->add(id);
   if (!r.reply.push(id)) {
     r.finish = r.reply.finish();
   } else if (r.job->cancelled()) {
@@ -412,9 +407,15 @@ void Scheduler::decode() {
       ++s;
       continue;
     }
-    // Adjacent slots share one call (retire() keeps the running requests in slots [0, n)).
+    // Adjacent slots share one call (retire() keeps the running requests in slots [0, n)); one
+    // with ids left by a refused guess runs them alone first.
     size_t e = s + 1;
-    while (live(e)) ++e;
+    while (runs_[s]->lead.empty() && live(e) && runs_[e]->lead.empty()) ++e;
+    if (e == s + 1 && (runs_[s]->drafter || !runs_[s]->lead.empty())) {
+      step_alone(*runs_[s], static_cast<uint32_t>(s));
+      s = e;
+      continue;
+    }
     const auto first = static_cast<uint32_t>(s), n = static_cast<uint32_t>(e - s);
     std::vector<int32_t> ids;
     for (size_t i = s; i < e; ++i) ids.push_back(runs_[i]->next);

@@ -45,6 +45,12 @@ struct SchedulerOptions {
   uint32_t parallel = 4;  // requests decoded together (state slots in use at once)
   uint32_t kept = 8;      // states of finished requests kept for reuse; 0: none
   uint32_t piece = 0;     // prompt tokens one request runs between decode steps; 0: a call's rows
+  // Prompt-lookup decoding (generation.hpp, Speculation): tokens guessed per step of a request
+  // decoding alone (requests decoding together share batched calls instead); 0: off. A spare
+  // state slot is kept for the checks.
+  int lookup = 0;
+  int lookup_min = 1, lookup_max = 4;  // n-gram lengths the guesses match
+  bool lookup_pace = true;  // Speculation::pace (tests turn it off: counts independent of timing)
 };
 
 // How an embedding is made of the prompt's final hidden states (Session::eval_hidden): None (a
@@ -75,6 +81,8 @@ class Job {
   // >= 0: the state at the reply's end is kept in this cache slot (replacing what it held);
   // -1: in the least recently used one.
   int cache_slot = -1;
+  // Prompt-lookup guesses per step: -1 the scheduler's `lookup`; else at most that (0: none).
+  int lookup = -1;
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was
@@ -139,6 +147,8 @@ class Scheduler {
     uint64_t decoded_rows = 0;  // sequences they advanced (rows / calls = the mean batch)
     uint32_t max_batch = 0;     // the most sequences one decode call advanced
     uint32_t running = 0, queued = 0;
+    // prompt-lookup decoding: calls that checked guesses, guessed tokens, guesses kept
+    uint64_t lookup_checks = 0, lookup_drafted = 0, lookup_accepted = 0;
   };
   Stats stats() const;
   const SchedulerOptions& options() const { return opt_; }
@@ -190,6 +200,9 @@ class Scheduler {
   void embed_piece(Run& r, uint32_t slot);
   void scored_prompt_piece(Run& r, uint32_t slot);
   void decode();
+  // One step of `r` decoding alone in `slot` (scheduler_lookup.cpp): the ids kept after refused
+  // guesses and its next id, with prompt-lookup guesses checked where it has them.
+  void step_alone(Run& r, uint32_t slot);
   // The next id of `r` from one row of logits: its sampler, within its JSON constraint if any.
   static int32_t pick(Run& r, std::span<const float> logits);
   void take(Run& r, int32_t id, std::span<const float> logits);
@@ -212,6 +225,7 @@ class Scheduler {
   Session session_;
   std::vector<std::unique_ptr<Run>> runs_;  // by slot; running requests fill slots [0, n)
   std::vector<Kept> kept_;
+  uint32_t spare_ = 0;     // the lookup checks' state slot (with opt_.lookup > 0)
   uint64_t clock_ = 0;     // use counter of the kept states
   uint64_t arrivals_ = 0;  // order of the running requests (prompts run first come first)
 

@@ -90,6 +90,7 @@ std::vector<std::shared_ptr<Job>> Server::Impl::submit(const CompletionRequest& 
     job->constraint = q.constraint;
     job->stops = q.stop;
     job->cache_slot = q.cache_slot;
+    job->lookup = q.lookup;
     if (q.chat) {
       for (auto& s : tmpl.stops()) job->stops.push_back(s);
     }
@@ -389,6 +390,12 @@ void Server::Impl::routes() {
     metric("generation_seconds_total", "counter", "Time from prompt end to reply end.",
            static_cast<double>(totals.generation_us.load()) * 1e-6);
     metric("decode_calls_total", "counter", "Forward calls of decode steps.", st.decode_calls);
+    metric("lookup_checks_total", "counter",
+           "Decode calls that checked prompt-lookup guesses (--lookup).", st.lookup_checks);
+    metric("lookup_drafted_total", "counter", "Prompt-lookup guessed tokens checked.",
+           st.lookup_drafted);
+    metric("lookup_accepted_total", "counter", "Prompt-lookup guessed tokens kept.",
+           st.lookup_accepted);
     metric("decoded_rows_total", "counter",
            "Sequences those calls advanced (rows / calls = the mean batch).", st.decoded_rows);
     metric("requests_rejected_total", "counter", "Requests answered 400.", totals.rejected.load());

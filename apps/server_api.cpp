@@ -272,6 +272,10 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     if (!slot->is_number_integer()) bad("id_slot", "must be an integer (-1: any slot)");
     r.cache_slot = static_cast<int>(number(body, "id_slot", -1, -1, 1 << 30));
   }
+  if (const json* n = field(body, "speculative.n_max")) {
+    if (!n->is_number_integer()) bad("speculative.n_max", "must be an integer in [0, 64]");
+    r.lookup = static_cast<int>(number(body, "speculative.n_max", -1, 0, 64));
+  }
   SamplerParams& s = r.sampling;
   s = d.sampling;
   if (const json* seed = field(body, "seed")) {

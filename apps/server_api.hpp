@@ -78,6 +78,9 @@ struct CompletionRequest {
   // >= 0 ("id_slot", as llama-server's): the state at the end of each reply is kept in this cache
   // slot (replacing what it held), so POST /slots/N?action=save can write it to a file.
   int cache_slot = -1;
+  // "speculative.n_max" (llama-server's name): prompt-lookup guesses per step, at most the
+  // server's --lookup (0: none; -1: the server's).
+  int lookup = -1;
   // The tools the prompt lists and the reply may call (null: none).
   const ToolSet* offered_tools() const {
     return tools && tool_choice != ToolChoice::None ? tools.get() : nullptr;

@@ -17,6 +17,7 @@
 #include "grammar.hpp"
 #include "ngram_draft.hpp"
 #include "sampler.hpp"
+#include "scheduler.hpp"
 #include "session.hpp"
 #include "vkr/error.hpp"
 
@@ -25,6 +26,8 @@ namespace {
 
 using cli::Finish;
 using cli::Generated;
+using cli::Job;
+using cli::Scheduler;
 using cli::Speculation;
 
 // A prompt whose continuation repeats it: the bundled model, trained on the King James Bible,
@@ -166,15 +169,123 @@ TEST_F(LookupTest, NoMatchNoCheck) {
   expect_same(run("Who", 1, greedy(), 0), lookup);
 }
 
+// `vkrwkv serve --lookup`: a request decoding alone checks guesses (greedy with log-probabilities,
+// sampled, constrained, stopped by a stop string) and gives a plain scheduler's text, ids, finish
+// and log-probabilities; its kept state serves the next turn (fewer tokens when it ended with
+// kept guesses not yet run, never wrong ones); requests decoding together batch as before; and a
+// request's lookup 0 checks nothing.
+TEST_F(LookupTest, SchedulerRequestsGiveThePlainText) {
+  const auto prompt = tok().encode(kRepeat, true);
+  auto make = [&](int kind) {
+    auto j = std::make_shared<Job>();
+    j->prompt = prompt;
+    j->max_tokens = 48;
+    j->sampling.temperature = 0;
+    if (kind == 0) j->logprobs = 2;
+    if (kind == 1) {
+      j->sampling.temperature = 0.8f;
+      j->sampling.repetition_penalty = 1.1f;
+      j->sampling.seed = 5;
+    }
+    if (kind == 2) j->constraint.json = true;
+    if (kind == 3) j->stops = {" his glory, and his"};  // in the greedy reply, mid-repetition
+    return j;
+  };
+  struct Result {
+    std::string text;
+    std::vector<int32_t> ids;
+    std::vector<cli::TokenLogprob> lps;
+    Finish finish;
+    size_t next_cached;
+    std::vector<int32_t> next_ids;
+  };
+  // Each kind alone, then a next turn continuing the first one's reply.
+  auto serve = [&](int lookup) {
+    Scheduler s(model(), tok(),
+                {.parallel = 1, .kept = 2, .piece = 0, .lookup = lookup, .lookup_pace = false});
+    std::vector<Result> out;
+    for (int kind = 0; kind < 4; ++kind) {
+      auto j = make(kind);
+      s.submit(j);
+      Result r;
+      r.text = j->wait_all(&r.lps);
+      r.ids = j->ids;
+      r.finish = j->finish;
+      auto next = std::make_shared<Job>();
+      next->prompt = prompt;
+      next->prompt.insert(next->prompt.end(), j->ids.begin(), j->ids.end());
+      next->prompt.push_back(prompt[3]);
+      next->max_tokens = 6;
+      next->sampling.temperature = 0;
+      s.submit(next);
+      next->wait_all();
+      r.next_cached = next->cached_tokens;
+      r.next_ids = next->ids;
+      out.push_back(std::move(r));
+    }
+    return std::make_pair(out, s.stats());
+  };
+  const auto [plain, plain_stats] = serve(0);
+  const auto [lookup, stats] = serve(6);
+  EXPECT_EQ(plain_stats.lookup_checks, 0u);
+  EXPECT_GT(stats.lookup_checks, 0u);
+  EXPECT_GT(stats.lookup_accepted, 0u);
+  EXPECT_LT(stats.decode_calls, plain_stats.decode_calls);
+  for (int kind = 0; kind < 4; ++kind) {
+    SCOPED_TRACE(kind);
+    const auto &a = plain[kind], &b = lookup[kind];
+    EXPECT_EQ(b.text, a.text);
+    EXPECT_EQ(b.ids, a.ids);
+    EXPECT_EQ(b.finish, a.finish);
+    ASSERT_EQ(b.lps.size(), a.lps.size());
+    for (size_t t = 0; t < a.lps.size(); ++t) {
+      EXPECT_EQ(b.lps[t].id, a.lps[t].id);
+      EXPECT_NEAR(b.lps[t].logprob, a.lps[t].logprob, 1e-3) << t;
+      ASSERT_EQ(b.lps[t].top.size(), 2u);
+      EXPECT_EQ(b.lps[t].top[0].first, a.lps[t].top[0].first);
+    }
+    EXPECT_EQ(b.next_ids, a.next_ids);
+    EXPECT_LE(b.next_cached, a.next_cached);
+    EXPECT_GT(b.next_cached, prompt.size());
+  }
+  EXPECT_EQ(plain[0].lps.size(), plain[0].ids.size());
+  EXPECT_EQ(plain[3].finish, Finish::Stop);
+
+  // Two requests decoding together share batched calls (no checks); lookup 0 on a request.
+  Scheduler s(model(), tok(),
+              {.parallel = 2, .kept = 0, .piece = 0, .lookup = 6, .lookup_pace = false});
+  auto a = make(3), b = make(3);
+  b->lookup = 0;
+  s.submit(a);
+  s.submit(b);
+  EXPECT_EQ(a->wait_all(), plain[3].text);
+  EXPECT_EQ(b->wait_all(), plain[3].text);
+  EXPECT_GE(s.stats().max_batch, 2u);
+  auto c = make(0);
+  c->lookup = 0;
+  s.submit(c);
+  c->wait_all();
+  EXPECT_EQ(c->ids, plain[0].ids);
+  const auto before = s.stats().lookup_checks;
+  auto d = make(0);
+  s.submit(d);
+  d->wait_all();
+  EXPECT_EQ(d->ids, plain[0].ids);
+  EXPECT_GT(s.stats().lookup_checks, before);
+}
+
 // The pacing: guessing pauses while checks cost more than the ids they give would cost plainly,
 // is retried after 16, 32, ... 256 plain steps, and goes on while checks pay.
 TEST(LookupPacing, PausesWhileChecksDoNotPay) {
   Speculation s;
   EXPECT_TRUE(s.pays());  // nothing measured yet
+  s.timed_plain(0.030);   // the first step also recorded and compiled
   s.timed_plain(0.004);
   EXPECT_TRUE(s.pays());  // no check yet
   s.timed_plain(0.005);   // the fastest step is kept
   EXPECT_EQ(s.plain_s, 0.004);
+  s.timed_check(0.080, 1);
+  EXPECT_TRUE(s.pays());    // one check timed: not yet decided
   s.timed_check(0.010, 1);  // 1 id for 2.5 steps' time
   EXPECT_FALSE(s.pays());
   int waited = 0;

@@ -1,5 +1,6 @@
 // The server's llama-server sampling fields: parsed and checked, then applied (logit bias bans,
-// ignore_eos, DRY, mirostat, the order) on the bundled model.
+// ignore_eos, DRY, mirostat, the order) on the bundled model; prompt-lookup decoding
+// (serve --lookup, "speculative.n_max").
 #include <gtest/gtest.h>
 
 #include <string>
@@ -120,6 +121,59 @@ TEST_F(ServerTest, SamplingFieldsApply) {
   EXPECT_EQ(s3, 400);
   EXPECT_EQ(outside["error"]["message"],
             "logit_bias: token id 99999 is outside the vocabulary [0, 4096)");
+}
+
+// serve --lookup: the same replies as the plain server (greedy, streamed, chat), guesses counted
+// in /metrics, "speculative" in /props; "speculative.n_max" 0 turns it off for a request, a bad
+// one is a 400 naming the field.
+TEST_F(ServerTest, LookupGivesThePlainReplies) {
+  ServeOptions o;
+  o.defaults.max_tokens = 40;
+  o.scheduler.lookup = 6;
+  o.scheduler.lookup_pace = false;
+  OwnServer fast(model(), o);
+  const json body = {
+      {"prompt", "And God said, Let there be light: and there was light. And God said, Let"},
+      {"max_tokens", 40},
+      {"temperature", 0}};
+  auto [a, plain] = post("/v1/completions", body);
+  ASSERT_EQ(a, 200) << plain.dump();
+  auto ask = [&](const json& b) {
+    auto res = fast.client->Post("/v1/completions", b.dump(), "application/json");
+    EXPECT_TRUE(res);
+    return res ? std::make_pair(res->status, json::parse(res->body)) : std::make_pair(0, json());
+  };
+  auto counted = [&](const char* name) {
+    auto m = fast.client->Get("/metrics");
+    EXPECT_TRUE(m);
+    const std::string key = std::string("\nvkrwkv_") + name + " ";
+    const auto at = m ? m->body.find(key) : std::string::npos;
+    EXPECT_NE(at, std::string::npos) << name;
+    return at == std::string::npos ? -1.0 : std::stod(m->body.substr(at + key.size()));
+  };
+  auto [b, guessed] = ask(body);
+  ASSERT_EQ(b, 200) << guessed.dump();
+  EXPECT_EQ(guessed["choices"][0]["text"], plain["choices"][0]["text"]);
+  EXPECT_GT(counted("lookup_checks_total"), 0);
+  EXPECT_GT(counted("lookup_accepted_total"), 0);
+  const double checks = counted("lookup_checks_total");
+  json off = body;
+  off["speculative.n_max"] = 0;
+  auto [c, unguessed] = ask(off);
+  ASSERT_EQ(c, 200);
+  EXPECT_EQ(unguessed["choices"][0]["text"], plain["choices"][0]["text"]);
+  EXPECT_EQ(counted("lookup_checks_total"), checks);
+  json bad = body;
+  bad["speculative.n_max"] = "many";
+  auto [d, refused] = ask(bad);
+  EXPECT_EQ(d, 400);
+  EXPECT_NE(refused.dump().find("speculative.n_max"), std::string::npos) << refused.dump();
+  auto props = fast.client->Get("/props");
+  ASSERT_TRUE(props);
+  EXPECT_EQ(json::parse(props->body)["default_generation_settings"]["speculative"], true);
+  auto plain_props = client_->Get("/props");
+  ASSERT_TRUE(plain_props);
+  EXPECT_EQ(json::parse(plain_props->body)["default_generation_settings"]["speculative"], false);
 }
 
 }  // namespace
