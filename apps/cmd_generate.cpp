@@ -18,6 +18,7 @@
 #include "generation.hpp"
 #include "grammar.hpp"
 #include "json_schema.hpp"
+#include "model_draft.hpp"
 #include "model_options.hpp"
 #include "sampler.hpp"
 #include "sampling_options.hpp"
@@ -44,6 +45,8 @@ struct GenerateOptions {
   SamplerParams sampling;
   SamplingExtras sampling_extras;  // -l/--logit-bias, --ignore-eos
   LookupOptions lookup;
+  std::string model_draft;  // speculative decoding with this draft model
+  int draft_max = 4;        // its guesses per check
 };
 
 double seconds_since(Clock::time_point t) {
@@ -54,7 +57,8 @@ struct Stats {
   size_t prompt_tokens = 0, generated = 0;
   double prompt_s = 0, generate_s = 0;
   std::optional<Speculation> spec;  // with --lookup (its counts add up over chat turns)
-  std::unique_ptr<NgramDrafter> drafter;
+  std::unique_ptr<Drafter> drafter;
+  const char* what = "";  // "lookup" or "draft model", for the report
 };
 
 // Streams the generated text to stdout; see generation.hpp.
@@ -89,13 +93,21 @@ struct SeenTokens {
   }
 };
 
-// With --lookup, the drafter starts from what a --state-in file's state has read (when known).
-Stats make_stats(const GenerateOptions& o, const SeenTokens& seen) {
+// With --lookup or --model-draft (`draft`, made for `target`), the drafter starts from what a
+// --state-in file's state has read (when known).
+Stats make_stats(const GenerateOptions& o, const SeenTokens& seen, Model* draft,
+                 const Model& target) {
   Stats s;
-  if (o.lookup.n <= 0) return s;
-  s.drafter = std::make_unique<NgramDrafter>(o.lookup.ngram_min, o.lookup.ngram_max);
-  s.drafter->add(seen.ids);
-  s.spec = Speculation{s.drafter.get(), 1, o.lookup.n};
+  if (draft) {
+    s.drafter = std::make_unique<ModelDrafter>(*draft, target);
+    s.spec = Speculation{s.drafter.get(), 1, o.draft_max};
+    s.what = "draft model";
+  } else if (o.lookup.n > 0) {
+    s.drafter = std::make_unique<NgramDrafter>(o.lookup.ngram_min, o.lookup.ngram_max);
+    s.spec = Speculation{s.drafter.get(), 1, o.lookup.n};
+    s.what = "lookup";
+  }
+  if (s.drafter) s.drafter->add(seen.ids);
   return s;
 }
 
@@ -144,7 +156,7 @@ void print_stats(const Stats& s) {
   if (s.spec) {
     const auto& p = *s.spec;
     fmt::print(
-        stderr, "lookup: {} of {} guessed tokens kept ({:.0f}%) in {} checks\n", p.accepted,
+        stderr, "{}: {} of {} guessed tokens kept ({:.0f}%) in {} checks\n", s.what, p.accepted,
         p.drafted,
         p.drafted ? 100.0 * static_cast<double>(p.accepted) / static_cast<double>(p.drafted) : 0.0,
         p.checks);
@@ -191,11 +203,10 @@ std::shared_ptr<const Grammar> load_grammar(const GenerateOptions& o) {
 
 // Chat turns with the model family's template (chat_template.hpp).
 void run_chat(Session& session, const Model& model, const GenerateOptions& o,
-              const ConstraintSpec& spec, SeenTokens& seen) {
+              const ConstraintSpec& spec, SeenTokens& seen, Stats stats) {
   const Tokenizer& tok = require_tokenizer(model);
   const ChatTemplate tmpl = ChatTemplate::of(model);
   Sampler sampler(o.sampling);
-  Stats stats = make_stats(o, seen);
   std::string pending_text;
   // (with --state-in the state holds the conversation so far, its system message included)
   if (!o.system.empty()) {
@@ -276,7 +287,17 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
   sub->add_option("--repeat-last-n", o->sampling.penalty_last_n, "Ids the penalties look back on");
   sub->add_option("--seed", o->sampling.seed, "Random seed (same seed, same output)");
   add_sampler_flags(sub, o->sampling, o->sampling_extras);
-  add_lookup_flags(sub, o->lookup, "");
+  auto* lookup = add_lookup_flags(sub, o->lookup, "");
+  sub->add_option("--model-draft,--md", o->model_draft,
+                  "Speculative decoding with this draft model (a small GGUF of the same "
+                  "vocabulary, e.g. RWKV-6 World 1.6B for a 14B, or a low-bit copy): it guesses "
+                  "--draft-max tokens greedily and the model checks them in one call (the same "
+                  "text, faster where the draft is often right and a call of several tokens costs "
+                  "about one: GPUs)")
+      ->excludes(lookup);
+  sub->add_option("--draft-max", o->draft_max, "--model-draft: tokens guessed per check")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   return {sub, [&common, o] {
             validate(o->sampling);
             o->lookup.validate();
@@ -294,20 +315,27 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
             }
             auto loaded = load_model(common, o->model);
             finalize_sampling(o->sampling, o->sampling_extras, require_tokenizer(*loaded.model));
-            // --lookup checks its guesses in a second state slot
-            Session session(*loaded.model, o->lookup.n > 0 ? 2 : 1);
+            std::unique_ptr<Model> draft;  // on the (first) device of the model
+            if (!o->model_draft.empty()) {
+              LoadOptions lo;
+              lo.max_tokens = o->model.max_tokens;
+              draft = Model::load(*loaded.devices.front(), o->model_draft, lo);
+            }
+            // --lookup and --model-draft check their guesses in a second state slot
+            const bool guesses = draft || o->lookup.n > 0;
+            Session session(*loaded.model, guesses ? 2 : 1);
             SeenTokens seen;
             if (!o->state_in.empty()) {
               seen.ids = session.state().load_file(0, o->state_in);
               seen.known = !seen.ids.empty();
             }
+            Stats stats = make_stats(*o, seen, draft.get(), *loaded.model);
             if (o->chat) {
-              run_chat(session, *loaded.model, *o, spec, seen);
+              run_chat(session, *loaded.model, *o, spec, seen, std::move(stats));
               return 0;
             }
             const Tokenizer& tok = require_tokenizer(*loaded.model);
             Sampler sampler(o->sampling);
-            Stats stats = make_stats(*o, seen);
             auto logits = prefill(session, tok, sampler, o->prompt, stats, seen);
             // With --json stdout is the object alone (for a JSON reader), not prompt + object.
             if (!spec.json) std::fwrite(o->prompt.data(), 1, o->prompt.size(), stdout);

@@ -203,6 +203,8 @@ Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
     // A check is one call of draft_max + 1 tokens (the pending ids, then guesses), fewer only
     // near the token limit: one shape, recorded once and replayed. After refused guesses the
     // pending ids take more of it; once they fill it a plain step runs them.
+    // (a check's time includes the guessing: a draft model's steps)
+    const auto start = Clock::now();
     std::vector<int32_t> guess;
     if (spec && spec->pays()) {
       const size_t width = std::min({static_cast<size_t>(spec->draft_max) + 1,
@@ -211,7 +213,6 @@ Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
                                    static_cast<size_t>(n) - out.ids.size() - 1);
       guess = spec->drafter->draft(room);
     }
-    const auto start = Clock::now();
     if (guess.empty()) {
       const bool one = pending.size() == 1;
       const int32_t id = picker.step(pending, 0);

@@ -82,8 +82,8 @@ class ReplyText {
   bool ended_ = false;
 };
 
-// Prompt-lookup decoding (speculative decoding without a draft model): the drafter's guesses of
-// the next tokens are run through the model in one call together with the last sampled token,
+// Speculative decoding (prompt lookup, NgramDrafter, or a draft model, ModelDrafter): the
+// drafter's guesses of the next tokens are run through the model in one call with the last id,
 // and kept as far as the sampler, reading each guess's row in turn, picks them; the first pick
 // that differs is kept instead and ends the check. The text is the one plain decoding writes (the
 // same ids from the same rows, the sampler's random numbers drawn in the same order), up to the
@@ -92,7 +92,7 @@ class ReplyText {
 // The check runs in a spare state slot (a copy of the state), so a refused guess is forgotten:
 // the tokens kept before it are run again in front of the next call.
 struct Speculation {
-  NgramDrafter* drafter = nullptr;  // holds the text so far; generate() adds what it samples
+  Drafter* drafter = nullptr;       // holds the text so far; generate() adds what it samples
   uint32_t spare_slot = 1;          // a state slot of the session that is free during generate()
   int draft_max = 8;                // tokens guessed per call (>= 1)
   // What happened, for the speed report: calls with guesses, guessed tokens, kept guesses.

@@ -101,20 +101,23 @@ void LookupOptions::validate() const {
           "--lookup-ngram-min {} exceeds --lookup-ngram-max {}", ngram_min, ngram_max);
 }
 
-void add_lookup_flags(CLI::App* sub, LookupOptions& o, const char* what) {
-  sub->add_option("--lookup", o.n,
-                  fmt::format("Prompt-lookup decoding: guess up to N tokens by finding the text's "
-                              "last tokens earlier in the prompt or reply, and check them in one "
-                              "call (the same text, faster where the reply repeats its context: "
-                              "quotes, edits, summaries){}; 0: off",
-                              what))
-      ->check(CLI::Range(0, 64));
+CLI::Option* add_lookup_flags(CLI::App* sub, LookupOptions& o, const char* what) {
+  auto* lookup =
+      sub->add_option(
+             "--lookup", o.n,
+             fmt::format("Prompt-lookup decoding: guess up to N tokens by finding the text's "
+                         "last tokens earlier in the prompt or reply, and check them in one "
+                         "call (the same text, faster where the reply repeats its context: "
+                         "quotes, edits, summaries){}; 0: off",
+                         what))
+          ->check(CLI::Range(0, 64));
   sub->add_option("--lookup-ngram-min", o.ngram_min,
                   "--lookup: the fewest last tokens matched to make a guess")
       ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
   sub->add_option("--lookup-ngram-max", o.ngram_max,
                   "--lookup: the most last tokens matched (the longest match is used)")
       ->check(CLI::Range(1, NgramDrafter::kMaxNgram));
+  return lookup;
 }
 
 }  // namespace vkr::cli

@@ -24,6 +24,7 @@ struct LookupOptions {
 };
 // --lookup, --lookup-ngram-min, --lookup-ngram-max; `what` ends the --lookup help (where the
 // guesses apply).
-void add_lookup_flags(CLI::App* sub, LookupOptions& o, const char* what);
+// Returns the --lookup option (for excludes()).
+CLI::Option* add_lookup_flags(CLI::App* sub, LookupOptions& o, const char* what);
 
 }  // namespace vkr::cli

@@ -24,6 +24,7 @@ void Scheduler::step_alone(Run& r, uint32_t slot) {
   // Rows come back where the sampler, the constraint or the log-probabilities need them; greedy
   // decoding reads only each row's argmax.
   const bool argmax_only = j.logprobs < 0 && !r.constraint && greedy_plain(r.sampler);
+  const auto start = std::chrono::steady_clock::now();
   std::vector<int32_t> guess;
   if (r.drafter && r.spec.pays()) {  // one shape per check, as generate() (generation.cpp)
     const size_t width = std::min({static_cast<size_t>(r.spec.draft_max) + 1,
@@ -42,7 +43,6 @@ void Scheduler::step_alone(Run& r, uint32_t slot) {
       return std::nullopt;
     }
   };
-  const auto start = std::chrono::steady_clock::now();
   r.decoding = false;
   {
     std::lock_guard lk(mu_);

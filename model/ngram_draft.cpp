@@ -35,16 +35,12 @@ void NgramDrafter::add(int32_t id) {
   }
 }
 
-void NgramDrafter::add(std::span<const int32_t> ids) {
-  for (int32_t id : ids) add(id);
-}
-
 void NgramDrafter::clear() {
   ids_.clear();
   for (auto& m : last_) m.clear();
 }
 
-std::vector<int32_t> NgramDrafter::draft(size_t max) const {
+std::vector<int32_t> NgramDrafter::guess(size_t max) const {
   std::vector<int32_t> out;
   if (ids_.empty() || max == 0) return out;
   const size_t end = ids_.size() - 1;

@@ -1,4 +1,5 @@
-// ngram_draft.hpp: NgramDrafter, the guesser of prompt-lookup decoding (speculative decoding
+// ngram_draft.hpp: Drafter, what speculative decoding's guesses come from (generation.hpp,
+// Speculation), and NgramDrafter, the guesser of prompt-lookup decoding (speculative decoding
 // without a draft model). It keeps every token of the text so far and, asked for a draft, finds
 // the most recent earlier place where the text's last n tokens occurred (n from ngram_max down to
 // ngram_min, the longest match first) and proposes the tokens that followed there. Summaries,
@@ -14,19 +15,31 @@
 
 namespace vkr {
 
-class NgramDrafter {
+// Sees the whole text (the prompt, then every token picked) and guesses how it goes on.
+class Drafter {
+ public:
+  virtual ~Drafter() = default;
+  // Appends a token to the text.
+  virtual void add(int32_t id) = 0;
+  void add(std::span<const int32_t> ids) {
+    for (int32_t id : ids) add(id);
+  }
+  // Up to `max` tokens guessed to follow the text (empty: no guess).
+  virtual std::vector<int32_t> draft(size_t max) = 0;
+};
+
+class NgramDrafter : public Drafter {
  public:
   static constexpr int kMaxNgram = 8;
   // 1 <= ngram_min <= ngram_max <= kMaxNgram (InvalidArgument otherwise).
   explicit NgramDrafter(int ngram_min = 1, int ngram_max = 4);
 
-  // Appends tokens to the text (the prompt, then every generated token).
-  void add(std::span<const int32_t> ids);
-  void add(int32_t id);
-  // Up to `max` tokens guessed to follow the text (empty: no n-gram of the text's end occurred
-  // before). A guess running past the end of the text goes on through itself, so a periodic
-  // text (a table's rows, "ab ab ab") is continued whole.
-  std::vector<int32_t> draft(size_t max) const;
+  using Drafter::add;
+  void add(int32_t id) override;
+  // Empty where no n-gram of the text's end occurred before. A guess running past the end of the
+  // text goes on through itself, so a periodic text (a table's rows, "ab ab ab") goes on whole.
+  std::vector<int32_t> draft(size_t max) override { return guess(max); }
+  std::vector<int32_t> guess(size_t max) const;
 
   size_t size() const { return ids_.size(); }
   void clear();

@@ -14,11 +14,16 @@
 
 #include "default_model_test.hpp"
 #include "generation.hpp"
+#include "gguf.hpp"
 #include "grammar.hpp"
+#include "model_draft.hpp"
 #include "ngram_draft.hpp"
+#include "quantize_model.hpp"
 #include "sampler.hpp"
 #include "scheduler.hpp"
 #include "session.hpp"
+#include "support/default_model.hpp"
+#include "support/refmodels.hpp"
 #include "vkr/error.hpp"
 
 namespace vkr::test {
@@ -46,15 +51,17 @@ struct Outcome {
 class LookupTest : public DefaultModelTest {
  protected:
   // generate() after `prompt`, plainly (draft_max 0) or with guesses of up to draft_max tokens.
+  // `guesser`: the drafter (default: prompt lookup of n-grams from ngram_min to 4 tokens).
   static Outcome run(const std::string& prompt, int n, const SamplerParams& params, int draft_max,
                      const std::vector<std::string>& stops = {}, const ConstraintSpec& spec = {},
-                     int ngram_min = 1) {
+                     int ngram_min = 1, Drafter* guesser = nullptr) {
     Session session(model(), draft_max > 0 ? 2 : 1);
     const auto ids = tok().encode(prompt, true);
     Sampler sampler(params);
     for (int32_t id : ids) sampler.accept(id);
     const auto logits = session.eval(0, ids);
-    NgramDrafter drafter(ngram_min, 4);
+    NgramDrafter lookup(ngram_min, 4);
+    Drafter& drafter = guesser ? *guesser : lookup;
     drafter.add(ids);
     Outcome r;
     r.spec = Speculation{&drafter, 1, draft_max};
@@ -167,6 +174,57 @@ TEST_F(LookupTest, NoMatchNoCheck) {
   const auto lookup = run("Who", 1, greedy(), 8, {}, {}, 4);
   EXPECT_EQ(lookup.spec.checks, 0u);
   expect_same(run("Who", 1, greedy(), 0), lookup);
+}
+
+// Speculative decoding with a draft model: the bundled model drafting for itself (every guess
+// but a rounding tie kept), and a Q4_0 copy of it (a real draft: most guesses kept), give the
+// plain text greedy and sampled; a draft model of another vocabulary is refused by name.
+TEST_F(LookupTest, DraftModelGivesThePlainText) {
+  SamplerParams sampled;
+  sampled.temperature = 0.8f;
+  sampled.top_p = 0.95f;
+  sampled.seed = 9;
+  {
+    ModelDrafter self(model(), model());
+    const auto plain = run(kRepeat, 60, greedy(), 0);
+    const auto drafted = run(kRepeat, 60, greedy(), 4, {}, {}, 1, &self);
+    expect_same(plain, drafted);
+    EXPECT_GE(drafted.spec.accepted * 10, drafted.spec.drafted * 9)
+        << drafted.spec.accepted << " of " << drafted.spec.drafted;
+    ModelDrafter again(model(), model());
+    expect_same(run("And the LORD said", 40, sampled, 0),
+                run("And the LORD said", 40, sampled, 3, {}, {}, 1, &again));
+  }
+  const auto q4 = std::filesystem::temp_directory_path() /
+                  ("vkr_draft_q4_" +
+                   std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + ".gguf");
+  {
+    const gguf::File in = gguf::File::open(kDefaultModelDir / kDefaultModelFile);
+    quantize_model(in, q4, QuantPreset::Q4_0);
+  }
+  {
+    auto small = Model::load(*gpu_context(), q4);
+    ModelDrafter q(*small, model());
+    const auto plain = run(kRepeat, 60, greedy(), 0);
+    const auto drafted = run(kRepeat, 60, greedy(), 4, {}, {}, 1, &q);
+    expect_same(plain, drafted);
+    EXPECT_GT(drafted.spec.accepted, 0u);
+    EXPECT_LT(drafted.spec.checks, 60u);
+    ModelDrafter again(*small, model());
+    expect_same(run("And the LORD said", 40, sampled, 0),
+                run("And the LORD said", 40, sampled, 3, {}, {}, 1, &again));
+  }
+  std::filesystem::remove(q4);
+  auto other = Model::load(*gpu_context(), kRefDir / "micro-qrwkv6-f32.gguf");
+  try {
+    ModelDrafter bad(*other, model());
+    ADD_FAILURE() << "a draft model of another vocabulary was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a draft model needs the same vocabulary"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("micro-qrwkv6-f32.gguf"), std::string::npos) << e.what();
+  }
 }
 
 // `vkrwkv serve --lookup`: a request decoding alone checks guesses (greedy with log-probabilities,

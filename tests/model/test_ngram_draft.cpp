@@ -23,50 +23,50 @@ NgramDrafter with(const Ids& ids, int lo = 1, int hi = 4) {
 TEST(NgramDrafter, GuessesWhatFollowedTheEndBefore) {
   // ... 1 2 3 [4 5 6] ... 1 2 3 -> 4 5 6 ...
   const auto d = with({9, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3});
-  EXPECT_EQ(d.draft(3), (Ids{4, 5, 6}));
-  EXPECT_EQ(d.draft(1), (Ids{4}));
-  EXPECT_TRUE(d.draft(0).empty());
+  EXPECT_EQ(d.guess(3), (Ids{4, 5, 6}));
+  EXPECT_EQ(d.guess(1), (Ids{4}));
+  EXPECT_TRUE(d.guess(0).empty());
   EXPECT_EQ(d.size(), 12u);
 }
 
 TEST(NgramDrafter, LongestMatchWinsThenTheMostRecent) {
   // "2 3" ended before at index 2 (then 7) and at index 6 (then 8); "1 2 3" only at index 2.
   const auto d = with({1, 2, 3, 7, 0, 2, 3, 8, 1, 2, 3});
-  EXPECT_EQ(d.draft(1), (Ids{7}));  // the 3-gram
+  EXPECT_EQ(d.guess(1), (Ids{7}));  // the 3-gram
   // Without the 3-gram (max 2), the most recent "2 3" wins.
-  EXPECT_EQ(with({1, 2, 3, 7, 0, 2, 3, 8, 1, 2, 3}, 1, 2).draft(1), (Ids{8}));
+  EXPECT_EQ(with({1, 2, 3, 7, 0, 2, 3, 8, 1, 2, 3}, 1, 2).guess(1), (Ids{8}));
 }
 
 TEST(NgramDrafter, MinimumLengthIsRespected) {
   // Only the last token (3) occurred before: a 1-gram match.
   const Ids ids{3, 5, 6, 7, 3};
-  EXPECT_EQ(with(ids, 1, 4).draft(2), (Ids{5, 6}));
-  EXPECT_TRUE(with(ids, 2, 4).draft(2).empty());
+  EXPECT_EQ(with(ids, 1, 4).guess(2), (Ids{5, 6}));
+  EXPECT_TRUE(with(ids, 2, 4).guess(2).empty());
 }
 
 TEST(NgramDrafter, NothingBeforeNoGuess) {
-  EXPECT_TRUE(with({}).draft(4).empty());
-  EXPECT_TRUE(with({5}).draft(4).empty());
-  EXPECT_TRUE(with({1, 2, 3, 4}).draft(4).empty());
+  EXPECT_TRUE(with({}).guess(4).empty());
+  EXPECT_TRUE(with({5}).guess(4).empty());
+  EXPECT_TRUE(with({1, 2, 3, 4}).guess(4).empty());
 }
 
 TEST(NgramDrafter, PeriodicTextGoesOnThroughTheGuess) {
   // a b a b -> a b a b a ... (the guess reaches past the text's end and reads itself)
-  EXPECT_EQ(with({1, 2, 1, 2}).draft(5), (Ids{1, 2, 1, 2, 1}));
-  EXPECT_EQ(with({7, 7}).draft(3), (Ids{7, 7, 7}));
+  EXPECT_EQ(with({1, 2, 1, 2}).guess(5), (Ids{1, 2, 1, 2, 1}));
+  EXPECT_EQ(with({7, 7}).guess(3), (Ids{7, 7, 7}));
 }
 
 TEST(NgramDrafter, GrowsOneTokenAtATimeAndClears) {
   NgramDrafter d(2, 3);
   for (int32_t id : {4, 5, 6, 4}) d.add(id);
-  EXPECT_TRUE(d.draft(2).empty());  // "6 4" is new; 1-grams are below the minimum
+  EXPECT_TRUE(d.guess(2).empty());  // "6 4" is new; 1-grams are below the minimum
   d.add(5);
-  EXPECT_EQ(d.draft(2), (Ids{6, 4}));
+  EXPECT_EQ(d.guess(2), (Ids{6, 4}));
   d.clear();
   EXPECT_EQ(d.size(), 0u);
-  EXPECT_TRUE(d.draft(2).empty());
+  EXPECT_TRUE(d.guess(2).empty());
   d.add(Ids{4, 5, 4, 5});
-  EXPECT_EQ(d.draft(1), (Ids{4}));
+  EXPECT_EQ(d.guess(1), (Ids{4}));
 }
 
 // Against a direct search on random texts over a small alphabet (many matches, many lengths).
@@ -90,7 +90,7 @@ TEST(NgramDrafter, MatchesADirectSearch) {
         break;
       }
     }
-    EXPECT_EQ(with(ids, lo, hi).draft(max), want) << "trial " << trial;
+    EXPECT_EQ(with(ids, lo, hi).guess(max), want) << "trial " << trial;
   }
 }
 

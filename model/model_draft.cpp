@@ -1,0 +1,43 @@
+// model_draft.cpp: see model_draft.hpp.
+#include "model_draft.hpp"
+
+#include <fmt/format.h>
+
+#include "vkr/error.hpp"
+
+namespace vkr {
+
+ModelDrafter::ModelDrafter(Model& draft, const Model& target) : model_(draft), session_(draft, 2) {
+  const std::string name = draft.file().path().string();
+  const std::string target_name = target.file().path().string();
+  const Tokenizer* tok = draft.tokenizer();
+  const Tokenizer* want = target.tokenizer();
+  require(tok != nullptr && want != nullptr, ErrorCode::InvalidArgument,
+          "draft model {}: {} has no tokenizer, so the two cannot be matched", name,
+          tok ? target_name : name);
+  require(draft.config().V == target.config().V && tok->n_vocab() == want->n_vocab(),
+          ErrorCode::InvalidArgument,
+          "draft model {} has {} tokens ({} logits), {} has {} ({}): a draft model needs the same "
+          "vocabulary",
+          name, tok->n_vocab(), draft.config().V, target_name, want->n_vocab(), target.config().V);
+  for (int32_t id = 0; id < want->n_vocab(); ++id) {
+    require(tok->token_bytes(id) == want->token_bytes(id), ErrorCode::InvalidArgument,
+            "draft model {}: token {} differs from {}'s: a draft model needs the same vocabulary",
+            name, id, target_name);
+  }
+}
+
+std::vector<int32_t> ModelDrafter::draft(size_t max) {
+  std::vector<int32_t> out;
+  if (max == 0 || pending_.empty()) return out;
+  out.push_back(session_.eval_argmax(0, pending_));
+  pending_.clear();
+  if (max > 1) session_.state().copy(0, 1);
+  while (out.size() < max) {
+    const int32_t last[] = {out.back()};
+    out.push_back(session_.eval_argmax(1, last));
+  }
+  return out;
+}
+
+}  // namespace vkr
