@@ -25,6 +25,7 @@ struct ServeCliOptions {
   ServeOptions serve;
   std::string api_key_file;
   LookupOptions lookup;
+  std::string model_draft;
 };
 
 // SIGINT / SIGTERM during `serve` (made before any other thread exists, see SignalWatch). Before
@@ -158,9 +159,19 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
       ->delimiter(',');
   sub->add_flag(
       "--quiet", [o](int64_t) { o->serve.log = false; }, "No line per request");
-  add_lookup_flags(sub, o->lookup,
-                   " for a request decoding alone (requests decoding together share batched "
-                   "calls); a request's \"speculative.n_max\" lowers it");
+  auto* lookup = add_lookup_flags(sub, o->lookup,
+                                  " for a request decoding alone (requests decoding together "
+                                  "share batched calls); a request's \"speculative.n_max\" "
+                                  "lowers it");
+  sub->add_option("--model-draft,--md", o->model_draft,
+                  "Speculative decoding with this draft model (same vocabulary) for a request "
+                  "decoding alone, as generate --model-draft")
+      ->excludes(lookup);
+  sub->add_option("--draft-max", s.scheduler.draft_max,
+                  "--model-draft: tokens guessed per step (a request's \"speculative.n_max\" "
+                  "lowers it)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   return {sub, [&common, o] {
             validate(o->serve.defaults.sampling);
             o->lookup.validate();
@@ -176,6 +187,13 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                     "--slot-save-path {}: no such directory", saves);
             StopSignals signals;  // before any thread exists
             auto loaded = load_model(common, o->model);
+            std::unique_ptr<Model> draft;  // on the (first) device of the model
+            if (!o->model_draft.empty()) {
+              LoadOptions lo;
+              lo.max_tokens = o->model.max_tokens;
+              draft = Model::load(*loaded.devices.front(), o->model_draft, lo);
+              sched.draft = draft.get();
+            }
             {  // the defaults against the vocabulary (biased ids ...), before serving
               SamplerParams check = o->serve.defaults.sampling;
               finalize_sampling(check, o->serve.defaults.extras, require_tokenizer(*loaded.model));
@@ -183,17 +201,19 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
             Server server(*loaded.model, o->serve);
             const int port = server.bind();
             const auto& sc = o->serve.scheduler;
-            fmt::print(stderr,
-                       "serving {} on http://{}:{} (POST /v1/completions, "
-                       "/v1/chat/completions, /tokenize, /detokenize; GET /v1/models, /health, "
-                       "/tokenizer_info, /metrics): "
-                       "{} requests at once, "
-                       "{} states kept ({:.1f} MiB each){}{}\n",
-                       loaded.model->file().path().filename().string(), o->serve.host, port,
-                       sc.parallel, sc.kept,
-                       static_cast<double>(server.state_bytes_per_slot()) / 1048576.0,
-                       sc.lookup > 0 ? fmt::format("; prompt lookup of {} tokens", sc.lookup) : "",
-                       o->serve.api_key.empty() ? "" : "; API key required");
+            fmt::print(
+                stderr,
+                "serving {} on http://{}:{} (POST /v1/completions, "
+                "/v1/chat/completions, /tokenize, /detokenize; GET /v1/models, /health, "
+                "/tokenizer_info, /metrics): "
+                "{} requests at once, "
+                "{} states kept ({:.1f} MiB each){}{}\n",
+                loaded.model->file().path().filename().string(), o->serve.host, port, sc.parallel,
+                sc.kept, static_cast<double>(server.state_bytes_per_slot()) / 1048576.0,
+                sc.draft ? fmt::format("; draft model {} ({} tokens)", o->model_draft, sc.draft_max)
+                : sc.lookup > 0 ? fmt::format("; prompt lookup of {} tokens", sc.lookup)
+                                : "",
+                o->serve.api_key.empty() ? "" : "; API key required");
             {
               StopSignals::Attach stoppable(signals, server);
               server.listen();

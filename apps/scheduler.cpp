@@ -91,7 +91,7 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions option
       tok_(tok),
       opt_(options),
       session_(model,
-               std::max<uint32_t>(options.parallel, 1) + options.kept + (options.lookup > 0)) {
+               std::max<uint32_t>(options.parallel, 1) + options.kept + options.speculative()) {
   require(opt_.parallel >= 1 && opt_.parallel <= session_.max_batch(), ErrorCode::InvalidArgument,
           "--parallel {}: must be in [1, {}] (the sequences one forward call runs; --batch sets "
           "its rows)",
@@ -106,6 +106,12 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tok, SchedulerOptions option
           "--lookup {} with n-grams of {} to {} tokens: need lookup >= 0 and 1 <= min <= max "
           "<= {}",
           opt_.lookup, opt_.lookup_min, opt_.lookup_max, NgramDrafter::kMaxNgram);
+  if (opt_.draft) {
+    require(opt_.draft_max >= 1, ErrorCode::InvalidArgument, "--draft-max {}: must be >= 1",
+            opt_.draft_max);
+    check_draft_vocabulary(*opt_.draft, model);
+    draft_ = std::make_unique<Session>(*opt_.draft, 2 * opt_.parallel);
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -269,9 +275,21 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot,
     return;
   }
   j.cached_tokens = r->seen.size();
-  const int lookup = j.lookup < 0 ? opt_.lookup : std::min(j.lookup, opt_.lookup);
+  const int most = opt_.draft ? opt_.draft_max : opt_.lookup;
+  const int lookup = j.lookup < 0 ? most : std::min(j.lookup, most);
   if (lookup > 0 && j.embed == Pooling::None) {
-    r->drafter = std::make_unique<NgramDrafter>(opt_.lookup_min, opt_.lookup_max);
+    if (draft_) {  // the lowest pair of draft slots no running request holds
+      int p = 0;
+      while (std::any_of(runs_.begin(), runs_.end(),
+                         [&](const auto& o) { return o && o->draft_pair == p; })) {
+        ++p;
+      }
+      r->draft_pair = p;
+      const auto first = static_cast<uint32_t>(2 * p);
+      r->drafter = std::make_unique<ModelDrafter>(*draft_, first, first + 1);
+    } else {
+      r->drafter = std::make_unique<NgramDrafter>(opt_.lookup_min, opt_.lookup_max);
+    }
     r->drafter->add(j.prompt);
     r->spec.drafter = r->drafter.get();
     r->spec.spare_slot = spare_;

@@ -51,6 +51,11 @@ struct SchedulerOptions {
   int lookup = 0;
   int lookup_min = 1, lookup_max = 4;  // n-gram lengths the guesses match
   bool lookup_pace = true;  // Speculation::pace (tests turn it off: counts independent of timing)
+  // Speculative decoding with this draft model instead (serve --model-draft; same vocabulary),
+  // draft_max guesses per step; two of its state slots per request slot.
+  Model* draft = nullptr;
+  int draft_max = 4;
+  bool speculative() const { return lookup > 0 || draft != nullptr; }
 };
 
 // How an embedding is made of the prompt's final hidden states (Session::eval_hidden): None (a
@@ -81,7 +86,8 @@ class Job {
   // >= 0: the state at the reply's end is kept in this cache slot (replacing what it held);
   // -1: in the least recently used one.
   int cache_slot = -1;
-  // Prompt-lookup guesses per step: -1 the scheduler's `lookup`; else at most that (0: none).
+  // Guesses per step (prompt lookup or the draft model): -1 the scheduler's `lookup` /
+  // `draft_max`; else at most that (0: none).
   int lookup = -1;
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
@@ -225,7 +231,8 @@ class Scheduler {
   Session session_;
   std::vector<std::unique_ptr<Run>> runs_;  // by slot; running requests fill slots [0, n)
   std::vector<Kept> kept_;
-  uint32_t spare_ = 0;     // the lookup checks' state slot (with opt_.lookup > 0)
+  uint32_t spare_ = 0;  // the checks' state slot (with opt_.lookup > 0 or a draft model)
+  std::unique_ptr<Session> draft_;  // on opt_.draft: slots 2p, 2p + 1 for a request's drafter
   uint64_t clock_ = 0;     // use counter of the kept states
   uint64_t arrivals_ = 0;  // order of the running requests (prompts run first come first)
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "model_draft.hpp"
 #include "ngram_draft.hpp"
 #include "scheduler.hpp"
 
@@ -35,7 +36,8 @@ struct Scheduler::Run {
   std::vector<double> pool;  // embed: the sum of the hidden rows so far (Mean), or the last row
   // Prompt-lookup decoding (null drafter: off): the text so far, the pacing, and the ids kept
   // after a refused guess that the state has not read yet (they run in front of `next`).
-  std::unique_ptr<NgramDrafter> drafter;
+  std::unique_ptr<Drafter> drafter;
+  int draft_pair = -1;  // with a draft model: its slots 2p, 2p + 1 in the scheduler's draft session
   Speculation spec;
   std::vector<int32_t> lead;
 };

@@ -153,7 +153,7 @@ void Server::Impl::native_routes() {
         {"id", 0},
         {"id_task", -1},
         {"n_ctx", context_length()},
-        {"speculative", sched.options().lookup > 0},
+        {"speculative", sched.options().speculative()},
         {"is_processing", sched.stats().running > 0},
         {"params", generation_settings_json(d.sampling, d.extras, d.max_tokens, {}, false, 0)},
         {"prompt", ""}};

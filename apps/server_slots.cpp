@@ -52,7 +52,7 @@ void Server::Impl::slot_routes() {
         out.push_back({{"id", s.id},
                        {"id_task", -1},
                        {"n_ctx", context_length()},
-                       {"speculative", sched.options().lookup > 0},
+                       {"speculative", sched.options().speculative()},
                        {"is_processing", s.pinned},
                        {"n_tokens", s.tokens.size()},
                        {"checkpoint", s.checkpoint},

@@ -7,7 +7,7 @@
 
 namespace vkr {
 
-ModelDrafter::ModelDrafter(Model& draft, const Model& target) : model_(draft), session_(draft, 2) {
+void check_draft_vocabulary(const Model& draft, const Model& target) {
   const std::string name = draft.file().path().string();
   const std::string target_name = target.file().path().string();
   const Tokenizer* tok = draft.tokenizer();
@@ -27,15 +27,27 @@ ModelDrafter::ModelDrafter(Model& draft, const Model& target) : model_(draft), s
   }
 }
 
+ModelDrafter::ModelDrafter(Model& draft, const Model& target) {
+  check_draft_vocabulary(draft, target);
+  own_ = std::make_unique<Session>(draft, 2);
+  session_ = own_.get();
+}
+
+ModelDrafter::ModelDrafter(Session& shared, uint32_t slot, uint32_t spare)
+    : session_(&shared), slot_(slot), spare_(spare) {
+  require(slot != spare, ErrorCode::InvalidArgument, "draft slots: slot {} twice", slot);
+  session_->state().reset(slot);
+}
+
 std::vector<int32_t> ModelDrafter::draft(size_t max) {
   std::vector<int32_t> out;
   if (max == 0 || pending_.empty()) return out;
-  out.push_back(session_.eval_argmax(0, pending_));
+  out.push_back(session_->eval_argmax(slot_, pending_));
   pending_.clear();
-  if (max > 1) session_.state().copy(0, 1);
+  if (max > 1) session_->state().copy(slot_, spare_);
   while (out.size() < max) {
     const int32_t last[] = {out.back()};
-    out.push_back(session_.eval_argmax(1, last));
+    out.push_back(session_->eval_argmax(spare_, last));
   }
   return out;
 }

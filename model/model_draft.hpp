@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "model.hpp"
@@ -13,23 +14,30 @@
 
 namespace vkr {
 
+// `draft` must have `target`'s vocabulary (the same token texts, in the same order, and as many
+// logits): otherwise an InvalidArgument naming both files and the first token that differs.
+void check_draft_vocabulary(const Model& draft, const Model& target);
+
 class ModelDrafter : public Drafter {
  public:
-  // `draft` must have `target`'s vocabulary (the same token texts, in the same order, and as many
-  // logits): otherwise an InvalidArgument naming both files and the first token that differs.
+  // A session of its own on `draft` (checked against `target`: check_draft_vocabulary).
   ModelDrafter(Model& draft, const Model& target);
+  // Slots `slot` and `spare` of a session shared with other drafters (a server's requests); the
+  // state in `slot` is reset here.
+  ModelDrafter(Session& shared, uint32_t slot, uint32_t spare);
 
   using Drafter::add;
   // Kept until the next draft() runs them through the draft model (with a prompt, in pieces).
   void add(int32_t id) override { pending_.push_back(id); }
-  // The draft model's greedy continuation: its state in slot 0 reads the pending tokens, and the
-  // guesses run through a copy in slot 1, so nothing has to be taken back when they are refused.
+  // The draft model's greedy continuation: its state in `slot` reads the pending tokens, and the
+  // guesses run through a copy in `spare`, so nothing has to be taken back when they are refused.
   std::vector<int32_t> draft(size_t max) override;
 
  private:
-  Model& model_;
-  Session session_;
-  std::vector<int32_t> pending_;  // the text's tokens slot 0 has not read
+  std::unique_ptr<Session> own_;
+  Session* session_;
+  uint32_t slot_ = 0, spare_ = 1;
+  std::vector<int32_t> pending_;  // the text's tokens `slot` has not read
 };
 
 }  // namespace vkr

@@ -332,6 +332,51 @@ TEST_F(LookupTest, SchedulerRequestsGiveThePlainText) {
   EXPECT_GT(s.stats().lookup_checks, before);
 }
 
+// serve --model-draft: a request alone checks the draft model's guesses (the bundled model
+// drafting for itself), requests together batch, each running request holds its own draft slots
+// (freed when it ends), and the text is the plain scheduler's; another vocabulary is refused.
+TEST_F(LookupTest, SchedulerDraftModelGivesThePlainText) {
+  auto make = [&](const char* prompt, float temperature) {
+    auto j = std::make_shared<Job>();
+    j->prompt = tok().encode(prompt, true);
+    j->max_tokens = 32;
+    j->sampling.temperature = temperature;
+    j->sampling.seed = 4;
+    return j;
+  };
+  auto serve = [&](Model* draft) {
+    Scheduler s(model(), tok(),
+                {.parallel = 2, .kept = 2, .piece = 0, .lookup_pace = false, .draft = draft});
+    std::vector<std::vector<int32_t>> ids;
+    auto alone = make(kRepeat, 0);
+    s.submit(alone);
+    alone->wait_all();
+    ids.push_back(alone->ids);
+    auto a = make(kRepeat, 0), b = make("And the LORD said", 0.8f);
+    s.submit(a);
+    s.submit(b);
+    a->wait_all();
+    b->wait_all();
+    ids.push_back(a->ids);
+    ids.push_back(b->ids);
+    auto again = make("And the LORD said", 0.8f);
+    s.submit(again);
+    again->wait_all();
+    ids.push_back(again->ids);
+    return std::make_pair(ids, s.stats());
+  };
+  const auto [plain, plain_stats] = serve(nullptr);
+  const auto [drafted, stats] = serve(&model());
+  EXPECT_EQ(drafted, plain);
+  EXPECT_EQ(plain_stats.lookup_checks, 0u);
+  EXPECT_GT(stats.lookup_checks, 0u);
+  // (the sampled requests keep fewer of the greedy guesses than the greedy ones)
+  EXPECT_GT(stats.lookup_accepted, 0u);
+  EXPECT_LT(stats.decode_calls, plain_stats.decode_calls);
+  auto other = Model::load(*gpu_context(), kRefDir / "micro-qrwkv6-f32.gguf");
+  EXPECT_THROW(Scheduler(model(), tok(), {.parallel = 1, .draft = other.get()}), Error);
+}
+
 // The pacing: guessing pauses while checks cost more than the ids they give would cost plainly,
 // is retried after 16, 32, ... 256 plain steps, and goes on while checks pay.
 TEST(LookupPacing, PausesWhileChecksDoNotPay) {
