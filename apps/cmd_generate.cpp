@@ -47,6 +47,7 @@ struct GenerateOptions {
   LookupOptions lookup;
   std::string model_draft;  // speculative decoding with this draft model
   int draft_max = 4;        // its guesses per check
+  float draft_p_min = 0.75f;  // ... ending at a token it gives less probability
 };
 
 double seconds_since(Clock::time_point t) {
@@ -99,7 +100,9 @@ Stats make_stats(const GenerateOptions& o, const SeenTokens& seen, Model* draft,
                  const Model& target) {
   Stats s;
   if (draft) {
-    s.drafter = std::make_unique<ModelDrafter>(*draft, target);
+    auto d = std::make_unique<ModelDrafter>(*draft, target);
+    d->set_p_min(o.draft_p_min);
+    s.drafter = std::move(d);
     s.spec = Speculation{s.drafter.get(), 1, o.draft_max};
     s.what = "draft model";
   } else if (o.lookup.n > 0) {
@@ -297,6 +300,11 @@ Command add_generate(CLI::App& app, CommonOptions& common) {
       ->excludes(lookup);
   sub->add_option("--draft-max", o->draft_max, "--model-draft: tokens guessed per check")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_option("--draft-p-min", o->draft_p_min,
+                  "--model-draft: guessing stops at a token the draft model gives less "
+                  "probability (0: always --draft-max tokens)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   return {sub, [&common, o] {
             validate(o->sampling);

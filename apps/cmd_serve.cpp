@@ -167,6 +167,12 @@ Command add_serve(CLI::App& app, CommonOptions& common) {
                   "Speculative decoding with this draft model (same vocabulary) for a request "
                   "decoding alone, as generate --model-draft")
       ->excludes(lookup);
+  sub->add_option("--draft-p-min", s.scheduler.draft_p_min,
+                  "--model-draft: guessing stops at a token the draft model gives less "
+                  "probability (0: always --draft-max tokens; a request's \"speculative.p_min\" "
+                  "overrides it)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   sub->add_option("--draft-max", s.scheduler.draft_max,
                   "--model-draft: tokens guessed per step (a request's \"speculative.n_max\" "
                   "lowers it)")

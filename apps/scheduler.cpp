@@ -286,7 +286,9 @@ void Scheduler::start(std::shared_ptr<Job> job, uint32_t slot,
       }
       r->draft_pair = p;
       const auto first = static_cast<uint32_t>(2 * p);
-      r->drafter = std::make_unique<ModelDrafter>(*draft_, first, first + 1);
+      auto d = std::make_unique<ModelDrafter>(*draft_, first, first + 1);
+      d->set_p_min(j.draft_p_min < 0 ? opt_.draft_p_min : j.draft_p_min);
+      r->drafter = std::move(d);
     } else {
       r->drafter = std::make_unique<NgramDrafter>(opt_.lookup_min, opt_.lookup_max);
     }

@@ -55,6 +55,7 @@ struct SchedulerOptions {
   // draft_max guesses per step; two of its state slots per request slot.
   Model* draft = nullptr;
   int draft_max = 4;
+  float draft_p_min = 0.75f;  // ModelDrafter::set_p_min
   bool speculative() const { return lookup > 0 || draft != nullptr; }
 };
 
@@ -89,6 +90,8 @@ class Job {
   // Guesses per step (prompt lookup or the draft model): -1 the scheduler's `lookup` /
   // `draft_max`; else at most that (0: none).
   int lookup = -1;
+  // The draft model's probability cut-off for this request (-1: the scheduler's draft_p_min).
+  float draft_p_min = -1;
 
   // Waits for more text and appends it to `text` (and the log-probabilities of the ids sampled
   // so far to `lps`, where asked for); false once the job has ended and every piece was

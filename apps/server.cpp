@@ -91,6 +91,7 @@ std::vector<std::shared_ptr<Job>> Server::Impl::submit(const CompletionRequest& 
     job->stops = q.stop;
     job->cache_slot = q.cache_slot;
     job->lookup = q.lookup;
+    job->draft_p_min = q.draft_p_min;
     if (q.chat) {
       for (auto& s : tmpl.stops()) job->stops.push_back(s);
     }

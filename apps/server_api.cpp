@@ -276,6 +276,9 @@ CompletionRequest parse_request(std::string_view body_text, bool chat, const Req
     if (!n->is_number_integer()) bad("speculative.n_max", "must be an integer in [0, 64]");
     r.lookup = static_cast<int>(number(body, "speculative.n_max", -1, 0, 64));
   }
+  if (field(body, "speculative.p_min")) {
+    r.draft_p_min = static_cast<float>(number(body, "speculative.p_min", -1, 0, 1));
+  }
   SamplerParams& s = r.sampling;
   s = d.sampling;
   if (const json* seed = field(body, "seed")) {

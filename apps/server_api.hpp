@@ -81,6 +81,8 @@ struct CompletionRequest {
   // "speculative.n_max" (llama-server's name): prompt-lookup guesses per step, at most the
   // server's --lookup (0: none; -1: the server's).
   int lookup = -1;
+  // "speculative.p_min": the draft model's probability cut-off in [0, 1] (-1: the server's).
+  float draft_p_min = -1;
   // The tools the prompt lists and the reply may call (null: none).
   const ToolSet* offered_tools() const {
     return tools && tool_choice != ToolChoice::None ? tools.get() : nullptr;

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "vkr/error.hpp"
 
 namespace vkr {
@@ -39,15 +41,29 @@ ModelDrafter::ModelDrafter(Session& shared, uint32_t slot, uint32_t spare)
   session_->state().reset(slot);
 }
 
+int32_t ModelDrafter::next(uint32_t slot, std::span<const int32_t> ids) {
+  if (p_min_ <= 0) return session_->eval_argmax(slot, ids);
+  const auto row = session_->eval(slot, ids);
+  size_t best = 0;
+  for (size_t i = 1; i < row.size(); ++i) best = row[i] > row[best] ? i : best;
+  double sum = 0;  // the top token's probability is 1 / sum(exp(l - max))
+  for (float l : row) sum += std::isnan(l) ? 0.0 : std::exp(static_cast<double>(l - row[best]));
+  return 1.0 / sum >= p_min_ ? static_cast<int32_t>(best) : -1;
+}
+
 std::vector<int32_t> ModelDrafter::draft(size_t max) {
   std::vector<int32_t> out;
   if (max == 0 || pending_.empty()) return out;
-  out.push_back(session_->eval_argmax(slot_, pending_));
+  const int32_t first = next(slot_, pending_);  // the state reads the text either way
   pending_.clear();
+  if (first < 0) return out;
+  out.push_back(first);
   if (max > 1) session_->state().copy(slot_, spare_);
   while (out.size() < max) {
     const int32_t last[] = {out.back()};
-    out.push_back(session_->eval_argmax(spare_, last));
+    const int32_t id = next(spare_, last);
+    if (id < 0) break;
+    out.push_back(id);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "model.hpp"
@@ -26,6 +27,11 @@ class ModelDrafter : public Drafter {
   // state in `slot` is reset here.
   ModelDrafter(Session& shared, uint32_t slot, uint32_t spare);
 
+  // Guessing stops at a token the draft model gives less than this probability (llama.cpp's
+  // --draft-p-min): a doubtful guess is rarely kept and costs a draft step. 0: always `max`
+  // guesses (only each row's argmax read back; with p_min > 0 the whole row, to normalize).
+  void set_p_min(float p) { p_min_ = p; }
+
   using Drafter::add;
   // Kept until the next draft() runs them through the draft model (with a prompt, in pieces).
   void add(int32_t id) override { pending_.push_back(id); }
@@ -37,6 +43,9 @@ class ModelDrafter : public Drafter {
   std::unique_ptr<Session> own_;
   Session* session_;
   uint32_t slot_ = 0, spare_ = 1;
+  float p_min_ = 0;
+  // The draft model's next token after `ids` through `slot`, or -1 below p_min_.
+  int32_t next(uint32_t slot, std::span<const int32_t> ids);
   std::vector<int32_t> pending_;  // the text's tokens `slot` has not read
 };
 

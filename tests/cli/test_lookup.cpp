@@ -213,6 +213,16 @@ TEST_F(LookupTest, DraftModelGivesThePlainText) {
     ModelDrafter again(*small, model());
     expect_same(run("And the LORD said", 40, sampled, 0),
                 run("And the LORD said", 40, sampled, 3, {}, {}, 1, &again));
+    // A probability cut-off guesses less (never a different text); 1 leaves almost nothing.
+    ModelDrafter sure(*small, model()), certain(*small, model());
+    sure.set_p_min(0.9f);
+    certain.set_p_min(1.0f);
+    const auto cut = run(kRepeat, 60, greedy(), 4, {}, {}, 1, &sure);
+    const auto none = run(kRepeat, 60, greedy(), 4, {}, {}, 1, &certain);
+    expect_same(plain, cut);
+    expect_same(plain, none);
+    EXPECT_LT(cut.spec.drafted, drafted.spec.drafted);
+    EXPECT_LT(none.spec.drafted, cut.spec.drafted);
   }
   std::filesystem::remove(q4);
   auto other = Model::load(*gpu_context(), kRefDir / "micro-qrwkv6-f32.gguf");

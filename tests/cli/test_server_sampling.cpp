@@ -168,6 +168,12 @@ TEST_F(ServerTest, LookupGivesThePlainReplies) {
   auto [d, refused] = ask(bad);
   EXPECT_EQ(d, 400);
   EXPECT_NE(refused.dump().find("speculative.n_max"), std::string::npos) << refused.dump();
+  json bad_p = body;
+  bad_p["speculative.p_min"] = 2;
+  auto [e, refused_p] = ask(bad_p);
+  EXPECT_EQ(e, 400);
+  EXPECT_NE(refused_p.dump().find("field 'speculative.p_min' must be in [0, 1]"), std::string::npos)
+      << refused_p.dump();
   auto props = fast.client->Get("/props");
   ASSERT_TRUE(props);
   EXPECT_EQ(json::parse(props->body)["default_generation_settings"]["speculative"], true);
