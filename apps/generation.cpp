@@ -117,6 +117,26 @@ void Speculation::timed_check(double s, size_t ids) {
   idle = 0;
 }
 
+std::vector<int32_t> Speculation::guess(const Session& session, size_t pending, size_t left) {
+  if (!pays()) return {};
+  const size_t width = std::min({static_cast<size_t>(draft_max) + 1, size_t{session.rows()},
+                                 size_t{session.max_last_rows()}});
+  return drafter->draft(
+      std::min(width - std::min(width, pending), left - std::min<size_t>(left, 1)));
+}
+
+void Speculation::stepped(size_t ids, double s) {
+  if (ids == 1) timed_plain(s);
+  ++idle;
+}
+
+void Speculation::checked(size_t guessed, size_t kept, size_t ids, double s) {
+  ++checks;
+  drafted += guessed;
+  accepted += kept;
+  timed_check(s, ids);
+}
+
 bool greedy_plain(const Sampler& sampler) {
   const auto& p = sampler.params();
   return p.temperature <= 0 && p.repetition_penalty == 1.0f && p.presence_penalty == 0 &&
@@ -200,31 +220,22 @@ Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
   };
   emit(picker.pick(logits));
   while (open) {
-    // A check is one call of draft_max + 1 tokens (the pending ids, then guesses), fewer only
-    // near the token limit: one shape, recorded once and replayed. After refused guesses the
-    // pending ids take more of it; once they fill it a plain step runs them.
-    // (a check's time includes the guessing: a draft model's steps)
+    // After refused guesses the pending ids take more of a check's call (Speculation::guess);
+    // once they fill it a plain step runs them. A check's time includes the guessing (a draft
+    // model's steps).
     const auto start = Clock::now();
-    std::vector<int32_t> guess;
-    if (spec && spec->pays()) {
-      const size_t width = std::min({static_cast<size_t>(spec->draft_max) + 1,
-                                     size_t{session.rows()}, size_t{session.max_last_rows()}});
-      const size_t room = std::min(width - std::min(width, pending.size()),
-                                   static_cast<size_t>(n) - out.ids.size() - 1);
-      guess = spec->drafter->draft(room);
-    }
+    const auto guess =
+        spec ? spec->guess(session, pending.size(), static_cast<size_t>(n) - out.ids.size())
+             : std::vector<int32_t>();
     if (guess.empty()) {
-      const bool one = pending.size() == 1;
+      const size_t ran = pending.size();
       const int32_t id = picker.step(pending, 0);
-      if (spec && one) spec->timed_plain(seconds_since(start));
-      if (spec) ++spec->idle;
+      if (spec) spec->stepped(ran, seconds_since(start));
       pending.clear();
       emit(id);
       continue;
     }
     // The check: pending ids + guesses through a copy of the state.
-    ++spec->checks;
-    spec->drafted += guess.size();
     std::vector<int32_t> call = pending;
     call.insert(call.end(), guess.begin(), guess.end());
     session.state().copy(0, spare);
@@ -236,7 +247,6 @@ Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
       ++matched;
       return true;
     });
-    spec->accepted += matched;
     // Every guess was picked and so was the id after them: the spare state has read exactly the
     // ids before the last one. Otherwise (a refused guess, or the reply ended inside the guesses)
     // it is ahead of the text, and slot 0 is kept with the picked ids pending.
@@ -246,7 +256,7 @@ Generated generate(Session& session, const Tokenizer& tok, Sampler& sampler,
       session.state().copy(spare, 0);
       pending.erase(pending.begin(), pending.end() - 1);
     }
-    spec->timed_check(seconds_since(start), out.ids.size() - had);
+    spec->checked(guess.size(), matched, out.ids.size() - had, seconds_since(start));
   }
   reply.end();
   out.finish = reply.finish().value_or(Finish::Length);

@@ -112,6 +112,15 @@ struct Speculation {
   bool pays() const;
   void timed_plain(double s);
   void timed_check(double s, size_t ids);
+
+  // The guesses of the next check, none while checks do not pay: with `pending` ids not yet run
+  // in front, the call is at most draft_max + 1 tokens (one shape, replayed), fewer where only
+  // `left` more ids may be sampled.
+  std::vector<int32_t> guess(const Session& session, size_t pending, size_t left);
+  // A plain step ran `ids` ids in `s` seconds.
+  void stepped(size_t ids, double s);
+  // A check of `guessed` tokens kept `kept` of them and gave `ids` ids in `s` seconds.
+  void checked(size_t guessed, size_t kept, size_t ids, double s);
 };
 
 // Samples up to `n` tokens after `logits` (the prompt's last logits) through slot 0 of

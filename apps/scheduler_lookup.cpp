@@ -25,13 +25,9 @@ void Scheduler::step_alone(Run& r, uint32_t slot) {
   // decoding reads only each row's argmax.
   const bool argmax_only = j.logprobs < 0 && !r.constraint && greedy_plain(r.sampler);
   const auto start = std::chrono::steady_clock::now();
-  std::vector<int32_t> guess;
-  if (r.drafter && r.spec.pays()) {  // one shape per check, as generate() (generation.cpp)
-    const size_t width = std::min({static_cast<size_t>(r.spec.draft_max) + 1,
-                                   size_t{session_.rows()}, size_t{session_.max_last_rows()}});
-    const size_t left = static_cast<size_t>(j.max_tokens) - j.ids.size();
-    guess = r.drafter->draft(std::min(width - std::min(width, ids.size()), left - 1));
-  }
+  const auto guess = r.drafter ? r.spec.guess(session_, ids.size(),
+                                              static_cast<size_t>(j.max_tokens) - j.ids.size())
+                               : std::vector<int32_t>();
   // A constraint no text can satisfy ends this request only (as in decode()).
   auto picked = [&](std::span<const float> row) -> std::optional<int32_t> {
     try {
@@ -62,10 +58,7 @@ void Scheduler::step_alone(Run& r, uint32_t slot) {
     }
     r.seen.insert(r.seen.end(), ids.begin(), ids.end());
     r.lead.clear();
-    if (r.drafter) {
-      if (ids.size() == 1) r.spec.timed_plain(seconds_since(start));
-      ++r.spec.idle;
-    }
+    if (r.drafter) r.spec.stepped(ids.size(), seconds_since(start));
     if (!got) got = picked(logits);
     if (got) take(r, *got, logits);
     return;
@@ -105,10 +98,7 @@ void Scheduler::step_alone(Run& r, uint32_t slot) {
     r.lead.insert(r.lead.end(), guess.begin(),
                   guess.begin() + static_cast<std::ptrdiff_t>(matched));
   }
-  r.spec.checks++;
-  r.spec.drafted += guess.size();
-  r.spec.accepted += matched;
-  r.spec.timed_check(seconds_since(start), emitted);
+  r.spec.checked(guess.size(), matched, emitted, seconds_since(start));
   std::lock_guard lk(mu_);
   ++stats_.lookup_checks;
   stats_.lookup_drafted += guess.size();
